@@ -1,0 +1,231 @@
+"""The ``mlgate`` command line: thin click commands over the library.
+
+Each command parses its options, calls one library function, renders the result
+and returns an exit code. Errors are turned into messages and exit codes in
+exactly one place, :func:`main`.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, MlgateError
+
+FORMATS = ("text", "markdown", "json")
+
+
+class Context:
+    def __init__(self, repo: str) -> None:
+        self.repo = repo
+
+
+def _out(text: str) -> None:
+    click.echo(text, nl=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-C", "--repo", default=".", show_default=True, metavar="PATH",
+              help="Repository to work on (any folder inside it).")
+@click.option("--traceback", is_flag=True, hidden=True, help="Show Python tracebacks (for debugging mlgate).")
+@click.version_option(__version__, prog_name="mlgate")
+@click.pass_context
+def cli(ctx: click.Context, repo: str, traceback: bool) -> None:  # noqa: ARG001 - read by main()
+    """mlgate: a GitOps model registry driven by pull requests.
+
+    Model versions and aliases are YAML manifests under registry/; every change
+    goes through a pull request that `mlgate validate` checks.
+
+    \b
+    Example:
+      mlgate validate --base origin/main     # check a branch's changes
+      mlgate resolve models:/fraud-detector@champion
+    """
+    ctx.obj = Context(repo)
+
+
+@cli.command()
+@click.option("--base", metavar="REF", help="Git ref of the target branch. Only what changed since it is checked, "
+              "and versions that exist on it must not change.")
+@click.option("--head", metavar="REF", help="Git ref to check instead of the working tree.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Report format: text for terminals, markdown for PR comments and job summaries, json for tools.")
+@click.pass_obj
+def validate(obj: Context, base: str | None, head: str | None, fmt: str) -> int:
+    """Check the registry: parsing, schemas, integrity and immutability.
+
+    Exits 0 when every check passes, 1 when one fails, 2 for bad usage or an
+    unreadable repository or ref. Every problem is reported, not only the first.
+
+    \b
+    Examples:
+      mlgate validate                                  # whole working tree
+      mlgate validate --base origin/main               # your changes vs main
+      mlgate validate --base main --head pr-42 --format json
+    """
+    from .report import report_dict, report_markdown, report_text, to_json
+    from .validate import validate_repo
+
+    report = validate_repo(obj.repo, base=base, head=head)
+    if fmt == "json":
+        _out(to_json(report_dict(report)))
+    elif fmt == "markdown":
+        _out(report_markdown(report))
+    else:
+        _out(report_text(report, color=sys.stdout.isatty()))
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+_ref_option = click.option("--ref", metavar="REF", help="Read the registry at this git ref instead of the working tree.")
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@cli.command("list")
+@_ref_option
+@_json_option
+@click.pass_obj
+def list_models(obj: Context, ref: str | None, as_json: bool) -> int:
+    """List models with their versions and aliases.
+
+    \b
+    Examples:
+      mlgate list
+      mlgate list --ref main --json
+    """
+    from .registry import Registry, describe_models
+    from .report import models_text, to_json
+
+    view = describe_models(Registry.open(obj.repo, ref))
+    _out(to_json(view) if as_json else models_text(view))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("version", type=click.IntRange(min=1), required=False)
+@_ref_option
+@_json_option
+@click.pass_obj
+def show(obj: Context, model: str, version: int | None, ref: str | None, as_json: bool) -> int:
+    """Show a model (aliases, versions) or one version in full.
+
+    \b
+    Examples:
+      mlgate show fraud-detector
+      mlgate show fraud-detector 2 --json
+    """
+    from .registry import Registry, describe_model, describe_version
+    from .report import model_text, to_json, version_text
+
+    reg = Registry.open(obj.repo, ref)
+    if version is None:
+        view = describe_model(reg, model)
+        _out(to_json(view) if as_json else model_text(view))
+    else:
+        view = describe_version(reg, model, version)
+        _out(to_json(view) if as_json else version_text(view))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("uri", metavar="models:/NAME@ALIAS|models:/NAME/VERSION")
+@_ref_option
+@_json_option
+@click.pass_obj
+def resolve(obj: Context, uri: str, ref: str | None, as_json: bool) -> int:
+    """Resolve a model URI to a version, its artifact URI and sha256.
+
+    MLflow stage names work too: models:/NAME/Production is the alias
+    'production'.
+
+    \b
+    Examples:
+      mlgate resolve models:/fraud-detector@champion
+      mlgate resolve models:/fraud-detector/3 --ref main --json
+    """
+    from .registry import Registry
+    from .report import resolved_text, to_json
+
+    view = Registry.open(obj.repo, ref).resolve(uri).to_dict()
+    _out(to_json(view) if as_json else resolved_text(view))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("rule", required=False)
+def rules(rule: str | None) -> int:
+    """Explain the validator's rule ids (all of them, or one).
+
+    \b
+    Examples:
+      mlgate rules
+      mlgate rules MG204
+    """
+    from .findings import RULES
+    from .errors import UsageError
+
+    if rule is not None and rule.upper() not in RULES:
+        raise UsageError(f"unknown rule {rule!r}; rules: {', '.join(RULES)}")
+    for rid, (name, text) in RULES.items():
+        if rule is None or rid == rule.upper():
+            click.echo(f"{rid} {name}: {text}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--keep", "keep", metavar="DIR", type=click.Path(file_okay=False),
+              help="Build the demo repository in DIR (must not exist) and keep it, instead of a temporary folder.")
+def demo(keep: str | None) -> int:
+    """Run the registry's main job on a throwaway repository, step by step.
+
+    Copies the example registry into a new git repository, validates it,
+    lists and resolves models, then opens a change that edits a merged version
+    and shows the validator refusing it.
+
+    \b
+    Example:
+      mlgate demo
+    """
+    from .demo import run_demo
+
+    return run_demo(keep, echo=click.echo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mlgate`` console script: maps every error to an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    show_tb = "--traceback" in args
+    try:
+        rv: Any = cli.main(args=args, prog_name="mlgate", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("mlgate: aborted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return EXIT_USAGE if e.exit_code not in (0, 1) else e.exit_code
+    except MlgateError as e:
+        if show_tb:
+            traceback.print_exc()
+        click.echo(f"mlgate: error: {e}", err=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        click.echo("mlgate: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:  # a bug in mlgate: say so plainly, no traceback unless asked
+        if show_tb:
+            traceback.print_exc()
+        click.echo(f"mlgate: internal error: {type(e).__name__}: {e} (rerun with --traceback and report it)", err=True)
+        return EXIT_USAGE
+    return rv if isinstance(rv, int) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Findings (one problem each, with a stable rule id) and the report that collects them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+#: rule id -> (short name, what it checks). Ids are stable: scripts grep for them.
+RULES: dict[str, tuple[str, str]] = {
+    "MG001": ("parse", "The file is not valid UTF-8 YAML, or uses a YAML feature mlgate refuses (tags, duplicate keys, merge keys, several documents, NaN)."),
+    "MG002": ("limits", "The file is over 1 MiB, nested deeper than 64 levels, or expands past 100,000 values through aliases."),
+    "MG101": ("schema", "A manifest does not match its JSON Schema in schemas/: a missing, unknown or mistyped field."),
+    "MG102": ("kind", "apiVersion is not mlgate/v1, or kind is missing or not the kind this path holds."),
+    "MG201": ("layout", "A file or folder under registry/ has no place in the registry layout, or its name is not a valid model, alias or version name."),
+    "MG202": ("name-mismatch", "A manifest's model, alias or version field disagrees with the folder or file it is in."),
+    "MG203": ("missing-manifest", "A model folder has no model.yaml, or a version folder has no version.yaml."),
+    "MG204": ("alias-target", "An alias points at a version that does not exist."),
+    "MG205": ("deprecated-target", "An alias points at a version that model.yaml lists as deprecated."),
+    "MG206": ("evidence-missing", "An evidence file named in version.yaml does not exist in the version folder."),
+    "MG207": ("path-escape", "A path in a manifest is absolute, uses '..' or '\\', or otherwise leaves its folder."),
+    "MG208": ("symlink", "A symlink, submodule or other non-regular file is in registry/."),
+    "MG209": ("deprecated-unknown", "model.yaml deprecates a version that does not exist."),
+    "MG301": ("immutable-modified", "A file of a version that exists on the base was modified, or a file was added to it."),
+    "MG302": ("immutable-deleted", "A file of a version that exists on the base was deleted."),
+    "MG303": ("immutable-renamed", "A file of a version that exists on the base was moved elsewhere."),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem: which rule, which file (and line and field, when known), and what is wrong."""
+
+    path: str
+    line: int | None
+    rule: str
+    message: str
+    field: str | None = None
+    severity: str = "error"
+
+    @property
+    def rule_name(self) -> str:
+        return RULES[self.rule][0]
+
+    def to_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "name": self.rule_name,
+            "severity": self.severity,
+            "path": self.path,
+            "line": self.line,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+def _sort_key(f: Finding) -> tuple:
+    return (f.path, f.line or 0, f.rule, f.field or "", f.message)
+
+
+@dataclass
+class Report:
+    """Everything a validation run found. ``ok`` decides the exit code."""
+
+    head: str
+    base: str | None = None
+    mode: str = "full"
+    files_checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, findings: Iterable[Finding]) -> None:
+        self.findings.extend(findings)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return sorted({f for f in self.findings if f.severity == "error"}, key=_sort_key)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def sorted_findings(self) -> list[Finding]:
+        return sorted(set(self.findings), key=_sort_key)

@@ -1,0 +1,232 @@
+"""The only module that imports GitPython: a repository, and trees read straight from git objects.
+
+Blobs and trees are read through GitPython's object database, which keeps one
+``git cat-file --batch`` process alive for the life of the repository object:
+no checkout, and no process per file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from .errors import GitError, InputError
+
+FILE, SYMLINK, DIR, OTHER = "file", "symlink", "dir", "other"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A path in a tree: its kind (file, symlink, dir, other) and git object id when known."""
+
+    kind: str
+    oid: str | None = None
+
+
+def _kind_of_mode(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return SYMLINK
+    if stat.S_ISDIR(mode):
+        return DIR
+    if stat.S_ISREG(mode):
+        return FILE
+    return OTHER  # 0o160000: a submodule
+
+
+class FileTooLarge(InputError):
+    """A file bigger than the caller's limit (not read into memory)."""
+
+    def __init__(self, path: str, size: int) -> None:
+        self.size = size
+        super().__init__(f"file is {size:,} bytes, over the limit", path=path)
+
+
+class GitRepo:
+    """A git repository on disk."""
+
+    def __init__(self, path: str | os.PathLike[str] = ".") -> None:
+        try:
+            self.repo = git.Repo(path, search_parent_directories=True)
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            raise GitError(f"{os.fspath(path)} is not inside a git repository") from None
+        if self.repo.bare or self.repo.working_tree_dir is None:
+            raise GitError(f"{os.fspath(path)} is a bare repository; mlgate needs a work tree")
+        self.root = Path(self.repo.working_tree_dir)
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str], branch: str = "main") -> GitRepo:
+        """Create a new repository at ``path`` whose first branch is ``branch``."""
+        os.makedirs(path, exist_ok=True)
+        git.Repo.init(path, initial_branch=branch)
+        return cls(path)
+
+    def close(self) -> None:
+        self.repo.close()
+
+    def commit_all(self, message: str, author: str = "mlgate <mlgate@localhost>") -> str:
+        """Stage every change in the work tree and commit it; returns the new commit sha."""
+        name, _, email = author.partition(" <")
+        env = {
+            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
+            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">"),
+        }
+        self.git("add", "--all")
+        with self.repo.git.custom_environment(**env):
+            self.git("commit", "--quiet", "--no-verify", "-m", message)
+        return self.resolve("HEAD")
+
+    def switch(self, branch: str, create: bool = False) -> None:
+        """Check out ``branch`` (creating it from HEAD when ``create``)."""
+        self.git("switch", "--quiet", *(["-c"] if create else []), branch)
+
+    def resolve(self, ref: str) -> str:
+        """The full commit sha that ``ref`` names."""
+        try:
+            return self.repo.commit(ref).hexsha
+        except (BadName, ValueError, GitCommandError):
+            raise GitError(f"unknown git ref {ref!r}: no commit by that name in {self.root}") from None
+
+    def tree(self, ref: str) -> GitTree:
+        return GitTree(self, ref)
+
+    def git(self, *args: str) -> str:
+        try:
+            return self.repo.git.execute(["git", *args], strip_newline_in_stdout=False)
+        except GitCommandError as e:
+            raise GitError(f"git {' '.join(args[:2])} failed: {(e.stderr or '').strip()}") from None
+
+    def changed_paths(self, base: str, head: str | None, prefix: str) -> dict[str, str]:
+        """Paths under ``prefix`` that differ between commit ``base`` and ``head``.
+
+        ``head`` None means the working tree (staged, unstaged and untracked
+        files). Values are git status letters: ``A`` added, ``M`` modified,
+        ``D`` deleted, ``T`` type changed.
+        """
+        if head is None:
+            out = self.git("diff", "--no-renames", "--name-status", "-z", base, "--", prefix)
+        else:
+            out = self.git("diff-tree", "-r", "--no-renames", "--name-status", "-z", base, head, "--", prefix)
+        parts = out.split("\0")
+        changes = {parts[i + 1]: parts[i][0] for i in range(0, len(parts) - 1, 2) if parts[i]}
+        if head is None:
+            untracked = self.git("ls-files", "-z", "--others", "--exclude-standard", "--", prefix)
+            changes.update({p: "A" for p in untracked.split("\0") if p})
+        return changes
+
+
+class GitTree:
+    """A commit's files, read from git objects (no checkout)."""
+
+    def __init__(self, repo: GitRepo, ref: str) -> None:
+        self.repo = repo
+        self.ref = ref
+        self.commit = repo.resolve(ref)
+        self.label = f"{ref} ({self.commit[:12]})" if ref != self.commit else self.commit[:12]
+        self._root = repo.repo.commit(self.commit).tree
+        self._dirs: dict[str, dict[str, Entry] | None] = {}
+
+    def listdir(self, path: str) -> dict[str, Entry] | None:
+        """Entries of the folder at ``path`` ('' is the root), or None if it is not a folder."""
+        if path in self._dirs:
+            return self._dirs[path]
+        entries: dict[str, Entry] | None = None
+        try:
+            tree = self._root / path if path else self._root
+        except KeyError:
+            tree = None
+        if tree is not None and tree.type == "tree":
+            entries = {obj.name: Entry(_kind_of_mode(obj.mode), obj.hexsha) for obj in tree}
+        self._dirs[path] = entries
+        return entries
+
+    def entry(self, path: str) -> Entry | None:
+        parent, _, name = path.rpartition("/")
+        listing = self.listdir(parent)
+        return listing.get(name) if listing else None
+
+    def walk(self, prefix: str) -> dict[str, Entry]:
+        """Every file (not folder) under ``prefix``: one ``git ls-tree`` process."""
+        out = self.repo.git("ls-tree", "-r", "-z", "--full-tree", self.commit, "--", prefix)
+        found: dict[str, Entry] = {}
+        for record in out.split("\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition("\t")
+            mode, _type, oid = meta.split(" ")
+            found[path] = Entry(_kind_of_mode(int(mode, 8)), oid)
+        return found
+
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The blob at ``path``; raises :class:`FileTooLarge` past ``limit`` bytes without reading it."""
+        entry = self.entry(path)
+        if entry is None or entry.kind != FILE:
+            raise InputError(f"not a file in {self.label}", path=path)
+        binsha = bytes.fromhex(entry.oid)
+        if limit is not None:
+            size = self.repo.repo.odb.info(binsha).size
+            if size > limit:
+                raise FileTooLarge(path, size)
+        return self.repo.repo.odb.stream(binsha).read()
+
+
+class WorkTree:
+    """The files on disk under a root folder. Symlinks are reported, never followed."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.label = "working tree"
+        self.commit = None
+
+    def _lstat(self, path: str) -> os.stat_result | None:
+        try:
+            return os.lstat(self.root / path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def listdir(self, path: str) -> dict[str, Entry] | None:
+        st = self._lstat(path)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            return None
+        out = {}
+        with os.scandir(self.root / path) as it:
+            for d in it:
+                out[d.name] = Entry(_kind_of_mode(d.stat(follow_symlinks=False).st_mode))
+        return out
+
+    def entry(self, path: str) -> Entry | None:
+        st = self._lstat(path)
+        return None if st is None else Entry(_kind_of_mode(st.st_mode))
+
+    def walk(self, prefix: str) -> dict[str, Entry]:
+        found: dict[str, Entry] = {}
+        top = self.root / prefix
+        st = self._lstat(prefix)
+        if st is None:
+            return found
+        if not stat.S_ISDIR(st.st_mode):
+            return {prefix: Entry(_kind_of_mode(st.st_mode))}
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+                kind = _kind_of_mode(os.lstat(os.path.join(dirpath, name)).st_mode)
+                found[f"{rel}/{name}"] = Entry(kind)
+            dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        return found
+
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The file at ``path`` (never through a symlink); :class:`FileTooLarge` past ``limit`` bytes."""
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(self.root / path, flags)
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror}", path=path) from None
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read() if limit is None else fh.read(limit + 1)
+            if limit is not None and len(data) > limit:
+                raise FileTooLarge(path, os.fstat(fh.fileno()).st_size)
+            return data

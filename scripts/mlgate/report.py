@@ -1,0 +1,167 @@
+"""Rendering: validation reports and registry views as text, Markdown or JSON.
+
+The only module that formats output; the library returns data, the CLI picks a
+renderer. JSON shapes are documented in the README and, for ``validate``, in
+schemas/validate-report.schema.json.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from .findings import RULES, Finding, Report
+
+REPORT_FORMAT = "mlgate.validate/v1"
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+# --- validate -----------------------------------------------------------------
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    """The stable JSON shape of a validation report."""
+    findings = report.sorted_findings()
+    return {
+        "format": REPORT_FORMAT,
+        "ok": report.ok,
+        "mode": report.mode,
+        "head": report.head,
+        "base": report.base,
+        "files_checked": report.files_checked,
+        "counts": {"error": sum(f.severity == "error" for f in findings), "warning": sum(f.severity == "warning" for f in findings)},
+        "findings": [f.to_dict() for f in findings],
+    }
+
+
+def _scope(report: Report) -> str:
+    if report.mode == "incremental":
+        return f"changes in {report.head} against {report.base}"
+    return f"all of {report.head}"
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+def _location(f: Finding) -> str:
+    return f"{f.path}:{f.line}" if f.line else f.path
+
+
+def report_text(report: Report, color: bool = False) -> str:
+    out = io.StringIO()
+    for f in report.sorted_findings():
+        rule = f"{f.rule} {f.rule_name}"
+        if color:
+            rule = f"\x1b[31m{rule}\x1b[0m"
+        out.write(f"{_location(f)}: {rule}: {f.message}\n")
+    n = len(report.errors)
+    if n:
+        status = f"FAILED: {n} problem{'s' if n != 1 else ''}"
+    else:
+        status = "OK: no problems"
+    out.write(f"{status} ({_files(report.files_checked)} checked; {_scope(report)})\n")
+    return out.getvalue()
+
+
+def _md_cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def report_markdown(report: Report) -> str:
+    n = len(report.errors)
+    head = "### mlgate validate: " + ("passed :white_check_mark:" if report.ok else f"{n} problem{'s' if n != 1 else ''} :x:")
+    lines = [head, "", f"{_files(report.files_checked)} checked; {_md_cell(_scope(report))}.", ""]
+    findings = report.sorted_findings()
+    if findings:
+        lines += ["| rule | file | problem |", "|---|---|---|"]
+        for f in findings:
+            lines.append(f"| `{f.rule}` {f.rule_name} | `{_md_cell(_location(f))}` | {_md_cell(f.message)} |")
+        lines.append("")
+        used = sorted({f.rule for f in findings})
+        lines += ["<details><summary>What the rules check</summary>", ""]
+        lines += [f"- `{r}` {RULES[r][0]}: {RULES[r][1]}" for r in used]
+        lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+# --- list / show / resolve ----------------------------------------------------
+
+
+def _table(title: str | None, columns: list[str], rows: list[list[str]]) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, title_justify="left")
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*r)
+    buf = io.StringIO()
+    Console(file=buf, width=160, no_color=True, highlight=False, emoji=False).print(table)
+    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
+
+
+def _aliases(aliases: dict[str, int]) -> str:
+    return ", ".join(f"{a}={v}" for a, v in aliases.items()) or "-"
+
+
+def models_text(view: dict[str, Any]) -> str:
+    if not view["models"]:
+        return f"no models in {view['source']}\n"
+    rows = [
+        [m["name"], str(len(m["versions"])), str(m["latest"] or "-"), _aliases(m["aliases"]), ", ".join(m["owners"])]
+        for m in view["models"]
+    ]
+    return _table(None, ["model", "versions", "latest", "aliases", "owners"], rows)
+
+
+def model_text(view: dict[str, Any]) -> str:
+    out = [f"{view['name']}: {view['description']}", f"owners: {', '.join(view['owners'])}"]
+    if view["tags"]:
+        out.append("tags: " + ", ".join(f"{k}={v}" for k, v in view["tags"].items()))
+    out.append("aliases: " + (_aliases({a: x["version"] for a, x in view["aliases"].items()})))
+    rows = [
+        [str(v["version"]), v["created_at"], v["created_by"], ", ".join(v["aliases"]) or "-",
+         f"deprecated: {v['deprecated']}" if v["deprecated"] else v["description"]]
+        for v in view["versions"]
+    ]
+    return "\n".join(out) + "\n\n" + _table(None, ["version", "created", "by", "aliases", "description"], rows)
+
+
+def version_text(view: dict[str, Any]) -> str:
+    a, lin = view["artifact"], view["lineage"]
+    out = [
+        f"{view['model']} version {view['version']}: {view['description']}",
+        f"created:    {view['created_at']} by {view['created_by']}",
+        f"aliases:    {', '.join(view['aliases']) or '-'}",
+    ]
+    if view["deprecated"]:
+        out.append(f"DEPRECATED: {view['deprecated']}")
+    out += [
+        f"artifact:   {a['uri']}",
+        f"            sha256 {a['sha256']}, {a['size']:,} bytes, {a['format']}",
+        f"lineage:    run {lin.get('run_id')}, code {lin.get('code_repo')}@{str(lin.get('git_sha'))[:12]}",
+        f"dataset:    {lin['dataset']['uri']} (sha256 {lin['dataset']['sha256'][:12]}...)",
+        "evidence:   " + (", ".join(f"{k}={v}" for k, v in view["evidence"].items() if v) or "-"),
+    ]
+    ev = view["eval"]
+    if ev:
+        out.append(f"evaluation: on {ev['dataset']['name']}")
+        out.append(_table(None, ["metric", "value"], [[k, f"{v:g}"] for k, v in ev["metrics"].items()]).rstrip("\n"))
+    return "\n".join(out) + "\n"
+
+
+def resolved_text(view: dict[str, Any]) -> str:
+    a = view["artifact"]
+    return (
+        f"{view['uri']} -> version {view['version']}\n"
+        f"  uri:    {a['uri']}\n"
+        f"  sha256: {a['sha256']}\n"
+        f"  size:   {a['size']:,} bytes ({a['format']})\n"
+    )

@@ -1,0 +1,275 @@
+"""The validator core: parse, schema, integrity and immutability checks as a :class:`Report`.
+
+Incremental by design: given a base, only the paths that differ from it (and
+the few manifests they point at) are read, so the cost follows the size of the
+change, not of the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from . import layout
+from .errors import InputError
+from .findings import Finding, Report
+from .gitrepo import FILE, GitRepo, GitTree, WorkTree
+from .layout import LayoutError, Place
+from .loader import Tree, load_manifest
+from .yamlio import Document
+
+
+def validate_repo(path: str | os.PathLike[str] = ".", *, base: str | None = None, head: str | None = None) -> Report:
+    """Validate the registry of the repository at ``path``.
+
+    ``head`` is a git ref, or None for the working tree. With ``base`` (a git
+    ref), only what changed since ``base`` is checked, and merged versions are
+    checked for immutability. Raises :class:`mlgate.errors.MlgateError` for an
+    unreadable repository or ref.
+    """
+    if base is None and head is None:
+        root = _worktree_root(path)
+        return validate(WorkTree(root))
+    repo = GitRepo(path)
+    try:
+        head_tree: Tree = repo.tree(head) if head else WorkTree(repo.root)
+        base_tree = repo.tree(base) if base else None
+        changes = repo.changed_paths(base_tree.commit, head_tree.commit, layout.REGISTRY) if base_tree else None
+        return validate(head_tree, base_tree, changes)
+    finally:
+        repo.close()
+
+
+def _worktree_root(path: str | os.PathLike[str]) -> str:
+    """The repository root for ``path``: its git top level, or ``path`` itself outside git."""
+    p = os.path.abspath(path)
+    probe = p
+    while True:
+        if os.path.exists(os.path.join(probe, ".git")):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return p
+        probe = parent
+
+
+def validate(head: Tree, base: GitTree | None = None, changes: dict[str, str] | None = None) -> Report:
+    """Check ``head``; with ``base`` and its ``changes`` ({path: A/M/D/T}), only what changed."""
+    if head.entry(layout.REGISTRY) is None:
+        raise InputError(f"no registry/ folder in {head.label}: nothing to validate (is this an mlgate repository?)")
+    run = _Run(head)
+    if changes is None:
+        scope = head.walk(layout.REGISTRY)
+        report = Report(head=head.label, mode="full")
+        run.check_paths(sorted(scope), deleted=[])
+    else:
+        assert base is not None
+        report = Report(head=head.label, base=base.label, mode="incremental")
+        present = sorted(p for p, status in changes.items() if status != "D")
+        deleted = sorted(p for p, status in changes.items() if status == "D")
+        run.check_paths(present, deleted)
+        run.findings.extend(_immutability(head, base, changes))
+    report.files_checked = run.files_checked
+    report.add(run.findings)
+    return report
+
+
+@dataclass
+class _Run:
+    head: Tree
+    findings: list[Finding] = field(default_factory=list)
+    files_checked: int = 0
+    _docs: dict[str, Document | None] = field(default_factory=dict)
+
+    def manifest(self, path: str, kind: str) -> Document | None:
+        """Load (once) and return a valid manifest, recording its findings."""
+        if path not in self._docs:
+            doc, found = load_manifest(self.head, path, kind)
+            self._docs[path] = doc
+            self.findings.extend(found)
+        return self._docs[path]
+
+    def add(self, path: str, rule: str, message: str, doc: Document | None = None, fld: str | None = None) -> None:
+        line = doc.line_of(tuple(fld.split("."))) if doc is not None and fld else None
+        self.findings.append(Finding(path, line, rule, message, fld))
+
+    def check_paths(self, present: list[str], deleted: list[str]) -> None:
+        models: set[str] = set()
+        versions: set[tuple[str, int]] = set()
+        alias_rechecks: set[str] = set()
+        for path in present:
+            self.files_checked += 1
+            entry = self.head.entry(path)
+            if entry is None or entry.kind != FILE:
+                what = "a symlink" if entry and entry.kind == "symlink" else "not a regular file"
+                self.add(path, "MG208", f"{what}: registry/ may hold regular files only (symlinks could point outside the repository)")
+                continue
+            place = self._place(path)
+            if place is None:
+                continue
+            if place.model:
+                models.add(place.model)
+            if place.version:
+                versions.add((place.model, place.version))
+            if place.kind:
+                self._check_manifest(path, place)
+                if place.role == "model":
+                    alias_rechecks.add(place.model)
+        for path in deleted:
+            try:
+                place = layout.classify(path)
+            except LayoutError:
+                continue
+            if place.model:
+                models.add(place.model)
+                if place.version:
+                    versions.add((place.model, place.version))
+                    alias_rechecks.add(place.model)  # an alias may point at what was removed
+        for model in sorted(models):
+            self._check_model_folder(model)
+        for model, version in sorted(versions):
+            self._check_version_folder(model, version)
+        for model in sorted(alias_rechecks):
+            for alias in self._alias_names(model):
+                self._check_alias(layout.alias_path(model, alias), model, alias)
+
+    def _place(self, path: str) -> Place | None:
+        try:
+            return layout.classify(path)
+        except LayoutError as e:
+            self.add(path, "MG201", str(e))
+            return None
+
+    def _check_manifest(self, path: str, place: Place) -> None:
+        if place.role == "alias":
+            self._check_alias(path, place.model, place.alias)
+            return
+        doc = self.manifest(path, place.kind)
+        if doc is None:
+            return
+        data = doc.data
+        if place.role == "model":
+            self._expect(doc, "name", place.model, "the model folder name")
+            versions = set(self._version_numbers(place.model))
+            for i, dep in enumerate(data.get("deprecated", [])):
+                if dep["version"] not in versions:
+                    self.add(path, "MG209", f"deprecates version {dep['version']}, which does not exist", doc, f"deprecated.{i}")
+        elif place.role in ("version", "eval"):
+            self._expect(doc, "model", place.model, "the model folder name")
+            self._expect(doc, "version", place.version, "the version folder name")
+            if place.role == "version":
+                self._check_evidence(doc, place)
+
+    def _expect(self, doc: Document, key: str, wanted: object, what: str) -> None:
+        if doc.data.get(key) != wanted:
+            self.add(doc.path, "MG202", f"{key} is {doc.data.get(key)!r} but {what} is {wanted!r}", doc, key)
+
+    def _check_evidence(self, doc: Document, place: Place) -> None:
+        folder = layout.version_dir(place.model, place.version)
+        for name, rel in doc.data.get("evidence", {}).items():
+            problem = layout.safe_relative(rel)
+            if problem:
+                self.add(doc.path, "MG207", f"evidence {name!r} path {rel!r} {problem}; it must stay inside {folder}/", doc, f"evidence.{name}")
+                continue
+            entry = self.head.entry(f"{folder}/{rel}")
+            if entry is None:
+                self.add(doc.path, "MG206", f"evidence {name!r} names {rel!r}, which does not exist in {folder}/", doc, f"evidence.{name}")
+            elif entry.kind != FILE:
+                self.add(doc.path, "MG208", f"evidence {name!r} ({rel!r}) is not a regular file", doc, f"evidence.{name}")
+
+    def _check_alias(self, path: str, model: str, alias: str) -> None:
+        doc = self.manifest(path, "Alias")
+        if doc is None:
+            return
+        self._expect(doc, "model", model, "the model folder name")
+        self._expect(doc, "alias", alias, "the file name")
+        version = doc.data["version"]
+        entry = self.head.entry(layout.version_path(model, version))
+        if entry is None or entry.kind != FILE:
+            known = ", ".join(str(v) for v in self._version_numbers(model)) or "none"
+            self.add(path, "MG204", f"alias {alias!r} points at version {version} of {model!r}, which does not exist (versions: {known})", doc, "version")
+            return
+        model_doc = self._model_doc(model)
+        if model_doc is not None:
+            for dep in model_doc.data.get("deprecated", []):
+                if dep["version"] == version:
+                    self.add(path, "MG205", f"alias {alias!r} points at version {version}, deprecated in model.yaml: {dep['reason']}", doc, "version")
+
+    def _model_doc(self, model: str) -> Document | None:
+        path = layout.model_path(model)
+        entry = self.head.entry(path)
+        if entry is None or entry.kind != FILE:
+            return None
+        return self.manifest(path, "Model")
+
+    def _check_model_folder(self, model: str) -> None:
+        listing = self.head.listdir(layout.model_dir(model))
+        if listing is not None and "model.yaml" not in listing:
+            self.add(layout.model_dir(model), "MG203", f"model folder {model!r} has no model.yaml")
+
+    def _check_version_folder(self, model: str, version: int) -> None:
+        listing = self.head.listdir(layout.version_dir(model, version))
+        if listing is not None and "version.yaml" not in listing:
+            self.add(layout.version_dir(model, version), "MG203", f"version folder {model}/versions/{version} has no version.yaml")
+
+    def _version_numbers(self, model: str) -> list[int]:
+        listing = self.head.listdir(f"{layout.model_dir(model)}/versions") or {}
+        return sorted(int(n) for n in listing if layout.VERSION_RE.match(n))
+
+    def _alias_names(self, model: str) -> list[str]:
+        listing = self.head.listdir(f"{layout.model_dir(model)}/aliases") or {}
+        return sorted(n[:-5] for n in listing if n.endswith(".yaml") and layout.NAME_RE.match(n[:-5]))
+
+
+def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Finding]:
+    """A version that exists on the base is frozen: no file of it may change, go or appear."""
+    merged: dict[tuple[str, int], bool] = {}
+
+    def is_merged(place: Place) -> bool:
+        key = (place.model, place.version)
+        if key not in merged:
+            merged[key] = base.entry(layout.version_path(place.model, place.version)) is not None
+        return merged[key]
+
+    added: dict[str, str] | None = None
+
+    def moved_to(oid: str) -> str | None:
+        nonlocal added
+        if added is None:  # hashed only when a merged file disappears
+            added = {}
+            for p in sorted(p for p, s in changes.items() if s == "A"):
+                added.setdefault(_blob_oid(head, p) or "", p)
+        return added.get(oid)
+
+    found = []
+    for path, status in sorted(changes.items()):
+        try:
+            place = layout.classify(path)
+        except LayoutError:
+            continue
+        if place.version is None or not is_merged(place):
+            continue
+        ref = f"version {place.version} of {place.model!r} is merged on {base.label} and immutable"
+        if status == "D":
+            base_entry = base.entry(path)
+            target = moved_to(base_entry.oid) if base_entry else None
+            if target:
+                found.append(Finding(path, None, "MG303", f"moved to {target}: {ref}; register a new version instead"))
+            else:
+                found.append(Finding(path, None, "MG302", f"deleted: {ref}; deprecate it in model.yaml instead"))
+        elif status == "A":
+            found.append(Finding(path, None, "MG301", f"added to a merged version: {ref}; register a new version instead"))
+        else:
+            found.append(Finding(path, None, "MG301", f"modified: {ref}; register a new version instead"))
+    return found
+
+
+def _blob_oid(tree: Tree, path: str) -> str | None:
+    entry = tree.entry(path)
+    if entry is None or entry.kind != FILE:
+        return None
+    if entry.oid:
+        return entry.oid
+    data = tree.read(path)
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
