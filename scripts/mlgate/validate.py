@@ -16,7 +16,7 @@ from .errors import InputError
 from .findings import Finding, Report
 from .gitrepo import FILE, GitRepo, GitTree, WorkTree
 from .layout import LayoutError, Place
-from .loader import Tree, load_manifest
+from .loader import Tree, field_path, load_manifest
 from .yamlio import Document
 
 
@@ -90,9 +90,9 @@ class _Run:
             self.findings.extend(found)
         return self._docs[path]
 
-    def add(self, path: str, rule: str, message: str, doc: Document | None = None, fld: str | None = None) -> None:
-        line = doc.line_of(tuple(fld.split("."))) if doc is not None and fld else None
-        self.findings.append(Finding(path, line, rule, message, fld))
+    def add(self, path: str, rule: str, message: str, doc: Document | None = None, fld: tuple = ()) -> None:
+        line = doc.line_of(fld) if doc is not None and fld else None
+        self.findings.append(Finding(path, line, rule, message, field_path(fld) or None))
 
     def check_paths(self, present: list[str], deleted: list[str]) -> None:
         models: set[str] = set()
@@ -154,7 +154,7 @@ class _Run:
             versions = set(self._version_numbers(place.model))
             for i, dep in enumerate(data.get("deprecated", [])):
                 if dep["version"] not in versions:
-                    self.add(path, "MG209", f"deprecates version {dep['version']}, which does not exist", doc, f"deprecated.{i}")
+                    self.add(path, "MG209", f"deprecates version {dep['version']}, which does not exist", doc, ("deprecated", i))
         elif place.role in ("version", "eval"):
             self._expect(doc, "model", place.model, "the model folder name")
             self._expect(doc, "version", place.version, "the version folder name")
@@ -163,20 +163,20 @@ class _Run:
 
     def _expect(self, doc: Document, key: str, wanted: object, what: str) -> None:
         if doc.data.get(key) != wanted:
-            self.add(doc.path, "MG202", f"{key} is {doc.data.get(key)!r} but {what} is {wanted!r}", doc, key)
+            self.add(doc.path, "MG202", f"{key} is {doc.data.get(key)!r} but {what} is {wanted!r}", doc, (key,))
 
     def _check_evidence(self, doc: Document, place: Place) -> None:
         folder = layout.version_dir(place.model, place.version)
         for name, rel in doc.data.get("evidence", {}).items():
             problem = layout.safe_relative(rel)
             if problem:
-                self.add(doc.path, "MG207", f"evidence {name!r} path {rel!r} {problem}; it must stay inside {folder}/", doc, f"evidence.{name}")
+                self.add(doc.path, "MG207", f"evidence {name!r} path {rel!r} {problem}; it must stay inside {folder}/", doc, ("evidence", name))
                 continue
             entry = self.head.entry(f"{folder}/{rel}")
             if entry is None:
-                self.add(doc.path, "MG206", f"evidence {name!r} names {rel!r}, which does not exist in {folder}/", doc, f"evidence.{name}")
+                self.add(doc.path, "MG206", f"evidence {name!r} names {rel!r}, which does not exist in {folder}/", doc, ("evidence", name))
             elif entry.kind != FILE:
-                self.add(doc.path, "MG208", f"evidence {name!r} ({rel!r}) is not a regular file", doc, f"evidence.{name}")
+                self.add(doc.path, "MG208", f"evidence {name!r} ({rel!r}) is not a regular file", doc, ("evidence", name))
 
     def _check_alias(self, path: str, model: str, alias: str) -> None:
         doc = self.manifest(path, "Alias")
@@ -188,13 +188,13 @@ class _Run:
         entry = self.head.entry(layout.version_path(model, version))
         if entry is None or entry.kind != FILE:
             known = ", ".join(str(v) for v in self._version_numbers(model)) or "none"
-            self.add(path, "MG204", f"alias {alias!r} points at version {version} of {model!r}, which does not exist (versions: {known})", doc, "version")
+            self.add(path, "MG204", f"alias {alias!r} points at version {version} of {model!r}, which does not exist (versions: {known})", doc, ("version",))
             return
         model_doc = self._model_doc(model)
         if model_doc is not None:
             for dep in model_doc.data.get("deprecated", []):
                 if dep["version"] == version:
-                    self.add(path, "MG205", f"alias {alias!r} points at version {version}, deprecated in model.yaml: {dep['reason']}", doc, "version")
+                    self.add(path, "MG205", f"alias {alias!r} points at version {version}, deprecated in model.yaml: {dep['reason']}", doc, ("version",))
 
     def _model_doc(self, model: str) -> Document | None:
         path = layout.model_path(model)

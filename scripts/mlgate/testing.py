@@ -1,0 +1,96 @@
+"""Test helpers for mlgate and for code that uses it: real git repositories in a folder.
+
+>>> repo = RegistryRepo.create(tmp_path)            # example registry, committed on main
+>>> repo.branch("pr-1")
+>>> repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
+>>> repo.commit("Promote v3")
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from . import layout
+from .gitrepo import GitRepo
+from .resources import example_registry_dir
+from .yamlio import dump, load
+
+AUTHOR = "Test Author <author@example.com>"
+
+
+class RegistryRepo:
+    """A real git repository holding a registry, with helpers to change and commit it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.git = GitRepo(self.root)
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], *, example: bool = True, branch: str = "main") -> RegistryRepo:
+        """A new repository at ``path``; with ``example``, the example registry committed on ``branch``."""
+        GitRepo.init(path, branch=branch).close()
+        repo = cls(Path(path))
+        if example:
+            shutil.copytree(example_registry_dir(), repo.root / layout.REGISTRY)
+            repo.commit("Initial registry")
+        return repo
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def write(self, rel: str, content: str | bytes | dict[str, Any]) -> Path:
+        """Write a file (a dict is dumped as YAML), creating folders as needed."""
+        p = self.path(rel)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, dict):
+            content = dump(content)
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        p.write_bytes(content)
+        return p
+
+    def read_yaml(self, rel: str) -> dict[str, Any]:
+        return load(self.path(rel).read_bytes(), rel).data
+
+    def edit_yaml(self, rel: str, **fields: Any) -> Path:
+        """Set top-level fields of a YAML manifest."""
+        data = self.read_yaml(rel)
+        data.update(fields)
+        return self.write(rel, data)
+
+    def delete(self, rel: str) -> None:
+        p = self.path(rel)
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+    def symlink(self, rel: str, target: str) -> None:
+        p = self.path(rel)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, p)
+
+    def commit(self, message: str, author: str = AUTHOR) -> str:
+        return self.git.commit_all(message, author=author)
+
+    def branch(self, name: str, start: str | None = None) -> None:
+        """Create ``name`` (from ``start`` or HEAD) and switch to it."""
+        if start:
+            self.git.switch(start)
+        self.git.switch(name, create=True)
+
+    def switch(self, name: str) -> None:
+        self.git.switch(name)
+
+    def rev(self, ref: str = "HEAD") -> str:
+        return self.git.resolve(ref)
+
+    def status(self) -> str:
+        """``git status --porcelain`` plus the branch list: compare before/after to prove nothing changed."""
+        return self.git.git("status", "--porcelain", "--untracked-files=all") + self.git.git("branch", "-av", "--no-abbrev")
+
+    def close(self) -> None:
+        self.git.close()

@@ -1,0 +1,227 @@
+"""The validator core on real repositories: golden cases, incremental scope, immutability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlgate import validate_repo
+from mlgate.errors import GitError, InputError
+from mlgate.findings import RULES
+from mlgate.testing import RegistryRepo
+from mlgate.yamlio import load
+
+CASES = sorted((Path(__file__).parent / "cases" / "invalid").iterdir())
+
+
+def _apply(repo: RegistryRepo, case: dict) -> None:
+    for rel, content in case.get("write", {}).items():
+        repo.write(rel, content)
+    for rel in case.get("delete", []):
+        repo.delete(rel)
+    for rel, target in case.get("symlink", {}).items():
+        if repo.path(rel).exists():
+            repo.delete(rel)
+        repo.symlink(rel, target)
+
+
+def _matches(finding, want: dict) -> bool:
+    return (
+        finding.rule == want["rule"]
+        and finding.path == want["path"]
+        and ("line" not in want or finding.line == want["line"])
+        and ("field" not in want or finding.field == want["field"])
+        and want.get("words", "") in finding.message
+    )
+
+
+def _assert_findings(report, expected: list[dict]) -> None:
+    found = report.sorted_findings()
+    missing = [w for w in expected if not any(_matches(f, w) for f in found)]
+    extra = [f for f in found if not any(_matches(f, w) for w in expected)]
+    assert not missing and not extra, f"missing: {missing}\nunexpected: {extra}"
+    assert not report.ok
+
+
+@pytest.mark.parametrize("case_dir", CASES, ids=[c.name for c in CASES])
+def test_invalid_case_full(repo: RegistryRepo, case_dir: Path) -> None:
+    case = load((case_dir / "case.yaml").read_bytes(), str(case_dir)).data
+    _apply(repo, case)
+    _assert_findings(validate_repo(repo.root), case["expect"])
+
+
+@pytest.mark.parametrize("case_dir", CASES, ids=[c.name for c in CASES])
+def test_invalid_case_as_pull_request(repo: RegistryRepo, case_dir: Path) -> None:
+    """The same change committed on a branch, judged against main from git objects."""
+    case = load((case_dir / "case.yaml").read_bytes(), str(case_dir)).data
+    repo.branch("pr")
+    _apply(repo, case)
+    repo.commit(case["description"])
+    report = validate_repo(repo.root, base="main", head="pr")
+    assert report.mode == "incremental"
+    expected = [e for e in case["expect"] if e.get("only") != "full"]
+    _assert_findings(report, expected + case.get("also_incremental", []))
+
+
+def test_every_rule_has_a_failing_case_somewhere() -> None:
+    covered = set()
+    for case_dir in CASES:
+        case = load((case_dir / "case.yaml").read_bytes(), "case").data
+        covered |= {e["rule"] for e in case["expect"] + case.get("also_incremental", [])}
+    tested_in_python = {"MG002", "MG302", "MG303"}
+    assert set(RULES) == covered | tested_in_python
+
+
+def test_example_registry_is_valid(repo: RegistryRepo) -> None:
+    report = validate_repo(repo.root)
+    assert report.ok, report.findings
+    assert report.files_checked == 48
+
+
+def test_oversized_manifest(repo: RegistryRepo) -> None:
+    rel = "registry/models/fraud-detector/versions/3/eval.yaml"
+    repo.write(rel, "# padding\n" * 120_000)
+    report = validate_repo(repo.root)
+    assert [(f.rule, f.path) for f in report.errors] == [("MG002", rel)]
+    assert "1 MiB" in report.errors[0].message
+
+
+def test_all_problems_reported_in_one_run(repo: RegistryRepo) -> None:
+    repo.write("registry/models/fraud-detector/aliases/champion.yaml", "version: [\n")
+    repo.edit_yaml("registry/models/search-ranker/aliases/champion.yaml", version=7)
+    repo.write("registry/junk.txt", "x")
+    rules = sorted(f.rule for f in validate_repo(repo.root).errors)
+    assert rules == ["MG001", "MG201", "MG204"]
+
+
+# --- incremental -------------------------------------------------------------
+
+
+def test_incremental_reads_only_the_change(repo: RegistryRepo) -> None:
+    repo.branch("promote")
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
+    repo.commit("Promote v3")
+    report = validate_repo(repo.root, base="main", head="promote")
+    assert report.ok and report.files_checked == 1
+
+
+def test_incremental_working_tree_sees_untracked_and_unstaged(repo: RegistryRepo) -> None:
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)  # unstaged
+    repo.write("registry/models/fraud-detector/aliases/shadow.yaml", {  # untracked
+        "apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "shadow", "version": 8,
+    })
+    report = validate_repo(repo.root, base="main")
+    assert report.files_checked == 2
+    assert [(f.rule, f.path) for f in report.errors] == [
+        ("MG204", "registry/models/fraud-detector/aliases/shadow.yaml")
+    ]
+
+
+def test_deprecating_a_version_rechecks_the_aliases_pointing_at_it(repo: RegistryRepo) -> None:
+    repo.branch("deprecate")
+    rel = "registry/models/fraud-detector/model.yaml"
+    data = repo.read_yaml(rel)
+    data["deprecated"] = [{"version": 2, "reason": "feature leak"}]
+    repo.write(rel, data)
+    repo.commit("Deprecate v2")
+    report = validate_repo(repo.root, base="main", head="deprecate")
+    assert [(f.rule, f.path) for f in report.errors] == [
+        ("MG205", "registry/models/fraud-detector/aliases/champion.yaml")
+    ]
+
+
+def test_new_version_in_a_pull_request_passes(repo: RegistryRepo) -> None:
+    repo.branch("register")
+    src = "registry/models/search-ranker/versions/2"
+    for name in ("version.yaml", "eval.yaml", "card.md", "bias-audit.md"):
+        text = repo.path(f"{src}/{name}").read_text()
+        repo.write(f"registry/models/search-ranker/versions/3/{name}", text.replace("version: 2", "version: 3"))
+    repo.commit("Register search-ranker v3")
+    report = validate_repo(repo.root, base="main", head="register")
+    assert report.ok, report.findings
+    assert report.files_checked == 4
+
+
+# --- immutability --------------------------------------------------------------
+
+V2 = "registry/models/fraud-detector/versions/2"
+
+
+@pytest.mark.parametrize(
+    ("change", "rule", "path"),
+    [
+        (lambda r: r.write(f"{V2}/card.md", "# rewritten\n"), "MG301", f"{V2}/card.md"),
+        (lambda r: r.write(f"{V2}/extra-plot.md", "new evidence\n"), "MG301", f"{V2}/extra-plot.md"),
+        (lambda r: r.delete(f"{V2}/bias-audit.md"), "MG302", f"{V2}/bias-audit.md"),
+    ],
+    ids=["modified", "added", "deleted"],
+)
+def test_merged_version_is_immutable(repo: RegistryRepo, change, rule: str, path: str) -> None:
+    repo.branch("pr")
+    change(repo)
+    repo.commit("touch a merged version")
+    for head in ("pr", None):  # from git objects, and from the working tree
+        report = validate_repo(repo.root, base="main", head=head)
+        assert rule in {f.rule for f in report.errors if f.path == path}, report.findings
+        assert "merged on main" in next(f.message for f in report.errors if f.rule == rule)
+
+
+def test_deleting_a_whole_merged_version_names_every_file(repo: RegistryRepo) -> None:
+    repo.branch("pr")
+    repo.delete(V2)
+    repo.commit("drop v2")
+    report = validate_repo(repo.root, base="main", head="pr")
+    deleted = sorted(f.path for f in report.errors if f.rule == "MG302")
+    assert deleted == [f"{V2}/{n}" for n in ("bias-audit.md", "card.md", "eval.yaml", "version.yaml")]
+    # and the champion, which pointed at v2, now points nowhere
+    assert ("MG204", "registry/models/fraud-detector/aliases/champion.yaml") in {(f.rule, f.path) for f in report.errors}
+
+
+def test_renaming_a_model_is_reported_as_moves(repo: RegistryRepo) -> None:
+    repo.branch("pr")
+    repo.path("registry/models/search-ranker").rename(repo.path("registry/models/ranker"))
+    repo.commit("rename model")
+    report = validate_repo(repo.root, base="main", head="pr")
+    moved = [f for f in report.errors if f.rule == "MG303"]
+    assert len(moved) == 8  # 2 versions x 4 files
+    assert "moved to registry/models/ranker/versions/" in moved[0].message
+    assert ("MG202", "registry/models/ranker/model.yaml") in {(f.rule, f.path) for f in report.errors}
+
+
+def test_a_version_added_in_the_same_branch_may_still_change(repo: RegistryRepo) -> None:
+    """Immutability is about the base: a version new in this PR is not merged yet."""
+    repo.branch("pr")
+    src = repo.path("registry/models/search-ranker/versions/2/version.yaml").read_text()
+    repo.write("registry/models/search-ranker/versions/3/version.yaml", src.replace("version: 2", "version: 3"))
+    repo.write("registry/models/search-ranker/versions/3/bias-audit.md", "# audit\n")
+    repo.commit("v3")
+    fixed = src.replace("version: 2", "version: 3").replace("description: Adds", "description: Fixed; adds")
+    repo.write("registry/models/search-ranker/versions/3/version.yaml", fixed)
+    repo.commit("v3 fixed")
+    assert validate_repo(repo.root, base="main", head="pr").ok
+
+
+# --- unreadable input ------------------------------------------------------------
+
+
+def test_unknown_ref_is_a_git_error(repo: RegistryRepo) -> None:
+    with pytest.raises(GitError, match="unknown git ref 'nope'"):
+        validate_repo(repo.root, base="nope")
+
+
+def test_not_a_repository_with_base(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="not inside a git repository"):
+        validate_repo(tmp_path, base="main")
+
+
+def test_no_registry_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no registry/ folder"):
+        validate_repo(tmp_path)
+
+
+def test_validates_a_plain_folder_without_git(tmp_path: Path, repo: RegistryRepo) -> None:
+    import shutil
+
+    shutil.copytree(repo.path("registry"), tmp_path / "copy" / "registry")
+    assert validate_repo(tmp_path / "copy").ok
