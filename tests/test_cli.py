@@ -1,0 +1,173 @@
+"""The command line as a user runs it: output, exit codes, errors without tracebacks, help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import jsonschema
+import pytest
+
+from mlgate.cli import cli, main
+from mlgate.resources import schemas_dir
+from mlgate.testing import RegistryRepo
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_validate_ok(repo: RegistryRepo, capsys) -> None:
+    code, out, _ = run(capsys, "-C", str(repo.root), "validate")
+    assert code == 0
+    assert out.startswith("OK: no problems (48 files checked; all of working tree)")
+
+
+def test_validate_failure_text_and_exit_1(repo: RegistryRepo, capsys) -> None:
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=42)
+    code, out, _ = run(capsys, "-C", str(repo.root), "validate")
+    assert code == 1
+    assert (
+        "registry/models/fraud-detector/aliases/champion.yaml:5: MG204 alias-target: alias 'champion' points at "
+        "version 42 of 'fraud-detector', which does not exist (versions: 1, 2, 3)"
+    ) in out
+    assert "FAILED: 1 problem" in out
+
+
+def test_validate_json_follows_its_documented_schema(repo: RegistryRepo, capsys) -> None:
+    repo.branch("pr")
+    repo.write("registry/models/fraud-detector/versions/1/card.md", "# edited\n")
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=42)
+    repo.commit("bad")
+    code, out, _ = run(capsys, "-C", str(repo.root), "validate", "--base", "main", "--head", "pr", "--format", "json")
+    assert code == 1
+    doc = json.loads(out)
+    schema = json.loads((schemas_dir() / "validate-report.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert doc["ok"] is False and doc["mode"] == "incremental" and doc["counts"]["error"] == 2
+    assert [(f["rule"], f["path"]) for f in doc["findings"]] == [
+        ("MG204", "registry/models/fraud-detector/aliases/champion.yaml"),
+        ("MG301", "registry/models/fraud-detector/versions/1/card.md"),
+    ]
+    assert doc["base"].startswith("main (") and doc["head"].startswith("pr (")
+
+
+def test_validate_markdown(repo: RegistryRepo, capsys) -> None:
+    repo.write("registry/models/fraud-detector/aliases/champion.yaml", "version: |bad\n")
+    code, out, _ = run(capsys, "-C", str(repo.root), "validate", "--format", "markdown")
+    assert code == 1
+    assert out.startswith("### mlgate validate: 1 problem :x:")
+    assert "| `MG001` parse | `registry/models/fraud-detector/aliases/champion.yaml:1` |" in out
+    assert "<details><summary>What the rules check</summary>" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["validate", "--base", "no-such-ref"], "unknown git ref 'no-such-ref'"),
+        (["validate", "--format", "xml"], "Invalid value for '--format'"),
+        (["validate", "--bogus"], "No such option"),
+        (["resolve", "fraud-detector@champion"], "is not a model URI"),
+        (["resolve", "models:/nope@champion"], "no model 'nope'"),
+        (["resolve", "models:/fraud-detector@king"], "aliases: challenger, champion"),
+        (["resolve", "models:/fraud-detector/7"], "versions: 1, 2, 3"),
+        (["show", "fraud-detector", "0"], "0 is not in the range x>=1"),
+        (["show", "fraud-detector", "--ref", "v9"], "unknown git ref 'v9'"),
+        (["rules", "MG999"], "unknown rule 'MG999'"),
+        (["nope"], "No such command 'nope'"),
+    ],
+)
+def test_usage_and_lookup_errors_exit_2(repo: RegistryRepo, capsys, args: list[str], words: str) -> None:
+    code, out, err = run(capsys, "-C", str(repo.root), *args)
+    assert code == 2
+    assert words in err
+    assert out == ""
+
+
+def test_broken_manifest_in_a_read_command_names_file_and_line(repo: RegistryRepo, capsys) -> None:
+    repo.write("registry/models/fraud-detector/aliases/champion.yaml", "apiVersion: mlgate/v1\nkind: Alias\nkind: Alias\n")
+    code, _, err = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion")
+    assert code == 2
+    assert "registry/models/fraud-detector/aliases/champion.yaml:3: MG001 duplicate key 'kind'" in err
+
+
+def test_not_a_registry(tmp_path: Path, capsys) -> None:
+    code, _, err = run(capsys, "-C", str(tmp_path), "validate")
+    assert code == 2 and "no registry/ folder" in err
+    code, _, err = run(capsys, "-C", str(tmp_path), "list")
+    assert code == 2 and "no registry/ folder" in err
+
+
+def test_list(repo: RegistryRepo, capsys) -> None:
+    code, out, _ = run(capsys, "-C", str(repo.root), "list")
+    assert code == 0
+    line = next(l for l in out.splitlines() if l.strip().startswith("churn-predictor"))
+    assert line.split()[:5] == ["churn-predictor", "4", "4", "challenger=4,", "champion=3,"]
+    code, out, _ = run(capsys, "-C", str(repo.root), "list", "--ref", "main", "--json")
+    doc = json.loads(out)
+    assert doc["commit"] == repo.rev("main")
+    assert [m["name"] for m in doc["models"]] == ["churn-predictor", "fraud-detector", "search-ranker"]
+    assert doc["models"][0]["deprecated"] == [1]
+
+
+def test_show_model_and_version(repo: RegistryRepo, capsys) -> None:
+    code, out, _ = run(capsys, "-C", str(repo.root), "show", "churn-predictor")
+    assert code == 0
+    assert "aliases: challenger=4, champion=3, shadow=4" in out
+    assert "deprecated: Trained on data that included post-cancellation events" in out
+    code, out, _ = run(capsys, "-C", str(repo.root), "show", "fraud-detector", "2", "--json")
+    doc = json.loads(out)
+    assert doc["aliases"] == ["champion"]
+    assert doc["eval"]["metrics"]["auc"] == 0.902
+    assert doc["evidence"] == {"eval": "eval.yaml", "card": "card.md", "bias_audit": "bias-audit.md"}
+    code, out, _ = run(capsys, "-C", str(repo.root), "show", "fraud-detector", "2")
+    assert "fraud-detector version 2: Adds merchant-category embeddings." in out
+    assert "auc" in out and "0.902" in out
+
+
+def test_resolve_text_json_and_at_a_ref(repo: RegistryRepo, capsys) -> None:
+    code, out, _ = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion")
+    assert code == 0
+    assert out.splitlines()[0] == "models:/fraud-detector@champion -> version 2"
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
+    code, out, _ = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion", "--json")
+    assert json.loads(out)["version"] == 3  # the working tree
+    code, out, _ = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion", "--ref", "main", "--json")
+    doc = json.loads(out)
+    assert doc["version"] == 2 and doc["commit"] == repo.rev("main")
+    assert doc["artifact"]["sha256"] == repo.read_yaml("registry/models/fraud-detector/versions/2/version.yaml")["artifact"]["sha256"]
+
+
+def test_rules(capsys) -> None:
+    code, out, _ = run(capsys, "rules", "mg204")
+    assert (code, out) == (0, "MG204 alias-target: An alias points at a version that does not exist.\n")
+
+
+def _commands(group: click.Group) -> list[tuple[str, click.Command]]:
+    return [(name, group.commands[name]) for name in sorted(group.commands)]
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(cli), ids=[n for n, _ in _commands(cli)])
+def test_every_command_and_option_has_help_with_an_example(name: str, command: click.Command) -> None:
+    assert command.help and "Example" in command.help, f"{name} has no example in its help"
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert param.help, f"{name} {param.opts} has no help"
+    ctx = click.Context(command, info_name=name)
+    assert "Example" in command.get_help(ctx)
+
+
+def test_console_script_runs_without_traceback(repo: RegistryRepo) -> None:
+    repo.write("registry/models/fraud-detector/model.yaml", b"name: \xff junk\n")
+    proc = subprocess.run([sys.executable, "-m", "mlgate", "-C", str(repo.root), "validate"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "MG001 parse: file is not valid UTF-8" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "mlgate", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "mlgate validate --base origin/main" in proc.stdout
