@@ -123,4 +123,5 @@ def _schema_finding(doc: Document, e: jsonschema.ValidationError) -> Finding:
         msg = e.message
     name = field_path(where) or None
     line = doc.line_of(tuple(where))
-    return Finding(doc.path, line, "MG101", f"{name}: {msg}" if name else msg, name)
+    prefix = f"{name}: " if name and v != "required" else ""
+    return Finding(doc.path, line, "MG101", prefix + msg, name)
