@@ -178,6 +178,17 @@ def test_deleting_a_whole_merged_version_names_every_file(repo: RegistryRepo) ->
     assert ("MG204", "registry/models/fraud-detector/aliases/champion.yaml") in {(f.rule, f.path) for f in report.errors}
 
 
+def test_deleting_the_whole_registry_is_reported_file_by_file(repo: RegistryRepo) -> None:
+    repo.branch("pr")
+    repo.delete("registry")
+    repo.commit("remove everything")
+    report = validate_repo(repo.root, base="main", head="pr")
+    assert {f.rule for f in report.errors} == {"MG302"}
+    merged_files = sorted(p for p in repo.git.tree("main").walk("registry") if "/versions/" in p)
+    assert len(merged_files) == 36  # 9 versions x 4 files
+    assert sorted(f.path for f in report.errors) == merged_files
+
+
 def test_renaming_a_model_is_reported_as_moves(repo: RegistryRepo) -> None:
     repo.branch("pr")
     repo.path("registry/models/search-ranker").rename(repo.path("registry/models/ranker"))

@@ -56,7 +56,7 @@ def _worktree_root(path: str | os.PathLike[str]) -> str:
 
 def validate(head: Tree, base: GitTree | None = None, changes: dict[str, str] | None = None) -> Report:
     """Check ``head``; with ``base`` and its ``changes`` ({path: A/M/D/T}), only what changed."""
-    if head.entry(layout.REGISTRY) is None:
+    if changes is None and head.entry(layout.REGISTRY) is None:
         raise InputError(f"no registry/ folder in {head.label}: nothing to validate (is this an mlgate repository?)")
     run = _Run(head)
     if changes is None:
