@@ -156,6 +156,40 @@ def resolve(obj: Context, uri: str, ref: str | None, as_json: bool) -> int:
 
 
 @cli.command()
+@click.argument("model")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--alias", "alias", required=True, metavar="ALIAS", help="The alias to check the version against.")
+@_ref_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text for terminals, markdown for a PR body, json for tools.")
+@click.pass_obj
+def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fmt: str) -> int:
+    """Dry-run the promotion gate: could VERSION of MODEL take ALIAS?
+
+    Evaluates every gate of the policy (evidence, metrics against the current
+    holder, card sections, deprecation) as a pull request would be judged.
+    Approvals show as pending: they come from reviewers once there is a PR.
+    Exits 1 if a gate fails, 0 otherwise.
+
+    \b
+    Example:
+      mlgate gate fraud-detector 3 --alias champion
+    """
+    from .gates import FAIL
+    from .report import gate_markdown, gate_text, to_json
+    from .validate import check_gate
+
+    change = check_gate(obj.repo, model, version, alias, ref=ref)
+    if fmt == "json":
+        _out(to_json(change.to_dict()))
+    elif fmt == "markdown":
+        _out(gate_markdown(change))
+    else:
+        _out(gate_text(change, color=sys.stdout.isatty()))
+    return EXIT_CHECK_FAILED if change.status == FAIL else EXIT_OK
+
+
+@cli.command()
 @click.argument("rule", required=False)
 def rules(rule: str | None) -> int:
     """Explain the validator's rule ids (all of them, or one).

@@ -23,6 +23,15 @@ RULES: dict[str, tuple[str, str]] = {
     "MG301": ("immutable-modified", "A file of a version that exists on the base was modified, or a file was added to it."),
     "MG302": ("immutable-deleted", "A file of a version that exists on the base was deleted."),
     "MG303": ("immutable-renamed", "A file of a version that exists on the base was moved elsewhere."),
+    "MG401": ("gate-evidence", "An alias change's target lacks evidence the policy requires (eval, card, or a named file), or it is empty or invalid."),
+    "MG402": ("gate-metric", "A metric of the target's eval.yaml is missing or outside the policy's min/max bounds."),
+    "MG403": ("gate-regression", "A metric regresses against the version holding the alias on the base by more than the policy's tolerance, or cannot be compared."),
+    "MG404": ("gate-card", "The target's model card lacks a section the policy requires, or the section is empty."),
+    "MG405": ("gate-deprecated", "An alias change targets a version listed as deprecated in model.yaml."),
+    "MG406": ("gate-approvals", "The pull request lacks the approvals the policy requires (or they are pending: no forge to ask)."),
+    "MG501": ("policy-approval", "registry/policy.yaml changed without the approval of the base policy's admins."),
+    "MG502": ("policy-loosened", "A model.yaml policy loosens the registry policy instead of tightening it."),
+    "MG503": ("policy-unreadable", "The base branch's registry/policy.yaml cannot be read, so changes cannot be judged."),
 }
 
 
@@ -66,6 +75,7 @@ class Report:
     mode: str = "full"
     files_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
+    gates: list = field(default_factory=list)  # of mlgate.gates.AliasChange
 
     def add(self, findings: Iterable[Finding]) -> None:
         self.findings.extend(findings)
@@ -75,8 +85,13 @@ class Report:
         return sorted({f for f in self.findings if f.severity == "error"}, key=_sort_key)
 
     @property
+    def pending(self) -> list[Finding]:
+        """Gates not yet decided (approvals with no forge to ask): not a failure, not a pass either."""
+        return sorted({f for f in self.findings if f.severity == "pending"}, key=_sort_key)
+
+    @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.pending
 
     def sorted_findings(self) -> list[Finding]:
         return sorted(set(self.findings), key=_sort_key)

@@ -119,6 +119,24 @@ class GitRepo:
         return changes
 
 
+    def file_history(self, commit: str, path: str, limit: int = 200) -> list[tuple[str, bytes | None]]:
+        """``path``'s content at each first-parent commit that changed it, newest first.
+
+        One ``git log`` process for the list; contents through the long-lived
+        ``cat-file`` reader. None where the commit deleted the file.
+        """
+        out = self.git("log", "--first-parent", f"--max-count={limit}", "--format=%H", commit, "--", path)
+        found: list[tuple[str, bytes | None]] = []
+        for sha in out.split():
+            try:
+                blob = self.repo.commit(sha).tree / path
+            except KeyError:
+                found.append((sha, None))
+                continue
+            found.append((sha, blob.data_stream.read() if blob.type == "blob" else None))
+        return found
+
+
 class GitTree:
     """A commit's files, read from git objects (no checkout)."""
 

@@ -33,8 +33,9 @@ def report_dict(report: Report) -> dict[str, Any]:
         "head": report.head,
         "base": report.base,
         "files_checked": report.files_checked,
-        "counts": {"error": sum(f.severity == "error" for f in findings), "warning": sum(f.severity == "warning" for f in findings)},
+        "counts": {sev: sum(f.severity == sev for f in findings) for sev in ("error", "pending", "warning")},
         "findings": [f.to_dict() for f in findings],
+        "gates": [g.to_dict() for g in report.gates],
     }
 
 
@@ -52,19 +53,43 @@ def _location(f: Finding) -> str:
     return f"{f.path}:{f.line}" if f.line else f.path
 
 
+_COLORS = {"pass": "32", "fail": "31", "pending": "33", "error": "31", "warning": "33"}
+
+
+def _paint(text: str, status: str, color: bool) -> str:
+    return f"\x1b[{_COLORS.get(status, '0')}m{text}\x1b[0m" if color else text
+
+
+def gate_text(change: Any, color: bool = False) -> str:
+    """One alias change and its gate table, for terminals."""
+    policy = f"  [policy: {change.policy_key}]" if change.policy_key else ""
+    lines = [f"{change.title()}{policy}  {_paint(change.status.upper(), change.status, color)}"]
+    width = max((len(c.gate) for c in change.checks), default=0)
+    for c in change.checks:
+        lines.append(f"  {_paint(f'{c.status:<8}', c.status, color)} {c.gate:<{width}}  {c.reason}")
+    return "\n".join(lines) + "\n"
+
+
+def _summary(report: Report) -> str:
+    n, p = len(report.errors), len(report.pending)
+    parts = []
+    if n:
+        parts.append(f"{n} problem{'s' if n != 1 else ''}")
+    if p:
+        parts.append(f"{p} gate{'s' if p != 1 else ''} pending")
+    status = ("FAILED: " if n else "NOT YET: ") + ", ".join(parts) if parts else "OK: no problems"
+    return f"{status} ({_files(report.files_checked)} checked; {_scope(report)})"
+
+
 def report_text(report: Report, color: bool = False) -> str:
     out = io.StringIO()
+    for change in report.gates:
+        out.write(gate_text(change, color) + "\n")
     for f in report.sorted_findings():
-        rule = f"{f.rule} {f.rule_name}"
-        if color:
-            rule = f"\x1b[31m{rule}\x1b[0m"
-        out.write(f"{_location(f)}: {rule}: {f.message}\n")
-    n = len(report.errors)
-    if n:
-        status = f"FAILED: {n} problem{'s' if n != 1 else ''}"
-    else:
-        status = "OK: no problems"
-    out.write(f"{status} ({_files(report.files_checked)} checked; {_scope(report)})\n")
+        rule = _paint(f"{f.rule} {f.rule_name}", f.severity, color)
+        label = " (pending)" if f.severity == "pending" else ""
+        out.write(f"{_location(f)}: {rule}{label}: {f.message}\n")
+    out.write(_summary(report) + "\n")
     return out.getvalue()
 
 
@@ -72,15 +97,35 @@ def _md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+_ICONS = {"pass": ":white_check_mark: pass", "fail": ":x: fail", "pending": ":hourglass: pending"}
+
+
+def gate_markdown(change: Any) -> str:
+    """One alias change and its gate table, for a PR body or a job summary."""
+    policy = f" (policy `{change.policy_key}`)" if change.policy_key else ""
+    lines = [f"#### {_ICONS[change.status]}: `{_md_cell(change.title())}`{policy}", "", "| gate | status | why |", "|---|---|---|"]
+    for c in change.checks:
+        lines.append(f"| {_md_cell(c.gate)} | {_ICONS[c.status]} | {_md_cell(c.reason)} |")
+    return "\n".join(lines) + "\n"
+
+
 def report_markdown(report: Report) -> str:
-    n = len(report.errors)
-    head = "### mlgate validate: " + ("passed :white_check_mark:" if report.ok else f"{n} problem{'s' if n != 1 else ''} :x:")
-    lines = [head, "", f"{_files(report.files_checked)} checked; {_md_cell(_scope(report))}.", ""]
+    n, p = len(report.errors), len(report.pending)
+    if report.ok:
+        verdict = "passed :white_check_mark:"
+    elif n:
+        verdict = f"{n} problem{'s' if n != 1 else ''} :x:" + (f", {p} pending" if p else "")
+    else:
+        verdict = f"{p} gate{'s' if p != 1 else ''} pending :hourglass:"
+    lines = ["### mlgate validate: " + verdict, "", f"{_files(report.files_checked)} checked; {_md_cell(_scope(report))}.", ""]
+    for change in report.gates:
+        lines += [gate_markdown(change)]
     findings = report.sorted_findings()
     if findings:
         lines += ["| rule | file | problem |", "|---|---|---|"]
         for f in findings:
-            lines.append(f"| `{f.rule}` {f.rule_name} | `{_md_cell(_location(f))}` | {_md_cell(f.message)} |")
+            label = " (pending)" if f.severity == "pending" else ""
+            lines.append(f"| `{f.rule}` {f.rule_name}{label} | `{_md_cell(_location(f))}` | {_md_cell(f.message)} |")
         lines.append("")
         used = sorted({f.rule for f in findings})
         lines += ["<details><summary>What the rules check</summary>", ""]

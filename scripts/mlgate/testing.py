@@ -94,3 +94,35 @@ class RegistryRepo:
 
     def close(self) -> None:
         self.git.close()
+
+
+class StaticReviews:
+    """An in-memory :class:`mlgate.reviews.ReviewSource`: a pull request whose reviews you script.
+
+    >>> reviews = StaticReviews(author="alice", head_sha=repo.rev("pr"), teams={"@acme/ml-leads": {"dave"}})
+    >>> reviews.review("dave")                      # APPROVED on the head commit
+    >>> reviews.review("erin", "CHANGES_REQUESTED")
+    """
+
+    def __init__(self, author: str, head_sha: str, number: int = 1, teams: dict[str, set[str]] | None = None) -> None:
+        self.author = author
+        self.head_sha = head_sha
+        self.number = number
+        self.teams = {k.lower(): {u.lower() for u in v} for k, v in (teams or {}).items()}
+        self.reviews: list = []
+        self.calls = 0
+
+    def review(self, user: str, state: str = "APPROVED", commit: str | None = None) -> StaticReviews:
+        from .reviews import Review
+
+        self.reviews.append(Review(user, state, commit or self.head_sha, f"2026-01-01T00:00:{len(self.reviews):02d}Z"))
+        return self
+
+    def pull_request(self):  # noqa: ANN201 - mlgate.reviews.PullRequest
+        from .reviews import PullRequest
+
+        self.calls += 1
+        return PullRequest(self.number, self.author, self.head_sha, tuple(self.reviews))
+
+    def is_member(self, user: str, team: str) -> bool:
+        return user.lower() in self.teams.get(team.lower(), set())

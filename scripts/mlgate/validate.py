@@ -12,20 +12,30 @@ import os
 from dataclasses import dataclass, field
 
 from . import layout
-from .errors import InputError
+from .errors import InputError, MlgateError
 from .findings import Finding, Report
+from .gates import AliasChange, Judge, model_policy_findings
 from .gitrepo import FILE, GitRepo, GitTree, WorkTree
 from .layout import LayoutError, Place
 from .loader import Tree, field_path, load_manifest
-from .yamlio import Document
+from .policy import Policy
+from .reviews import ReviewSource
+from .yamlio import Document, YamlError, load
 
 
-def validate_repo(path: str | os.PathLike[str] = ".", *, base: str | None = None, head: str | None = None) -> Report:
+def validate_repo(
+    path: str | os.PathLike[str] = ".",
+    *,
+    base: str | None = None,
+    head: str | None = None,
+    reviews: ReviewSource | None = None,
+) -> Report:
     """Validate the registry of the repository at ``path``.
 
     ``head`` is a git ref, or None for the working tree. With ``base`` (a git
-    ref), only what changed since ``base`` is checked, and merged versions are
-    checked for immutability. Raises :class:`mlgate.errors.MlgateError` for an
+    ref), only what changed since ``base`` is checked, merged versions are
+    checked for immutability, and every alias change is judged by the base's
+    policy, with approvals from ``reviews`` (pending without one). Raises :class:`mlgate.errors.MlgateError` for an
     unreadable repository or ref.
     """
     if base is None and head is None:
@@ -36,7 +46,7 @@ def validate_repo(path: str | os.PathLike[str] = ".", *, base: str | None = None
         head_tree: Tree = repo.tree(head) if head else WorkTree(repo.root)
         base_tree = repo.tree(base) if base else None
         changes = repo.changed_paths(base_tree.commit, head_tree.commit, layout.REGISTRY) if base_tree else None
-        return validate(head_tree, base_tree, changes)
+        return validate(head_tree, base_tree, changes, reviews=reviews)
     finally:
         repo.close()
 
@@ -54,11 +64,19 @@ def _worktree_root(path: str | os.PathLike[str]) -> str:
         probe = parent
 
 
-def validate(head: Tree, base: GitTree | None = None, changes: dict[str, str] | None = None) -> Report:
-    """Check ``head``; with ``base`` and its ``changes`` ({path: A/M/D/T}), only what changed."""
+def validate(
+    head: Tree,
+    base: GitTree | None = None,
+    changes: dict[str, str] | None = None,
+    *,
+    reviews: ReviewSource | None = None,
+) -> Report:
+    """Check ``head``; with ``base`` and its ``changes`` ({path: A/M/D/T}), only what changed, plus gates."""
     if changes is None and head.entry(layout.REGISTRY) is None:
         raise InputError(f"no registry/ folder in {head.label}: nothing to validate (is this an mlgate repository?)")
     run = _Run(head)
+    policy_tree = head if base is None else base
+    run.policy, policy_findings = load_policy(policy_tree)
     if changes is None:
         scope = head.walk(layout.REGISTRY)
         report = Report(head=head.label, mode="full")
@@ -70,14 +88,105 @@ def validate(head: Tree, base: GitTree | None = None, changes: dict[str, str] | 
         deleted = sorted(p for p, status in changes.items() if status == "D")
         run.check_paths(present, deleted)
         run.findings.extend(_immutability(head, base, changes))
+        run.findings.extend(policy_findings)
+        judge = Judge(head, base, run.policy, reviews, history=lambda m, a: alias_history(base, m, a))
+        if not policy_findings:
+            report.gates = judge_changes(judge, changes)
+            for change in report.gates:
+                run.findings.extend(change.findings())
     report.files_checked = run.files_checked
     report.add(run.findings)
     return report
 
 
+def check_gate(
+    path: str | os.PathLike[str], model: str, version: int, alias: str, *, ref: str | None = None
+) -> AliasChange:
+    """Dry run of the promotion gate: would pointing ``alias`` at ``version`` pass, as of ``ref``?
+
+    Judged like a pull request against ``ref`` (or the working tree): the
+    current holder there is the one to beat, and approvals are pending since
+    there is no pull request yet.
+    """
+    from .registry import Registry
+
+    reg = Registry.open(path, ref)
+    reg.version(model, version)  # NotFoundError listing the versions
+    tree = reg.tree
+    policy, found = load_policy(tree)
+    if found:
+        raise InputError(found[0].message, path=layout.POLICY)
+    current = reg.aliases(model).get(alias)
+    history_tree = tree
+    if not isinstance(tree, GitTree):
+        try:
+            history_tree = GitRepo(path).tree("HEAD")
+        except MlgateError:
+            pass  # not a git repository (or no commit yet): no history, so no rollback detection
+    judge = Judge(tree, tree, policy, None, history=lambda m, a: alias_history(history_tree, m, a),
+                  no_reviews_reason="not in a pull request yet: reviewers approve the PR")
+    return judge.alias_change(model, alias, current.version if current else None, version)
+
+
+def load_policy(tree: Tree) -> tuple[Policy | None, list[Finding]]:
+    """The policy in ``tree`` (None when it has none), or an MG503 finding if it cannot be read."""
+    entry = tree.entry(layout.POLICY)
+    if entry is None:
+        return None, []
+    doc, found = load_manifest(tree, layout.POLICY, "Policy") if entry.kind == FILE else (None, [])
+    if doc is None:
+        why = "; ".join(f"{f.rule} {f.message}" for f in found) or "not a regular file"
+        return None, [Finding(layout.POLICY, None, "MG503", f"the policy on {tree.label} cannot be read, so no change can be judged: {why}")]
+    return Policy.from_manifest(doc.data), []
+
+
+def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
+    """One :class:`AliasChange` per alias file a change adds, edits or deletes, plus one for a policy edit."""
+    out = []
+    for path, status in sorted(changes.items()):
+        if path == layout.POLICY:
+            out.append(judge.policy_change())
+            continue
+        try:
+            place = layout.classify(path)
+        except LayoutError:
+            continue
+        if place.role != "alias":
+            continue
+        before = judge.load(judge.base, path, "Alias")
+        after = judge.load(judge.head, path, "Alias") if status != "D" else None
+        if status != "D" and after is None:
+            continue  # unreadable: already reported by the checks above
+        from_v = before.data["version"] if before else None
+        to_v = after.data["version"] if after else None
+        if from_v == to_v:
+            continue  # only the note changed
+        out.append(judge.alias_change(place.model, place.alias, from_v, to_v))
+    return out
+
+
+def alias_history(base: Tree, model: str, alias: str) -> list[int]:
+    """Versions the alias pointed at on the base's first-parent history, newest first."""
+    if not isinstance(base, GitTree):
+        return []
+    path = layout.alias_path(model, alias)
+    versions = []
+    for _sha, blob in base.repo.file_history(base.commit, path):
+        if blob is None:
+            continue
+        try:
+            data = load(blob, path).data
+        except YamlError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("version"), int):
+            versions.append(data["version"])
+    return versions
+
+
 @dataclass
 class _Run:
     head: Tree
+    policy: Policy | None = None
     findings: list[Finding] = field(default_factory=list)
     files_checked: int = 0
     _docs: dict[str, Document | None] = field(default_factory=dict)
@@ -151,6 +260,7 @@ class _Run:
         data = doc.data
         if place.role == "model":
             self._expect(doc, "name", place.model, "the model folder name")
+            self.findings.extend(model_policy_findings(doc, self.policy))
             versions = set(self._version_numbers(place.model))
             for i, dep in enumerate(data.get("deprecated", [])):
                 if dep["version"] not in versions:

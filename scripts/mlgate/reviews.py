@@ -1,0 +1,110 @@
+"""Sign-off: the interface forges implement to supply a pull request's reviews, and how they count.
+
+A forge (GitHub, the local forge) implements :class:`ReviewSource`; the gate
+engine only ever sees this interface. :func:`count_approvals` applies the
+rules: each reviewer's latest review only, APPROVED on the PR's current head
+commit only, never the author (when the policy excludes authors), never a bot,
+and only members of the allowed set of users and ``@org/team`` entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from .policy import Approvals
+
+APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED = "APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"
+
+
+@dataclass(frozen=True)
+class Review:
+    """One submitted review, in the order the forge received it."""
+
+    user: str
+    state: str
+    commit: str
+    submitted_at: str = ""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """What the gate needs to know about a pull request."""
+
+    number: int
+    author: str
+    head_sha: str
+    reviews: tuple[Review, ...] = ()
+
+
+class ReviewSource(Protocol):
+    """Where approvals come from: a forge's view of one pull request."""
+
+    def pull_request(self) -> PullRequest:
+        """The pull request being judged, with every review submitted on it."""
+
+    def is_member(self, user: str, team: str) -> bool:
+        """Whether ``user`` belongs to ``team`` (written ``@org/team``)."""
+
+
+@dataclass(frozen=True)
+class ApprovalCount:
+    """The outcome of counting: who counted, and why each other reviewer did not."""
+
+    required: int
+    counted: tuple[str, ...]
+    ignored: tuple[tuple[str, str], ...]  # (user, reason)
+
+    @property
+    def ok(self) -> bool:
+        return len(self.counted) >= self.required
+
+    def describe(self) -> str:
+        text = f"{len(self.counted)} of {self.required} required approval{'s' if self.required != 1 else ''}"
+        if self.counted:
+            text += f" ({', '.join(self.counted)})"
+        if self.ignored:
+            text += "; not counted: " + "; ".join(f"{u} ({why})" for u, why in self.ignored)
+        return text
+
+
+def is_bot(user: str) -> bool:
+    return user.endswith("[bot]")
+
+
+def _allowed(user: str, allowed: tuple[str, ...], source: ReviewSource) -> bool:
+    if not allowed:
+        return True
+    for entry in allowed:
+        if entry.startswith("@"):
+            if source.is_member(user, entry):
+                return True
+        elif entry.lower() == user.lower():
+            return True
+    return False
+
+
+def count_approvals(rule: Approvals, pr: PullRequest, source: ReviewSource) -> ApprovalCount:
+    """Apply the approval rules of a gate to a pull request's reviews."""
+    latest: dict[str, Review] = {}
+    for review in pr.reviews:
+        if review.state == COMMENTED:  # a comment neither grants nor withdraws approval
+            continue
+        latest[review.user.lower()] = review
+    counted: list[str] = []
+    ignored: list[tuple[str, str]] = []
+    for review in latest.values():
+        user = review.user
+        if review.state != APPROVED:
+            ignored.append((user, "changes requested" if review.state == CHANGES_REQUESTED else review.state.lower()))
+        elif review.commit != pr.head_sha:
+            ignored.append((user, f"approved an older commit {review.commit[:7]}, not the head {pr.head_sha[:7]}"))
+        elif rule.exclude_author and user.lower() == pr.author.lower():
+            ignored.append((user, "the author cannot approve their own change"))
+        elif is_bot(user):
+            ignored.append((user, "a bot's approval is not a sign-off"))
+        elif not _allowed(user, rule.allowed, source):
+            ignored.append((user, f"not in {', '.join(rule.allowed)}"))
+        else:
+            counted.append(user)
+    return ApprovalCount(rule.min, tuple(sorted(counted)), tuple(sorted(ignored)))
