@@ -171,3 +171,43 @@ def test_console_script_runs_without_traceback(repo: RegistryRepo) -> None:
     assert "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "mlgate", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "mlgate validate --base origin/main" in proc.stdout
+
+
+def test_gate_dry_run(repo: RegistryRepo, capsys) -> None:
+    code, out, _ = run(capsys, "-C", str(repo.root), "gate", "fraud-detector", "3", "--alias", "champion")
+    assert code == 0  # every gate passes; approvals wait for a pull request
+    assert out.splitlines()[0] == "fraud-detector@champion: 2 -> 3 (promotion)  [policy: champion]  PENDING"
+    assert "pending  approvals              needs 2 from @acme/ml-leads, carol; not in a pull request yet" in out
+    code, out, _ = run(capsys, "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "json")
+    assert code == 1
+    doc = json.loads(out)
+    regression = next(c for c in doc["checks"] if c["gate"] == "no regression auc")
+    assert regression["status"] == "fail"
+    assert regression["details"] == {"candidate": 0.868, "holder": 0.874, "holder_version": 3, "delta": -0.006,
+                                     "tolerance": 0.005, "better": "higher"}
+    code, out, _ = run(capsys, "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "markdown")
+    assert "| no regression auc | :x: fail | auc regresses: v4 0.868 vs v3 0.874" in out
+    code, _, err = run(capsys, "-C", str(repo.root), "gate", "churn-predictor", "9", "--alias", "champion")
+    assert code == 2 and "versions: 1, 2, 3, 4" in err
+
+
+def test_validate_shows_gate_tables_and_exits_1_while_pending(repo: RegistryRepo, capsys) -> None:
+    repo.branch("pr")
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
+    repo.commit("promote")
+    code, out, _ = run(capsys, "-C", str(repo.root), "validate", "--base", "main", "--head", "pr")
+    assert code == 1
+    assert "fraud-detector@champion: 2 -> 3 (promotion)  [policy: champion]  PENDING" in out
+    assert out.rstrip().splitlines()[-1].startswith("NOT YET: 1 gate pending (1 file checked;")
+    code, out, _ = run(capsys, "-C", str(repo.root), "validate", "--base", "main", "--head", "pr", "--format", "json")
+    doc = json.loads(out)
+    assert doc["counts"] == {"error": 0, "pending": 1, "warning": 0}
+    assert doc["gates"][0]["status"] == "pending" and doc["gates"][0]["from"] == 2 and doc["gates"][0]["to"] == 3
+
+
+def test_demo_runs_end_to_end(capsys) -> None:
+    code, out, _ = run(capsys, "demo")
+    assert code == 0, out
+    assert "MG204 alias-target" in out and "MG301 immutable-modified" in out
+    assert "auc regresses: v4 0.868 vs v3 0.874" in out
+    assert "NOT YET: 1 gate pending" in out

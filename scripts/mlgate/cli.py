@@ -217,8 +217,8 @@ def demo(keep: str | None) -> int:
     """Run the registry's main job on a throwaway repository, step by step.
 
     Copies the example registry into a new git repository, validates it,
-    lists and resolves models, then opens a change that edits a merged version
-    and shows the validator refusing it.
+    lists and resolves models, then opens changes as pull requests would and
+    shows how the validator and the promotion gates judge each.
 
     \b
     Example:

@@ -82,23 +82,34 @@ def _steps(root: Path, echo: Echo) -> int:
     echo(report_text(report).rstrip())
     unexpected += [] if not report.ok else ["editing a merged version should fail"]
 
-    step("A pull request that points the challenger at an existing version")
+    step("A pull request that promotes churn-predictor v4, which regresses on auc")
     repo.switch("main")
-    repo.switch("challenger-v1", create=True)
-    _edit(root / layout.alias_path("search-ranker", "challenger"), version=1)
-    repo.commit_all("Point search-ranker challenger at v1")
-    cmd("mlgate validate --base main --head challenger-v1")
-    report = validate_repo(root, base="main", head="challenger-v1")
+    repo.switch("churn-v4", create=True)
+    _edit(root / layout.alias_path("churn-predictor", "champion"), version=4)
+    repo.commit_all("Promote churn-predictor v4 to champion")
+    cmd("mlgate validate --base main --head churn-v4")
+    report = validate_repo(root, base="main", head="churn-v4")
     echo(report_text(report).rstrip())
-    unexpected += [] if report.ok else ["a valid alias change should pass"]
+    unexpected += [] if {f.rule for f in report.errors} == {"MG403"} else ["the regression should fail the gate"]
+
+    step("A pull request that promotes fraud-detector v3: every gate passes, approvals pending")
+    repo.switch("main")
+    repo.switch("fraud-v3", create=True)
+    _edit(root / layout.alias_path("fraud-detector", "champion"), version=3)
+    repo.commit_all("Promote fraud-detector v3 to champion")
+    cmd("mlgate validate --base main --head fraud-v3")
+    report = validate_repo(root, base="main", head="fraud-v3")
+    echo(report_text(report).rstrip())
+    if report.errors or [f.rule for f in report.pending] != ["MG406"]:
+        unexpected.append("only the approvals should be pending")
     repo.close()
 
     step("Done")
     if unexpected:
         echo("The demo did not behave as expected: " + "; ".join(unexpected))
         return 1
-    echo("Good changes pass, bad ones are refused with a rule id, a file and a reason.")
-    echo("Promotion gates, pull requests with sign-off, merge and rollback build on this (issues 3 and 4).")
+    echo("Bad changes are refused with a rule id, a file and a reason; a good promotion waits only for sign-off.")
+    echo("Pull requests with review, merge and rollback through a forge build on this.")
     return EXIT_OK
 
 

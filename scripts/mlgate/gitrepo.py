@@ -80,6 +80,15 @@ class GitRepo:
             self.git("commit", "--quiet", "--no-verify", "-m", message)
         return self.resolve("HEAD")
 
+    def merge(self, branch: str, message: str, author: str = "mlgate <mlgate@localhost>") -> str:
+        """Merge ``branch`` into the current branch with a merge commit, as a forge does."""
+        name, _, email = author.partition(" <")
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
+               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">")}
+        with self.repo.git.custom_environment(**env):
+            self.git("merge", "--quiet", "--no-ff", "--no-edit", "-m", message, branch)
+        return self.resolve("HEAD")
+
     def switch(self, branch: str, create: bool = False) -> None:
         """Check out ``branch`` (creating it from HEAD when ``create``)."""
         self.git("switch", "--quiet", *(["-c"] if create else []), branch)

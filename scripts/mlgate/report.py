@@ -81,11 +81,17 @@ def _summary(report: Report) -> str:
     return f"{status} ({_files(report.files_checked)} checked; {_scope(report)})"
 
 
+def _not_in_gate_tables(report: Report) -> list[Finding]:
+    """Findings other than the gate verdicts the tables already show (JSON keeps them all)."""
+    shown = {f for change in report.gates for f in change.findings()}
+    return [f for f in report.sorted_findings() if f not in shown]
+
+
 def report_text(report: Report, color: bool = False) -> str:
     out = io.StringIO()
     for change in report.gates:
         out.write(gate_text(change, color) + "\n")
-    for f in report.sorted_findings():
+    for f in _not_in_gate_tables(report):
         rule = _paint(f"{f.rule} {f.rule_name}", f.severity, color)
         label = " (pending)" if f.severity == "pending" else ""
         out.write(f"{_location(f)}: {rule}{label}: {f.message}\n")
@@ -120,7 +126,7 @@ def report_markdown(report: Report) -> str:
     lines = ["### mlgate validate: " + verdict, "", f"{_files(report.files_checked)} checked; {_md_cell(_scope(report))}.", ""]
     for change in report.gates:
         lines += [gate_markdown(change)]
-    findings = report.sorted_findings()
+    findings = _not_in_gate_tables(report)
     if findings:
         lines += ["| rule | file | problem |", "|---|---|---|"]
         for f in findings:

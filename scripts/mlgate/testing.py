@@ -85,6 +85,25 @@ class RegistryRepo:
     def switch(self, name: str) -> None:
         self.git.switch(name)
 
+    def merge(self, branch: str, into: str = "main", message: str | None = None) -> str:
+        """Merge ``branch`` into ``into`` with a merge commit (as a forge merges a pull request)."""
+        self.git.switch(into)
+        return self.git.merge(branch, message or f"Merge branch '{branch}'", author=AUTHOR)
+
+    def add_version(self, model: str, version: int, like: int, metrics: dict | None = None,
+                    card: str | None = None, drop_metrics: tuple[str, ...] = ()) -> None:
+        """Write version ``version`` of ``model`` as a copy of version ``like``, with other metrics or card."""
+        src, dst = layout.version_dir(model, like), layout.version_dir(model, version)
+        for f in sorted(self.path(src).iterdir()):
+            self.write(f"{dst}/{f.name}", f.read_bytes())
+        for name in ("version.yaml", "eval.yaml"):
+            self.edit_yaml(f"{dst}/{name}", version=version)
+        ev = self.read_yaml(f"{dst}/eval.yaml")
+        ev["metrics"] = {k: v for k, v in {**ev["metrics"], **(metrics or {})}.items() if k not in drop_metrics}
+        self.write(f"{dst}/eval.yaml", ev)
+        if card is not None:
+            self.write(f"{dst}/card.md", card)
+
     def rev(self, ref: str = "HEAD") -> str:
         return self.git.resolve(ref)
 
