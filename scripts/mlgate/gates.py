@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from . import layout
 from .findings import Finding
 from .loader import Tree, load_manifest
-from .policy import Approvals, Gate, Policy, loosenings, tighten
+from .policy import Approvals, Bound, Gate, Policy, loosenings, tighten
 from .reviews import PullRequest, ReviewSource, count_approvals
 from .yamlio import Document, YamlError, decode
 
@@ -209,7 +209,7 @@ class Judge:
         return checks
 
     @staticmethod
-    def _bounds(name: str, value: float, bound: Any) -> Check:
+    def _bounds(name: str, value: float, bound: Bound) -> Check:
         problems, limits = [], []
         if bound.min is not None:
             limits.append(f">= {bound.min:g}")
@@ -224,7 +224,7 @@ class Judge:
             return Check(f"metric {name}", FAIL, f"{name} = {value:g} is {' and '.join(problems)}", "MG402", details)
         return Check(f"metric {name}", PASS, f"{name} = {value:g} (required {' and '.join(limits)})", "MG402", details)
 
-    def _regression(self, name: str, value: float, bound: Any, to_v: int, from_v: int | None, holder: Document | None) -> Check:
+    def _regression(self, name: str, value: float, bound: Bound, to_v: int, from_v: int | None, holder: Document | None) -> Check:
         gate = f"no regression {name}"
         if from_v is None:
             return Check(gate, PASS, "no version holds this alias on the base: nothing to regress against", "MG403",

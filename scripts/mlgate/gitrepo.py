@@ -38,6 +38,19 @@ def _kind_of_mode(mode: int) -> str:
     return OTHER  # 0o160000: a submodule
 
 
+def find_root(path: str | os.PathLike[str]) -> str:
+    """The repository root for ``path``: the nearest folder with a ``.git``, or ``path`` itself outside git."""
+    p = os.path.abspath(path)
+    probe = p
+    while True:
+        if os.path.exists(os.path.join(probe, ".git")):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return p
+        probe = parent
+
+
 class FileTooLarge(InputError):
     """A file bigger than the caller's limit (not read into memory)."""
 

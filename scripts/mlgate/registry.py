@@ -9,7 +9,7 @@ from typing import Any
 
 from . import layout
 from .errors import InputError, NotFoundError, UsageError
-from .gitrepo import FILE, GitRepo, WorkTree
+from .gitrepo import FILE, GitRepo, WorkTree, find_root
 from .loader import Tree, load_manifest
 from .model import FACTORIES, Alias, EvalResult, Model, ModelVersion
 
@@ -80,9 +80,7 @@ class Registry:
     def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None) -> Registry:
         """The registry of the repository at ``path``: at git ``ref``, or the working tree."""
         if ref is None:
-            from .validate import _worktree_root
-
-            return cls(WorkTree(_worktree_root(path)))
+            return cls(WorkTree(find_root(path)))
         return cls(GitRepo(path).tree(ref))
 
     def _load(self, path: str, kind: str) -> Any:

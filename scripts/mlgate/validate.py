@@ -15,7 +15,7 @@ from . import layout
 from .errors import InputError, MlgateError
 from .findings import Finding, Report
 from .gates import AliasChange, Judge, model_policy_findings
-from .gitrepo import FILE, GitRepo, GitTree, WorkTree
+from .gitrepo import FILE, GitRepo, GitTree, WorkTree, find_root
 from .layout import LayoutError, Place
 from .loader import Tree, field_path, load_manifest
 from .policy import Policy
@@ -39,7 +39,7 @@ def validate_repo(
     unreadable repository or ref.
     """
     if base is None and head is None:
-        root = _worktree_root(path)
+        root = find_root(path)
         return validate(WorkTree(root))
     repo = GitRepo(path)
     try:
@@ -49,19 +49,6 @@ def validate_repo(
         return validate(head_tree, base_tree, changes, reviews=reviews)
     finally:
         repo.close()
-
-
-def _worktree_root(path: str | os.PathLike[str]) -> str:
-    """The repository root for ``path``: its git top level, or ``path`` itself outside git."""
-    p = os.path.abspath(path)
-    probe = p
-    while True:
-        if os.path.exists(os.path.join(probe, ".git")):
-            return probe
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return p
-        probe = parent
 
 
 def validate(
