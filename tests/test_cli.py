@@ -205,9 +205,15 @@ def test_validate_shows_gate_tables_and_exits_1_while_pending(repo: RegistryRepo
     assert doc["gates"][0]["status"] == "pending" and doc["gates"][0]["from"] == 2 and doc["gates"][0]["to"] == 3
 
 
-def test_demo_runs_end_to_end(capsys) -> None:
-    code, out, _ = run(capsys, "demo")
+def test_demo_runs_the_whole_cycle(capsys, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "demo", "--keep", str(tmp_path / "demo"))
     assert code == 0, out
-    assert "MG204 alias-target" in out and "MG301 immutable-modified" in out
-    assert "auc regresses: v4 0.868 vs v3 0.874" in out
-    assert "NOT YET: 1 gate pending" in out
+    assert "!! unexpected" not in out
+    assert "mlgate: error: pull request #4 cannot be merged: mlgate validate does not pass" in out
+    assert "1 of 2 required approvals from @demo/ml-leads, carol (dave); not counted: alice (the author cannot approve" in out
+    assert "fraud-detector@champion: 2 -> 1 (rollback)" in out
+    resolved = [l for l in out.splitlines() if l.startswith("models:/fraud-detector@champion -> ")]
+    assert resolved == ["models:/fraud-detector@champion -> version 2", "models:/fraud-detector@champion -> version 1"]
+    # the kept repository is a real one, and its main validates
+    code, out, _ = run(capsys, "-C", str(tmp_path / "demo" / "registry-repo"), "validate")
+    assert code == 0, out

@@ -45,7 +45,7 @@ def test_a_promotion_that_passes_every_gate(repo: RegistryRepo) -> None:
     assert change.status == "pass" and report.ok
     c = checks(change)
     assert c["no regression auc"] == ("pass", "v3 0.911 vs v2 0.902 (delta +0.009, tolerance 0.005, higher is better)")
-    assert c["approvals"][1] == "2 of 2 required approvals (carol, dave), counted from @acme/ml-leads, carol"
+    assert c["approvals"][1] == "2 of 2 required approvals from @acme/ml-leads, carol (carol, dave)"
     assert set(c) == {"deprecated", "evidence eval", "evidence card", "evidence bias_audit", "metric auc",
                       "no regression auc", "metric latency_p99_ms", "card sections", "approvals"}
 
@@ -182,7 +182,7 @@ def test_policy_loosened_in_the_same_pr_is_judged_by_the_old_policy(repo: Regist
     report, changes = judge(repo, approved(repo, "dave"))
     c = checks(changes[("churn-predictor", "champion")])
     assert c["no regression auc"][0] == "fail"  # the old policy's tolerance still applies
-    assert c["approvals"] == ("fail", "1 of 2 required approvals (dave), counted from @acme/ml-leads, carol")
+    assert c["approvals"] == ("fail", "1 of 2 required approvals from @acme/ml-leads, carol (dave)")
     policy_change = changes[(None, None)]
     assert policy_change.kind == "policy-change"
     assert checks(policy_change)["admin approval"][0] == "fail"
@@ -237,15 +237,15 @@ def test_per_model_tightening_applies(repo: RegistryRepo) -> None:
     ("reviews", "expected"),
     [
         (lambda r, stale: r.review("dave", commit=stale).review("erin"),
-         "1 of 2 required approvals (erin); not counted: dave (approved an older commit"),
+         "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: dave (approved an older commit"),
         (lambda r, stale: r.review("alice").review("erin"),
-         "1 of 2 required approvals (erin); not counted: alice (the author cannot approve their own change)"),
+         "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: alice (the author cannot approve their own change)"),
         (lambda r, stale: r.review("mallory").review("erin"),
-         "1 of 2 required approvals (erin); not counted: mallory (not in @acme/ml-leads, carol)"),
+         "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: mallory (not in @acme/ml-leads, carol)"),
         (lambda r, stale: r.review("dave").review("erin").review("dave", "CHANGES_REQUESTED"),
-         "1 of 2 required approvals (erin); not counted: dave (changes requested)"),
+         "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: dave (changes requested)"),
         (lambda r, stale: r.review("dave").review("mlgate-ci[bot]").review("carol[bot]"),
-         "1 of 2 required approvals (dave); not counted: carol[bot] (a bot's approval is not a sign-off); mlgate-ci[bot]"),
+         "1 of 2 required approvals from @acme/ml-leads, carol (dave); not counted: carol[bot] (a bot's approval is not a sign-off); mlgate-ci[bot]"),
     ],
     ids=["stale", "self-approval", "outside-allowed-set", "later-changes-requested", "bot"],
 )

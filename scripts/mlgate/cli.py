@@ -48,35 +48,114 @@ def cli(ctx: click.Context, repo: str, traceback: bool) -> None:  # noqa: ARG001
     ctx.obj = Context(repo)
 
 
+def _forge_options(default: str | None) -> Any:
+    def wrap(f: Any) -> Any:
+        f = click.option("--github-repo", metavar="OWNER/NAME", help="GitHub repository (default: $GITHUB_REPOSITORY).")(f)
+        f = click.option("--github-url", metavar="URL", help="GitHub API URL, for GitHub Enterprise "
+                         "(default: $GITHUB_API_URL or https://api.github.com).")(f)
+        f = click.option("--forge", "forge_kind", type=click.Choice(["local", "github"]), envvar="MLGATE_FORGE",
+                         default=default, show_default=bool(default),
+                         help="Where pull requests and reviews live: 'local' (branches of this repository) or 'github' "
+                              "(token from $GITHUB_TOKEN). Default from $MLGATE_FORGE.")(f)
+        return f
+    return wrap
+
+
+def _open_forge(obj: Context, kind: str | None, github_url: str | None, github_repo: str | None) -> Any:
+    if kind is None:
+        return None
+    from .forge import open_forge
+
+    return open_forge(kind, obj.repo, github_url=github_url, github_repo=github_repo)
+
+
+def _whoami(obj: Context, login: str | None) -> str:
+    """The acting user: --as, else $MLGATE_USER, else git's user.name as a login."""
+    import os
+    import re
+
+    from .errors import UsageError
+
+    login = login or os.environ.get("MLGATE_USER")
+    if not login:
+        from .gitrepo import GitRepo
+
+        name = GitRepo(obj.repo).user_name() or ""
+        login = re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}$", login or "") and not (login or "").endswith("[bot]"):
+        raise UsageError(f"cannot tell who you are ({login!r} is not a login): pass --as LOGIN or set MLGATE_USER")
+    return login
+
+
+_as_option = click.option("--as", "login", metavar="LOGIN", help="Act as this user (default: $MLGATE_USER, else git's user.name).")
+
+
 @cli.command()
 @click.option("--base", metavar="REF", help="Git ref of the target branch. Only what changed since it is checked, "
-              "and versions that exist on it must not change.")
+              "versions that exist on it must not change, and its policy judges every alias change.")
 @click.option("--head", metavar="REF", help="Git ref to check instead of the working tree.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Report format: text for terminals, markdown for PR comments and job summaries, json for tools.")
+@_forge_options(None)
+@click.option("--pr", "pr", metavar="N", help="Judge pull request N of the forge: its base and head, with its reviews. "
+              "In GitHub Actions the pull request comes from the event payload.")
+@click.option("--comment/--no-comment", default=False, show_default=True,
+              help="Post (or update) the Markdown report as a comment on the pull request.")
 @click.pass_obj
-def validate(obj: Context, base: str | None, head: str | None, fmt: str) -> int:
-    """Check the registry: parsing, schemas, integrity and immutability.
+def validate(obj: Context, base: str | None, head: str | None, fmt: str, forge_kind: str | None,
+             github_url: str | None, github_repo: str | None, pr: str | None, comment: bool) -> int:
+    """Check the registry: parsing, schemas, integrity, immutability and promotion gates.
 
-    Exits 0 when every check passes, 1 when one fails, 2 for bad usage or an
-    unreadable repository or ref. Every problem is reported, not only the first.
+    Exits 0 when every check passes, 1 when one fails or a gate is pending, 2
+    for bad usage or an unreadable repository or ref. Every problem is reported.
 
     \b
     Examples:
       mlgate validate                                  # whole working tree
       mlgate validate --base origin/main               # your changes vs main
       mlgate validate --base main --head pr-42 --format json
+      mlgate validate --forge local --pr 3             # a local pull request, with its reviews
+      mlgate validate --forge github --comment         # in GitHub Actions
     """
+    from .errors import UsageError
     from .report import report_dict, report_markdown, report_text, to_json
     from .validate import validate_repo
 
-    report = validate_repo(obj.repo, base=base, head=head)
+    forge = _open_forge(obj, forge_kind, github_url, github_repo)
+    reviews = None
+    number = None
+    if forge is not None:
+        from .forge import ForgeReviews, actions_context
+        from .propose import pr_number
+
+        if pr is not None:
+            number = pr_number(pr)
+            info = forge.pull_request(number)
+            base = base or (info.base if forge.name == "local" else f"origin/{info.base}")
+            head = head or info.head_sha
+        elif forge.name == "github":
+            ctx = actions_context()
+            number = ctx.number
+            base, head = base or ctx.base_sha, head or ctx.head_sha
+        else:
+            raise UsageError("--forge local needs --pr N")
+        reviews = ForgeReviews(forge, number) if number is not None else None
+    elif pr is not None or comment:
+        raise UsageError("--pr and --comment need a forge: pass --forge local or --forge github")
+    report = validate_repo(obj.repo, base=base, head=head, reviews=reviews)
     if fmt == "json":
         _out(to_json(report_dict(report)))
     elif fmt == "markdown":
         _out(report_markdown(report))
     else:
         _out(report_text(report, color=sys.stdout.isatty()))
+    if comment and number is not None:
+        from .forge import ForgeError
+
+        try:
+            forge.upsert_comment(number, report_markdown(report))
+        except ForgeError as e:  # a read-only token (a fork's PR) cannot comment; the check still counts
+            click.echo(f"mlgate: warning: could not comment on #{number}: {e}", err=True)
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
@@ -260,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     return rv if isinstance(rv, int) else EXIT_OK
 
+
+from . import cli_pr  # noqa: E402,F401 - registers the pull-request commands on `cli`
 
 if __name__ == "__main__":
     sys.exit(main())

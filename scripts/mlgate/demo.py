@@ -1,119 +1,202 @@
-"""``mlgate demo``: the registry's main job on a throwaway repository, shown step by step."""
+"""``mlgate demo``: the whole promotion cycle on a throwaway repository with the local forge.
+
+register v1 and v2 -> promote v1 (approved, merged) -> promote v2 (merge refused:
+one approval short) -> second approval -> merged -> resolve -> roll back by
+revert -> resolve again -> the audit trail. Every step is printed as the
+command a user would type and what it shows.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 from . import layout
-from .errors import EXIT_OK, UsageError
+from .errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
+from .forge.local import LocalForge
 from .gitrepo import GitRepo
-from .registry import Registry, describe_models
-from .report import models_text, report_text, resolved_text
-from .resources import example_registry_dir
+from .propose import MergeRefused, merge_pull_request, promote, register, rollback
+from .registry import Registry
+from .report import gate_text, report_text, resolved_text
+from .scaffold import scaffold
 from .validate import validate_repo
 from .yamlio import dump, load
 
 Echo = Callable[[str], None]
 
+TEAMS = {"@demo/ml-leads": ["dave", "erin"], "@demo/platform": ["pat"]}
+METRICS = {1: {"auc": 0.912, "latency_p99_ms": 31.0}, 2: {"auc": 0.931, "latency_p99_ms": 29.5}}
+
 
 def run_demo(keep: str | None = None, echo: Echo = print) -> int:
-    """Build a repository from the example registry and walk through validation.
-
-    Returns 0 when every step behaved as the demo expects (good changes pass,
-    bad ones are refused), else 1.
-    """
+    """Run the cycle in ``keep`` (a new folder) or a temporary one; 0 when every step behaved as expected."""
     if keep is not None and Path(keep).exists():
         raise UsageError(f"{keep} already exists; --keep needs a new folder")
     tmp = None if keep else tempfile.mkdtemp(prefix="mlgate-demo-")
-    root = Path(keep or tmp) / "registry-repo"
+    root = Path(keep or tmp)
     try:
-        return _steps(root, echo)
+        return _Demo(root, echo).run()
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _steps(root: Path, echo: Echo) -> int:
-    def step(title: str) -> None:
-        echo(f"\n== {title}")
+class _Demo:
+    def __init__(self, root: Path, echo: Echo) -> None:
+        self.root = root
+        self.repo = root / "registry-repo"
+        self.work = root / "training-output"
+        self.echo = echo
+        self.unexpected: list[str] = []
 
-    def cmd(line: str) -> None:
-        echo(f"$ {line}")
+    def step(self, title: str) -> None:
+        self.echo(f"\n== {title}")
 
-    unexpected = []
-    step(f"A registry repository with the example models, in {root}")
-    repo = GitRepo.init(root)
-    shutil.copytree(example_registry_dir(), root / layout.REGISTRY)
-    repo.commit_all("Initial registry: three models with versions, evidence and aliases")
-    echo("main: " + repo.resolve("main")[:12] + " Initial registry")
+    def cmd(self, line: str) -> None:
+        self.echo(f"$ {line}")
 
-    step("Validate the whole registry (what CI runs on main)")
-    cmd("mlgate validate")
-    report = validate_repo(root)
-    echo(report_text(report).rstrip())
-    unexpected += [] if report.ok else ["the example registry should validate"]
+    def expect(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.unexpected.append(what)
+            self.echo(f"!! unexpected: {what}")
 
-    step("What is registered, and what serves as champion")
-    cmd("mlgate list")
-    reg = Registry.open(root, "main")
-    echo(models_text(describe_models(reg)).rstrip())
-    cmd("mlgate resolve models:/fraud-detector@champion")
-    echo(resolved_text(reg.resolve("models:/fraud-detector@champion").to_dict()).rstrip())
+    def run(self) -> int:
+        self.setup()
+        forge = LocalForge(self.repo)
+        for team, members in TEAMS.items():
+            forge.set_team(team, members)
 
-    step("A pull request that moves an alias to a version that does not exist")
-    repo.switch("bad-alias", create=True)
-    _edit(root / layout.alias_path("fraud-detector", "champion"), version=9)
-    repo.commit_all("Promote fraud-detector v9 to champion")
-    cmd("mlgate validate --base main --head bad-alias")
-    report = validate_repo(root, base="main", head="bad-alias")
-    echo(report_text(report).rstrip())
-    unexpected += [] if not report.ok else ["an alias to a missing version should fail"]
+        self.step("alice registers two versions of fraud-detector; each registration is a pull request")
+        for v in (1, 2):
+            files = self.training_output(v)
+            self.cmd(f"mlgate register fraud-detector --artifact model-v{v}.onnx --eval eval-v{v}.yaml --card card-v{v}.md "
+                     f"--run-id run-{v} ... --as alice")
+            p = register(self.repo, "fraud-detector", artifact=str(files["artifact"]), eval_file=str(files["eval"]),
+                         card_file=str(files["card"]), author="alice", lineage=self.lineage(v),
+                         description=f"Gradient-boosted trees, training run {v}.",
+                         model_description="Scores card transactions for fraud risk." if v == 1 else None,
+                         owners=("@demo/ml-leads",) if v == 1 else (), forge=forge)
+            self.echo(f"opened #{p.pr.number} \"{p.title}\" from {p.branch}")
+            self.cmd(f"mlgate merge {p.pr.number} --as pat")
+            sha = self.merge(forge, p.pr.number, "pat")
+            self.expect(sha is not None, f"registration #{p.pr.number} should merge")
 
-    step("A pull request that quietly improves the metrics of a merged version")
-    repo.switch("main")
-    repo.switch("tamper", create=True)
-    _edit(root / layout.eval_path("fraud-detector", 2), metrics={"auc": 0.95, "precision_at_1pct_fpr": 0.68, "latency_p99_ms": 34.5})
-    repo.commit_all("Fix fraud-detector v2 metrics")
-    cmd("mlgate validate --base main --head tamper")
-    report = validate_repo(root, base="main", head="tamper")
-    echo(report_text(report).rstrip())
-    unexpected += [] if not report.ok else ["editing a merged version should fail"]
+        self.step("alice asks for v1 to become champion; the PR description is the gate report")
+        self.cmd("mlgate promote fraud-detector 1 --alias champion --as alice")
+        p = promote(self.repo, "fraud-detector", 1, "champion", author="alice", forge=forge)
+        self.echo(gate_text(p.gate).rstrip())
+        self.echo(f"opened #{p.pr.number} \"{p.title}\"")
+        for reviewer in ("dave", "carol"):
+            self.cmd(f"mlgate review {p.pr.number} --approve --as {reviewer}")
+            forge.review(p.pr.number, reviewer, "APPROVED")
+        self.cmd(f"mlgate merge {p.pr.number} --as dave")
+        self.expect(self.merge(forge, p.pr.number, "dave") is not None, "the v1 promotion should merge")
 
-    step("A pull request that promotes churn-predictor v4, which regresses on auc")
-    repo.switch("main")
-    repo.switch("churn-v4", create=True)
-    _edit(root / layout.alias_path("churn-predictor", "champion"), version=4)
-    repo.commit_all("Promote churn-predictor v4 to champion")
-    cmd("mlgate validate --base main --head churn-v4")
-    report = validate_repo(root, base="main", head="churn-v4")
-    echo(report_text(report).rstrip())
-    unexpected += [] if {f.rule for f in report.errors} == {"MG403"} else ["the regression should fail the gate"]
+        self.step("v2 is better: alice promotes it; one approval is not enough for champion")
+        self.cmd("mlgate promote fraud-detector 2 --alias champion --as alice")
+        p = promote(self.repo, "fraud-detector", 2, "champion", author="alice", forge=forge)
+        self.echo(gate_text(p.gate).rstrip())
+        self.echo(f"opened #{p.pr.number} \"{p.title}\"")
+        self.cmd(f"mlgate review {p.pr.number} --approve --as dave")
+        forge.review(p.pr.number, "dave", "APPROVED")
+        self.cmd(f"mlgate review {p.pr.number} --approve --as alice    # the author's own approval never counts")
+        forge.review(p.pr.number, "alice", "APPROVED")
+        self.cmd(f"mlgate merge {p.pr.number} --as dave")
+        self.expect(self.merge(forge, p.pr.number, "dave") is None, "the merge should be refused with one approval")
+        self.cmd(f"mlgate review {p.pr.number} --approve --as erin")
+        forge.review(p.pr.number, "erin", "APPROVED")
+        self.cmd(f"mlgate merge {p.pr.number} --as dave")
+        self.expect(self.merge(forge, p.pr.number, "dave") is not None, "the v2 promotion should merge with two approvals")
 
-    step("A pull request that promotes fraud-detector v3: every gate passes, approvals pending")
-    repo.switch("main")
-    repo.switch("fraud-v3", create=True)
-    _edit(root / layout.alias_path("fraud-detector", "champion"), version=3)
-    repo.commit_all("Promote fraud-detector v3 to champion")
-    cmd("mlgate validate --base main --head fraud-v3")
-    report = validate_repo(root, base="main", head="fraud-v3")
-    echo(report_text(report).rstrip())
-    if report.errors or [f.rule for f in report.pending] != ["MG406"]:
-        unexpected.append("only the approvals should be pending")
-    repo.close()
+        self.step("Serving resolves the champion from main")
+        self.cmd("mlgate resolve models:/fraud-detector@champion --ref main")
+        resolved = Registry.open(self.repo, "main").resolve("models:/fraud-detector@champion")
+        self.echo(resolved_text(resolved.to_dict()).rstrip())
+        self.expect(resolved.version.version == 2, "champion should be v2")
 
-    step("Done")
-    if unexpected:
-        echo("The demo did not behave as expected: " + "; ".join(unexpected))
-        return 1
-    echo("Bad changes are refused with a rule id, a file and a reason; a good promotion waits only for sign-off.")
-    echo("Pull requests with review, merge and rollback through a forge build on this.")
-    return EXIT_OK
+        self.step("Something is wrong in production: on-call rolls back by reverting the promotion")
+        self.cmd("mlgate rollback fraud-detector --alias champion --as oncall")
+        p = rollback(self.repo, "fraud-detector", "champion", author="oncall", forge=forge)
+        self.echo(gate_text(p.gate).rstrip())
+        self.echo(f"opened #{p.pr.number} \"{p.title}\"")
+        self.expect(p.gate.kind == "rollback", "the revert should be judged as a rollback")
+        self.cmd(f"mlgate review {p.pr.number} --approve --as erin    # the rollback gate needs one approval")
+        forge.review(p.pr.number, "erin", "APPROVED")
+        self.cmd(f"mlgate merge {p.pr.number} --as erin")
+        self.expect(self.merge(forge, p.pr.number, "erin") is not None, "the rollback should merge")
+        self.cmd("mlgate resolve models:/fraud-detector@champion --ref main")
+        resolved = Registry.open(self.repo, "main").resolve("models:/fraud-detector@champion")
+        self.echo(resolved_text(resolved.to_dict()).rstrip())
+        self.expect(resolved.version.version == 1, "champion should be back on v1")
 
+        self.step("The audit trail: every change to main is a reviewed, merged pull request")
+        self.cmd("git log --first-parent --format='%h %an: %s' main")
+        git = GitRepo(self.repo)
+        self.echo(git.git("log", "--first-parent", "--format=%h %an: %s", "main").rstrip())
+        for pr in forge.list_pull_requests():
+            approvers = sorted({r.user for r in pr.reviews if r.state == "APPROVED" and r.user != pr.author})
+            self.echo(f"#{pr.number} {pr.state:<6} {pr.title:<45} by {pr.author:<7} merged by {pr.merged_by or '-':<6} "
+                      f"approved by {', '.join(approvers) or '-'}")
+        git.close()
 
-def _edit(path: Path, **fields: object) -> None:
-    data = load(path.read_bytes(), str(path)).data
-    data.update(fields)
-    path.write_text(dump(data), encoding="utf-8")
+        self.step("Done")
+        if self.unexpected:
+            self.echo("The demo did not behave as expected: " + "; ".join(self.unexpected))
+            return EXIT_CHECK_FAILED
+        self.echo(f"Every promotion was gated, reviewed, merged and reversible; the repository is in {self.repo}"
+                  if not str(self.root).startswith(tempfile.gettempdir()) else
+                  "Every promotion was gated, reviewed, merged and reversible. (mlgate demo --keep DIR keeps the repository.)")
+        return EXIT_OK
+
+    def merge(self, forge: LocalForge, number: int, who: str) -> str | None:
+        try:
+            sha, _ = merge_pull_request(self.repo, forge, number, who)
+        except MergeRefused as e:
+            self.echo(report_text(e.report).rstrip())
+            self.echo(f"mlgate: error: {e}")
+            return None
+        self.echo(f"merged #{number} as {sha[:12]}")
+        return sha
+
+    def setup(self) -> None:
+        self.step(f"A new registry repository, set up with mlgate init, in {self.repo}")
+        git = GitRepo.init(self.repo)
+        (self.repo / "README.md").write_text("# Acme model registry\n")
+        self.cmd("mlgate init --admin @demo/platform --reviewer @demo/ml-leads --reviewer carol")
+        for path in scaffold(self.repo, admins=("@demo/platform",), reviewers=("@demo/ml-leads", "carol")):
+            self.echo(f"created {path}")
+        policy_path = self.repo / layout.POLICY
+        policy = load(policy_path.read_bytes(), layout.POLICY).data
+        policy["aliases"]["champion"]["metrics"] = {"auc": {"min": 0.9, "no_regression": 0.005}, "latency_p99_ms": {"max": 50}}
+        policy_path.write_text(dump(policy))
+        self.echo("(policy: champion needs auc >= 0.9 without regressing, p99 latency <= 50 ms, a full model card, "
+                  "and 2 approvals from @demo/ml-leads or carol; a rollback needs 1)")
+        git.commit_all("Set up mlgate", author="pat <pat@demo.invalid>")
+        git.close()
+        self.cmd("mlgate validate")
+        report = validate_repo(self.repo)
+        self.echo(report_text(report).rstrip())
+        self.expect(report.ok, "the new registry should validate")
+
+    def training_output(self, v: int) -> dict[str, Path]:
+        self.work.mkdir(parents=True, exist_ok=True)
+        artifact = self.work / f"model-v{v}.onnx"
+        artifact.write_bytes(hashlib.sha256(f"weights {v}".encode()).digest() * 512)
+        ev = self.work / f"eval-v{v}.yaml"
+        ev.write_text(dump({"dataset": {"name": "holdout 2026-Q3", "sha256": hashlib.sha256(b"holdout").hexdigest()},
+                            "metrics": METRICS[v]}))
+        card = self.work / f"card-v{v}.md"
+        card.write_text(f"# fraud-detector v{v}\n\n## Intended use\nRanks transactions for analyst review.\n\n"
+                        f"## Training data\nSix months of labelled transactions.\n\n## Evaluation\nauc {METRICS[v]['auc']} "
+                        f"on the Q3 holdout.\n\n## Limitations\nNot validated on new markets.\n")
+        return {"artifact": artifact, "eval": ev, "card": card}
+
+    @staticmethod
+    def lineage(v: int) -> dict:
+        return {"run_id": f"run-{v}", "git_sha": hashlib.sha1(f"code {v}".encode()).hexdigest(),
+                "code_repo": "https://github.com/acme/fraud-models",
+                "dataset": {"uri": "s3://acme-data/fraud/2026-q3.parquet", "sha256": hashlib.sha256(b"data").hexdigest()},
+                "params": {"max_depth": 6, "learning_rate": 0.05}}

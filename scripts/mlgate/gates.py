@@ -274,7 +274,7 @@ class Judge:
         result = count_approvals(rule, self._pr, self.reviews)
         details = {"required": rule.min, "allowed": list(rule.allowed), "counted": list(result.counted),
                    "ignored": [{"user": u, "reason": r} for u, r in result.ignored]}
-        return Check("approvals", PASS if result.ok else FAIL, result.describe() + (who and f", counted{who}"), "MG406", details)
+        return Check("approvals", PASS if result.ok else FAIL, result.describe(rule.allowed), "MG406", details)
 
     # --- policy itself -----------------------------------------------------------
 

@@ -7,17 +7,27 @@ no checkout, and no process per file.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from gitdb.base import IStream
 
 from .errors import GitError, InputError
 
 FILE, SYMLINK, DIR, OTHER = "file", "symlink", "dir", "other"
+ZERO = "0" * 40
+
+
+def _identity_env(author: str) -> dict[str, str]:
+    name, _, email = author.partition(" <")
+    email = email.rstrip(">") or f"{name}@users.noreply.localhost"
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
 
 
 @dataclass(frozen=True)
@@ -83,24 +93,111 @@ class GitRepo:
 
     def commit_all(self, message: str, author: str = "mlgate <mlgate@localhost>") -> str:
         """Stage every change in the work tree and commit it; returns the new commit sha."""
-        name, _, email = author.partition(" <")
-        env = {
-            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
-            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">"),
-        }
         self.git("add", "--all")
-        with self.repo.git.custom_environment(**env):
+        with self.repo.git.custom_environment(**_identity_env(author)):
             self.git("commit", "--quiet", "--no-verify", "-m", message)
         return self.resolve("HEAD")
 
     def merge(self, branch: str, message: str, author: str = "mlgate <mlgate@localhost>") -> str:
-        """Merge ``branch`` into the current branch with a merge commit, as a forge does."""
-        name, _, email = author.partition(" <")
-        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
-               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">")}
-        with self.repo.git.custom_environment(**env):
+        """Merge ``branch`` into the checked-out branch with a merge commit, as a forge does."""
+        with self.repo.git.custom_environment(**_identity_env(author)):
             self.git("merge", "--quiet", "--no-ff", "--no-edit", "-m", message, branch)
         return self.resolve("HEAD")
+
+    # --- writing without a checkout ---------------------------------------------
+    #
+    # register, promote, rollback and the local forge's merge build commits with a
+    # temporary index and move refs with compare-and-swap: the user's work tree,
+    # index and current branch are never touched, and a ref only ever moves from the
+    # value we read, so a concurrent change makes us fail instead of overwrite.
+
+    def _plumb(self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> str:
+        proc = subprocess.run(
+            ["git", *args], cwd=self.root, input=stdin, capture_output=True,
+            env={**os.environ, **(env or {})},
+        )
+        if proc.returncode != 0:
+            raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout.decode()
+
+    def write_commit(
+        self, parents: list[str], files: dict[str, bytes | None], message: str, author: str, tree: str | None = None
+    ) -> str:
+        """A commit on ``parents[0]`` with ``files`` changed (None deletes), or with ``tree`` as is."""
+        import tempfile
+
+        env = _identity_env(author)
+        if tree is None:
+            with tempfile.TemporaryDirectory(prefix="mlgate-index-") as tmp:
+                env["GIT_INDEX_FILE"] = os.path.join(tmp, "index")
+                self._plumb("read-tree", parents[0], env=env)
+                lines = []
+                for path, data in sorted(files.items()):
+                    if data is None:
+                        lines.append(f"0 {ZERO}\t{path}")
+                    else:
+                        istream = self.repo.odb.store(IStream("blob", len(data), io.BytesIO(data)))
+                        lines.append(f"100644 {istream.hexsha.decode()}\t{path}")
+                self._plumb("update-index", "--index-info", env=env, stdin=("\n".join(lines) + "\n").encode())
+                tree = self._plumb("write-tree", env=env).strip()
+        args = ["commit-tree", tree]
+        for p in parents:
+            args += ["-p", p]
+        return self._plumb(*args, "-F", "-", env=env, stdin=message.encode()).strip()
+
+    def merge_tree(self, base: str, head: str) -> str | None:
+        """The tree of merging ``head`` into ``base`` (no checkout), or None on conflicts."""
+        proc = subprocess.run(["git", "merge-tree", "--write-tree", base, head], cwd=self.root, capture_output=True, text=True)
+        if proc.returncode == 1:
+            return None
+        if proc.returncode != 0:
+            raise GitError(f"git merge-tree failed: {proc.stderr.strip()}")
+        return proc.stdout.split()[0]
+
+    def branch_sha(self, branch: str) -> str | None:
+        """Where ``branch`` points, or None if there is no such branch."""
+        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
+                              cwd=self.root, capture_output=True, text=True)
+        return proc.stdout.strip() or None
+
+    def set_branch(self, branch: str, new: str, old: str | None) -> None:
+        """Move ``branch`` to ``new`` only if it is at ``old`` (None: create it; it must not exist)."""
+        self._plumb("check-ref-format", "--branch", branch)
+        self._plumb("update-ref", "-m", "mlgate", f"refs/heads/{branch}", new, old or ZERO)
+
+    def delete_branch(self, branch: str, expected: str) -> None:
+        self._plumb("update-ref", "-d", f"refs/heads/{branch}", expected)
+
+    def current_branch(self) -> str | None:
+        proc = subprocess.run(["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=self.root, capture_output=True, text=True)
+        return proc.stdout.strip() or None
+
+    def is_clean(self) -> bool:
+        return self._plumb("status", "--porcelain", "--untracked-files=no") == ""
+
+    def update_checkout(self, old: str, new: str) -> None:
+        """Bring the index and work tree from commit ``old`` to ``new`` (after HEAD's branch moved)."""
+        self._plumb("read-tree", "-m", "-u", old, new)
+
+    def has_remote(self, name: str = "origin") -> bool:
+        return name in self._plumb("remote").split()
+
+    def push(self, branch: str, remote: str = "origin") -> None:
+        self._plumb("push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+
+    def git_dir(self) -> Path:
+        return Path(self._plumb("rev-parse", "--absolute-git-dir").strip())
+
+    def subject(self, commit: str) -> str:
+        """A commit's title; for a forge's merge commit, the pull request's title (its body's first line)."""
+        subject, _, body = self._plumb("log", "-1", "--format=%s%n%b", commit).partition("\n")
+        if subject.startswith("Merge pull request #") and body.strip():
+            return body.strip().splitlines()[0]
+        return subject.strip()
+
+    def user_name(self) -> str | None:
+        proc = subprocess.run(["git", "config", "user.name"], cwd=self.root, capture_output=True, text=True)
+        return proc.stdout.strip() or None
 
     def switch(self, branch: str, create: bool = False) -> None:
         """Check out ``branch`` (creating it from HEAD when ``create``)."""

@@ -13,8 +13,8 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def _find(name: str) -> Path:
-    for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent.parent / name):
+def _find(name: str, source: str | None = None) -> Path:
+    for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent.parent / (source or name)):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"mlgate's {name}/ folder is missing from this installation (looked in {_PACKAGE})")
@@ -28,3 +28,8 @@ def schemas_dir() -> Path:
 def example_registry_dir() -> Path:
     """The example ``registry/`` folder (used by ``mlgate demo`` and the tests)."""
     return _find("registry")
+
+
+def github_dir() -> Path:
+    """This repository's .github/ (workflows, PR template), the templates of ``mlgate init``."""
+    return _find("github", ".github")

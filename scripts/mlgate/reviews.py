@@ -29,12 +29,19 @@ class Review:
 
 @dataclass(frozen=True)
 class PullRequest:
-    """What the gate needs to know about a pull request."""
+    """A pull request as a forge reports it; the gate needs author, head_sha and reviews."""
 
     number: int
     author: str
     head_sha: str
     reviews: tuple[Review, ...] = ()
+    state: str = "open"  # open, merged, closed
+    base: str = ""
+    head: str = ""  # the branch
+    title: str = ""
+    url: str = ""
+    merge_commit: str | None = None
+    merged_by: str | None = None
 
 
 class ReviewSource(Protocol):
@@ -59,8 +66,10 @@ class ApprovalCount:
     def ok(self) -> bool:
         return len(self.counted) >= self.required
 
-    def describe(self) -> str:
+    def describe(self, allowed: tuple[str, ...] = ()) -> str:
         text = f"{len(self.counted)} of {self.required} required approval{'s' if self.required != 1 else ''}"
+        if allowed:
+            text += f" from {', '.join(allowed)}"
         if self.counted:
             text += f" ({', '.join(self.counted)})"
         if self.ignored:

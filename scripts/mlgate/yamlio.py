@@ -279,6 +279,12 @@ def _tag_message(tag: str, what: str) -> str:
 _NONFINITE = object()
 
 
+def scalar(text: str) -> Any:
+    """A command-line value read as a plain YAML 1.2 scalar: ``0.05`` a number, ``yes`` a string."""
+    value = _resolve_plain(text)
+    return text if value is _NONFINITE else value
+
+
 def _resolve_plain(text: str) -> Any:
     if _NULL.match(text):
         return None

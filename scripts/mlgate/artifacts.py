@@ -1,0 +1,114 @@
+"""Artifacts: digests of local files and folders, and the content-addressed store.
+
+A folder is stored as a deterministic tar archive (sorted entries, fixed
+times, owners and modes), so the same content always has the same digest.
+The store is any fsspec URL; an artifact lands at ``<store>/sha256/<aa>/<digest>``
+and an upload of a digest already there copies nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from .errors import InputError, UsageError
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """What version.yaml records about an artifact."""
+
+    uri: str
+    sha256: str
+    size: int
+    format: str
+
+
+def _tar_bytes(folder: Path) -> bytes:
+    """A deterministic, uncompressed tar archive of ``folder`` (symlinks refused)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        entries = sorted(p for p in folder.rglob("*"))
+        for path in entries:
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                raise InputError("artifact folders may not contain symlinks", path=str(path))
+            info = tarfile.TarInfo(rel)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if path.is_dir():
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                info.size = path.stat().st_size
+                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                with path.open("rb") as fh:
+                    tar.addfile(info, fh)
+    return buf.getvalue()
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK):
+        yield chunk
+
+
+def digest_stream(stream: BinaryIO) -> tuple[str, int]:
+    h, size = hashlib.sha256(), 0
+    for chunk in _chunks(stream):
+        h.update(chunk)
+        size += len(chunk)
+    return h.hexdigest(), size
+
+
+def open_local(path: str | os.PathLike[str]) -> tuple[BinaryIO, str]:
+    """A readable stream of a file, or of a folder's deterministic archive, and the default format."""
+    p = Path(path)
+    if p.is_dir():
+        return io.BytesIO(_tar_bytes(p)), "tar"
+    if not p.is_file():
+        raise InputError("artifact not found (expected a file or a folder)", path=str(p))
+    return p.open("rb"), (p.suffix.lstrip(".").lower() or "bin")
+
+
+def describe_local(path: str | os.PathLike[str], fmt: str | None = None) -> ArtifactInfo:
+    """Digest and size of a local artifact; its URI is the file's own ``file://`` URI."""
+    stream, default_fmt = open_local(path)
+    with stream:
+        digest, size = digest_stream(stream)
+    return ArtifactInfo(Path(path).resolve().as_uri(), digest, size, fmt or default_fmt)
+
+
+def store_path(store: str, digest: str) -> str:
+    return f"{store.rstrip('/')}/sha256/{digest[:2]}/{digest}"
+
+
+def upload(path: str | os.PathLike[str], store: str, fmt: str | None = None) -> ArtifactInfo:
+    """Copy a local artifact into the content-addressed ``store``; idempotent per digest."""
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec is a dependency
+        raise UsageError("storing artifacts needs fsspec: pip install fsspec") from None
+    info = describe_local(path, fmt)
+    target = store_path(store, info.sha256)
+    try:
+        fs, fs_path = fsspec.core.url_to_fs(target)
+    except (ImportError, ValueError) as e:
+        raise UsageError(f"cannot use artifact store {store!r}: {e}") from None
+    if not fs.exists(fs_path):
+        fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
+        tmp = f"{fs_path}.partial-{os.getpid()}"
+        stream, _ = open_local(path)
+        with stream, fs.open(tmp, "wb") as out:
+            for chunk in _chunks(stream):
+                out.write(chunk)
+        fs.mv(tmp, fs_path)
+    uri = target if "://" in target else Path(target).resolve().as_uri()
+    return ArtifactInfo(uri, info.sha256, info.size, info.format)

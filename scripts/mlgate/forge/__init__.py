@@ -1,0 +1,127 @@
+"""Forges: where pull requests, reviews and comments live.
+
+:class:`Forge` is the small interface every forge implements; two ship with
+mlgate: ``local`` (pull requests are branches of a local repository, reviews
+recorded beside them in the git directory) and ``github`` (PyGithub, for
+github.com and GitHub Enterprise). The gate engine sees a forge only through
+:class:`ForgeReviews`, a :class:`~mlgate.reviews.ReviewSource`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Mapping, Protocol, Sequence
+
+from ..errors import MlgateError, UsageError
+from ..reviews import PullRequest
+
+COMMENT_MARKER = "<!-- mlgate-report -->"
+FORGES = ("local", "github")
+
+
+class ForgeError(MlgateError):
+    """The forge refused or could not be reached (exit 2)."""
+
+
+class Forge(Protocol):
+    """What mlgate needs from a code-review host."""
+
+    name: str
+
+    def open_pull_request(self, *, title: str, body: str, head: str, base: str, labels: Sequence[str], author: str) -> PullRequest:
+        """Open a pull request from branch ``head`` into ``base``."""
+
+    def pull_request(self, number: int) -> PullRequest:
+        """A pull request with its author, head commit, state and every review."""
+
+    def is_member(self, user: str, team: str) -> bool:
+        """Whether ``user`` is a member of ``team`` (``@org/team``)."""
+
+    def upsert_comment(self, number: int, body: str, marker: str = COMMENT_MARKER) -> None:
+        """Post ``body`` on the pull request, or update the comment that carries ``marker``."""
+
+    def pull_requests_for_commit(self, sha: str) -> list[int]:
+        """Numbers of the pull requests that merged commit ``sha``."""
+
+
+class ForgeReviews:
+    """A :class:`~mlgate.reviews.ReviewSource` for one pull request of a forge (fetched once)."""
+
+    def __init__(self, forge: Forge, number: int) -> None:
+        self.forge = forge
+        self.number = number
+        self._pr: PullRequest | None = None
+        self._members: dict[tuple[str, str], bool] = {}
+
+    def pull_request(self) -> PullRequest:
+        if self._pr is None:
+            self._pr = self.forge.pull_request(self.number)
+        return self._pr
+
+    def is_member(self, user: str, team: str) -> bool:
+        key = (user.lower(), team.lower())
+        if key not in self._members:
+            self._members[key] = self.forge.is_member(user, team)
+        return self._members[key]
+
+
+@dataclass(frozen=True)
+class ActionsContext:
+    """The pull request a GitHub Actions run is about, from its event payload."""
+
+    number: int | None
+    base_sha: str
+    head_sha: str
+
+
+_QUEUE_REF = re.compile(r"/pr-([0-9]+)-[0-9a-f]+$")
+
+
+def actions_context(environ: Mapping[str, str] | None = None) -> ActionsContext:
+    """Read ``$GITHUB_EVENT_PATH`` for pull_request, pull_request_review and merge_group events."""
+    env = os.environ if environ is None else environ
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        raise UsageError("not running in GitHub Actions (no GITHUB_EVENT_PATH): pass --pr, --base and --head")
+    try:
+        event = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read the GitHub event payload {path}: {e}") from None
+    if "pull_request" in event:
+        pr = event["pull_request"]
+        return ActionsContext(pr["number"], pr["base"]["sha"], pr["head"]["sha"])
+    if "merge_group" in event:
+        mg = event["merge_group"]
+        m = _QUEUE_REF.search(mg.get("head_ref", ""))
+        return ActionsContext(int(m.group(1)) if m else None, mg["base_sha"], mg["head_sha"])
+    raise UsageError(f"event {env.get('GITHUB_EVENT_NAME', '?')!r} carries no pull request or merge group")
+
+
+def open_forge(
+    kind: str,
+    repo_path: str | os.PathLike[str] = ".",
+    *,
+    github_url: str | None = None,
+    github_repo: str | None = None,
+    token: str | None = None,
+) -> Forge:
+    """The forge named ``kind`` for the repository at ``repo_path``."""
+    if kind == "local":
+        from .local import LocalForge
+
+        return LocalForge(repo_path)
+    if kind == "github":
+        from .github import GitHubForge
+
+        token = token or os.environ.get("GITHUB_TOKEN")
+        github_repo = github_repo or os.environ.get("GITHUB_REPOSITORY")
+        if not token:
+            raise UsageError("the github forge needs a token: set GITHUB_TOKEN")
+        if not github_repo:
+            raise UsageError("the github forge needs the repository: --github-repo OWNER/NAME (or GITHUB_REPOSITORY)")
+        url = github_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+        return GitHubForge(github_repo, token, url)
+    raise UsageError(f"unknown forge {kind!r}; forges: {', '.join(FORGES)}")
