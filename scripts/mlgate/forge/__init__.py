@@ -87,7 +87,8 @@ def actions_context(environ: Mapping[str, str] | None = None) -> ActionsContext:
     if not path:
         raise UsageError("not running in GitHub Actions (no GITHUB_EVENT_PATH): pass --pr, --base and --head")
     try:
-        event = json.loads(open(path, encoding="utf-8").read())
+        with open(path, encoding="utf-8") as fh:
+            event = json.load(fh)
     except (OSError, ValueError) as e:
         raise UsageError(f"cannot read the GitHub event payload {path}: {e}") from None
     if "pull_request" in event:
