@@ -1,0 +1,324 @@
+"""register / promote / rollback / review / merge on real repositories with the local forge."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from mlgate import Registry, validate_repo
+from mlgate.artifacts import describe_local
+from mlgate.cli import main
+from mlgate.errors import CheckFailed, InputError, NotFoundError, UsageError
+from mlgate.forge import ForgeError
+from mlgate.forge.local import LocalForge
+from mlgate.propose import GateFailed, MergeRefused, merge_pull_request, promote, register, rollback
+from mlgate.testing import RegistryRepo
+
+DIGEST = hashlib.sha256(b"data").hexdigest()
+LINEAGE = {"run_id": "run-9", "git_sha": "c" * 40, "code_repo": "https://github.com/acme/fraud",
+           "dataset": {"uri": "s3://d/q4.parquet", "sha256": DIGEST}, "params": {"lr": 0.1}}
+
+
+@pytest.fixture
+def forge(repo: RegistryRepo) -> LocalForge:
+    f = LocalForge(repo.root)
+    f.set_team("@acme/ml-leads", ["dave", "erin"])
+    f.set_team("@acme/ml-platform", ["pat"])
+    return f
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, Path]:
+    d = tmp_path / "out"
+    d.mkdir()
+    (d / "model.onnx").write_bytes(b"\x00weights" * 1000)
+    (d / "eval.yaml").write_text(f"dataset: {{name: holdout, sha256: {DIGEST}}}\nmetrics: {{auc: 0.93, latency_p99_ms: 30}}\n")
+    (d / "card.md").write_text("# v4\n## Intended use\nx\n## Training data\nx\n## Evaluation\nx\n## Limitations\nx\n")
+    (d / "bias-audit.md").write_text("# audit\nfine\n")
+    return {p.stem.replace("-", "_") if p.suffix == ".md" and p.stem != "card" else p.stem: p for p in d.iterdir()}
+
+
+def _register(repo, inputs, forge, **kw):
+    args = dict(artifact=str(inputs["model"]), eval_file=str(inputs["eval"]), card_file=str(inputs["card"]), author="alice",
+                evidence={"bias_audit": str(inputs["bias_audit"])}, lineage=LINEAGE, forge=forge)
+    args.update(kw)
+    return register(repo.root, kw.pop("model", "fraud-detector"), **{k: v for k, v in args.items() if k != "model"})
+
+
+def _worktree(repo: RegistryRepo) -> tuple[str, str, str]:
+    return repo.git.git("status", "--porcelain", "--untracked-files=all"), repo.rev("HEAD"), repo.git.current_branch() or ""
+
+
+def test_register_writes_the_next_version_on_a_branch_and_opens_a_pr(repo, inputs, forge) -> None:
+    before = _worktree(repo)
+    p = _register(repo, inputs, forge)
+    assert (p.version, p.branch, p.pr.number) == (4, "mlgate/register-fraud-detector-v4", 1)
+    assert _worktree(repo) == before  # no checkout, nothing staged
+    reg = Registry.open(repo.root, p.branch)
+    v = reg.version("fraud-detector", 4)
+    info = describe_local(inputs["model"])
+    assert (v.artifact.sha256, v.artifact.size, v.artifact.format) == (info.sha256, 8000, "onnx")
+    assert v.artifact.uri == inputs["model"].resolve().as_uri()
+    assert dict(v.evidence) == {"bias_audit": "bias-audit.md"} and v.created_by == "alice"
+    assert reg.eval("fraud-detector", 4).metrics["auc"] == 0.93
+    assert forge.pull_request(1).head_sha == p.commit and forge.pull_request(1).author == "alice"
+    assert validate_repo(repo.root, base="main", head=p.branch).ok
+
+
+def test_register_a_new_model_needs_its_description_and_owners(repo, inputs, forge) -> None:
+    with pytest.raises(UsageError, match="is new: pass --model-description and at least one --owner"):
+        _register(repo, inputs, forge, model="new-model")
+    p = _register(repo, inputs, forge, model="new-model", model_description="A new one.", owners=["@acme/ml-leads"])
+    assert p.version == 1
+    assert Registry.open(repo.root, p.branch).model("new-model").owners == ("@acme/ml-leads",)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "words"),
+    [
+        (lambda i: i["eval"].write_text("dataset: {name: h, sha256: 12}\n"), UsageError, r"eval.yaml \(from .* would be invalid"),
+        (lambda i: i["eval"].write_text("metrics: [1\n"), InputError, "eval.yaml"),
+        (lambda i: i["card"].write_text("  \n"), InputError, "the model card is empty"),
+        (lambda i: i["model"].unlink(), InputError, "artifact not found"),
+    ],
+    ids=["eval-schema", "eval-yaml", "empty-card", "no-artifact"],
+)
+def test_register_refuses_bad_input_and_leaves_nothing(repo, inputs, forge, change, error, words) -> None:
+    before = repo.status()
+    change(inputs)
+    with pytest.raises(error, match=words):
+        _register(repo, inputs, forge)
+    assert repo.status() == before
+    assert forge.list_pull_requests() == []
+
+
+def test_register_names_the_missing_lineage_option(repo, inputs, forge) -> None:
+    with pytest.raises(UsageError, match=r"missing required field 'lineage.run_id' \(pass --run-id\)"):
+        _register(repo, inputs, forge, lineage={k: v for k, v in LINEAGE.items() if k != "run_id"})
+
+
+def test_register_a_remote_uri_needs_its_digest(repo, inputs, forge) -> None:
+    with pytest.raises(UsageError, match="needs --sha256, --size and --format"):
+        _register(repo, inputs, forge, artifact="s3://bucket/model.onnx")
+    p = _register(repo, inputs, forge, artifact="s3://bucket/model.onnx", artifact_sha256=DIGEST, artifact_size=5, artifact_format="onnx")
+    assert Registry.open(repo.root, p.branch).version("fraud-detector", 4).artifact.uri == "s3://bucket/model.onnx"
+
+
+def test_register_checks_a_given_digest_of_a_local_file(repo, inputs, forge) -> None:
+    with pytest.raises(InputError, match="not the 0000"):
+        _register(repo, inputs, forge, artifact_sha256="0" * 64)
+
+
+def test_store_is_content_addressed_and_idempotent(repo, inputs, forge, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    p = _register(repo, inputs, forge, store=str(store), open_pr=False)
+    digest = describe_local(inputs["model"]).sha256
+    stored = store / "sha256" / digest[:2] / digest
+    assert stored.read_bytes() == inputs["model"].read_bytes()
+    assert Registry.open(repo.root, p.branch).version("fraud-detector", 4).artifact.uri == stored.resolve().as_uri()
+    mtime = stored.stat().st_mtime_ns
+    register(repo.root, "search-ranker", artifact=str(inputs["model"]), eval_file=str(inputs["eval"]),
+             card_file=str(inputs["card"]), author="bob", lineage=LINEAGE, store=f"file://{store}", open_pr=False)
+    assert stored.stat().st_mtime_ns == mtime and len(list(store.rglob("*"))) == 3  # no second copy
+
+
+def test_folder_artifacts_have_a_deterministic_digest(tmp_path: Path) -> None:
+    digests = []
+    for i, order in enumerate((["b.bin", "a.txt", "sub/c"], ["sub/c", "a.txt", "b.bin"])):
+        d = tmp_path / f"model{i}"
+        for name in order:
+            (d / name).parent.mkdir(parents=True, exist_ok=True)
+            (d / name).write_text(name)
+            os.utime(d / name, (1_000_000 + i * 5000, 1_000_000 + i * 5000))
+        digests.append(describe_local(d))
+    assert digests[0].sha256 == digests[1].sha256 and digests[0].format == "tar"
+    (tmp_path / "model1" / "a.txt").write_text("changed")
+    assert describe_local(tmp_path / "model1").sha256 != digests[0].sha256
+
+
+def test_two_registrations_of_the_same_number_collide(repo, inputs, forge) -> None:
+    _register(repo, inputs, forge)
+    before = repo.status()
+    with pytest.raises(UsageError, match="branch 'mlgate/register-fraud-detector-v4' already exists"):
+        _register(repo, inputs, forge)
+    assert repo.status() == before
+
+
+def test_promote_body_is_the_gate_report(repo, forge) -> None:
+    p = promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge, note="Q3 winner")
+    assert p.gate.kind == "promotion" and p.gate.status == "pending"
+    assert "| no regression auc | :white_check_mark: pass | v3 0.911 vs v2 0.902" in p.body
+    alias = Registry.open(repo.root, p.branch).aliases("fraud-detector")["champion"]
+    assert (alias.version, alias.note) == (3, "Q3 winner")
+    assert repo.git.git("diff", "--stat", "main", p.branch).strip().endswith("1 file changed, 2 insertions(+), 2 deletions(-)")
+
+
+def test_promote_refuses_a_failing_gate_unless_forced(repo, forge) -> None:
+    before = repo.status()
+    with pytest.raises(GateFailed, match=r"churn-predictor@champion: 3 -> 4 \(promotion\) fails its gate \(no regression auc\)"):
+        promote(repo.root, "churn-predictor", 4, "champion", author="alice", forge=forge)
+    assert repo.status() == before
+    p = promote(repo.root, "churn-predictor", 4, "champion", author="alice", forge=forge, force=True)
+    assert p.pr.number == 1 and ":x: fail" in p.body
+
+
+def test_promote_needs_a_merged_version(repo, inputs, forge) -> None:
+    _register(repo, inputs, forge)
+    with pytest.raises(NotFoundError, match="no version 4; versions: 1, 2, 3 on main"):
+        promote(repo.root, "fraud-detector", 4, "champion", author="alice", forge=forge)
+    with pytest.raises(UsageError, match="already points at version 2"):
+        promote(repo.root, "fraud-detector", 2, "champion", author="alice", forge=forge)
+
+
+def _approve(forge: LocalForge, number: int, *users: str) -> None:
+    for u in users:
+        forge.review(number, u, "APPROVED")
+
+
+def test_merge_refuses_until_approved_then_merges_like_github(repo, forge) -> None:
+    p = promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
+    main_before = repo.rev("main")
+    with pytest.raises(MergeRefused) as info:
+        merge_pull_request(repo.root, forge, 1, "dave")
+    assert [f.rule for f in info.value.report.errors] == ["MG406"]
+    assert repo.rev("main") == main_before
+    _approve(forge, 1, "dave", "erin")
+    sha, report = merge_pull_request(repo.root, forge, 1, "dave")
+    assert report.ok and repo.rev("main") == sha
+    assert repo.git.git("log", "-1", "--format=%P%n%an%n%s%n%b", "main").splitlines()[:4] == [
+        f"{main_before} {p.commit}", "dave", "Merge pull request #1 from mlgate/promote-fraud-detector-champion-v3",
+        "Promote fraud-detector v3 to champion"]
+    # main was checked out and clean: the work tree follows
+    assert repo.read_yaml("registry/models/fraud-detector/aliases/champion.yaml")["version"] == 3
+    assert forge.pull_request(1).state == "merged" and forge.pull_requests_for_commit(sha) == [1]
+    with pytest.raises(ForgeError, match="is merged: it can no longer be reviewed"):
+        forge.review(1, "dave", "APPROVED")
+
+
+def test_an_approval_goes_stale_when_the_branch_moves(repo, forge) -> None:
+    p = promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
+    _approve(forge, 1, "dave", "erin")
+    repo.switch(p.branch)
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", note="changed after review")
+    repo.commit("tweak")
+    repo.switch("main")
+    with pytest.raises(MergeRefused) as info:
+        merge_pull_request(repo.root, forge, 1, "dave")
+    assert "approved an older commit" in info.value.report.errors[0].message
+
+
+def test_merge_refuses_a_dirty_checkout_of_the_base(repo, forge) -> None:
+    promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
+    _approve(forge, 1, "dave", "erin")
+    repo.write("registry/models/fraud-detector/model.yaml", repo.path("registry/models/fraud-detector/model.yaml").read_text() + "# local edit\n")
+    before = (repo.status(), repo.rev("main"))
+    with pytest.raises(UsageError, match="uncommitted changes"):
+        merge_pull_request(repo.root, forge, 1, "dave")
+    assert (repo.status(), repo.rev("main")) == before
+
+
+def test_a_merge_is_rejudged_against_the_moved_base(repo, forge) -> None:
+    """PR 1 promotes v2; meanwhile PR 2 deprecates v2 and merges first: PR 1 can no longer merge."""
+    promote(repo.root, "search-ranker", 2, "champion", author="alice", forge=forge)
+    _approve(forge, 1, "dave", "erin")
+    repo.branch("deprecate-v2")
+    model = repo.read_yaml("registry/models/search-ranker/model.yaml")
+    model["deprecated"] = [{"version": 2, "reason": "leaks labels"}]
+    repo.write("registry/models/search-ranker/model.yaml", model)
+    repo.edit_yaml("registry/models/search-ranker/aliases/challenger.yaml", version=1)
+    repo.commit("Deprecate v2")
+    repo.switch("main")
+    pr2 = forge.open_pull_request(title="Deprecate v2", body="", head="deprecate-v2", base="main", labels=[], author="bob")
+    _approve(forge, pr2.number, "dave")
+    merge_pull_request(repo.root, forge, pr2.number, "pat")
+    with pytest.raises(MergeRefused) as info:
+        merge_pull_request(repo.root, forge, 1, "dave")
+    assert {"MG205", "MG405"} <= {f.rule for f in info.value.report.errors}
+
+
+def test_merge_conflict_is_refused(repo, forge) -> None:
+    promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
+    promote(repo.root, "fraud-detector", 1, "champion", author="bob", forge=forge, force=True)
+    _approve(forge, 1, "dave", "erin")
+    merge_pull_request(repo.root, forge, 1, "dave")
+    _approve(forge, 2, "dave", "erin")
+    with pytest.raises(CheckFailed, match="conflicts with main"):
+        merge_pull_request(repo.root, forge, 2, "dave")
+
+
+def test_rollback_reverts_the_last_change(repo, forge) -> None:
+    promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
+    _approve(forge, 1, "dave", "erin")
+    merge_sha, _ = merge_pull_request(repo.root, forge, 1, "dave")
+    p = rollback(repo.root, "fraud-detector", "champion", author="oncall", forge=forge)
+    assert p.title == 'Revert "Promote fraud-detector v3 to champion"'
+    assert f"This reverts commit {merge_sha}." in repo.git.git("log", "-1", "--format=%B", p.branch)
+    assert (p.gate.kind, p.gate.from_version, p.gate.to_version) == ("rollback", 3, 2)
+    path = "registry/models/fraud-detector/aliases/champion.yaml"
+    assert repo.git.tree(p.branch).read(path) == repo.git.tree(f"{merge_sha}^1").read(path)  # the exact old bytes
+    _approve(forge, 2, "mallory")
+    merge_pull_request(repo.root, forge, 2, "mallory")
+    assert Registry.open(repo.root, "main").resolve("models:/fraud-detector@champion").version.version == 2
+
+
+def test_rollback_to_an_explicit_version_and_its_errors(repo, forge) -> None:
+    p = rollback(repo.root, "fraud-detector", "champion", author="oncall", to=1, forge=forge)
+    assert p.gate.to_version == 1 and p.title == "Roll back fraud-detector@champion to v1"
+    with pytest.raises(UsageError, match="has no earlier version"):
+        rollback(repo.root, "search-ranker", "champion", author="oncall", forge=forge)
+    with pytest.raises(NotFoundError, match="is not set on main"):
+        rollback(repo.root, "search-ranker", "shadow", author="oncall", forge=forge)
+
+
+class _DownForge(LocalForge):
+    """A forge that is unreachable when asked to open a pull request."""
+
+    def open_pull_request(self, **kw):  # noqa: ANN003, ANN201
+        raise ForgeError("forge is down")
+
+
+def test_a_failure_while_opening_the_pr_removes_the_branch(repo) -> None:
+    before = repo.status()
+    with pytest.raises(ForgeError, match="forge is down"):
+        promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=_DownForge(repo.root))
+    assert repo.status() == before
+    # and the command can simply be run again
+    assert promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=LocalForge(repo.root)).pr.number == 1
+
+
+def test_cli_flow(repo, inputs, capsys) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["-C", str(repo.root), *args])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        return code, out, err
+
+    LocalForge(repo.root).set_team("@acme/ml-leads", ["dave", "erin"])
+    code, out, _ = run("register", "fraud-detector", "--artifact", str(inputs["model"]), "--eval", str(inputs["eval"]),
+                       "--card", str(inputs["card"]), "--evidence", f"bias_audit={inputs['bias_audit']}", "--run-id", "r1",
+                       "--git-sha", "c" * 40, "--code-repo", "https://github.com/acme/x", "--dataset-uri", "s3://d/x",
+                       "--dataset-sha256", DIGEST, "--param", "lr=0.1", "--param", "objective=binary", "--env", "python=3.10",
+                       "--as", "alice")
+    assert code == 0 and "pull request #1: local:" in out
+    v = Registry.open(repo.root, "mlgate/register-fraud-detector-v4").version("fraud-detector", 4)
+    assert dict(v.lineage["params"]) == {"lr": 0.1, "objective": "binary"} and v.lineage["environment"]["python"] == "3.10"
+    code, out, err = run("merge", "1", "--as", "pat")
+    assert code == 0 and out.startswith("merged #1 as ")
+    code, out, err = run("promote", "fraud-detector", "4", "--alias", "champion", "--as", "alice")
+    assert code == 0 and "fraud-detector@champion: 2 -> 4 (promotion)" in out
+    code, out, err = run("merge", "2", "--as", "dave")
+    assert code == 1 and "0 of 2 required approvals" in out and "cannot be merged" in err
+    assert run("review", "2", "--approve", "--as", "dave")[1] == f"#2: dave approved on {repo.rev('mlgate/promote-fraud-detector-champion-v4')[:12]}\n"
+    run("review", "2", "--approve", "--as", "erin")
+    assert run("merge", "2", "--as", "dave")[0] == 0
+    code, out, err = run("rollback", "fraud-detector", "--alias", "champion", "--as", "oncall", "--json")
+    assert code == 0 and '"kind": "rollback"' in out
+    code, _, err = run("review", "3", "--as", "dave")
+    assert code == 2 and "--approve, --request-changes or --comment" in err
+    code, _, err = run("review", "9", "--approve", "--as", "dave")
+    assert code == 2 and "no pull request #9 in the local forge; pull requests: 1, 2, 3" in err
+    code, out, err = run("promote", "churn-predictor", "4", "--alias", "champion", "--as", "alice")
+    assert code == 1 and "fails its gate (no regression auc)" in err and "auc regresses" in out

@@ -1,0 +1,111 @@
+"""The GitHub set-up this repository ships (and `mlgate init` installs): safe by construction."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mlgate.cli import main
+from mlgate.resources import github_dir
+from mlgate.testing import RegistryRepo
+from mlgate.yamlio import load
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def workflow(name: str, root: Path = ROOT) -> dict:
+    path = root / ".github" / "workflows" / name
+    return load(path.read_bytes(), str(path)).data
+
+
+def steps(wf: dict) -> list[dict]:
+    return [s for job in wf["jobs"].values() for s in job["steps"]]
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
+def test_no_workflow_runs_untrusted_code_with_secrets(path: Path) -> None:
+    text = path.read_text()
+    assert "pull_request_target" not in text
+    wf = load(text.encode(), str(path)).data
+    for step in steps(wf):
+        # values reach shells through env, never ${{ }} inside a script (no injection from PR titles or branches)
+        assert "${{" not in step.get("run", ""), f"{path.name}: {step.get('name')}"
+        if step.get("uses", "").startswith("actions/checkout"):
+            assert step.get("with", {}).get("persist-credentials") is False
+
+
+def test_validate_workflow_triggers_and_permissions() -> None:
+    wf = workflow("validate.yml")
+    assert set(wf["on"]) == {"pull_request", "pull_request_review", "merge_group"}  # `on` stays a string key
+    assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert all("permissions" not in job for job in wf["jobs"].values())
+
+
+def test_validate_workflow_installs_mlgate_from_the_base_commit() -> None:
+    s = steps(workflow("validate.yml"))
+    checkouts = [x for x in s if x.get("uses", "").startswith("actions/checkout")]
+    assert len(checkouts) == 1
+    assert checkouts[0]["with"]["ref"] == "${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha }}"
+    install = next(i for i, x in enumerate(s) if "pip install" in x.get("run", ""))
+    assert s.index(checkouts[0]) < install
+    # the head is fetched as objects only after the install, and never checked out
+    later = " ".join(x.get("run", "") for x in s[install + 1:])
+    assert "git fetch" in later and "checkout" not in later and "switch" not in later
+    assert "mlgate validate --forge github --comment" in later
+
+
+def test_publish_workflow_runs_on_push_to_main() -> None:
+    wf = workflow("publish.yml")
+    assert wf["on"] == {"push": {"branches": ["main"]}}
+    assert wf["permissions"] == {"contents": "read"}
+    runs = " ".join(x.get("run", "") for x in steps(wf))
+    assert "mlgate validate" in runs and "registry-index.json" in runs
+
+
+def test_codeowners_cover_the_policy_and_every_model() -> None:
+    lines = [l.split() for l in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    owners = {l[0]: l[1:] for l in lines}
+    assert owners["/registry/policy.yaml"] == ["@acme/ml-platform"]
+    for model in (ROOT / "registry" / "models").iterdir():
+        assert f"/registry/models/{model.name}/" in owners, model.name
+        wanted = load((model / "model.yaml").read_bytes(), "model.yaml").data["owners"]
+        assert set(owners[f"/registry/models/{model.name}/"]) <= set(wanted)
+
+
+def test_init_scaffolds_a_repository_that_validates(tmp_path: Path, capsys) -> None:
+    repo = RegistryRepo.create(tmp_path / "r", example=False)
+    (repo.root / "README.md").write_text("x\n")
+    code = main(["init", str(repo.root), "--admin", "@acme/platform", "--reviewer", "@acme/leads", "--reviewer", "carol"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "created .github/workflows/validate.yml" in out
+    wf = workflow("validate.yml", repo.root)
+    runs = [x.get("run", "") for x in steps(wf)]
+    assert "python -m pip install -r .github/mlgate-requirements.txt" in runs  # pinned, read from the base checkout
+    assert re.search(r"^mlgate==\d", (repo.root / ".github/mlgate-requirements.txt").read_text(), re.M)
+    policy = repo.read_yaml("registry/policy.yaml")
+    assert policy["admins"] == ["@acme/platform"]
+    assert policy["aliases"]["champion"]["approvals"]["from"] == ["@acme/leads", "carol"]
+    assert "/registry/policy.yaml   @acme/platform" in (repo.root / ".github/CODEOWNERS").read_text()
+    repo.commit("Set up mlgate")
+    assert main(["-C", str(repo.root), "validate"]) == 0
+
+
+def test_init_refuses_to_overwrite_anything(tmp_path: Path, capsys) -> None:
+    repo = RegistryRepo.create(tmp_path / "r", example=False)
+    repo.write(".github/CODEOWNERS", "* @me\n")
+    repo.commit("codeowners")
+    before = repo.status()
+    code = main(["init", str(repo.root)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "refusing to overwrite: .github/CODEOWNERS already exists; nothing was written" in err
+    assert repo.status() == before
+    code = main(["init", str(tmp_path / "nope")])
+    assert code == 2 and "is not a folder" in capsys.readouterr()[1]
+
+
+def test_shipped_templates_are_this_repositorys_files() -> None:
+    assert (github_dir() / "workflows" / "validate.yml").read_bytes() == (WORKFLOWS / "validate.yml").read_bytes()
