@@ -203,11 +203,24 @@ def show(obj: Context, model: str, version: int | None, ref: str | None, as_json
     reg = Registry.open(obj.repo, ref)
     if version is None:
         view = describe_model(reg, model)
+        view["timeline"] = _timeline(obj, model, ref)
         _out(to_json(view) if as_json else model_text(view))
     else:
         view = describe_version(reg, model, version)
         _out(to_json(view) if as_json else version_text(view))
     return EXIT_OK
+
+
+def _timeline(obj: Context, model: str, ref: str | None) -> list[dict[str, Any]] | None:
+    """The model's alias changes, latest first, from git history (None outside a git repository)."""
+    from .audit import PROMOTION, REMOVAL, ROLLBACK, history as read_history
+    from .errors import GitError
+
+    try:
+        result = read_history(obj.repo, ref=ref or "HEAD", model=model)
+    except GitError:
+        return None
+    return [e.to_dict() for e in result.events if e.kind in (PROMOTION, ROLLBACK, REMOVAL)]
 
 
 @cli.command()
@@ -266,6 +279,81 @@ def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fm
     else:
         _out(gate_text(change, color=sys.stdout.isatty()))
     return EXIT_CHECK_FAILED if change.status == FAIL else EXIT_OK
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("--alias", metavar="ALIAS", help="Only this alias of MODEL.")
+@click.option("--since", metavar="DATE", help="Only events from this date (YYYY-MM-DD or an ISO date-time) on.")
+@click.option("--ref", default="main", show_default=True, metavar="REF", help="The branch whose first-parent history to read.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "jsonl"]), default="text", show_default=True,
+              help="text for terminals, markdown for reports, json (one document), jsonl (one event per line, "
+                   "schemas/history-event.schema.json) for audit stores.")
+@_forge_options(None)
+@click.pass_obj
+def history(obj: Context, model: str | None, alias: str | None, since: str | None, ref: str, fmt: str,
+            forge_kind: str | None, github_url: str | None, github_repo: str | None) -> int:
+    """Who registered, promoted, rolled back or deprecated what, when, and who approved it.
+
+    Reads the first-parent history of REF with one git process. With a forge,
+    each pull request's approvers are looked up once and cached in .git/mlgate/;
+    without one, approvers are reported as unknown, never guessed. Latest first.
+
+    \b
+    Examples:
+      mlgate history fraud-detector --alias champion
+      mlgate history --since 2026-01-01 --forge github --format jsonl >> audit.jsonl
+    """
+    from .audit import history as read_history, parse_when
+    from .report import history_markdown, history_text, to_json
+
+    result = read_history(obj.repo, ref=ref, model=model, alias=alias, since=parse_when(since) if since else None,
+                          forge=_open_forge(obj, forge_kind, github_url, github_repo))
+    events = [e.to_dict() for e in result.events]
+    if fmt == "jsonl":
+        import json
+
+        _out("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+    elif fmt == "json":
+        _out(to_json({"ref": ref, "commit": result.commit, "events": events, "warnings": result.warnings}))
+    elif fmt == "markdown":
+        _out(history_markdown(events, ref))
+    else:
+        _out(history_text(events, ref))
+    for w in result.warnings:
+        click.echo(f"mlgate: warning: {w}", err=True)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("target", metavar="MODEL@ALIAS")
+@click.option("--at", "at", required=True, metavar="DATE|COMMIT", help="A date (the state of REF then) or any commit.")
+@click.option("--ref", default="main", show_default=True, metavar="REF", help="The branch a date refers to.")
+@_json_option
+@click.pass_obj
+def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
+    """Which version held an alias at a point in time.
+
+    \b
+    Examples:
+      mlgate whois fraud-detector@champion --at 2026-06-01
+      mlgate whois fraud-detector@champion --at 3f2a9c1 --json
+    """
+    from .audit import holder_at
+    from .errors import UsageError
+    from .report import to_json
+
+    model, sep, alias = target.partition("@")
+    if not sep or not model or not alias:
+        raise UsageError(f"{target!r}: expected MODEL@ALIAS")
+    version, commit = holder_at(obj.repo, model, alias, ref=ref, at=at)
+    if as_json:
+        _out(to_json({"model": model, "alias": alias, "at": at, "commit": commit, "version": version}))
+    elif version is None:
+        click.echo(f"{model}@{alias} was not set at {at} (commit {commit[:12]})")
+    else:
+        click.echo(f"{model}@{alias} was version {version} at {at} (commit {commit[:12]})")
+    return EXIT_OK
 
 
 @cli.command()

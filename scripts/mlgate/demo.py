@@ -20,7 +20,8 @@ from .forge.local import LocalForge
 from .gitrepo import GitRepo
 from .propose import MergeRefused, merge_pull_request, promote, register, rollback
 from .registry import Registry
-from .report import gate_text, report_text, resolved_text
+from .audit import history
+from .report import gate_text, history_text, report_text, resolved_text
 from .scaffold import scaffold
 from .validate import validate_repo
 from .yamlio import dump, load
@@ -132,15 +133,13 @@ class _Demo:
         self.echo(resolved_text(resolved.to_dict()).rstrip())
         self.expect(resolved.version.version == 1, "champion should be back on v1")
 
-        self.step("The audit trail: every change to main is a reviewed, merged pull request")
-        self.cmd("git log --first-parent --format='%h %an: %s' main")
-        git = GitRepo(self.repo)
-        self.echo(git.git("log", "--first-parent", "--format=%h %an: %s", "main").rstrip())
-        for pr in forge.list_pull_requests():
-            approvers = sorted({r.user for r in pr.reviews if r.state == "APPROVED" and r.user != pr.author})
-            self.echo(f"#{pr.number} {pr.state:<6} {pr.title:<45} by {pr.author:<7} merged by {pr.merged_by or '-':<6} "
-                      f"approved by {', '.join(approvers) or '-'}")
-        git.close()
+        self.step("The audit trail: who changed what, when, merged and approved by whom")
+        self.cmd("mlgate history --forge local")
+        trail = history(self.repo, ref="main", forge=forge)
+        self.echo(history_text([e.to_dict() for e in trail.events], "main").rstrip())
+        kinds = [e.kind for e in trail.events]
+        self.expect(kinds[:3] == ["rollback", "promotion", "promotion"], "history should end with promote, promote, rollback")
+        self.expect(all(e.approvers is not None for e in trail.events), "the local forge should name every approver")
 
         self.step("Done")
         if self.unexpected:

@@ -24,10 +24,17 @@ FILE, SYMLINK, DIR, OTHER = "file", "symlink", "dir", "other"
 ZERO = "0" * 40
 
 
-def _identity_env(author: str) -> dict[str, str]:
-    name, _, email = author.partition(" <")
-    email = email.rstrip(">") or f"{name}@users.noreply.localhost"
-    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+def _identity_env(author: str, committer: str | None = None, date: str | None = None) -> dict[str, str]:
+    def split(who: str) -> tuple[str, str]:
+        name, _, email = who.partition(" <")
+        return name, email.rstrip(">") or f"{name}@users.noreply.localhost"
+
+    an, ae = split(author)
+    cn, ce = split(committer or author)
+    env = {"GIT_AUTHOR_NAME": an, "GIT_AUTHOR_EMAIL": ae, "GIT_COMMITTER_NAME": cn, "GIT_COMMITTER_EMAIL": ce}
+    if date:
+        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    return env
 
 
 @dataclass(frozen=True)
@@ -91,16 +98,17 @@ class GitRepo:
     def close(self) -> None:
         self.repo.close()
 
-    def commit_all(self, message: str, author: str = "mlgate <mlgate@localhost>") -> str:
+    def commit_all(self, message: str, author: str = "mlgate <mlgate@localhost>", *, committer: str | None = None,
+                   date: str | None = None) -> str:
         """Stage every change in the work tree and commit it; returns the new commit sha."""
         self.git("add", "--all")
-        with self.repo.git.custom_environment(**_identity_env(author)):
-            self.git("commit", "--quiet", "--no-verify", "-m", message)
+        with self.repo.git.custom_environment(**_identity_env(author, committer, date)):
+            self.git("commit", "--quiet", "--no-verify", "--allow-empty", "-m", message)
         return self.resolve("HEAD")
 
-    def merge(self, branch: str, message: str, author: str = "mlgate <mlgate@localhost>") -> str:
+    def merge(self, branch: str, message: str, author: str = "mlgate <mlgate@localhost>", *, date: str | None = None) -> str:
         """Merge ``branch`` into the checked-out branch with a merge commit, as a forge does."""
-        with self.repo.git.custom_environment(**_identity_env(author)):
+        with self.repo.git.custom_environment(**_identity_env(author, None, date)):
             self.git("merge", "--quiet", "--no-ff", "--no-edit", "-m", message, branch)
         return self.resolve("HEAD")
 
@@ -254,6 +262,78 @@ class GitRepo:
                 continue
             found.append((sha, blob.data_stream.read() if blob.type == "blob" else None))
         return found
+
+
+    def log_changes(self, ref: str, paths: list[str], reverse: bool = True) -> list[Commit]:
+        """First-parent history of ``ref`` touching ``paths``, with each commit's changed files: one git process."""
+        fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
+        args = ["log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "--no-renames",
+                "--no-color", f"--format={fmt}"]
+        if reverse:
+            args.append("--reverse")
+        out = self.git(*args, self.resolve(ref), "--", *paths)
+        commits = []
+        for record in out.split("\x1e")[1:]:
+            header, _, raw = record.partition("\x1d")
+            sha, parents, an, ae, cn, date, subject, body = header.split("\x1f")
+            files = []
+            for line in raw.splitlines():
+                if not line.startswith(":"):
+                    continue
+                meta, _, path = line.partition("\t")
+                _, _, old, new, status = meta.split(" ")
+                files.append(FileChange(path, status[0], None if set(old) == {"0"} else old, None if set(new) == {"0"} else new))
+            commits.append(Commit(sha, tuple(parents.split()), an, ae, cn, date, subject, body.strip(), tuple(files)))
+        return commits
+
+    def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """Many objects in one ``git cat-file --batch`` round: ids written while contents are read."""
+        import threading
+
+        wanted = list(dict.fromkeys(oids))
+        if not wanted:
+            return {}
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        feeder = threading.Thread(target=lambda: (proc.stdin.write(("\n".join(wanted) + "\n").encode()), proc.stdin.close()))
+        feeder.start()
+        found: dict[str, bytes] = {}
+        out = proc.stdout
+        for oid in wanted:
+            header = out.readline().decode().split()
+            if len(header) < 3 or header[1] == "missing":
+                continue
+            size = int(header[2])
+            found[oid] = out.read(size)
+            out.read(1)  # the newline after each object
+        feeder.join()
+        proc.stdout.close()
+        proc.wait()
+        return found
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a commit changed: status A/M/D/T and the blob ids before and after."""
+
+    path: str
+    status: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit of a log, with the files it changed."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    author_email: str
+    committer: str
+    date: str  # committer date, ISO 8601 with offset
+    subject: str
+    body: str
+    files: tuple[FileChange, ...] = ()
 
 
 class GitTree:

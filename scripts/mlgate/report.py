@@ -182,7 +182,12 @@ def model_text(view: dict[str, Any]) -> str:
          f"deprecated: {v['deprecated']}" if v["deprecated"] else v["description"]]
         for v in view["versions"]
     ]
-    return "\n".join(out) + "\n\n" + _table(None, ["version", "created", "by", "aliases", "description"], rows)
+    text = "\n".join(out) + "\n\n" + _table(None, ["version", "created", "by", "aliases", "description"], rows)
+    if view.get("timeline"):
+        rows = [[e["time"].replace("T", " ").rstrip("Z"), f"@{e['alias']}", f"{e['from'] or '-'} -> {e['to'] or '-'}", e["kind"],
+                 f"#{e['pr']}" if e["pr"] else "-", e["author"], e["commit"][:10]] for e in view["timeline"]]
+        text += "\nalias timeline (latest first):\n" + _table(None, ["time (UTC)", "alias", "change", "kind", "PR", "author", "commit"], rows)
+    return text
 
 
 def version_text(view: dict[str, Any]) -> str:
@@ -216,3 +221,37 @@ def resolved_text(view: dict[str, Any]) -> str:
         f"  sha256: {a['sha256']}\n"
         f"  size:   {a['size']:,} bytes ({a['format']})\n"
     )
+
+
+# --- history --------------------------------------------------------------------
+
+
+def _approvers_text(e: dict[str, Any]) -> str:
+    if e["approvers"] == "unknown":
+        return "unknown"
+    return ", ".join(a["login"] for a in e["approvers"]) or "-"
+
+
+def _change_text(e: dict[str, Any]) -> str:
+    if e["alias"]:
+        return f"@{e['alias']} {e['from'] or '-'} -> {e['to'] or '-'}"
+    return f"v{e['to']}" if e["to"] else ""
+
+
+def history_text(events: list[dict[str, Any]], ref: str) -> str:
+    if not events:
+        return f"no registry events on {ref}\n"
+    rows = [[e["time"].replace("T", " ").rstrip("Z"), e["kind"], e["model"] or "(policy)", _change_text(e),
+             f"#{e['pr']}" if e["pr"] else "-", e["author"], e["merger"] or "-", _approvers_text(e), e["commit"][:10]]
+            for e in events]
+    return _table(None, ["time (UTC)", "kind", "model", "change", "PR", "author", "merged by", "approved by", "commit"], rows)
+
+
+def history_markdown(events: list[dict[str, Any]], ref: str) -> str:
+    lines = [f"### Registry history of `{_md_cell(ref)}`", "", "| time (UTC) | kind | model | change | PR | author | merged by | approved by | commit |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for e in events:
+        lines.append("| " + " | ".join(_md_cell(x) for x in (
+            e["time"], e["kind"], e["model"] or "(policy)", _change_text(e), f"#{e['pr']}" if e["pr"] else "-",
+            e["author"], e["merger"] or "-", _approvers_text(e), f"`{e['commit'][:10]}`")) + " |")
+    return "\n".join(lines) + "\n"

@@ -73,8 +73,9 @@ class RegistryRepo:
         p.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, p)
 
-    def commit(self, message: str, author: str = AUTHOR) -> str:
-        return self.git.commit_all(message, author=author)
+    def commit(self, message: str, author: str = AUTHOR, *, committer: str | None = None, date: str | None = None) -> str:
+        """Commit every change; ``date`` (ISO 8601) sets both author and committer dates."""
+        return self.git.commit_all(message, author=author, committer=committer, date=date)
 
     def branch(self, name: str, start: str | None = None) -> None:
         """Create ``name`` (from ``start`` or HEAD) and switch to it."""
@@ -85,10 +86,11 @@ class RegistryRepo:
     def switch(self, name: str) -> None:
         self.git.switch(name)
 
-    def merge(self, branch: str, into: str = "main", message: str | None = None) -> str:
+    def merge(self, branch: str, into: str = "main", message: str | None = None, *, author: str = AUTHOR,
+              date: str | None = None) -> str:
         """Merge ``branch`` into ``into`` with a merge commit (as a forge merges a pull request)."""
         self.git.switch(into)
-        return self.git.merge(branch, message or f"Merge branch '{branch}'", author=AUTHOR)
+        return self.git.merge(branch, message or f"Merge branch '{branch}'", author=author, date=date)
 
     def add_version(self, model: str, version: int, like: int, metrics: dict | None = None,
                     card: str | None = None, drop_metrics: tuple[str, ...] = ()) -> None:

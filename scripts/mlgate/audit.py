@@ -1,0 +1,316 @@
+"""Audit history: who registered, promoted, rolled back or deprecated what, when, approved by whom.
+
+Built from the first-parent history of the target branch with one ``git log``
+process (path-filtered, raw diffs), blob contents through one ``git cat-file
+--batch`` round, and, when a forge is configured, the approvers of each pull
+request, fetched once per pull request and cached on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import layout
+from .errors import MlgateError, UsageError
+from .gitrepo import Commit, GitRepo
+from .layout import LayoutError
+from .reviews import APPROVED, COMMENTED
+from .yamlio import YamlError, load
+
+REGISTRATION, PROMOTION, ROLLBACK, REMOVAL = "registration", "promotion", "rollback", "removal"
+DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED = "deprecation", "undeprecation", "policy-change", "version-removed"
+KINDS = (REGISTRATION, PROMOTION, ROLLBACK, REMOVAL, DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED)
+UNKNOWN = "unknown"
+
+_MERGE = re.compile(r"^Merge pull request #(\d+) from ")
+_SQUASH = re.compile(r"\(#(\d+)\)\s*$")
+_REVERT = re.compile(r"^This reverts commit ([0-9a-f]{7,40})", re.M)
+_VERSION = re.compile(rb"^version:[ \t]*([1-9][0-9]{0,8})[ \t]*(?:#.*)?$", re.M)
+
+
+@dataclass(frozen=True)
+class Approver:
+    login: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change to the registry on the target branch."""
+
+    time: str
+    kind: str
+    model: str | None
+    alias: str | None
+    from_version: int | None
+    to_version: int | None
+    commit: str
+    pr: int | None
+    author: str
+    merger: str | None
+    approvers: tuple[Approver, ...] | None  # None: unknown (no forge, or it could not be reached)
+    subject: str
+    reverts: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time, "kind": self.kind, "model": self.model, "alias": self.alias,
+            "from": self.from_version, "to": self.to_version, "commit": self.commit, "pr": self.pr,
+            "author": self.author, "merger": self.merger,
+            "approvers": UNKNOWN if self.approvers is None else [{"login": a.login, "at": a.at} for a in self.approvers],
+            "subject": self.subject, "reverts": self.reverts,
+        }
+
+
+@dataclass
+class History:
+    """Events, latest first, and anything that kept the history from being complete."""
+
+    ref: str
+    commit: str
+    events: list[Event]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _utc(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_when(text: str) -> datetime:
+    """A date or date-time from the command line (``2026-05-01``, ``2026-05-01T12:00:00Z``)."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def pr_number(commit: Commit) -> int | None:
+    """The pull request a commit on the target branch came from, by GitHub's merge and squash messages."""
+    m = _MERGE.match(commit.subject) or _SQUASH.search(commit.subject)
+    return int(m.group(1)) if m else None
+
+
+def _alias_version(blob: bytes | None, path: str) -> int | None:
+    if blob is None:
+        return None
+    found = _VERSION.findall(blob)
+    if len(found) == 1:  # the common case, without a YAML parse
+        return int(found[0])
+    try:
+        data = load(blob, path).data
+    except YamlError:
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def _deprecated(blob: bytes | None, path: str) -> set[int]:
+    if blob is None:
+        return set()
+    try:
+        data = load(blob, path).data
+    except YamlError:
+        return set()
+    items = data.get("deprecated", []) if isinstance(data, dict) else []
+    return {d["version"] for d in items if isinstance(d, dict) and isinstance(d.get("version"), int)}
+
+
+def _author_and_message(raw_commit: bytes) -> tuple[str | None, str]:
+    """The author name and message of a raw commit object."""
+    header, _, message = raw_commit.partition(b"\n\n")
+    author = None
+    for line in header.split(b"\n"):
+        if line.startswith(b"author "):
+            author = line[7:].rsplit(b" <", 1)[0].decode(errors="replace")
+    return author, message.decode(errors="replace")
+
+
+def history(
+    repo_path: str | os.PathLike[str] = ".",
+    *,
+    ref: str = "main",
+    model: str | None = None,
+    alias: str | None = None,
+    since: datetime | None = None,
+    forge: Any = None,
+) -> History:
+    """The registry's events on ``ref``'s first-parent history, latest first."""
+    if alias and not model:
+        raise UsageError("--alias needs a MODEL")
+    git = GitRepo(repo_path)
+    try:
+        head = git.resolve(ref)
+        if model:
+            pathspec = [layout.alias_path(model, alias)] if alias else [layout.model_dir(model) + "/"]
+        else:
+            pathspec = [layout.REGISTRY + "/"]
+        commits = git.log_changes(head, pathspec)
+        merges = [c for c in commits if len(c.parents) > 1]
+        # a merged branch's head commit: the change's author, and a revert trailer if it is a revert
+        raw = git.read_blobs([c.parents[1] for c in merges])
+        merged_heads = {c.sha: _author_and_message(raw.get(c.parents[1], b"")) for c in merges}
+        events = _events(git, commits, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
+        pr_author = {sha: author for sha, (author, _) in merged_heads.items()}
+    finally:
+        git.close()
+    result = History(ref, head, [])
+    info = _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
+    final = []
+    for e in events:
+        author, merger = (pr_author.get(e.commit) or e.author, e.merger)
+        approvers = None
+        pr = e.pr
+        if pr is not None and pr in info:
+            author = info[pr]["author"] or author
+            merger = info[pr]["merged_by"] or merger
+            approvers = tuple(Approver(a["login"], a["at"]) for a in info[pr]["approvers"])
+        elif forge is not None and pr is None:
+            approvers = ()  # no pull request: nobody approved it
+        final.append(Event(e.time, e.kind, e.model, e.alias, e.from_version, e.to_version, e.commit, pr, author, merger,
+                           approvers, e.subject, e.reverts))
+    if since is not None:
+        final = [e for e in final if datetime.fromisoformat(e.time.replace("Z", "+00:00")) >= since]
+    result.events = list(reversed(final))
+    return result
+
+
+def _events(git: GitRepo, commits: list[Commit], model: str | None, alias: str | None,
+            merged_messages: dict[str, str]) -> list[Event]:
+    """Events oldest first (approvers not yet known)."""
+    wanted: list[str] = []
+    for c in commits:
+        for f in c.files:
+            if f.path.endswith(".yaml") and ("/aliases/" in f.path or f.path.endswith("/model.yaml")):
+                wanted += [x for x in (f.old, f.new) if x]
+    blobs = git.read_blobs(wanted)
+    held: dict[str, list[int]] = {}  # alias path -> versions it pointed at, in order
+    events: list[Event] = []
+    for c in commits:
+        pr = pr_number(c)
+        merger = c.author if len(c.parents) > 1 else (c.committer if c.committer != c.author else None)
+        reverted = _REVERT.search(c.body) or _REVERT.search(merged_messages.get(c.sha, ""))
+        base = dict(time=_utc(c.date), commit=c.sha, pr=pr, author=c.author, merger=merger, approvers=None,
+                    subject=c.subject, reverts=reverted.group(1) if reverted else None)
+        for f in c.files:
+            if f.path == layout.POLICY:
+                if not model:
+                    events.append(Event(kind=POLICY_CHANGE, model=None, alias=None, from_version=None, to_version=None, **base))
+                continue
+            try:
+                place = layout.classify(f.path)
+            except LayoutError:
+                continue
+            if (model and place.model != model) or (alias and place.alias != alias):
+                continue
+            if place.role == "version":
+                kind = REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
+                if kind:
+                    events.append(Event(kind=kind, model=place.model, alias=None, from_version=None,
+                                        to_version=place.version, **base))
+            elif place.role == "alias":
+                before = _alias_version(blobs.get(f.old) if f.old else None, f.path)
+                after = _alias_version(blobs.get(f.new) if f.new else None, f.path)
+                seen = held.setdefault(f.path, [])
+                if before == after:
+                    continue  # only the note changed
+                if after is None and f.status == "D":
+                    kind = REMOVAL
+                elif after is None:
+                    continue  # unreadable alias file: nothing to say about versions
+                else:
+                    earlier = [v for v in seen if v != before]
+                    kind = ROLLBACK if (reverted or after in earlier) else PROMOTION
+                    seen.append(after)
+                events.append(Event(kind=kind, model=place.model, alias=place.alias, from_version=before,
+                                    to_version=after, **base))
+            elif place.role == "model" and not alias:
+                old = _deprecated(blobs.get(f.old) if f.old else None, f.path)
+                new = _deprecated(blobs.get(f.new) if f.new else None, f.path)
+                for v in sorted(new - old):
+                    events.append(Event(kind=DEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base))
+                for v in sorted(old - new):
+                    events.append(Event(kind=UNDEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base))
+    return events
+
+
+# --- approvers from the forge, cached on disk -----------------------------------------------------
+
+
+def _cache_file(repo_path: str | os.PathLike[str], forge: Any) -> Path:
+    key = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{forge.name}-{getattr(forge, 'repo_name', 'local')}")
+    return GitRepo(repo_path).git_dir() / "mlgate" / "cache" / f"approvals-{key}.json"
+
+
+def _approvers(pr: Any) -> list[dict[str, str]]:
+    latest: dict[str, Any] = {}
+    for r in pr.reviews:
+        if r.state != COMMENTED:
+            latest[r.user.lower()] = r
+    return [{"login": r.user, "at": r.submitted_at} for r in latest.values()
+            if r.state == APPROVED and r.user.lower() != pr.author.lower()]
+
+
+def _forge_info(repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable[int], warnings: list[str]) -> dict[int, dict]:
+    """Author, merger and approvers per pull request: from the cache, else fetched (in parallel) and cached."""
+    path = _cache_file(repo_path, forge)
+    try:
+        cache = {int(k): v for k, v in json.loads(path.read_text()).items()}
+    except (FileNotFoundError, ValueError):
+        cache = {}
+    missing = sorted(set(numbers) - set(cache))
+
+    def fetch(n: int) -> tuple[int, dict | None, str | None]:
+        try:
+            pr = forge.pull_request(n)
+        except MlgateError as e:
+            return n, None, str(e)
+        return n, {"author": pr.author, "merged_by": pr.merged_by, "state": pr.state, "approvers": _approvers(pr)}, None
+
+    fresh: dict[int, dict] = {}
+    if missing:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for n, data, error in pool.map(fetch, missing):
+                if data is None:
+                    warnings.append(f"approvers of #{n} unknown: {error}")
+                else:
+                    fresh[n] = data
+    final = {n: d for n, d in fresh.items() if d["state"] in ("merged", "closed")}  # merged PRs never change
+    if final:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump({str(k): v for k, v in {**cache, **final}.items()}, fh, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    return {**cache, **fresh}
+
+
+def holder_at(repo_path: str | os.PathLike[str], model: str, alias: str, *, ref: str = "main", at: str) -> tuple[int | None, str]:
+    """Which version held ``model@alias`` at a date (on ``ref``'s first-parent history) or at a commit."""
+    git = GitRepo(repo_path)
+    try:
+        try:
+            when = parse_when(at)
+        except UsageError:
+            when = None
+        if when is None:
+            commit = git.resolve(at)
+        else:
+            out = git.git("rev-list", "-1", "--first-parent", f"--before={when.isoformat()}", git.resolve(ref)).strip()
+            if not out:
+                raise UsageError(f"{ref} has no commit before {at}")
+            commit = out
+        tree = git.tree(commit)
+        path = layout.alias_path(model, alias)
+        entry = tree.entry(path)
+        return (_alias_version(tree.read(path), path) if entry is not None and entry.kind == "file" else None), commit
+    finally:
+        git.close()

@@ -1,0 +1,208 @@
+"""History on real repositories: merges, squashes, rebases, reverts, reverts of reverts, approvers from GitHub."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import jsonschema
+import pytest
+
+from mlgate.audit import history, holder_at, parse_when
+from mlgate.cli import main
+from mlgate.forge.github import GitHubForge
+from mlgate.resources import example_registry_dir, schemas_dir
+from mlgate.testing import RegistryRepo
+from tests.github_standin import StandIn
+
+CHAMPION = "registry/models/fraud-detector/aliases/champion.yaml"
+ALICE, BOB, CAROL = "alice <alice@acme.test>", "bob <bob@acme.test>", "carol <carol@acme.test>"
+
+
+def day(n: int) -> str:
+    return f"2026-03-{n:02d}T12:00:00+00:00"
+
+
+def revert(repo: RegistryRepo, commit: str, date: str, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    subprocess.run(["git", "revert", "--no-edit", *args, commit], cwd=repo.root, check=True, env=env, capture_output=True)
+
+
+@pytest.fixture
+def audited(tmp_path) -> RegistryRepo:
+    """main: initial registry (03-01), PR #12 merged (03-02), squash #13 (03-03), a rebase merge (03-04),
+    a revert of #12 (03-05), a revert of that revert (03-06), champion removed (03-07) and re-created (03-08),
+    a deprecation (03-09)."""
+    repo = RegistryRepo.create(tmp_path / "audited", example=False)
+    shutil.copytree(example_registry_dir(), repo.path("registry"))
+    repo.commit("Initial registry", date=day(1))
+    # 1. a merge commit, as GitHub merges PR #12
+    repo.branch("promote-v3")
+    repo.edit_yaml(CHAMPION, version=3)
+    repo.commit("Promote fraud-detector v3 to champion", author=ALICE, date=day(2))
+    merge12 = repo.merge("promote-v3", message="Merge pull request #12 from acme/promote-v3\n\nPromote fraud-detector v3",
+                         author=CAROL, date=day(2))
+    # 2. a squash merge of PR #13: authored by bob, committed by GitHub
+    repo.edit_yaml("registry/models/search-ranker/aliases/challenger.yaml", version=1)
+    repo.commit("Point search-ranker challenger at v1 (#13)", author=BOB, committer="GitHub <noreply@github.com>", date=day(3))
+    # 3. a rebase merge: two commits replayed onto main, no PR number in their messages
+    repo.edit_yaml("registry/models/churn-predictor/aliases/shadow.yaml", version=3)
+    repo.commit("Shadow churn v3", author=BOB, committer="GitHub <noreply@github.com>", date=day(4))
+    # 4. a revert of the merge of #12, then a revert of the revert (git's own revert)
+    revert(repo, merge12, day(5), "-m", "1")
+    revert(repo, repo.rev(), day(6))
+    # 5. the alias file deleted, then re-created pointing at v2 (which held it before)
+    repo.delete(CHAMPION)
+    repo.commit("Remove fraud champion", date=day(7))
+    repo.write(CHAMPION, {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "champion", "version": 2})
+    repo.commit("Restore fraud champion", date=day(8))
+    # 6. a deprecation
+    data = repo.read_yaml("registry/models/fraud-detector/model.yaml")
+    data["deprecated"] = [{"version": 1, "reason": "old"}]
+    repo.write("registry/models/fraud-detector/model.yaml", data)
+    repo.commit("Deprecate fraud v1", date=day(9))
+    return repo
+
+
+def _summary(events) -> list[tuple]:
+    return [(e.kind, e.model, e.alias, e.from_version, e.to_version, e.pr) for e in events]
+
+
+def test_every_kind_of_change_in_order(audited: RegistryRepo) -> None:
+    result = history(audited.root)
+    events = list(reversed(result.events))  # oldest first, for reading
+    initial = [e for e in events if e.subject == "Initial registry"]
+    assert sorted(e.kind for e in initial) == ["deprecation"] + ["policy-change"] + ["promotion"] * 7 + ["registration"] * 9
+    assert ("promotion", "fraud-detector", "champion", None, 2, None) in _summary(initial)
+    assert _summary(events[len(initial):]) == [
+        ("promotion", "fraud-detector", "champion", 2, 3, 12),  # merge commit
+        ("promotion", "search-ranker", "challenger", 2, 1, 13),  # squash
+        ("promotion", "churn-predictor", "shadow", 4, 3, None),  # rebase merge
+        ("rollback", "fraud-detector", "champion", 3, 2, None),  # revert
+        ("rollback", "fraud-detector", "champion", 2, 3, None),  # revert of the revert: back to a previous holder
+        ("removal", "fraud-detector", "champion", 3, None, None),
+        ("rollback", "fraud-detector", "champion", None, 2, None),  # re-created at a version it held before
+        ("deprecation", "fraud-detector", None, None, 1, None),
+    ]
+
+
+def test_authors_mergers_and_revert_trailers(audited: RegistryRepo) -> None:
+    events = {(e.pr, e.kind, e.to_version): e for e in history(audited.root).events}
+    merged = events[(12, "promotion", 3)]
+    assert (merged.author, merged.merger, merged.time) == ("alice", "carol", "2026-03-02T12:00:00Z")
+    squashed = events[(13, "promotion", 1)]
+    assert (squashed.author, squashed.merger) == ("bob", "GitHub")
+    revert = events[(None, "rollback", 2)]
+    assert revert.reverts is not None and revert.subject.startswith('Revert "Merge pull request #12')
+    assert all(e.approvers is None for e in events.values())  # no forge: unknown, never guessed
+
+
+def test_filters(audited: RegistryRepo) -> None:
+    champion = history(audited.root, model="fraud-detector", alias="champion").events
+    assert [(e.kind, e.to_version) for e in champion] == [
+        ("rollback", 2), ("removal", None), ("rollback", 3), ("rollback", 2), ("promotion", 3), ("promotion", 2)]
+    fraud = history(audited.root, model="fraud-detector").events
+    assert {e.model for e in fraud} == {"fraud-detector"} and fraud[0].kind == "deprecation"
+    recent = history(audited.root, since=parse_when("2026-03-06")).events
+    assert [e.time[:10] for e in recent] == ["2026-03-09", "2026-03-08", "2026-03-07", "2026-03-06"]
+
+
+def test_jsonl_follows_the_documented_schema(audited: RegistryRepo, capsys) -> None:
+    assert main(["-C", str(audited.root), "history", "--format", "jsonl"]) == 0
+    lines = capsys.readouterr()[0].splitlines()
+    schema = json.loads((schemas_dir() / "history-event.schema.json").read_text())
+    from referencing import Registry, Resource
+
+    registry = Registry().with_resources(
+        [(f"https://mlgate.dev/schemas/v1/{p.name}", Resource.from_contents(json.loads(p.read_text())))
+         for p in schemas_dir().glob("*.schema.json")])
+    validator = jsonschema.Draft202012Validator(schema, registry=registry)
+    assert len(lines) == 26
+    for line in lines:
+        validator.validate(json.loads(line))
+    assert json.loads(lines[0])["approvers"] == "unknown"
+
+
+def test_text_and_whois(audited: RegistryRepo, capsys) -> None:
+    assert main(["-C", str(audited.root), "history", "fraud-detector", "--alias", "champion"]) == 0
+    out = capsys.readouterr()[0]
+    row = next(line.split() for line in out.splitlines() if "#12" in line)
+    assert row == ["2026-03-02", "12:00:00", "promotion", "fraud-detector", "@champion", "2", "->", "3", "#12", "alice",
+                   "carol", "unknown", row[-1]]
+    assert holder_at(audited.root, "fraud-detector", "champion", at="2026-03-02T13:00:00Z")[0] == 3
+    assert holder_at(audited.root, "fraud-detector", "champion", at="2026-03-05T13:00:00Z")[0] == 2
+    assert holder_at(audited.root, "fraud-detector", "champion", at="2026-03-07T13:00:00Z")[0] is None
+    assert main(["-C", str(audited.root), "whois", "fraud-detector@champion", "--at", "2026-03-02T13:00:00Z"]) == 0
+    assert capsys.readouterr()[0].startswith("fraud-detector@champion was version 3 at 2026-03-02T13:00:00Z (commit ")
+    assert main(["-C", str(audited.root), "whois", "fraud-detector@champion", "--at", "main~1", "--json"]) == 0
+    assert json.loads(capsys.readouterr()[0])["version"] == 2
+    assert main(["-C", str(audited.root), "whois", "fraud-detector", "--at", "main"]) == 2
+    assert main(["-C", str(audited.root), "whois", "fraud-detector@champion", "--at", "1999-01-01"]) == 2
+    assert "has no commit before 1999-01-01" in capsys.readouterr()[1]
+
+
+def test_show_has_the_alias_timeline(audited: RegistryRepo, capsys) -> None:
+    assert main(["-C", str(audited.root), "show", "fraud-detector", "--json"]) == 0
+    timeline = json.loads(capsys.readouterr()[0])["timeline"]
+    assert [(e["alias"], e["kind"], e["to"]) for e in timeline[:3]] == [
+        ("champion", "rollback", 2), ("champion", "removal", None), ("champion", "rollback", 3)]
+
+
+def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo) -> None:
+    with StandIn() as gh:
+        gh.add_pull(12, "alice", "a" * 40)
+        gh.review(12, "dave", "APPROVED")
+        gh.review(12, "erin", "COMMENTED")
+        gh.review(12, "frank", "APPROVED")
+        gh.review(12, "frank", "CHANGES_REQUESTED")
+        gh.merge(12, audited.rev("main"), "carol")
+        gh.add_pull(13, "bob", "b" * 40)
+        gh.review(13, "bob", "APPROVED")  # self-approval is not an approval
+        gh.merge(13, "c" * 40, "erin")
+        forge = GitHubForge("acme/registry", gh.state.token, gh.url)
+        events = {e.pr: e for e in history(audited.root, forge=forge).events if e.pr}
+        assert [a.login for a in events[12].approvers] == ["dave"] and events[12].approvers[0].at.endswith("Z")
+        assert events[12].merger == "carol"
+        assert (events[13].approvers, events[13].merger) == ((), "erin")
+        calls = len(gh.state.requests)
+        assert calls == 4  # each PR and its reviews, once
+        again = {e.pr: e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events if e.pr}
+        assert len(gh.state.requests) == calls  # served from .git/mlgate/cache
+        assert again[12].approvers == events[12].approvers
+        # events without a pull request have no approvers, rather than unknown ones
+        assert all(e.approvers == () for e in history(audited.root, forge=forge).events if e.pr is None)
+
+
+def test_an_unreachable_forge_leaves_approvers_unknown(audited: RegistryRepo, capsys, monkeypatch) -> None:
+    with StandIn() as gh:
+        monkeypatch.setenv("GITHUB_TOKEN", gh.state.token)
+        gh.state.rate_limited = True
+        code = main(["-C", str(audited.root), "history", "--forge", "github", "--github-repo", "acme/registry",
+                     "--github-url", gh.url, "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    doc = json.loads(out)
+    assert {e["approvers"] for e in doc["events"] if e["pr"]} == {"unknown"}
+    assert "approvers of #12 unknown: GitHub rate limit exceeded" in err
+
+
+def test_history_reads_git_with_a_constant_number_of_processes(audited: RegistryRepo, monkeypatch) -> None:
+    started = []
+    real = subprocess.Popen
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, args, *a, **kw):  # noqa: ANN001
+            started.append(args)
+            super().__init__(args, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", Counting)
+    history(audited.root)
+    first = len(started)
+    for i in range(20):
+        audited.edit_yaml(CHAMPION, version=3 - i % 2)
+        audited.commit(f"flip {i}")
+    started.clear()
+    assert len(history(audited.root).events) == 46
+    assert len(started) == first <= 5, started
