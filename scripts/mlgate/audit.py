@@ -201,6 +201,8 @@ def _events(git: GitRepo, commits: list[Commit], model: str | None, alias: str |
         base = dict(time=_utc(c.date), commit=c.sha, pr=pr, author=c.author, merger=merger, approvers=None,
                     subject=c.subject, reverts=reverted.group(1) if reverted else None)
         for f in c.files:
+            if not f.path.endswith(".yaml") or f.path.endswith("/eval.yaml"):
+                continue  # eval.yaml, card.md, evidence: no event of their own
             if f.path == layout.POLICY:
                 if not model:
                     events.append(Event(kind=POLICY_CHANGE, model=None, alias=None, from_version=None, to_version=None, **base))
