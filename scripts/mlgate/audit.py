@@ -114,7 +114,7 @@ def _alias_version(blob: bytes | None, path: str) -> int | None:
 
 
 def _deprecated(blob: bytes | None, path: str) -> set[int]:
-    if blob is None:
+    if blob is None or b"deprecated" not in blob:
         return set()
     try:
         data = load(blob, path).data
@@ -155,10 +155,11 @@ def history(
             pathspec = [layout.REGISTRY + "/"]
         commits = git.log_changes(head, pathspec)
         merges = [c for c in commits if len(c.parents) > 1]
-        # a merged branch's head commit: the change's author, and a revert trailer if it is a revert
-        raw = git.read_blobs([c.parents[1] for c in merges])
-        merged_heads = {c.sha: _author_and_message(raw.get(c.parents[1], b"")) for c in merges}
-        events = _events(git, commits, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
+        # one cat-file round for everything: the alias and model.yaml blobs whose versions we need, and
+        # each merged branch's head commit (the change's author, and a revert trailer if it is a revert)
+        objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
+        merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
+        events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
         pr_author = {sha: author for sha, (author, _) in merged_heads.items()}
     finally:
         git.close()
@@ -183,15 +184,18 @@ def history(
     return result
 
 
-def _events(git: GitRepo, commits: list[Commit], model: str | None, alias: str | None,
-            merged_messages: dict[str, str]) -> list[Event]:
-    """Events oldest first (approvers not yet known)."""
+def _wanted_blobs(commits: list[Commit]) -> list[str]:
     wanted: list[str] = []
     for c in commits:
         for f in c.files:
             if f.path.endswith(".yaml") and ("/aliases/" in f.path or f.path.endswith("/model.yaml")):
                 wanted += [x for x in (f.old, f.new) if x]
-    blobs = git.read_blobs(wanted)
+    return wanted
+
+
+def _events(commits: list[Commit], blobs: dict[str, bytes], model: str | None, alias: str | None,
+            merged_messages: dict[str, str]) -> list[Event]:
+    """Events oldest first (approvers not yet known)."""
     held: dict[str, list[int]] = {}  # alias path -> versions it pointed at, in order
     events: list[Event] = []
     for c in commits:

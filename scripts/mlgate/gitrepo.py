@@ -2,21 +2,23 @@
 
 Blobs and trees are read through GitPython's object database, which keeps one
 ``git cat-file --batch`` process alive for the life of the repository object:
-no checkout, and no process per file.
+no checkout, and no process per file. GitPython is imported only when a tree
+is read or an object written; commands that only need git's own output (the
+history) never pay for it.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
-from gitdb.base import IStream
+from functools import cached_property
+from typing import Any
 
 from .errors import GitError, InputError
 
@@ -80,36 +82,49 @@ class GitRepo:
     """A git repository on disk."""
 
     def __init__(self, path: str | os.PathLike[str] = ".") -> None:
-        try:
-            self.repo = git.Repo(path, search_parent_directories=True)
-        except (InvalidGitRepositoryError, NoSuchPathError):
-            raise GitError(f"{os.fspath(path)} is not inside a git repository") from None
-        if self.repo.bare or self.repo.working_tree_dir is None:
-            raise GitError(f"{os.fspath(path)} is a bare repository; mlgate needs a work tree")
-        self.root = Path(self.repo.working_tree_dir)
+        where = os.fspath(path)
+        if not os.path.isdir(where):
+            raise GitError(f"{where} is not inside a git repository (no such folder)")
+        proc = subprocess.run(["git", "rev-parse", "--is-bare-repository", "--show-toplevel"], cwd=where,
+                              capture_output=True, text=True)
+        lines = proc.stdout.split()
+        if proc.returncode != 0 or not lines:
+            raise GitError(f"{where} is not inside a git repository")
+        if lines[0] == "true" or len(lines) < 2:
+            raise GitError(f"{where} is a bare repository; mlgate needs a work tree")
+        self.root = Path(lines[1])
+
+    @cached_property
+    def repo(self) -> Any:
+        """The GitPython repository (imported on first use)."""
+        import git
+
+        return git.Repo(self.root)
 
     @classmethod
     def init(cls, path: str | os.PathLike[str], branch: str = "main") -> GitRepo:
         """Create a new repository at ``path`` whose first branch is ``branch``."""
         os.makedirs(path, exist_ok=True)
-        git.Repo.init(path, initial_branch=branch)
+        proc = subprocess.run(["git", "init", "--quiet", f"--initial-branch={branch}", os.fspath(path)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise GitError(f"git init failed: {proc.stderr.strip()}")
         return cls(path)
 
     def close(self) -> None:
-        self.repo.close()
+        if "repo" in self.__dict__:
+            self.repo.close()
 
     def commit_all(self, message: str, author: str = "mlgate <mlgate@localhost>", *, committer: str | None = None,
                    date: str | None = None) -> str:
         """Stage every change in the work tree and commit it; returns the new commit sha."""
         self.git("add", "--all")
-        with self.repo.git.custom_environment(**_identity_env(author, committer, date)):
-            self.git("commit", "--quiet", "--no-verify", "--allow-empty", "-m", message)
+        self._plumb("commit", "--quiet", "--no-verify", "--allow-empty", "-m", message, env=_identity_env(author, committer, date))
         return self.resolve("HEAD")
 
     def merge(self, branch: str, message: str, author: str = "mlgate <mlgate@localhost>", *, date: str | None = None) -> str:
         """Merge ``branch`` into the checked-out branch with a merge commit, as a forge does."""
-        with self.repo.git.custom_environment(**_identity_env(author, None, date)):
-            self.git("merge", "--quiet", "--no-ff", "--no-edit", "-m", message, branch)
+        self._plumb("merge", "--quiet", "--no-ff", "--no-edit", "-m", message, branch, env=_identity_env(author, None, date))
         return self.resolve("HEAD")
 
     # --- writing without a checkout ---------------------------------------------
@@ -144,6 +159,8 @@ class GitRepo:
                     if data is None:
                         lines.append(f"0 {ZERO}\t{path}")
                     else:
+                        from gitdb.base import IStream
+
                         istream = self.repo.odb.store(IStream("blob", len(data), io.BytesIO(data)))
                         lines.append(f"100644 {istream.hexsha.decode()}\t{path}")
                 self._plumb("update-index", "--index-info", env=env, stdin=("\n".join(lines) + "\n").encode())
@@ -213,19 +230,20 @@ class GitRepo:
 
     def resolve(self, ref: str) -> str:
         """The full commit sha that ``ref`` names."""
-        try:
-            return self.repo.commit(ref).hexsha
-        except (BadName, ValueError, GitCommandError):
-            raise GitError(f"unknown git ref {ref!r}: no commit by that name in {self.root}") from None
+        if not ref or ref.startswith("-"):
+            raise GitError(f"unknown git ref {ref!r}: no commit by that name in {self.root}")
+        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+                              cwd=self.root, capture_output=True, text=True)
+        if proc.returncode != 0 or not proc.stdout.strip():
+            raise GitError(f"unknown git ref {ref!r}: no commit by that name in {self.root}")
+        return proc.stdout.strip()
 
     def tree(self, ref: str) -> GitTree:
         return GitTree(self, ref)
 
     def git(self, *args: str) -> str:
-        try:
-            return self.repo.git.execute(["git", *args], strip_newline_in_stdout=False)
-        except GitCommandError as e:
-            raise GitError(f"git {' '.join(args[:2])} failed: {(e.stderr or '').strip()}") from None
+        """Run a git command in the repository and return its output; :class:`GitError` if it fails."""
+        return self._plumb(*args)
 
     def changed_paths(self, base: str, head: str | None, prefix: str) -> dict[str, str]:
         """Paths under ``prefix`` that differ between commit ``base`` and ``head``.
@@ -264,8 +282,8 @@ class GitRepo:
         return found
 
 
-    def log_changes(self, ref: str, paths: list[str], reverse: bool = True) -> list[Commit]:
-        """First-parent history of ``ref`` touching ``paths``, with each commit's changed files: one git process.
+    def log_changes(self, ref: str, paths: list[str]) -> list[Commit]:
+        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files: one git process.
 
         The output is parsed while git is still writing it (the two overlap on
         two cores). Only files under ``paths`` are kept; a pathspec is passed to
@@ -275,9 +293,7 @@ class GitRepo:
         fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
         args = ["git", "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "--no-renames",
                 "--no-color", f"--format={fmt}"]
-        if reverse:
-            args.append("--reverse")
-        args.append(self.resolve(ref))
+        args.append(ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref))
         narrow = [p for p in paths if p.strip("/").count("/") >= 1]
         if narrow:
             args += ["--", *narrow]
@@ -297,6 +313,7 @@ class GitRepo:
             err = proc.stderr.read()
         if proc.returncode != 0:
             raise GitError(f"git log failed: {err.decode(errors='replace').strip()}")
+        commits.reverse()  # git's --reverse would buffer everything before the first byte
         return commits
 
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
