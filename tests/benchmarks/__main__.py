@@ -1,0 +1,166 @@
+"""Benchmark suite entry point.
+
+    python -m tests.benchmarks --sizes 1000,10000 --out bench.json [--peers gto,mlflow] [--runs 5]
+
+For each size N (total versions), builds a synthetic registry of N/10 models x 10 versions with a history
+of N promotions merged as pull requests (deterministic from --seed), then times whole processes, the way
+a user or a CI job feels them, and prints a Markdown table. Times are medians of --runs runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .synth import Synthetic, build
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mlgate_cmd(*args: str) -> list[str]:
+    # the installed package when there is one, else the source tree
+    code = "import sys; from mlgate.cli import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", code, *args]
+
+
+def _env() -> dict[str, str]:
+    """The child processes import the same mlgate as this one (installed, or the source tree)."""
+    import os
+
+    try:
+        import mlgate
+
+        where = str(Path(mlgate.__file__).resolve().parent.parent)
+    except ImportError:
+        where = str(ROOT / "scripts")
+    return {**os.environ, "PYTHONPATH": where}
+
+
+def time_process(cmd: list[str], cwd: Path, runs: int, ok_codes: tuple[int, ...] = (0,), setup=None) -> dict:
+    """Median wall time of a whole process, and every run's time."""
+    times = []
+    for _ in range(runs):
+        if setup:
+            setup()
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True)
+        times.append(time.perf_counter() - t)
+        if proc.returncode not in ok_codes:
+            raise RuntimeError(f"{' '.join(cmd[:6])} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
+    return {"median_s": statistics.median(times), "runs_s": times}
+
+
+def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
+    repo = syn.path
+    m = syn.model_names[len(syn.model_names) // 2]
+    results: dict[str, dict] = {}
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+    # a pull request that moves one alias
+    current = syn.champions[m]
+    target = 1 if current != 1 else 2
+    git("switch", "--quiet", "-c", "bench-promote")
+    alias = repo / f"registry/models/{m}/aliases/challenger.yaml"
+    alias.write_text(alias.read_text().replace("version: 2", f"version: {target}") if target != 2 else alias.read_text().replace("version: 2", "version: 3"))
+    git("commit", "--quiet", "-am", "bench: move one alias")
+    git("switch", "--quiet", "main")
+
+    results["validate whole registry"] = time_process(_mlgate_cmd("validate"), repo, runs)
+    results["validate PR moving one alias"] = time_process(
+        _mlgate_cmd("validate", "--base", "main", "--head", "bench-promote"), repo, runs, ok_codes=(0, 1))
+    results["resolve one alias (fresh process)"] = time_process(
+        _mlgate_cmd("resolve", f"models:/{m}@champion", "--ref", "main"), repo, runs)
+    results["history of one model"] = time_process(_mlgate_cmd("history", m, "--format", "jsonl"), repo, runs)
+    results["history of the whole registry"] = time_process(_mlgate_cmd("history", "--format", "jsonl"), repo, runs)
+
+    artifact = repo.parent / "artifact.bin"
+    artifact.write_bytes(b"\0" * 4096)
+    (repo.parent / "eval.yaml").write_text("dataset: {name: h, sha256: " + "a" * 64 + "}\nmetrics: {auc: 0.9}\n")
+    (repo.parent / "card.md").write_text("# card\n\nx\n")
+
+    def drop_branch() -> None:
+        subprocess.run(["git", "branch", "-D", f"mlgate/register-{m}-v{syn.versions + 1}"], cwd=repo, capture_output=True)
+
+    results["register one version"] = time_process(
+        _mlgate_cmd("register", m, "--artifact", str(artifact), "--eval", str(repo.parent / "eval.yaml"),
+                    "--card", str(repo.parent / "card.md"), "--run-id", "r", "--git-sha", "a" * 40,
+                    "--code-repo", "https://x.test/y", "--dataset-uri", "s3://d/x", "--dataset-sha256", "b" * 64,
+                    "--no-pr", "--as", "bench"), repo, runs, setup=drop_branch)
+    drop_branch()
+    git("branch", "-D", "bench-promote")
+    return results
+
+
+def table(report: dict) -> str:
+    lines = []
+    for size in report["sizes"]:
+        lines += [f"#### {size['models']} models x {size['versions']} versions ({size['total_versions']:,} versions, "
+                  f"{size['promotions']:,} promotion PRs)", "", "| operation | mlgate | " +
+                  " | ".join(report["peers"]) + (" | " if report["peers"] else "") + "fastest peer / mlgate |",
+                  "|---|---|" + "---|" * len(report["peers"]) + "---|"]
+        for op, r in size["mlgate"].items():
+            peers = [size.get("peers", {}).get(p, {}).get(op) for p in report["peers"]]
+            cells = [f"{x['median_s']:.3f} s" if x else "n/a" for x in peers]
+            known = [x["median_s"] for x in peers if x]
+            ratio = f"{min(known) / r['median_s']:.1f}x" if known else "-"
+            lines.append(f"| {op} | {r['median_s']:.3f} s | " + " | ".join(cells) + (" | " if cells else "") + f"{ratio} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,10000", help="total versions per synthetic registry, comma-separated")
+    ap.add_argument("--versions", type=int, default=10, help="versions per model")
+    ap.add_argument("--promotions", type=int, default=None, help="promotion PRs in the history (default: = size)")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--peers", default="", help="comma-separated: gto, mlflow")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--keep", default=None, help="build the registries in this folder and keep them")
+    args = ap.parse_args(argv)
+    peers = [p for p in args.peers.split(",") if p]
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
+    report = {"machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": __import__("os").cpu_count(),
+                          "git": subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()},
+              "runs": args.runs, "seed": args.seed, "peers": peers, "sizes": []}
+    try:
+        for size in [int(x) for x in args.sizes.split(",")]:
+            models = max(1, size // args.versions)
+            promotions = args.promotions if args.promotions is not None else size
+            path = work / f"registry-{size}"
+            if path.exists():
+                shutil.rmtree(path)
+            t = time.perf_counter()
+            syn = build(path, models, args.versions, promotions, args.seed)
+            print(f"built {models} models x {args.versions} versions, {promotions} promotions in {time.perf_counter() - t:.1f} s",
+                  file=sys.stderr)
+            entry = {"models": models, "versions": args.versions, "total_versions": models * args.versions,
+                     "promotions": promotions, "mlgate": mlgate_suite(syn, args.runs), "peers": {}}
+            if peers:
+                from .peers import run_peers
+
+                entry["peers"] = run_peers(peers, syn, work, args.runs)
+            report["sizes"].append(entry)
+            print(table({**report, "sizes": [entry]}))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
