@@ -318,24 +318,48 @@ class GitRepo:
 
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Many objects in one ``git cat-file --batch`` round: ids written while contents are read."""
+        reader = BlobReader(self)
+        for oid in oids:
+            reader.want(oid)
+        return reader.finish()
+
+
+class BlobReader:
+    """A ``git cat-file --batch`` process fed while other work goes on; contents gathered by a thread."""
+
+    def __init__(self, repo: GitRepo) -> None:
         import threading
 
-        wanted = list(dict.fromkeys(oids))
-        if not wanted:
-            return {}
-        found: dict[str, bytes] = {}
-        with subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
-            feeder = threading.Thread(target=lambda: (proc.stdin.write(("\n".join(wanted) + "\n").encode()), proc.stdin.close()))
-            feeder.start()
-            out = proc.stdout
-            for oid in wanted:
-                header = out.readline().decode().split()
-                if len(header) < 3 or header[1] == "missing":
-                    continue
-                found[oid] = out.read(int(header[2]))
-                out.read(1)  # the newline after each object
-            feeder.join()
-        return found
+        self.proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=repo.root, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
+        self.asked: set[str] = set()
+        self.found: dict[str, bytes] = {}
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def want(self, oid: str) -> None:
+        if oid not in self.asked:
+            self.asked.add(oid)
+            self.proc.stdin.write(oid.encode() + b"\n")
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        while True:
+            header = out.readline()
+            if not header:
+                return
+            parts = header.split()
+            if len(parts) < 3 or parts[1] == b"missing":
+                continue
+            self.found[parts[0].decode()] = out.read(int(parts[2]))
+            out.read(1)  # the newline after each object
+
+    def finish(self) -> dict[str, bytes]:
+        self.proc.stdin.close()
+        self.thread.join()
+        self.proc.stdout.close()
+        self.proc.wait()
+        return self.found
 
 
 def _parse_record(record: str, keep: tuple[str, ...]) -> Commit:
