@@ -14,7 +14,7 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from .errors import InputError, UsageError
 
@@ -90,8 +90,15 @@ def store_path(store: str, digest: str) -> str:
     return f"{store.rstrip('/')}/sha256/{digest[:2]}/{digest}"
 
 
-def upload(path: str | os.PathLike[str], store: str, fmt: str | None = None) -> ArtifactInfo:
-    """Copy a local artifact into the content-addressed ``store``; idempotent per digest."""
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+
+
+def upload(path: str | os.PathLike[str], store: str, fmt: str | None = None, progress: Progress | None = None) -> ArtifactInfo:
+    """Copy a local artifact into the content-addressed ``store``; idempotent per digest.
+
+    Any fsspec URL works when its package is installed (s3fs for s3://, gcsfs for gs://...); a plain path
+    or file:// works out of the box. The copy goes to a temporary name and is renamed into place.
+    """
     try:
         import fsspec
     except ImportError:  # pragma: no cover - fsspec is a dependency
@@ -100,15 +107,82 @@ def upload(path: str | os.PathLike[str], store: str, fmt: str | None = None) -> 
     target = store_path(store, info.sha256)
     try:
         fs, fs_path = fsspec.core.url_to_fs(target)
-    except (ImportError, ValueError) as e:
+    except ImportError as e:
+        raise UsageError(f"artifact store {store!r} needs {_package_for(store)} (pip install {_package_for(store)}): {e}") from None
+    except ValueError as e:
         raise UsageError(f"cannot use artifact store {store!r}: {e}") from None
     if not fs.exists(fs_path):
         fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
         tmp = f"{fs_path}.partial-{os.getpid()}"
         stream, _ = open_local(path)
-        with stream, fs.open(tmp, "wb") as out:
-            for chunk in _chunks(stream):
-                out.write(chunk)
-        fs.mv(tmp, fs_path)
+        done = 0
+        try:
+            with stream, fs.open(tmp, "wb") as out:
+                for chunk in _chunks(stream):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, info.size)
+            fs.mv(tmp, fs_path)
+        finally:
+            if fs.exists(tmp):
+                fs.rm(tmp)
     uri = target if "://" in target else Path(target).resolve().as_uri()
     return ArtifactInfo(uri, info.sha256, info.size, info.format)
+
+
+def _package_for(uri: str) -> str:
+    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    return {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "http": "aiohttp",
+            "https": "aiohttp"}.get(protocol, f"an fsspec implementation of {protocol}://")
+
+
+@dataclass(frozen=True)
+class Verified:
+    """One artifact checked against the registry: ``status`` is ok, mismatch or unreadable."""
+
+    model: str
+    version: int
+    uri: str
+    status: str
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "version": self.version, "uri": self.uri, "status": self.status, "detail": self.detail}
+
+
+def verify(registry: Any, selector: str | None = None, progress: Progress | None = None) -> list[Verified]:
+    """Stream each selected artifact from its store and check its size and sha256.
+
+    ``selector``: None (everything), ``MODEL``, ``MODEL@ALIAS`` or ``MODEL/VERSION``.
+    """
+    from .serving import ServingError, _open_uri
+
+    targets: list[tuple[str, int]] = []
+    if selector is None:
+        targets = [(m, v) for m in registry.model_names() for v in registry.version_numbers(m)]
+    elif "@" in selector or "/" in selector:
+        resolved = registry.resolve(f"models:/{selector}")
+        targets = [(resolved.ref.name, resolved.version.version)]
+    else:
+        targets = [(selector, v) for v in registry.version_numbers(selector)]
+    results = []
+    for model, n in targets:
+        art = registry.version(model, n).artifact
+        h, size = hashlib.sha256(), 0
+        try:
+            with _open_uri(art.uri) as stream:
+                for chunk in _chunks(stream):
+                    h.update(chunk)
+                    size += len(chunk)
+                    if progress:
+                        progress(size, art.size)
+        except (OSError, ServingError) as e:
+            results.append(Verified(model, n, art.uri, "unreadable", str(e)))
+            continue
+        if size != art.size or h.hexdigest() != art.sha256:
+            results.append(Verified(model, n, art.uri, "mismatch",
+                                    f"{size:,} bytes, sha256 {h.hexdigest()}; recorded {art.size:,} bytes, sha256 {art.sha256}"))
+        else:
+            results.append(Verified(model, n, art.uri, "ok", f"{size:,} bytes, sha256 {art.sha256[:12]}..."))
+    return results

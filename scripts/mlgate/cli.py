@@ -357,6 +357,88 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
 
 
 @cli.command()
+@_ref_option
+@click.option("-o", "--output", "output", metavar="FILE", help="Write the index here (atomically) instead of printing it.")
+@click.pass_obj
+def index(obj: Context, ref: str | None, output: str | None) -> int:
+    """Write the serving index: every model's aliases and artifacts, the source commit, a digest.
+
+    Serving reads it with `mlgate.serving.open_source(FILE)`: no YAML to parse, and an altered or
+    truncated index is refused by its digest. publish.yml builds it on every push to main.
+
+    \b
+    Example:
+      mlgate index --ref main -o registry-index.json
+    """
+    from .index import build_index, write_index
+    from .report import to_json
+
+    data = build_index(obj.repo, ref)
+    if output:
+        write_index(data, output)
+        click.echo(f"wrote {output}: {len(data['models'])} models, digest {data['digest'][:12]}", err=True)
+    else:
+        _out(to_json(data))
+    return EXIT_OK
+
+
+def progress_bar(label: str) -> Any:
+    """A progress callback drawing on a terminal (and silent otherwise); call .close() at the end."""
+
+    class Bar:
+        def __init__(self) -> None:
+            self.bar = None
+
+        def __call__(self, done: int, total: int) -> None:
+            if total < 16 * 1024 * 1024 or not sys.stderr.isatty():
+                return
+            if self.bar is None:
+                self.bar = click.progressbar(length=total, label=label, file=sys.stderr).__enter__()
+            self.bar.update(done - self.bar.pos)
+
+        def close(self) -> None:
+            if self.bar is not None:
+                self.bar.__exit__(None, None, None)
+                self.bar = None
+
+    return Bar()
+
+
+@cli.command()
+@click.argument("selector", required=False, metavar="[MODEL[@ALIAS|/VERSION]]")
+@_ref_option
+@_json_option
+@click.pass_obj
+def verify(obj: Context, selector: str | None, ref: str | None, as_json: bool) -> int:
+    """Stream artifacts from their store and check size and sha256 against the registry.
+
+    Exits 1 if any artifact differs from what the registry recorded or cannot be read.
+
+    \b
+    Examples:
+      mlgate verify fraud-detector@champion
+      mlgate verify --ref main --json
+    """
+    from .artifacts import verify as do_verify
+    from .registry import Registry
+    from .report import to_json
+
+    bar = progress_bar("verifying")
+    try:
+        results = do_verify(Registry.open(obj.repo, ref), selector, progress=bar)
+    finally:
+        bar.close()
+    if as_json:
+        _out(to_json([r.to_dict() for r in results]))
+    else:
+        for r in results:
+            click.echo(f"{r.status.upper():<10} {r.model} v{r.version}  {r.uri}\n           {r.detail}")
+        bad = sum(r.status != "ok" for r in results)
+        click.echo(f"{len(results) - bad} of {len(results)} artifacts verified" + (f"; {bad} failed" if bad else ""))
+    return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_CHECK_FAILED
+
+
+@cli.command()
 @click.argument("rule", required=False)
 def rules(rule: str | None) -> int:
     """Explain the validator's rule ids (all of them, or one).

@@ -107,6 +107,7 @@ def register(obj: Context, model: str, artifact: str, eval_file: str, card_file:
         --evidence bias_audit=audit.md --run-id run-42 --git-sha $(git rev-parse HEAD) \\
         --code-repo https://github.com/acme/fraud --dataset-uri s3://data/q3.parquet --dataset-sha256 ab12...
     """
+    from .cli import progress_bar
     from .propose import register as do_register
 
     lineage: dict[str, Any] = {"run_id": run_id, "git_sha": git_sha, "code_repo": code_repo}
@@ -114,13 +115,17 @@ def register(obj: Context, model: str, artifact: str, eval_file: str, card_file:
         lineage["dataset"] = {k: v for k, v in {"uri": dataset_uri, "sha256": dataset_sha256}.items() if v}
     lineage["params"] = _pairs(params, "--param", parse=True)
     lineage["environment"] = _pairs(environment, "--env")
-    proposal = do_register(
-        obj.repo, model, artifact=artifact, eval_file=eval_file, card_file=card_file, author=_whoami(obj, login),
+    bar = progress_bar("uploading")
+    try:
+        proposal = do_register(
+            obj.repo, model, progress=bar, artifact=artifact, eval_file=eval_file, card_file=card_file, author=_whoami(obj, login),
         evidence=_pairs(evidence, "--evidence"), lineage=lineage, artifact_sha256=artifact_sha256,
         artifact_size=artifact_size, artifact_format=artifact_format, store=store, description=description,
         model_description=model_description, owners=owners, base=base,
-        forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None, open_pr=open_pr,
-    )
+            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None, open_pr=open_pr,
+        )
+    finally:
+        bar.close()
     _show(proposal, as_json)
     return EXIT_OK
 

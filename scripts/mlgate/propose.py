@@ -178,6 +178,7 @@ def register(
     base: str = "main",
     forge: Forge | None = None,
     open_pr: bool = True,
+    progress: Any = None,
 ) -> Proposal:
     """Write version N+1 of ``model`` (and its model.yaml if the model is new) on a branch, and open a PR."""
     if not layout.NAME_RE.match(model):
@@ -203,7 +204,7 @@ def register(
         info = artifacts.ArtifactInfo(artifact, artifact_sha256, artifact_size, artifact_format)
     else:
         local = artifact[len("file://"):] if artifact.startswith("file://") else artifact
-        info = artifacts.upload(local, store, artifact_format) if store else artifacts.describe_local(local, artifact_format)
+        info = artifacts.upload(local, store, artifact_format, progress) if store else artifacts.describe_local(local, artifact_format)
         if artifact_sha256 and artifact_sha256 != info.sha256:
             raise InputError(f"artifact sha256 is {info.sha256}, not the {artifact_sha256} given", path=local)
 
