@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import threading
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Mapping, Protocol
@@ -259,6 +260,8 @@ class _CatFile:
         self.proc = subprocess.Popen(["git", "--git-dir", str(git_dir), "cat-file", "--batch"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.lock = threading.Lock()
+        # the process ends with this object, however the serving code lets go of it
+        self._finalizer = weakref.finalize(self, _end_process, self.proc)
 
     def get(self, name: str) -> tuple[str, bytes] | None:
         with self.lock:
@@ -272,8 +275,13 @@ class _CatFile:
             return header[1].decode(), data
 
     def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait()
+        self._finalizer()
+
+
+def _end_process(proc: subprocess.Popen) -> None:
+    proc.stdin.close()
+    proc.stdout.close()
+    proc.wait()
 
 
 class GitSource(_FileSource):

@@ -1,0 +1,250 @@
+"""Serving: light import, sources, resolve, sha256-verified fetch, watch; real files, real git."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlgate import serving
+from mlgate.cli import main
+from mlgate.forge.local import LocalForge
+from mlgate.index import build_index, write_index
+from mlgate.propose import merge_pull_request, promote, register, rollback
+from mlgate.testing import RegistryRepo
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+DIGEST = hashlib.sha256(b"data").hexdigest()
+LINEAGE = {"run_id": "r", "git_sha": "c" * 40, "code_repo": "https://x.test/y", "dataset": {"uri": "s3://d/x", "sha256": DIGEST}}
+
+
+def test_import_is_light() -> None:
+    code = ("import sys, mlgate.serving as s; heavy = ('click', 'github', 'jsonschema', 'git', 'fsspec', 'mlgate.validate', "
+            "'mlgate.gates', 'mlgate.loader', 'mlgate.registry', 'mlgate.cli'); print([m for m in heavy if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> tuple[RegistryRepo, LocalForge, dict[int, Path]]:
+    """A registry whose fraud-detector v1 and v2 have real artifacts on disk, v1 champion, merged by PR."""
+    repo = RegistryRepo.create(tmp_path / "repo", example=False)
+    repo.write("registry/policy.yaml", "apiVersion: mlgate/v1\nkind: Policy\nadmins: [pat]\naliases:\n  '*': {approvals: {min: 1}}\n")
+    repo.commit("policy")
+    forge = LocalForge(repo.root)
+    files = {}
+    for v in (1, 2):
+        art = tmp_path / f"model-v{v}.bin"
+        art.write_bytes(os.urandom(3000 + v))
+        files[v] = art
+        ev = tmp_path / "eval.yaml"
+        ev.write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.9{v}}}\n")
+        card = tmp_path / "card.md"
+        card.write_text("# card\ntext\n")
+        p = register(repo.root, "fraud-detector", artifact=str(art), eval_file=str(ev), card_file=str(card), author="alice",
+                     lineage=LINEAGE, model_description="Fraud.", owners=["alice"], forge=forge)
+        merge_pull_request(repo.root, forge, p.pr.number, "pat")
+    p = promote(repo.root, "fraud-detector", 1, "champion", author="alice", forge=forge)
+    forge.review(p.pr.number, "bob", "APPROVED")
+    merge_pull_request(repo.root, forge, p.pr.number, "bob")
+    return repo, forge, files
+
+
+def test_resolve_and_fetch_from_every_kind_of_source(served, tmp_path: Path) -> None:
+    repo, _, files = served
+    index = tmp_path / "index.json"
+    assert main(["-C", str(repo.root), "index", "--ref", "main", "-o", str(index)]) == 0
+    sources = [serving.open_source(index), serving.open_source(repo.root),
+               serving.open_source(f"git+{repo.root}#main", cache_dir=tmp_path / "gitcache")]
+    for source in sources:
+        model = serving.resolve("models:/fraud-detector@champion", source)
+        assert (model.name, model.alias, model.version) == ("fraud-detector", "champion", 1), source.label
+        assert model.sha256 == hashlib.sha256(files[1].read_bytes()).hexdigest()
+        assert model.commit in (repo.rev("main"), None)
+        path = serving.fetch(model, cache_dir=tmp_path / "cache")
+        assert path.read_bytes() == files[1].read_bytes()
+        assert path == tmp_path / "cache" / "sha256" / model.sha256[:2] / model.sha256
+        assert serving.resolve("models:/fraud-detector/2", source).version == 2
+
+
+def test_mlflow_stages_and_errors_that_list_what_exists(served, tmp_path: Path) -> None:
+    repo, _, _ = served
+    repo.write("registry/models/fraud-detector/aliases/production.yaml",
+               {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "production", "version": 2})
+    source = serving.open_source(repo.root)
+    assert serving.resolve("models:/fraud-detector/Production", source).version == 2
+    assert serving.resolve("models:/fraud-detector/production", source).alias == "production"
+    with pytest.raises(serving.UnknownModel, match=r"no model 'fraud' .*; models: fraud-detector"):
+        serving.resolve("models:/fraud@champion", source)
+    with pytest.raises(serving.UnknownAlias, match="aliases: champion, production"):
+        serving.resolve("models:/fraud-detector/Staging", source)
+    with pytest.raises(serving.UnknownVersion, match="versions: 1, 2"):
+        serving.resolve("models:/fraud-detector/7", source)
+
+
+def test_a_deprecated_version_is_not_served(served) -> None:
+    repo, _, _ = served
+    data = repo.read_yaml("registry/models/fraud-detector/model.yaml")
+    data["deprecated"] = [{"version": 1, "reason": "leak"}]
+    repo.write("registry/models/fraud-detector/model.yaml", data)
+    source = serving.open_source(repo.root)
+    with pytest.raises(serving.DeprecatedVersion, match="deprecated; refusing to serve it"):
+        serving.resolve("models:/fraud-detector@champion", source)
+    assert serving.resolve("models:/fraud-detector@champion", source, allow_deprecated=True).version == 1
+
+
+def _leftovers(cache: Path) -> list[Path]:
+    return [p for p in cache.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("damage", ["one-byte", "truncated", "longer"])
+def test_damaged_artifacts_are_refused_and_leave_the_cache_clean(served, tmp_path: Path, damage: str) -> None:
+    repo, _, files = served
+    model = serving.resolve("models:/fraud-detector@champion", serving.open_source(repo.root))
+    data = bytearray(files[1].read_bytes())
+    if damage == "one-byte":
+        data[100] ^= 0x01
+    elif damage == "truncated":
+        data = data[:-10]
+    else:
+        data += b"x"
+    files[1].write_bytes(bytes(data))
+    cache = tmp_path / "cache"
+    with pytest.raises(serving.ArtifactIntegrityError, match="refusing it"):
+        serving.fetch(model, cache_dir=cache)
+    assert _leftovers(cache) == []
+
+
+def test_a_cache_hit_reads_nothing_from_the_store(served, tmp_path: Path) -> None:
+    repo, _, files = served
+    model = serving.resolve("models:/fraud-detector@champion", serving.open_source(repo.root))
+    first = serving.fetch(model, cache_dir=tmp_path / "cache")
+    files[1].unlink()  # the store is gone: a hit must not need it
+    assert serving.fetch(model, cache_dir=tmp_path / "cache") == first
+
+
+def test_fsspec_memory_filesystem(tmp_path: Path) -> None:
+    import fsspec
+
+    payload = b"weights" * 1000
+    with fsspec.open("memory://store/model.bin", "wb") as fh:
+        fh.write(payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    good = serving.ResolvedModel("models:/m@a", "m", "a", 1, "memory://store/model.bin", digest, len(payload), "bin", None)
+    assert serving.fetch(good, cache_dir=tmp_path / "c").read_bytes() == payload
+    bad = serving.ResolvedModel("models:/m@a", "m", "a", 1, "memory://store/model.bin", "0" * 64, len(payload), "bin", None)
+    with pytest.raises(serving.ArtifactIntegrityError):
+        serving.fetch(bad, cache_dir=tmp_path / "c2")
+    missing = serving.ResolvedModel("models:/m@a", "m", "a", 1, "memory://store/nope.bin", digest, 1, "bin", None)
+    with pytest.raises(serving.SourceUnavailable):
+        serving.fetch(missing, cache_dir=tmp_path / "c3")
+
+
+def test_a_missing_fsspec_backend_names_its_package(tmp_path: Path) -> None:
+    model = serving.ResolvedModel("models:/m@a", "m", "a", 1, "s3://bucket/model.bin", "0" * 64, 1, "bin", None)
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:
+        with pytest.raises(serving.ServingError, match=r"needs the package s3fs \(pip install s3fs\)"):
+            serving.fetch(model, cache_dir=tmp_path)
+
+
+def test_two_processes_fetching_the_same_digest(served, tmp_path: Path) -> None:
+    repo, _, _ = served
+    cache = tmp_path / "cache"
+    code = ("import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
+            "m = serving.resolve('models:/fraud-detector@champion', s); print(serving.fetch(m, cache_dir=sys.argv[2]))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(repo.root), str(cache)], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate()[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outs[0] == outs[1]
+    assert len(_leftovers(cache)) == 1
+
+
+def test_index_digest_protects_the_index(served, tmp_path: Path) -> None:
+    repo, _, _ = served
+    path = tmp_path / "index.json"
+    write_index(build_index(repo.root, "main"), path)
+    data = json.loads(path.read_text())
+    data["models"]["fraud-detector"]["aliases"]["champion"] = 2
+    path.write_text(json.dumps(data))
+    with pytest.raises(serving.IndexDigestMismatch, match="does not match its digest"):
+        serving.open_source(path)
+    path.write_text(path.read_text()[:200])
+    with pytest.raises(serving.IndexDigestMismatch):
+        serving.open_source(path)
+    with pytest.raises(serving.SourceUnavailable):
+        serving.open_source(tmp_path / "missing.json")
+
+
+def test_git_source_cache_is_reused_and_staleness_is_explicit(served, tmp_path: Path) -> None:
+    repo, _, _ = served
+    cache = tmp_path / "gitcache"
+    url = str(repo.root)
+    serving.open_source(f"git+{url}#main", cache_dir=cache)
+    moved = tmp_path / "moved"
+    repo.root.rename(moved)  # the remote is unreachable at the next start
+    with pytest.raises(serving.SourceUnavailable, match="cannot read"):
+        serving.open_source(f"git+{url}#main", cache_dir=cache)
+    stale = serving.open_source(f"git+{url}#main", cache_dir=cache, allow_stale=True)
+    assert serving.resolve("models:/fraud-detector@champion", stale).version == 1
+
+
+def test_watch_sees_a_promotion_and_then_a_revert(served, tmp_path: Path) -> None:
+    repo, forge, _ = served
+    source = serving.open_source(f"git+{repo.root}#main", cache_dir=tmp_path / "gitcache")
+    seen: list = []
+    watcher = serving.Watcher(source, lambda moves, error: seen.append((moves, error)), interval=3600)
+    assert watcher.poll_once() == []
+    p = promote(repo.root, "fraud-detector", 2, "champion", author="alice", forge=forge)
+    forge.review(p.pr.number, "bob", "APPROVED")
+    merge_pull_request(repo.root, forge, p.pr.number, "bob")
+    assert watcher.poll_once() == [serving.AliasMove("fraud-detector", "champion", 1, 2)]
+    p = rollback(repo.root, "fraud-detector", "champion", author="oncall", forge=forge)
+    forge.review(p.pr.number, "bob", "APPROVED")
+    merge_pull_request(repo.root, forge, p.pr.number, "bob")
+    assert watcher.poll_once() == [serving.AliasMove("fraud-detector", "champion", 2, 1)]
+    assert [m for m, e in seen] == [[serving.AliasMove("fraud-detector", "champion", 1, 2)],
+                                   [serving.AliasMove("fraud-detector", "champion", 2, 1)]]
+    # the source goes away: the error is reported, the last good state kept, nothing raised
+    repo.root.rename(tmp_path / "gone")
+    assert watcher.poll_once() == []
+    assert isinstance(seen[-1][1], serving.SourceUnavailable)
+    assert watcher.state[("fraud-detector", "champion")] == 1
+
+
+def test_watch_thread_stops_cleanly(served) -> None:
+    repo, _, _ = served
+    watcher = serving.watch(serving.open_source(repo.root), lambda m, e: None, interval=0.01)
+    watcher.stop()
+    assert not watcher.thread.is_alive()
+
+
+def test_verify_command(served, capsys) -> None:
+    repo, _, files = served
+    assert main(["-C", str(repo.root), "verify", "fraud-detector"]) == 0
+    assert capsys.readouterr()[0].splitlines()[-1] == "2 of 2 artifacts verified"
+    files[2].write_bytes(b"tampered")
+    assert main(["-C", str(repo.root), "verify", "--json"]) == 1
+    results = json.loads(capsys.readouterr()[0])
+    assert [r["status"] for r in results] == ["ok", "mismatch"]
+    assert main(["-C", str(repo.root), "verify", "fraud-detector@champion"]) == 0
+
+
+def test_the_readme_serving_example_runs(served, tmp_path: Path) -> None:
+    repo, forge, files = served
+    code = re.search(r"<!-- serving-example -->\n```python\n(.*?)```", README, re.S).group(1)
+    assert len(code.strip().splitlines()) <= 15
+    write_index(build_index(repo.root, "main"), tmp_path / "registry-index.json")
+    env = {**os.environ, "MLGATE_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-c", code + "\nprint(len(model_bytes), current.version)\nwatcher.stop()\n"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(files[1].stat().st_size), "1"]
