@@ -248,3 +248,32 @@ def test_the_readme_serving_example_runs(served, tmp_path: Path) -> None:
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(files[1].stat().st_size), "1"]
+
+
+def test_register_into_a_memory_store_then_serve_it(tmp_path: Path) -> None:
+    repo = RegistryRepo.create(tmp_path / "repo")
+    art = tmp_path / "model.bin"
+    art.write_bytes(b"\x01" * 5000)
+    (tmp_path / "eval.yaml").write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.95}}\n")
+    (tmp_path / "card.md").write_text("# card\ntext\n")
+    p = register(repo.root, "search-ranker", artifact=str(art), eval_file=str(tmp_path / "eval.yaml"),
+                 card_file=str(tmp_path / "card.md"), author="alice", lineage=LINEAGE, store="memory://mlgate-store",
+                 open_pr=False)
+    source = serving.open_source(repo.root)
+    repo.switch(p.branch)
+    model = serving.resolve("models:/search-ranker/3", source)
+    assert model.artifact_uri == f"memory://mlgate-store/sha256/{model.sha256[:2]}/{model.sha256}"
+    assert serving.fetch(model, cache_dir=tmp_path / "cache").read_bytes() == art.read_bytes()
+
+
+def test_a_store_without_its_package_names_it(tmp_path: Path) -> None:
+    from mlgate.artifacts import upload
+    from mlgate.errors import UsageError
+
+    art = tmp_path / "m.bin"
+    art.write_bytes(b"x")
+    try:
+        import gcsfs  # noqa: F401
+    except ImportError:
+        with pytest.raises(UsageError, match=r"needs gcsfs \(pip install gcsfs\)"):
+            upload(art, "gs://bucket/models")
