@@ -345,14 +345,10 @@ class GitSource(_FileSource):
         got = self._objects().get(f"{self._sha}:{path}")
         if not got or got[0] != "tree":
             return []
-        names, data, i = [], got[1], 0
-        while i < len(data):  # binary tree entries: "<mode> <name>\0<20- or 32-byte id>"
-            nul = data.index(b"\0", i)
-            mode, _, name = data[i:nul].partition(b" ")
-            if mode != b"120000":
-                names.append(name.decode())
-            i = nul + 1 + (32 if len(self._sha or "") == 64 else 20)
-        return names
+        from .gitrepo import SYMLINK, parse_tree
+
+        width = 32 if len(self._sha or "") == 64 else 20
+        return [name for name, entry in parse_tree(got[1], width).items() if entry.kind != SYMLINK]
 
     def commit(self) -> str | None:
         return self._sha

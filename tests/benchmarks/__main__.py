@@ -75,7 +75,19 @@ def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     git("commit", "--quiet", "-am", "bench: move one alias")
     git("switch", "--quiet", "main")
 
-    results["validate whole registry"] = time_process(_mlgate_cmd("validate"), repo, runs)
+    index = repo.parent / f"index-{syn.models}.json"
+    results["build the serving index"] = time_process(_mlgate_cmd("index", "--ref", "main", "-o", str(index)), repo, 1)
+    cold = ("import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
+            "print(sum(1 for m in s.model_names() if serving.resolve(f'models:/{m}@champion', s)))")
+    results["serving cold start: every champion (fresh process)"] = time_process([sys.executable, "-c", cold, str(index)], repo, runs)
+    warm = ("import sys, time, statistics; from mlgate import serving; s = serving.open_source(sys.argv[1]); ts = []\n"
+            "for _ in range(200):\n t = time.perf_counter(); serving.resolve(sys.argv[2], s); ts.append(time.perf_counter() - t)\n"
+            "print(statistics.median(ts))")
+    out = subprocess.run([sys.executable, "-c", warm, str(index), f"models:/{m}@champion"], cwd=repo, env=_env(),
+                         capture_output=True, text=True, check=True).stdout
+    results["alias look-up in a warm process"] = {"median_s": float(out.split()[-1]), "runs_s": []}
+    results["show the whole registry"] = time_process(_mlgate_cmd("list", "--ref", "main"), repo, runs)
+    results["validate whole registry"] = time_process(_mlgate_cmd("validate"), repo, max(1, runs // 2))
     results["validate PR moving one alias"] = time_process(
         _mlgate_cmd("validate", "--base", "main", "--head", "bench-promote"), repo, runs, ok_codes=(0, 1))
     results["resolve one alias (fresh process)"] = time_process(
@@ -101,19 +113,26 @@ def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     return results
 
 
+def _fmt(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms" if seconds < 0.01 else f"{seconds:.3f} s"
+
+
 def table(report: dict) -> str:
     lines = []
     for size in report["sizes"]:
+        peers = [p for p in report["peers"] if p in size.get("peers", {})]
         lines += [f"#### {size['models']} models x {size['versions']} versions ({size['total_versions']:,} versions, "
                   f"{size['promotions']:,} promotion PRs)", "", "| operation | mlgate | " +
-                  " | ".join(report["peers"]) + (" | " if report["peers"] else "") + "fastest peer / mlgate |",
-                  "|---|---|" + "---|" * len(report["peers"]) + "---|"]
-        for op, r in size["mlgate"].items():
-            peers = [size.get("peers", {}).get(p, {}).get(op) for p in report["peers"]]
-            cells = [f"{x['median_s']:.3f} s" if x else "n/a" for x in peers]
-            known = [x["median_s"] for x in peers if x]
-            ratio = f"{min(known) / r['median_s']:.1f}x" if known else "-"
-            lines.append(f"| {op} | {r['median_s']:.3f} s | " + " | ".join(cells) + (" | " if cells else "") + f"{ratio} |")
+                  "".join(f"{p} | " for p in peers) + "fastest peer / mlgate |",
+                  "|---|---|" + "---|" * len(peers) + "---|"]
+        ops = list(size["mlgate"]) + [op for p in peers for op in size["peers"][p] if op not in size["mlgate"]]
+        for op in dict.fromkeys(ops):
+            mine = size["mlgate"].get(op)
+            theirs = [size["peers"][p].get(op) for p in peers]
+            cells = [_fmt(x["median_s"]) if x else "n/a" for x in theirs]
+            known = [x["median_s"] for x in theirs if x]
+            ratio = f"{min(known) / mine['median_s']:.0f}x" if known and mine else "-"
+            lines.append(f"| {op} | {_fmt(mine['median_s']) if mine else 'n/a'} | " + "".join(f"{c} | " for c in cells) + f"{ratio} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -129,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peers", default="", help="comma-separated: gto, mlflow")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--keep", default=None, help="build the registries in this folder and keep them")
+    ap.add_argument("--peer-max-versions", type=int, default=1000,
+                    help="run peers only on registries up to this many versions (building 10,000 versions through "
+                         "MLflow's client takes many minutes)")
+    ap.add_argument("--peers-venv", default=None, help="reuse (or create) the peers' virtualenv here")
     args = ap.parse_args(argv)
     peers = [p for p in args.peers.split(",") if p]
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
@@ -148,10 +171,10 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             entry = {"models": models, "versions": args.versions, "total_versions": models * args.versions,
                      "promotions": promotions, "mlgate": mlgate_suite(syn, args.runs), "peers": {}}
-            if peers:
+            if peers and models * args.versions <= args.peer_max_versions:
                 from .peers import run_peers
 
-                entry["peers"] = run_peers(peers, syn, work, args.runs)
+                entry["peers"] = run_peers(peers, syn, work, args.runs, Path(args.peers_venv) if args.peers_venv else None)
             report["sizes"].append(entry)
             print(table({**report, "sizes": [entry]}))
     finally:
