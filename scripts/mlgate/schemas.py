@@ -41,10 +41,38 @@ def schema(kind: str) -> dict[str, Any]:
     return _registry()[_BASE_URI + SCHEMA_FILES[kind]].contents
 
 
+_ANNOTATIONS = {"description", "title", "$comment", "examples", "default"}
+
+
+def _inline(node: Any, resolver: Any, depth: int = 0) -> Any:
+    """``node`` with every ``$ref`` replaced by what it points at.
+
+    Our schemas' references are not recursive, so a self-contained copy is
+    exact; validating against it skips the URL joining and pointer look-ups
+    that a ``$ref`` costs on every instance (two thirds of a full validation).
+    """
+    if depth > 32:
+        raise RecursionError("schema references nest too deeply")
+    if isinstance(node, list):
+        return [_inline(x, resolver, depth) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _inline(v, resolver, depth) for k, v in node.items() if k not in ("$ref", "$defs")}
+    if "$ref" not in node:
+        return out
+    resolved = resolver.lookup(node["$ref"])
+    target = _inline(resolved.contents, resolved.resolver, depth + 1)
+    clash = (set(target) & set(out)) - _ANNOTATIONS
+    if clash:
+        annotations = {k: v for k, v in out.items() if k in _ANNOTATIONS}
+        return {**annotations, "allOf": [target, {k: v for k, v in out.items() if k not in _ANNOTATIONS}]}
+    return {**target, **out}
+
+
 @lru_cache(maxsize=None)
 def validator(kind: str) -> jsonschema.Draft202012Validator:
-    """A ready validator for a manifest kind (built once per process)."""
-    return jsonschema.Draft202012Validator(schema(kind), registry=_registry())
+    """A ready validator for a manifest kind (built once per process, from a self-contained copy)."""
+    return jsonschema.Draft202012Validator(_inline(schema(kind), _registry().resolver(_BASE_URI + SCHEMA_FILES[kind])))
 
 
 def errors(kind: str, data: Any) -> Iterator[jsonschema.ValidationError]:
