@@ -142,8 +142,11 @@ def test_folder_artifacts_have_a_deterministic_digest(tmp_path: Path) -> None:
 def test_two_registrations_of_the_same_number_collide(repo, inputs, forge) -> None:
     _register(repo, inputs, forge)
     before = repo.status()
-    with pytest.raises(UsageError, match="branch 'mlgate/register-fraud-detector-v4' already exists"):
+    with pytest.raises(ForgeError, match=r"branch 'mlgate/register-fraud-detector-v4' already has an open pull request \(#1\)"):
         _register(repo, inputs, forge)
+    inputs["eval"].write_text(f"dataset: {{name: other, sha256: {DIGEST}}}\nmetrics: {{auc: 0.99}}\n")
+    with pytest.raises(UsageError, match="already exists with other changes"):
+        _register(repo, inputs, forge, evidence={})
     assert repo.status() == before
 
 

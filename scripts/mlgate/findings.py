@@ -29,7 +29,7 @@ RULES: dict[str, tuple[str, str]] = {
     "MG404": ("gate-card", "The target's model card lacks a section the policy requires, or the section is empty."),
     "MG405": ("gate-deprecated", "An alias change targets a version listed as deprecated in model.yaml."),
     "MG406": ("gate-approvals", "The pull request lacks the approvals the policy requires (or they are pending: no forge to ask)."),
-    "MG501": ("policy-approval", "registry/policy.yaml changed without the approval of the base policy's admins."),
+    "MG501": ("policy-approval", "registry/policy.yaml, a CODEOWNERS file or a workflow changed without the approval of the base policy's admins."),
     "MG502": ("policy-loosened", "A model.yaml policy loosens the registry policy instead of tightening it."),
     "MG503": ("policy-unreadable", "The base branch's registry/policy.yaml cannot be read, so changes cannot be judged."),
 }

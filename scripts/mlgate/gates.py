@@ -58,7 +58,7 @@ class AliasChange:
 
     def title(self) -> str:
         if self.kind == POLICY_CHANGE:
-            return "policy change (registry/policy.yaml)"
+            return f"governance change ({self.path})"
         arrow = f"{self.from_version or '(none)'} -> {self.to_version or '(removed)'}"
         return f"{self.model}@{self.alias}: {arrow} ({self.kind})"
 
@@ -278,15 +278,15 @@ class Judge:
 
     # --- policy itself -----------------------------------------------------------
 
-    def policy_change(self) -> AliasChange:
-        """A change to registry/policy.yaml needs the approval of the base policy's admins."""
+    def policy_change(self, path: str = layout.POLICY) -> AliasChange:
+        """A change to registry/policy.yaml, CODEOWNERS or the workflows needs the base policy's admins' approval."""
         if self.policy is None:
-            check = Check("admin approval", PASS, "no policy on the base: this change creates it", "MG501")
+            check = Check("admin approval", PASS, "no policy on the base: there are no admins yet", "MG501")
         else:
             rule = Approvals(min=1, allowed=self.policy.admins, exclude_author=True)
             c = self._approvals(rule)
             check = Check("admin approval", c.status, c.reason, "MG501", c.details)
-        return AliasChange(POLICY_CHANGE, layout.POLICY, None, None, None, None, None, (check,))
+        return AliasChange(POLICY_CHANGE, path, None, None, None, None, None, (check,))
 
 
 def model_policy_findings(doc: Document, policy: Policy | None) -> list[Finding]:

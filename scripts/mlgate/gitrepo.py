@@ -240,21 +240,22 @@ class GitRepo:
         """Run a git command in the repository and return its output; :class:`GitError` if it fails."""
         return self._plumb(*args)
 
-    def changed_paths(self, base: str, head: str | None, prefix: str) -> dict[str, str]:
-        """Paths under ``prefix`` that differ between commit ``base`` and ``head``.
+    def changed_paths(self, base: str, head: str | None, prefix: str | tuple[str, ...]) -> dict[str, str]:
+        """Paths under ``prefix`` (one or several pathspecs) that differ between commit ``base`` and ``head``.
 
         ``head`` None means the working tree (staged, unstaged and untracked
         files). Values are git status letters: ``A`` added, ``M`` modified,
         ``D`` deleted, ``T`` type changed.
         """
+        specs = [prefix] if isinstance(prefix, str) else list(prefix)
         if head is None:
-            out = self.git("diff", "--no-renames", "--name-status", "-z", base, "--", prefix)
+            out = self.git("diff", "--no-renames", "--name-status", "-z", base, "--", *specs)
         else:
-            out = self.git("diff-tree", "-r", "--no-renames", "--name-status", "-z", base, head, "--", prefix)
+            out = self.git("diff-tree", "-r", "--no-renames", "--name-status", "-z", base, head, "--", *specs)
         parts = out.split("\0")
         changes = {parts[i + 1]: parts[i][0] for i in range(0, len(parts) - 1, 2) if parts[i]}
         if head is None:
-            untracked = self.git("ls-files", "-z", "--others", "--exclude-standard", "--", prefix)
+            untracked = self.git("ls-files", "-z", "--others", "--exclude-standard", "--", *specs)
             changes.update({p: "A" for p in untracked.split("\0") if p})
         return changes
 

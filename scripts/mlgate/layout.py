@@ -12,12 +12,21 @@ REGISTRY = "registry"
 MODELS = f"{REGISTRY}/models"
 POLICY = f"{REGISTRY}/policy.yaml"
 
+#: files outside registry/ that decide who may approve what: changing them needs the policy admins' approval
+GOVERNANCE = ("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".github/workflows/")
+#: everything a pull request is judged on
+WATCHED = (REGISTRY + "/", *GOVERNANCE)
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
 NAME_RULE = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters"
 #: files allowed anywhere for repository hygiene, and never validated
 IGNORED_FILES = {".gitkeep", ".gitattributes"}
 DOC_FILES = {"README.md"}
+
+
+def is_governance(path: str) -> bool:
+    return path in GOVERNANCE or any(g.endswith("/") and path.startswith(g) for g in GOVERNANCE)
 
 
 def model_dir(model: str) -> str:

@@ -98,11 +98,20 @@ def _base_sha(git: GitRepo, base: str) -> str:
 def _publish(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, commit: str, title: str, body: str,
              forge: Forge | None, author: str, labels: Sequence[str], version: int | None = None,
              gate: AliasChange | None = None) -> Proposal:
-    """Create ``branch`` at ``commit``, push it when there is a remote, open the pull request; undo on failure."""
-    if git.branch_sha(branch) is not None:
-        raise UsageError(f"branch {branch!r} already exists: is a pull request for this already open? "
-                         f"(delete the branch to start over)")
-    git.set_branch(branch, commit, None)
+    """Create ``branch`` at ``commit``, push it when there is a remote, open the pull request; undo on failure.
+
+    A branch left by an earlier run of the same command that was killed before it finished (same base,
+    same files changed) is taken over, so the command can simply be run again.
+    """
+    existing = git.branch_sha(branch)
+    if existing is not None:
+        if not _same_change(git, existing, base_sha, commit):
+            raise UsageError(f"branch {branch!r} already exists with other changes: is a pull request for this already "
+                             f"open? (delete the branch to start over)")
+        commit = existing
+    else:
+        git.set_branch(branch, commit, None)
+    created = existing is None
     pushed = False
     try:
         if git.has_remote():
@@ -110,7 +119,8 @@ def _publish(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, 
             pushed = True
         pr = forge.open_pull_request(title=title, body=body, head=branch, base=base, labels=labels, author=author) if forge else None
     except BaseException:
-        git.delete_branch(branch, commit)
+        if created:  # a branch that was there before this run stays as it was
+            git.delete_branch(branch, commit)
         if pushed:
             try:
                 git._plumb("push", "--quiet", "origin", "--delete", branch)
@@ -120,10 +130,22 @@ def _publish(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, 
     return Proposal(kind, branch, base, commit, title, body, pr, version, gate)
 
 
+def _same_change(git: GitRepo, existing: str, base_sha: str, commit: str) -> bool:
+    """Whether ``existing`` is, like ``commit``, one commit on ``base_sha`` touching the same files."""
+    parents = git.git("rev-list", "--parents", "-n", "1", existing).split()[1:]
+    if parents != [base_sha]:
+        return False
+
+    def files(sha: str) -> str:
+        return git.git("diff-tree", "-r", "--no-commit-id", "--name-only", base_sha, sha)
+
+    return files(existing) == files(commit)
+
+
 def _require_valid(git: GitRepo, base_sha: str, commit: str, what: str) -> None:
     """Refuse to publish a change the validator would reject (gates aside: they need review)."""
     head, base = GitTree(git, commit), GitTree(git, base_sha)
-    report = validate(head, base, git.changed_paths(base_sha, commit, layout.REGISTRY))
+    report = validate(head, base, git.changed_paths(base_sha, commit, layout.WATCHED))
     problems = [f for f in report.errors if f.rule < "MG400"]
     if problems:
         listing = "; ".join(f"{f.path}: {f.rule} {f.message}" for f in problems[:5])
@@ -396,7 +418,7 @@ def judge_pull_request(repo_path: str | os.PathLike[str], forge: Forge, number: 
     git = GitRepo(repo_path)
     base_sha = _base_sha(git, pr.base)
     head, base = GitTree(git, pr.head_sha), GitTree(git, base_sha)
-    return validate(head, base, git.changed_paths(base_sha, pr.head_sha, layout.REGISTRY), reviews=ForgeReviews(forge, number))
+    return validate(head, base, git.changed_paths(base_sha, pr.head_sha, layout.WATCHED), reviews=ForgeReviews(forge, number))
 
 
 def merge_pull_request(repo_path: str | os.PathLike[str], forge: Any, number: int, merged_by: str) -> tuple[str, Report]:
@@ -415,7 +437,7 @@ def merge_pull_request(repo_path: str | os.PathLike[str], forge: Any, number: in
         raise CheckFailed(f"pull request #{number} conflicts with {pr.base}: update its branch first")
     message = f"Merge pull request #{number} from {pr.head}\n\n{pr.title}\n"
     merge = git.write_commit([base_sha, pr.head_sha], {}, message, _ident(merged_by), tree=tree)
-    report = validate(GitTree(git, merge), GitTree(git, base_sha), git.changed_paths(base_sha, merge, layout.REGISTRY),
+    report = validate(GitTree(git, merge), GitTree(git, base_sha), git.changed_paths(base_sha, merge, layout.WATCHED),
                       reviews=ForgeReviews(forge, number))
     if not report.ok:
         raise MergeRefused(number, report)

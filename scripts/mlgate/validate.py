@@ -45,7 +45,7 @@ def validate_repo(
     try:
         head_tree: Tree = repo.tree(head) if head else WorkTree(repo.root)
         base_tree = repo.tree(base) if base else None
-        changes = repo.changed_paths(base_tree.commit, head_tree.commit, layout.REGISTRY) if base_tree else None
+        changes = repo.changed_paths(base_tree.commit, head_tree.commit, layout.WATCHED) if base_tree else None
         return validate(head_tree, base_tree, changes, reviews=reviews)
     finally:
         repo.close()
@@ -71,8 +71,9 @@ def validate(
     else:
         assert base is not None
         report = Report(head=head.label, base=base.label, mode="incremental")
-        present = sorted(p for p, status in changes.items() if status != "D")
-        deleted = sorted(p for p, status in changes.items() if status == "D")
+        registry = {p: st for p, st in changes.items() if p.startswith(layout.REGISTRY + "/")}
+        present = sorted(p for p, status in registry.items() if status != "D")
+        deleted = sorted(p for p, status in registry.items() if status == "D")
         run.check_paths(present, deleted)
         run.findings.extend(_immutability(head, base, changes))
         run.findings.extend(policy_findings)
@@ -131,8 +132,8 @@ def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
     """One :class:`AliasChange` per alias file a change adds, edits or deletes, plus one for a policy edit."""
     out = []
     for path, status in sorted(changes.items()):
-        if path == layout.POLICY:
-            out.append(judge.policy_change())
+        if path == layout.POLICY or layout.is_governance(path):
+            out.append(judge.policy_change(path))
             continue
         try:
             place = layout.classify(path)
