@@ -69,10 +69,21 @@ def _inline(node: Any, resolver: Any, depth: int = 0) -> Any:
     return {**target, **out}
 
 
+def _is_integer(checker: object, instance: object) -> bool:
+    # JSON Schema counts 3.0 as an integer; a manifest that writes `version: 3.0` meant something else
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 @lru_cache(maxsize=None)
 def validator(kind: str) -> jsonschema.Draft202012Validator:
     """A ready validator for a manifest kind (built once per process, from a self-contained copy)."""
-    return jsonschema.Draft202012Validator(_inline(schema(kind), _registry().resolver(_BASE_URI + SCHEMA_FILES[kind])))
+    return _Validator(_inline(schema(kind), _registry().resolver(_BASE_URI + SCHEMA_FILES[kind])))
 
 
 def errors(kind: str, data: Any) -> Iterator[jsonschema.ValidationError]:
