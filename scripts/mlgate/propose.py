@@ -109,23 +109,24 @@ def _publish(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, 
             raise UsageError(f"branch {branch!r} already exists with other changes: is a pull request for this already "
                              f"open? (delete the branch to start over)")
         commit = existing
-    else:
-        git.set_branch(branch, commit, None)
-    created = existing is None
+    created = False
     pushed = False
     try:
+        if existing is None:
+            created = True  # set first: whatever happens from here, a branch at `commit` is ours to remove
+            git.set_branch(branch, commit, None)
         if git.has_remote():
-            git.push(branch)
             pushed = True
+            git.push(branch)
         pr = forge.open_pull_request(title=title, body=body, head=branch, base=base, labels=labels, author=author) if forge else None
     except BaseException:
-        if created:  # a branch that was there before this run stays as it was
+        if created and git.branch_sha(branch) == commit:  # a branch that was there before this run stays as it was
             git.delete_branch(branch, commit)
-        if pushed:
-            try:
-                git._plumb("push", "--quiet", "origin", "--delete", branch)
-            except MlgateError:
-                pass  # the remote branch is left behind; the error below says what failed
+            if pushed:
+                try:
+                    git._plumb("push", "--quiet", "origin", "--delete", branch)
+                except MlgateError:
+                    pass  # never pushed, or the remote refused: the error below says what failed
         raise
     return Proposal(kind, branch, base, commit, title, body, pr, version, gate)
 
