@@ -34,6 +34,7 @@ def test_wheel_ships_the_same_schema_files(wheel: Path) -> None:
             assert inside in names
             assert zf.read(inside) == schema.read_bytes()
         assert "mlgate/_data/registry/policy.yaml" in names
+        assert "mlgate/_data/github/workflows/validate.yml" in names  # mlgate init and the demo need them
         entry_points = zf.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "mlgate = mlgate.cli:main" in entry_points
 
@@ -49,3 +50,7 @@ def test_installed_wheel_validates_outside_the_repository(wheel: Path, tmp_path:
     schemas_dir, report = proc.stdout.split("\n", 1)
     assert schemas_dir == str(target / "mlgate" / "_data" / "schemas")
     assert report.startswith("OK: no problems (48 files checked")
+    demo = subprocess.run([sys.executable, "-c", "import sys, mlgate.cli as c; sys.exit(c.main(['demo']))"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr
+    assert "Every promotion was gated, reviewed, merged and reversible" in demo.stdout

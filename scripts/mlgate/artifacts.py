@@ -108,7 +108,10 @@ def upload(path: str | os.PathLike[str], store: str, fmt: str | None = None, pro
     try:
         fs, fs_path = fsspec.core.url_to_fs(target)
     except ImportError as e:
-        raise UsageError(f"artifact store {store!r} needs {_package_for(store)} (pip install {_package_for(store)}): {e}") from None
+        from .serving import fsspec_package
+
+        package = fsspec_package(store)
+        raise UsageError(f"artifact store {store!r} needs {package} (pip install {package}): {e}") from None
     except ValueError as e:
         raise UsageError(f"cannot use artifact store {store!r}: {e}") from None
     if not fs.exists(fs_path):
@@ -129,12 +132,6 @@ def upload(path: str | os.PathLike[str], store: str, fmt: str | None = None, pro
                 fs.rm(tmp)
     uri = target if "://" in target else Path(target).resolve().as_uri()
     return ArtifactInfo(uri, info.sha256, info.size, info.format)
-
-
-def _package_for(uri: str) -> str:
-    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
-    return {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "http": "aiohttp",
-            "https": "aiohttp"}.get(protocol, f"an fsspec implementation of {protocol}://")
 
 
 @dataclass(frozen=True)

@@ -475,6 +475,13 @@ def _cache_root() -> Path:
     return Path(os.environ.get("MLGATE_CACHE") or Path.home() / ".cache" / "mlgate")
 
 
+def fsspec_package(uri: str) -> str:
+    """The package fsspec needs for a URI's protocol (what to tell a user who lacks it)."""
+    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    return {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "http": "aiohttp",
+            "https": "aiohttp"}.get(protocol, f"an fsspec implementation of {protocol}://")
+
+
 def _open_uri(uri: str) -> BinaryIO:
     """A readable stream: local paths and file:// without fsspec, anything else through it."""
     if uri.startswith("file://"):
@@ -490,9 +497,7 @@ def _open_uri(uri: str) -> BinaryIO:
     try:
         return fsspec.open(uri, "rb").open()
     except ImportError as e:
-        protocol = uri.split("://", 1)[0]
-        package = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "http": "aiohttp",
-                   "https": "aiohttp"}.get(protocol, f"the fsspec implementation of {protocol}://")
+        package = fsspec_package(uri)
         raise ServingError(f"reading {uri} needs the package {package} (pip install {package}): {e}") from None
     except ValueError as e:
         raise ServingError(f"cannot read {uri}: {e}") from None
