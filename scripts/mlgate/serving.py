@@ -515,17 +515,28 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+def _local_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in _chunks(fh):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None, *, verify_cache: bool = True) -> Path:
     """The artifact of ``model`` as a local file, downloaded into a cache keyed by its sha256.
 
-    A cache hit does no network I/O. A download is written to a temporary file, hashed as it streams,
-    and renamed into place only if its size and sha256 match; otherwise it is deleted and
+    A cache hit does no network I/O; it is re-hashed locally (``verify_cache``), and an entry that no
+    longer matches is dropped and downloaded again. A download is written to a temporary file, hashed as
+    it streams, and renamed into place only if its size and sha256 match; otherwise it is deleted and
     :class:`ArtifactIntegrityError` is raised. Two processes fetching the same digest both succeed and
     leave one entry.
     """
     final = cache_path(model.sha256, cache_dir)
-    if final.is_file() and final.stat().st_size == model.size:
-        return final
+    if final.is_file():
+        if final.stat().st_size == model.size and (not verify_cache or _local_digest(final) == model.sha256):
+            return final
+        final.unlink(missing_ok=True)  # altered in the cache: never hand it out
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{model.sha256}.{os.getpid()}.{uuid.uuid4().hex}.partial")
     try:

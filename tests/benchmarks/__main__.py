@@ -103,6 +103,15 @@ def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     def drop_branch() -> None:
         subprocess.run(["git", "branch", "-D", f"mlgate/register-{m}-v{syn.versions + 1}"], cwd=repo, capture_output=True)
 
+    promote_branch = f"mlgate/promote-{m}-challenger-v3"  # challenger holds 2 in every synthetic model
+
+    def drop_promotion() -> None:
+        subprocess.run(["git", "branch", "-D", promote_branch], cwd=repo, capture_output=True)
+
+    results["promote one alias"] = time_process(
+        _mlgate_cmd("promote", m, "3", "--alias", "challenger", "--no-pr", "--force", "--as", "bench"), repo, runs,
+        setup=drop_promotion)
+    drop_promotion()
     results["register one version"] = time_process(
         _mlgate_cmd("register", m, "--artifact", str(artifact), "--eval", str(repo.parent / "eval.yaml"),
                     "--card", str(repo.parent / "card.md"), "--run-id", "r", "--git-sha", "a" * 40,

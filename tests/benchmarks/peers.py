@@ -153,6 +153,7 @@ def gto_suite(python: Path, path: Path, syn: Synthetic, runs: int) -> dict[str, 
                             "GIT_COMMITTER_EMAIL": "b@x"})
 
     res["register one version"] = _time([gto, "register", m, "--bump-patch"], path, runs, setup=new_commit)
+    res["promote one alias"] = _time([gto, "assign", m, f"{m}@v0.0.3", "--stage", "staging", "--force"], path, runs)
     return res
 
 
@@ -204,6 +205,8 @@ def mlflow_suite(python: Path, path: Path, uri: str, syn: Synthetic, runs: int) 
         [str(python), "-c", head + f"print(len(c.search_model_versions(\"name='{m}'\")))"], path, runs)
     res["register one version"] = _time(
         [str(python), "-c", head + f"c.create_model_version({m!r}, source='s3://bench/x', run_id=None)"], path, runs)
+    res["promote one alias"] = _time(
+        [str(python), "-c", head + f"c.set_registered_model_alias({m!r}, 'challenger', '3')"], path, runs)
     warm = subprocess.run([str(python), "-c", head + textwrap.dedent(f"""
         import time, statistics
         c.get_model_version_by_alias({m!r}, 'champion')
