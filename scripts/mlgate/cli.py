@@ -465,13 +465,15 @@ def rules(rule: str | None) -> int:
 def demo(keep: str | None) -> int:
     """Run the registry's main job on a throwaway repository, step by step.
 
-    Copies the example registry into a new git repository, validates it,
-    lists and resolves models, then opens changes as pull requests would and
-    shows how the validator and the promotion gates judge each.
+    With the local forge: mlgate init, register v1 and v2 (each a pull request,
+    merged), promote v1 to champion (approved, merged), promote v2 (merge refused
+    with one approval, then approved, merged), resolve, roll back by revert,
+    resolve again, and the audit history. Takes about a second.
 
     \b
     Example:
       mlgate demo
+      mlgate demo --keep ./demo-registry     # keep the repository to explore
     """
     from .demo import run_demo
 

@@ -43,6 +43,7 @@ class Entry:
 
     kind: str
     oid: str | None = None
+    mode: str = ""  # git's octal mode as written in the tree ("100644", "40000"...), when read from git
 
 
 def _kind_of_mode(mode: int) -> str:
@@ -143,27 +144,58 @@ class GitRepo:
     def write_commit(
         self, parents: list[str], files: dict[str, bytes | None], message: str, author: str, tree: str | None = None
     ) -> str:
-        """A commit on ``parents[0]`` with ``files`` changed (None deletes), or with ``tree`` as is."""
-        import tempfile
+        """A commit on ``parents[0]`` with ``files`` changed (None deletes), or with ``tree`` as is.
 
-        env = _identity_env(author)
+        Only the trees on the paths of the changed files are rewritten (a handful of small objects),
+        so the cost does not grow with the size of the repository.
+        """
         if tree is None:
-            with tempfile.TemporaryDirectory(prefix="mlgate-index-") as tmp:
-                env["GIT_INDEX_FILE"] = os.path.join(tmp, "index")
-                self._plumb("read-tree", parents[0], env=env)
-                lines = []
-                for path, data in sorted(files.items()):
-                    if data is None:
-                        lines.append(f"0 {ZERO}\t{path}")
-                    else:
-                        oid = self._plumb("hash-object", "-w", "--stdin", stdin=data).strip()
-                        lines.append(f"100644 {oid}\t{path}")
-                self._plumb("update-index", "--index-info", env=env, stdin=("\n".join(lines) + "\n").encode())
-                tree = self._plumb("write-tree", env=env).strip()
+            base_tree = self.objects.contents(f"{parents[0]}^{{tree}}")
+            root = self._plumb("rev-parse", f"{parents[0]}^{{tree}}").strip() if base_tree else None
+            tree = self._rewrite_tree(root, {path: data for path, data in files.items()}) or self._empty_tree()
         args = ["commit-tree", tree]
         for p in parents:
             args += ["-p", p]
-        return self._plumb(*args, "-F", "-", env=env, stdin=message.encode()).strip()
+        return self._plumb(*args, "-F", "-", env=_identity_env(author), stdin=message.encode()).strip()
+
+    def _empty_tree(self) -> str:
+        return self._plumb("hash-object", "-w", "-t", "tree", "--stdin", stdin=b"").strip()
+
+    def _rewrite_tree(self, tree: str | None, changes: dict[str, bytes | None]) -> str | None:
+        """``tree`` with ``changes`` (paths relative to it) applied; None when it ends up empty."""
+        got = self.objects.contents(tree) if tree else None
+        entries = dict(parse_tree(got[1], self.id_width)) if got and got[0] == "tree" else {}
+        here: dict[str, bytes | None] = {}
+        below: dict[str, dict[str, bytes | None]] = {}
+        for path, data in changes.items():
+            head, sep, rest = path.partition("/")
+            if sep:
+                below.setdefault(head, {})[rest] = data
+            else:
+                here[head] = data
+        for name, data in here.items():
+            if data is None:
+                entries.pop(name, None)
+            else:
+                oid = self._plumb("hash-object", "-w", "--stdin", stdin=data).strip()
+                entries[name] = Entry(FILE, oid, "100644")
+        for name, sub in below.items():
+            current = entries.get(name)
+            child = self._rewrite_tree(current.oid if current and current.kind == DIR else None, sub)
+            if child is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = Entry(DIR, child, "40000")
+        if not entries:
+            return None
+        # git orders tree entries by name, a folder's name compared as if it ended with "/"
+        order = sorted(entries, key=lambda n: n.encode("utf-8", "surrogateescape") + (b"/" if entries[n].kind == DIR else b""))
+        raw = b"".join(
+            f"{entries[n].mode or ('40000' if entries[n].kind == DIR else '100644')} ".encode()
+            + n.encode("utf-8", "surrogateescape") + b"\0" + bytes.fromhex(entries[n].oid)
+            for n in order
+        )
+        return self._plumb("hash-object", "-w", "-t", "tree", "--stdin", stdin=raw).strip()
 
     def merge_tree(self, base: str, head: str) -> str | None:
         """The tree of merging ``head`` into ``base`` (no checkout), or None on conflicts."""
@@ -403,7 +435,7 @@ def parse_tree(data: bytes, width: int = 20) -> dict[str, Entry]:
         nul = data.index(b"\0", space)
         mode = int(data[i:space], 8)
         name = data[space + 1:nul].decode("utf-8", errors="surrogateescape")
-        entries[name] = Entry(_kind_of_mode(mode), data[nul + 1:nul + 1 + width].hex())
+        entries[name] = Entry(_kind_of_mode(mode), data[nul + 1:nul + 1 + width].hex(), data[i:space].decode())
         i = nul + 1 + width
     return entries
 

@@ -57,8 +57,10 @@ def validate(
     changes: dict[str, str] | None = None,
     *,
     reviews: ReviewSource | None = None,
+    gates: bool = True,
 ) -> Report:
-    """Check ``head``; with ``base`` and its ``changes`` ({path: A/M/D/T}), only what changed, plus gates."""
+    """Check ``head``; with ``base`` and its ``changes`` ({path: A/M/D/T}), only what changed, plus gates
+    (unless ``gates`` is false: the integrity checks alone, as the write commands use before publishing)."""
     if changes is None and head.entry(layout.REGISTRY) is None:
         raise InputError(f"no registry/ folder in {head.label}: nothing to validate (is this an mlgate repository?)")
     run = _Run(head)
@@ -78,7 +80,7 @@ def validate(
         run.findings.extend(_immutability(head, base, changes))
         run.findings.extend(policy_findings)
         judge = Judge(head, base, run.policy, reviews, history=lambda m, a: alias_history(base, m, a))
-        if not policy_findings:
+        if gates and not policy_findings:
             report.gates = judge_changes(judge, changes)
             for change in report.gates:
                 run.findings.extend(change.findings())
