@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .cli import Context, _as_option, _forge_options, _open_forge, _out, _whoami, cli
-from .errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
+from .errors import EXIT_OK, UsageError
 
 _base_option = click.option("--base", default="main", show_default=True, metavar="BRANCH",
                             help="The registry's target branch, which the pull request merges into.")

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functools import cached_property
-from typing import Any
 
 from .errors import GitError, InputError
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from . import layout
-from .errors import InputError, NotFoundError, UsageError
+from .errors import InputError, NotFoundError
 from .gitrepo import FILE, GitRepo, WorkTree, find_root
 from .loader import Tree, load_manifest
 from .model import FACTORIES, Alias, EvalResult, Model, ModelVersion

@@ -18,7 +18,6 @@ import os
 import re
 import stat
 import subprocess
-import tempfile
 import threading
 import uuid
 import weakref

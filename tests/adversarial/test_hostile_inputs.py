@@ -8,9 +8,8 @@ would judge it: `mlgate validate --base main --head pr` (with the local forge's 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import pytest

@@ -63,13 +63,13 @@ def build_gto(python: Path, path: Path, syn: Synthetic) -> None:
     subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(path)], check=True)
     # one commit per version round (GTO wants a commit per version of an artifact)
     names = list(syn.model_names)
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import json, sys
         from gto.tag import name_tag
         from gto.constants import Action
         names = json.loads(sys.argv[1])
-        print(json.dumps({{n: [name_tag(Action.REGISTER, n, version="v0.0.1", simple=True),
-                               name_tag(Action.ASSIGN, n, stage="prod", simple=True)] for n in names[:1]}}))
+        print(json.dumps({n: [name_tag(Action.REGISTER, n, version="v0.0.1", simple=True),
+                               name_tag(Action.ASSIGN, n, stage="prod", simple=True)] for n in names[:1]}))
     """)
     sample = json.loads(subprocess.run([str(python), "-c", script, json.dumps(names)], check=True, capture_output=True,
                                        text=True).stdout)
