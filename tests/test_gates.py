@@ -345,3 +345,25 @@ def test_only_a_note_edit_is_not_a_promotion(repo: RegistryRepo) -> None:
 def test_card_section_parser() -> None:
     md = "# Title\nintro\n## A\n\n## B\ntext\n### B.1\n\n## C\n### C.1\ndeep\n<!-- ## D -->\n"
     assert card_sections(md) == {"title": True, "a": False, "b": True, "b.1": False, "c": True, "c.1": True}
+
+
+def test_a_created_at_after_the_holding_only_makes_the_gate_stricter(repo: RegistryRepo) -> None:
+    """Rollback detection reads history from a day before the version's created_at: a version claiming to be
+    younger than its own past holding is judged by the full gate, never the lighter one."""
+    repo.branch("promote")
+    move(repo, "fraud-detector", "champion", 3)
+    repo.merge("promote")
+    repo.branch("rollback")
+    move(repo, "fraud-detector", "champion", 2)
+    _, changes = judge(repo, approved(repo, "mallory", head="rollback"), head="rollback")
+    assert changes[("fraud-detector", "champion")].kind == "rollback"
+    repo.switch("main")
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", note="x")  # unrelated
+    v2 = repo.read_yaml("registry/models/fraud-detector/versions/2/version.yaml")
+    assert v2["created_at"] < "2026-12-01"
+    from mlgate.validate import alias_history
+    from mlgate.gitrepo import GitRepo
+
+    tree = GitRepo(repo.root).tree("main")
+    assert 2 in alias_history(tree, "fraud-detector", "champion", since=v2["created_at"])
+    assert alias_history(tree, "fraud-detector", "champion", since="2099-01-01T00:00:00Z") == []

@@ -104,7 +104,7 @@ class Judge:
     base: Tree
     policy: Policy | None
     reviews: ReviewSource | None = None
-    history: Callable[[str, str], list[int]] = lambda model, alias: []
+    history: Callable[..., list[int]] = lambda model, alias, since=None: []
     load: Loader = field(default_factory=cached_loader)
     no_reviews_reason: str = "no forge configured: approvals are counted when validate runs on a pull request"
     _pr: PullRequest | None = None
@@ -121,7 +121,9 @@ class Judge:
         gate = tighten(registry_gate, self._model_gate(model, alias))
         if to_v is None:
             return self._removal(path, model, alias, from_v, gate, key)
-        previous = [v for v in self.history(model, alias) if v != from_v]
+        target = self.load(self.head, layout.version_path(model, to_v), "ModelVersion")
+        since = target.data.get("created_at") if target is not None else None
+        previous = [v for v in self.history(model, alias, since) if v != from_v]
         kind = ROLLBACK if to_v in previous else PROMOTION
         if gate is None:
             check = Check("policy", PASS, f"the policy has no gate for {alias!r} and no '*' default", "MG406")

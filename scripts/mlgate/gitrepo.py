@@ -291,13 +291,15 @@ class GitRepo:
         return changes
 
 
-    def file_history(self, commit: str, path: str, limit: int = 200) -> list[tuple[str, bytes | None]]:
-        """``path``'s content at each first-parent commit that changed it, newest first.
+    def file_history(self, commit: str, path: str, since: str | None = None,
+                     limit: int | None = None) -> list[tuple[str, bytes | None]]:
+        """``path``'s content at each first-parent commit that changed it (after ``since``), newest first.
 
         One ``git log`` process for the list; contents through the long-lived
         ``cat-file`` reader. None where the commit deleted the file.
         """
-        out = self.git("log", "--first-parent", f"--max-count={limit}", "--format=%H", commit, "--", path)
+        window = ([f"--since={since}"] if since else []) + ([f"--max-count={limit}"] if limit else [])
+        out = self.git("log", "--first-parent", *window, "--format=%H", commit, "--", path)
         found: list[tuple[str, bytes | None]] = []
         for sha in out.split():
             got = self.objects.contents(f"{sha}:{path}")

@@ -300,7 +300,7 @@ def _judge(git: GitRepo, tree: GitTree, model: str, alias: str, to_v: int | None
     policy, found = load_policy(tree)
     if found:
         raise InputError(found[0].message, path=layout.POLICY)
-    judge = Judge(tree, tree, policy, None, history=lambda m, a: alias_history(tree, m, a),
+    judge = Judge(tree, tree, policy, None, history=lambda m, a, since=None: alias_history(tree, m, a, since),
                   no_reviews_reason="reviewers approve this pull request")
     return judge.alias_change(model, alias, from_v, to_v)
 

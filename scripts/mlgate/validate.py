@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import datetime, timedelta
 from dataclasses import dataclass, field
 
 from . import layout
@@ -79,7 +80,7 @@ def validate(
         run.check_paths(present, deleted)
         run.findings.extend(_immutability(head, base, changes))
         run.findings.extend(policy_findings)
-        judge = Judge(head, base, run.policy, reviews, history=lambda m, a: alias_history(base, m, a))
+        judge = Judge(head, base, run.policy, reviews, history=lambda m, a, since=None: alias_history(base, m, a, since))
         if gates and not policy_findings:
             report.gates = judge_changes(judge, changes)
             for change in report.gates:
@@ -113,7 +114,7 @@ def check_gate(
             history_tree = GitRepo(path).tree("HEAD")
         except MlgateError:
             pass  # not a git repository (or no commit yet): no history, so no rollback detection
-    judge = Judge(tree, tree, policy, None, history=lambda m, a: alias_history(history_tree, m, a),
+    judge = Judge(tree, tree, policy, None, history=lambda m, a, since=None: alias_history(history_tree, m, a, since),
                   no_reviews_reason="not in a pull request yet: reviewers approve the PR")
     return judge.alias_change(model, alias, current.version if current else None, version)
 
@@ -155,13 +156,24 @@ def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
     return out
 
 
-def alias_history(base: Tree, model: str, alias: str) -> list[int]:
-    """Versions the alias pointed at on the base's first-parent history, newest first."""
+def alias_history(base: Tree, model: str, alias: str, since: str | None = None) -> list[int]:
+    """Versions the alias pointed at on the base's first-parent history, newest first.
+
+    With ``since`` (the created_at of the version in question), only history from a day before it is read:
+    an alias cannot have held a version before it existed, and on a long history that bounds git's walk.
+    A wrong created_at can only narrow the window, so a rollback is missed and the full gate applies.
+    """
     if not isinstance(base, GitTree):
         return []
+    window = None
+    if since:
+        try:
+            window = (datetime.fromisoformat(since.replace("Z", "+00:00")) - timedelta(days=1)).isoformat()
+        except ValueError:
+            window = None
     path = layout.alias_path(model, alias)
     versions = []
-    for _sha, blob in base.repo.file_history(base.commit, path):
+    for _sha, blob in base.repo.file_history(base.commit, path, since=window):
         if blob is None:
             continue
         try:
