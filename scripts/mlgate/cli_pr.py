@@ -20,6 +20,13 @@ _pr_option = click.option("--pr/--no-pr", "open_pr", default=True, show_default=
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
+def _proposal_options(f: Any) -> Any:
+    """The options every command that opens a pull request shares."""
+    for option in (_json_option, _as_option, _forge_options("local"), _pr_option, _base_option):
+        f = option(f)
+    return f
+
+
 def _pairs(values: tuple[str, ...], option: str, parse: bool = False) -> dict[str, Any]:
     from .yamlio import scalar
 
@@ -82,11 +89,7 @@ def _local_forge(obj: Context) -> Any:
 @click.option("--store", metavar="URI", help="Copy the artifact into this content-addressed store (any fsspec URL or a folder).")
 @click.option("--model-description", metavar="TEXT", help="For a new model: what it does.")
 @click.option("--owner", "owners", multiple=True, metavar="LOGIN|@ORG/TEAM", help="For a new model: an owner. Repeatable.")
-@_base_option
-@_pr_option
-@_forge_options("local")
-@_as_option
-@_json_option
+@_proposal_options
 @click.pass_obj
 def register(obj: Context, model: str, artifact: str, eval_file: str, card_file: str, evidence: tuple[str, ...],
              description: str | None, run_id: str | None, git_sha: str | None, code_repo: str | None,
@@ -136,11 +139,7 @@ def register(obj: Context, model: str, artifact: str, eval_file: str, card_file:
 @click.option("--alias", required=True, metavar="ALIAS", help="The alias to move (champion, challenger...).")
 @click.option("--note", metavar="TEXT", help="Why; kept in the alias file and shown in history.")
 @click.option("--force", is_flag=True, help="Open the pull request even though a gate already fails (for discussion).")
-@_base_option
-@_pr_option
-@_forge_options("local")
-@_as_option
-@_json_option
+@_proposal_options
 @click.pass_obj
 def promote(obj: Context, model: str, version: int, alias: str, note: str | None, force: bool, base: str, open_pr: bool,
             forge_kind: str, github_url: str | None, github_repo: str | None, login: str | None, as_json: bool) -> int:
@@ -173,11 +172,7 @@ def promote(obj: Context, model: str, version: int, alias: str, note: str | None
 @click.option("--alias", required=True, metavar="ALIAS", help="The alias to roll back.")
 @click.option("--to", "to", type=click.IntRange(min=1), metavar="VERSION",
               help="Point the alias at this version instead of reverting its last change.")
-@_base_option
-@_pr_option
-@_forge_options("local")
-@_as_option
-@_json_option
+@_proposal_options
 @click.pass_obj
 def rollback(obj: Context, model: str, alias: str, to: int | None, base: str, open_pr: bool, forge_kind: str,
              github_url: str | None, github_repo: str | None, login: str | None, as_json: bool) -> int:

@@ -95,6 +95,13 @@ def _base_sha(git: GitRepo, base: str) -> str:
     return sha
 
 
+def _open_base(repo_path: str | os.PathLike[str], base: str) -> tuple[GitRepo, str, GitTree]:
+    """The repository, the target branch's commit, and its tree: what every proposal starts from."""
+    git = GitRepo(repo_path)
+    base_sha = _base_sha(git, base)
+    return git, base_sha, GitTree(git, base_sha)
+
+
 def _publish(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, commit: str, title: str, body: str,
              forge: Forge | None, author: str, labels: Sequence[str], version: int | None = None,
              gate: AliasChange | None = None) -> Proposal:
@@ -206,9 +213,7 @@ def register(
     """Write version N+1 of ``model`` (and its model.yaml if the model is new) on a branch, and open a PR."""
     if not layout.NAME_RE.match(model):
         raise UsageError(f"{model!r} is not a valid model name: use {layout.NAME_RULE}")
-    git = GitRepo(repo_path)
-    base_sha = _base_sha(git, base)
-    tree = GitTree(git, base_sha)
+    git, base_sha, tree = _open_base(repo_path, base)
     versions = tree.listdir(f"{layout.model_dir(model)}/versions") or {}
     version = max((int(v) for v in versions if layout.VERSION_RE.match(v)), default=0) + 1
     files: dict[str, bytes | None] = {}
@@ -333,9 +338,7 @@ def promote(
     """Point ``alias`` at ``version`` on a branch; the PR body is the gate report. Refuses a failing gate unless ``force``."""
     if not layout.NAME_RE.match(alias):
         raise UsageError(f"{alias!r} is not a valid alias name: use {layout.NAME_RULE}")
-    git = GitRepo(repo_path)
-    base_sha = _base_sha(git, base)
-    tree = GitTree(git, base_sha)
+    git, base_sha, tree = _open_base(repo_path, base)
     from .registry import Registry
 
     reg = Registry(tree)
@@ -372,9 +375,7 @@ def rollback(
     open_pr: bool = True,
 ) -> Proposal:
     """Revert the last change of ``alias`` on ``base`` (or point it back at ``to``) on a branch, and open a PR."""
-    git = GitRepo(repo_path)
-    base_sha = _base_sha(git, base)
-    tree = GitTree(git, base_sha)
+    git, base_sha, tree = _open_base(repo_path, base)
     path = layout.alias_path(model, alias)
     current = _current(tree, model, alias)
     if current is None:
