@@ -76,10 +76,10 @@ def scaffold(directory: str | os.PathLike[str], admins: Sequence[str] = (), revi
     reviewers = tuple(reviewers) or admins
     from .schemas import errors
 
-    policy_problems = [e.message for e in errors("Policy", {"apiVersion": "mlgate/v1", "kind": "Policy", "admins": list(admins),
-                                                              "aliases": {"*": {"approvals": {"min": 1, "from": list(reviewers)}}}})]
-    if policy_problems:
-        raise UsageError(f"--admin/--reviewer: {policy_problems[0]}")
+    problems = list(errors("Policy", {"apiVersion": "mlgate/v1", "kind": "Policy", "admins": list(admins),
+                                      "aliases": {"*": {"approvals": {"min": 1, "from": list(reviewers)}}}}))
+    if problems:
+        raise UsageError(f"--admin/--reviewer: {problems[0].instance!r} is not a user login or an @org/team")
     files = planned_files(admins, reviewers)
     existing = [p for p in files if (root / p).exists() or (root / p).is_symlink()]
     if existing:
