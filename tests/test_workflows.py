@@ -109,3 +109,10 @@ def test_init_refuses_to_overwrite_anything(tmp_path: Path, capsys) -> None:
 
 def test_shipped_templates_are_this_repositorys_files() -> None:
     assert (github_dir() / "workflows" / "validate.yml").read_bytes() == (WORKFLOWS / "validate.yml").read_bytes()
+
+
+def test_init_names_a_bad_admin(tmp_path: Path, capsys) -> None:
+    repo = RegistryRepo.create(tmp_path / "r", example=False)
+    assert main(["init", str(repo.root), "--admin", "bad name"]) == 2
+    assert "--admin/--reviewer: 'bad name' is not a user login or an @org/team" in capsys.readouterr()[1]
+    assert not repo.path("registry").exists()
