@@ -99,7 +99,8 @@ def pr_number(commit: Commit) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _alias_version(blob: bytes | None, path: str) -> int | None:
+def alias_version(blob: bytes | None, path: str) -> int | None:
+    """The version an alias file's bytes point at, or None if they do not say (never raises)."""
     if blob is None:
         return None
     found = _VERSION.findall(blob)
@@ -223,8 +224,8 @@ def _events(commits: list[Commit], blobs: dict[str, bytes], model: str | None, a
                     events.append(Event(kind=kind, model=place.model, alias=None, from_version=None,
                                         to_version=place.version, **base))
             elif place.role == "alias":
-                before = _alias_version(blobs.get(f.old) if f.old else None, f.path)
-                after = _alias_version(blobs.get(f.new) if f.new else None, f.path)
+                before = alias_version(blobs.get(f.old) if f.old else None, f.path)
+                after = alias_version(blobs.get(f.new) if f.new else None, f.path)
                 seen = held.setdefault(f.path, [])
                 if before == after:
                     continue  # only the note changed
@@ -317,6 +318,6 @@ def holder_at(repo_path: str | os.PathLike[str], model: str, alias: str, *, ref:
         tree = git.tree(commit)
         path = layout.alias_path(model, alias)
         entry = tree.entry(path)
-        return (_alias_version(tree.read(path), path) if entry is not None and entry.kind == "file" else None), commit
+        return (alias_version(tree.read(path), path) if entry is not None and entry.kind == "file" else None), commit
     finally:
         git.close()

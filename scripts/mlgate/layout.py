@@ -29,6 +29,16 @@ def is_governance(path: str) -> bool:
     return path in GOVERNANCE or any(g.endswith("/") and path.startswith(g) for g in GOVERNANCE)
 
 
+def version_numbers(names: object) -> list[int]:
+    """The entries of a ``versions/`` folder that are version folders, as sorted numbers."""
+    return sorted(int(n) for n in names if VERSION_RE.match(n))
+
+
+def alias_names(names: object) -> list[str]:
+    """The entries of an ``aliases/`` folder that are alias files, as sorted alias names."""
+    return sorted(n[:-5] for n in names if n.endswith(".yaml") and NAME_RE.match(n[:-5]))
+
+
 def model_dir(model: str) -> str:
     return f"{MODELS}/{model}"
 

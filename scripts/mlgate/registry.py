@@ -81,8 +81,7 @@ class Registry:
 
     def version_numbers(self, name: str) -> list[int]:
         self.model(name)
-        listing = self.tree.listdir(f"{layout.model_dir(name)}/versions") or {}
-        return sorted(int(n) for n in listing if layout.VERSION_RE.match(n))
+        return layout.version_numbers(self.tree.listdir(f"{layout.model_dir(name)}/versions") or {})
 
     def version(self, name: str, version: int) -> ModelVersion:
         path = layout.version_path(name, version)
@@ -97,8 +96,7 @@ class Registry:
 
     def aliases(self, name: str) -> dict[str, Alias]:
         self.model(name)
-        listing = self.tree.listdir(f"{layout.model_dir(name)}/aliases") or {}
-        names = sorted(n[:-5] for n in listing if n.endswith(".yaml") and layout.NAME_RE.match(n[:-5]))
+        names = layout.alias_names(self.tree.listdir(f"{layout.model_dir(name)}/aliases") or {})
         return {a: self._load(layout.alias_path(name, a), "Alias") for a in names}
 
     def resolve(self, uri: str | ModelRef) -> Resolved:

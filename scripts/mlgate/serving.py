@@ -186,18 +186,21 @@ class _FileSource:
 
     def aliases(self, model: str) -> dict[str, int]:
         self._require(model)
+        from .layout import alias_names
+
         out = {}
-        for name in sorted(self._list(f"registry/models/{model}/aliases")):
-            if name.endswith(".yaml") and _NAME.match(name[:-5]):
-                path = f"registry/models/{model}/aliases/{name}"
-                raw = self._read(path)
-                if raw is not None:
-                    out[name[:-5]] = _alias_version(raw, path)
+        for name in alias_names(self._list(f"registry/models/{model}/aliases")):
+            path = f"registry/models/{model}/aliases/{name}.yaml"
+            raw = self._read(path)
+            if raw is not None:
+                out[name] = _alias_version(raw, path)
         return out
 
     def versions(self, model: str) -> list[int]:
         self._require(model)
-        return sorted(int(n) for n in self._list(f"registry/models/{model}/versions") if re.fullmatch(r"[1-9][0-9]{0,8}", n))
+        from .layout import version_numbers
+
+        return version_numbers(self._list(f"registry/models/{model}/versions"))
 
     def version(self, model: str, version: int) -> dict[str, Any]:
         path = f"registry/models/{model}/versions/{version}/version.yaml"

@@ -21,7 +21,7 @@ from .layout import LayoutError, Place
 from .loader import Tree, field_path, load_manifest
 from .policy import Policy
 from .reviews import ReviewSource
-from .yamlio import Document, YamlError, load
+from .yamlio import Document
 
 
 def validate_repo(
@@ -171,18 +171,11 @@ def alias_history(base: Tree, model: str, alias: str, since: str | None = None) 
             window = (datetime.fromisoformat(since.replace("Z", "+00:00")) - timedelta(days=1)).isoformat()
         except ValueError:
             window = None
+    from .audit import alias_version
+
     path = layout.alias_path(model, alias)
-    versions = []
-    for _sha, blob in base.repo.file_history(base.commit, path, since=window):
-        if blob is None:
-            continue
-        try:
-            data = load(blob, path).data
-        except YamlError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("version"), int):
-            versions.append(data["version"])
-    return versions
+    held = (alias_version(blob, path) for _sha, blob in base.repo.file_history(base.commit, path, since=window))
+    return [v for v in held if v is not None]
 
 
 @dataclass
@@ -326,12 +319,10 @@ class _Run:
             self.add(layout.version_dir(model, version), "MG203", f"version folder {model}/versions/{version} has no version.yaml")
 
     def _version_numbers(self, model: str) -> list[int]:
-        listing = self.head.listdir(f"{layout.model_dir(model)}/versions") or {}
-        return sorted(int(n) for n in listing if layout.VERSION_RE.match(n))
+        return layout.version_numbers(self.head.listdir(f"{layout.model_dir(model)}/versions") or {})
 
     def _alias_names(self, model: str) -> list[str]:
-        listing = self.head.listdir(f"{layout.model_dir(model)}/aliases") or {}
-        return sorted(n[:-5] for n in listing if n.endswith(".yaml") and layout.NAME_RE.match(n[:-5]))
+        return layout.alias_names(self.head.listdir(f"{layout.model_dir(model)}/aliases") or {})
 
 
 def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Finding]:
