@@ -152,6 +152,7 @@ def test_show_has_the_alias_timeline(audited: RegistryRepo, capsys) -> None:
 
 def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo) -> None:
     with StandIn() as gh:
+        gh.state.teams["acme/ml-leads"] = {"dave"}
         gh.add_pull(12, "alice", "a" * 40)
         gh.review(12, "dave", "APPROVED")
         gh.review(12, "erin", "COMMENTED")
@@ -164,15 +165,38 @@ def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo
         forge = GitHubForge("acme/registry", gh.state.token, gh.url)
         events = {e.pr: e for e in history(audited.root, forge=forge).events if e.pr}
         assert [a.login for a in events[12].approvers] == ["dave"] and events[12].approvers[0].at.endswith("Z")
+        assert [(n.login, n.reason) for n in events[12].not_counted] == [("frank", "changes requested")]
         assert events[12].merger == "carol"
         assert (events[13].approvers, events[13].merger) == ((), "erin")
-        calls = len(gh.state.requests)
-        assert calls == 4  # each PR and its reviews, once
+        assert [(n.login, n.reason) for n in events[13].not_counted] == [("bob", "the author cannot approve their own change")]
+        pulls = [r for r in gh.state.requests if "/pulls/" in r[1]]
+        assert len(pulls) == 4  # each PR and its reviews, once
         again = {e.pr: e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events if e.pr}
-        assert len(gh.state.requests) == calls  # served from .git/mlgate/cache
+        assert [r for r in gh.state.requests if "/pulls/" in r[1]] == pulls  # served from .git/mlgate/cache
         assert again[12].approvers == events[12].approvers
         # events without a pull request have no approvers, rather than unknown ones
         assert all(e.approvers == () for e in history(audited.root, forge=forge).events if e.pr is None)
+
+
+def test_history_counts_exactly_what_the_gate_counted(audited: RegistryRepo) -> None:
+    """The champion gate of the base policy asks for @acme/ml-leads or carol: an approval from anyone else, on an
+    older commit, or by the author is listed as not counted, with the gate's own reason."""
+    with StandIn() as gh:
+        gh.state.teams["acme/ml-leads"] = {"dave"}
+        gh.add_pull(12, "alice", "a" * 40)
+        gh.review(12, "dave", "APPROVED")
+        gh.review(12, "mallory", "APPROVED")  # not in the champion gate's allowed set
+        gh.review(12, "gina", "APPROVED", commit="f" * 40)  # approved a commit the author later replaced
+        gh.review(12, "alice", "APPROVED")
+        gh.review(12, "carol", "APPROVED")
+        gh.merge(12, audited.rev("main"), "carol")
+        event = next(e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
+                     if e.pr == 12)
+    assert [a.login for a in event.approvers] == ["carol", "dave"]
+    reasons = {n.login: n.reason for n in event.not_counted}
+    assert reasons["mallory"] == "not in @acme/ml-leads, carol"
+    assert reasons["gina"].startswith("approved an older commit ffffff")
+    assert reasons["alice"] == "the author cannot approve their own change"
 
 
 def test_an_unreachable_forge_leaves_approvers_unknown(audited: RegistryRepo, capsys, monkeypatch) -> None:

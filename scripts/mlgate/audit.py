@@ -20,10 +20,10 @@ from typing import Any, Iterable
 
 from . import layout
 from .errors import MlgateError, UsageError
-from .gitrepo import Commit, GitRepo
+from .gitrepo import Commit, GitRepo, GitTree
 from .layout import LayoutError
-from .reviews import APPROVED, COMMENTED
-from .yamlio import YamlError, load
+from .readers import ManifestError, alias_version_or_none, deprecations
+from .reviews import ApprovalCount, PullRequest, Review, count_approvals
 
 REGISTRATION, PROMOTION, ROLLBACK, REMOVAL = "registration", "promotion", "rollback", "removal"
 DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED = "deprecation", "undeprecation", "policy-change", "version-removed"
@@ -33,13 +33,20 @@ UNKNOWN = "unknown"
 _MERGE = re.compile(r"^Merge pull request #(\d+) from ")
 _SQUASH = re.compile(r"\(#(\d+)\)\s*$")
 _REVERT = re.compile(r"^This reverts commit ([0-9a-f]{7,40})", re.M)
-_VERSION = re.compile(rb"^version:[ \t]*([1-9][0-9]{0,8})[ \t]*(?:#.*)?$", re.M)
 
 
 @dataclass(frozen=True)
 class Approver:
     login: str
     at: str
+
+
+@dataclass(frozen=True)
+class NotCounted:
+    """A reviewer whose review the gate did not count, and why (stale, the author, a bot, not allowed...)."""
+
+    login: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class Event:
     approvers: tuple[Approver, ...] | None  # None: unknown (no forge, or it could not be reached)
     subject: str
     reverts: str | None = None
+    not_counted: tuple[NotCounted, ...] | None = None  # reviews the gate did not count; None: unknown
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +74,8 @@ class Event:
             "from": self.from_version, "to": self.to_version, "commit": self.commit, "pr": self.pr,
             "author": self.author, "merger": self.merger,
             "approvers": UNKNOWN if self.approvers is None else [{"login": a.login, "at": a.at} for a in self.approvers],
+            "not_counted": UNKNOWN if self.not_counted is None else
+            [{"login": n.login, "reason": n.reason} for n in self.not_counted],
             "subject": self.subject, "reverts": self.reverts,
         }
 
@@ -99,30 +109,15 @@ def pr_number(commit: Commit) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def alias_version(blob: bytes | None, path: str) -> int | None:
-    """The version an alias file's bytes point at, or None if they do not say (never raises)."""
-    if blob is None:
-        return None
-    found = _VERSION.findall(blob)
-    if len(found) == 1:  # the common case, without a YAML parse
-        return int(found[0])
-    try:
-        data = load(blob, path).data
-    except YamlError:
-        return None
-    version = data.get("version") if isinstance(data, dict) else None
-    return version if isinstance(version, int) and not isinstance(version, bool) else None
+#: the version an alias file's bytes point at, or None (no file, or it does not say): the registry's one reader
+alias_version = alias_version_or_none
 
 
 def _deprecated(blob: bytes | None, path: str) -> set[int]:
-    if blob is None or b"deprecated" not in blob:
-        return set()
     try:
-        data = load(blob, path).data
-    except YamlError:
+        return set(deprecations(blob, path))
+    except ManifestError:
         return set()
-    items = data.get("deprecated", []) if isinstance(data, dict) else []
-    return {d["version"] for d in items if isinstance(d, dict) and isinstance(d.get("version"), int)}
 
 
 def _author_and_message(raw_commit: bytes) -> tuple[str | None, str]:
@@ -162,27 +157,83 @@ def history(
         merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
         events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
         pr_author = {sha: author for sha, (author, _) in merged_heads.items()}
+        result = History(ref, head, [])
+        info = _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
+        parents = {c.sha: c.parents[0] for c in commits if c.parents}
+        counter = _Counter(git, forge) if forge else None
+        final = []
+        for e in events:
+            author, merger = (pr_author.get(e.commit) or e.author, e.merger)
+            approvers: tuple[Approver, ...] | None = None
+            not_counted: tuple[NotCounted, ...] | None = None
+            pr = e.pr
+            if pr is not None and pr in info and counter is not None:
+                pull = _pull_request(pr, info[pr])
+                author = pull.author or author
+                merger = pull.merged_by or merger
+                count = counter.count(e, pull, parents.get(e.commit))
+                at = {r.user.lower(): r.submitted_at for r in pull.reviews}
+                approvers = tuple(Approver(u, at.get(u.lower(), "")) for u in count.counted)
+                not_counted = tuple(NotCounted(u, why) for u, why in count.ignored)
+            elif forge is not None and pr is None:
+                approvers, not_counted = (), ()  # no pull request: nobody approved it
+            final.append(Event(e.time, e.kind, e.model, e.alias, e.from_version, e.to_version, e.commit, pr, author,
+                               merger, approvers, e.subject, e.reverts, not_counted))
     finally:
         git.close()
-    result = History(ref, head, [])
-    info = _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
-    final = []
-    for e in events:
-        author, merger = (pr_author.get(e.commit) or e.author, e.merger)
-        approvers = None
-        pr = e.pr
-        if pr is not None and pr in info:
-            author = info[pr]["author"] or author
-            merger = info[pr]["merged_by"] or merger
-            approvers = tuple(Approver(a["login"], a["at"]) for a in info[pr]["approvers"])
-        elif forge is not None and pr is None:
-            approvers = ()  # no pull request: nobody approved it
-        final.append(Event(e.time, e.kind, e.model, e.alias, e.from_version, e.to_version, e.commit, pr, author, merger,
-                           approvers, e.subject, e.reverts))
     if since is not None:
         final = [e for e in final if datetime.fromisoformat(e.time.replace("Z", "+00:00")) >= since]
     result.events = list(reversed(final))
     return result
+
+
+class _Counter:
+    """Counts a pull request's approvals for one event with the gate's own rule and code.
+
+    The rule is the one the validator applied: the policy (and the model's own gate) on the commit the
+    change was merged onto, for the alias and kind of change; a governance change needs the admins. The
+    counting is :func:`mlgate.reviews.count_approvals`, so history's approvers are exactly the ones the
+    gate counted, and the others are listed with the gate's reason.
+    """
+
+    def __init__(self, git: GitRepo, forge: Any) -> None:
+        from .forge import ForgeReviews
+
+        self.git = git
+        self.forge = forge
+        self.members = ForgeReviews(forge, 0)  # membership answers, cached for the whole history
+        self.judges: dict[str, Any] = {}
+
+    def _judge(self, base: str, head: str) -> Any:
+        from .gates import Judge
+        from .validate import load_policy
+
+        if base not in self.judges:
+            tree = GitTree(self.git, base)
+            policy, _ = load_policy(tree)
+            self.judges[base] = (tree, policy)
+        tree, policy = self.judges[base]
+        return Judge(GitTree(self.git, head), tree, policy)
+
+    def count(self, event: Event, pull: PullRequest, base: str | None) -> ApprovalCount:
+        from .policy import Approvals
+
+        rule = None
+        if base is not None:
+            judge = self._judge(base, event.commit)
+            if event.kind == POLICY_CHANGE:
+                rule = judge.admin_rule()
+            elif event.alias is not None and event.model is not None:
+                rule = judge.approval_rule(event.model, event.alias, event.kind)
+        # no gate asked for approvals (a registration, a deprecation): the rules every approval obeys still apply
+        return count_approvals(rule or Approvals(min=0), pull, self.members)
+
+
+def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
+    reviews = tuple(Review(r["user"], r["state"], r.get("commit") or "", r.get("submitted_at") or "")
+                    for r in data.get("reviews", []))
+    return PullRequest(number=number, author=data.get("author") or "", head_sha=data.get("head_sha") or "",
+                       reviews=reviews, state=data.get("state") or "", merged_by=data.get("merged_by"))
 
 
 def _wanted_blobs(commits: list[Commit]) -> list[str]:
@@ -254,25 +305,22 @@ def _events(commits: list[Commit], blobs: dict[str, bytes], model: str | None, a
 
 def _cache_file(repo_path: str | os.PathLike[str], forge: Any) -> Path:
     key = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{forge.name}-{getattr(forge, 'repo_name', 'local')}")
-    return GitRepo(repo_path).git_dir() / "mlgate" / "cache" / f"approvals-{key}.json"
+    # v2: the reviews as the forge reported them (counted at read time), not approvers counted on the way in
+    return GitRepo(repo_path).git_dir() / "mlgate" / "cache" / f"reviews-v2-{key}.json"
 
 
-def _approvers(pr: Any) -> list[dict[str, str]]:
-    latest: dict[str, Any] = {}
-    for r in pr.reviews:
-        if r.state != COMMENTED:
-            latest[r.user.lower()] = r
-    return [{"login": r.user, "at": r.submitted_at} for r in latest.values()
-            if r.state == APPROVED and r.user.lower() != pr.author.lower()]
+def _reviews(pr: Any) -> list[dict[str, str]]:
+    return [{"user": r.user, "state": r.state, "commit": r.commit, "submitted_at": r.submitted_at} for r in pr.reviews]
 
 
 def _forge_info(repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable[int], warnings: list[str]) -> dict[int, dict]:
     """Author, merger and approvers per pull request: from the cache, else fetched (in parallel) and cached."""
     path = _cache_file(repo_path, forge)
     try:
-        cache = {int(k): v for k, v in json.loads(path.read_text()).items()}
-    except (FileNotFoundError, ValueError):
-        cache = {}
+        raw = json.loads(path.read_text())
+        cache = {int(k): v for k, v in raw.items() if isinstance(v, dict) and isinstance(v.get("reviews"), list)}
+    except (OSError, ValueError, AttributeError):
+        cache = {}  # no cache, or a damaged one: ask the forge again
     missing = sorted(set(numbers) - set(cache))
 
     def fetch(n: int) -> tuple[int, dict | None, str | None]:
@@ -280,7 +328,8 @@ def _forge_info(repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable
             pr = forge.pull_request(n)
         except MlgateError as e:
             return n, None, str(e)
-        return n, {"author": pr.author, "merged_by": pr.merged_by, "state": pr.state, "approvers": _approvers(pr)}, None
+        return n, {"author": pr.author, "merged_by": pr.merged_by, "state": pr.state, "head_sha": pr.head_sha,
+                   "reviews": _reviews(pr)}, None
 
     fresh: dict[int, dict] = {}
     if missing:

@@ -14,7 +14,9 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, MlgateError
+from .report import terminal_safe
+from .reviews import is_login
+from .errors import EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, MlgateError
 
 FORMATS = ("text", "markdown", "json")
 
@@ -26,6 +28,11 @@ class Context:
 
 def _out(text: str) -> None:
     click.echo(text, nl=False)
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """One message that may carry untrusted text (names, URIs, forge data): control characters escaped."""
+    click.echo(terminal_safe(text), err=err)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -82,7 +89,7 @@ def _whoami(obj: Context, login: str | None) -> str:
 
         name = GitRepo(obj.repo).user_name() or ""
         login = re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}$", login or "") and not (login or "").endswith("[bot]"):
+    if not is_login(login or ""):
         raise UsageError(f"cannot tell who you are ({login!r} is not a login): pass --as LOGIN or set MLGATE_USER")
     return login
 
@@ -155,7 +162,7 @@ def validate(obj: Context, base: str | None, head: str | None, fmt: str, forge_k
         try:
             forge.upsert_comment(number, report_markdown(report))
         except ForgeError as e:  # a read-only token (a fork's PR) cannot comment; the check still counts
-            click.echo(f"mlgate: warning: could not comment on #{number}: {e}", err=True)
+            _echo(f"mlgate: warning: could not comment on #{number}: {e}", err=True)
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
@@ -321,7 +328,7 @@ def history(obj: Context, model: str | None, alias: str | None, since: str | Non
     else:
         _out(history_text(events, ref))
     for w in result.warnings:
-        click.echo(f"mlgate: warning: {w}", err=True)
+        _echo(f"mlgate: warning: {w}", err=True)
     return EXIT_OK
 
 
@@ -350,9 +357,9 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
     if as_json:
         _out(to_json({"model": model, "alias": alias, "at": at, "commit": commit, "version": version}))
     elif version is None:
-        click.echo(f"{model}@{alias} was not set at {at} (commit {commit[:12]})")
+        _echo(f"{model}@{alias} was not set at {at} (commit {commit[:12]})")
     else:
-        click.echo(f"{model}@{alias} was version {version} at {at} (commit {commit[:12]})")
+        _echo(f"{model}@{alias} was version {version} at {at} (commit {commit[:12]})")
     return EXIT_OK
 
 
@@ -376,7 +383,7 @@ def index(obj: Context, ref: str | None, output: str | None) -> int:
     data = build_index(obj.repo, ref)
     if output:
         write_index(data, output)
-        click.echo(f"wrote {output}: {len(data['models'])} models, digest {data['digest'][:12]}", err=True)
+        _echo(f"wrote {output}: {len(data['models'])} models, digest {data['digest'][:12]}", err=True)
     else:
         _out(to_json(data))
     return EXIT_OK
@@ -432,9 +439,9 @@ def verify(obj: Context, selector: str | None, ref: str | None, as_json: bool) -
         _out(to_json([r.to_dict() for r in results]))
     else:
         for r in results:
-            click.echo(f"{r.status.upper():<10} {r.model} v{r.version}  {r.uri}\n           {r.detail}")
+            _echo(f"{r.status.upper():<10} {r.model} v{r.version}  {r.uri}\n           {r.detail}")
         bad = sum(r.status != "ok" for r in results)
-        click.echo(f"{len(results) - bad} of {len(results)} artifacts verified" + (f"; {bad} failed" if bad else ""))
+        _echo(f"{len(results) - bad} of {len(results)} artifacts verified" + (f"; {bad} failed" if bad else ""))
     return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_CHECK_FAILED
 
 
@@ -455,7 +462,7 @@ def rules(rule: str | None) -> int:
         raise UsageError(f"unknown rule {rule!r}; rules: {', '.join(RULES)}")
     for rid, (name, text) in RULES.items():
         if rule is None or rid == rule.upper():
-            click.echo(f"{rid} {name}: {text}")
+            _echo(f"{rid} {name}: {text}")
     return EXIT_OK
 
 
@@ -497,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     except MlgateError as e:
         if show_tb:
             traceback.print_exc()
-        click.echo(f"mlgate: error: {e}", err=True)
+        click.echo(f"mlgate: error: {terminal_safe(str(e))}", err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("mlgate: interrupted", err=True)
@@ -507,8 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug in mlgate: say so plainly, no traceback unless asked
         if show_tb:
             traceback.print_exc()
-        click.echo(f"mlgate: internal error: {type(e).__name__}: {e} (rerun with --traceback and report it)", err=True)
-        return EXIT_USAGE
+        click.echo(f"mlgate: internal error: {type(e).__name__}: {terminal_safe(str(e))} "
+                   "(a bug in mlgate: rerun with --traceback and report it)", err=True)
+        return EXIT_INTERNAL
     return rv if isinstance(rv, int) else EXIT_OK
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3  # a bug in mlgate: an exception nobody raised on purpose
 
 
 class MlgateError(Exception):

@@ -8,17 +8,21 @@ change), each with a :class:`Check` per gate, plus findings for the report.
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from . import layout
 from .findings import Finding
+from .gitrepo import FileTooLarge
 from .loader import Tree, load_manifest
 from .policy import Approvals, Bound, Gate, Policy, loosenings, tighten
 from .reviews import PullRequest, ReviewSource, count_approvals
-from .yamlio import Document, YamlError, decode
+from .yamlio import Document, YamlError, decode, exact
+
+#: evidence files (model cards, audits) are read whole; past this they fail their gate instead
+MAX_EVIDENCE_BYTES = 4 * 1024 * 1024
 
 PASS, FAIL, PENDING = "pass", "fail", "pending"
 PROMOTION, ROLLBACK, REMOVAL, POLICY_CHANGE = "promotion", "rollback", "removal", "policy-change"
@@ -111,16 +115,37 @@ class Judge:
 
     # --- alias changes -------------------------------------------------------
 
+    def gate_of(self, model: str, alias: str) -> tuple[Gate | None, str | None]:
+        """The gate for ``model@alias``: the base policy's, tightened by the model's own, and its policy key."""
+        if self.policy is None:
+            return None, None
+        registry_gate, key = self.policy.gate_for(alias)
+        return tighten(registry_gate, self._model_gate(model, alias)), key
+
+    def approval_rule(self, model: str, alias: str, kind: str) -> Approvals | None:
+        """The approvals a change of ``kind`` to ``model@alias`` needs (None: none), exactly as the gate asks."""
+        gate, _ = self.gate_of(model, alias)
+        if kind == REMOVAL:
+            if self.policy is None or not self.policy.is_protected(alias) or gate is None:
+                return None
+            return gate.approvals or Approvals(min=1)
+        if gate is None:
+            return None
+        return (gate.for_rollback() if kind == ROLLBACK else gate).approvals
+
+    def admin_rule(self) -> Approvals | None:
+        """The approvals a governance change needs: one of the base policy's admins."""
+        return None if self.policy is None else Approvals(min=1, allowed=self.policy.admins, exclude_author=True)
+
     def alias_change(self, model: str, alias: str, from_v: int | None, to_v: int | None) -> AliasChange:
         path = layout.alias_path(model, alias)
         if self.policy is None:
             check = Check("policy", PASS, "no registry/policy.yaml on the base: alias changes are not gated", "MG406")
             kind = REMOVAL if to_v is None else PROMOTION
             return AliasChange(kind, path, model, alias, from_v, to_v, None, (check,))
-        registry_gate, key = self.policy.gate_for(alias)
-        gate = tighten(registry_gate, self._model_gate(model, alias))
+        gate, key = self.gate_of(model, alias)
         if to_v is None:
-            return self._removal(path, model, alias, from_v, gate, key)
+            return self._removal(path, model, alias, from_v, key)
         target = self.load(self.head, layout.version_path(model, to_v), "ModelVersion")
         since = target.data.get("created_at") if target is not None else None
         previous = [v for v in self.history(model, alias, since) if v != from_v]
@@ -130,7 +155,7 @@ class Judge:
             return AliasChange(kind, path, model, alias, from_v, to_v, None, (self._deprecated(model, to_v), check))
         if kind == ROLLBACK:
             gate = gate.for_rollback()
-        if self.load(self.head, layout.version_path(model, to_v), "ModelVersion") is None:
+        if target is None:
             check = Check("target", FAIL, f"version {to_v} does not exist or its version.yaml is invalid", "MG204")
             return AliasChange(kind, path, model, alias, from_v, to_v, key, (check,))
         checks = [self._deprecated(model, to_v)]
@@ -141,12 +166,12 @@ class Judge:
         checks.append(self._approvals(gate.approvals))
         return AliasChange(kind, path, model, alias, from_v, to_v, key, tuple(checks))
 
-    def _removal(self, path: str, model: str, alias: str, from_v: int | None, gate: Gate | None, key: str | None) -> AliasChange:
-        if not self.policy or not self.policy.is_protected(alias) or gate is None:
+    def _removal(self, path: str, model: str, alias: str, from_v: int | None, key: str | None) -> AliasChange:
+        rule = self.approval_rule(model, alias, REMOVAL)
+        if rule is None:
             check = Check("removal", PASS, f"{alias!r} is not named in the policy: removing it needs no sign-off", "MG406")
             return AliasChange(REMOVAL, path, model, alias, from_v, None, key, (check,))
-        approvals = gate.approvals or Approvals(min=1)
-        return AliasChange(REMOVAL, path, model, alias, from_v, None, key, (self._approvals(approvals),))
+        return AliasChange(REMOVAL, path, model, alias, from_v, None, key, (self._approvals(rule),))
 
     def _model_gate(self, model: str, alias: str) -> Gate | None:
         # The model's own gate as on the base (a PR cannot relax the gate that judges it);
@@ -180,17 +205,24 @@ class Judge:
             checks.append(Check(f"evidence {name}", PASS if ok else FAIL, reason, "MG401"))
         return checks
 
-    def _text_file(self, path: str, label: str) -> tuple[bool, str]:
+    def _text(self, path: str, label: str) -> tuple[str | None, str]:
+        """The text of an evidence file, or None and why it does not count."""
         entry = self.head.entry(path)
         if layout.safe_relative(path) or entry is None or entry.kind != "file":
-            return False, f"{label} is missing"
+            return None, f"{label} is missing"
         try:
-            text = decode(self.head.read(path, limit=16 * 1024 * 1024), path)
+            text = decode(self.head.read(path, limit=MAX_EVIDENCE_BYTES), path)
+        except FileTooLarge as e:
+            return None, f"{label} is {e.size:,} bytes; evidence files are limited to {MAX_EVIDENCE_BYTES:,} bytes"
         except YamlError as e:
-            return False, f"{label} is unreadable: {e.message}"
-        if not text.strip():
-            return False, f"{label} is empty"
-        return True, f"{label} is present"
+            return None, f"{label} is unreadable: {e.message}"
+        if not visible(text):
+            return None, f"{label} is empty"
+        return text, f"{label} is present"
+
+    def _text_file(self, path: str, label: str) -> tuple[bool, str]:
+        text, reason = self._text(path, label)
+        return text is not None, reason
 
     def _metrics(self, model: str, to_v: int, from_v: int | None, gate: Gate) -> list[Check]:
         if not gate.metrics:
@@ -249,10 +281,10 @@ class Judge:
 
     def _card(self, model: str, version: int, sections: tuple[str, ...]) -> Check:
         path = layout.card_path(model, version)
-        ok, reason = self._text_file(path, "card.md")
-        if not ok:
+        text, reason = self._text(path, "card.md")
+        if text is None:
             return Check("card sections", FAIL, reason, "MG404")
-        found = card_sections(decode(self.head.read(path), path))
+        found = card_sections(text)
         missing = [s for s in sections if s.lower() not in found]
         empty = [s for s in sections if s.lower() in found and not found[s.lower()]]
         if missing or empty:
@@ -306,35 +338,64 @@ def model_policy_findings(doc: Document, policy: Policy | None) -> list[Finding]
     return found
 
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
-_FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
+def visible(text: str) -> bool:
+    """Whether ``text`` shows anything: some character that is not white space, a control or an invisible
+    format character (U+200B zero width space, U+FEFF, U+2060 word joiner, soft hyphen...)."""
+    return any(not c.isspace() and unicodedata.category(c) not in _INVISIBLE for c in text)
+
+
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"}
+
+
+def _inline_text(token: Any) -> str:
+    """The text an inline token shows: its text, code and image descriptions, not its markup or raw HTML."""
+    parts = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "image":
+            parts.append(_inline_text(child))
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return "".join(parts)
 
 
 def card_sections(markdown: str) -> dict[str, bool]:
-    """ATX headings (``## Title``) of a Markdown document, lowercased -> whether the section has content.
+    """Headings of a Markdown document, lowercased (white space collapsed) -> whether the section has content.
 
-    A section runs to the next heading of the same or a higher level; its
-    content is any line in it that is not blank, not a heading and not an HTML
-    comment. Headings inside fenced code blocks are not headings.
+    Parsed as CommonMark by markdown-it-py (ATX and setext headings; nothing inside code blocks, HTML
+    blocks or comments is a heading). A section runs to the next heading of the same or a higher level;
+    it has content when a paragraph, list, table, quote or code block in it shows visible text. Raw HTML
+    (comments included) and text made only of invisible characters do not count.
     """
-    lines = _COMMENT.sub("", markdown).splitlines()
-    heads: list[tuple[int, str, int]] = []  # level, title, line index
-    fenced = False
-    for idx, line in enumerate(lines):
-        if _FENCE.match(line):
-            fenced = not fenced
-        elif not fenced and (m := _HEADING.match(line)):
-            heads.append((len(m.group(1)), m.group(2).strip().lower(), idx))
-    heading_lines = {idx for _, _, idx in heads}
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    heads: list[tuple[int, str, int]] = []  # level, title, token index
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open":
+            title = " ".join(_inline_text(tokens[i + 1]).split()).lower()
+            heads.append((int(tok.tag[1]), title, i))
     out: dict[str, bool] = {}
-    for i, (level, title, idx) in enumerate(heads):
-        end = next((h[2] for h in heads[i + 1:] if h[0] <= level), len(lines))
-        has_content = any(lines[j].strip() and j not in heading_lines for j in range(idx + 1, end))
-        out[title] = out.get(title, False) or has_content
+    for n, (level, title, start) in enumerate(heads):
+        end = next((h[2] for h in heads[n + 1:] if h[0] <= level), len(tokens))
+        below = {h[2] for h in heads[n + 1:] if h[2] < end}
+        content = False
+        skip_to = start + 3  # heading_open, inline, heading_close
+        for j in range(skip_to, end):
+            tok = tokens[j]
+            if j in below or (j - 1 in below and tok.type == "inline"):
+                continue  # a sub-heading's own title is not content
+            if tok.type == "inline" and visible(_inline_text(tok)):
+                content = True
+            elif tok.type in ("fence", "code_block") and visible(tok.content):
+                content = True
+            if content:
+                break
+        out[title] = out.get(title, False) or content
     return out
 
 
 def _dec(x: float | int) -> Decimal:
-    """Exact decimal of a number as written (0.902 - 0.005 is 0.897, not 0.8970000000000001)."""
-    return Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
+    """Exact decimal of a number as written (0.902 - 0.005 is 0.897; 0.84999999999999999 is below 0.85)."""
+    return exact(x)

@@ -6,27 +6,63 @@ This is the one place that knows the folder layout; everything else asks it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 REGISTRY = "registry"
 MODELS = f"{REGISTRY}/models"
 POLICY = f"{REGISTRY}/policy.yaml"
 
-#: files outside registry/ that decide who may approve what: changing them needs the policy admins' approval
-GOVERNANCE = ("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".github/workflows/")
-#: everything a pull request is judged on
-WATCHED = (REGISTRY + "/", *GOVERNANCE)
+#: files outside registry/ that decide how a pull request is judged, or how git reads the registry's files:
+#: who reviews (CODEOWNERS), what runs (everything under .github/: workflows, the pinned validator in
+#: mlgate-requirements.txt, actions), and git's own attribute, submodule and LFS configuration (a
+#: ``.gitattributes`` with ``working-tree-encoding`` or a filter changes what a checkout of registry/ holds).
+#: Changing any of them needs the policy admins' approval (MG501).
+GOVERNANCE_FILES = ("CODEOWNERS", "docs/CODEOWNERS", ".gitmodules", ".lfsconfig")
+GOVERNANCE_DIRS = (".github/",)
+GOVERNANCE_NAMES = (".gitattributes",)  # at any depth
+#: what a pull request is judged on: the git pathspecs of registry/ and of every governance file
+WATCHED = (REGISTRY + "/", *GOVERNANCE_FILES, *GOVERNANCE_DIRS, *(f":(glob)**/{n}" for n in GOVERNANCE_NAMES))
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
+# ``\Z``, not ``$``: ``$`` also matches before a trailing newline, and ``"champion\n"`` is not a name.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
+VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")
 NAME_RULE = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters"
-#: files allowed anywhere for repository hygiene, and never validated
-IGNORED_FILES = {".gitkeep", ".gitattributes"}
+#: the one dotfile registry/ may hold: an empty placeholder that keeps a folder in git (mlgate init writes one)
+KEEP_FILE = ".gitkeep"
 DOC_FILES = {"README.md"}
 
 
+def is_name(text: str) -> bool:
+    """Whether ``text`` is a valid model or alias name (the whole string)."""
+    return bool(NAME_RE.match(text))
+
+
 def is_governance(path: str) -> bool:
-    return path in GOVERNANCE or any(g.endswith("/") and path.startswith(g) for g in GOVERNANCE)
+    """Whether a change to ``path`` (outside registry/) needs the policy admins' approval."""
+    return (path in GOVERNANCE_FILES or path.startswith(GOVERNANCE_DIRS)
+            or path.rsplit("/", 1)[-1] in GOVERNANCE_NAMES)
+
+
+def version_of(path: str) -> tuple[str, int] | None:
+    """The (model, version) whose folder holds ``path``, read from the path alone: whatever the file is.
+
+    Immutability asks this, not :func:`classify`, so that a file with no place in the layout (a
+    ``.gitattributes``, a stray name) added to a merged version is still a change to that version.
+    """
+    parts = path.split("/")
+    if len(parts) >= 6 and parts[:2] == [REGISTRY, "models"] and parts[3] == "versions" and VERSION_RE.match(parts[4]):
+        return parts[2], int(parts[4])
+    return None
+
+
+def segment_problem(name: str) -> str | None:
+    """Why a file or folder name under registry/ is refused, or None: control characters, non-NFC text."""
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        return "contains a control or invisible formatting character"
+    if unicodedata.normalize("NFC", name) != name:
+        return "is not in Unicode normal form C (NFC)"
+    return None
 
 
 def version_numbers(names: object) -> list[int]:
@@ -97,8 +133,15 @@ def classify(path: str) -> Place:
     parts = path.split("/")
     if parts[0] != REGISTRY:
         raise LayoutError("not under registry/")
-    if parts[-1] in IGNORED_FILES:
+    for segment in parts[1:]:
+        problem = segment_problem(segment)
+        if problem:
+            raise LayoutError(f"the name {segment!r} {problem}")
+    if parts[-1] == KEEP_FILE and version_of(path) is None:
         return Place("ignored")
+    if any(segment.startswith(".") for segment in parts[1:]):
+        raise LayoutError("dotfiles have no place in registry/ (git reads .gitattributes and the like as "
+                          "configuration); only .gitkeep is allowed, outside version folders")
     rest = parts[1:]
     if rest == ["policy.yaml"]:
         return Place("policy", "Policy")

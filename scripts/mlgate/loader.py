@@ -40,7 +40,7 @@ def load_manifest(tree: Tree, path: str, kind: str) -> tuple[Document | None, li
     try:
         doc = yamlio.load(raw, path)
     except yamlio.YamlError as e:
-        return None, [Finding(path, e.line, e.rule, e.message)]
+        return None, [Finding(path, e.line, e.rule, e.message, e.field)]
     findings = check_document(doc, kind)
     return (None if findings else doc), findings
 

@@ -7,17 +7,65 @@ schemas/validate-report.schema.json.
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from typing import Any
 
 from .findings import RULES, Finding, Report
 
 REPORT_FORMAT = "mlgate.validate/v1"
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
 
 def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    # ensure_ascii=False keeps names readable; JSON escapes C0 controls itself, and C1 controls and bidi
+    # overrides (which some terminals obey) are escaped here, still as valid JSON
+    text = json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# --- neutralising untrusted text ----------------------------------------------
+#
+# Manifests, file names, commit messages and forge data are written by whoever opened a pull request.
+# Before any of it reaches a terminal it loses its control characters (an ESC could recolour, hide or
+# rewrite the FAILED line, an OSC 8 sequence could plant a link); before it reaches Markdown (a PR
+# comment, a job summary) it loses its power to be markup: HTML, links, images, emphasis, code spans.
+
+
+def _escape_control(m: re.Match[str]) -> str:
+    c = m.group()
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
+def terminal_safe(text: Any, *, newlines: bool = True) -> str:
+    """``text`` with control characters (ESC, OSC, bidi overrides...) shown as ``\\xNN`` escapes; tab and
+    newline kept unless ``newlines`` is false."""
+    out = _CONTROL.sub(_escape_control, str(text))
+    return out if newlines else out.replace("\n", "\\n").replace("\t", " ")
+
+
+# what can start inline markup mid-line (block markers like '#', '-', '>' only count at a line's start,
+# and every use of md_text follows other text); '<' and '&' are escaped as HTML entities
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~!])")
+
+
+def md_text(text: Any) -> str:
+    """Untrusted text as inert Markdown within a line: HTML escaped, inline markup characters backslash-escaped."""
+    one_line = terminal_safe(text, newlines=False).replace("\r", " ")
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
+
+
+def md_code(text: Any) -> str:
+    """Untrusted text as a Markdown code span that nothing inside can end (and ``|`` cannot split a table cell)."""
+    one_line = terminal_safe(text, newlines=False).replace("\r", " ")
+    longest = max((len(run) for run in re.findall(r"`+", one_line)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if one_line.startswith("`") or one_line.endswith("`") or not one_line.strip() else ""
+    # GFM splits table cells on '|' before it reads code spans, and takes '\\|' as a literal pipe even there
+    return f"{fence}{pad}{one_line.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
 # --- validate -----------------------------------------------------------------
@@ -62,12 +110,17 @@ def _paint(text: str, status: str, color: bool) -> str:
 
 def gate_text(change: Any, color: bool = False) -> str:
     """One alias change and its gate table, for terminals."""
-    policy = f"  [policy: {change.policy_key}]" if change.policy_key else ""
-    lines = [f"{change.title()}{policy}  {_paint(change.status.upper(), change.status, color)}"]
-    width = max((len(c.gate) for c in change.checks), default=0)
+    policy = f"  [policy: {_t(change.policy_key)}]" if change.policy_key else ""
+    lines = [f"{_t(change.title())}{policy}  {_paint(change.status.upper(), change.status, color)}"]
+    width = max((len(_t(c.gate)) for c in change.checks), default=0)
     for c in change.checks:
-        lines.append(f"  {_paint(f'{c.status:<8}', c.status, color)} {c.gate:<{width}}  {c.reason}")
+        lines.append(f"  {_paint(f'{c.status:<8}', c.status, color)} {_t(c.gate):<{width}}  {_t(c.reason)}")
     return "\n".join(lines) + "\n"
+
+
+def _t(text: Any) -> str:
+    """One untrusted value on one terminal line."""
+    return terminal_safe(text, newlines=False)
 
 
 def _summary(report: Report) -> str:
@@ -94,13 +147,12 @@ def report_text(report: Report, color: bool = False) -> str:
     for f in _not_in_gate_tables(report):
         rule = _paint(f"{f.rule} {f.rule_name}", f.severity, color)
         label = " (pending)" if f.severity == "pending" else ""
-        out.write(f"{_location(f)}: {rule}{label}: {f.message}\n")
-    out.write(_summary(report) + "\n")
+        out.write(f"{_t(_location(f))}: {rule}{label}: {_t(f.message)}\n")
+    out.write(_t(_summary(report)) + "\n")
     return out.getvalue()
 
 
-def _md_cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+_md_cell = md_text
 
 
 _ICONS = {"pass": ":white_check_mark: pass", "fail": ":x: fail", "pending": ":hourglass: pending"}
@@ -108,8 +160,8 @@ _ICONS = {"pass": ":white_check_mark: pass", "fail": ":x: fail", "pending": ":ho
 
 def gate_markdown(change: Any) -> str:
     """One alias change and its gate table, for a PR body or a job summary."""
-    policy = f" (policy `{change.policy_key}`)" if change.policy_key else ""
-    lines = [f"#### {_ICONS[change.status]}: `{_md_cell(change.title())}`{policy}", "", "| gate | status | why |", "|---|---|---|"]
+    policy = f" (policy {md_code(change.policy_key)})" if change.policy_key else ""
+    lines = [f"#### {_ICONS[change.status]}: {md_code(change.title())}{policy}", "", "| gate | status | why |", "|---|---|---|"]
     for c in change.checks:
         lines.append(f"| {_md_cell(c.gate)} | {_ICONS[c.status]} | {_md_cell(c.reason)} |")
     return "\n".join(lines) + "\n"
@@ -131,7 +183,7 @@ def report_markdown(report: Report) -> str:
         lines += ["| rule | file | problem |", "|---|---|---|"]
         for f in findings:
             label = " (pending)" if f.severity == "pending" else ""
-            lines.append(f"| `{f.rule}` {f.rule_name}{label} | `{_md_cell(_location(f))}` | {_md_cell(f.message)} |")
+            lines.append(f"| `{f.rule}` {f.rule_name}{label} | {md_code(_location(f))} | {_md_cell(f.message)} |")
         lines.append("")
         used = sorted({f.rule for f in findings})
         lines += ["<details><summary>What the rules check</summary>", ""]
@@ -145,6 +197,7 @@ def report_markdown(report: Report) -> str:
 
 def _table(title: str | None, columns: list[str], rows: list[list[str]]) -> str:
     """Left-aligned columns under a header and a rule: plain text, fast for tens of thousands of rows."""
+    rows = [[_t(cell) for cell in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
 
     def line(cells: list[str]) -> str:
@@ -185,7 +238,7 @@ def model_text(view: dict[str, Any]) -> str:
         rows = [[e["time"].replace("T", " ").rstrip("Z"), f"@{e['alias']}", f"{e['from'] or '-'} -> {e['to'] or '-'}", e["kind"],
                  f"#{e['pr']}" if e["pr"] else "-", e["author"], e["commit"][:10]] for e in view["timeline"]]
         text += "\nalias timeline (latest first):\n" + _table(None, ["time (UTC)", "alias", "change", "kind", "PR", "author", "commit"], rows)
-    return text
+    return terminal_safe(text)
 
 
 def version_text(view: dict[str, Any]) -> str:
@@ -208,12 +261,12 @@ def version_text(view: dict[str, Any]) -> str:
     if ev:
         out.append(f"evaluation: on {ev['dataset']['name']}")
         out.append(_table(None, ["metric", "value"], [[k, f"{v:g}"] for k, v in ev["metrics"].items()]).rstrip("\n"))
-    return "\n".join(out) + "\n"
+    return terminal_safe("\n".join(out) + "\n")
 
 
 def resolved_text(view: dict[str, Any]) -> str:
     a = view["artifact"]
-    return (
+    return terminal_safe(
         f"{view['uri']} -> version {view['version']}\n"
         f"  uri:    {a['uri']}\n"
         f"  sha256: {a['sha256']}\n"
@@ -246,10 +299,10 @@ def history_text(events: list[dict[str, Any]], ref: str) -> str:
 
 
 def history_markdown(events: list[dict[str, Any]], ref: str) -> str:
-    lines = [f"### Registry history of `{_md_cell(ref)}`", "", "| time (UTC) | kind | model | change | PR | author | merged by | approved by | commit |",
+    lines = [f"### Registry history of {md_code(ref)}", "", "| time (UTC) | kind | model | change | PR | author | merged by | approved by | commit |",
              "|---|---|---|---|---|---|---|---|---|"]
     for e in events:
         lines.append("| " + " | ".join(_md_cell(x) for x in (
             e["time"], e["kind"], e["model"] or "(policy)", _change_text(e), f"#{e['pr']}" if e["pr"] else "-",
-            e["author"], e["merger"] or "-", _approvers_text(e), f"`{e['commit'][:10]}`")) + " |")
+            e["author"], e["merger"] or "-", _approvers_text(e))) + f" | {md_code(e['commit'][:10])} |")
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ and only members of the allowed set of users and ``@org/team`` entries.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,6 +76,14 @@ class ApprovalCount:
         if self.ignored:
             text += "; not counted: " + "; ".join(f"{u} ({why})" for u, why in self.ignored)
         return text
+
+
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?\Z")
+
+
+def is_login(text: str) -> bool:
+    """Whether ``text`` is a whole forge login (``carol``, ``ci-app[bot]``): no newline, space or other character."""
+    return bool(_LOGIN.match(text))
 
 
 def is_bot(user: str) -> bool:

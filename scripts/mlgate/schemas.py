@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -74,8 +75,27 @@ def _is_integer(checker: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)((?:\\\\)*)\$")
+
+
+@lru_cache(maxsize=None)
+def _ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema pattern with ECMA-262 semantics for ``$``: the end of the string, never before a final newline.
+
+    Python's ``$`` also matches before a trailing ``\\n``, so ``^[a-z]+$`` would accept ``"champion\\n"``; our
+    schemas' patterns use ``$`` only as an anchor (outside character classes), which ``\\Z`` states exactly.
+    """
+    return re.compile(_UNESCAPED_DOLLAR.sub(lambda m: m.group(1) + r"\Z", pattern))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma_pattern(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 _Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
+    validators={"pattern": _pattern},
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
 

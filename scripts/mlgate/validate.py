@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from dataclasses import dataclass, field
 
 from . import layout
-from .errors import InputError, MlgateError
+from .errors import InputError, MlgateError, UsageError
 from .findings import Finding, Report
 from .gates import AliasChange, Judge, model_policy_findings
 from .gitrepo import FILE, GitRepo, GitTree, WorkTree, find_root
 from .layout import LayoutError, Place
 from .loader import Tree, field_path, load_manifest
 from .policy import Policy
+from .readers import alias_version_of, alias_version_or_none
 from .reviews import ReviewSource
 from .yamlio import Document
 
@@ -101,6 +102,9 @@ def check_gate(
     """
     from .registry import Registry
 
+    for value, what in ((model, "model"), (alias, "alias")):
+        if not layout.is_name(value):
+            raise UsageError(f"{value!r} is not a valid {what} name: use {layout.NAME_RULE}")
     reg = Registry.open(path, ref)
     reg.version(model, version)  # NotFoundError listing the versions
     tree = reg.tree
@@ -148,8 +152,8 @@ def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
         after = judge.load(judge.head, path, "Alias") if status != "D" else None
         if status != "D" and after is None:
             continue  # unreadable: already reported by the checks above
-        from_v = before.data["version"] if before else None
-        to_v = after.data["version"] if after else None
+        from_v = alias_version_of(before.data, path) if before else None
+        to_v = alias_version_of(after.data, path) if after else None
         if from_v == to_v:
             continue  # only the note changed
         out.append(judge.alias_change(place.model, place.alias, from_v, to_v))
@@ -171,10 +175,8 @@ def alias_history(base: Tree, model: str, alias: str, since: str | None = None) 
             window = (datetime.fromisoformat(since.replace("Z", "+00:00")) - timedelta(days=1)).isoformat()
         except ValueError:
             window = None
-    from .audit import alias_version
-
     path = layout.alias_path(model, alias)
-    held = (alias_version(blob, path) for _sha, blob in base.repo.file_history(base.commit, path, since=window))
+    held = (alias_version_or_none(blob, path) for _sha, blob in base.repo.file_history(base.commit, path, since=window))
     return [v for v in held if v is not None]
 
 
@@ -347,11 +349,11 @@ def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Fi
 
     found = []
     for path, status in sorted(changes.items()):
-        try:
-            place = layout.classify(path)
-        except LayoutError:
+        owner = layout.version_of(path)  # from the path alone: a file with no place in the layout counts too
+        if owner is None:
             continue
-        if place.version is None or not is_merged(place):
+        place = Place("evidence", None, owner[0], version=owner[1])
+        if not is_merged(place):
             continue
         ref = f"version {place.version} of {place.model!r} is merged on {base.label} and immutable"
         if status == "D":

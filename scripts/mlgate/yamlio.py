@@ -12,7 +12,15 @@ Loading is deliberately narrower than PyYAML's ``safe_load``:
   several documents in one file and empty files are errors;
 * a file over :data:`MAX_BYTES`, deeper than :data:`MAX_DEPTH`, or expanding to
   more than :data:`MAX_NODES` nodes through aliases is refused before it costs
-  more than a few milliseconds.
+  more than a few milliseconds;
+* an integer of more than :data:`MAX_INT_DIGITS` digits and a float that
+  overflows are refused (no OverflowError deep inside a gate); a float keeps the
+  decimal text it was written as (:class:`Decimal` of :func:`exact`), so
+  ``0.84999999999999999`` is below ``0.85`` as written;
+* control characters (C0 but tab and newline, DEL, C1) and bidirectional
+  overrides are refused in every string and key, however they were written
+  (``"\\e[31m"`` is an escape that produces ESC): text from a manifest can be
+  printed on a terminal or in a pull request without hiding anything.
 
 Every error is a :class:`YamlError` carrying the file, the line and a rule id.
 """
@@ -22,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 import yaml
@@ -31,6 +40,9 @@ from .errors import InputError
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
 MAX_DEPTH = 64
+#: integers longer than this (sign aside) are refused: no manifest needs more, and Python's int/float
+#: conversions of longer ones raise (4,300-digit limit) or overflow in comparisons
+MAX_INT_DIGITS = 18
 
 RULE_PARSE = "MG001"
 RULE_LIMIT = "MG002"
@@ -49,12 +61,58 @@ _SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 
 FieldPath = tuple  # of str keys and int indexes
 
+#: characters refused in any string or key: C0 controls but tab and newline, DEL, C1 controls, and the
+#: bidirectional overrides and isolates that can make text read differently from what it is ("Trojan source")
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def forbidden_character(text: str) -> str | None:
+    """The first character of ``text`` that no manifest string may hold, as ``U+XXXX``, or None."""
+    m = _FORBIDDEN.search(text)
+    return f"U+{ord(m.group()):04X}" if m else None
+
+
+class Number(float):
+    """A float read from YAML that remembers the decimal text it was written as.
+
+    It is a float everywhere (JSON Schema, arithmetic, JSON output); :func:`exact`
+    turns it into the :class:`Decimal` of that text, so comparisons in gates are
+    made on the number as written, not on its nearest binary double.
+    """
+
+    __slots__ = ("text",)
+
+    def __new__(cls, value: float, text: str) -> "Number":
+        self = super().__new__(cls, value)
+        self.text = text
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (Number, (float(self), self.text))
+
+
+def exact(x: float | int) -> Decimal:
+    """The exact decimal of a number: as written for YAML floats, else of its shortest repr."""
+    if isinstance(x, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(x, int):
+        return Decimal(x)
+    text = getattr(x, "text", None)
+    if text is not None:
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            pass
+    return Decimal(repr(float(x)))
+
 
 class YamlError(InputError):
     """A YAML file that mlgate refuses to read, with its rule id."""
 
-    def __init__(self, message: str, *, path: str | None, line: int | None = None, rule: str = RULE_PARSE) -> None:
+    def __init__(self, message: str, *, path: str | None, line: int | None = None, rule: str = RULE_PARSE,
+                 field: str | None = None) -> None:
         self.rule = rule
+        self.field = field
         super().__init__(message, path=path, line=line)
 
 
@@ -161,8 +219,9 @@ class _Builder:
         self.lines: dict[FieldPath, int] = {}
         self.plain_text: dict[FieldPath, str] = {}
 
-    def fail(self, message: str, event: yaml.Event, rule: str = RULE_PARSE) -> YamlError:
-        return YamlError(message, path=self.path, line=event.start_mark.line + 1, rule=rule)
+    def fail(self, message: str, event: yaml.Event, rule: str = RULE_PARSE, fp: FieldPath | None = None) -> YamlError:
+        where = _dotted(fp) if fp else None
+        return YamlError(message, path=self.path, line=event.start_mark.line + 1, rule=rule, field=where)
 
     def feed(self, event: yaml.Event) -> None:
         if isinstance(event, yaml.ScalarEvent):
@@ -218,6 +277,9 @@ class _Builder:
         if event.tag not in (None, "!", _STD + "str"):
             raise self.fail("mapping keys must be plain strings", event)
         key, line = event.value, event.start_mark.line + 1
+        bad = forbidden_character(key)
+        if bad:
+            raise self.fail(f"key {key!r} contains the control character {bad}", event, fp=top.fp)
         if key == "<<" and event.implicit[0]:
             raise self.fail("merge keys ('<<') are not supported: write the values out", event)
         if key in top.key_lines:
@@ -251,10 +313,11 @@ class _Builder:
         text, tag = event.value, event.tag
         fp = self._fp()
         self.lines.setdefault(fp, event.start_mark.line + 1)
+        bad = forbidden_character(text)
+        if bad:
+            raise self.fail(f"text contains the control character {bad}; manifests hold printable text only", event, fp=fp)
         if tag is None and event.implicit[0]:  # plain scalar: YAML 1.2 core schema
-            value = _resolve_plain(text)
-            if value is _NONFINITE:
-                raise self.fail(f"{text!r} is not a finite number; NaN and infinity are not allowed", event)
+            value = self._number(_resolve_plain(text), text, event, fp)
             if value is not None and not isinstance(value, str):
                 self.plain_text[fp] = text
             return value
@@ -266,8 +329,17 @@ class _Builder:
         value = _resolve_plain(text)
         wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
         if value is _NONFINITE or not isinstance(value, wanted) or (kind != "bool" and isinstance(value, bool)):
-            raise self.fail(f"{text!r} is not a valid {kind}", event)
-        return float(value) if kind == "float" else value
+            raise self.fail(f"{text!r} is not a valid {kind}", event, fp=fp)
+        value = self._number(value, text, event, fp)
+        return Number(float(value), text) if kind == "float" and not isinstance(value, Number) else value
+
+    def _number(self, value: Any, text: str, event: yaml.Event, fp: FieldPath) -> Any:
+        if value is _NONFINITE:
+            raise self.fail(f"{_short(text)} is not a finite number; NaN and infinity are not allowed", event, fp=fp)
+        if value is _TOO_LONG:
+            raise self.fail(f"{_short(text)} has more than {MAX_INT_DIGITS} digits; numbers in manifests are limited "
+                            f"to {MAX_INT_DIGITS} digits", event, fp=fp)
+        return value
 
 
 def _tag_message(tag: str, what: str) -> str:
@@ -277,29 +349,48 @@ def _tag_message(tag: str, what: str) -> str:
 
 
 _NONFINITE = object()
+_TOO_LONG = object()
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}...({len(text):,} characters)"
+
+
+def _dotted(fp: FieldPath) -> str:
+    out = ""
+    for p in fp:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
 
 
 def scalar(text: str) -> Any:
     """A command-line value read as a plain YAML 1.2 scalar: ``0.05`` a number, ``yes`` a string."""
     value = _resolve_plain(text)
-    return text if value is _NONFINITE else value
+    return text if value is _NONFINITE or value is _TOO_LONG else value
+
+
+def _int(digits: str, base: int) -> Any:
+    if len(digits.lstrip("+-").lstrip("0")) > MAX_INT_DIGITS:
+        return _TOO_LONG
+    value = int(digits, base)
+    return value if abs(value) < 10 ** MAX_INT_DIGITS else _TOO_LONG
 
 
 def _resolve_plain(text: str) -> Any:
-    if _NULL.match(text):
+    if _NULL.fullmatch(text):
         return None
     if text in _BOOL:
         return _BOOL[text]
-    if _INT.match(text):
-        return int(text)
-    if _OCT.match(text):
-        return int(text[2:], 8)
-    if _HEX.match(text):
-        return int(text[2:], 16)
-    if _FLOAT.match(text):
+    if _INT.fullmatch(text):
+        return _int(text, 10)
+    if _OCT.fullmatch(text):
+        return _int(text[2:], 8)
+    if _HEX.fullmatch(text):
+        return _int(text[2:], 16)
+    if _FLOAT.fullmatch(text):
         value = float(text)
-        return value if math.isfinite(value) else _NONFINITE
-    if _SPECIAL_FLOAT.match(text):
+        return Number(value, text) if math.isfinite(value) else _NONFINITE
+    if _SPECIAL_FLOAT.fullmatch(text):
         return _NONFINITE
     return text
 
@@ -309,6 +400,16 @@ class _Dumper(yaml.SafeDumper):
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:  # noqa: ARG002
         super().increase_indent(flow, False)
+
+
+def _represent_number(dumper: yaml.SafeDumper, value: Number) -> yaml.ScalarNode:
+    # a number read from YAML is written back as it was written (0.850, 1e-3), not re-rounded
+    if _FLOAT.fullmatch(value.text):
+        return dumper.represent_scalar("tag:yaml.org,2002:float", value.text)
+    return dumper.represent_float(float(value))
+
+
+_Dumper.add_representer(Number, _represent_number)
 
 
 def dump(data: Any) -> str:

@@ -87,7 +87,7 @@ def test_a_failure_at_any_step_leaves_everything_as_it_was(setup, command: str, 
     repo, origin, commands = setup
     before = state(repo, origin)
     failed = run_with_fault(repo, commands[command], step, "fail")
-    assert failed.returncode == 2 and "injected fault" in failed.stderr and "Traceback" not in failed.stderr
+    assert failed.returncode == 3 and "injected fault" in failed.stderr and "Traceback" not in failed.stderr
     assert state(repo, origin) == before
     again = run_with_fault(repo, commands[command], None, "")
     assert again.returncode == 0, again.stderr
