@@ -541,57 +541,115 @@ class GitTree:
 
 
 class WorkTree:
-    """The files on disk under a root folder. Symlinks are reported, never followed."""
+    """The files on disk under a root folder. Symlinks are reported, never followed, at any depth.
+
+    Every path is walked from the root one component at a time with ``O_NOFOLLOW``: a symlinked
+    ``registry/``, model folder or ``aliases/`` is a symlink entry, never a way out of the repository.
+    """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.label = "working tree"
         self.commit = None
 
-    def _lstat(self, path: str) -> os.stat_result | None:
+    def _parent_fd(self, path: str) -> tuple[int, str] | None:
+        """An open descriptor of ``path``'s folder, reached without following links, and the last name."""
+        parts = [p for p in path.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise InputError("not a path inside the repository", path=path)
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
-            return os.lstat(self.root / path)
+            for part in parts[:-1]:
+                try:
+                    nxt = os.open(part, flags, dir_fd=fd)
+                except (FileNotFoundError, NotADirectoryError, OSError):
+                    os.close(fd)
+                    return None  # missing, a file, or a symlink: nothing is under it
+                os.close(fd)
+                fd = nxt
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, parts[-1]
+
+    def _lstat(self, path: str) -> os.stat_result | None:
+        if path in ("", "."):
+            return os.lstat(self.root)
+        got = self._parent_fd(path)
+        if got is None:
+            return None
+        fd, name = got
+        try:
+            return os.lstat(name, dir_fd=fd)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        finally:
+            os.close(fd)
+
+    def _open_dir(self, path: str) -> int | None:
+        if path in ("", "."):
+            return os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        got = self._parent_fd(path)
+        if got is None:
+            return None
+        fd, name = got
+        try:
+            return os.open(name, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def listdir(self, path: str) -> dict[str, Entry] | None:
-        st = self._lstat(path)
-        if st is None or not stat.S_ISDIR(st.st_mode):
+        fd = self._open_dir(path)
+        if fd is None:
             return None
-        out = {}
-        with os.scandir(self.root / path) as it:
-            for d in it:
-                out[d.name] = Entry(_kind_of_mode(d.stat(follow_symlinks=False).st_mode))
-        return out
+        try:
+            with os.scandir(fd) as it:
+                return {d.name: Entry(_kind_of_mode(d.stat(follow_symlinks=False).st_mode)) for d in it}
+        finally:
+            os.close(fd)
 
     def entry(self, path: str) -> Entry | None:
         st = self._lstat(path)
         return None if st is None else Entry(_kind_of_mode(st.st_mode))
 
     def walk(self, prefix: str) -> dict[str, Entry]:
-        found: dict[str, Entry] = {}
-        top = self.root / prefix
+        """Every file (and symlink, never followed) under ``prefix``."""
         st = self._lstat(prefix)
         if st is None:
-            return found
+            return {}
         if not stat.S_ISDIR(st.st_mode):
             return {prefix: Entry(_kind_of_mode(st.st_mode))}
-        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-            rel = Path(dirpath).relative_to(self.root).as_posix()
-            for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-                kind = _kind_of_mode(os.lstat(os.path.join(dirpath, name)).st_mode)
-                found[f"{rel}/{name}"] = Entry(kind)
-            dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        found: dict[str, Entry] = {}
+        pending = [prefix.strip("/")]
+        while pending:
+            folder = pending.pop()
+            for name, entry in (self.listdir(folder) or {}).items():
+                rel = f"{folder}/{name}"
+                if entry.kind == DIR:
+                    pending.append(rel)
+                else:
+                    found[rel] = entry
         return found
 
     def read(self, path: str, limit: int | None = None) -> bytes:
-        """The file at ``path`` (never through a symlink); :class:`FileTooLarge` past ``limit`` bytes."""
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+        """The regular file at ``path`` (never through a symlink); :class:`FileTooLarge` past ``limit`` bytes."""
+        got = self._parent_fd(path)
+        if got is None:
+            raise InputError("cannot read: no such file (or a symlinked folder on the way)", path=path)
+        dir_fd, name = got
         try:
-            fd = os.open(self.root / path, flags)
+            # O_NONBLOCK: a FIFO planted in the tree must not hang the read (it is refused just below)
+            fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), dir_fd=dir_fd)
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror}", path=path) from None
+        finally:
+            os.close(dir_fd)
         with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InputError("not a regular file", path=path)
             data = fh.read() if limit is None else fh.read(limit + 1)
             if limit is not None and len(data) > limit:
                 raise FileTooLarge(path, os.fstat(fh.fileno()).st_size)

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import layout
 from .errors import InputError, NotFoundError
-from .gitrepo import FILE, GitRepo, WorkTree, find_root
+from .gitrepo import DIR, FILE, SYMLINK, GitRepo, WorkTree, find_root
 from .loader import Tree, load_manifest
 from .model import FACTORIES, Alias, EvalResult, Model, ModelVersion
 from .uris import STAGES, ModelRef, parse_uri  # noqa: F401 - re-exported
@@ -68,14 +68,20 @@ class Registry:
     def model_names(self) -> list[str]:
         listing = self.tree.listdir(layout.MODELS)
         if listing is None:
-            if self.tree.entry(layout.REGISTRY) is None:
+            top = self.tree.entry(layout.REGISTRY)
+            if top is None:
                 raise InputError(f"no registry/ folder in {self.tree.label} (is this an mlgate repository?)")
+            for path in (layout.REGISTRY, layout.MODELS):
+                entry = self.tree.entry(path)
+                if entry is not None and entry.kind != DIR:
+                    raise InputError(f"{path} is {'a symlink' if entry.kind == SYMLINK else 'not a folder'}: "
+                                     "mlgate never reads through links (run mlgate validate)", path=path)
             return []
-        return sorted(n for n, e in listing.items() if e.kind == "dir" and layout.NAME_RE.match(n))
+        return sorted(n for n, e in listing.items() if e.kind == DIR and layout.is_name(n))
 
     def model(self, name: str) -> Model:
         path = layout.model_path(name)
-        if not layout.NAME_RE.match(name) or not self._is_file(path):
+        if not layout.is_name(name) or not self._is_file(path):
             raise NotFoundError(f"no model {name!r} in {self.tree.label}; models: {', '.join(self.model_names()) or 'none'}")
         return self._load(path, "Model")
 

@@ -66,6 +66,15 @@ def planned_files(admins: Sequence[str], reviewers: Sequence[str]) -> dict[str, 
     }
 
 
+def _symlink_on_the_way(root: Path, rel: str) -> str | None:
+    """The first folder on the way to ``rel`` (inside ``root``) that is a symlink, if any."""
+    parts = rel.split("/")
+    for i in range(1, len(parts)):
+        if (root / "/".join(parts[:i])).is_symlink():
+            return "/".join(parts[:i])
+    return None
+
+
 def scaffold(directory: str | os.PathLike[str], admins: Sequence[str] = (), reviewers: Sequence[str] = ()) -> list[str]:
     """Write the registry skeleton into the repository at ``directory``; refuse if any file exists."""
     root = Path(directory)
@@ -81,6 +90,10 @@ def scaffold(directory: str | os.PathLike[str], admins: Sequence[str] = (), revi
     if problems:
         raise UsageError(f"--admin/--reviewer: {problems[0].instance!r} is not a user login or an @org/team")
     files = planned_files(admins, reviewers)
+    linked = sorted({link for p in files if (link := _symlink_on_the_way(root, p))})
+    if linked:
+        raise UsageError(f"refusing to write through a symlink: {', '.join(linked)} "
+                         f"{'is a symlink' if len(linked) == 1 else 'are symlinks'}; nothing was written")
     existing = [p for p in files if (root / p).exists() or (root / p).is_symlink()]
     if existing:
         raise UsageError(f"refusing to overwrite: {', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; nothing was written")

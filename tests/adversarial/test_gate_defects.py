@@ -291,3 +291,50 @@ def test_an_internal_error_exits_3(repo: RegistryRepo, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 3
     assert proc.stderr.startswith("mlgate: internal error: KeyError") and "Traceback" not in proc.stderr
+
+
+# --- 9. no symlink leads out of the repository ---------------------------------------------------------------
+
+@pytest.fixture
+def linked(repo: RegistryRepo, tmp_path: Path) -> RegistryRepo:
+    """registry/ replaced by a symlink to a registry outside the repository."""
+    outside = tmp_path / "outside"
+    repo.path("registry").rename(outside)
+    repo.symlink("registry", str(outside))
+    return repo
+
+
+@pytest.mark.parametrize("args", [["list"], ["resolve", "models:/fraud-detector@champion"], ["index"],
+                                  ["show", "fraud-detector"]])
+def test_a_symlinked_registry_is_never_read_through(linked: RegistryRepo, capsys, args: list[str]) -> None:
+    code = main(["-C", str(linked.root), *args])
+    out, err = capsys.readouterr()
+    assert code == 2 and "symlink" in err and "fraud-detector" not in out
+
+
+def test_validate_reports_a_symlinked_registry(linked: RegistryRepo, capsys) -> None:
+    code = main(["-C", str(linked.root), "validate", "--format", "json"])
+    report = json.loads(capsys.readouterr()[0])
+    assert code == 1 and ("MG208", "registry") in errors(report)
+
+
+def test_a_symlinked_aliases_folder_is_not_followed(repo: RegistryRepo, tmp_path: Path, capsys) -> None:
+    outside = tmp_path / "evil-aliases"
+    outside.mkdir()
+    (outside / "champion.yaml").write_text(ALIAS + "version: 1\n")
+    repo.delete(f"{FD}/aliases")
+    repo.symlink(f"{FD}/aliases", str(outside))
+    code = main(["-C", str(repo.root), "resolve", "models:/fraud-detector@champion"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "has no alias 'champion'" in err
+
+
+def test_init_never_writes_through_a_symlink(tmp_path: Path, capsys) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = RegistryRepo.create(tmp_path / "fresh", example=False)
+    target.symlink("registry", str(outside))
+    code = main(["init", str(target.root)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "refusing to write through a symlink: registry" in err
+    assert list(outside.iterdir()) == [] and not target.path(".github").exists()
