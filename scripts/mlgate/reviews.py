@@ -113,7 +113,9 @@ def count_approvals(rule: Approvals, pr: PullRequest, source: ReviewSource) -> A
     ignored: list[tuple[str, str]] = []
     for review in latest.values():
         user = review.user
-        if review.state != APPROVED:
+        if not is_login(user):
+            ignored.append((user, "not a valid login"))
+        elif review.state != APPROVED:
             ignored.append((user, "changes requested" if review.state == CHANGES_REQUESTED else review.state.lower()))
         elif review.commit != pr.head_sha:
             ignored.append((user, f"approved an older commit {review.commit[:7]}, not the head {pr.head_sha[:7]}"))
