@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 
 from .errors import UsageError
+from .layout import NAME_RULE, VERSION_RE, is_name
 
-VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
-_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<ref>[^/@]+))$")
+_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<ref>[^/@]+))\Z")
 #: MLflow's stage names, and the aliases they stand for
 STAGES = {"production": "production", "staging": "staging"}
 
@@ -31,6 +31,9 @@ def parse_uri(uri: str) -> ModelRef:
     if not m:
         raise UsageError(f"{uri!r} is not a model URI: expected models:/NAME@ALIAS or models:/NAME/VERSION")
     name, alias, ref = m["name"], m["alias"], m["ref"]
+    for value, what in ((name, "model"), (alias, "alias")):
+        if value is not None and not is_name(value):
+            raise UsageError(f"{uri!r}: {value!r} is not a valid {what} name: use {NAME_RULE}")
     if ref is not None:
         if VERSION_RE.match(ref):
             return ModelRef(name, version=int(ref))
