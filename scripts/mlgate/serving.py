@@ -710,8 +710,10 @@ class IndexSource:
 
     def _fetch(self) -> dict[str, Any]:
         try:
+            raw = bytearray()
             with _open_uri(self.location) as fh:
-                raw = b"".join(_bounded(fh, INDEX_MAX_BYTES + 1))
+                for chunk in _bounded(fh, INDEX_MAX_BYTES + 1):
+                    raw += chunk
         except (OSError, ServingError) as e:
             raise SourceUnavailable(f"cannot read the index {self.location}: {e}") from None
         if len(raw) > INDEX_MAX_BYTES:
