@@ -238,7 +238,7 @@ def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: st
         raise IndexBadSignature(f"{where}: 'signatures' is malformed (expected a list of {{keyid, sig}}); refusing it")
     ours = [s for s in sigs if s["keyid"] in keys]
     if not ours:
-        theirs = ", ".join(s["keyid"][:16] for s in sigs)
+        theirs = ", ".join(re.sub(r"[^0-9A-Za-z]", "?", s["keyid"][:16]) for s in sigs)
         raise IndexUntrustedKey(f"{where} is signed by key {theirs}, which is not trusted (trusted: "
                                 f"{', '.join(k[:16] for k in keys)}); refusing it")
     message = index_canonical(data)
@@ -391,19 +391,16 @@ class WorkTreeSource(_FileSource):
         fd = self._folder(["registry"])
         if fd is None:
             raise SourceUnavailable(f"no registry/ folder in {self.root} (a symlinked registry/ is not followed)")
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
     def _folder(self, parts: list[str]) -> int | None:
         """An open descriptor of root/parts, each component opened without following a link; None if one is
-        missing, a link or not a folder. The root itself is the operator's choice and may be a link."""
+        missing, a link or not a folder. The root itself is the operator's choice and may be a link.
+        Without ``dir_fd`` (Windows) each component is checked with lstat instead, and -1 is returned."""
         if any(p in ("", ".", "..") or "/" in p or "\\" in p for p in parts):
             return None
-        try:
-            fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC)
-        except OSError as e:
-            raise SourceUnavailable(f"cannot read {self.label}: {e.strerror}") from None
-        if not _WALK_BY_FD:  # no dir_fd (Windows): check each component with lstat instead
-            os.close(fd)
+        if not _WALK_BY_FD:
             here = self.root
             for part in parts:
                 here = here / part
@@ -412,7 +409,11 @@ class WorkTreeSource(_FileSource):
                         return None
                 except OSError:
                     return None
-            return os.open(here, os.O_RDONLY | _O_CLOEXEC)
+            return -1
+        try:
+            fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC)
+        except OSError as e:
+            raise SourceUnavailable(f"cannot read {self.label}: {e.strerror}") from None
         for part in parts:
             try:
                 nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
@@ -428,21 +429,24 @@ class WorkTreeSource(_FileSource):
     def _read(self, path: str) -> bytes | None:
         *parents, name = path.split("/")
         folder = self._folder(parents)
-        if folder is None or name in ("", ".", ".."):
-            if folder is not None:
-                os.close(folder)
+        if folder is None:
             return None
         try:
-            if _WALK_BY_FD:
+            if name in ("", ".", ".."):
+                return None
+            if folder >= 0:
                 fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
-            else:
+            elif stat.S_ISREG(os.lstat(self.root / path).st_mode):
                 fd = os.open(self.root / path, _FILE_FLAGS)
+            else:
+                return None
         except OSError as e:
             if e.errno in _MISSING:
                 return None
             raise ServingError(f"{path}: {e.strerror}") from None
         finally:
-            os.close(folder)
+            if folder >= 0:
+                os.close(folder)
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 return None
@@ -456,10 +460,11 @@ class WorkTreeSource(_FileSource):
         if fd is None:
             return []
         try:
-            with os.scandir(fd if _WALK_BY_FD else self.root / path) as it:
+            with os.scandir(fd if fd >= 0 else self.root / path) as it:
                 return [e.name for e in it if not e.is_symlink()]
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
     def commit(self) -> str | None:
         return None
