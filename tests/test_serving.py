@@ -25,10 +25,20 @@ LINEAGE = {"run_id": "r", "git_sha": "c" * 40, "code_repo": "https://x.test/y", 
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, mlgate.serving as s; heavy = ('click', 'github', 'jsonschema', 'git', 'fsspec', 'mlgate.validate', "
-            "'mlgate.gates', 'mlgate.loader', 'mlgate.registry', 'mlgate.cli'); print([m for m in heavy if m in sys.modules])")
+    code = ("import sys, mlgate.serving as s; heavy = ('click', 'github', 'jsonschema', 'git', 'fsspec', 'cryptography', "
+            "'mlgate.validate', 'mlgate.gates', 'mlgate.loader', 'mlgate.registry', 'mlgate.cli'); "
+            "print([m for m in heavy if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_cryptography_is_imported_only_to_check_a_signature(served, tmp_path: Path) -> None:
+    repo, _, _ = served
+    write_index(build_index(repo.root, "main"), tmp_path / "index.json")
+    code = ("import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
+            "serving.resolve('models:/fraud-detector@champion', s); print('cryptography' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "index.json")], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.fixture
@@ -242,7 +252,10 @@ def test_the_readme_serving_example_runs(served, tmp_path: Path) -> None:
     repo, forge, files = served
     code = re.search(r"<!-- serving-example -->\n```python\n(.*?)```", README, re.S).group(1)
     assert len(code.strip().splitlines()) <= 15
-    write_index(build_index(repo.root, "main"), tmp_path / "registry-index.json")
+    from mlgate.index import generate_key, load_signing_key
+
+    generate_key(tmp_path / "index-key")
+    write_index(build_index(repo.root, "main", key=load_signing_key(tmp_path / "index-key")), tmp_path / "registry-index.json")
     env = {**os.environ, "MLGATE_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, "-c", code + "\nprint(len(model_bytes), current.version)\nwatcher.stop()\n"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)

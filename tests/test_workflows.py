@@ -57,12 +57,24 @@ def test_validate_workflow_installs_mlgate_from_the_base_commit() -> None:
     assert "mlgate validate --forge github --comment" in later
 
 
-def test_publish_workflow_runs_on_push_to_main() -> None:
+def test_publish_workflow_runs_on_push_to_main_and_daily() -> None:
     wf = workflow("publish.yml")
-    assert wf["on"] == {"push": {"branches": ["main"]}}
+    assert wf["on"]["push"] == {"branches": ["main"]}
+    assert len(wf["on"]["schedule"]) == 1 and len(wf["on"]["schedule"][0]["cron"].split()) == 5  # re-sign before expiry
     assert wf["permissions"] == {"contents": "read"}
     runs = " ".join(x.get("run", "") for x in steps(wf))
     assert "mlgate validate" in runs and "registry-index.json" in runs
+
+
+def test_publish_workflow_signs_with_the_secret_through_env() -> None:
+    s = steps(workflow("publish.yml"))
+    checkout = next(x for x in s if x.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0  # the serial is the first-parent commit count: a shallow clone lies
+    [sign] = [x for x in s if "mlgate index" in x.get("run", "")]
+    assert sign["env"] == {"MLGATE_INDEX_KEY": "${{ secrets.MLGATE_INDEX_KEY }}"}
+    assert "--key-env MLGATE_INDEX_KEY" in sign["run"] and "--ref" in sign["run"] and "--expires-in" in sign["run"]
+    text = (WORKFLOWS / "publish.yml").read_text()
+    assert text.count("secrets.") == 1  # the key reaches only the signing step
 
 
 def test_codeowners_cover_the_policy_and_every_model() -> None:

@@ -151,9 +151,10 @@ class Verified:
 def verify(registry: Any, selector: str | None = None, progress: Progress | None = None) -> list[Verified]:
     """Stream each selected artifact from its store and check its size and sha256.
 
-    ``selector``: None (everything), ``MODEL``, ``MODEL@ALIAS`` or ``MODEL/VERSION``.
+    At most the recorded size plus one byte is read, so an endless or oversized source (``file:///dev/zero``)
+    is a mismatch at once. ``selector``: None (everything), ``MODEL``, ``MODEL@ALIAS`` or ``MODEL/VERSION``.
     """
-    from .serving import ServingError, _open_uri
+    from .serving import ServingError, _bounded, _open_uri
 
     targets: list[tuple[str, int]] = []
     if selector is None:
@@ -169,15 +170,18 @@ def verify(registry: Any, selector: str | None = None, progress: Progress | None
         h, size = hashlib.sha256(), 0
         try:
             with _open_uri(art.uri) as stream:
-                for chunk in _chunks(stream):
+                for chunk in _bounded(stream, art.size + 1):
                     h.update(chunk)
                     size += len(chunk)
                     if progress:
-                        progress(size, art.size)
+                        progress(min(size, art.size), art.size)
         except (OSError, ServingError) as e:
             results.append(Verified(model, n, art.uri, "unreadable", str(e)))
             continue
-        if size != art.size or h.hexdigest() != art.sha256:
+        if size > art.size:
+            results.append(Verified(model, n, art.uri, "mismatch", f"more than {art.size:,} bytes (stopped reading); "
+                                                                   f"recorded {art.size:,} bytes, sha256 {art.sha256}"))
+        elif size != art.size or h.hexdigest() != art.sha256:
             results.append(Verified(model, n, art.uri, "mismatch",
                                     f"{size:,} bytes, sha256 {h.hexdigest()}; recorded {art.size:,} bytes, sha256 {art.sha256}"))
         else:

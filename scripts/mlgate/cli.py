@@ -366,24 +366,52 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
 @cli.command()
 @_ref_option
 @click.option("-o", "--output", "output", metavar="FILE", help="Write the index here (atomically) instead of printing it.")
+@click.option("--key", "key_file", metavar="FILE", help="Sign with the ed25519 private key in FILE: PEM (PKCS#8, "
+              "unencrypted, as --generate-key writes it) or the raw 32-byte seed. Needs --ref.")
+@click.option("--key-env", "key_env", metavar="NAME", help="Sign with the PEM private key held in the environment "
+              "variable NAME, e.g. MLGATE_INDEX_KEY from a CI secret. Needs --ref.")
+@click.option("--expires-in", "expires_in", default="7d", show_default=True, metavar="DURATION",
+              help="How long serving accepts the signed index: a number and s, m, h or d (12h, 7d; at most 365d). "
+                   "Re-sign before then: publish.yml does so daily.")
+@click.option("--generate-key", "generate", metavar="FILE", help="Create an ed25519 key pair and do nothing else: "
+              "the private key in FILE (PEM, mode 600) and the public key in FILE.pub (PEM), for serving's trusted_keys.")
 @click.pass_obj
-def index(obj: Context, ref: str | None, output: str | None) -> int:
-    """Write the serving index: every model's aliases and artifacts, the source commit, a digest.
+def index(obj: Context, ref: str | None, output: str | None, key_file: str | None, key_env: str | None, expires_in: str,
+          generate: str | None) -> int:
+    """Write the serving index: every model's aliases and artifacts, the commit, a serial, an expiry, signed.
 
-    Serving reads it with `mlgate.serving.open_source(FILE)`: no YAML to parse, and an altered or
-    truncated index is refused by its digest. publish.yml builds it on every push to main.
+    Serving reads it with `mlgate.serving.open_source(FILE, trusted_keys=[PUBLIC_KEY])`, which refuses an
+    unsigned, foreign-signed, altered, expired or older index. The serial is the first-parent commit count
+    of REF (needs the full history, not a shallow clone). Without --key or --key-env the index is written
+    unsigned, with a warning: its digest then only detects corruption, not an attacker.
+    publish.yml builds and signs it on every push to main and re-signs it daily.
 
     \b
-    Example:
-      mlgate index --ref main -o registry-index.json
+    Examples:
+      mlgate index --generate-key index-key      # once: index-key (secret) and index-key.pub
+      mlgate index --ref main --key index-key -o registry-index.json
+      MLGATE_INDEX_KEY="$(cat index-key)" mlgate index --ref main --key-env MLGATE_INDEX_KEY --expires-in 2d -o registry-index.json
     """
-    from .index import build_index, write_index
+    from .errors import UsageError
+    from .index import build_index, generate_key, load_signing_key, write_index
     from .report import to_json
 
-    data = build_index(obj.repo, ref)
+    if generate:
+        if key_file or key_env or output or ref:
+            raise UsageError("--generate-key creates a key pair and nothing else; run mlgate index again to sign")
+        pair = generate_key(generate)
+        _echo(f"wrote {pair.private} (private: keep it secret, e.g. as the CI secret MLGATE_INDEX_KEY) and "
+                   f"{pair.public} (public: give it to serving as a trusted key); key id {pair.keyid[:16]}")
+        return EXIT_OK
+    data = build_index(obj.repo, ref, key=load_signing_key(key_file, key_env), expires_in=expires_in)
+    signed = f"signed by key {data['signatures'][0]['keyid'][:16]}" if "signatures" in data else "UNSIGNED"
+    if "signatures" not in data:
+        click.echo("mlgate: warning: the index is NOT signed (no --key or --key-env): serving with trusted keys refuses "
+                   "it, and without keys its digest detects corruption, not an attacker", err=True)
     if output:
         write_index(data, output)
-        _echo(f"wrote {output}: {len(data['models'])} models, digest {data['digest'][:12]}", err=True)
+        _echo(f"wrote {output}: {len(data['models'])} models, serial {data['serial']}, expires {data['expires']}, "
+                   f"{signed}, digest {data['digest'][:12]}", err=True)
     else:
         _out(to_json(data))
     return EXIT_OK
