@@ -49,8 +49,8 @@ INDEX_FORMAT = "mlgate.index/v1"
 INDEX_MAX_BYTES = 256 << 20      # an index larger than this is refused unread
 MANIFEST_MAX_BYTES = 1 << 20     # the validator's limit for one manifest (mlgate.yamlio.MAX_BYTES)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # layout.NAME_RE, without importing the layout module
 _VERSION = re.compile(r"[1-9][0-9]{0,8}")
 _CHUNK = 1 << 20
 _MAX_INT = (1 << 63) - 1
@@ -285,44 +285,35 @@ class Source(Protocol):
     def deprecated(self, model: str) -> set[int]: ...
 
 
+# The registry's one reader of each manifest field (mlgate.readers), imported only when a checkout or git
+# source is read, so an index-only server never loads PyYAML.
+
+
 def _alias_version(raw: bytes, where: str) -> int:
-    from .yamlio import YamlError, load
+    from .readers import ManifestError, alias_version
 
     try:
-        data = load(raw, where).data
-    except YamlError as e:
-        raise ServingError(f"{where}: {e.message}") from None
-    version = data.get("version") if isinstance(data, dict) else None
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ServingError(f"{where}: 'version' must be a positive integer")
-    return version
+        return alias_version(raw, where)
+    except ManifestError as e:
+        raise ServingError(str(e)) from None
 
 
 def _version_entry(raw: bytes, where: str) -> dict[str, Any]:
-    from .yamlio import YamlError, load
+    from .readers import ManifestError, artifact
 
     try:
-        data = load(raw, where).data
-    except YamlError as e:
-        raise ServingError(f"{where}: {e.message}") from None
-    art = data.get("artifact") if isinstance(data, dict) else None
-    if not isinstance(art, dict) or not isinstance(art.get("uri"), str) or not _SHA256.match(str(art.get("sha256", ""))) \
-            or not isinstance(art.get("size"), int) or art["size"] < 0:
-        raise ServingError(f"{where}: artifact must have a uri, a 64-hex sha256 and a size")
-    return {"uri": art["uri"], "sha256": art["sha256"], "size": art["size"], "format": str(art.get("format", "")),
-            "manifest": data}
+        return artifact(raw, where)
+    except ManifestError as e:
+        raise ServingError(str(e)) from None
 
 
 def _deprecated(raw: bytes | None, where: str) -> set[int]:
-    if raw is None or b"deprecated" not in raw:
-        return set()
-    from .yamlio import YamlError, load
+    from .readers import ManifestError, deprecations
 
     try:
-        data = load(raw, where).data
-    except YamlError as e:
-        raise ServingError(f"{where}: {e.message}") from None
-    return {d["version"] for d in data.get("deprecated", []) if isinstance(d, dict) and isinstance(d.get("version"), int)}
+        return set(deprecations(raw, where))
+    except ManifestError as e:
+        raise ServingError(str(e)) from None
 
 
 class _FileSource:
