@@ -105,7 +105,7 @@ def register(obj: Context, model: str, artifact: str, eval_file: str, card_file:
     the validator, pushes it when there is a remote and opens a pull request.
     Nothing is left behind if a step fails.
 
-    \\b
+    \b
     Example:
       mlgate register fraud-detector --artifact model.onnx --eval eval.yaml --card card.md \\
         --evidence bias_audit=audit.md --run-id run-42 --git-sha $(git rev-parse HEAD) \\
@@ -149,7 +149,7 @@ def promote(obj: Context, model: str, version: int, alias: str, note: str | None
     Evaluates the gate first (candidate vs the current holder, as on the base
     branch) and refuses if a gate other than approvals already fails.
 
-    \\b
+    \b
     Example:
       mlgate promote fraud-detector 3 --alias champion --note "Wins the Q3 shadow run"
     """
@@ -187,7 +187,7 @@ def rollback(obj: Context, model: str, alias: str, to: int | None, force: bool, 
     instance when the target version was deprecated since; --force opens the
     pull request anyway (but a deprecated target never passes validation: exit 2).
 
-    \\b
+    \b
     Examples:
       mlgate rollback fraud-detector --alias champion
       mlgate rollback fraud-detector --alias champion --to 2
@@ -218,7 +218,7 @@ def rollback(obj: Context, model: str, alias: str, to: int | None, force: bool, 
 def review(obj: Context, pr: str, state: str | None, login: str | None) -> int:
     """Review a pull request of the local forge (on GitHub, review in its web UI).
 
-    \\b
+    \b
     Example:
       mlgate review 4 --approve --as carol
     """
@@ -242,7 +242,7 @@ def merge(obj: Context, pr: str, login: str | None) -> int:
     Like a required check on GitHub: the merge result is validated against the
     current base branch with the pull request's reviews, and refused otherwise.
 
-    \\b
+    \b
     Example:
       mlgate merge 4 --as carol
     """
@@ -270,7 +270,7 @@ def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...]) ->
 
     Refuses to overwrite anything: if one of the files exists, nothing is written.
 
-    \\b
+    \b
     Example:
       mlgate init --admin @acme/ml-platform --reviewer @acme/ml-leads
     """
