@@ -294,9 +294,12 @@ class GitRepo:
         from urllib.parse import quote
 
         folder = self.common_dir() / "mlgate" / "locks"
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{quote(name, safe='')}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise GitError(f"cannot create the lock file {path}: {e.strerror or e}") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

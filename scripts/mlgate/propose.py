@@ -187,13 +187,16 @@ def _publish_locked(git: GitRepo, *, kind: str, base: str, base_sha: str, branch
     try:
         if existing is None:
             try:
-                git.set_branch(branch, commit, None)  # create-only: fails if the branch appeared meanwhile
-            except BaseException:
+                git.set_branch(branch, commit, None)  # create-only: git refuses if the branch appeared meanwhile
+            except GitError:
+                # git changed nothing: whatever is there now is another process's, even at this very commit
                 now = git.branch_sha(branch)
-                created = now == commit  # it was created before the failure (under the lock: by this run)
-                if now is not None and not created:
+                if now is not None:
                     raise UsageError(f"branch {branch!r} was created by another process while this run was "
-                                     f"publishing it (now at {now[:12]}); this run left it alone") from None
+                                     f"publishing it (at {now[:12]}); this run left it alone") from None
+                raise
+            except BaseException:
+                created = git.branch_sha(branch) == commit  # interrupted after git created it: it is this run's
                 raise
             created = True
         if git.has_remote():

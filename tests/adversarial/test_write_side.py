@@ -217,6 +217,39 @@ def test_a_run_holding_the_branch_makes_a_second_one_stop_at_once(repo, forge, c
 
 # --- 2. identical runs at once: compare-and-swap, exactly one pull request ------------------------
 
+
+class _RacedGit(GitRepo):
+    """A repository where another process (plain git, no mlgate lock) creates the branch at ``at`` just before
+    mlgate's create-only update: the interleaving of a lost compare-and-swap, made deterministic."""
+
+    at = ""
+
+    def set_branch(self, branch: str, new: str, old: str | None) -> None:
+        if old is None:
+            subprocess.run(["git", "branch", branch, self.at or new], cwd=self.root, check=True)
+        super().set_branch(branch, new, old)
+
+
+@pytest.mark.parametrize("same_commit", [False, True], ids=["other-commit", "same-commit"])
+def test_a_lost_branch_compare_and_swap_is_reported_and_leaves_the_winner_alone(repo, forge, same_commit: bool) -> None:
+    from mlgate.errors import UsageError
+    from mlgate.propose import _publish
+
+    git = _RacedGit(repo.root)
+    base = repo.rev("main")
+    path = "registry/models/fraud-detector/aliases/champion.yaml"
+    commit = git.write_commit([base], {path: repo.path(path).read_bytes().replace(b"version: 2", b"version: 3")},
+                              "Promote\n", "alice <alice@users.noreply.localhost>")
+    git.at = commit if same_commit else base
+    with pytest.raises(UsageError, match=re.escape(
+            f"branch '{PROMOTE}' was created by another process while this run was publishing it (at {git.at[:12]}); "
+            "this run left it alone")) as info:
+        _publish(git, kind="promote", base="main", base_sha=base, branch=PROMOTE, commit=commit, title="Promote",
+                 body="", forge=forge, author="alice", labels=[])
+    assert info.value.exit_code == 2
+    assert repo.git.branch_sha(PROMOTE) == git.at and forge.list_pull_requests() == []
+
+
 _CHILD = """
 import sys
 from mlgate.cli import main
