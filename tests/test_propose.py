@@ -145,7 +145,8 @@ def test_two_registrations_of_the_same_number_collide(repo, inputs, forge) -> No
     with pytest.raises(ForgeError, match=r"branch 'mlgate/register-fraud-detector-v4' already has an open pull request \(#1\)"):
         _register(repo, inputs, forge)
     inputs["eval"].write_text(f"dataset: {{name: other, sha256: {DIGEST}}}\nmetrics: {{auc: 0.99}}\n")
-    with pytest.raises(UsageError, match="already exists with other changes"):
+    with pytest.raises(UsageError, match=r"already exists with another change \(its files differ from what this run would "
+                                         r"write\); it is the head of open pull request #1"):
         _register(repo, inputs, forge, evidence={})
     assert repo.status() == before
 
@@ -268,7 +269,12 @@ def test_rollback_reverts_the_last_change(repo, forge) -> None:
 
 
 def test_rollback_to_an_explicit_version_and_its_errors(repo, forge) -> None:
-    p = rollback(repo.root, "fraud-detector", "champion", author="oncall", to=1, forge=forge)
+    # v1 never held champion and regresses on v2: judged like a promotion, refused unless forced
+    before = repo.status()
+    with pytest.raises(GateFailed, match=r"fraud-detector@champion: 2 -> 1 \(promotion\) fails its gate \(no regression auc\)"):
+        rollback(repo.root, "fraud-detector", "champion", author="oncall", to=1, forge=forge)
+    assert repo.status() == before
+    p = rollback(repo.root, "fraud-detector", "champion", author="oncall", to=1, forge=forge, force=True)
     assert p.gate.to_version == 1 and p.title == "Roll back fraud-detector@champion to v1"
     with pytest.raises(UsageError, match="has no earlier version"):
         rollback(repo.root, "search-ranker", "champion", author="oncall", forge=forge)

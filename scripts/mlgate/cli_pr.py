@@ -46,7 +46,7 @@ def _show(proposal: Any, as_json: bool) -> None:
     if as_json:
         _out(to_json({
             "kind": proposal.kind, "branch": proposal.branch, "base": proposal.base, "commit": proposal.commit,
-            "title": proposal.title, "version": proposal.version,
+            "title": proposal.title, "version": proposal.version, "reused": proposal.reused,
             "pull_request": None if pr is None else {"number": pr.number, "url": pr.url},
             "gate": proposal.gate.to_dict() if proposal.gate else None,
         }))
@@ -55,7 +55,8 @@ def _show(proposal: Any, as_json: bool) -> None:
         from .report import gate_text
 
         _out(gate_text(proposal.gate, color=sys.stdout.isatty()) + "\n")
-    click.echo(f"{proposal.title}: branch {proposal.branch} ({proposal.commit[:12]}) on top of {proposal.base}")
+    click.echo(f"{proposal.title}: branch {proposal.branch} ({proposal.commit[:12]}) on top of {proposal.base}"
+               + (" (left by an earlier identical run, taken over)" if proposal.reused else ""))
     if pr is not None:
         click.echo(f"pull request #{pr.number}: {pr.url}")
 
@@ -104,7 +105,7 @@ def register(obj: Context, model: str, artifact: str, eval_file: str, card_file:
     the validator, pushes it when there is a remote and opens a pull request.
     Nothing is left behind if a step fails.
 
-    \\b
+    \b
     Example:
       mlgate register fraud-detector --artifact model.onnx --eval eval.yaml --card card.md \\
         --evidence bias_audit=audit.md --run-id run-42 --git-sha $(git rev-parse HEAD) \\
@@ -148,7 +149,7 @@ def promote(obj: Context, model: str, version: int, alias: str, note: str | None
     Evaluates the gate first (candidate vs the current holder, as on the base
     branch) and refuses if a gate other than approvals already fails.
 
-    \\b
+    \b
     Example:
       mlgate promote fraud-detector 3 --alias champion --note "Wins the Q3 shadow run"
     """
@@ -172,25 +173,37 @@ def promote(obj: Context, model: str, version: int, alias: str, note: str | None
 @click.option("--alias", required=True, metavar="ALIAS", help="The alias to roll back.")
 @click.option("--to", "to", type=click.IntRange(min=1), metavar="VERSION",
               help="Point the alias at this version instead of reverting its last change.")
+@click.option("--force", is_flag=True, help="Open the pull request even though a gate already fails (for discussion).")
 @_proposal_options
 @click.pass_obj
-def rollback(obj: Context, model: str, alias: str, to: int | None, base: str, open_pr: bool, forge_kind: str,
-             github_url: str | None, github_repo: str | None, login: str | None, as_json: bool) -> int:
+def rollback(obj: Context, model: str, alias: str, to: int | None, force: bool, base: str, open_pr: bool,
+             forge_kind: str, github_url: str | None, github_repo: str | None, login: str | None, as_json: bool) -> int:
     """Roll an alias back by pull request: a revert of its last change on the base branch.
 
     The pull request carries git's revert message, so history shows it as a
     rollback; a return to a previous holder is judged by the policy's lighter
-    rollback gate.
+    rollback gate. Like promote, it evaluates the gate first and refuses (exit
+    1, with the gate table) if a gate other than approvals already fails, for
+    instance when the target version was deprecated since; --force opens the
+    pull request anyway (but a deprecated target never passes validation: exit 2).
 
-    \\b
+    \b
     Examples:
       mlgate rollback fraud-detector --alias champion
       mlgate rollback fraud-detector --alias champion --to 2
+      mlgate rollback churn-predictor --alias champion --to 1   # v1 was deprecated: refused, exit 1
     """
-    from .propose import rollback as do_rollback
+    from .propose import GateFailed, rollback as do_rollback
 
-    proposal = do_rollback(obj.repo, model, alias, author=_whoami(obj, login), to=to, base=base,
-                           forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None, open_pr=open_pr)
+    try:
+        proposal = do_rollback(obj.repo, model, alias, author=_whoami(obj, login), to=to, base=base,
+                               forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+                               open_pr=open_pr, force=force)
+    except GateFailed as e:
+        from .report import gate_text
+
+        _out(gate_text(e.change, color=sys.stdout.isatty()) + "\n")
+        raise
     _show(proposal, as_json)
     return EXIT_OK
 
@@ -205,7 +218,7 @@ def rollback(obj: Context, model: str, alias: str, to: int | None, base: str, op
 def review(obj: Context, pr: str, state: str | None, login: str | None) -> int:
     """Review a pull request of the local forge (on GitHub, review in its web UI).
 
-    \\b
+    \b
     Example:
       mlgate review 4 --approve --as carol
     """
@@ -229,7 +242,7 @@ def merge(obj: Context, pr: str, login: str | None) -> int:
     Like a required check on GitHub: the merge result is validated against the
     current base branch with the pull request's reviews, and refused otherwise.
 
-    \\b
+    \b
     Example:
       mlgate merge 4 --as carol
     """
@@ -257,7 +270,7 @@ def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...]) ->
 
     Refuses to overwrite anything: if one of the files exists, nothing is written.
 
-    \\b
+    \b
     Example:
       mlgate init --admin @acme/ml-platform --reviewer @acme/ml-leads
     """

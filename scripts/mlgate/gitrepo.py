@@ -12,8 +12,10 @@ import os
 import re
 import stat
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from functools import cached_property
 
@@ -74,6 +76,15 @@ class FileTooLarge(InputError):
     def __init__(self, path: str, size: int) -> None:
         self.size = size
         super().__init__(f"file is {size:,} bytes, over the limit", path=path)
+
+
+class LockBusy(GitError):
+    """Another process holds a lock of this repository (see :meth:`GitRepo.lock`)."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+        super().__init__(f"another process holds the lock {name!r} ({path})")
 
 
 class GitRepo:
@@ -217,6 +228,7 @@ class GitRepo:
         self._plumb("update-ref", "-m", "mlgate", f"refs/heads/{branch}", new, old or ZERO)
 
     def delete_branch(self, branch: str, expected: str) -> None:
+        """Delete ``branch`` only if it still points at ``expected``."""
         self._plumb("update-ref", "-d", f"refs/heads/{branch}", expected)
 
     def current_branch(self) -> str | None:
@@ -233,11 +245,69 @@ class GitRepo:
     def has_remote(self, name: str = "origin") -> bool:
         return name in self._plumb("remote").split()
 
-    def push(self, branch: str, remote: str = "origin") -> None:
-        self._plumb("push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    def push(self, branch: str, remote: str = "origin", *, create_only: bool = False) -> bool:
+        """Push ``branch`` to the same name on ``remote``; True if this push created the remote branch.
+
+        With ``create_only`` the push is a compare-and-swap on the remote too: it is refused
+        (:class:`GitError`) when the remote branch exists at another commit, and returns False
+        when it is already at this very commit (someone else pushed it).
+        """
+        ref = f"refs/heads/{branch}"
+        lease = [f"--force-with-lease={ref}:"] if create_only else []
+        out = self._plumb("push", "--porcelain", *lease, remote, f"{ref}:{ref}")
+        # porcelain lines are "<flag>\t<from>:<to>\t<summary>"; flag "*" is a new ref, "=" already up to date
+        flags = [fields[0] for fields in (line.split("\t") for line in out.splitlines())
+                 if len(fields) > 1 and fields[1].endswith(f":{ref}")]
+        return "*" in flags
+
+    def remote_branch_sha(self, branch: str, remote: str = "origin") -> str | None:
+        """Where ``branch`` points on ``remote`` (asks the remote), or None if it has no such branch."""
+        out = self._plumb("ls-remote", "--refs", remote, f"refs/heads/{branch}")
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{branch}":
+                return sha
+        return None
+
+    def delete_remote_branch(self, branch: str, expected: str, remote: str = "origin") -> None:
+        """Delete ``branch`` on ``remote`` only if it still points at ``expected`` (a lease)."""
+        ref = f"refs/heads/{branch}"
+        self._plumb("push", "--quiet", f"--force-with-lease={ref}:{expected}", remote, f":{ref}")
 
     def git_dir(self) -> Path:
         return Path(self._plumb("rev-parse", "--absolute-git-dir").strip())
+
+    def common_dir(self) -> Path:
+        """The git directory that every worktree of this repository shares (where refs live)."""
+        common = Path(self._plumb("rev-parse", "--git-common-dir").strip())
+        return common if common.is_absolute() else (self.root / common).resolve()
+
+    @contextmanager
+    def lock(self, name: str, *, wait: bool) -> Iterator[None]:
+        """Hold the lock ``name`` shared by every process working on this repository (all its worktrees).
+
+        An advisory ``flock`` on ``<common git dir>/mlgate/locks/<name>.lock``: the kernel releases it
+        when the process ends, so a killed run never leaves a stale lock. With ``wait=False`` a lock
+        held by another process raises :class:`LockBusy` at once instead of waiting.
+        """
+        import fcntl
+        from urllib.parse import quote
+
+        folder = self.common_dir() / "mlgate" / "locks"
+        path = folder / f"{quote(name, safe='')}.lock"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise GitError(f"cannot create the lock file {path}: {e.strerror or e}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise LockBusy(name, path) from None
+            yield
+        finally:
+            os.close(fd)  # closing the last descriptor releases the lock
 
     def subject(self, commit: str) -> str:
         """A commit's title; for a forge's merge commit, the pull request's title (its body's first line)."""

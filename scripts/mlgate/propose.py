@@ -3,8 +3,9 @@
 Every change is built as a commit on top of the target branch without a
 checkout (see :meth:`GitRepo.write_commit`), checked by the validator before
 anything is published, then put on a new branch and offered as a pull request.
-If a step fails, the branch is removed again: the repository and its branches
-are left as they were.
+If a step fails, what this run created is removed again: the repository and its
+branches are left as they were. A run never publishes a branch it did not
+compute (see :func:`_publish`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import artifacts, layout, schemas
-from .errors import CheckFailed, InputError, MlgateError, NotFoundError, UsageError
+from .errors import CheckFailed, GitError, InputError, MlgateError, NotFoundError, UsageError
 from .findings import Report
-from .forge import Forge, ForgeReviews
+from .forge import Forge, ForgeReviews, PullRequestExists
 from .gates import FAIL, AliasChange, Judge
-from .gitrepo import GitRepo, GitTree
+from .gitrepo import GitRepo, GitTree, LockBusy
 from .loader import field_path
 from .report import gate_markdown, report_markdown
 from .validate import alias_history, load_policy, validate
@@ -43,6 +44,7 @@ class Proposal:
     pr: Any = None  # mlgate.reviews.PullRequest
     version: int | None = None
     gate: AliasChange | None = None
+    reused: bool = False  # the branch was left by an earlier, identical run that did not finish
 
 
 class GateFailed(CheckFailed):
@@ -102,52 +104,135 @@ def _open_base(repo_path: str | os.PathLike[str], base: str) -> tuple[GitRepo, s
     return git, base_sha, GitTree(git, base_sha)
 
 
+def _email(login: str) -> str:
+    return _ident(login).partition(" <")[2].rstrip(">")
+
+
+def _commit_meta(git: GitRepo, sha: str) -> tuple[str, list[str], str, str]:
+    """A commit's tree, parents, author name and author email."""
+    tree, parents, name, email = git.git("log", "-1", "--format=%T%x00%P%x00%an%x00%ae", sha).rstrip("\n").split("\0")
+    return tree, parents.split(), name, email
+
+
+def _removal(git: GitRepo, branch: str) -> str:
+    remote = f" (and `git push origin --delete {branch}` if it was pushed)" if git.has_remote() else ""
+    return f"remove it with `git branch -D {branch}`{remote}, then run again"
+
+
+def _open_pr_of(forge: Forge | None, branch: str) -> Any:
+    """The open pull request from ``branch``, when the forge can tell (the local forge can)."""
+    lookup = getattr(forge, "open_pull_request_for", None)
+    return lookup(branch) if lookup else None
+
+
+def _leftover(git: GitRepo, forge: Forge | None, *, branch: str, existing: str, base: str, base_sha: str, commit: str,
+              author: str) -> str:
+    """``existing`` if the branch left by an earlier run holds exactly this run's change; refuse otherwise.
+
+    Exactly: one commit on the same base commit, the same tree, made for the same requester. Anything
+    else is someone else's work (or another change of one's own), never published under this run's name.
+    """
+    tree, parents, who, email = _commit_meta(git, existing)
+    mine = _commit_meta(git, commit)
+    why = []
+    if parents != [base_sha]:
+        why.append(f"it is not one commit on {base} as it is now ({base_sha[:12]})")
+    if email.lower() != mine[3].lower():
+        why.append(f"it was made for {who} <{email}>, not for {author}")
+    if tree != mine[0]:
+        why.append("its files differ from what this run would write")
+    pr = _open_pr_of(forge, branch)
+    if why:
+        what = f"branch {branch!r} already exists with another change ({'; '.join(why)})"
+        if pr is not None:
+            raise UsageError(f"{what}; it is the head of open pull request #{pr.number}: settle that pull request first "
+                             f"(merge it, or close it and remove the branch with `git branch -D {branch}`)")
+        raise UsageError(f"{what}: {_removal(git, branch)}")
+    if pr is not None:
+        raise PullRequestExists(pr.number, branch, f"branch {branch!r} already has an open pull request (#{pr.number}) "
+                                                   f"with this very change: nothing to do")
+    return existing
+
+
 def _publish(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, commit: str, title: str, body: str,
              forge: Forge | None, author: str, labels: Sequence[str], version: int | None = None,
              gate: AliasChange | None = None) -> Proposal:
     """Create ``branch`` at ``commit``, push it when there is a remote, open the pull request; undo on failure.
 
-    A branch left by an earlier run of the same command that was killed before it finished (same base,
-    same files changed) is taken over, so the command can simply be run again.
+    A branch left by an earlier run that was killed before it finished is taken over only if it holds
+    exactly this run's change (see :func:`_leftover`), so the command can simply be run again; any other
+    existing branch is refused. The whole step holds a per-branch lock shared by every process of this
+    repository, and each ref is created compare-and-swap (locally, and on the remote with a lease): of two
+    identical runs at once, one publishes and the other stops with a message. A run removes only the
+    refs it created itself.
     """
+    try:
+        with git.lock(f"publish {branch}", wait=False):
+            return _publish_locked(git, kind=kind, base=base, base_sha=base_sha, branch=branch, commit=commit,
+                                   title=title, body=body, forge=forge, author=author, labels=labels, version=version,
+                                   gate=gate)
+    except LockBusy:
+        raise UsageError(f"another mlgate run is publishing branch {branch!r} right now: let it finish "
+                         f"(and run this again if it fails)") from None
+
+
+def _publish_locked(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, commit: str, title: str,
+                    body: str, forge: Forge | None, author: str, labels: Sequence[str], version: int | None,
+                    gate: AliasChange | None) -> Proposal:
     existing = git.branch_sha(branch)
     if existing is not None:
-        if not _same_change(git, existing, base_sha, commit):
-            raise UsageError(f"branch {branch!r} already exists with other changes: is a pull request for this already "
-                             f"open? (delete the branch to start over)")
-        commit = existing
-    created = False
-    pushed = False
+        commit = _leftover(git, forge, branch=branch, existing=existing, base=base, base_sha=base_sha, commit=commit,
+                           author=author)
+    created = pushed = False
     try:
         if existing is None:
-            created = True  # set first: whatever happens from here, a branch at `commit` is ours to remove
-            git.set_branch(branch, commit, None)
+            try:
+                git.set_branch(branch, commit, None)  # create-only: git refuses if the branch appeared meanwhile
+            except GitError:
+                # git changed nothing: whatever is there now is another process's, even at this very commit
+                now = git.branch_sha(branch)
+                if now is not None:
+                    raise UsageError(f"branch {branch!r} was created by another process while this run was "
+                                     f"publishing it (at {now[:12]}); this run left it alone") from None
+                raise
+            except BaseException:
+                created = git.branch_sha(branch) == commit  # interrupted after git created it: it is this run's
+                raise
+            created = True
         if git.has_remote():
-            pushed = True
-            git.push(branch)
+            pushed = _push(git, branch, commit, reused=existing is not None)
         pr = forge.open_pull_request(title=title, body=body, head=branch, base=base, labels=labels, author=author) if forge else None
     except BaseException:
-        if created and git.branch_sha(branch) == commit:  # a branch that was there before this run stays as it was
+        if pushed:
+            try:
+                git.delete_remote_branch(branch, commit)  # only while it is still at this run's commit
+            except MlgateError:
+                pass  # the remote refused or moved on: the error below says what failed
+        if created and git.branch_sha(branch) == commit:
             git.delete_branch(branch, commit)
-            if pushed:
-                try:
-                    git._plumb("push", "--quiet", "origin", "--delete", branch)
-                except MlgateError:
-                    pass  # never pushed, or the remote refused: the error below says what failed
         raise
-    return Proposal(kind, branch, base, commit, title, body, pr, version, gate)
+    return Proposal(kind, branch, base, commit, title, body, pr, version, gate, reused=existing is not None)
 
 
-def _same_change(git: GitRepo, existing: str, base_sha: str, commit: str) -> bool:
-    """Whether ``existing`` is, like ``commit``, one commit on ``base_sha`` touching the same files."""
-    parents = git.git("rev-list", "--parents", "-n", "1", existing).split()[1:]
-    if parents != [base_sha]:
-        return False
-
-    def files(sha: str) -> str:
-        return git.git("diff-tree", "-r", "--no-commit-id", "--name-only", base_sha, sha)
-
-    return files(existing) == files(commit)
+def _push(git: GitRepo, branch: str, commit: str, *, reused: bool) -> bool:
+    """Push ``branch`` create-only; True if this push created the remote branch (so undoing may delete it)."""
+    try:
+        made = git.push(branch, create_only=True)
+    except GitError as e:
+        try:
+            there = git.remote_branch_sha(branch)
+        except GitError:
+            raise e from None
+        if there is None or there == commit:
+            raise
+        raise UsageError(f"branch {branch!r} already exists on origin with another change (at {there[:12]}), pushed by "
+                         f"someone else or by an earlier run; this run left it alone: if it is a leftover of yours, "
+                         f"remove it with `git push origin --delete {branch}`, then run again") from e
+    if not made and not reused:
+        # the remote already had this very commit: another run pushed it, so it is that run's to publish or remove
+        raise UsageError(f"branch {branch!r} is already on origin, pushed by another run: this run removed its own "
+                         f"local branch and left the remote one alone")
+    return made
 
 
 def _require_valid(git: GitRepo, base_sha: str, commit: str, what: str) -> None:
@@ -186,6 +271,26 @@ def _read_text_file(path: str, what: str) -> bytes:
     if not text.strip():
         raise InputError(f"{what} is empty", path=path)
     return raw
+
+
+def _earlier_created_at(git: GitRepo, branch: str, base_sha: str, author: str, path: str) -> str | None:
+    """The ``created_at`` of the same registration left on ``branch`` by an earlier run of this requester.
+
+    A re-run reuses it, so that when everything else is the same it writes the very same tree and can
+    take over the branch (see :func:`_leftover`, which still compares the whole tree).
+    """
+    sha = git.branch_sha(branch)
+    if sha is None:
+        return None
+    _, parents, _, email = _commit_meta(git, sha)
+    if parents != [base_sha] or email.lower() != _email(author).lower():
+        return None
+    try:
+        data = load(GitTree(git, sha).read(path), path).data
+    except MlgateError:
+        return None
+    value = data.get("created_at") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def register(
@@ -236,6 +341,7 @@ def register(
         if artifact_sha256 and artifact_sha256 != info.sha256:
             raise InputError(f"artifact sha256 is {info.sha256}, not the {artifact_sha256} given", path=local)
 
+    branch = f"mlgate/register-{model}-v{version}"
     folder = layout.version_dir(model, version)
     evidence_map: dict[str, str] = {}
     for name, path in (evidence or {}).items():
@@ -249,7 +355,7 @@ def register(
     if description:
         version_doc["description"] = description
     version_doc.update({
-        "created_at": _now(),
+        "created_at": _earlier_created_at(git, branch, base_sha, author, layout.version_path(model, version)) or _now(),
         "created_by": author,
         "artifact": {"uri": info.uri, "sha256": info.sha256, "size": info.size, "format": info.format},
         "lineage": {k: v for k, v in (lineage or {}).items() if v not in (None, {}, "")},
@@ -277,7 +383,7 @@ def register(
             f"| sha256 | `{info.sha256}` |\n| size | {info.size:,} bytes ({info.format}) |\n"
             f"| run | `{version_doc['lineage'].get('run_id', '-')}` |\n\nA registration moves no alias: "
             f"promote it with `mlgate promote {model} {version} --alias ALIAS` once merged.\n")
-    return _publish(git, kind="register", base=base, base_sha=base_sha, branch=f"mlgate/register-{model}-v{version}",
+    return _publish(git, kind="register", base=base, base_sha=base_sha, branch=branch,
                     commit=commit, title=title, body=body, forge=forge if open_pr else None, author=author,
                     labels=[LABEL, "registration"], version=version)
 
@@ -373,8 +479,14 @@ def rollback(
     base: str = "main",
     forge: Forge | None = None,
     open_pr: bool = True,
+    force: bool = False,
 ) -> Proposal:
-    """Revert the last change of ``alias`` on ``base`` (or point it back at ``to``) on a branch, and open a PR."""
+    """Revert the last change of ``alias`` on ``base`` (or point it back at ``to``) on a branch, and open a PR.
+
+    The gate is judged first, as :func:`promote` does: if a gate other than approvals already fails (the
+    target was deprecated since, its metrics no longer meet the policy...), :class:`GateFailed` (exit 1)
+    and nothing is created, unless ``force``.
+    """
     git, base_sha, tree = _open_base(repo_path, base)
     path = layout.alias_path(model, alias)
     current = _current(tree, model, alias)
@@ -403,6 +515,8 @@ def rollback(
         title = f"Revert \"{subject}\""
         message = f"{title}\n\nThis reverts commit {last_sha}.\n"
     change = _judge(git, tree, model, alias, target, current)
+    if change.status == FAIL and not force:
+        raise GateFailed(change)
     commit = git.write_commit([base_sha], {path: content}, message, _ident(author))
     _require_valid(git, base_sha, commit, title)
     intro = f"Rolls **{model}@{alias}** back from v{current} to **v{target}** ({change.kind})."

@@ -65,7 +65,10 @@ def test_two_registrations_taking_the_same_number_from_two_clones(repo: Registry
                  "--code-repo", "https://x.test/y", "--dataset-uri", "s3://d/x", "--dataset-sha256", DIGEST,
                  "--as", "bob", "--no-pr"])
     err = capsys.readouterr()[1]
-    assert code == 2 and "git push failed" in err  # the number is taken: the push of the same branch is rejected
+    # the number is taken: the create-only push of the same branch is refused, and alice's branch left alone
+    assert code == 2 and "branch 'mlgate/register-search-ranker-v3' already exists on origin with another change" in err
+    assert subprocess.run(["git", "rev-parse", "refs/heads/mlgate/register-search-ranker-v3"], cwd=origin,
+                          capture_output=True, text=True).stdout.strip() == a.commit
     bob = RegistryRepo(clones[1])
     assert bob.git.branch_sha("mlgate/register-search-ranker-v3") is None  # nothing left behind
 

@@ -26,6 +26,15 @@ class ForgeError(MlgateError):
     """The forge refused or could not be reached (exit 2)."""
 
 
+class PullRequestExists(ForgeError):
+    """Branch ``head`` already has an open pull request, ``number`` (exit 2)."""
+
+    def __init__(self, number: int, head: str, message: str | None = None) -> None:
+        self.number = number
+        self.head = head
+        super().__init__(message or f"branch {head!r} already has an open pull request (#{number})")
+
+
 class Forge(Protocol):
     """What mlgate needs from a code-review host."""
 

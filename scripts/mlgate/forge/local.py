@@ -9,21 +9,95 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ..gitrepo import GitRepo
-from ..reviews import APPROVED, CHANGES_REQUESTED, COMMENTED, PullRequest, Review
-from . import COMMENT_MARKER, ForgeError
+from ..reviews import APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PullRequest, Review
+from . import COMMENT_MARKER, ForgeError, PullRequestExists
 
 REVIEW_STATES = (APPROVED, CHANGES_REQUESTED, COMMENTED)
+PR_STATES = ("open", "merged", "closed")
+MAX_RECORD_BYTES = 16 * 1024 * 1024  # a record holds reviews and report comments: megabytes at most
+_RECORD_NAME = re.compile(r"^[1-9][0-9]{0,9}\.json$")  # <n>.json; leftovers like .tmp-*.json are not records
+
+# the fields of a pull request record: their JSON types, and whether the field is required
+_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "number": ((int,), True), "title": ((str,), True), "author": ((str,), True), "base": ((str,), True),
+    "head": ((str,), True), "state": ((str,), True), "reviews": ((list,), True), "comments": ((dict,), True),
+    "body": ((str,), False), "labels": ((list,), False), "head_sha": ((str,), False), "created_at": ((str,), False),
+    "merge_commit": ((str, type(None)), False), "merged_by": ((str, type(None)), False), "merged_at": ((str,), False),
+}
+_REVIEW_FIELDS = {"user": True, "state": True, "commit": True, "submitted_at": False}
 
 
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def _type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _load_json(path: Path, what: str) -> Any:
+    """The JSON in ``path``; :class:`ForgeError` naming the file if it cannot be read or parsed."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_RECORD_BYTES + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise ForgeError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    if len(raw) > MAX_RECORD_BYTES:
+        raise ForgeError(f"{path}: corrupt {what} (larger than {MAX_RECORD_BYTES:,} bytes); fix or delete the file")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        problem = "empty file" if not raw.strip() else f"not JSON: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        raise ForgeError(f"{path}: corrupt {what} ({problem}); fix or delete the file") from None
+
+
+def _record_problem(data: Any, number: int) -> str | None:
+    """What is wrong with a pull request record, or None when it has the shape the local forge writes."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object, found {_type_name(data)}"
+    for name, (types, required) in _FIELDS.items():
+        if name not in data:
+            if required:
+                return f"missing {name!r}"
+            continue
+        value = data[name]
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"{name!r} must be {_TYPE_NAMES[types[0]]}, not {_type_name(value)}"
+    if data["number"] != number:
+        return f"'number' is {data['number']}, not the {number} of its file name"
+    if data["state"] not in PR_STATES:
+        return f"'state' must be one of {', '.join(PR_STATES)}, not {data['state']!r}"
+    if not all(isinstance(x, str) for x in data.get("labels", [])):
+        return "'labels' must be a list of strings"
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in data["comments"].items()):
+        return "'comments' must map strings to strings"
+    for i, review in enumerate(data["reviews"]):
+        if not isinstance(review, dict):
+            return f"reviews[{i}] must be an object, not {_type_name(review)}"
+        for name, required in _REVIEW_FIELDS.items():
+            if name not in review:
+                if required:
+                    return f"reviews[{i}] is missing {name!r}"
+            elif not isinstance(review[name], str):
+                return f"reviews[{i}].{name} must be a string, not {_type_name(review[name])}"
+        if review["state"] not in (*REVIEW_STATES, DISMISSED):
+            return f"reviews[{i}].state {review['state']!r} is not a review state"
+    return None
 
 
 class LocalForge:
@@ -38,63 +112,98 @@ class LocalForge:
         self.teams_file = self.dir.parent / "teams.json"
 
     # --- storage -------------------------------------------------------------------
+    #
+    # Every record is replaced whole (temporary file + rename), so a reader sees the old or the new
+    # record, never half of one. Read-modify-write steps (open, review, comment, merge, teams) hold
+    # one lock, so two processes cannot lose each other's changes or open two pull requests for a branch.
 
     def _path(self, number: int) -> Path:
         return self.dir / f"{number}.json"
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self.git.lock("local-forge", wait=True):
+            yield
+
     def _read(self, number: int) -> dict[str, Any]:
+        path = self._path(number)
         try:
-            return json.loads(self._path(number).read_text())
+            data = _load_json(path, "local pull request record")
         except FileNotFoundError:
-            known = sorted(int(p.stem) for p in self.dir.glob("*.json")) if self.dir.exists() else []
+            known = self._numbers()
             raise ForgeError(f"no pull request #{number} in the local forge; pull requests: {', '.join(map(str, known)) or 'none'}") from None
+        problem = _record_problem(data, number)
+        if problem:
+            raise ForgeError(f"{path}: corrupt local pull request record ({problem}); fix or delete the file")
+        return data
+
+    def _write_json(self, path: Path, data: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(data, fh, indent=2)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
     def _write(self, record: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=2)
-        os.replace(tmp, self._path(record["number"]))
+        self._write_json(self._path(record["number"]), record)
 
-    def _new_number(self, record: dict[str, Any]) -> int:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        number = max((int(p.stem) for p in self.dir.glob("*.json")), default=0) + 1
-        while True:  # O_EXCL: two processes opening at once get distinct numbers
-            try:
-                fd = os.open(self._path(number), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                number += 1
-                continue
-            with os.fdopen(fd, "w") as fh:
-                json.dump({**record, "number": number}, fh, indent=2)
-            return number
+    def _update(self, number: int, change: Callable[[dict[str, Any]], Any]) -> Any:
+        """Apply ``change`` to record ``number`` and write it back, under the lock; returns what ``change`` returns."""
+        with self._locked():
+            r = self._read(number)
+            result = change(r)
+            self._write(r)
+            return result
 
     def _to_pr(self, r: dict[str, Any]) -> PullRequest:
         head_sha = r.get("head_sha") if r["state"] != "open" else (self.git.branch_sha(r["head"]) or r.get("head_sha", ""))
         return PullRequest(
             number=r["number"], author=r["author"], head_sha=head_sha or "",
-            reviews=tuple(Review(**rv) for rv in r["reviews"]), state=r["state"], base=r["base"], head=r["head"],
-            title=r["title"], url=f"local:{self.git.root}#{r['number']}", merge_commit=r.get("merge_commit"),
-            merged_by=r.get("merged_by"),
+            reviews=tuple(Review(rv["user"], rv["state"], rv["commit"], rv.get("submitted_at", "")) for rv in r["reviews"]),
+            state=r["state"], base=r["base"], head=r["head"], title=r["title"], url=f"local:{self.git.root}#{r['number']}",
+            merge_commit=r.get("merge_commit"), merged_by=r.get("merged_by"),
         )
 
     # --- Forge ------------------------------------------------------------------------
 
     def open_pull_request(self, *, title: str, body: str, head: str, base: str, labels: Sequence[str], author: str) -> PullRequest:
+        """Open a pull request from ``head``; :class:`PullRequestExists` if ``head`` already has an open one.
+
+        The check and the creation hold the forge's lock: of two processes opening a pull request
+        from the same branch at once, exactly one succeeds.
+        """
         head_sha = self.git.branch_sha(head)
         if head_sha is None:
             raise ForgeError(f"cannot open a pull request from {head!r}: no such branch")
         if self.git.branch_sha(base) is None:
             raise ForgeError(f"cannot open a pull request into {base!r}: no such branch")
+        with self._locked():
+            existing = self.open_pull_request_for(head)
+            if existing is not None:
+                raise PullRequestExists(existing.number, head)
+            number = max(self._numbers(), default=0) + 1
+            record = {"number": number, "title": title, "body": body, "labels": list(labels), "author": author,
+                      "base": base, "head": head, "head_sha": head_sha, "state": "open", "created_at": now(),
+                      "reviews": [], "comments": {}}
+            self._write(record)
+        return self._to_pr(record)
+
+    def open_pull_request_for(self, head: str) -> PullRequest | None:
+        """The open pull request whose head is branch ``head``, if there is one."""
         for n in self._numbers():
             r = self._read(n)
             if r["state"] == "open" and r["head"] == head:
-                raise ForgeError(f"branch {head!r} already has an open pull request (#{n})")
-        record = {"title": title, "body": body, "labels": list(labels), "author": author, "base": base, "head": head,
-                  "head_sha": head_sha, "state": "open", "created_at": now(), "reviews": [], "comments": {}}
-        return self._to_pr({**record, "number": self._new_number(record)})
+                return self._to_pr(r)
+        return None
 
     def _numbers(self) -> list[int]:
-        return sorted(int(p.stem) for p in self.dir.glob("*.json")) if self.dir.exists() else []
+        if not self.dir.is_dir():
+            return []
+        return sorted(int(p.name[:-5]) for p in self.dir.iterdir() if _RECORD_NAME.match(p.name))
 
     def pull_request(self, number: int) -> PullRequest:
         return self._to_pr(self._read(number))
@@ -102,24 +211,29 @@ class LocalForge:
     def list_pull_requests(self) -> list[PullRequest]:
         return [self.pull_request(n) for n in self._numbers()]
 
-    def is_member(self, user: str, team: str) -> bool:
+    def _teams(self) -> dict[str, list[str]]:
         try:
-            teams = json.loads(self.teams_file.read_text())
+            teams = _load_json(self.teams_file, "team list")
         except FileNotFoundError:
-            return False
-        return user.lower() in {u.lower() for u in teams.get(team, [])}
+            return {}
+        if not isinstance(teams, dict) or not all(
+                isinstance(members, list) and all(isinstance(u, str) for u in members) for members in teams.values()):
+            raise ForgeError(f'{self.teams_file}: corrupt team list (expected {{"@org/team": ["login", ...]}}); '
+                             "fix or delete the file")
+        return teams
+
+    def is_member(self, user: str, team: str) -> bool:
+        return user.lower() in {u.lower() for u in self._teams().get(team, [])}
 
     def set_team(self, team: str, members: Sequence[str]) -> None:
         """Record the members of ``team`` (what an organisation's settings are on GitHub)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        teams = json.loads(self.teams_file.read_text()) if self.teams_file.exists() else {}
-        teams[team] = list(members)
-        self.teams_file.write_text(json.dumps(teams, indent=2))
+        with self._locked():
+            teams = self._teams()
+            teams[team] = list(members)
+            self._write_json(self.teams_file, teams)
 
     def upsert_comment(self, number: int, body: str, marker: str = COMMENT_MARKER) -> None:
-        r = self._read(number)
-        r["comments"][marker] = body
-        self._write(r)
+        self._update(number, lambda r: r["comments"].__setitem__(marker, body))
 
     def comment(self, number: int, marker: str = COMMENT_MARKER) -> str | None:
         return self._read(number)["comments"].get(marker)
@@ -133,16 +247,16 @@ class LocalForge:
         """Record a review of the pull request's current head commit."""
         if state not in REVIEW_STATES:
             raise ForgeError(f"unknown review state {state!r}; states: {', '.join(REVIEW_STATES)}")
-        r = self._read(number)
-        if r["state"] != "open":
-            raise ForgeError(f"pull request #{number} is {r['state']}: it can no longer be reviewed")
-        pr = self._to_pr(r)
-        review = Review(user, state, pr.head_sha, now())
-        r["reviews"].append({**asdict(review)})
-        self._write(r)
-        return review
+
+        def add(r: dict[str, Any]) -> Review:
+            if r["state"] != "open":
+                raise ForgeError(f"pull request #{number} is {r['state']}: it can no longer be reviewed")
+            review = Review(user, state, self._to_pr(r).head_sha, now())
+            r["reviews"].append(asdict(review))
+            return review
+
+        return self._update(number, add)
 
     def mark_merged(self, number: int, merge_commit: str, merged_by: str, head_sha: str) -> None:
-        r = self._read(number)
-        r.update(state="merged", merge_commit=merge_commit, merged_by=merged_by, merged_at=now(), head_sha=head_sha)
-        self._write(r)
+        self._update(number, lambda r: r.update(state="merged", merge_commit=merge_commit, merged_by=merged_by,
+                                                 merged_at=now(), head_sha=head_sha))
