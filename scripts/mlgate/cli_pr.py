@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .cli import Context, _as_option, _forge_options, _open_forge, _out, _whoami, cli
+from .cli import Context, _as_option, _echo, _forge_options, _open_forge, _out, _whoami, cli
 from .errors import EXIT_OK, UsageError
 
 _base_option = click.option("--base", default="main", show_default=True, metavar="BRANCH",
@@ -55,10 +55,10 @@ def _show(proposal: Any, as_json: bool) -> None:
         from .report import gate_text
 
         _out(gate_text(proposal.gate, color=sys.stdout.isatty()) + "\n")
-    click.echo(f"{proposal.title}: branch {proposal.branch} ({proposal.commit[:12]}) on top of {proposal.base}"
+    _echo(f"{proposal.title}: branch {proposal.branch} ({proposal.commit[:12]}) on top of {proposal.base}"
                + (" (left by an earlier identical run, taken over)" if proposal.reused else ""))
     if pr is not None:
-        click.echo(f"pull request #{pr.number}: {pr.url}")
+        _echo(f"pull request #{pr.number}: {pr.url}")
 
 
 def _local_forge(obj: Context) -> Any:
@@ -228,7 +228,7 @@ def review(obj: Context, pr: str, state: str | None, login: str | None) -> int:
         raise UsageError("say what the review is: --approve, --request-changes or --comment")
     number = pr_number(pr)
     r = _local_forge(obj).review(number, _whoami(obj, login), state)
-    click.echo(f"#{number}: {r.user} {r.state.lower().replace('_', ' ')} on {r.commit[:12]}")
+    _echo(f"#{number}: {r.user} {r.state.lower().replace('_', ' ')} on {r.commit[:12]}")
     return EXIT_OK
 
 
@@ -255,7 +255,7 @@ def merge(obj: Context, pr: str, login: str | None) -> int:
     except MergeRefused as e:
         _out(report_text(e.report, color=sys.stdout.isatty()))
         raise
-    click.echo(f"merged #{number} as {sha[:12]}")
+    _echo(f"merged #{number} as {sha[:12]}")
     return EXIT_OK
 
 
@@ -278,6 +278,6 @@ def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...]) ->
 
     written = scaffold(directory, admins=admins, reviewers=reviewers)
     for path in written:
-        click.echo(f"created {path}")
+        _echo(f"created {path}")
     click.echo("next: commit these files, then follow the README's 'Setting up GitHub' section")
     return EXIT_OK

@@ -24,6 +24,7 @@ from .forge import Forge, ForgeReviews, PullRequestExists
 from .gates import FAIL, AliasChange, Judge
 from .gitrepo import GitRepo, GitTree, LockBusy
 from .loader import field_path
+from .reviews import is_login
 from .report import gate_markdown, report_markdown
 from .validate import alias_history, load_policy, validate
 from .yamlio import YamlError, dump, load
@@ -97,8 +98,13 @@ def _base_sha(git: GitRepo, base: str) -> str:
     return sha
 
 
-def _open_base(repo_path: str | os.PathLike[str], base: str) -> tuple[GitRepo, str, GitTree]:
-    """The repository, the target branch's commit, and its tree: what every proposal starts from."""
+def _open_base(repo_path: str | os.PathLike[str], base: str, author: str) -> tuple[GitRepo, str, GitTree]:
+    """The repository, the target branch's commit, and its tree: what every proposal starts from.
+
+    The requester must be a whole login: ``"carol\\n"`` is not carol, and would slip past the author check.
+    """
+    if not is_login(author):
+        raise UsageError(f"{author!r} is not a login: the requester of a change is a forge user name")
     git = GitRepo(repo_path)
     base_sha = _base_sha(git, base)
     return git, base_sha, GitTree(git, base_sha)
@@ -318,7 +324,7 @@ def register(
     """Write version N+1 of ``model`` (and its model.yaml if the model is new) on a branch, and open a PR."""
     if not layout.NAME_RE.match(model):
         raise UsageError(f"{model!r} is not a valid model name: use {layout.NAME_RULE}")
-    git, base_sha, tree = _open_base(repo_path, base)
+    git, base_sha, tree = _open_base(repo_path, base, author)
     versions = tree.listdir(f"{layout.model_dir(model)}/versions") or {}
     version = max((int(v) for v in versions if layout.VERSION_RE.match(v)), default=0) + 1
     files: dict[str, bytes | None] = {}
@@ -444,7 +450,7 @@ def promote(
     """Point ``alias`` at ``version`` on a branch; the PR body is the gate report. Refuses a failing gate unless ``force``."""
     if not layout.NAME_RE.match(alias):
         raise UsageError(f"{alias!r} is not a valid alias name: use {layout.NAME_RULE}")
-    git, base_sha, tree = _open_base(repo_path, base)
+    git, base_sha, tree = _open_base(repo_path, base, author)
     from .registry import Registry
 
     reg = Registry(tree)
@@ -487,7 +493,7 @@ def rollback(
     target was deprecated since, its metrics no longer meet the policy...), :class:`GateFailed` (exit 1)
     and nothing is created, unless ``force``.
     """
-    git, base_sha, tree = _open_base(repo_path, base)
+    git, base_sha, tree = _open_base(repo_path, base, author)
     path = layout.alias_path(model, alias)
     current = _current(tree, model, alias)
     if current is None:

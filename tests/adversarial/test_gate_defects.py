@@ -338,3 +338,17 @@ def test_init_never_writes_through_a_symlink(tmp_path: Path, capsys) -> None:
     _, err = capsys.readouterr()
     assert code == 2 and "refusing to write through a symlink: registry" in err
     assert list(outside.iterdir()) == [] and not target.path(".github").exists()
+
+
+def test_the_library_refuses_a_requester_or_reviewer_that_is_not_a_login(lab) -> None:
+    """Not only the CLI: a script calling mlgate's library with "carol\\n" cannot slip past the author check."""
+    from mlgate.errors import UsageError
+    from mlgate.forge import ForgeError
+    from mlgate.propose import promote
+
+    repo, forge = lab
+    with pytest.raises(UsageError, match="is not a login"):
+        promote(repo.root, "fraud-detector", 3, "challenger", author="carol\n", forge=forge)
+    proposal = promote(repo.root, "fraud-detector", 3, "challenger", author="carol", forge=forge)
+    with pytest.raises(ForgeError, match="is not a login"):
+        forge.review(proposal.pr.number, "carol\n", "APPROVED")

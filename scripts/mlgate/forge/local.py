@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..gitrepo import GitRepo
-from ..reviews import APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PullRequest, Review
+from ..reviews import APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PullRequest, Review, is_login
 from . import COMMENT_MARKER, ForgeError, PullRequestExists
 
 REVIEW_STATES = (APPROVED, CHANGES_REQUESTED, COMMENTED)
@@ -247,6 +247,8 @@ class LocalForge:
         """Record a review of the pull request's current head commit."""
         if state not in REVIEW_STATES:
             raise ForgeError(f"unknown review state {state!r}; states: {', '.join(REVIEW_STATES)}")
+        if not is_login(user):
+            raise ForgeError(f"{user!r} is not a login: a reviewer is a forge user name")
 
         def add(r: dict[str, Any]) -> Review:
             if r["state"] != "open":
