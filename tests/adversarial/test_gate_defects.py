@@ -348,7 +348,7 @@ def test_the_library_refuses_a_requester_or_reviewer_that_is_not_a_login(lab) ->
 
     repo, forge = lab
     with pytest.raises(UsageError, match="is not a login"):
-        promote(repo.root, "fraud-detector", 3, "challenger", author="carol\n", forge=forge)
-    proposal = promote(repo.root, "fraud-detector", 3, "challenger", author="carol", forge=forge)
+        promote(repo.root, "fraud-detector", 3, "shadow", author="carol\n", forge=forge)
+    proposal = promote(repo.root, "fraud-detector", 3, "shadow", author="carol", forge=forge)
     with pytest.raises(ForgeError, match="is not a login"):
         forge.review(proposal.pr.number, "carol\n", "APPROVED")
