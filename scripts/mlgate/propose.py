@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import artifacts, layout, schemas
+from . import artifacts, layout, readers, schemas
 from .errors import CheckFailed, GitError, InputError, MlgateError, NotFoundError, UsageError
 from .findings import Report
 from .forge import Forge, ForgeReviews, PullRequestExists
@@ -96,6 +96,12 @@ def _base_sha(git: GitRepo, base: str) -> str:
     if sha is None:
         raise UsageError(f"no branch {base!r} in {git.root}: pass --base with the registry's target branch")
     return sha
+
+
+def _check_names(model: str, alias: str | None = None) -> None:
+    for value, what in ((model, "model"), (alias, "alias")):
+        if value is not None and not layout.is_name(value):
+            raise UsageError(f"{value!r} is not a valid {what} name: use {layout.NAME_RULE}")
 
 
 def _open_base(repo_path: str | os.PathLike[str], base: str, author: str) -> tuple[GitRepo, str, GitTree]:
@@ -426,8 +432,7 @@ def _current(tree: GitTree, model: str, alias: str) -> int | None:
     path = layout.alias_path(model, alias)
     if tree.entry(path) is None:
         return None
-    data = load(tree.read(path), path).data
-    return data.get("version") if isinstance(data, dict) else None
+    return readers.alias_version(tree.read(path), path)  # the registry's one reader; ManifestError exits 2
 
 
 def _body(change: AliasChange, intro: str) -> str:
@@ -448,8 +453,7 @@ def promote(
     force: bool = False,
 ) -> Proposal:
     """Point ``alias`` at ``version`` on a branch; the PR body is the gate report. Refuses a failing gate unless ``force``."""
-    if not layout.NAME_RE.match(alias):
-        raise UsageError(f"{alias!r} is not a valid alias name: use {layout.NAME_RULE}")
+    _check_names(model, alias)
     git, base_sha, tree = _open_base(repo_path, base, author)
     from .registry import Registry
 
@@ -493,6 +497,7 @@ def rollback(
     target was deprecated since, its metrics no longer meet the policy...), :class:`GateFailed` (exit 1)
     and nothing is created, unless ``force``.
     """
+    _check_names(model, alias)
     git, base_sha, tree = _open_base(repo_path, base, author)
     path = layout.alias_path(model, alias)
     current = _current(tree, model, alias)
@@ -516,7 +521,7 @@ def rollback(
             raise UsageError(f"{model}@{alias} has no earlier version on {base}'s history to go back to; "
                              f"pass --to VERSION")
         content = previous
-        target = load(previous, path).data.get("version")
+        target = readers.alias_version(previous, path)
         subject = git.subject(last_sha)
         title = f"Revert \"{subject}\""
         message = f"{title}\n\nThis reverts commit {last_sha}.\n"

@@ -352,3 +352,17 @@ def test_the_library_refuses_a_requester_or_reviewer_that_is_not_a_login(lab) ->
     proposal = promote(repo.root, "fraud-detector", 3, "shadow", author="carol", forge=forge)
     with pytest.raises(ForgeError, match="is not a login"):
         forge.review(proposal.pr.number, "carol\n", "APPROVED")
+
+
+@pytest.mark.parametrize("args", [
+    ["promote", "fraud-detector", "3", "--alias", "Champion"],
+    ["promote", "Fraud-Detector", "3", "--alias", "champion"],
+    ["rollback", "fraud-detector", "--alias", "Champion"],
+    ["rollback", "fraud-detector", "--alias", "champion\n"],
+    ["resolve", "models:/fraud-detector@Champion"],
+])
+def test_write_and_read_commands_refuse_names_that_are_not_names(repo: RegistryRepo, capsys, args: list[str]) -> None:
+    before = repo.status()
+    code = main(["-C", str(repo.root), *args, *(["--as", "carol"] if args[0] != "resolve" else [])])
+    _, err = capsys.readouterr()
+    assert code == 2 and "is not a valid" in err and repo.status() == before
