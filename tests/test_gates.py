@@ -367,3 +367,15 @@ def test_a_created_at_after_the_holding_only_makes_the_gate_stricter(repo: Regis
     tree = GitRepo(repo.root).tree("main")
     assert 2 in alias_history(tree, "fraud-detector", "champion", since=v2["created_at"])
     assert alias_history(tree, "fraud-detector", "champion", since="2099-01-01T00:00:00Z") == []
+
+
+def test_a_model_gate_cannot_flip_which_way_a_metric_is_better() -> None:
+    """Registry: latency has a max (lower is better). A model adding `min: 0` tightens nothing, and must not turn
+    the no-regression check into 'higher is better'."""
+    from mlgate.policy import Gate, tighten
+
+    registry = Gate.from_manifest({"metrics": {"latency_p99_ms": {"max": 50, "no_regression": 2}}})
+    model = Gate.from_manifest({"metrics": {"latency_p99_ms": {"min": 0}}})
+    combined = tighten(registry, model)
+    assert combined.metrics["latency_p99_ms"].lower_is_better
+    assert (combined.metrics["latency_p99_ms"].min, combined.metrics["latency_p99_ms"].max) == (0, 50)

@@ -350,9 +350,14 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
     from .errors import UsageError
     from .report import to_json
 
+    from .layout import NAME_RULE, is_name
+
     model, sep, alias = target.partition("@")
     if not sep or not model or not alias:
         raise UsageError(f"{target!r}: expected MODEL@ALIAS")
+    for value, what in ((model, "model"), (alias, "alias")):
+        if not is_name(value):
+            raise UsageError(f"{target!r}: {value!r} is not a valid {what} name: use {NAME_RULE}")
     version, commit = holder_at(obj.repo, model, alias, ref=ref, at=at)
     if as_json:
         _out(to_json({"model": model, "alias": alias, "at": at, "commit": commit, "version": version}))
@@ -543,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         if show_tb:
             traceback.print_exc()
         click.echo(f"mlgate: internal error: {type(e).__name__}: {terminal_safe(str(e))} "
-                   "(a bug in mlgate: rerun with --traceback and report it)", err=True)
+                   "(a bug in mlgate: rerun as `mlgate --traceback ...` and report it)", err=True)
         return EXIT_INTERNAL
     return rv if isinstance(rv, int) else EXIT_OK
 

@@ -341,10 +341,12 @@ def model_policy_findings(doc: Document, policy: Policy | None) -> list[Finding]
 def visible(text: str) -> bool:
     """Whether ``text`` shows anything: some character that is not white space, a control or an invisible
     format character (U+200B zero width space, U+FEFF, U+2060 word joiner, soft hyphen...)."""
-    return any(not c.isspace() and unicodedata.category(c) not in _INVISIBLE for c in text)
+    return any(not c.isspace() and c not in _BLANK and unicodedata.category(c) not in _INVISIBLE for c in text)
 
 
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"}
+#: letters and symbols that render as nothing (Unicode's "default ignorable" fillers and the Braille blank)
+_BLANK = set("\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0\u034f\u180b\u180c\u180d\u180e")
 
 
 def _inline_text(token: Any) -> str:

@@ -203,6 +203,11 @@ def sign_index(data: dict[str, Any], key: Any) -> dict[str, Any]:
 def write_index(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Write atomically: serving never sees half an index."""
     target = Path(path)
+    if (target.exists() or target.is_symlink()) and (target.is_symlink() or not target.is_file()):
+        from .errors import UsageError
+
+        raise UsageError(f"{target} exists and is not a regular file (a device, folder or symlink): "
+                         "the index replaces only a regular file")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

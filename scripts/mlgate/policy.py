@@ -19,9 +19,13 @@ class Bound:
     min: float | None = None
     max: float | None = None
     no_regression: float | None = None
+    #: "lower" or "higher" once fixed by the registry policy (a model's own gate can never flip it); None: from min/max
+    better: str | None = None
 
     @property
     def lower_is_better(self) -> bool:
+        if self.better is not None:
+            return self.better == "lower"
         return self.max is not None and self.min is None
 
 
@@ -107,11 +111,16 @@ def tighten(base: Gate | None, extra: Gate | None) -> Gate | None:
         return extra
     metrics = dict(base.metrics)
     for name, b in extra.metrics.items():
-        a = metrics.get(name, Bound())
+        a = metrics.get(name)
+        # which way is better is the registry's to say: a model adding `min: 0` to a lower-is-better metric
+        # must not turn its no-regression check around
+        better = None if a is None else ("lower" if a.lower_is_better else "higher")
+        a = a or Bound()
         metrics[name] = Bound(
             _stricter_min(a.min, b.min),
             _stricter_max(a.max, b.max),
             _stricter_max(a.no_regression, b.no_regression),
+            better,
         )
     approvals = _stricter_approvals(base.approvals, extra.approvals)
     combined = replace(

@@ -173,7 +173,7 @@ def alias_history(base: Tree, model: str, alias: str, since: str | None = None) 
     if since:
         try:
             window = (datetime.fromisoformat(since.replace("Z", "+00:00")) - timedelta(days=1)).isoformat()
-        except ValueError:
+        except (ValueError, OverflowError):  # year 1 minus a day: no window, the whole history
             window = None
     path = layout.alias_path(model, alias)
     held = (alias_version_or_none(blob, path) for _sha, blob in base.repo.file_history(base.commit, path, since=window))

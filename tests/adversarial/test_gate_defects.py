@@ -366,3 +366,40 @@ def test_write_and_read_commands_refuse_names_that_are_not_names(repo: RegistryR
     code = main(["-C", str(repo.root), *args, *(["--as", "carol"] if args[0] != "resolve" else [])])
     _, err = capsys.readouterr()
     assert code == 2 and "is not a valid" in err and repo.status() == before
+
+
+# --- found by a second red-team pass ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("created_at", ["0001-01-01T00:00:00Z", "0001-01-01T23:00:00+23:00"])
+def test_a_created_at_at_the_dawn_of_time_is_no_crash(repo: RegistryRepo, capsys, created_at: str) -> None:
+    def mutate(r: RegistryRepo) -> None:
+        r.add_version("fraud-detector", 4, like=3)
+        r.edit_yaml(f"{FD}/versions/4/version.yaml", created_at=created_at)
+        r.edit_yaml(f"{FD}/aliases/challenger.yaml", version=4)
+    pr(repo, mutate)
+    code, report, err = judge(repo, capsys, "--base", "main", "--head", "pr")
+    assert code == 1 and "internal error" not in err and report["gates"]
+
+
+@pytest.mark.parametrize("blank", ["\u2800", "\u3164", "\uffa0", "\u115f\u1160"])
+def test_blank_looking_letters_are_not_content(blank: str) -> None:
+    assert card_sections(f"## Intended use\n{blank}\n")["intended use"] is False
+
+
+@pytest.mark.parametrize("target", ["Fraud-Detector@champion", "../../x@champion", "fraud-detector@champion\n"])
+def test_whois_refuses_names_that_are_not_names(repo: RegistryRepo, capsys, target: str) -> None:
+    code = main(["-C", str(repo.root), "whois", target, "--at", "HEAD"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "is not a valid" in err
+
+
+def test_index_never_replaces_something_that_is_not_a_file(repo: RegistryRepo, tmp_path: Path, capsys) -> None:
+    target = tmp_path / "a-folder"
+    target.mkdir()
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "elsewhere.json")
+    for out in (target, link):
+        code = main(["-C", str(repo.root), "index", "-o", str(out)])
+        _, err = capsys.readouterr()
+        assert code == 2 and "is not a regular file" in err
+    assert target.is_dir() and link.is_symlink() and not (tmp_path / "elsewhere.json").exists()
