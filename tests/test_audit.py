@@ -150,7 +150,13 @@ def test_show_has_the_alias_timeline(audited: RegistryRepo, capsys) -> None:
         ("champion", "rollback", 2), ("champion", "removal", None), ("champion", "rollback", 3)]
 
 
+def _merged_as(repo: RegistryRepo) -> dict[int, str]:
+    """The commit on main that each pull request's merge or squash became."""
+    return {e.pr: e.commit for e in history(repo.root).events if e.pr}
+
+
 def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo) -> None:
+    merged = _merged_as(audited)
     with StandIn() as gh:
         gh.state.teams["acme/ml-leads"] = {"dave"}
         gh.add_pull(12, "alice", "a" * 40)
@@ -158,10 +164,10 @@ def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo
         gh.review(12, "erin", "COMMENTED")
         gh.review(12, "frank", "APPROVED")
         gh.review(12, "frank", "CHANGES_REQUESTED")
-        gh.merge(12, audited.rev("main"), "carol")
+        gh.merge(12, merged[12], "carol")
         gh.add_pull(13, "bob", "b" * 40)
         gh.review(13, "bob", "APPROVED")  # self-approval is not an approval
-        gh.merge(13, "c" * 40, "erin")
+        gh.merge(13, merged[13], "erin")
         forge = GitHubForge("acme/registry", gh.state.token, gh.url)
         events = {e.pr: e for e in history(audited.root, forge=forge).events if e.pr}
         assert [a.login for a in events[12].approvers] == ["dave"] and events[12].approvers[0].at.endswith("Z")
@@ -181,6 +187,7 @@ def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo
 def test_history_counts_exactly_what_the_gate_counted(audited: RegistryRepo) -> None:
     """The champion gate of the base policy asks for @acme/ml-leads or carol: an approval from anyone else, on an
     older commit, or by the author is listed as not counted, with the gate's own reason."""
+    merged = _merged_as(audited)
     with StandIn() as gh:
         gh.state.teams["acme/ml-leads"] = {"dave"}
         gh.add_pull(12, "alice", "a" * 40)
@@ -189,7 +196,7 @@ def test_history_counts_exactly_what_the_gate_counted(audited: RegistryRepo) -> 
         gh.review(12, "gina", "APPROVED", commit="f" * 40)  # approved a commit the author later replaced
         gh.review(12, "alice", "APPROVED")
         gh.review(12, "carol", "APPROVED")
-        gh.merge(12, audited.rev("main"), "carol")
+        gh.merge(12, merged[12], "carol")
         event = next(e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
                      if e.pr == 12)
     assert [a.login for a in event.approvers] == ["carol", "dave"]
@@ -230,3 +237,42 @@ def test_history_reads_git_with_a_constant_number_of_processes(audited: Registry
     started.clear()
     assert len(history(audited.root).events) == 46
     assert len(started) == first <= 5, started
+
+
+def test_a_subject_naming_a_pull_request_is_checked_against_the_forge(audited: RegistryRepo) -> None:
+    """Anyone can end a commit subject with "(#12)": history credits the commit to #12 only if the forge
+    merged #12 as that commit, so #12's author and approvers are never lent to another change."""
+    merged = _merged_as(audited)
+    audited.edit_yaml("registry/models/fraud-detector/aliases/challenger.yaml", version=1)
+    forged = audited.commit("Move challenger to v1 (#12)", author="mallory <mallory@example.com>")
+    with StandIn() as gh:
+        gh.state.teams["acme/ml-leads"] = {"dave"}
+        gh.add_pull(12, "alice", "a" * 40)
+        gh.review(12, "dave", "APPROVED")
+        gh.merge(12, merged[12], "carol")
+        result = history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url))
+    event = next(e for e in result.events if e.commit == forged)
+    assert (event.pr, event.author, event.approvers) == (None, "mallory", ())
+    assert any("names #12" in w for w in result.warnings)
+    assert [a.login for a in next(e for e in result.events if e.pr == 12).approvers] == ["dave"]
+
+
+def test_a_revert_trailer_does_not_buy_the_rollback_rule(audited: RegistryRepo) -> None:
+    """A commit body saying 'This reverts commit ...' makes the event a rollback, but the approvals are counted
+    with the rule the gate applied: the full champion rule for a version the alias never held."""
+    audited.branch("sneaky", "main")
+    audited.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=1)  # never champion before
+    audited.commit("Promote v1\n\nThis reverts commit 1234567.")
+    audited.merge("sneaky", message="Merge pull request #21 from acme/sneaky")
+    merged = _merged_as(audited)
+    with StandIn() as gh:
+        gh.state.teams["acme/ml-leads"] = {"dave", "erin"}
+        gh.add_pull(21, "alice", "d" * 40)
+        for user in ("dave", "erin", "frank"):
+            gh.review(21, user, "APPROVED")
+        gh.merge(21, merged[21], "carol")
+        event = next(e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
+                     if e.pr == 21)
+    assert event.kind == "rollback"  # what the trailer says
+    assert [a.login for a in event.approvers] == ["dave", "erin"]  # what the champion gate counts
+    assert [n.login for n in event.not_counted] == ["frank"]

@@ -67,6 +67,9 @@ class Event:
     subject: str
     reverts: str | None = None
     not_counted: tuple[NotCounted, ...] | None = None  # reviews the gate did not count; None: unknown
+    #: the kind the gate judged the change as (a revert trailer makes a "rollback" event, but the gate's
+    #: rollback rule applies only to a return to a version the alias held before)
+    gate_kind: str | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +170,12 @@ def history(
             approvers: tuple[Approver, ...] | None = None
             not_counted: tuple[NotCounted, ...] | None = None
             pr = e.pr
+            if pr is not None and pr in info and info[pr].get("merge_commit") not in (None, e.commit):
+                # the subject says "(#N)" or "Merge pull request #N", but the forge merged #N as another
+                # commit: anyone can write such a subject, so this commit is not credited to #N
+                result.warnings.append(f"{e.commit[:12]} names #{pr}, which the forge merged as "
+                                       f"{str(info[pr]['merge_commit'])[:12]}: not credited to #{pr}")
+                pr = None
             if pr is not None and pr in info and counter is not None:
                 pull = _pull_request(pr, info[pr])
                 author = pull.author or author
@@ -224,7 +233,7 @@ class _Counter:
             if event.kind == POLICY_CHANGE:
                 rule = judge.admin_rule()
             elif event.alias is not None and event.model is not None:
-                rule = judge.approval_rule(event.model, event.alias, event.kind)
+                rule = judge.approval_rule(event.model, event.alias, event.gate_kind or event.kind)
         # no gate asked for approvals (a registration, a deprecation): the rules every approval obeys still apply
         return count_approvals(rule or Approvals(min=0), pull, self.members)
 
@@ -281,15 +290,16 @@ def _events(commits: list[Commit], blobs: dict[str, bytes], model: str | None, a
                 if before == after:
                     continue  # only the note changed
                 if after is None and f.status == "D":
-                    kind = REMOVAL
+                    kind = gate_kind = REMOVAL
                 elif after is None:
                     continue  # unreadable alias file: nothing to say about versions
                 else:
                     earlier = [v for v in seen if v != before]
-                    kind = ROLLBACK if (reverted or after in earlier) else PROMOTION
+                    gate_kind = ROLLBACK if after in earlier else PROMOTION
+                    kind = ROLLBACK if reverted else gate_kind
                     seen.append(after)
                 events.append(Event(kind=kind, model=place.model, alias=place.alias, from_version=before,
-                                    to_version=after, **base))
+                                    to_version=after, gate_kind=gate_kind, **base))
             elif place.role == "model" and not alias:
                 old = _deprecated(blobs.get(f.old) if f.old else None, f.path)
                 new = _deprecated(blobs.get(f.new) if f.new else None, f.path)
@@ -329,7 +339,7 @@ def _forge_info(repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable
         except MlgateError as e:
             return n, None, str(e)
         return n, {"author": pr.author, "merged_by": pr.merged_by, "state": pr.state, "head_sha": pr.head_sha,
-                   "reviews": _reviews(pr)}, None
+                   "merge_commit": pr.merge_commit, "reviews": _reviews(pr)}, None
 
     fresh: dict[int, dict] = {}
     if missing:
