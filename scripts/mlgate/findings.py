@@ -29,7 +29,7 @@ RULES: dict[str, tuple[str, str]] = {
     "MG404": ("gate-card", "The target's model card (read as CommonMark) lacks a heading the policy requires, or the section shows no visible text."),
     "MG405": ("gate-deprecated", "An alias change targets a version listed as deprecated in model.yaml."),
     "MG406": ("gate-approvals", "The pull request lacks the approvals the policy requires (or they are pending: no forge to ask)."),
-    "MG501": ("policy-approval", "Something that decides how pull requests are judged changed without the approval of the base policy's admins: registry/policy.yaml, a CODEOWNERS file, anything under .github/ (workflows, the pinned validator in mlgate-requirements.txt), a .gitattributes at any depth, .gitmodules or .lfsconfig."),
+    "MG501": ("policy-approval", "Something that decides how pull requests are judged changed without the approval of the base policy's admins: registry/policy.yaml, a CODEOWNERS file, anything under .github/ (workflows, the pinned validator in mlgate-requirements.txt), a .gitattributes at any depth, .gitmodules, .lfsconfig, or a path the base policy's protect list names."),
     "MG502": ("policy-loosened", "A model.yaml policy loosens the registry policy instead of tightening it."),
     "MG503": ("policy-unreadable", "The base branch's registry/policy.yaml cannot be read, so changes cannot be judged."),
 }

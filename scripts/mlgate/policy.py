@@ -68,10 +68,16 @@ class Policy:
 
     admins: tuple[str, ...]
     gates: Mapping[str, Gate]
+    protect: tuple[str, ...] = ()  # more paths (files, or folders ending in '/') whose changes need the admins
 
     @classmethod
     def from_manifest(cls, data: Mapping[str, Any]) -> Policy:
-        return cls(tuple(data["admins"]), {a: Gate.from_manifest(g) for a, g in data["aliases"].items()})
+        return cls(tuple(data["admins"]), {a: Gate.from_manifest(g) for a, g in data["aliases"].items()},
+                   tuple(data.get("protect", ())))
+
+    def protects(self, path: str) -> bool:
+        """Whether the policy's ``protect`` list covers ``path``."""
+        return any(path == p or (p.endswith("/") and path.startswith(p)) for p in self.protect)
 
     def gate_for(self, alias: str) -> tuple[Gate | None, str | None]:
         """The registry gate for ``alias`` and the policy key it came from ('*' for the default)."""

@@ -26,7 +26,7 @@ from .gitrepo import GitRepo, GitTree, LockBusy
 from .loader import field_path
 from .reviews import is_login
 from .report import gate_markdown, report_markdown
-from .validate import alias_history, load_policy, validate
+from .validate import alias_history, load_policy, validate, watched
 from .yamlio import YamlError, dump, load
 
 LABEL = "mlgate"
@@ -250,7 +250,7 @@ def _push(git: GitRepo, branch: str, commit: str, *, reused: bool) -> bool:
 def _require_valid(git: GitRepo, base_sha: str, commit: str, what: str) -> None:
     """Refuse to publish a change the validator would reject (gates aside: they need review)."""
     head, base = GitTree(git, commit), GitTree(git, base_sha)
-    report = validate(head, base, git.changed_paths(base_sha, commit, layout.WATCHED), gates=False)
+    report = validate(head, base, git.changed_paths(base_sha, commit, watched(base)), gates=False)
     problems = [f for f in report.errors if f.rule < "MG400"]
     if problems:
         listing = "; ".join(f"{f.path}: {f.rule} {f.message}" for f in problems[:5])
@@ -545,7 +545,7 @@ def judge_pull_request(repo_path: str | os.PathLike[str], forge: Forge, number: 
     git = GitRepo(repo_path)
     base_sha = _base_sha(git, pr.base)
     head, base = GitTree(git, pr.head_sha), GitTree(git, base_sha)
-    return validate(head, base, git.changed_paths(base_sha, pr.head_sha, layout.WATCHED), reviews=ForgeReviews(forge, number))
+    return validate(head, base, git.changed_paths(base_sha, pr.head_sha, watched(base)), reviews=ForgeReviews(forge, number))
 
 
 def merge_pull_request(repo_path: str | os.PathLike[str], forge: Any, number: int, merged_by: str) -> tuple[str, Report]:
@@ -564,7 +564,7 @@ def merge_pull_request(repo_path: str | os.PathLike[str], forge: Any, number: in
         raise CheckFailed(f"pull request #{number} conflicts with {pr.base}: update its branch first")
     message = f"Merge pull request #{number} from {pr.head}\n\n{pr.title}\n"
     merge = git.write_commit([base_sha, pr.head_sha], {}, message, _ident(merged_by), tree=tree)
-    report = validate(GitTree(git, merge), GitTree(git, base_sha), git.changed_paths(base_sha, merge, layout.WATCHED),
+    report = validate(GitTree(git, merge), GitTree(git, base_sha), git.changed_paths(base_sha, merge, watched(GitTree(git, base_sha))),
                       reviews=ForgeReviews(forge, number))
     if not report.ok:
         raise MergeRefused(number, report)

@@ -47,7 +47,7 @@ def validate_repo(
     try:
         head_tree: Tree = repo.tree(head) if head else WorkTree(repo.root)
         base_tree = repo.tree(base) if base else None
-        changes = repo.changed_paths(base_tree.commit, head_tree.commit, layout.WATCHED) if base_tree else None
+        changes = repo.changed_paths(base_tree.commit, head_tree.commit, watched(base_tree)) if base_tree else None
         return validate(head_tree, base_tree, changes, reviews=reviews)
     finally:
         repo.close()
@@ -123,6 +123,13 @@ def check_gate(
     return judge.alias_change(model, alias, current.version if current else None, version)
 
 
+def watched(base: Tree) -> tuple[str, ...]:
+    """The paths a pull request against ``base`` is judged on: registry/, the built-in governance files, and
+    whatever the base policy's ``protect`` list adds."""
+    policy, _ = load_policy(base)
+    return layout.WATCHED + (policy.protect if policy else ())
+
+
 def load_policy(tree: Tree) -> tuple[Policy | None, list[Finding]]:
     """The policy in ``tree`` (None when it has none), or an MG503 finding if it cannot be read."""
     entry = tree.entry(layout.POLICY)
@@ -139,7 +146,7 @@ def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
     """One :class:`AliasChange` per alias file a change adds, edits or deletes, plus one for a policy edit."""
     out = []
     for path, status in sorted(changes.items()):
-        if path == layout.POLICY or layout.is_governance(path):
+        if path == layout.POLICY or layout.is_governance(path) or (judge.policy and judge.policy.protects(path)):
             out.append(judge.policy_change(path))
             continue
         try:

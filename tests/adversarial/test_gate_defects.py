@@ -403,3 +403,32 @@ def test_index_never_replaces_something_that_is_not_a_file(repo: RegistryRepo, t
         _, err = capsys.readouterr()
         assert code == 2 and "is not a regular file" in err
     assert target.is_dir() and link.is_symlink() and not (tmp_path / "elsewhere.json").exists()
+
+
+@pytest.mark.parametrize("path", ["scripts/mlgate/gates.py", "pyproject.toml", "schemas/alias.schema.json", ".ci/run"])
+def test_the_validator_code_a_policy_protects_needs_an_admin(lab, capsys, path: str) -> None:
+    """Where the workflows install mlgate from the repository itself, the policy's `protect` list makes its code,
+    schemas and CI governance: a pull request changing them needs an admin, like a workflow change."""
+    repo, forge = lab
+    pr(repo, lambda r: r.write(path, "# changed\n"))
+    forge.open_pull_request(title="x", body="", head="pr", base="main", labels=[], author="pr-author")
+    forge.review(1, "dave", "APPROVED")
+    code, report, _ = judge(repo, capsys, "--forge", "local", "--pr", "1")
+    assert code == 1 and ("MG501", path) in errors(report)
+    forge.review(1, "pat", "APPROVED")
+    code, report, _ = judge(repo, capsys, "--forge", "local", "--pr", "1")
+    assert code == 0, report
+
+
+def test_a_protect_list_added_by_the_pr_itself_does_not_count(lab, capsys) -> None:
+    """The protect list is read from the base: removing `scripts/` from it in the same PR changes nothing."""
+    repo, forge = lab
+
+    def mutate(r: RegistryRepo) -> None:
+        r.write("registry/policy.yaml", r.path("registry/policy.yaml").read_text().replace(
+            "protect: [pyproject.toml, scripts/, schemas/, .ci/]", "protect: []"))
+        r.write("scripts/mlgate/gates.py", "# weakened\n")
+    pr(repo, mutate)
+    code, report, _ = judge(repo, capsys, "--base", "main", "--head", "pr")
+    assert code == 1 and {("MG501", "scripts/mlgate/gates.py"), ("MG501", "registry/policy.yaml")} <= \
+        {(f["rule"], f["path"]) for f in report["findings"]}
