@@ -14,21 +14,12 @@ import pytest
 
 from mlgate.audit import history, holder_at
 from mlgate.cli import main
-from mlgate.forge.local import LocalForge
 from mlgate.gates import card_sections
 from mlgate.testing import RegistryRepo
 
 FD = "registry/models/fraud-detector"
 CHAMP = f"{FD}/aliases/champion.yaml"
 ALIAS = "apiVersion: mlgate/v1\nkind: Alias\nmodel: fraud-detector\nalias: champion\n"
-
-
-@pytest.fixture
-def lab(repo: RegistryRepo) -> tuple[RegistryRepo, LocalForge]:
-    forge = LocalForge(repo.root)
-    forge.set_team("@acme/ml-leads", ["dave", "erin"])
-    forge.set_team("@acme/ml-platform", ["pat"])
-    return repo, forge
 
 
 def judge(repo: RegistryRepo, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict, str]:

@@ -204,14 +204,6 @@ def test_at_least_fifty_distinct_cases() -> None:
     assert len(set(names)) == len(names) >= 50
 
 
-@pytest.fixture
-def lab(repo: RegistryRepo) -> tuple[RegistryRepo, LocalForge]:
-    forge = LocalForge(repo.root)
-    forge.set_team("@acme/ml-leads", ["dave", "erin"])
-    forge.set_team("@acme/ml-platform", ["pat"])
-    return repo, forge
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_change_is_refused(lab, case: Case, capsys) -> None:
     repo, forge = lab

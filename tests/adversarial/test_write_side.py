@@ -143,7 +143,7 @@ def test_an_identical_rerun_names_the_open_pull_request(repo, forge, capsys) -> 
     assert code == 2 and one_line_error(err) == (
         f"mlgate: error: branch '{PROMOTE}' already has an open pull request (#1) with this very change: nothing to do\n")
     code, _, err = run(capsys, repo, *args, "--note", "other")
-    assert code == 2 and f"; it is the head of open pull request #1: settle that pull request first" in one_line_error(err)
+    assert code == 2 and "; it is the head of open pull request #1: settle that pull request first" in one_line_error(err)
     assert repo.status() == before and len(forge.list_pull_requests()) == 1
 
 
