@@ -18,11 +18,21 @@ from .policy import Approvals
 APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED = "APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"
 
 
+#: permissions that may approve, as GitHub's branch protection counts them (collaborator permission endpoint)
+WRITE_PERMISSIONS = ("admin", "maintain", "write")
+#: the trailer mlgate writes into a pull request's body and commit when it opens one for someone else
+REQUESTER_TRAILER = "Mlgate-Requested-By"
+
+
 @dataclass(frozen=True)
 class Review:
-    """One submitted review, in the order the forge received it."""
+    """One submitted review, in the order the forge received it.
 
-    user: str
+    ``user`` is None for a deleted account (GitHub's "ghost"): such a review never counts. Forges never
+    pass PENDING reviews (a draft is not a review); DISMISSED withdraws the reviewer's earlier verdict.
+    """
+
+    user: str | None
     state: str
     commit: str
     submitted_at: str = ""
@@ -43,6 +53,11 @@ class PullRequest:
     url: str = ""
     merge_commit: str | None = None
     merged_by: str | None = None
+    #: who asked for the change when mlgate opened the pull request for them (the requester trailer), else None
+    requester: str | None = None
+    #: logins that authored or committed a commit of the pull request, or pushed to it: none may approve it
+    pushers: tuple[str, ...] = ()
+    body: str = ""
 
 
 class ReviewSource(Protocol):
@@ -51,8 +66,13 @@ class ReviewSource(Protocol):
     def pull_request(self) -> PullRequest:
         """The pull request being judged, with every review submitted on it."""
 
-    def is_member(self, user: str, team: str) -> bool:
-        """Whether ``user`` belongs to ``team`` (written ``@org/team``)."""
+    def is_member(self, user: str, team: str) -> bool | None:
+        """Whether ``user`` belongs to ``team`` (written ``@org/team``); None when the forge will not say
+        (the token cannot read the organisation's teams)."""
+
+    def permission(self, user: str) -> str | None:
+        """``user``'s permission on the repository: admin, maintain, write, triage, read or none; None when
+        the forge will not say."""
 
 
 @dataclass(frozen=True)
