@@ -24,7 +24,7 @@ from .forge import Forge, ForgeReviews, PullRequestExists
 from .gates import FAIL, AliasChange, Judge
 from .gitrepo import GitRepo, GitTree, LockBusy
 from .loader import field_path
-from .reviews import is_login
+from .reviews import is_login, requester_trailer
 from .report import gate_markdown, report_markdown
 from .validate import alias_history, load_policy, validate, watched
 from .yamlio import YamlError, dump, load
@@ -96,6 +96,12 @@ def _base_sha(git: GitRepo, base: str) -> str:
     if sha is None:
         raise UsageError(f"no branch {base!r} in {git.root}: pass --base with the registry's target branch")
     return sha
+
+
+def _commit(git: GitRepo, base_sha: str, files: dict[str, bytes | None], message: str, author: str) -> str:
+    """The change as a commit on the base, recording its requester in a trailer (``Mlgate-Requested-By``):
+    when mlgate opens the pull request with a bot's or a shared token, the requester still cannot approve."""
+    return git.write_commit([base_sha], files, f"{message.rstrip()}\n\n{requester_trailer(author)}\n", _ident(author))
 
 
 def _check_names(model: str, alias: str | None = None) -> None:
@@ -191,6 +197,7 @@ def _publish(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, 
 def _publish_locked(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, commit: str, title: str,
                     body: str, forge: Forge | None, author: str, labels: Sequence[str], version: int | None,
                     gate: AliasChange | None) -> Proposal:
+    body = f"{body.rstrip()}\n\n{requester_trailer(author)}\n"  # machine-readable: who asked (never approves)
     existing = git.branch_sha(branch)
     if existing is not None:
         commit = _leftover(git, forge, branch=branch, existing=existing, base=base, base_sha=base_sha, commit=commit,
@@ -389,7 +396,7 @@ def register(
 
     title = f"Register {model} v{version}"
     message = f"{title}\n\nArtifact {info.uri}\nsha256 {info.sha256}\n"
-    commit = git.write_commit([base_sha], files, message, _ident(author))
+    commit = _commit(git, base_sha, files, message, author)
     _require_valid(git, base_sha, commit, title)
     body = (f"Registers **{model} v{version}**.\n\n| | |\n|---|---|\n| artifact | `{info.uri}` |\n"
             f"| sha256 | `{info.sha256}` |\n| size | {info.size:,} bytes ({info.format}) |\n"
@@ -471,7 +478,7 @@ def promote(
     files = {layout.alias_path(model, alias): _alias_bytes(tree, model, alias, version, note)}
     verb = "Roll back" if change.kind == "rollback" else "Promote"
     title = f"{verb} {model} v{version} to {alias}"
-    commit = git.write_commit([base_sha], files, f"{title}\n", _ident(author))
+    commit = _commit(git, base_sha, files, f"{title}\n", author)
     _require_valid(git, base_sha, commit, title)
     intro = f"Moves **{model}@{alias}** from {f'v{current}' if current else '(unset)'} to **v{version}** ({change.kind})."
     return _publish(git, kind="promote", base=base, base_sha=base_sha, branch=f"mlgate/promote-{model}-{alias}-v{version}",
@@ -528,7 +535,7 @@ def rollback(
     change = _judge(git, tree, model, alias, target, current)
     if change.status == FAIL and not force:
         raise GateFailed(change)
-    commit = git.write_commit([base_sha], {path: content}, message, _ident(author))
+    commit = _commit(git, base_sha, {path: content}, message, author)
     _require_valid(git, base_sha, commit, title)
     intro = f"Rolls **{model}@{alias}** back from v{current} to **v{target}** ({change.kind})."
     return _publish(git, kind="rollback", base=base, base_sha=base_sha, branch=f"mlgate/rollback-{model}-{alias}-v{target}",

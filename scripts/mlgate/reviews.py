@@ -98,53 +98,114 @@ class ApprovalCount:
         return text
 
 
-_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?\Z")
+# GitHub's login syntax: letters, digits and hyphens, not starting with one, at most 39 (new accounts may
+# not have double or trailing hyphens, but old ones do); Enterprise Managed Users add an underscore and the
+# enterprise's short code (``mona-cat_octo``); apps end in ``[bot]``.
+_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:_[A-Za-z0-9]{1,39})?(?:\[bot\])?\Z")
+_TEAM = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+_TRAILER = re.compile(rf"^{REQUESTER_TRAILER}:[ \t]*(\S+)[ \t]*$", re.M)
 
 
 def is_login(text: str) -> bool:
-    """Whether ``text`` is a whole forge login (``carol``, ``ci-app[bot]``): no newline, space or other character."""
+    """Whether ``text`` is a whole forge login (``carol``, ``mona-cat_octo``, ``ci-app[bot]``): no newline,
+    space or any other character."""
     return bool(_LOGIN.match(text))
+
+
+def is_team(text: str) -> bool:
+    """Whether ``text`` is a whole ``@org/team-slug``."""
+    return bool(_TEAM.match(text))
+
+
+def requester_trailer(login: str) -> str:
+    """The line mlgate writes into a pull request's body and commit to record who asked for the change."""
+    return f"{REQUESTER_TRAILER}: {login}"
+
+
+def requester_of(body: str | None) -> str | None:
+    """The requester a pull request body records (the last trailer), if it names a valid login."""
+    found = [m for m in _TRAILER.findall(body or "") if is_login(m)]
+    return found[-1] if found else None
 
 
 def is_bot(user: str) -> bool:
     return user.endswith("[bot]")
 
 
-def _allowed(user: str, allowed: tuple[str, ...], source: ReviewSource) -> bool:
-    if not allowed:
-        return True
-    for entry in allowed:
-        if entry.startswith("@"):
-            if source.is_member(user, entry):
-                return True
-        elif entry.lower() == user.lower():
-            return True
-    return False
+GHOST = "(deleted user)"
 
 
 def count_approvals(rule: Approvals, pr: PullRequest, source: ReviewSource) -> ApprovalCount:
-    """Apply the approval rules of a gate to a pull request's reviews."""
+    """Apply the approval rules of a gate to a pull request's reviews.
+
+    What GitHub's branch protection would count, then narrowed by the policy: each reviewer's latest
+    submitted review (a comment neither grants nor withdraws; DISMISSED withdraws), APPROVED on the pull
+    request's current head, from a reviewer with write, maintain or admin permission; never a deleted
+    account, a bot, and (with ``exclude_author``, the default) never the author, the requester mlgate
+    recorded, or anyone who pushed a commit to the pull request; then only the users and teams the rule
+    allows (named users matched first; a team is asked about only for reviewers no name matched).
+    """
     latest: dict[str, Review] = {}
+    ghosts = 0
     for review in pr.reviews:
-        if review.state == COMMENTED:  # a comment neither grants nor withdraws approval
+        if review.state in (COMMENTED, "PENDING"):  # a comment neither grants nor withdraws; a draft is no review
+            continue
+        if review.user is None:
+            ghosts += 1
             continue
         latest[review.user.lower()] = review
+    excluded = {pr.author.lower(): "the author cannot approve their own change"}
+    if pr.requester:
+        excluded.setdefault(pr.requester.lower(), "the requester cannot approve their own change")
+    for pusher in pr.pushers:
+        excluded.setdefault(pusher.lower(), "pushed a commit to this pull request")
     counted: list[str] = []
-    ignored: list[tuple[str, str]] = []
+    ignored: list[tuple[str, str]] = [(GHOST, "a deleted account's review never counts")] * min(ghosts, 1)
     for review in latest.values():
-        user = review.user
-        if not is_login(user):
-            ignored.append((user, "not a valid login"))
-        elif review.state != APPROVED:
-            ignored.append((user, "changes requested" if review.state == CHANGES_REQUESTED else review.state.lower()))
-        elif review.commit != pr.head_sha:
-            ignored.append((user, f"approved an older commit {review.commit[:7]}, not the head {pr.head_sha[:7]}"))
-        elif rule.exclude_author and user.lower() == pr.author.lower():
-            ignored.append((user, "the author cannot approve their own change"))
-        elif is_bot(user):
-            ignored.append((user, "a bot's approval is not a sign-off"))
-        elif not _allowed(user, rule.allowed, source):
-            ignored.append((user, f"not in {', '.join(rule.allowed)}"))
-        else:
+        user = review.user or GHOST
+        reason = _refusal(rule, pr, review, user, excluded, source)
+        if reason is None:
             counted.append(user)
+        else:
+            ignored.append((user, reason))
     return ApprovalCount(rule.min, tuple(sorted(counted)), tuple(sorted(ignored)))
+
+
+def _refusal(rule: Approvals, pr: PullRequest, review: Review, user: str, excluded: dict[str, str],
+             source: ReviewSource) -> str | None:
+    """Why ``review`` does not count, or None if it does. Cheap checks first: the forge is asked last."""
+    if not is_login(user):
+        return "not a valid login"
+    if review.state != APPROVED:
+        return "changes requested" if review.state == CHANGES_REQUESTED else review.state.lower()
+    if review.commit != pr.head_sha:
+        return f"approved an older commit {review.commit[:7]}, not the head {pr.head_sha[:7]}"
+    if is_bot(user):
+        return "a bot's approval is not a sign-off"
+    if rule.exclude_author and user.lower() in excluded:
+        return excluded[user.lower()]
+    permission = source.permission(user)
+    if permission is None:
+        return "their permission on the repository cannot be read (the token cannot see collaborators)"
+    if permission not in WRITE_PERMISSIONS:
+        return f"has {permission} permission on the repository; approvals count from write, maintain or admin"
+    return _not_allowed(user, rule.allowed, source)
+
+
+def _not_allowed(user: str, allowed: tuple[str, ...], source: ReviewSource) -> str | None:
+    """None if ``user`` is in the rule's allowed set (or it has none), else why not, in words."""
+    if not allowed:
+        return None
+    if any(not entry.startswith("@") and entry.lower() == user.lower() for entry in allowed):
+        return None
+    unknown = []
+    for team in (entry for entry in allowed if entry.startswith("@")):
+        member = source.is_member(user, team)
+        if member:
+            return None
+        if member is None:
+            unknown.append(team)
+    if unknown:
+        return (f"membership of {', '.join(unknown)} cannot be read (the token needs read:org; a fork's pull "
+                f"request gets no secrets), so it is not counted")
+    return f"not in {', '.join(allowed)}"

@@ -125,11 +125,17 @@ class StaticReviews:
     >>> reviews.review("erin", "CHANGES_REQUESTED")
     """
 
-    def __init__(self, author: str, head_sha: str, number: int = 1, teams: dict[str, set[str]] | None = None) -> None:
+    def __init__(self, author: str, head_sha: str, number: int = 1, teams: dict[str, set[str]] | None = None,
+                 permissions: dict[str, str | None] | None = None, requester: str | None = None,
+                 pushers: tuple[str, ...] = ()) -> None:
         self.author = author
         self.head_sha = head_sha
         self.number = number
         self.teams = {k.lower(): {u.lower() for u in v} for k, v in (teams or {}).items()}
+        #: login -> permission (None: unknown); anyone not listed has write
+        self.permissions = {k.lower(): v for k, v in (permissions or {}).items()}
+        self.requester = requester
+        self.pushers = pushers
         self.reviews: list = []
         self.calls = 0
 
@@ -143,7 +149,11 @@ class StaticReviews:
         from .reviews import PullRequest
 
         self.calls += 1
-        return PullRequest(self.number, self.author, self.head_sha, tuple(self.reviews))
+        return PullRequest(self.number, self.author, self.head_sha, tuple(self.reviews), requester=self.requester,
+                           pushers=self.pushers)
 
-    def is_member(self, user: str, team: str) -> bool:
+    def is_member(self, user: str, team: str) -> bool | None:
         return user.lower() in self.teams.get(team.lower(), set())
+
+    def permission(self, user: str) -> str | None:
+        return self.permissions.get(user.lower(), "write")

@@ -46,8 +46,11 @@ class Forge(Protocol):
     def pull_request(self, number: int) -> PullRequest:
         """A pull request with its author, head commit, state and every review."""
 
-    def is_member(self, user: str, team: str) -> bool:
-        """Whether ``user`` is a member of ``team`` (``@org/team``)."""
+    def is_member(self, user: str, team: str) -> bool | None:
+        """Whether ``user`` is a member of ``team`` (``@org/team``); None when the forge will not say."""
+
+    def permission(self, user: str) -> str | None:
+        """``user``'s permission on the repository (admin, maintain, write, triage, read, none); None: unknown."""
 
     def upsert_comment(self, number: int, body: str, marker: str = COMMENT_MARKER) -> None:
         """Post ``body`` on the pull request, or update the comment that carries ``marker``."""
@@ -63,18 +66,25 @@ class ForgeReviews:
         self.forge = forge
         self.number = number
         self._pr: PullRequest | None = None
-        self._members: dict[tuple[str, str], bool] = {}
+        self._members: dict[tuple[str, str], bool | None] = {}
+        self._permissions: dict[str, str | None] = {}
 
     def pull_request(self) -> PullRequest:
         if self._pr is None:
             self._pr = self.forge.pull_request(self.number)
         return self._pr
 
-    def is_member(self, user: str, team: str) -> bool:
+    def is_member(self, user: str, team: str) -> bool | None:
         key = (user.lower(), team.lower())
         if key not in self._members:
             self._members[key] = self.forge.is_member(user, team)
         return self._members[key]
+
+    def permission(self, user: str) -> str | None:
+        """Asked once per reviewer per run."""
+        if user.lower() not in self._permissions:
+            self._permissions[user.lower()] = self.forge.permission(user)
+        return self._permissions[user.lower()]
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from ..errors import MlgateError
 from ..gitrepo import GitRepo
-from ..reviews import APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PullRequest, Review, is_login
+from ..reviews import APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PullRequest, Review, is_login, requester_of
 from . import COMMENT_MARKER, ForgeError, PullRequestExists
 
 REVIEW_STATES = (APPROVED, CHANGES_REQUESTED, COMMENTED)
@@ -110,6 +111,9 @@ class LocalForge:
         self.dir = self.git.git_dir() / "mlgate" / "pulls"
         # team membership for `@org/team` entries: <git dir>/mlgate/teams.json {"@org/team": ["login", ...]}
         self.teams_file = self.dir.parent / "teams.json"
+        # repository permissions, like GitHub's collaborators: <git dir>/mlgate/collaborators.json
+        # {"login": "write", ...}; without the file everyone has write (a one-machine demo has no strangers)
+        self.collaborators_file = self.dir.parent / "collaborators.json"
 
     # --- storage -------------------------------------------------------------------
     #
@@ -165,8 +169,22 @@ class LocalForge:
             number=r["number"], author=r["author"], head_sha=head_sha or "",
             reviews=tuple(Review(rv["user"], rv["state"], rv["commit"], rv.get("submitted_at", "")) for rv in r["reviews"]),
             state=r["state"], base=r["base"], head=r["head"], title=r["title"], url=f"local:{self.git.root}#{r['number']}",
-            merge_commit=r.get("merge_commit"), merged_by=r.get("merged_by"),
+            merge_commit=r.get("merge_commit"), merged_by=r.get("merged_by"), body=r.get("body", ""),
+            requester=requester_of(r.get("body")), pushers=self._pushers(r, head_sha or ""),
         )
+
+    def _pushers(self, r: dict[str, Any], head_sha: str) -> tuple[str, ...]:
+        """Who wrote the pull request's commits: the author and committer names of the commits on its head that
+        its base did not have (mlgate writes logins there); for a merged one, as of the merge."""
+        base = f"{r['merge_commit']}^1" if r.get("merge_commit") else self.git.branch_sha(r["base"])
+        if not head_sha or not base:
+            return ()
+        try:
+            out = self.git.git("log", "--format=%an%x00%cn", f"{base}..{head_sha}")
+        except MlgateError:
+            return ()  # the head's commits are gone (a deleted branch): nobody is known to have pushed
+        names = {n for line in out.splitlines() for n in line.split("\0") if is_login(n)}
+        return tuple(sorted(names))
 
     # --- Forge ------------------------------------------------------------------------
 
@@ -222,8 +240,29 @@ class LocalForge:
                              "fix or delete the file")
         return teams
 
-    def is_member(self, user: str, team: str) -> bool:
+    def is_member(self, user: str, team: str) -> bool | None:
         return user.lower() in {u.lower() for u in self._teams().get(team, [])}
+
+    def permission(self, user: str) -> str | None:
+        """``user``'s permission: from collaborators.json when there is one (others: none), else write."""
+        try:
+            table = _load_json(self.collaborators_file, "collaborator list")
+        except FileNotFoundError:
+            return "write"
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise ForgeError(f'{self.collaborators_file}: corrupt collaborator list (expected {{"login": "write", ...}}); '
+                             "fix or delete the file")
+        return {k.lower(): v for k, v in table.items()}.get(user.lower(), "none")
+
+    def set_permission(self, user: str, permission: str) -> None:
+        """Give ``user`` a permission on the repository (admin, maintain, write, triage, read, none)."""
+        with self._locked():
+            try:
+                table = _load_json(self.collaborators_file, "collaborator list")
+            except FileNotFoundError:
+                table = {}
+            table[user] = permission
+            self._write_json(self.collaborators_file, table)
 
     def set_team(self, team: str, members: Sequence[str]) -> None:
         """Record the members of ``team`` (what an organisation's settings are on GitHub)."""

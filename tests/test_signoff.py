@@ -1,0 +1,131 @@
+"""Who may approve: what GitHub's branch protection would count, narrowed by the policy (count_approvals)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlgate.policy import Approvals
+from mlgate.reviews import Review, count_approvals, is_login, is_team, requester_of
+from mlgate.schemas import errors
+from mlgate.testing import StaticReviews
+
+HEAD = "a" * 40
+
+
+class CountingReviews(StaticReviews):
+    """StaticReviews that records which memberships and permissions were asked for."""
+
+    def __init__(self, *args, members: dict[tuple[str, str], bool | None] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.members = {(u.lower(), t.lower()): v for (u, t), v in (members or {}).items()}
+        self.asked: list[tuple[str, str]] = []
+
+    def is_member(self, user: str, team: str) -> bool | None:
+        self.asked.append((user, team))
+        return self.members.get((user.lower(), team.lower()), False)
+
+
+def count(source: StaticReviews, rule: Approvals = Approvals(min=1)) -> tuple[tuple[str, ...], dict[str, str]]:
+    result = count_approvals(rule, source.pull_request(), source)
+    return result.counted, dict(result.ignored)
+
+
+def test_only_reviewers_with_write_access_count() -> None:
+    source = StaticReviews("alice", HEAD, permissions={"stranger": "read", "nobody": "none", "triager": "triage",
+                                                       "lead": "maintain", "owner": "admin", "hidden": None})
+    for user in ("stranger", "nobody", "triager", "lead", "owner", "dave", "hidden"):
+        source.review(user)
+    counted, ignored = count(source)
+    assert counted == ("dave", "lead", "owner")
+    assert ignored["stranger"].startswith("has read permission")
+    assert ignored["nobody"].startswith("has none permission")
+    assert ignored["triager"].startswith("has triage permission")
+    assert "cannot be read" in ignored["hidden"]
+
+
+def test_the_requester_and_whoever_pushed_cannot_approve() -> None:
+    source = StaticReviews("mlgate-ci[bot]", HEAD, requester="alice", pushers=("dave",))
+    source.review("alice").review("dave").review("erin")
+    counted, ignored = count(source)
+    assert counted == ("erin",)
+    assert ignored == {"alice": "the requester cannot approve their own change",
+                       "dave": "pushed a commit to this pull request"}
+    counted, _ = count(source, Approvals(min=1, exclude_author=False))
+    assert counted == ("alice", "dave", "erin")  # a policy that allows self-approval says so explicitly
+
+
+def test_pending_is_no_review_dismissed_withdraws_and_deleted_users_never_count() -> None:
+    source = StaticReviews("alice", HEAD)
+    source.review("dave").review("dave", "PENDING")  # the token user's own draft does not cancel the approval
+    source.review("erin").review("erin", "DISMISSED")
+    source.reviews.append(Review(None, "APPROVED", HEAD, "2026-01-01T00:00:09Z"))
+    counted, ignored = count(source)
+    assert counted == ("dave",)
+    assert ignored["erin"] == "dismissed"
+    assert ignored["(deleted user)"] == "a deleted account's review never counts"
+
+
+def test_named_users_are_matched_before_teams_are_asked() -> None:
+    source = CountingReviews("alice", HEAD, members={("erin", "@acme/ml-leads"): True})
+    source.review("carol").review("erin")
+    counted, _ = count(source, Approvals(min=2, allowed=("@acme/ml-leads", "carol")))
+    assert counted == ("carol", "erin")
+    assert source.asked == [("erin", "@acme/ml-leads")]  # carol matched by name: no membership call
+
+
+def test_unreadable_membership_is_said_in_words_and_other_approvals_still_count() -> None:
+    source = CountingReviews("alice", HEAD, members={("erin", "@acme/ml-leads"): None})
+    source.review("carol").review("erin")
+    result = count_approvals(Approvals(min=2, allowed=("@acme/ml-leads", "carol")), source.pull_request(), source)
+    assert result.counted == ("carol",) and not result.ok
+    (who, why), = result.ignored
+    assert who == "erin" and "read:org" in why and "cannot be read" in why
+
+
+@pytest.mark.parametrize("login", ["mona-cat_octo", "octocat", "a1", "ci-app[bot]", "x" * 39, "old--name"])
+def test_github_logins_are_logins(login: str) -> None:
+    assert is_login(login)
+
+
+@pytest.mark.parametrize("login", ["-mona", "mona_", "mona cat", "mona\n", "x" * 40, "@acme/team", ""])
+def test_what_is_not_a_login(login: str) -> None:
+    assert not is_login(login)
+
+
+def test_emu_logins_and_teams_are_accepted_by_the_policy_schema() -> None:
+    policy = {"apiVersion": "mlgate/v1", "kind": "Policy", "admins": ["@acme/ml-platform", "mona-cat_octo"],
+              "aliases": {"*": {"approvals": {"min": 1, "from": ["mona-cat_octo", "@acme-corp/ml-leads"]}}}}
+    assert list(errors("Policy", policy)) == []
+    assert is_team("@acme-corp/ml-leads") and not is_team("@acme/ml leads")
+
+
+def test_the_requester_trailer_is_read_from_the_body() -> None:
+    body = "Moves champion.\n\nMlgate-Requested-By: alice\n"
+    assert requester_of(body) == "alice"
+    assert requester_of("Mlgate-Requested-By: not a login\n") is None
+    assert requester_of(None) is None
+
+
+def test_a_promotion_opened_for_someone_else_records_and_excludes_the_requester(repo, capsys) -> None:
+    """The local forge stores what mlgate opened: the body and the commit carry the requester's trailer."""
+    from mlgate.cli import main
+    from mlgate.forge.local import LocalForge
+
+    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
+    forge = LocalForge(repo.root)
+    pr = forge.pull_request(1)
+    assert pr.requester == "alice" and "Mlgate-Requested-By: alice" in repo.git.git("log", "-1", "--format=%B", pr.head_sha)
+    forge.set_permission("stranger", "read")
+    forge.set_permission("dave", "write")
+    for user in ("stranger", "alice", "dave"):
+        forge.review(1, user, "APPROVED")
+    capsys.readouterr()
+    code = main(["-C", str(repo.root), "validate", "--forge", "local", "--pr", "1", "--format", "json"])
+    import json
+
+    (change,) = json.loads(capsys.readouterr()[0])["gates"]
+    approvals = next(c for c in change["checks"] if c["gate"] == "approvals")
+    assert code == 0 and approvals["details"]["counted"] == ["dave"]
+    reasons = {i["user"]: i["reason"] for i in approvals["details"]["ignored"]}
+    assert reasons["stranger"].startswith("has read permission")
+    assert reasons["alice"] == "the author cannot approve their own change"
