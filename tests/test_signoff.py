@@ -129,3 +129,45 @@ def test_a_promotion_opened_for_someone_else_records_and_excludes_the_requester(
     reasons = {i["user"]: i["reason"] for i in approvals["details"]["ignored"]}
     assert reasons["stranger"].startswith("has read permission")
     assert reasons["alice"] == "the author cannot approve their own change"
+
+
+def test_history_lists_rejected_promotions_with_who_requested_changes(repo, capsys) -> None:
+    import json
+
+    from mlgate.cli import main
+    from mlgate.forge.local import LocalForge
+
+    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
+    forge = LocalForge(repo.root)
+    forge.review(1, "dave", "CHANGES_REQUESTED")
+    forge.close(1)
+    capsys.readouterr()
+    assert main(["-C", str(repo.root), "history", "fraud-detector", "--forge", "local", "--include-rejected",
+                 "--format", "json"]) == 0
+    events = json.loads(capsys.readouterr()[0])["events"]
+    (rejected,) = [e for e in events if e["kind"] == "rejected"]
+    assert (rejected["model"], rejected["alias"], rejected["to"], rejected["pr"], rejected["author"]) == \
+        ("fraud-detector", "shadow", 3, 1, "alice")
+    assert {"login": "dave", "reason": "changes requested"} in rejected["not_counted"]
+    assert main(["-C", str(repo.root), "history", "--include-rejected"]) == 2  # needs a forge
+    assert "needs a forge" in capsys.readouterr()[1]
+
+
+def test_history_asks_the_forge_which_pull_request_merged_a_commit_without_a_number(repo) -> None:
+    """A rebase merge (or a direct push) leaves a subject that names no pull request: the forge is asked."""
+    from mlgate.audit import history
+    from mlgate.forge.local import LocalForge
+
+    forge = LocalForge(repo.root)
+    repo.branch("feature", "main")
+    repo.edit_yaml("registry/models/fraud-detector/aliases/challenger.yaml", version=1)
+    tip = repo.commit("Point challenger at v1", author="bob <bob@example.com>")
+    forge.open_pull_request(title="Promote fraud-detector v1 to challenger", body="", head="feature", base="main",
+                            labels=[], author="bob")
+    forge.review(1, "dave", "APPROVED")
+    repo.switch("main")
+    repo.git.git("merge", "--ff-only", "feature")  # what a rebase merge leaves on main: the PR's own commit
+    forge.mark_merged(1, tip, "erin", tip)
+    event = next(e for e in history(repo.root, forge=forge).events if e.commit == tip)
+    assert (event.pr, event.author, event.merger) == (1, "bob", "erin")
+    assert [a.login for a in event.approvers] == ["dave"]

@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,11 +23,13 @@ from .errors import MlgateError, UsageError
 from .gitrepo import Commit, GitRepo, GitTree
 from .layout import LayoutError
 from .readers import ManifestError, alias_version_or_none, deprecations
+from .policy import Approvals
 from .reviews import ApprovalCount, PullRequest, Review, count_approvals
 
 REGISTRATION, PROMOTION, ROLLBACK, REMOVAL = "registration", "promotion", "rollback", "removal"
+REJECTED = "rejected"  # a pull request closed without merge (--include-rejected)
 DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED = "deprecation", "undeprecation", "policy-change", "version-removed"
-KINDS = (REGISTRATION, PROMOTION, ROLLBACK, REMOVAL, DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED)
+KINDS = (REGISTRATION, PROMOTION, ROLLBACK, REMOVAL, DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED, REJECTED)
 UNKNOWN = "unknown"
 
 _MERGE = re.compile(r"^Merge pull request #(\d+) from ")
@@ -141,10 +143,17 @@ def history(
     alias: str | None = None,
     since: datetime | None = None,
     forge: Any = None,
+    include_rejected: bool = False,
 ) -> History:
-    """The registry's events on ``ref``'s first-parent history, latest first."""
+    """The registry's events on ``ref``'s first-parent history, latest first.
+
+    With a forge, a commit whose subject names no pull request (a rebase merge, a direct push) is looked
+    up with the forge; with ``include_rejected``, pull requests closed without merge are events too.
+    """
     if alias and not model:
         raise UsageError("--alias needs a MODEL")
+    if include_rejected and forge is None:
+        raise UsageError("--include-rejected needs a forge: pass --forge github (or local)")
     git = GitRepo(repo_path)
     try:
         head = git.resolve(ref)
@@ -161,6 +170,12 @@ def history(
         events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
         pr_author = {sha: author for sha, (author, _) in merged_heads.items()}
         result = History(ref, head, [])
+        asked: set[str] = set()
+        if forge is not None:
+            unnamed = sorted({e.commit for e in events if e.pr is None})
+            found = _pulls_of_commits(repo_path, forge, unnamed, result.warnings)
+            asked = set(found)
+            events = [replace(e, pr=found[e.commit]) if e.commit in found else e for e in events]
         info = _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
         parents = {c.sha: c.parents[0] for c in commits if c.parents}
         counter = _Counter(git, forge) if forge else None
@@ -170,7 +185,8 @@ def history(
             approvers: tuple[Approver, ...] | None = None
             not_counted: tuple[NotCounted, ...] | None = None
             pr = e.pr
-            if pr is not None and pr in info and info[pr].get("merge_commit") not in (None, e.commit):
+            if pr is not None and e.commit not in asked and pr in info \
+                    and info[pr].get("merge_commit") not in (None, e.commit):
                 # the subject says "(#N)" or "Merge pull request #N", but the forge merged #N as another
                 # commit: anyone can write such a subject, so this commit is not credited to #N
                 result.warnings.append(f"{e.commit[:12]} names #{pr}, which the forge merged as "
@@ -181,19 +197,83 @@ def history(
                 author = pull.author or author
                 merger = pull.merged_by or merger
                 count = counter.count(e, pull, parents.get(e.commit))
-                at = {r.user.lower(): r.submitted_at for r in pull.reviews}
+                at = {r.user.lower(): r.submitted_at for r in pull.reviews if r.user}
                 approvers = tuple(Approver(u, at.get(u.lower(), "")) for u in count.counted)
                 not_counted = tuple(NotCounted(u, why) for u, why in count.ignored)
             elif forge is not None and pr is None:
                 approvers, not_counted = (), ()  # no pull request: nobody approved it
             final.append(Event(e.time, e.kind, e.model, e.alias, e.from_version, e.to_version, e.commit, pr, author,
                                merger, approvers, e.subject, e.reverts, not_counted))
+        if include_rejected:
+            final += _rejected(forge, ref, model, alias, counter, head)
     finally:
         git.close()
     if since is not None:
         final = [e for e in final if datetime.fromisoformat(e.time.replace("Z", "+00:00")) >= since]
-    result.events = list(reversed(final))
+    result.events = sorted(final, key=lambda e: e.time, reverse=True) if include_rejected else list(reversed(final))
     return result
+
+
+_TITLES = [
+    (re.compile(r"^(?:Promote|Roll back) (?P<model>\S+) v(?P<to>\d+) to (?P<alias>\S+)$"), PROMOTION),
+    (re.compile(r"^Roll back (?P<model>[^@\s]+)@(?P<alias>\S+) to v(?P<to>\d+)$"), ROLLBACK),
+    (re.compile(r"^Register (?P<model>\S+) v(?P<to>\d+)$"), REGISTRATION),
+]
+
+
+def _rejected(forge: Any, ref: str, model: str | None, alias: str | None, counter: Any, head: str) -> list[Event]:
+    """Pull requests into ``ref`` closed without merge: the registry's "Rejected" status, for auditors.
+
+    What each asked for is read from the title mlgate gave it; who requested changes is in ``not_counted``.
+    """
+    out = []
+    for pull in forge.rejected_pull_requests(ref):
+        m_model = m_alias = m_to = None
+        for pattern, _kind in _TITLES:
+            m = pattern.match(pull.title)
+            if m:
+                m_model, m_alias, m_to = m["model"], m.groupdict().get("alias"), int(m["to"])
+                break
+        if (model and m_model != model) or (alias and m_alias != alias):
+            continue
+        reasons = count_approvals(Approvals(min=0), pull, counter.members) if counter else None
+        out.append(Event(time=pull.closed_at or "", kind=REJECTED, model=m_model, alias=m_alias, from_version=None,
+                         to_version=m_to, commit=pull.head_sha, pr=pull.number, author=pull.requester or pull.author,
+                         merger=None, approvers=tuple(Approver(u, "") for u in reasons.counted) if reasons else (),
+                         subject=pull.title,
+                         not_counted=tuple(NotCounted(u, why) for u, why in reasons.ignored) if reasons else ()))
+    return out
+
+
+def _pulls_of_commits(repo_path: str | os.PathLike[str], forge: Any, shas: list[str], warnings: list[str]) -> dict[str, int]:
+    """For commits whose subject names no pull request: the one the forge says merged each (cached on disk)."""
+    if not shas:
+        return {}
+    path = _cache_file(repo_path, forge).with_name(_cache_file(repo_path, forge).name.replace("reviews-v2-", "commit-pulls-v1-"))
+    try:
+        cache = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, list)}
+    except (OSError, ValueError, AttributeError):
+        cache = {}
+    fresh: dict[str, list[int]] = {}
+    for sha in shas:
+        if sha in cache:
+            continue
+        try:
+            fresh[sha] = [n for n in forge.pull_requests_for_commit(sha) if isinstance(n, int)]
+        except MlgateError as e:
+            warnings.append(f"pull request of {sha[:12]} unknown: {e}")
+    if fresh:
+        _write_cache(path, {**cache, **fresh})
+    merged = {**cache, **fresh}
+    return {sha: merged[sha][0] for sha in shas if merged.get(sha)}
+
+
+def _write_cache(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+    os.replace(tmp, path)
 
 
 class _Counter:
@@ -239,10 +319,11 @@ class _Counter:
 
 
 def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
-    reviews = tuple(Review(r["user"], r["state"], r.get("commit") or "", r.get("submitted_at") or "")
+    reviews = tuple(Review(r.get("user"), r["state"], r.get("commit") or "", r.get("submitted_at") or "")
                     for r in data.get("reviews", []))
     return PullRequest(number=number, author=data.get("author") or "", head_sha=data.get("head_sha") or "",
-                       reviews=reviews, state=data.get("state") or "", merged_by=data.get("merged_by"))
+                       reviews=reviews, state=data.get("state") or "", merged_by=data.get("merged_by"),
+                       requester=data.get("requester"), pushers=tuple(data.get("pushers") or ()))
 
 
 def _wanted_blobs(commits: list[Commit]) -> list[str]:
@@ -339,7 +420,8 @@ def _forge_info(repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable
         except MlgateError as e:
             return n, None, str(e)
         return n, {"author": pr.author, "merged_by": pr.merged_by, "state": pr.state, "head_sha": pr.head_sha,
-                   "merge_commit": pr.merge_commit, "reviews": _reviews(pr)}, None
+                   "merge_commit": pr.merge_commit, "requester": pr.requester, "pushers": list(pr.pushers),
+                   "reviews": _reviews(pr)}, None
 
     fresh: dict[int, dict] = {}
     if missing:

@@ -296,10 +296,12 @@ def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fm
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "jsonl"]), default="text", show_default=True,
               help="text for terminals, markdown for reports, json (one document), jsonl (one event per line, "
                    "schemas/history-event.schema.json) for audit stores.")
+@click.option("--include-rejected", is_flag=True, help="Also list pull requests closed without merge (needs a forge), "
+              "with who requested changes: the registry's 'Rejected' status, for auditors.")
 @_forge_options(None)
 @click.pass_obj
 def history(obj: Context, model: str | None, alias: str | None, since: str | None, ref: str, fmt: str,
-            forge_kind: str | None, github_url: str | None, github_repo: str | None) -> int:
+            include_rejected: bool, forge_kind: str | None, github_url: str | None, github_repo: str | None) -> int:
     """Who registered, promoted, rolled back or deprecated what, when, and who approved it.
 
     Reads the first-parent history of REF with one git process. With a forge,
@@ -310,12 +312,13 @@ def history(obj: Context, model: str | None, alias: str | None, since: str | Non
     Examples:
       mlgate history fraud-detector --alias champion
       mlgate history --since 2026-01-01 --forge github --format jsonl >> audit.jsonl
+      mlgate history fraud-detector --forge local --include-rejected
     """
     from .audit import history as read_history, parse_when
     from .report import history_markdown, history_text, to_json
 
     result = read_history(obj.repo, ref=ref, model=model, alias=alias, since=parse_when(since) if since else None,
-                          forge=_open_forge(obj, forge_kind, github_url, github_repo))
+                          forge=_open_forge(obj, forge_kind, github_url, github_repo), include_rejected=include_rejected)
     events = [e.to_dict() for e in result.events]
     if fmt == "jsonl":
         import json

@@ -58,6 +58,7 @@ class PullRequest:
     #: logins that authored or committed a commit of the pull request, or pushed to it: none may approve it
     pushers: tuple[str, ...] = ()
     body: str = ""
+    closed_at: str = ""  # when it was closed without merge (ISO, UTC), for history's rejected pull requests
 
 
 class ReviewSource(Protocol):

@@ -32,7 +32,7 @@ _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "number": ((int,), True), "title": ((str,), True), "author": ((str,), True), "base": ((str,), True),
     "head": ((str,), True), "state": ((str,), True), "reviews": ((list,), True), "comments": ((dict,), True),
     "body": ((str,), False), "labels": ((list,), False), "head_sha": ((str,), False), "created_at": ((str,), False),
-    "merge_commit": ((str, type(None)), False), "merged_by": ((str, type(None)), False), "merged_at": ((str,), False),
+    "merge_commit": ((str, type(None)), False), "merged_by": ((str, type(None)), False), "merged_at": ((str,), False), "closed_at": ((str,), False),
 }
 _REVIEW_FIELDS = {"user": True, "state": True, "commit": True, "submitted_at": False}
 
@@ -170,6 +170,7 @@ class LocalForge:
             reviews=tuple(Review(rv["user"], rv["state"], rv["commit"], rv.get("submitted_at", "")) for rv in r["reviews"]),
             state=r["state"], base=r["base"], head=r["head"], title=r["title"], url=f"local:{self.git.root}#{r['number']}",
             merge_commit=r.get("merge_commit"), merged_by=r.get("merged_by"), body=r.get("body", ""),
+            closed_at=r.get("closed_at", ""),
             requester=requester_of(r.get("body")), pushers=self._pushers(r, head_sha or ""),
         )
 
@@ -297,6 +298,20 @@ class LocalForge:
             return review
 
         return self._update(number, add)
+
+    def close(self, number: int) -> PullRequest:
+        """Close an open pull request without merging it (its reviews stay: history shows it as rejected)."""
+        def shut(r: dict[str, Any]) -> None:
+            if r["state"] != "open":
+                raise ForgeError(f"pull request #{number} is {r['state']}: only an open one can be closed")
+            head = self.git.branch_sha(r["head"])
+            r.update(state="closed", closed_at=now(), **({"head_sha": head} if head else {}))
+        self._update(number, shut)
+        return self.pull_request(number)
+
+    def rejected_pull_requests(self, base: str) -> list[PullRequest]:
+        """Pull requests into ``base`` closed without merge."""
+        return [pr for pr in self.list_pull_requests() if pr.state == "closed" and pr.base == base]
 
     def mark_merged(self, number: int, merge_commit: str, merged_by: str, head_sha: str) -> None:
         self._update(number, lambda r: r.update(state="merged", merge_commit=merge_commit, merged_by=merged_by,
