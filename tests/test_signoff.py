@@ -171,3 +171,15 @@ def test_history_asks_the_forge_which_pull_request_merged_a_commit_without_a_num
     event = next(e for e in history(repo.root, forge=forge).events if e.commit == tip)
     assert (event.pr, event.author, event.merger) == (1, "bob", "erin")
     assert [a.login for a in event.approvers] == ["dave"]
+
+
+def test_emu_logins_work_everywhere_a_login_does(tmp_path, capsys) -> None:
+    from mlgate.cli import main
+    from mlgate.testing import RegistryRepo
+
+    target = RegistryRepo.create(tmp_path / "fresh", example=False)
+    assert main(["init", str(target.root), "--admin", "mona-cat_octo", "--reviewer", "@octo-corp/ml-leads"]) == 0
+    assert "mona-cat_octo" in target.path("registry/policy.yaml").read_text()
+    repo = RegistryRepo.create(tmp_path / "example")
+    capsys.readouterr()
+    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "mona-cat_octo"]) == 0
