@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -167,3 +168,34 @@ def test_init_names_a_bad_admin(tmp_path: Path, capsys) -> None:
     assert main(["init", str(repo.root), "--admin", "bad name"]) == 2
     assert "--admin/--reviewer: 'bad name' is not a user login or an @org/team" in capsys.readouterr()[1]
     assert not repo.path("registry").exists()
+
+
+def _tool(name: str) -> str:
+    """A console script of the test extra: beside this Python first (an unactivated venv), else on PATH."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    assert found, f"{name} is missing: pip install -e '.[test]'"
+    return found
+
+
+@pytest.mark.parametrize("pin", ["", "mlgate @ git+https://github.com/acme/mlgate@" + "0" * 40,
+                                 "mlgate==0.1.0 --hash=sha256:" + "a" * 64], ids=["this-repository", "git-pin", "hash-pin"])
+def test_zizmor_and_githubs_schema_accept_the_workflows(tmp_path: Path, pin: str) -> None:
+    """What .ci/run checks, here too: zizmor (offline, auditor persona) finds nothing above informational."""
+    import subprocess
+
+    folder = WORKFLOWS
+    if pin:
+        repo = RegistryRepo.create(tmp_path / "r", example=False)
+        assert main(["init", str(repo.root), "--mlgate-requirement", pin]) == 0
+        folder = repo.root / ".github" / "workflows"
+    z = subprocess.run([_tool("zizmor"), "--offline", "--no-progress", "--persona", "auditor", "--min-severity", "low",
+                        "--format", "json", str(folder)], capture_output=True, text=True)
+    assert z.returncode == 0 and json.loads(z.stdout) == [], z.stdout + z.stderr
+    files = sorted(str(p) for p in folder.glob("*.yml"))
+    s = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
+                       capture_output=True, text=True)
+    assert s.returncode == 0, s.stdout + s.stderr
