@@ -317,6 +317,8 @@ class _Handler(BaseHTTPRequestHandler):
             if s.hidden_status == 403:
                 return self._error(403, "Resource not accessible by integration")
             return self._error(404, "Not Found")
+        if s.branches is not None and unquote(branch) not in s.branches:
+            return self._error(404, "Branch not found")
         payload = s.protection.get(unquote(branch))
         if payload is None:
             return self._error(404, "Branch not protected")
@@ -368,6 +370,7 @@ class BranchSettings:
     admin: bool = True  # may the token read classic protection?
     hidden_status: int = 404  # what GitHub answers a non-admin: 404, or 403 for an integration token
     can_see_bypass: bool = True  # are rulesets' bypass_actors shown to the token?
+    branches: tuple[str, ...] | None = None  # the branches that exist (None: any name)
 
 
 def _applies(ruleset: dict[str, Any], ref: str) -> bool:

@@ -11,7 +11,6 @@ import pytest
 
 from mlgate.cli import cli, main
 from mlgate.doctor import diagnose
-from mlgate.forge import ForgeError
 from mlgate.forge.github import GitHubForge
 from tests.github_standin import (NON_FAST_FORWARD, BranchSettings, StandIn, merge_queue_rule, protection_payload,
                                   pull_request_rule, ruleset_payload, status_checks_rule, workflows_rule)
@@ -156,6 +155,26 @@ def test_rulesets_in_evaluate_mode_or_for_other_branches_or_workflows_do_not_cou
     code, items = statuses(capsys, "--branch", "release/2.x")  # a branch name with a slash reaches GitHub quoted
     assert items["required-workflow"]["status"] == "ok" and items["pull-request"]["status"] == "missing"
     assert ("GET", "/repos/acme/registry/rules/branches/release%2F2.x") in gh.state.requests
+
+
+def test_a_branch_that_does_not_exist_is_a_usage_error(gh: StandIn, capsys) -> None:
+    gh.state.settings = BranchSettings(branches=("main",))
+    code, out, err = doctor(capsys, "--branch", "mian")
+    assert code == 2 and out == ""
+    assert err == "mlgate: error: GitHub has no branch 'mian' in acme/registry: pass the registry's branch with --branch\n"
+
+
+def test_odd_payloads_never_crash(gh: StandIn, capsys) -> None:
+    odd = protection_payload(gh.repo_url())
+    odd.update(enforce_admins=True, allow_force_pushes=None, required_status_checks={"contexts": "validate", "checks": [1]})
+    odd["required_pull_request_reviews"]["required_approving_review_count"] = "2"
+    ruleset = ruleset_payload(gh, 7, "main", [{"type": "pull_request", "parameters": []}, {"type": "workflows",
+                              "parameters": {"workflows": "x"}}, {"type": 5}], bypass=({"actor_type": "User"},))
+    gh.state.settings = BranchSettings(protection={"main": odd}, rulesets=[ruleset])
+    code, items = statuses(capsys)
+    assert code == 1
+    assert items["pull-request"]["status"] == "ok" and items["approvals"]["status"] == "missing"
+    assert items["force-push"]["status"] == "missing" and items["status-check"]["status"] == "missing"
 
 
 def test_library_use_without_the_cli(gh: StandIn) -> None:

@@ -81,6 +81,19 @@ class _Source:
         return self.rules.get(rule, [])
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` if GitHub sent an object there, else an empty one (an odd answer never crashes doctor)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _status(e: ForgeError) -> int | None:
     return getattr(e, "status", None)
 
@@ -105,7 +118,7 @@ def _rulesets(api: Api, repo: str, branch: str, notes: list[str]) -> list[_Sourc
     by_id: dict[int, list[dict[str, Any]]] = {}
     for rule in rules:
         if isinstance(rule, dict) and isinstance(rule.get("type"), str):
-            by_id.setdefault(int(rule.get("ruleset_id") or 0), []).append(rule)
+            by_id.setdefault(_int(rule.get("ruleset_id")), []).append(rule)
     sources = []
     for rid, found in sorted(by_id.items()):
         detail = None
@@ -118,7 +131,7 @@ def _rulesets(api: Api, repo: str, branch: str, notes: list[str]) -> list[_Sourc
                          "who may bypass it is unknown")
         source = _Source(_ruleset_label(rid, found[0], detail))
         for rule in found:
-            source.rules.setdefault(rule["type"], []).append(rule.get("parameters") or {})
+            source.rules.setdefault(rule["type"], []).append(_obj(rule.get("parameters")))
         if isinstance(detail, dict) and isinstance(detail.get("bypass_actors"), list):
             source.bypass = [_actor(a) for a in detail["bypass_actors"] if isinstance(a, dict)]
         sources.append(source)
@@ -133,6 +146,8 @@ def _classic(api: Api, repo: str, branch: str, notes: list[str]) -> tuple[_Sourc
         status, message = _status(e), str(getattr(e, "github_message", "") or "")
         if status == 404 and message.lower() == "branch not protected":
             return None, False
+        if status == 404 and message.lower() == "branch not found":
+            raise ForgeError(f"GitHub has no branch {branch!r} in {repo}: pass the registry's branch with --branch") from None
         if status in (403, 404):
             notes.append(HIDDEN.format(status=status))
             return None, True
@@ -140,10 +155,10 @@ def _classic(api: Api, repo: str, branch: str, notes: list[str]) -> tuple[_Sourc
     if not isinstance(data, dict):
         raise ForgeError(f"GitHub's answer for the protection of {branch} is not an object")
     source = _Source("branch protection", protection=data)
-    enforced = bool((data.get("enforce_admins") or {}).get("enabled"))
-    allowances = (data.get("required_pull_request_reviews") or {}).get("bypass_pull_request_allowances") or {}
+    enforced = _obj(data.get("enforce_admins")).get("enabled") is True
+    allowances = _obj(_obj(data.get("required_pull_request_reviews")).get("bypass_pull_request_allowances"))
     who = [f"{kind[:-1]} {x.get('login') or x.get('slug') or x.get('name') or '?'}"
-           for kind in ("users", "teams", "apps") for x in allowances.get(kind) or [] if isinstance(x, dict)]
+           for kind in ("users", "teams", "apps") for x in _list(allowances.get(kind)) if isinstance(x, dict)]
     source.bypass = ([] if enforced else ["repository admins ('Do not allow bypassing' is off)"]) + \
         [f"{w} (pull request requirements)" for w in who]
     return source, False
@@ -152,15 +167,12 @@ def _classic(api: Api, repo: str, branch: str, notes: list[str]) -> tuple[_Sourc
 # --- judging each item -------------------------------------------------------------------------------------------
 
 
-Finding = tuple[str, str]  # (source label, what it sets)
-
-
 def _reviews(source: _Source) -> Iterable[dict[str, Any]]:
     """Pull request review settings, in one vocabulary (classic names mapped to the rulesets' names)."""
     if source.protection is not None:
         r = source.protection.get("required_pull_request_reviews")
         if isinstance(r, dict):
-            yield {"required_approving_review_count": r.get("required_approving_review_count") or 0,
+            yield {"required_approving_review_count": _int(r.get("required_approving_review_count")),
                    "require_code_owner_review": bool(r.get("require_code_owner_reviews")),
                    "dismiss_stale_reviews_on_push": bool(r.get("dismiss_stale_reviews")),
                    "require_last_push_approval": bool(r.get("require_last_push_approval"))}
@@ -172,16 +184,17 @@ def _status_checks(source: _Source) -> Iterable[tuple[set[str], bool]]:
     if source.protection is not None:
         r = source.protection.get("required_status_checks")
         if isinstance(r, dict):
-            names = set(r.get("contexts") or []) | {c.get("context") for c in r.get("checks") or [] if isinstance(c, dict)}
+            names = {c for c in _list(r.get("contexts")) if isinstance(c, str)}
+            names |= {c.get("context") for c in _list(r.get("checks")) if isinstance(c, dict)}
             yield names, bool(r.get("strict"))
     for p in source.params("required_status_checks"):
-        names = {c.get("context") for c in p.get("required_status_checks") or [] if isinstance(c, dict)}
+        names = {c.get("context") for c in _list(p.get("required_status_checks")) if isinstance(c, dict)}
         yield names, bool(p.get("strict_required_status_checks_policy"))
 
 
 def _force_blocked(source: _Source) -> bool:
     if source.protection is not None:
-        return not (source.protection.get("allow_force_pushes") or {}).get("enabled")
+        return _obj(source.protection.get("allow_force_pushes")).get("enabled") is False
     return "non_fast_forward" in source.rules
 
 
@@ -194,9 +207,9 @@ def _path(path: object) -> str:
 
 def _workflows(source: _Source, path: str) -> Iterable[str]:
     for p in source.params("workflows"):
-        for w in p.get("workflows") or []:
+        for w in _list(p.get("workflows")):
             if isinstance(w, dict) and _path(w.get("path")) == _path(path):
-                yield f"at {w['sha'][:12]}" if w.get("sha") else f"from {w.get('ref') or 'the default branch'}"
+                yield f"at {str(w['sha'])[:12]}" if w.get("sha") else f"from {w.get('ref') or 'the default branch'}"
 
 
 @dataclass(frozen=True)
@@ -217,8 +230,8 @@ def _specs(check: str, workflow: str) -> list[_Spec]:
               "'Require a pull request before merging'", lambda s: ["required" for _ in _reviews(s)]),
         _Spec("approvals", "at least 1 approval",
               "set 'Required approvals' to 1 or more in the pull request rule",
-              lambda s: [f"{r.get('required_approving_review_count')} required" for r in _reviews(s)
-                         if int(r.get("required_approving_review_count") or 0) >= 1]),
+              lambda s: [f"{_int(r.get('required_approving_review_count'))} required" for r in _reviews(s)
+                         if _int(r.get("required_approving_review_count")) >= 1]),
         _Spec("code-owners", "review from code owners",
               "enable 'Require review from Code Owners' in the pull request rule",
               review("require_code_owner_review", "required")),

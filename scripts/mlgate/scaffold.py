@@ -77,7 +77,7 @@ def parse_requirement(spec: str) -> Pin:
         url = m.group(2)
         userinfo = urlsplit(url.removeprefix("git+")).username
         if userinfo not in (None, "git") or urlsplit(url.removeprefix("git+")).password is not None:
-            raise UsageError(f"--mlgate-requirement: the URL carries credentials, which must never be written into the "
+            raise UsageError("--mlgate-requirement: the URL carries credentials, which must never be written into the "
                              "repository; the workflow's token or a public URL must do")
         if _GIT_URL.fullmatch(url):
             if hashes:
