@@ -175,6 +175,11 @@ class _Handler(BaseHTTPRequestHandler):
             ("GET", rf"^{prefix}/commits/([0-9a-f]{{7,40}})$", self.get_commit),
             ("GET", rf"^{prefix}/commits/([0-9a-f]{{7,40}})/pulls$", self.commit_pulls),
             ("GET", r"^/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)$", self.team_membership),
+            # --- mlgate doctor: branch protection and rulesets (handlers at the end of this class) ---
+            ("GET", rf"^{prefix}/branches/([^/]+)/protection$", self.branch_protection),
+            ("GET", rf"^{prefix}/rules/branches/([^/]+)$", self.branch_rules),
+            ("GET", rf"^{prefix}/rulesets$", self.list_rulesets),
+            ("GET", rf"^{prefix}/rulesets/(\d+)$", self.get_ruleset),
         ]
         for m, pattern, fn in routes:
             match = re.match(pattern, path)
@@ -291,3 +296,174 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"url": f"{self.standin.url}/orgs/{org}/teams/{slug}/memberships/{user}",
                                     "role": "member", "state": "active"})
         self._error(404, "Not Found")
+
+    # --- mlgate doctor: branch protection and rulesets ---------------------------------------------------------
+    # The world lives in ``state.settings`` (a :class:`BranchSettings`, set by the test); absent, nothing is protected.
+
+    def _settings(self) -> BranchSettings:
+        return getattr(self.state, "settings", None) or BranchSettings()
+
+    def _query(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(self.path.partition("?")[2]))
+
+    def branch_protection(self, branch: str, body: Any) -> None:
+        """GitHub shows classic protection to admins only: others get 403 (an integration token) or 404."""
+        from urllib.parse import unquote
+
+        s = self._settings()
+        if not s.admin:
+            if s.hidden_status == 403:
+                return self._error(403, "Resource not accessible by integration")
+            return self._error(404, "Not Found")
+        if s.branches is not None and unquote(branch) not in s.branches:
+            return self._error(404, "Branch not found")
+        payload = s.protection.get(unquote(branch))
+        if payload is None:
+            return self._error(404, "Branch not protected")
+        self._send(200, payload)
+
+    def _visible(self, ruleset: dict[str, Any], parents: bool) -> bool:
+        return parents or ruleset["source_type"] == "Repository"
+
+    def branch_rules(self, branch: str, body: Any) -> None:
+        """Every rule of every active ruleset whose ref_name condition takes the branch, with its ruleset's identity."""
+        from urllib.parse import unquote
+
+        ref = f"refs/heads/{unquote(branch)}"
+        out = []
+        for rs in self._settings().rulesets:
+            if rs["enforcement"] != "active" or not _applies(rs, ref):
+                continue
+            for rule in rs["rules"]:
+                out.append({**rule, "ruleset_source_type": rs["source_type"], "ruleset_source": rs["source"],
+                            "ruleset_id": rs["id"]})
+        self._send(200, out)
+
+    def list_rulesets(self, body: Any) -> None:
+        parents = self._query().get("includes_parents", "true") == "true"
+        keys = ("id", "name", "target", "source_type", "source", "enforcement", "node_id", "_links", "created_at", "updated_at")
+        self._send(200, [{k: rs[k] for k in keys} for rs in self._settings().rulesets if self._visible(rs, parents)])
+
+    def get_ruleset(self, rid: str, body: Any) -> None:
+        s = self._settings()
+        parents = self._query().get("includes_parents", "true") == "true"
+        for rs in s.rulesets:
+            if rs["id"] == int(rid) and self._visible(rs, parents):
+                shown = dict(rs)
+                if not s.can_see_bypass:  # bypass actors are shown to those who may edit the ruleset
+                    shown.pop("bypass_actors", None)
+                return self._send(200, shown)
+        self._error(404, "Not Found")
+
+
+# --- mlgate doctor: the payloads of branch protection and rulesets, shaped as GitHub documents them ------------------
+
+
+@dataclass
+class BranchSettings:
+    """What GitHub enforces on branches: classic protection per branch, rulesets, and what the token may see."""
+
+    protection: dict[str, dict[str, Any]] = field(default_factory=dict)  # branch -> protection_payload(...)
+    rulesets: list[dict[str, Any]] = field(default_factory=list)  # ruleset_payload(...)
+    admin: bool = True  # may the token read classic protection?
+    hidden_status: int = 404  # what GitHub answers a non-admin: 404, or 403 for an integration token
+    can_see_bypass: bool = True  # are rulesets' bypass_actors shown to the token?
+    branches: tuple[str, ...] | None = None  # the branches that exist (None: any name)
+
+
+def _applies(ruleset: dict[str, Any], ref: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    cond = (ruleset.get("conditions") or {}).get("ref_name") or {}
+
+    def hit(patterns: list[str]) -> bool:
+        return any(p == "~ALL" or (p == "~DEFAULT_BRANCH" and ref == "refs/heads/main") or fnmatchcase(ref, p)
+                   for p in patterns)
+
+    return hit(cond.get("include") or []) and not hit(cond.get("exclude") or [])
+
+
+def protection_payload(repo_url: str, branch: str = "main", *, pull_request: bool = True, approvals: int = 1,
+                       code_owners: bool = True, dismiss_stale: bool = True, last_push: bool = True,
+                       checks: tuple[str, ...] = ("validate",), strict: bool = True, enforce_admins: bool = True,
+                       force_pushes: bool = False, bypass_users: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``GET /repos/{o}/{r}/branches/{branch}/protection`` (GitHub omits the sections that are off)."""
+    url = f"{repo_url}/branches/{branch}/protection"
+    data: dict[str, Any] = {"url": url}
+    if checks:
+        data["required_status_checks"] = {
+            "url": f"{url}/required_status_checks", "strict": strict, "contexts": list(checks),
+            "contexts_url": f"{url}/required_status_checks/contexts",
+            "checks": [{"context": c, "app_id": 15368} for c in checks]}
+    if pull_request:
+        reviews: dict[str, Any] = {
+            "url": f"{url}/required_pull_request_reviews", "dismiss_stale_reviews": dismiss_stale,
+            "require_code_owner_reviews": code_owners, "required_approving_review_count": approvals,
+            "require_last_push_approval": last_push}
+        if bypass_users:
+            reviews["bypass_pull_request_allowances"] = {"users": [_user(u) for u in bypass_users], "teams": [], "apps": []}
+        data["required_pull_request_reviews"] = reviews
+    data.update({
+        "required_signatures": {"url": f"{url}/required_signatures", "enabled": False},
+        "enforce_admins": {"url": f"{url}/enforce_admins", "enabled": enforce_admins},
+        "required_linear_history": {"enabled": False}, "allow_force_pushes": {"enabled": force_pushes},
+        "allow_deletions": {"enabled": False}, "block_creations": {"enabled": False},
+        "required_conversation_resolution": {"enabled": False}, "lock_branch": {"enabled": False},
+        "allow_fork_syncing": {"enabled": False},
+    })
+    return data
+
+
+def pull_request_rule(approvals: int = 1, *, code_owners: bool = True, dismiss_stale: bool = True,
+                      last_push: bool = True) -> dict[str, Any]:
+    return {"type": "pull_request", "parameters": {
+        "required_approving_review_count": approvals, "dismiss_stale_reviews_on_push": dismiss_stale,
+        "require_code_owner_review": code_owners, "require_last_push_approval": last_push,
+        "required_review_thread_resolution": False, "allowed_merge_methods": ["merge", "squash"]}}
+
+
+def status_checks_rule(*checks: str, strict: bool = True) -> dict[str, Any]:
+    return {"type": "required_status_checks", "parameters": {
+        "strict_required_status_checks_policy": strict, "do_not_enforce_on_create": False,
+        "required_status_checks": [{"context": c, "integration_id": 15368} for c in checks]}}
+
+
+def merge_queue_rule() -> dict[str, Any]:
+    return {"type": "merge_queue", "parameters": {
+        "check_response_timeout_minutes": 60, "grouping_strategy": "ALLGREEN", "max_entries_to_build": 5,
+        "max_entries_to_merge": 5, "merge_method": "MERGE", "min_entries_to_merge": 1,
+        "min_entries_to_merge_wait_minutes": 5}}
+
+
+def workflows_rule(path: str = ".github/workflows/validate.yml", repository_id: int = 1, ref: str | None = "refs/heads/main",
+                   sha: str | None = None) -> dict[str, Any]:
+    workflow: dict[str, Any] = {"path": path, "repository_id": repository_id}
+    if ref:
+        workflow["ref"] = ref
+    if sha:
+        workflow["sha"] = sha
+    return {"type": "workflows", "parameters": {"do_not_enforce_on_create": False, "workflows": [workflow]}}
+
+
+NON_FAST_FORWARD = {"type": "non_fast_forward"}
+
+
+def ruleset_payload(standin: StandIn, rid: int, name: str, rules: list[dict[str, Any]], *, organization: bool = False,
+                    enforcement: str = "active", include: tuple[str, ...] = ("~DEFAULT_BRANCH",),
+                    bypass: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """``GET /repos/{o}/{r}/rulesets/{id}``: a repository's or its organization's branch ruleset."""
+    owner, repo = standin.state.owner, standin.state.name
+    conditions: dict[str, Any] = {"ref_name": {"include": list(include), "exclude": []}}
+    if organization:
+        conditions["repository_name"] = {"include": [repo], "exclude": [], "protected": True}
+    html = f"https://github.com/organizations/{owner}/settings/rules/{rid}" if organization else \
+        f"https://github.com/{owner}/{repo}/rules/{rid}"
+    return {
+        "id": rid, "name": name, "target": "branch", "source_type": "Organization" if organization else "Repository",
+        "source": owner if organization else f"{owner}/{repo}", "enforcement": enforcement,
+        "bypass_actors": [dict(b) for b in bypass], "current_user_can_bypass": "never",
+        "node_id": f"RRS_{rid}", "_links": {"self": {"href": f"{standin.repo_url()}/rulesets/{rid}"}, "html": {"href": html}},
+        "conditions": conditions, "rules": rules, "created_at": "2026-01-05T10:00:00Z", "updated_at": "2026-01-05T10:00:00Z",
+    }

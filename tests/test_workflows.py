@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -37,11 +38,35 @@ def test_no_workflow_runs_untrusted_code_with_secrets(path: Path) -> None:
             assert step.get("with", {}).get("persist-credentials") is False
 
 
+SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
+def test_actions_are_pinned_to_full_commits_with_the_version_in_a_comment(path: Path) -> None:
+    uses = [line.split("uses:", 1)[1].strip() for line in path.read_text().splitlines() if "uses:" in line]
+    assert uses
+    for ref in uses:
+        assert SHA_PIN.match(ref), ref
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
+def test_permissions_are_per_job_and_secrets_only_where_needed(path: Path) -> None:
+    wf = load(path.read_bytes(), str(path)).data
+    assert wf["permissions"] == {}
+    for job in wf["jobs"].values():
+        assert "permissions" in job and job["permissions"].get("contents") == "read"
+        assert "${{" not in str(job.get("env", ""))  # no job-wide env: a secret reaches one step
+        uses_secrets = [s for s in job["steps"] if "secrets." in str(s.get("env", ""))]
+        assert len(uses_secrets) <= 1
+        if uses_secrets:  # secrets live in an environment, without a deployment record per run
+            assert job["environment"]["deployment"] is False and job["environment"]["name"].startswith("mlgate-")
+
+
 def test_validate_workflow_triggers_and_permissions() -> None:
     wf = workflow("validate.yml")
     assert set(wf["on"]) == {"pull_request", "pull_request_review", "merge_group"}  # `on` stays a string key
-    assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
-    assert all("permissions" not in job for job in wf["jobs"].values())
+    assert wf["jobs"]["validate"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert wf["jobs"]["validate"]["name"] == "validate"  # the required status check's name
 
 
 def test_validate_workflow_installs_mlgate_from_the_base_commit() -> None:
@@ -57,11 +82,20 @@ def test_validate_workflow_installs_mlgate_from_the_base_commit() -> None:
     assert "mlgate validate --forge github --comment" in later
 
 
+def test_the_head_is_fetched_with_the_jobs_token_through_gits_environment() -> None:
+    [fetch] = [x for x in steps(workflow("validate.yml")) if "git fetch" in x.get("run", "")]
+    assert fetch["env"]["FETCH_TOKEN"] == "${{ github.token }}"  # not a secret, and only in this step
+    assert 'refs/pull/$PR_NUMBER/head' in fetch["run"]  # a fork's head, also in a private repository
+    assert "GIT_CONFIG_VALUE_0" in fetch["run"] and "::add-mask::" in fetch["run"]
+    assert "git -c" not in fetch["run"] and "git config" not in fetch["run"]  # never in argv or .git/config
+
+
 def test_publish_workflow_runs_on_push_to_main_and_daily() -> None:
     wf = workflow("publish.yml")
     assert wf["on"]["push"] == {"branches": ["main"]}
     assert len(wf["on"]["schedule"]) == 1 and len(wf["on"]["schedule"][0]["cron"].split()) == 5  # re-sign before expiry
-    assert wf["permissions"] == {"contents": "read"}
+    assert wf["jobs"]["publish"]["permissions"] == {"contents": "read"}
+    assert wf["concurrency"] == {"group": "mlgate-publish", "cancel-in-progress": False}  # one signer at a time, none lost
     runs = " ".join(x.get("run", "") for x in steps(wf))
     assert "mlgate validate" in runs and "registry-index.json" in runs
 
@@ -90,14 +124,20 @@ def test_codeowners_cover_the_policy_and_every_model() -> None:
 def test_init_scaffolds_a_repository_that_validates(tmp_path: Path, capsys) -> None:
     repo = RegistryRepo.create(tmp_path / "r", example=False)
     (repo.root / "README.md").write_text("x\n")
-    code = main(["init", str(repo.root), "--admin", "@acme/platform", "--reviewer", "@acme/leads", "--reviewer", "carol"])
+    spec = "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40
+    code = main(["init", str(repo.root), "--admin", "@acme/platform", "--reviewer", "@acme/leads", "--reviewer", "carol",
+                 "--mlgate-requirement", spec])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "created .github/workflows/validate.yml" in out
     wf = workflow("validate.yml", repo.root)
     runs = [x.get("run", "") for x in steps(wf)]
     assert "python -m pip install -r .github/mlgate-requirements.txt" in runs  # pinned, read from the base checkout
-    assert re.search(r"^mlgate==\d", (repo.root / ".github/mlgate-requirements.txt").read_text(), re.M)
+    assert re.search(r"^mlgate @ git\+https://\S+@[0-9a-f]{40}$", (repo.root / ".github/mlgate-requirements.txt").read_text(), re.M)
+    # everything else is this repository's workflow, pins and permissions included
+    shipped = (WORKFLOWS / "validate.yml").read_text().splitlines()
+    written = (repo.root / ".github/workflows/validate.yml").read_text().splitlines()
+    assert [l for l in written if "nstall" not in l] == [l for l in shipped if "nstall" not in l]
     policy = repo.read_yaml("registry/policy.yaml")
     assert policy["admins"] == ["@acme/platform"]
     assert policy["aliases"]["champion"]["approvals"]["from"] == ["@acme/leads", "carol"]
@@ -111,7 +151,7 @@ def test_init_refuses_to_overwrite_anything(tmp_path: Path, capsys) -> None:
     repo.write(".github/CODEOWNERS", "* @me\n")
     repo.commit("codeowners")
     before = repo.status()
-    code = main(["init", str(repo.root)])
+    code = main(["init", str(repo.root), "--mlgate-requirement", "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40])
     _, err = capsys.readouterr()
     assert code == 2 and "refusing to overwrite: .github/CODEOWNERS already exists; nothing was written" in err
     assert repo.status() == before
@@ -128,3 +168,34 @@ def test_init_names_a_bad_admin(tmp_path: Path, capsys) -> None:
     assert main(["init", str(repo.root), "--admin", "bad name"]) == 2
     assert "--admin/--reviewer: 'bad name' is not a user login or an @org/team" in capsys.readouterr()[1]
     assert not repo.path("registry").exists()
+
+
+def _tool(name: str) -> str:
+    """A console script of the test extra: beside this Python first (an unactivated venv), else on PATH."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    assert found, f"{name} is missing: pip install -e '.[test]'"
+    return found
+
+
+@pytest.mark.parametrize("pin", ["", "mlgate @ git+https://github.com/acme/mlgate@" + "0" * 40,
+                                 "mlgate==0.1.0 --hash=sha256:" + "a" * 64], ids=["this-repository", "git-pin", "hash-pin"])
+def test_zizmor_and_githubs_schema_accept_the_workflows(tmp_path: Path, pin: str) -> None:
+    """What .ci/run checks, here too: zizmor (offline, auditor persona) finds nothing above informational."""
+    import subprocess
+
+    folder = WORKFLOWS
+    if pin:
+        repo = RegistryRepo.create(tmp_path / "r", example=False)
+        assert main(["init", str(repo.root), "--mlgate-requirement", pin]) == 0
+        folder = repo.root / ".github" / "workflows"
+    z = subprocess.run([_tool("zizmor"), "--offline", "--no-progress", "--persona", "auditor", "--min-severity", "low",
+                        "--format", "json", str(folder)], capture_output=True, text=True)
+    assert z.returncode == 0 and json.loads(z.stdout) == [], z.stdout + z.stderr
+    files = sorted(str(p) for p in folder.glob("*.yml"))
+    s = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
+                       capture_output=True, text=True)
+    assert s.returncode == 0, s.stdout + s.stderr

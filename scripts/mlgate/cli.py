@@ -557,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 from . import cli_pr  # noqa: E402,F401 - registers the pull-request commands on `cli`
+from . import cli_doctor  # noqa: E402,F401 - registers `doctor` on `cli`
 
 if __name__ == "__main__":
     sys.exit(main())

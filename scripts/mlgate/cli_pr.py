@@ -265,19 +265,33 @@ def merge(obj: Context, pr: str, login: str | None) -> int:
               help="Who approves policy changes and owns .github/. Repeatable. Default: @OWNER/ml-platform (edit it).")
 @click.option("--reviewer", "reviewers", multiple=True, metavar="LOGIN|@ORG/TEAM",
               help="Who signs off promotions to champion. Repeatable. Default: the admins.")
-def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...]) -> int:
+@click.option("--mlgate-requirement", "requirement", metavar="SPEC",
+              help="The mlgate the workflows install, as one immutable pip requirement: "
+                   "'mlgate @ git+https://HOST/OWNER/mlgate@FULL_COMMIT' or 'mlgate==VERSION --hash=sha256:DIGEST' "
+                   "(or an https:// archive URL with --hash). Default: the running mlgate, pinned the way it was "
+                   "installed (a git commit, or an archive with its recorded sha256); init refuses when it cannot.")
+def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...], requirement: str | None) -> int:
     """Set up mlgate in an existing repository: registry/, policy, workflows, CODEOWNERS, PR template.
 
-    Refuses to overwrite anything: if one of the files exists, nothing is written.
+    The workflows install the mlgate pinned in .github/mlgate-requirements.txt:
+    the running one, pinned by the git commit or the archive hash it was
+    installed from, or --mlgate-requirement. An install from a package index
+    (no hash on record), an editable or a local folder cannot be pinned: then
+    init refuses and says so. Refuses to overwrite anything: if one of the
+    files exists, nothing is written.
 
     \b
-    Example:
+    Examples:
+      pip install 'mlgate @ git+https://github.com/acme/mlgate@<full commit>'
       mlgate init --admin @acme/ml-platform --reviewer @acme/ml-leads
+      mlgate init --admin alice --mlgate-requirement \\
+        'mlgate @ git+https://github.com/acme/mlgate@3f2a9c1d0e4b5a69788796a5b4c3d2e1f0a9b8c7'
     """
     from .scaffold import scaffold
 
-    written = scaffold(directory, admins=admins, reviewers=reviewers)
+    written = scaffold(directory, admins=admins, reviewers=reviewers, requirement=requirement)
     for path in written:
         _echo(f"created {path}")
-    click.echo("next: commit these files, then follow the README's 'Setting up GitHub' section")
+    click.echo("next: commit these files, then follow the README's 'Setting up GitHub' section and run "
+               "`mlgate doctor --forge github`")
     return EXIT_OK

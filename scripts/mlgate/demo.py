@@ -29,6 +29,8 @@ from .yamlio import dump, load
 Echo = Callable[[str], None]
 
 TEAMS = {"@demo/ml-leads": ["dave", "erin"], "@demo/platform": ["pat"]}
+# The demo never runs its workflows: a well-formed placeholder pin, so that it works from any install.
+DEMO_REQUIREMENT = "mlgate @ git+https://github.com/demo/mlgate@" + "0" * 40
 METRICS = {1: {"auc": 0.912, "latency_p99_ms": 31.0}, 2: {"auc": 0.931, "latency_p99_ms": 29.5}}
 
 
@@ -164,8 +166,10 @@ class _Demo:
         self.step(f"A new registry repository, set up with mlgate init, in {self.repo}")
         git = GitRepo.init(self.repo)
         (self.repo / "README.md").write_text("# Acme model registry\n")
-        self.cmd("mlgate init --admin @demo/platform --reviewer @demo/ml-leads --reviewer carol")
-        for path in scaffold(self.repo, admins=("@demo/platform",), reviewers=("@demo/ml-leads", "carol")):
+        self.cmd(f"mlgate init --admin @demo/platform --reviewer @demo/ml-leads --reviewer carol "
+                 f"--mlgate-requirement '{DEMO_REQUIREMENT}'")
+        for path in scaffold(self.repo, admins=("@demo/platform",), reviewers=("@demo/ml-leads", "carol"),
+                             requirement=DEMO_REQUIREMENT):
             self.echo(f"created {path}")
         policy_path = self.repo / layout.POLICY
         policy = load(policy_path.read_bytes(), layout.POLICY).data

@@ -325,7 +325,7 @@ def test_init_never_writes_through_a_symlink(tmp_path: Path, capsys) -> None:
     outside.mkdir()
     target = RegistryRepo.create(tmp_path / "fresh", example=False)
     target.symlink("registry", str(outside))
-    code = main(["init", str(target.root)])
+    code = main(["init", str(target.root), "--mlgate-requirement", "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40])
     _, err = capsys.readouterr()
     assert code == 2 and "refusing to write through a symlink: registry" in err
     assert list(outside.iterdir()) == [] and not target.path(".github").exists()

@@ -98,3 +98,24 @@ class GitHubForge:
     def pull_requests_for_commit(self, sha: str) -> list[int]:
         with _translated(f"find the pull requests of commit {sha[:12]}"):
             return [pr.number for pr in self.repo.get_commit(sha).get_pulls()]
+
+    def api_json(self, path: str) -> Any:
+        """GET ``path`` (e.g. ``/repos/o/r/rulesets``) of GitHub's REST API and return its JSON; for ``mlgate doctor``.
+
+        A refusal is a ForgeError carrying ``status`` (GitHub's HTTP status, None when nothing answered) and
+        ``github_message`` (GitHub's own ``message``): a 404 "Branch not protected" and a 404 that hides
+        protection from a non-admin say different things.
+        """
+        answer: dict = {"status": None, "message": None}
+        try:
+            with _translated(f"read {path.split('?', 1)[0]}"):
+                try:
+                    _, data = self.gh.requester.requestJsonAndCheck("GET", path)
+                except GithubException as e:
+                    answer["status"] = e.status
+                    answer["message"] = e.data.get("message") if isinstance(e.data, dict) else None
+                    raise
+        except ForgeError as e:
+            e.status, e.github_message = answer["status"], answer["message"]  # type: ignore[attr-defined]
+            raise
+        return data
