@@ -178,7 +178,8 @@ def test_emu_logins_work_everywhere_a_login_does(tmp_path, capsys) -> None:
     from mlgate.testing import RegistryRepo
 
     target = RegistryRepo.create(tmp_path / "fresh", example=False)
-    assert main(["init", str(target.root), "--admin", "mona-cat_octo", "--reviewer", "@octo-corp/ml-leads"]) == 0
+    assert main(["init", str(target.root), "--admin", "mona-cat_octo", "--reviewer", "@octo-corp/ml-leads",
+                 "--mlgate-requirement", "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40]) == 0
     assert "mona-cat_octo" in target.path("registry/policy.yaml").read_text()
     repo = RegistryRepo.create(tmp_path / "example")
     capsys.readouterr()
