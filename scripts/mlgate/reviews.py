@@ -58,6 +58,7 @@ class PullRequest:
     #: logins that authored or committed a commit of the pull request, or pushed to it: none may approve it
     pushers: tuple[str, ...] = ()
     body: str = ""
+    closed_at: str = ""  # when it was closed (merged or not), ISO UTC; "" while open
 
 
 class ReviewSource(Protocol):

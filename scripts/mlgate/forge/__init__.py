@@ -44,37 +44,56 @@ class Forge(Protocol):
         """Open a pull request from branch ``head`` into ``base``."""
 
     def pull_request(self, number: int) -> PullRequest:
-        """A pull request with its author, head commit, state and every review."""
+        """A pull request with its author, head commit, state, requester, pushers and every submitted review."""
 
-    def is_member(self, user: str, team: str) -> bool:
-        """Whether ``user`` is a member of ``team`` (``@org/team``)."""
+    def rejected_pull_requests(self, base: str) -> list[PullRequest]:
+        """Pull requests into ``base`` labelled ``mlgate`` that were closed without being merged, with their reviews."""
 
-    def upsert_comment(self, number: int, body: str, marker: str = COMMENT_MARKER) -> None:
-        """Post ``body`` on the pull request, or update the comment that carries ``marker``."""
+    def is_member(self, user: str, team: str) -> bool | None:
+        """Whether ``user`` is a member of ``team`` (``@org/team``); None when the forge will not say."""
+
+    def permission(self, user: str) -> str | None:
+        """``user``'s permission on the repository (admin, maintain, write, triage, read, none); None when the
+        forge will not say."""
+
+    def upsert_comment(self, number: int, body: str, marker: str = COMMENT_MARKER, short: str | None = None) -> None:
+        """Post ``body`` on the pull request, or update the comment that carries ``marker`` and that this forge's
+        user wrote; ``short`` replaces ``body`` where the forge limits a comment's size."""
 
     def pull_requests_for_commit(self, sha: str) -> list[int]:
-        """Numbers of the pull requests that merged commit ``sha``."""
+        """Numbers of the pull requests that were merged as commit ``sha`` (merge, squash or last rebased commit)."""
 
 
 class ForgeReviews:
-    """A :class:`~mlgate.reviews.ReviewSource` for one pull request of a forge (fetched once)."""
+    """A :class:`~mlgate.reviews.ReviewSource` for one pull request of a forge (fetched once).
+
+    Permissions and team memberships are asked once per user per run: the answers are kept for the life of
+    this object, including "cannot say" (None).
+    """
 
     def __init__(self, forge: Forge, number: int) -> None:
         self.forge = forge
         self.number = number
         self._pr: PullRequest | None = None
-        self._members: dict[tuple[str, str], bool] = {}
+        self._members: dict[tuple[str, str], bool | None] = {}
+        self._permissions: dict[str, str | None] = {}
 
     def pull_request(self) -> PullRequest:
         if self._pr is None:
             self._pr = self.forge.pull_request(self.number)
         return self._pr
 
-    def is_member(self, user: str, team: str) -> bool:
+    def is_member(self, user: str, team: str) -> bool | None:
         key = (user.lower(), team.lower())
         if key not in self._members:
             self._members[key] = self.forge.is_member(user, team)
         return self._members[key]
+
+    def permission(self, user: str) -> str | None:
+        key = user.lower()
+        if key not in self._permissions:
+            self._permissions[key] = self.forge.permission(user)
+        return self._permissions[key]
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,8 @@ class ActionsContext:
     number: int | None
     base_sha: str
     head_sha: str
+    #: the pull request comes from a fork: its workflow gets no repository secret (no ``MLGATE_TOKEN``)
+    fork: bool = False
 
 
 _QUEUE_REF = re.compile(r"/pr-([0-9]+)-[0-9a-f]+$")
@@ -102,12 +123,24 @@ def actions_context(environ: Mapping[str, str] | None = None) -> ActionsContext:
         raise UsageError(f"cannot read the GitHub event payload {path}: {e}") from None
     if "pull_request" in event:
         pr = event["pull_request"]
-        return ActionsContext(pr["number"], pr["base"]["sha"], pr["head"]["sha"])
+        head_repo = (pr["head"].get("repo") or {}).get("full_name")
+        base_repo = (pr["base"].get("repo") or {}).get("full_name")
+        fork = bool(head_repo and base_repo and head_repo.lower() != base_repo.lower())
+        return ActionsContext(pr["number"], pr["base"]["sha"], pr["head"]["sha"], fork)
     if "merge_group" in event:
         mg = event["merge_group"]
         m = _QUEUE_REF.search(mg.get("head_ref", ""))
         return ActionsContext(int(m.group(1)) if m else None, mg["base_sha"], mg["head_sha"])
     raise UsageError(f"event {env.get('GITHUB_EVENT_NAME', '?')!r} carries no pull request or merge group")
+
+
+def _run_url(env: Mapping[str, str]) -> str | None:
+    """The GitHub Actions run this process is part of (its job summary holds the full report), if any."""
+    server, repo, run = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    if not (server and repo and run and run.isdigit()):
+        return None
+    attempt = env.get("GITHUB_RUN_ATTEMPT") or ""
+    return f"{server.rstrip('/')}/{repo}/actions/runs/{run}" + (f"/attempts/{attempt}" if attempt.isdigit() else "")
 
 
 def open_forge(
@@ -124,7 +157,7 @@ def open_forge(
 
         return LocalForge(repo_path)
     if kind == "github":
-        from .github import GitHubForge
+        from .github import ACTIONS_BOT, GitHubForge
 
         token = token or os.environ.get("GITHUB_TOKEN")
         github_repo = github_repo or os.environ.get("GITHUB_REPOSITORY")
@@ -133,5 +166,6 @@ def open_forge(
         if not github_repo:
             raise UsageError("the github forge needs the repository: --github-repo OWNER/NAME (or GITHUB_REPOSITORY)")
         url = github_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
-        return GitHubForge(github_repo, token, url)
+        app_login = os.environ.get("MLGATE_GITHUB_APP_LOGIN") or ACTIONS_BOT
+        return GitHubForge(github_repo, token, url, app_login=app_login, run_url=_run_url(env=os.environ))
     raise UsageError(f"unknown forge {kind!r}; forges: {', '.join(FORGES)}")
