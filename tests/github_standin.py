@@ -316,7 +316,7 @@ class StandIn:
     def _label(self, name: str) -> dict[str, Any]:
         lid = self.state.new_id()
         return {"id": lid, "node_id": f"LA_{lid}", "url": f"{self.repo_url()}/labels/{quote(name)}", "name": name,
-                "description": None, "color": "ededed", "default": False}
+                "description": f"Label {name}", "color": "ededed", "default": False}
 
     def _repo_payload(self) -> dict[str, Any]:
         api, full = self.repo_url(), f"{self.state.owner}/{self.state.name}"

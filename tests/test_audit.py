@@ -176,7 +176,7 @@ def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo
         assert (events[13].approvers, events[13].merger) == ((), "erin")
         assert [(n.login, n.reason) for n in events[13].not_counted] == [("bob", "the author cannot approve their own change")]
         pulls = [r for r in gh.state.requests if "/pulls/" in r[1]]
-        assert len(pulls) == 4  # each PR and its reviews, once
+        assert len(pulls) == 6  # each PR, its reviews and its commits (who pushed), once
         again = {e.pr: e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events if e.pr}
         assert [r for r in gh.state.requests if "/pulls/" in r[1]] == pulls  # served from .git/mlgate/cache
         assert again[12].approvers == events[12].approvers
