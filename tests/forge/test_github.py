@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -378,6 +379,22 @@ def test_a_429_honours_retry_after(gh: StandIn) -> None:
     time = FakeTime()
     gh.secondary_rate_limit(retry_after=None, status=429, match="/reviews")  # no Retry-After: GitHub says a minute
     assert forge(gh, time=time).pull_request(9).number == 9 and time.slept == [60]
+
+
+def test_retry_after_may_be_a_date(gh: StandIn) -> None:
+    gh.add_pull(9, "alice", H)
+    time = FakeTime()
+    gh.fault(503, {"message": "Service Unavailable", "documentation_url": "https://docs.github.com/rest"},
+             headers={"retry-after": formatdate(time.now + 30, usegmt=True)})
+    assert forge(gh, time=time).pull_request(9).number == 9 and time.slept == [30]
+
+
+def test_an_html_404_means_the_url_is_not_githubs_api(gh: StandIn) -> None:
+    gh.fault(404, b"<html><head><title>Page not found</title></head></html>", content_type="text/html")
+    with pytest.raises(ForgeError) as info:
+        forge(gh).pull_request(9)
+    assert str(info.value) == ("GitHub answered 404 Not Found with an HTML page titled 'Page not found' instead of JSON "
+                               "while trying to read pull request #9: check --github-url or GITHUB_API_URL and the network")
 
 
 def test_the_primary_rate_limit_says_when_it_resets(gh: StandIn) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
 from ..errors import MlgateError, UsageError
-from ..reviews import PullRequest
+from ..reviews import PullRequest, is_login
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 FORGES = ("local", "github")
@@ -123,8 +123,8 @@ def actions_context(environ: Mapping[str, str] | None = None) -> ActionsContext:
         raise UsageError(f"cannot read the GitHub event payload {path}: {e}") from None
     if "pull_request" in event:
         pr = event["pull_request"]
-        head_repo = (pr["head"].get("repo") or {}).get("full_name")
-        base_repo = (pr["base"].get("repo") or {}).get("full_name")
+        head_repo = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
+        base_repo = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
         fork = bool(head_repo and base_repo and head_repo.lower() != base_repo.lower())
         return ActionsContext(pr["number"], pr["base"]["sha"], pr["head"]["sha"], fork)
     if "merge_group" in event:
@@ -166,6 +166,9 @@ def open_forge(
         if not github_repo:
             raise UsageError("the github forge needs the repository: --github-repo OWNER/NAME (or GITHUB_REPOSITORY)")
         url = github_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+        # an installation token cannot ask who it is: the bot its app writes comments as (GITHUB_TOKEN's by default)
         app_login = os.environ.get("MLGATE_GITHUB_APP_LOGIN") or ACTIONS_BOT
+        if not (app_login.endswith("[bot]") and is_login(app_login)):
+            raise UsageError(f"MLGATE_GITHUB_APP_LOGIN={app_login!r} is not an app's bot login (like {ACTIONS_BOT})")
         return GitHubForge(github_repo, token, url, app_login=app_login, run_url=_run_url(env=os.environ))
     raise UsageError(f"unknown forge {kind!r}; forges: {', '.join(FORGES)}")

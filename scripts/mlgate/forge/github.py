@@ -22,7 +22,7 @@ from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectio
 
 from ..reviews import REQUESTER_TRAILER, PullRequest, Review, is_login
 from . import COMMENT_MARKER, ForgeError
-from .transport import Backoff, DeadlineExceeded, GitHubAdapter, UnexpectedAnswer, is_secondary_limit, retry_after
+from .transport import Backoff, DeadlineExceeded, GitHubAdapter, UnexpectedAnswer, rate_limit, retry_after
 
 #: GitHub refuses an issue comment longer than this (422 "Body is too long (maximum is 65536 characters)")
 COMMENT_LIMIT = 65536
@@ -70,12 +70,13 @@ def _describe(e: GithubException, what: str, now: float) -> str:
     if status == 401:
         return (f"GitHub rejected the token ({head}) while trying to {what}: check GITHUB_TOKEN "
                 "(expired, revoked, or for another GitHub host)")
-    if status == 429 or (status == 403 and (is_secondary_limit(message) or "retry-after" in headers)):
+    limit = rate_limit(status, headers, message)
+    if limit == "secondary":
         after = retry_after(headers, now)
         wait = f"GitHub asked to wait {after:.0f} s" if after is not None else "GitHub named no wait"
         return (f"GitHub's secondary rate limit ({head}) stopped mlgate while trying to {what}{tried}: {wait}{gave_up}; "
                 "too many requests at once from this token: run fewer mlgate jobs at a time, retry in a few minutes")
-    if status == 403 and (headers.get("x-ratelimit-remaining") == "0" or message.lower().startswith("api rate limit")):
+    if limit == "primary":
         reset = headers.get("x-ratelimit-reset")
         when = ""
         if reset and reset.isdigit():
@@ -117,9 +118,7 @@ def _describe_unexpected(e: UnexpectedAnswer, what: str) -> str:
 def _is_rate_limit(e: GithubException) -> bool:
     headers = {k.lower(): v for k, v in (e.headers or {}).items()}
     message = e.data.get("message") if isinstance(e.data, dict) else ""
-    return e.status == 429 or (e.status == 403 and (headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
-                                                    or is_secondary_limit(str(message or ""))
-                                                    or str(message or "").lower().startswith("api rate limit")))
+    return rate_limit(e.status, headers, message if isinstance(message, str) else "") is not None
 
 
 @contextmanager
@@ -272,13 +271,21 @@ class GitHubForge:
         self._repo = f"/repos/{quote(repo, safe='/')}"
         self._identity: tuple[str, bool] | None = None
         self._teams: dict[tuple[str, str], bool] = {}
+        # PyGithub builds its connection (and one for a URL on another host) lazily from these classes; the
+        # instance's own attributes shadow the class-wide defaults, so no other Github object is affected.
         requester = self.gh.requester
-        scheme = "_Requester__connectionClass"  # PyGithub builds its one connection from this class, lazily
-        if not hasattr(requester, scheme):
-            raise ForgeError("this PyGithub version hides its connection class: mlgate cannot bound its requests")
-        base = HTTPSRequestsConnectionClass if base_url.lower().startswith("https:") else HTTPRequestsConnectionClass
-        setattr(requester, scheme, _connection_class(
-            base, lambda pool: GitHubAdapter(self.backoff, deadline, pool_connections=pool or 10, pool_maxsize=pool or 10)))
+        names = ("_Requester__connectionClass", "_Requester__httpConnectionClass", "_Requester__httpsConnectionClass")
+        if not all(hasattr(requester, name) for name in names):
+            raise ForgeError("this PyGithub version hides its connection classes: mlgate cannot bound its requests")
+
+        def adapter(pool: int | None) -> GitHubAdapter:
+            return GitHubAdapter(self.backoff, deadline, pool_connections=pool or 10, pool_maxsize=pool or 10)
+
+        http_class = _connection_class(HTTPRequestsConnectionClass, adapter)
+        https_class = _connection_class(HTTPSRequestsConnectionClass, adapter)
+        setattr(requester, names[0], https_class if base_url.lower().startswith("https:") else http_class)
+        setattr(requester, names[1], http_class)
+        setattr(requester, names[2], https_class)
 
     # --- requests -----------------------------------------------------------------------------------------
 

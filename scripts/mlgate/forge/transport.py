@@ -167,7 +167,8 @@ class Backoff:
     def wait_for(self, method: str, response: requests.Response, attempt: int) -> float | None:
         """Seconds to wait before repeating the request, or None when it must not be repeated."""
         status, headers = response.status_code, response.headers
-        if is_rate_limited(response):
+        if rate_limit(status, headers, message_of(response.content)):
+            # GitHub's advice, in its order: Retry-After; else the reset time when no request is left; else a minute
             after = retry_after(headers, self.clock())
             if after is not None:
                 return after
@@ -208,7 +209,8 @@ def message_of(body: bytes) -> str:
         data = json.loads(body or b"null")
     except ValueError:
         return ""
-    return data.get("message") or "" if isinstance(data, dict) and isinstance(data.get("message"), str) else ""
+    message = data.get("message") if isinstance(data, dict) else None
+    return message if isinstance(message, str) else ""
 
 
 def is_secondary_limit(message: str) -> bool:
@@ -217,15 +219,16 @@ def is_secondary_limit(message: str) -> bool:
         ("please retry your request again later.", "please wait a few minutes before you try again."))
 
 
-def is_rate_limited(response: requests.Response) -> bool:
-    """429, or a 403 that GitHub's rate limiting answered (primary or secondary)."""
-    if response.status_code == 429:
-        return True
-    if response.status_code != 403:
-        return False
-    message = message_of(response.content)
-    return (response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
-            or message.lower().startswith("api rate limit exceeded") or is_secondary_limit(message))
+def rate_limit(status: int, headers: Any, message: str) -> str | None:
+    """Which of GitHub's rate limits a 403 or 429 is: "secondary" (too many requests at once: Retry-After or the
+    secondary-limit message), "primary" (the hourly quota: no request left), or None (a 403 for another reason)."""
+    if status not in (403, 429):
+        return None
+    if "retry-after" in headers or is_secondary_limit(message):
+        return "secondary"
+    if headers.get("x-ratelimit-remaining") == "0" or message.lower().startswith("api rate limit exceeded"):
+        return "primary"
+    return "secondary" if status == 429 else None
 
 
 # --- the adapter --------------------------------------------------------------------------------------
@@ -295,8 +298,8 @@ class GitHubAdapter(requests.adapters.HTTPAdapter):
     @staticmethod
     def _check_json(response: requests.Response, attempts: int, waited: float) -> None:
         body = response.content
-        if not body or not body.strip():
-            return
+        if not body or not body.strip() or (300 <= response.status_code < 400 and "location" in response.headers):
+            return  # nothing to read, or a redirect for PyGithub to follow (or refuse)
         content_type = (response.headers.get("content-type") or "").split(";")[0].strip()
         if _JSON.match(content_type):
             try:
