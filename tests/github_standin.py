@@ -661,7 +661,7 @@ class _Handler(BaseHTTPRequestHandler):
     def delete_comment(self, cid: str, body: Any) -> None:
         if self.state.comments.pop(int(cid), None) is None:
             return self._error(404, "Not Found")
-        self.state.answers.append(Answer("DELETE", self.path, self.query, 204, "", b""))
+        self.state.answers.append(Answer("DELETE", self.path.split("?", 1)[0], self.query, 204, "", b""))
         self.wfile.write(f"HTTP/1.1 204 No Content\r\nDate: {formatdate(usegmt=True)}\r\n\r\n".encode())
 
     def collaborator_permission(self, login: str, body: Any) -> None:

@@ -157,6 +157,19 @@ def test_rejected_pull_requests_are_the_closed_unmerged_mlgate_ones(gh: StandIn)
     assert len(pages) == 2  # 100 a page, following the Link header
 
 
+def test_open_pull_request_with_labels_and_the_422_of_a_duplicate(gh: StandIn) -> None:
+    gh.state.branches.update({"mlgate/register-x-v1": H, "main": "b" * 40})
+    f = forge(gh)
+    pr = f.open_pull_request(title="Register x v1", body="body", head="mlgate/register-x-v1", base="main",
+                             labels=["mlgate", "registration"], author="ignored")
+    assert pr.number == 1 and pr.head_sha == H and pr.author == "alice"  # the token's user
+    assert [label["name"] for label in gh.state.pulls[1]["labels"]] == ["mlgate", "registration"]
+    with pytest.raises(ForgeError, match="GitHub answered 422 Unprocessable Entity while trying to open a pull request "
+                                         "from mlgate/register-x-v1 into main: Validation Failed: A pull request already "
+                                         "exists for acme:mlgate/register-x-v1"):
+        f.open_pull_request(title="again", body="", head="mlgate/register-x-v1", base="main", labels=[], author="x")
+
+
 # --- who may approve --------------------------------------------------------------------------------
 
 
