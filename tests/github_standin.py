@@ -1,32 +1,93 @@
 """A GitHub REST API stand-in on 127.0.0.1 for testing the github forge with real PyGithub over HTTP.
 
-It serves the endpoints mlgate uses with the payload shapes GitHub documents
-(pulls, reviews, issues, issue comments, labels, team memberships, commit
-pulls) and GitHub's error shapes (401 bad credentials, 404, 422 validation
-failed, 403 rate limit with x-ratelimit-* headers). State lives in memory;
-every request is recorded so tests can count calls.
+It is meant to be as strict as GitHub for everything mlgate relies on, with the payloads GitHub's OpenAPI
+description documents (``tests/forge/test_openapi.py`` checks every answer against it):
+
+* pulls (one, the closed ones into a base, paginated with ``Link`` headers), their reviews (a PENDING review
+  is listed to its own author only, ``user: null`` for a deleted account, DISMISSED in place), their commits
+  (author and committer GitHub users, ``null`` for an unlinked email, ``web-flow`` for GitHub's own), the pull
+  requests of a commit (merge, squash and rebase merges: a rebase lists the pull request for each rebased
+  commit), ``author_association``;
+* issue comments with their author (the token's user, or ``github-actions[bot]`` for an installation token),
+  GitHub's 65,536-character limit (422), editing and deleting;
+* ``GET /user`` (403 for an installation token), the collaborator permission endpoint, teams and team
+  memberships (403 or 404 for a token that may not read the organisation's teams);
+* failures as GitHub sends them: 401, 404, 422, the primary rate limit (403 with ``x-ratelimit-*``), the
+  secondary one (403 or 429 with ``Retry-After``), HTML error pages (502), a 200 with an HTML page, and
+  answers trickled a byte at a time (see :class:`Fault`).
+
+State lives in memory; every request and every answer is recorded so tests can count calls and check bodies.
 """
 
 from __future__ import annotations
 
+import http
 import json
 import re
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
 
 DOCS = "https://docs.github.com/rest"
+WEB = "https://github.com"
+JSON_TYPE = "application/json; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+COMMENT_LIMIT = 65536
+#: GitHub's base roles, as the permission endpoint's legacy ``permission`` field names them
+LEGACY = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read", "none": "none"}
+#: what GitHub's front end answers when the API behind it fails (an HTML page, not JSON)
+UNICORN = ("<!DOCTYPE html>\n<html>\n  <head>\n    <meta http-equiv=\"Content-type\" content=\"text/html; charset=utf-8\">\n"
+           "    <title>Unicorn! &middot; GitHub</title>\n  </head>\n  <body>\n    <p>No server is currently available to "
+           "service your request.</p>\n  </body>\n</html>\n")
+#: a proxy's or captive portal's login page, answered with 200
+PORTAL = ("<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head>\n"
+          "<body><form method=\"post\"><input name=\"user\"></form></body></html>\n")
+SECONDARY = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach "
+             "out to GitHub Support for help, please include the request ID 0000:1111:2222.")
+NOT_INTEGRATION = "Resource not accessible by integration"
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _user(login: str) -> dict[str, Any]:
-    return {"login": login, "id": abs(hash(login)) % 10**7, "node_id": f"U_{login}", "type": "Bot" if login.endswith("[bot]") else "User",
-            "site_admin": False, "html_url": f"https://github.com/{login}", "avatar_url": ""}
+def _id(text: str) -> int:
+    return zlib.crc32(text.encode()) % 10**8 + 1
+
+
+@dataclass
+class Fault:
+    """A scripted answer for the next ``times`` requests whose ``"METHOD /path"`` matches ``match`` (a regex).
+
+    ``status`` None keeps the endpoint's own answer and only delivers it slowly: ``trickle`` seconds between
+    bytes of the body (and of the status line and headers too, with ``trickle_headers``).
+    """
+
+    status: int | None
+    body: Any = None  # JSON (a dict or list) or bytes, sent with content_type
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON_TYPE
+    times: int = 1
+    match: str = ""
+    trickle: float = 0.0
+    trickle_headers: bool = False
+
+
+@dataclass
+class Answer:
+    """One answer the stand-in sent, as recorded for the OpenAPI check."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int
+    content_type: str
+    body: bytes
 
 
 @dataclass
@@ -34,21 +95,39 @@ class State:
     owner: str = "acme"
     name: str = "registry"
     token: str = "t0ken"
+    private: bool = True
     branches: dict[str, str] = field(default_factory=dict)  # name -> sha
-    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)  # number -> GitHub's pull request payload
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    comments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> comment (with "issue")
+    pull_commits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # number -> commit payloads
+    rebased: dict[int, list[str]] = field(default_factory=dict)  # number -> commits a rebase merge made on the base
+    comments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> comment payload
     teams: dict[str, set[str]] = field(default_factory=dict)  # "org/slug" -> logins
+    org_members: set[str] = field(default_factory=set)  # besides the teams' members
+    permissions: dict[str, str] = field(default_factory=dict)  # login (lower case) -> admin, maintain, write, triage, read
+    base_permission: str = "read"  # what the organisation's members get on its repositories
+    missing_users: set[str] = field(default_factory=set)  # logins GitHub does not know (404)
+    token_user: str = "alice"
+    #: "user": a personal token (GET /user answers); "app": an installation token (GitHub Actions' GITHUB_TOKEN)
+    token_kind: str = "user"
+    #: whether the token may read the organisation's teams: "granted" (read:org, Members: read), "integration"
+    #: (an installation token without it: 403) or "hidden" (a personal token without read:org: the teams are 404)
+    org_read: str = "granted"
     rate_limited: bool = False
     fail_next: int | None = None  # an HTTP status to answer the next request with
+    faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    routes: list[tuple[str, str]] = field(default_factory=list)  # (method, pattern) of every endpoint served
     next_id: int = 1000
-    token_user: str = "alice"
     branch_lookup: Any = None  # optional callable: branch name -> sha or None (e.g. reading a bare origin)
 
     def new_id(self) -> int:
         self.next_id += 1
         return self.next_id
+
+    def token_login(self) -> str:
+        return "github-actions[bot]" if self.token_kind == "app" else self.token_user
 
 
 class StandIn:
@@ -56,6 +135,7 @@ class StandIn:
 
     def __init__(self) -> None:
         self.state = State()
+        self.stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"state": self.state, "standin": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -66,6 +146,7 @@ class StandIn:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()  # ends any answer being trickled
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
@@ -75,104 +156,378 @@ class StandIn:
     def repo_url(self) -> str:
         return f"{self.url}/repos/{self.state.owner}/{self.state.name}"
 
+    def collaborator(self, login: str, role: str = "write") -> None:
+        """Give ``login`` a role on the repository (admin, maintain, write, triage, read)."""
+        assert role in LEGACY and role != "none", role
+        self.state.permissions[login.lower()] = role
+
     def add_pull(self, number: int, author: str, head_sha: str, base: str = "main", head: str = "feature",
-                 base_sha: str = "b" * 40, title: str = "Promote") -> dict[str, Any]:
-        pr = self._pull_payload(number, author, head, head_sha, base, base_sha, title, "")
+                 base_sha: str = "b" * 40, title: str = "Promote", body: str = "", labels: tuple[str, ...] = (),
+                 commits: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """A pull request; its commits default to one (``head_sha``) authored and committed by ``author``."""
+        pr = self._pull_payload(number, author, head, head_sha, base, base_sha, title, body)
+        for name in labels:
+            pr["labels"].append(self._label(name))
         self.state.pulls[number] = pr
         self.state.reviews[number] = []
+        self.state.pull_commits[number] = commits if commits is not None else [self.commit(head_sha, author, author)]
+        pr["commits"] = len(self.state.pull_commits[number])
         return pr
 
-    def review(self, number: int, user: str, state: str, commit: str | None = None) -> None:
+    def commit(self, sha: str, author: str | None, committer: str | None, message: str = "change") -> dict[str, Any]:
+        """A commit payload; ``None`` is an email GitHub links to no account, ``web-flow`` GitHub's own committer."""
+        repo = self.repo_url()
+        full = f"{self.state.owner}/{self.state.name}"
+
+        def git_user(login: str | None) -> dict[str, Any]:
+            name = login or "Someone"
+            return {"name": name, "email": f"{name.lower()}@example.com", "date": _now()}
+
+        return {
+            "url": f"{repo}/commits/{sha}", "sha": sha, "node_id": f"C_{sha[:12]}",
+            "html_url": f"{WEB}/{full}/commit/{sha}", "comments_url": f"{repo}/commits/{sha}/comments",
+            "commit": {"url": f"{repo}/git/commits/{sha}", "author": git_user(author), "committer": git_user(committer),
+                       "message": message, "comment_count": 0,
+                       "tree": {"sha": "e" * 40, "url": f"{repo}/git/trees/{'e' * 40}"}},
+            "author": self.user(author) if author else None, "committer": self.user(committer) if committer else None,
+            "parents": [{"sha": "0" * 40, "url": f"{repo}/commits/{'0' * 40}", "html_url": f"{WEB}/{full}/commit/{'0' * 40}"}],
+        }
+
+    def push(self, number: int, sha: str, author: str | None, committer: str | None = None) -> None:
+        """Someone pushes commit ``sha`` to the pull request's branch."""
+        commits = self.state.pull_commits[number]
+        commits.append(self.commit(sha, author, committer if committer is not None else author))
+        pr = self.state.pulls[number]
+        pr["head"]["sha"] = sha
+        pr["commits"] = len(commits)
+
+    def review(self, number: int, user: str | None, state: str, commit: str | None = None) -> int:
+        """A review (``user`` None: its author's account was deleted); PENDING is a draft. Returns its id."""
         rid = self.state.new_id()
         pr = self.state.pulls[number]
-        self.state.reviews[number].append({
-            "id": rid, "node_id": f"PRR_{rid}", "user": _user(user), "body": "", "state": state,
-            "html_url": f"https://github.com/{self.state.owner}/{self.state.name}/pull/{number}#pullrequestreview-{rid}",
-            "pull_request_url": pr["url"], "author_association": "MEMBER",
-            "submitted_at": _now(), "commit_id": commit or pr["head"]["sha"],
-            "_links": {"html": {"href": ""}, "pull_request": {"href": pr["url"]}},
-        })
+        html = f"{WEB}/{self.state.owner}/{self.state.name}/pull/{number}#pullrequestreview-{rid}"
+        review = {
+            "id": rid, "node_id": f"PRR_{rid}", "user": self.user(user) if user else None, "body": "", "state": state,
+            "html_url": html, "pull_request_url": pr["url"], "author_association": self.association(user),
+            "commit_id": commit or pr["head"]["sha"],
+            "_links": {"html": {"href": html}, "pull_request": {"href": pr["url"]}},
+        }
+        if state != "PENDING":
+            review["submitted_at"] = _now()
+        self.state.reviews[number].append(review)
+        return rid
 
-    def merge(self, number: int, merge_sha: str, by: str) -> None:
+    def dismiss(self, number: int, review_id: int) -> None:
+        """What "Dismiss review" does on GitHub: the review stays where it is, its state becomes DISMISSED."""
+        review = next(r for r in self.state.reviews[number] if r["id"] == review_id)
+        assert review["state"] in ("APPROVED", "CHANGES_REQUESTED"), "GitHub dismisses approvals and change requests"
+        review["state"] = "DISMISSED"
+
+    def comment(self, number: int, user: str, body: str) -> dict[str, Any]:
+        """Someone else comments on the pull request."""
+        comment = self._comment(number, body, self.user(user))
+        self.state.comments[comment["id"]] = comment
+        return comment
+
+    def merge(self, number: int, merge_sha: str, by: str, method: str = "merge", rebased: list[str] | None = None) -> None:
+        """Merge the pull request. A ``rebase`` merge writes ``rebased`` commits on the base (``merge_sha`` is the
+        last, as GitHub's ``merge_commit_sha`` is)."""
         pr = self.state.pulls[number]
-        pr.update(state="closed", merged=True, merged_at=_now(), merge_commit_sha=merge_sha, merged_by=_user(by))
+        if method == "rebase":
+            rebased = rebased or [merge_sha]
+            assert rebased[-1] == merge_sha, "GitHub's merge_commit_sha of a rebase is its last commit"
+            self.state.rebased[number] = list(rebased)
+        pr.update(state="closed", merged=True, merged_at=_now(), closed_at=_now(), merge_commit_sha=merge_sha,
+                  merged_by=self.user(by), mergeable=None, mergeable_state="unknown")
+
+    def close(self, number: int) -> None:
+        """Close the pull request without merging it."""
+        self.state.pulls[number].update(state="closed", closed_at=_now(), updated_at=_now())
+
+    # --- faults ----------------------------------------------------------------------------------------
+
+    def fault(self, status: int | None, body: Any = None, *, headers: dict[str, str] | None = None,
+              content_type: str = JSON_TYPE, times: int = 1, match: str = "", trickle: float = 0.0,
+              trickle_headers: bool = False) -> Fault:
+        fault = Fault(status, body, dict(headers or {}), content_type, times, match, trickle, trickle_headers)
+        self.state.faults.append(fault)
+        return fault
+
+    def server_error(self, status: int = 502, *, times: int = 1, match: str = "") -> Fault:
+        """GitHub's front end failing: an HTML page, as GitHub sends for 502, 503 and 504."""
+        return self.fault(status, UNICORN.encode(), content_type=HTML_TYPE, times=times, match=match)
+
+    def secondary_rate_limit(self, retry_after: int | None = 60, *, status: int = 403, times: int = 1,
+                             match: str = "") -> Fault:
+        headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
+        return self.fault(status, {"message": SECONDARY, "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api"
+                                   "#about-secondary-rate-limits"}, headers=headers, times=times, match=match)
+
+    def html_success(self, *, times: int = 1, match: str = "") -> Fault:
+        """A 200 whose body is a proxy's HTML page (a captive portal, a wrong API URL)."""
+        return self.fault(200, PORTAL.encode(), content_type=HTML_TYPE, times=times, match=match)
+
+    def trickle(self, seconds_per_byte: float, *, headers_too: bool = False, times: int = 1, match: str = "") -> Fault:
+        """The endpoint's own answer, a byte at a time."""
+        return self.fault(None, times=times, match=match, trickle=seconds_per_byte, trickle_headers=headers_too)
+
+    # --- GitHub's payloads --------------------------------------------------------------------------
+
+    def association(self, login: str | None) -> str:
+        """``author_association`` of ``login`` with the repository."""
+        if login is None:
+            return "NONE"
+        low = login.lower()
+        if low == self.state.owner.lower():
+            return "OWNER"
+        if low in {u.lower() for u in self.state.org_members} or any(
+                low in {u.lower() for u in members} for team, members in self.state.teams.items()
+                if team.split("/")[0].lower() == self.state.owner.lower()):
+            return "MEMBER"
+        if low in self.state.permissions:
+            return "COLLABORATOR"
+        return "NONE"
+
+    def user(self, login: str) -> dict[str, Any]:
+        """GitHub's simple-user object."""
+        api = f"{self.url}/users/{quote(login)}"
+        bot = login.endswith("[bot]")
+        return {
+            "login": login, "id": _id(login), "node_id": f"U_{_id(login)}",
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(login)}?v=4", "gravatar_id": "",
+            "url": api, "html_url": f"{WEB}/apps/{login[:-5]}" if bot else f"{WEB}/{login}",
+            "followers_url": f"{api}/followers", "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}", "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions", "organizations_url": f"{api}/orgs", "repos_url": f"{api}/repos",
+            "events_url": f"{api}/events{{/privacy}}", "received_events_url": f"{api}/received_events",
+            "type": "Bot" if bot else "Organization" if login == self.state.owner else "User", "user_view_type": "public",
+            "site_admin": False,
+        }
+
+    def _app(self) -> dict[str, Any]:
+        """The GitHub Actions app, as ``performed_via_github_app`` names it."""
+        return {"id": 15368, "slug": "github-actions", "node_id": "MDM6QXBwMTUzNjg=", "owner": self.user("github"),
+                "name": "GitHub Actions", "description": "Automate your workflow from idea to production",
+                "external_url": "https://help.github.com/en/actions", "html_url": f"{WEB}/apps/github-actions",
+                "created_at": "2018-07-30T09:30:17Z", "updated_at": "2024-04-10T20:33:16Z",
+                "permissions": {"issues": "write", "metadata": "read", "pull_requests": "write"},
+                "events": ["pull_request", "pull_request_review"]}
+
+    def _label(self, name: str) -> dict[str, Any]:
+        lid = self.state.new_id()
+        return {"id": lid, "node_id": f"LA_{lid}", "url": f"{self.repo_url()}/labels/{quote(name)}", "name": name,
+                "description": f"Label {name}", "color": "ededed", "default": False}
+
+    def _repo_payload(self) -> dict[str, Any]:
+        api, full = self.repo_url(), f"{self.state.owner}/{self.state.name}"
+        templated = {
+            "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}", "blobs_url": "/git/blobs{/sha}",
+            "branches_url": "/branches{/branch}", "collaborators_url": "/collaborators{/collaborator}",
+            "comments_url": "/comments{/number}", "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
+            "contents_url": "/contents/{+path}", "git_commits_url": "/git/commits{/sha}", "git_refs_url": "/git/refs{/sha}",
+            "git_tags_url": "/git/tags{/sha}", "issue_comment_url": "/issues/comments{/number}",
+            "issue_events_url": "/issues/events{/number}", "issues_url": "/issues{/number}", "keys_url": "/keys{/key_id}",
+            "labels_url": "/labels{/name}", "milestones_url": "/milestones{/number}",
+            "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
+            "releases_url": "/releases{/id}", "statuses_url": "/statuses/{sha}", "trees_url": "/git/trees{/sha}",
+        }
+        plain = ["contributors", "deployments", "downloads", "events", "forks", "hooks", "languages", "merges",
+                 "stargazers", "subscribers", "subscription", "tags", "teams"]
+        payload: dict[str, Any] = {k: api + v for k, v in templated.items()}
+        payload.update({f"{k}_url": f"{api}/{k}" for k in plain})
+        payload.update({
+            "id": _id(full), "node_id": f"R_{_id(full)}", "name": self.state.name, "full_name": full,
+            "owner": self.user(self.state.owner), "private": self.state.private, "html_url": f"{WEB}/{full}",
+            "description": None, "fork": False, "url": api, "clone_url": f"{WEB}/{full}.git",
+            "git_url": f"git://github.com/{full}.git", "ssh_url": f"git@github.com:{full}.git", "svn_url": f"{WEB}/{full}",
+            "mirror_url": None, "homepage": None, "language": "Python", "forks": 0, "forks_count": 0,
+            "stargazers_count": 0, "watchers": 0, "watchers_count": 0, "size": 100, "default_branch": "main",
+            "open_issues": 0, "open_issues_count": 0, "has_issues": True, "has_projects": False, "has_wiki": False,
+            "has_pages": False, "has_downloads": True, "archived": False, "disabled": False, "license": None,
+            "pushed_at": "2026-01-02T03:04:05Z", "created_at": "2025-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z",
+        })
+        return payload
 
     def _pull_payload(self, number: int, author: str, head: str, head_sha: str, base: str, base_sha: str,
                       title: str, body: str) -> dict[str, Any]:
         repo = self.repo_url()
         full = f"{self.state.owner}/{self.state.name}"
-        repo_obj = {"id": 1, "name": self.state.name, "full_name": full, "owner": _user(self.state.owner), "private": True,
-                    "url": repo, "html_url": f"https://github.com/{full}", "default_branch": "main"}
+        repo_obj = self._repo_payload()
+        html = f"{WEB}/{full}/pull/{number}"
+        owner = self.user(self.state.owner)
         return {
             "url": f"{repo}/pulls/{number}", "id": number * 7, "node_id": f"PR_{number}", "number": number,
-            "html_url": f"https://github.com/{full}/pull/{number}", "issue_url": f"{repo}/issues/{number}",
+            "html_url": html, "diff_url": f"{html}.diff", "patch_url": f"{html}.patch", "issue_url": f"{repo}/issues/{number}",
             "comments_url": f"{repo}/issues/{number}/comments", "review_comments_url": f"{repo}/pulls/{number}/comments",
-            "commits_url": f"{repo}/pulls/{number}/commits", "statuses_url": f"{repo}/statuses/{head_sha}",
-            "state": "open", "locked": False, "title": title, "body": body, "user": _user(author), "labels": [],
-            "draft": False, "created_at": _now(), "updated_at": _now(), "closed_at": None, "merged_at": None,
-            "merge_commit_sha": None, "merged": False, "mergeable": True, "merged_by": None, "author_association": "MEMBER",
-            "head": {"label": f"{self.state.owner}:{head}", "ref": head, "sha": head_sha, "user": _user(self.state.owner), "repo": repo_obj},
-            "base": {"label": f"{self.state.owner}:{base}", "ref": base, "sha": base_sha, "user": _user(self.state.owner), "repo": repo_obj},
+            "review_comment_url": f"{repo}/pulls/comments{{/number}}", "commits_url": f"{repo}/pulls/{number}/commits",
+            "statuses_url": f"{repo}/statuses/{head_sha}",
+            "state": "open", "locked": False, "title": title, "body": body, "user": self.user(author), "labels": [],
+            "milestone": None, "active_lock_reason": None, "assignee": None, "assignees": [], "requested_reviewers": [],
+            "requested_teams": [], "draft": False, "created_at": _now(), "updated_at": _now(), "closed_at": None,
+            "merged_at": None, "merge_commit_sha": None, "merged": False, "mergeable": True, "rebaseable": True,
+            "mergeable_state": "clean", "merged_by": None, "author_association": self.association(author),
+            "auto_merge": None, "maintainer_can_modify": False,
+            "head": {"label": f"{self.state.owner}:{head}", "ref": head, "sha": head_sha, "user": owner, "repo": repo_obj},
+            "base": {"label": f"{self.state.owner}:{base}", "ref": base, "sha": base_sha, "user": owner, "repo": repo_obj},
+            "_links": {k: {"href": v} for k, v in {
+                "self": f"{repo}/pulls/{number}", "html": html, "issue": f"{repo}/issues/{number}",
+                "comments": f"{repo}/issues/{number}/comments", "review_comments": f"{repo}/pulls/{number}/comments",
+                "review_comment": f"{repo}/pulls/comments{{/number}}", "commits": f"{repo}/pulls/{number}/commits",
+                "statuses": f"{repo}/statuses/{head_sha}"}.items()},
             "comments": 0, "review_comments": 0, "commits": 1, "additions": 1, "deletions": 1, "changed_files": 1,
         }
+
+    def _comment(self, n: int, text: str, user: dict[str, Any], cid: int | None = None) -> dict[str, Any]:
+        cid = cid or self.state.new_id()
+        repo = self.repo_url()
+        return {"id": cid, "node_id": f"IC_{cid}", "url": f"{repo}/issues/comments/{cid}",
+                "html_url": f"{WEB}/{self.state.owner}/{self.state.name}/pull/{n}#issuecomment-{cid}",
+                "issue_url": f"{repo}/issues/{n}", "body": text, "user": user, "created_at": _now(), "updated_at": _now(),
+                "author_association": self.association(user["login"]) if user["type"] != "Bot" else "NONE",
+                "performed_via_github_app": self._app() if user["type"] == "Bot" else None}
+
+    def public_user(self, login: str) -> dict[str, Any]:
+        """``GET /user``'s answer (the public-user view)."""
+        payload = self.user(login)
+        payload.update({"name": login.title(), "company": None, "blog": "", "location": None, "email": None,
+                        "hireable": None, "bio": None, "public_repos": 1, "public_gists": 0, "followers": 0,
+                        "following": 0, "created_at": "2020-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z"})
+        return payload
+
+
+#: the fields of a pull request that GitHub's list endpoints leave out (pull-request-simple)
+_FULL_ONLY = ("merged", "mergeable", "rebaseable", "mergeable_state", "merged_by", "comments", "review_comments",
+              "maintainer_can_modify", "commits", "additions", "deletions", "changed_files")
+
+
+def _simple(pr: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in pr.items() if k not in _FULL_ONLY}
 
 
 class _Handler(BaseHTTPRequestHandler):
     state: State
     standin: StandIn
     protocol_version = "HTTP/1.1"
+    fault: Fault | None = None
+    query: dict[str, list[str]] = {}
 
     def log_message(self, *args: object) -> None:  # keep test output clean
         pass
 
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
-        self.send_header("x-ratelimit-limit", "5000")
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, content_type: str = JSON_TYPE) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        head = {"Date": formatdate(usegmt=True), "Content-Type": content_type, "Content-Length": str(len(data)),
+                "X-GitHub-Media-Type": "github.v3; format=json", "X-GitHub-Request-Id": f"0000:{len(self.state.answers)}",
+                "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999", "x-ratelimit-used": "1",
+                "x-ratelimit-reset": "1893456000", "x-ratelimit-resource": "core"}
         for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        if not any(k.lower() == "x-ratelimit-remaining" for k in (headers or {})):
-            self.send_header("x-ratelimit-remaining", "4999")
-        self.end_headers()
-        self.wfile.write(data)
+            head = {h: x for h, x in head.items() if h.lower() != k.lower()}
+            head[k] = v
+        self.state.answers.append(Answer(self.command, self.path.split("?", 1)[0], self.query, status,
+                                         head["Content-Type"], data))
+        reason = http.HTTPStatus(status).phrase
+        raw_head = (f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items()) + "\r\n").encode()
+        fault = self.fault
+        try:
+            if fault is None or not fault.trickle:
+                self.wfile.write(raw_head + data)
+                return
+            self._trickle(raw_head, fault.trickle if fault.trickle_headers else 0.0)
+            self._trickle(data, fault.trickle)
+        except OSError:  # the client gave up
+            self.close_connection = True
 
-    def _error(self, status: int, message: str, errors: list | None = None) -> None:
-        body: dict[str, Any] = {"message": message, "documentation_url": DOCS}
+    def _trickle(self, data: bytes, interval: float) -> None:
+        if not interval:
+            self.wfile.write(data)
+            return
+        for i in range(len(data)):
+            if self.standin.stopping.wait(interval):
+                raise OSError("the stand-in is stopping")
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()
+
+    def _error(self, status: int, message: str, errors: list | None = None, docs: str = DOCS,
+               headers: dict[str, str] | None = None) -> None:
+        body: dict[str, Any] = {"message": message, "documentation_url": docs}
         if errors:
             body["errors"] = errors
-        self._send(status, body)
+        if status in (401, 403, 404, 409, 410) and not errors:
+            body["status"] = str(status)
+        self._send(status, body, headers)
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length) or b"{}") if length else {}
 
-    def _dispatch(self, method: str) -> None:
+    def _list(self, items: list[Any]) -> None:
+        """A page of ``items`` (``per_page``, default 30, at most 100) with GitHub's ``Link`` header."""
+        try:
+            per_page = min(max(int(self.query.get("per_page", ["30"])[0]), 1), 100)
+            page = max(int(self.query.get("page", ["1"])[0]), 1)
+        except ValueError:
+            return self._error(422, "Validation Failed", [{"resource": "Search", "field": "per_page", "code": "invalid"}])
+        last = max((len(items) + per_page - 1) // per_page, 1)
         path = self.path.split("?", 1)[0]
+        params = {k: v[-1] for k, v in self.query.items() if k != "page"}
+
+        def url(p: int) -> str:
+            return f"{self.standin.url}{path}?{urlencode({**params, 'page': p})}"
+
+        links = []
+        if page < last:
+            links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
+        if page > 1:
+            links += [f'<{url(1)}>; rel="first"', f'<{url(page - 1)}>; rel="prev"']
+        self._send(200, items[(page - 1) * per_page:page * per_page], {"Link": ", ".join(links)} if links else None)
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.state.faults:
+            if fault.times > 0 and re.search(fault.match, f"{method} {path}"):
+                fault.times -= 1
+                if fault.times == 0:
+                    self.state.faults.remove(fault)
+                return fault
+        return None
+
+    def _dispatch(self, method: str) -> None:
+        path, _, query = self.path.partition("?")
+        self.query = parse_qs(query)
+        self.fault = None
         self.state.requests.append((method, path))
-        body = self._body() if method in ("POST", "PATCH") else None
+        body = self._body() if method in ("POST", "PATCH", "PUT") else None
         auth = self.headers.get("Authorization", "")
         if auth not in (f"token {self.state.token}", f"Bearer {self.state.token}"):
             return self._error(401, "Bad credentials")
         if self.state.rate_limited:
-            return self._send(403, {"message": "API rate limit exceeded for user ID 1.", "documentation_url": DOCS},
+            return self._send(403, {"message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
+                                    "for help, please include the request ID 0000:1111.", "documentation_url": DOCS},
                               {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1893456000", "x-ratelimit-used": "5000"})
         if self.state.fail_next is not None:
             status, self.state.fail_next = self.state.fail_next, None
             return self._error(status, "Server Error" if status >= 500 else "Forbidden")
+        self.fault = self._take_fault(method, path)
+        if self.fault is not None and self.fault.status is not None:
+            return self._send(self.fault.status, self.fault.body, self.fault.headers, self.fault.content_type)
+        if path.startswith("/orgs/") and "/teams/" in path and self.state.org_read != "granted":
+            if self.state.org_read == "integration":
+                return self._error(403, NOT_INTEGRATION, docs=f"{DOCS}/teams/members")
+            return self._error(404, "Not Found", docs=f"{DOCS}/teams/members")
         prefix = f"/repos/{self.state.owner}/{self.state.name}"
         routes = [
+            ("GET", r"^/user$", self.get_user),
             ("POST", rf"^{prefix}/pulls$", self.create_pull),
+            ("GET", rf"^{prefix}/pulls$", self.list_pulls),
             ("GET", rf"^{prefix}/pulls/(\d+)$", self.get_pull),
             ("GET", rf"^{prefix}/pulls/(\d+)/reviews$", self.list_reviews),
-            ("GET", rf"^{prefix}/issues/(\d+)$", self.get_issue),
+            ("GET", rf"^{prefix}/pulls/(\d+)/commits$", self.list_commits),
             ("POST", rf"^{prefix}/issues/(\d+)/labels$", self.add_labels),
             ("GET", rf"^{prefix}/issues/(\d+)/comments$", self.list_comments),
             ("POST", rf"^{prefix}/issues/(\d+)/comments$", self.create_comment),
             ("PATCH", rf"^{prefix}/issues/comments/(\d+)$", self.edit_comment),
-            ("GET", rf"^{prefix}/commits/([0-9a-f]{{7,40}})$", self.get_commit),
+            ("DELETE", rf"^{prefix}/issues/comments/(\d+)$", self.delete_comment),
+            ("GET", rf"^{prefix}/collaborators/([^/]+)/permission$", self.collaborator_permission),
+            ("GET", r"^/orgs/([^/]+)/teams/([^/]+)$", self.get_team),
             ("GET", rf"^{prefix}/commits/([0-9a-f]{{7,40}})/pulls$", self.commit_pulls),
             ("GET", r"^/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)$", self.team_membership),
             # --- mlgate doctor: branch protection and rulesets (handlers at the end of this class) ---
@@ -181,6 +536,7 @@ class _Handler(BaseHTTPRequestHandler):
             ("GET", rf"^{prefix}/rulesets$", self.list_rulesets),
             ("GET", rf"^{prefix}/rulesets/(\d+)$", self.get_ruleset),
         ]
+        self.state.routes = [(m, pattern) for m, pattern, _ in routes]
         for m, pattern, fn in routes:
             match = re.match(pattern, path)
             if m == method and match:
@@ -196,6 +552,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:  # noqa: N802
         self._dispatch("PATCH")
 
+    def do_PUT(self) -> None:  # noqa: N802
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._dispatch("DELETE")
+
     # --- endpoints ---------------------------------------------------------------------
 
     def _pull(self, n: str) -> dict[str, Any] | None:
@@ -203,6 +565,11 @@ class _Handler(BaseHTTPRequestHandler):
         if pr is None:
             self._error(404, "Not Found")
         return pr
+
+    def get_user(self, body: Any) -> None:
+        if self.state.token_kind == "app":  # an installation token is no user
+            return self._error(403, NOT_INTEGRATION, docs=f"{DOCS}/users/users#get-the-authenticated-user")
+        self._send(200, self.standin.public_user(self.state.token_user))
 
     def create_pull(self, body: Any) -> None:
         missing = [k for k in ("title", "head", "base") if not body.get(k)]
@@ -220,11 +587,23 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
                                    "message": f"A pull request already exists for {self.state.owner}:{body['head']}."}])
         number = max(self.state.pulls, default=0) + 1
-        pr = self.standin._pull_payload(number, self.state.token_user, body["head"], self.state.branches[body["head"]],
-                                        body["base"], self.state.branches.get(body["base"], "b" * 40), body["title"], body.get("body", ""))
-        self.state.pulls[number] = pr
-        self.state.reviews[number] = []
+        author = self.state.token_login()
+        pr = self.standin.add_pull(number, author, self.state.branches[body["head"]], body["base"], body["head"],
+                                   self.state.branches.get(body["base"], "b" * 40), body["title"], body.get("body") or "")
         self._send(201, pr)
+
+    def list_pulls(self, body: Any) -> None:
+        state = self.query.get("state", ["open"])[-1]
+        if state not in ("open", "closed", "all"):
+            return self._error(422, "Validation Failed", [{"resource": "Issue", "field": "state", "code": "invalid"}])
+        base = self.query.get("base", [None])[-1]
+        sort = self.query.get("sort", ["created"])[-1]
+        direction = self.query.get("direction", ["desc" if sort == "created" else "asc"])[-1]
+        pulls = [p for p in self.state.pulls.values()
+                 if (state == "all" or p["state"] == state) and (base is None or p["base"]["ref"] == base)]
+        key = "updated_at" if sort == "updated" else "created_at"
+        pulls.sort(key=lambda p: (p[key], p["number"]), reverse=direction == "desc")
+        self._list([_simple(p) for p in pulls])
 
     def get_pull(self, n: str, body: Any) -> None:
         pr = self._pull(n)
@@ -232,19 +611,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, pr)
 
     def list_reviews(self, n: str, body: Any) -> None:
-        if self._pull(n) is not None:
-            self._send(200, self.state.reviews[int(n)])
+        if self._pull(n) is not None:  # a pending review is seen by its author only
+            me = self.state.token_login().lower()
+            self._list([r for r in self.state.reviews[int(n)]
+                        if r["state"] != "PENDING" or (r["user"] or {}).get("login", "").lower() == me])
 
-    def _issue(self, pr: dict[str, Any]) -> dict[str, Any]:
-        return {"url": pr["issue_url"], "id": pr["id"], "number": pr["number"], "title": pr["title"], "body": pr["body"],
-                "user": pr["user"], "labels": pr["labels"], "state": pr["state"], "comments": 0,
-                "comments_url": pr["comments_url"], "html_url": pr["html_url"], "pull_request": {"url": pr["url"]},
-                "created_at": pr["created_at"], "updated_at": pr["updated_at"], "closed_at": None}
-
-    def get_issue(self, n: str, body: Any) -> None:
-        pr = self._pull(n)
-        if pr is not None:
-            self._send(200, self._issue(pr))
+    def list_commits(self, n: str, body: Any) -> None:
+        if self._pull(n) is not None:  # GitHub lists at most 250 commits of a pull request
+            self._list(self.state.pull_commits[int(n)][:250])
 
     def add_labels(self, n: str, body: Any) -> None:
         pr = self._pull(n)
@@ -253,26 +627,30 @@ class _Handler(BaseHTTPRequestHandler):
         names = body.get("labels", body) if isinstance(body, dict) else body
         for name in names:
             if name not in [label["name"] for label in pr["labels"]]:
-                pr["labels"].append({"id": self.state.new_id(), "name": name, "color": "ededed", "default": False,
-                                     "url": f"{self.standin.repo_url()}/labels/{name}", "description": None})
+                pr["labels"].append(self.standin._label(name))
         self._send(200, pr["labels"])
 
     def list_comments(self, n: str, body: Any) -> None:
         if self._pull(n) is not None:
-            self._send(200, [c for c in self.state.comments.values() if c["issue"] == int(n)])
+            url = f"{self.standin.repo_url()}/issues/{int(n)}"
+            self._list([c for c in self.state.comments.values() if c["issue_url"] == url])
 
-    def _comment(self, n: int, text: str, cid: int | None = None) -> dict[str, Any]:
-        cid = cid or self.state.new_id()
-        repo = self.standin.repo_url()
-        return {"id": cid, "node_id": f"IC_{cid}", "url": f"{repo}/issues/comments/{cid}", "issue": n,
-                "html_url": f"https://github.com/{self.state.owner}/{self.state.name}/pull/{n}#issuecomment-{cid}",
-                "issue_url": f"{repo}/issues/{n}", "body": text, "user": _user(self.state.token_user),
-                "created_at": _now(), "updated_at": _now(), "author_association": "MEMBER"}
+    def _too_long(self, text: Any, docs: str) -> bool:
+        if isinstance(text, str) and len(text) > COMMENT_LIMIT:
+            self._error(422, "Validation Failed", [{"resource": "IssueComment", "code": "unprocessable", "field": "data",
+                                                    "message": f"Body is too long (maximum is {COMMENT_LIMIT} characters)"}],
+                        docs=docs)
+            return True
+        if not isinstance(text, str) or not text:
+            self._error(422, "Validation Failed", [{"resource": "IssueComment", "code": "missing_field", "field": "body"}],
+                        docs=docs)
+            return True
+        return False
 
     def create_comment(self, n: str, body: Any) -> None:
-        if self._pull(n) is None:
+        if self._pull(n) is None or self._too_long(body.get("body"), f"{DOCS}/issues/comments#create-an-issue-comment"):
             return
-        comment = self._comment(int(n), body["body"])
+        comment = self.standin._comment(int(n), body["body"], self.standin.user(self.state.token_login()))
         self.state.comments[comment["id"]] = comment
         self._send(201, comment)
 
@@ -280,16 +658,69 @@ class _Handler(BaseHTTPRequestHandler):
         comment = self.state.comments.get(int(cid))
         if comment is None:
             return self._error(404, "Not Found")
+        if self._too_long(body.get("body"), f"{DOCS}/issues/comments#update-an-issue-comment"):
+            return
         comment.update(body=body["body"], updated_at=_now())
         self._send(200, comment)
 
-    def get_commit(self, sha: str, body: Any) -> None:
-        repo = self.standin.repo_url()
-        self._send(200, {"url": f"{repo}/commits/{sha}", "sha": sha, "node_id": f"C_{sha}", "html_url": "",
-                         "commit": {"message": "", "url": ""}, "parents": [], "files": []})
+    def delete_comment(self, cid: str, body: Any) -> None:
+        if self.state.comments.pop(int(cid), None) is None:
+            return self._error(404, "Not Found")
+        self.state.answers.append(Answer("DELETE", self.path.split("?", 1)[0], self.query, 204, "", b""))
+        self.wfile.write(f"HTTP/1.1 204 No Content\r\nDate: {formatdate(usegmt=True)}\r\n\r\n".encode())
+
+    def collaborator_permission(self, login: str, body: Any) -> None:
+        low = login.lower()
+        if low in {u.lower() for u in self.state.missing_users}:
+            return self._error(404, "Not Found", docs=f"{DOCS}/collaborators/collaborators#get-repository-permissions-for-a-user")
+        role = self.state.permissions.get(low)
+        if role is None:  # not a collaborator: the organisation's base role for its members, else none (read if public)
+            role = self.state.base_permission if self.standin.association(login) == "MEMBER" else (
+                "none" if self.state.private else "read")
+        legacy = LEGACY[role]
+        user = self.standin.user(login)
+        user.update(role_name=role, permissions={"admin": legacy == "admin", "maintain": role in ("admin", "maintain"),
+                                                 "push": legacy in ("admin", "write"), "triage": role != "read" and legacy != "none",
+                                                 "pull": legacy != "none"})
+        self._send(200, {"permission": legacy, "role_name": role, "user": user})
+
+    def get_team(self, org: str, slug: str, body: Any) -> None:
+        members = self.state.teams.get(f"{org}/{slug}")
+        if members is None:
+            return self._error(404, "Not Found", docs=f"{DOCS}/teams/teams#get-a-team-by-name")
+        api = self.standin.url
+        tid = _id(f"{org}/{slug}")
+        organization = self.standin.user(org)
+        organization = {k: organization[k] for k in ("login", "id", "node_id", "url", "avatar_url", "type")}
+        organization.update({"repos_url": f"{api}/orgs/{org}/repos", "events_url": f"{api}/orgs/{org}/events",
+                             "hooks_url": f"{api}/orgs/{org}/hooks", "issues_url": f"{api}/orgs/{org}/issues",
+                             "members_url": f"{api}/orgs/{org}/members{{/member}}",
+                             "public_members_url": f"{api}/orgs/{org}/public_members{{/member}}",
+                             "description": None, "html_url": f"{WEB}/{org}", "has_organization_projects": True,
+                             "has_repository_projects": True, "public_repos": 1, "public_gists": 0, "followers": 0,
+                             "following": 0, "created_at": "2020-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z",
+                             "archived_at": None})
+        self._send(200, {
+            "id": tid, "node_id": f"T_{tid}", "url": f"{api}/orgs/{org}/teams/{slug}", "html_url": f"{WEB}/orgs/{org}/teams/{slug}",
+            "name": slug.replace("-", " ").title(), "slug": slug, "description": None, "privacy": "closed",
+            "notification_setting": "notifications_enabled", "permission": "pull",
+            "members_url": f"{api}/teams/{tid}/members{{/member}}", "repositories_url": f"{api}/teams/{tid}/repos",
+            "parent": None, "members_count": len(members), "repos_count": 1, "created_at": "2020-01-02T03:04:05Z",
+            "updated_at": "2026-01-02T03:04:05Z", "organization": organization, "type": "organization",
+            "organization_id": _id(org)})
 
     def commit_pulls(self, sha: str, body: Any) -> None:
-        self._send(200, [pr for pr in self.state.pulls.values() if pr.get("merge_commit_sha") == sha or pr["head"]["sha"] == sha])
+        """The pull requests a commit belongs to: the one merged as it (merge, squash, each commit of a rebase), and
+        the merged or open ones that contain it."""
+        found = []
+        for number, pr in self.state.pulls.items():
+            merged = pr["merged_at"] is not None
+            if pr["state"] == "closed" and not merged:
+                continue
+            shas = {c["sha"] for c in self.state.pull_commits.get(number, [])} | set(self.state.rebased.get(number, []))
+            if (merged and pr["merge_commit_sha"] == sha) or sha in shas:
+                found.append(_simple(pr))
+        self._list(found)
 
     def team_membership(self, org: str, slug: str, user: str, body: Any) -> None:
         if user.lower() in {u.lower() for u in self.state.teams.get(f"{org}/{slug}", set())}:
@@ -385,6 +816,18 @@ def _applies(ruleset: dict[str, Any], ref: str) -> bool:
     return hit(cond.get("include") or []) and not hit(cond.get("exclude") or [])
 
 
+def _simple_user(repo_url: str, login: str) -> dict[str, Any]:
+    """GitHub's simple-user object, for payloads built without a running stand-in."""
+    api = f"{repo_url.split('/repos/', 1)[0]}/users/{login}"
+    return {"login": login, "id": _id(login), "node_id": f"U_{_id(login)}",
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(login)}?v=4", "gravatar_id": "", "url": api,
+            "html_url": f"{WEB}/{login}", "followers_url": f"{api}/followers",
+            "following_url": f"{api}/following{{/other_user}}", "gists_url": f"{api}/gists{{/gist_id}}",
+            "starred_url": f"{api}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{api}/subscriptions",
+            "organizations_url": f"{api}/orgs", "repos_url": f"{api}/repos", "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events", "type": "User", "site_admin": False}
+
+
 def protection_payload(repo_url: str, branch: str = "main", *, pull_request: bool = True, approvals: int = 1,
                        code_owners: bool = True, dismiss_stale: bool = True, last_push: bool = True,
                        checks: tuple[str, ...] = ("validate",), strict: bool = True, enforce_admins: bool = True,
@@ -403,7 +846,8 @@ def protection_payload(repo_url: str, branch: str = "main", *, pull_request: boo
             "require_code_owner_reviews": code_owners, "required_approving_review_count": approvals,
             "require_last_push_approval": last_push}
         if bypass_users:
-            reviews["bypass_pull_request_allowances"] = {"users": [_user(u) for u in bypass_users], "teams": [], "apps": []}
+            reviews["bypass_pull_request_allowances"] = {"users": [_simple_user(repo_url, u) for u in bypass_users],
+                                                         "teams": [], "apps": []}
         data["required_pull_request_reviews"] = reviews
     data.update({
         "required_signatures": {"url": f"{url}/required_signatures", "enabled": False},

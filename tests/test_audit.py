@@ -158,6 +158,8 @@ def _merged_as(repo: RegistryRepo) -> dict[int, str]:
 def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo) -> None:
     merged = _merged_as(audited)
     with StandIn() as gh:
+        for login in ("dave", "erin", "frank", "carol", "mallory", "gina", "alice", "bob"):
+            gh.collaborator(login, "write")
         gh.state.teams["acme/ml-leads"] = {"dave"}
         gh.add_pull(12, "alice", "a" * 40)
         gh.review(12, "dave", "APPROVED")
@@ -176,7 +178,7 @@ def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo
         assert (events[13].approvers, events[13].merger) == ((), "erin")
         assert [(n.login, n.reason) for n in events[13].not_counted] == [("bob", "the author cannot approve their own change")]
         pulls = [r for r in gh.state.requests if "/pulls/" in r[1]]
-        assert len(pulls) == 4  # each PR and its reviews, once
+        assert len(pulls) == 6  # each PR, its reviews and its commits (who pushed), once
         again = {e.pr: e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events if e.pr}
         assert [r for r in gh.state.requests if "/pulls/" in r[1]] == pulls  # served from .git/mlgate/cache
         assert again[12].approvers == events[12].approvers
@@ -189,6 +191,8 @@ def test_history_counts_exactly_what_the_gate_counted(audited: RegistryRepo) -> 
     older commit, or by the author is listed as not counted, with the gate's own reason."""
     merged = _merged_as(audited)
     with StandIn() as gh:
+        for login in ("dave", "erin", "frank", "carol", "mallory", "gina", "alice", "bob"):
+            gh.collaborator(login, "write")
         gh.state.teams["acme/ml-leads"] = {"dave"}
         gh.add_pull(12, "alice", "a" * 40)
         gh.review(12, "dave", "APPROVED")
@@ -246,6 +250,8 @@ def test_a_subject_naming_a_pull_request_is_checked_against_the_forge(audited: R
     audited.edit_yaml("registry/models/fraud-detector/aliases/challenger.yaml", version=1)
     forged = audited.commit("Move challenger to v1 (#12)", author="mallory <mallory@example.com>")
     with StandIn() as gh:
+        for login in ("dave", "erin", "frank", "carol", "mallory", "gina", "alice", "bob"):
+            gh.collaborator(login, "write")
         gh.state.teams["acme/ml-leads"] = {"dave"}
         gh.add_pull(12, "alice", "a" * 40)
         gh.review(12, "dave", "APPROVED")
@@ -266,6 +272,8 @@ def test_a_revert_trailer_does_not_buy_the_rollback_rule(audited: RegistryRepo) 
     audited.merge("sneaky", message="Merge pull request #21 from acme/sneaky")
     merged = _merged_as(audited)
     with StandIn() as gh:
+        for login in ("dave", "erin", "frank"):
+            gh.collaborator(login, "write")
         gh.state.teams["acme/ml-leads"] = {"dave", "erin"}
         gh.add_pull(21, "alice", "d" * 40)
         for user in ("dave", "erin", "frank"):

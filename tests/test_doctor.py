@@ -189,10 +189,10 @@ def test_library_use_without_the_cli(gh: StandIn) -> None:
     [
         (lambda gh: setattr(gh.state, "token", "rotated"), (), "GitHub rejected the token"),
         (lambda gh: None, ("--github-repo", "acme/elsewhere"), "(404"),
-        (lambda gh: setattr(gh.state, "fail_next", 502), (), "502"),
+        (lambda gh: gh.html_success(), (), "HTML"),
         (lambda gh: None, ("--forge", "local"), "doctor reads GitHub's branch settings: pass --forge github"),
     ],
-    ids=["401", "no-such-repository", "502", "local-forge"],
+    ids=["401", "no-such-repository", "html-instead-of-json", "local-forge"],
 )
 def test_unreachable_or_wrong_usage_exits_2_in_one_line(gh: StandIn, capsys, setup, args, words: str) -> None:
     setup(gh)

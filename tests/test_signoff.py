@@ -184,3 +184,18 @@ def test_emu_logins_work_everywhere_a_login_does(tmp_path, capsys) -> None:
     repo = RegistryRepo.create(tmp_path / "example")
     capsys.readouterr()
     assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "mona-cat_octo"]) == 0
+
+
+def test_every_requester_trailer_in_the_body_is_excluded() -> None:
+    """Anyone with write access can edit a PR body: adding a later trailer naming someone else must not free the
+    real requester to approve."""
+    body = "Promote v3.\n\nMlgate-Requested-By: alice\n\nmlgate-requested-by: bob\r\n"
+    source = StaticReviews("mlgate-ci[bot]", HEAD, requester="bob")
+    source.review("alice").review("bob").review("erin")
+    pr = source.pull_request()
+    from dataclasses import replace
+
+    result = count_approvals(Approvals(min=1), replace(pr, body=body), source)
+    assert result.counted == ("erin",)
+    assert dict(result.ignored) == {"alice": "the requester cannot approve their own change",
+                                    "bob": "the requester cannot approve their own change"}

@@ -239,3 +239,20 @@ def test_validates_a_plain_folder_without_git(tmp_path: Path, repo: RegistryRepo
 
     shutil.copytree(repo.path("registry"), tmp_path / "copy" / "registry")
     assert validate_repo(tmp_path / "copy").ok
+
+
+def test_the_short_report_keeps_the_verdict_and_what_fails(repo) -> None:
+    """What a PR comment shows when the full report is over GitHub's limit: the verdict and the failing gates."""
+    from mlgate.report import report_markdown, report_markdown_short
+    from mlgate.validate import validate_repo
+
+    repo.branch("pr")
+    for n in range(1, 200):
+        repo.write(f"registry/models/fraud-detector/stray-{n}.txt", "x")  # 199 layout problems
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=1)
+    repo.commit("noise and a promotion")
+    report = validate_repo(repo.root, base="main", head="pr")
+    full, short = report_markdown(report), report_markdown_short(report)
+    assert short.splitlines()[0] == full.splitlines()[0] and "problems :x:" in short.splitlines()[0]
+    assert "fraud-detector@champion" in short and "job summary" in short
+    assert "and 149 more" in short and len(short) < len(full) / 2

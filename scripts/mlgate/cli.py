@@ -125,7 +125,7 @@ def validate(obj: Context, base: str | None, head: str | None, fmt: str, forge_k
       mlgate validate --forge github --comment         # in GitHub Actions
     """
     from .errors import UsageError
-    from .report import report_dict, report_markdown, report_text, to_json
+    from .report import report_dict, report_markdown, report_markdown_short, report_text, to_json
     from .validate import validate_repo
 
     forge = _open_forge(obj, forge_kind, github_url, github_repo)
@@ -160,7 +160,7 @@ def validate(obj: Context, base: str | None, head: str | None, fmt: str, forge_k
         from .forge import ForgeError
 
         try:
-            forge.upsert_comment(number, report_markdown(report))
+            forge.upsert_comment(number, report_markdown(report), short=report_markdown_short(report))
         except ForgeError as e:  # a read-only token (a fork's PR) cannot comment; the check still counts
             _echo(f"mlgate: warning: could not comment on #{number}: {e}", err=True)
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED

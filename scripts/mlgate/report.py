@@ -192,6 +192,24 @@ def report_markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
+def report_markdown_short(report: Report) -> str:
+    """The report cut to what decides it, for where the full one is too long (a PR comment over GitHub's limit):
+    the verdict, the gates that fail or wait, and at most 50 other problems."""
+    full = report_markdown(report).split("\n", 1)[0]
+    lines = [full, "", "_The full report is too long for a comment: it is in the check's job summary._", ""]
+    for change in report.gates:
+        if change.status != "pass":
+            lines.append(gate_markdown(change))
+    findings = _not_in_gate_tables(report)
+    if findings:
+        lines += ["| rule | file | problem |", "|---|---|---|"]
+        for f in findings[:50]:
+            lines.append(f"| `{f.rule}` {f.rule_name} | {md_code(_location(f))} | {_md_cell(f.message)} |")
+        if len(findings) > 50:
+            lines.append(f"| | | and {len(findings) - 50} more |")
+    return "\n".join(lines) + "\n"
+
+
 # --- list / show / resolve ----------------------------------------------------
 
 

@@ -58,7 +58,7 @@ class PullRequest:
     #: logins that authored or committed a commit of the pull request, or pushed to it: none may approve it
     pushers: tuple[str, ...] = ()
     body: str = ""
-    closed_at: str = ""  # when it was closed without merge (ISO, UTC), for history's rejected pull requests
+    closed_at: str = ""  # when it was closed (merged or not), ISO UTC; "" while open
 
 
 class ReviewSource(Protocol):
@@ -104,7 +104,7 @@ class ApprovalCount:
 # enterprise's short code (``mona-cat_octo``); apps end in ``[bot]``.
 _LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:_[A-Za-z0-9]{1,39})?(?:\[bot\])?\Z")
 _TEAM = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
-_TRAILER = re.compile(rf"^{REQUESTER_TRAILER}:[ \t]*(\S+)[ \t]*$", re.M)
+_TRAILER = re.compile(rf"^[ \t]*{re.escape(REQUESTER_TRAILER)}[ \t]*:(.*)$", re.I | re.M)
 
 
 def is_login(text: str) -> bool:
@@ -123,9 +123,16 @@ def requester_trailer(login: str) -> str:
     return f"{REQUESTER_TRAILER}: {login}"
 
 
+def requesters_of(body: str | None) -> tuple[str, ...]:
+    """Every login a pull request body's ``Mlgate-Requested-By:`` lines name. Anyone who can edit the body can
+    add one, so all of them are excluded from approving, never only the last."""
+    found = (m.strip() for m in _TRAILER.findall((body or "").replace("\r\n", "\n")))
+    return tuple(m for m in found if is_login(m))
+
+
 def requester_of(body: str | None) -> str | None:
-    """The requester a pull request body records (the last trailer), if it names a valid login."""
-    found = [m for m in _TRAILER.findall(body or "") if is_login(m)]
+    """The requester a pull request body records (its last trailer naming a valid login)."""
+    found = requesters_of(body)
     return found[-1] if found else None
 
 
@@ -156,8 +163,8 @@ def count_approvals(rule: Approvals, pr: PullRequest, source: ReviewSource) -> A
             continue
         latest[review.user.lower()] = review
     excluded = {pr.author.lower(): "the author cannot approve their own change"}
-    if pr.requester:
-        excluded.setdefault(pr.requester.lower(), "the requester cannot approve their own change")
+    for requester in (*requesters_of(pr.body), *((pr.requester,) if pr.requester else ())):
+        excluded.setdefault(requester.lower(), "the requester cannot approve their own change")
     for pusher in pr.pushers:
         excluded.setdefault(pusher.lower(), "pushed a commit to this pull request")
     counted: list[str] = []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
 from ..errors import MlgateError, UsageError
-from ..reviews import PullRequest
+from ..reviews import PullRequest, is_login
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 FORGES = ("local", "github")
@@ -44,23 +44,32 @@ class Forge(Protocol):
         """Open a pull request from branch ``head`` into ``base``."""
 
     def pull_request(self, number: int) -> PullRequest:
-        """A pull request with its author, head commit, state and every review."""
+        """A pull request with its author, head commit, state, requester, pushers and every submitted review."""
+
+    def rejected_pull_requests(self, base: str) -> list[PullRequest]:
+        """Pull requests into ``base`` labelled ``mlgate`` that were closed without being merged, with their reviews."""
 
     def is_member(self, user: str, team: str) -> bool | None:
         """Whether ``user`` is a member of ``team`` (``@org/team``); None when the forge will not say."""
 
     def permission(self, user: str) -> str | None:
-        """``user``'s permission on the repository (admin, maintain, write, triage, read, none); None: unknown."""
+        """``user``'s permission on the repository (admin, maintain, write, triage, read, none); None when the
+        forge will not say."""
 
-    def upsert_comment(self, number: int, body: str, marker: str = COMMENT_MARKER) -> None:
-        """Post ``body`` on the pull request, or update the comment that carries ``marker``."""
+    def upsert_comment(self, number: int, body: str, marker: str = COMMENT_MARKER, short: str | None = None) -> None:
+        """Post ``body`` on the pull request, or update the comment that carries ``marker`` and that this forge's
+        user wrote; ``short`` replaces ``body`` where the forge limits a comment's size."""
 
     def pull_requests_for_commit(self, sha: str) -> list[int]:
-        """Numbers of the pull requests that merged commit ``sha``."""
+        """Numbers of the pull requests that were merged as commit ``sha`` (merge, squash or last rebased commit)."""
 
 
 class ForgeReviews:
-    """A :class:`~mlgate.reviews.ReviewSource` for one pull request of a forge (fetched once)."""
+    """A :class:`~mlgate.reviews.ReviewSource` for one pull request of a forge (fetched once).
+
+    Permissions and team memberships are asked once per user per run: the answers are kept for the life of
+    this object, including "cannot say" (None).
+    """
 
     def __init__(self, forge: Forge, number: int) -> None:
         self.forge = forge
@@ -81,10 +90,10 @@ class ForgeReviews:
         return self._members[key]
 
     def permission(self, user: str) -> str | None:
-        """Asked once per reviewer per run."""
-        if user.lower() not in self._permissions:
-            self._permissions[user.lower()] = self.forge.permission(user)
-        return self._permissions[user.lower()]
+        key = user.lower()
+        if key not in self._permissions:
+            self._permissions[key] = self.forge.permission(user)
+        return self._permissions[key]
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,8 @@ class ActionsContext:
     number: int | None
     base_sha: str
     head_sha: str
+    #: the pull request comes from a fork: its workflow gets no repository secret (no ``MLGATE_TOKEN``)
+    fork: bool = False
 
 
 _QUEUE_REF = re.compile(r"/pr-([0-9]+)-[0-9a-f]+$")
@@ -112,12 +123,24 @@ def actions_context(environ: Mapping[str, str] | None = None) -> ActionsContext:
         raise UsageError(f"cannot read the GitHub event payload {path}: {e}") from None
     if "pull_request" in event:
         pr = event["pull_request"]
-        return ActionsContext(pr["number"], pr["base"]["sha"], pr["head"]["sha"])
+        head_repo = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
+        base_repo = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
+        fork = bool(head_repo and base_repo and head_repo.lower() != base_repo.lower())
+        return ActionsContext(pr["number"], pr["base"]["sha"], pr["head"]["sha"], fork)
     if "merge_group" in event:
         mg = event["merge_group"]
         m = _QUEUE_REF.search(mg.get("head_ref", ""))
         return ActionsContext(int(m.group(1)) if m else None, mg["base_sha"], mg["head_sha"])
     raise UsageError(f"event {env.get('GITHUB_EVENT_NAME', '?')!r} carries no pull request or merge group")
+
+
+def _run_url(env: Mapping[str, str]) -> str | None:
+    """The GitHub Actions run this process is part of (its job summary holds the full report), if any."""
+    server, repo, run = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    if not (server and repo and run and run.isdigit()):
+        return None
+    attempt = env.get("GITHUB_RUN_ATTEMPT") or ""
+    return f"{server.rstrip('/')}/{repo}/actions/runs/{run}" + (f"/attempts/{attempt}" if attempt.isdigit() else "")
 
 
 def open_forge(
@@ -134,7 +157,7 @@ def open_forge(
 
         return LocalForge(repo_path)
     if kind == "github":
-        from .github import GitHubForge
+        from .github import ACTIONS_BOT, GitHubForge
 
         token = token or os.environ.get("GITHUB_TOKEN")
         github_repo = github_repo or os.environ.get("GITHUB_REPOSITORY")
@@ -143,5 +166,9 @@ def open_forge(
         if not github_repo:
             raise UsageError("the github forge needs the repository: --github-repo OWNER/NAME (or GITHUB_REPOSITORY)")
         url = github_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
-        return GitHubForge(github_repo, token, url)
+        # an installation token cannot ask who it is: the bot its app writes comments as (GITHUB_TOKEN's by default)
+        app_login = os.environ.get("MLGATE_GITHUB_APP_LOGIN") or ACTIONS_BOT
+        if not (app_login.endswith("[bot]") and is_login(app_login)):
+            raise UsageError(f"MLGATE_GITHUB_APP_LOGIN={app_login!r} is not an app's bot login (like {ACTIONS_BOT})")
+        return GitHubForge(github_repo, token, url, app_login=app_login, run_url=_run_url(env=os.environ))
     raise UsageError(f"unknown forge {kind!r}; forges: {', '.join(FORGES)}")

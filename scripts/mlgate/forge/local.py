@@ -272,7 +272,8 @@ class LocalForge:
             teams[team] = list(members)
             self._write_json(self.teams_file, teams)
 
-    def upsert_comment(self, number: int, body: str, marker: str = COMMENT_MARKER) -> None:
+    def upsert_comment(self, number: int, body: str, marker: str = COMMENT_MARKER, short: str | None = None) -> None:
+        """Record the report comment (the local forge has no size limit, so ``short`` is not needed)."""
         self._update(number, lambda r: r["comments"].__setitem__(marker, body))
 
     def comment(self, number: int, marker: str = COMMENT_MARKER) -> str | None:
