@@ -223,3 +223,23 @@ def test_the_help_examples_work(gh: StandIn, capsys, monkeypatch: pytest.MonkeyP
     assert main(first) == 0
     assert main(examples[1].split()[1:]) == 0
     assert json.loads(capsys.readouterr()[0].split("\n10 of 10 set\n", 1)[1])["ok"] is True
+
+
+@pytest.mark.parametrize("rule", [
+    lambda gh: workflows_rule(ref="refs/heads/anything-goes"),
+    lambda gh: workflows_rule(ref="refs/pull/7/head"),
+])
+def test_a_required_workflow_from_a_ref_anyone_can_push_pins_nothing(gh: StandIn, capsys, rule) -> None:
+    gh.state.settings = BranchSettings(protection={"main": protection_payload(gh.repo_url())},
+                                       rulesets=[ruleset_payload(gh, 90, "mlgate validate", [rule(gh)], organization=True)])
+    code, items = statuses(capsys)
+    assert code == 1 and items["required-workflow"]["status"] != "ok"
+
+
+def test_a_required_check_from_any_source_is_not_enough(gh: StandIn, capsys) -> None:
+    """A check required by name only can be satisfied by a commit status anyone with write access posts."""
+    protection = protection_payload(gh.repo_url())
+    protection["required_status_checks"]["checks"] = [{"context": "validate", "app_id": None}]
+    gh.state.settings = BranchSettings(protection={"main": protection}, rulesets=[required_workflow(gh)])
+    code, items = statuses(capsys)
+    assert code == 1 and items["status-check"]["status"] != "ok"

@@ -199,3 +199,25 @@ def test_every_requester_trailer_in_the_body_is_excluded() -> None:
     assert result.counted == ("erin",)
     assert dict(result.ignored) == {"alice": "the requester cannot approve their own change",
                                     "bob": "the requester cannot approve their own change"}
+
+
+def test_history_excludes_every_requester_the_gate_excluded(repo, capsys) -> None:
+    """A trailer added to the body keeps its reviewer from counting, in the gate and in history alike."""
+    import json
+
+    from mlgate.cli import main
+    from mlgate.forge.local import LocalForge
+
+    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
+    forge = LocalForge(repo.root)
+    forge._update(1, lambda r: r.update(body="Mlgate-Requested-By: carol\n\n" + r["body"]))
+    forge.review(1, "carol", "APPROVED")
+    forge.review(1, "dave", "APPROVED")
+    capsys.readouterr()
+    assert main(["-C", str(repo.root), "merge", "1", "--as", "pat"]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(repo.root), "history", "fraud-detector", "--alias", "shadow", "--forge", "local",
+                 "--format", "json"]) == 0
+    event = json.loads(capsys.readouterr()[0])["events"][0]
+    assert [a["login"] for a in event["approvers"]] == ["dave"]
+    assert {"login": "carol", "reason": "the requester cannot approve their own change"} in event["not_counted"]

@@ -197,7 +197,8 @@ def history(
                 author = pull.author or author
                 merger = pull.merged_by or merger
                 count = counter.count(e, pull, parents.get(e.commit))
-                at = {r.user.lower(): r.submitted_at for r in pull.reviews if r.user}
+                # when each counted approval was given: the reviewer's latest APPROVED review, not a later comment
+                at = {r.user.lower(): r.submitted_at for r in pull.reviews if r.user and r.state == "APPROVED"}
                 approvers = tuple(Approver(u, at.get(u.lower(), "")) for u in count.counted)
                 not_counted = tuple(NotCounted(u, why) for u, why in count.ignored)
             elif forge is not None and pr is None:
@@ -249,7 +250,7 @@ def _pulls_of_commits(repo_path: str | os.PathLike[str], forge: Any, shas: list[
     """For commits whose subject names no pull request: the one the forge says merged each (cached on disk)."""
     if not shas:
         return {}
-    path = _cache_file(repo_path, forge).with_name(_cache_file(repo_path, forge).name.replace("reviews-v2-", "commit-pulls-v1-"))
+    path = _cache_file(repo_path, forge).with_name(_cache_file(repo_path, forge).name.replace("reviews-v3-", "commit-pulls-v1-"))
     try:
         cache = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, list)}
     except (OSError, ValueError, AttributeError):
@@ -323,7 +324,8 @@ def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
                     for r in data.get("reviews", []))
     return PullRequest(number=number, author=data.get("author") or "", head_sha=data.get("head_sha") or "",
                        reviews=reviews, state=data.get("state") or "", merged_by=data.get("merged_by"),
-                       requester=data.get("requester"), pushers=tuple(data.get("pushers") or ()))
+                       requester=data.get("requester"), pushers=tuple(data.get("pushers") or ()),
+                       body=data.get("body") or "", requested_by=tuple(data.get("requested_by") or ()))
 
 
 def _wanted_blobs(commits: list[Commit]) -> list[str]:
@@ -397,7 +399,7 @@ def _events(commits: list[Commit], blobs: dict[str, bytes], model: str | None, a
 def _cache_file(repo_path: str | os.PathLike[str], forge: Any) -> Path:
     key = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{forge.name}-{getattr(forge, 'repo_name', 'local')}")
     # v2: the reviews as the forge reported them (counted at read time), not approvers counted on the way in
-    return GitRepo(repo_path).git_dir() / "mlgate" / "cache" / f"reviews-v2-{key}.json"
+    return GitRepo(repo_path).git_dir() / "mlgate" / "cache" / f"reviews-v3-{key}.json"
 
 
 def _reviews(pr: Any) -> list[dict[str, str]]:
@@ -421,6 +423,7 @@ def _forge_info(repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable
             return n, None, str(e)
         return n, {"author": pr.author, "merged_by": pr.merged_by, "state": pr.state, "head_sha": pr.head_sha,
                    "merge_commit": pr.merge_commit, "requester": pr.requester, "pushers": list(pr.pushers),
+                   "body": pr.body, "requested_by": list(pr.requested_by),
                    "reviews": _reviews(pr)}, None
 
     fresh: dict[int, dict] = {}

@@ -131,6 +131,7 @@ def validate(obj: Context, base: str | None, head: str | None, fmt: str, forge_k
     forge = _open_forge(obj, forge_kind, github_url, github_repo)
     reviews = None
     number = None
+    judged_head = None  # the pull request's head the event is about, when approvals must be on that very commit
     if forge is not None:
         from .forge import ForgeReviews, actions_context
         from .propose import pr_number
@@ -144,9 +145,13 @@ def validate(obj: Context, base: str | None, head: str | None, fmt: str, forge_k
             ctx = actions_context()
             number = ctx.number
             base, head = base or ctx.base_sha, head or ctx.head_sha
+            if ctx.pr_head:  # a merge queue judges its own merge commit, with the approvals of the PR's head
+                judged_head = ctx.head_sha
         else:
             raise UsageError("--forge local needs --pr N")
-        reviews = ForgeReviews(forge, number) if number is not None else None
+        # approvals count on the commit whose files are judged: a run for an earlier push must not borrow
+        # approvals given to a later head
+        reviews = ForgeReviews(forge, number, head_sha=judged_head) if number is not None else None
     elif pr is not None or comment:
         raise UsageError("--pr and --comment need a forge: pass --forge local or --forge github")
     report = validate_repo(obj.repo, base=base, head=head, reviews=reviews)

@@ -181,14 +181,17 @@ def _reviews(source: _Source) -> Iterable[dict[str, Any]]:
 
 def _status_checks(source: _Source) -> Iterable[tuple[set[str], bool]]:
     """(required check names, strict) per status-check requirement."""
+    # only a check tied to the app that reports it counts: a name alone ("any source") is satisfied by a
+    # commit status anyone with write access can post
     if source.protection is not None:
         r = source.protection.get("required_status_checks")
         if isinstance(r, dict):
-            names = {c for c in _list(r.get("contexts")) if isinstance(c, str)}
-            names |= {c.get("context") for c in _list(r.get("checks")) if isinstance(c, dict)}
+            names = {c.get("context") for c in _list(r.get("checks"))
+                     if isinstance(c, dict) and isinstance(c.get("app_id"), int)}
             yield names, bool(r.get("strict"))
     for p in source.params("required_status_checks"):
-        names = {c.get("context") for c in _list(p.get("required_status_checks")) if isinstance(c, dict)}
+        names = {c.get("context") for c in _list(p.get("required_status_checks"))
+                 if isinstance(c, dict) and isinstance(c.get("integration_id"), int)}
         yield names, bool(p.get("strict_required_status_checks_policy"))
 
 
@@ -205,10 +208,20 @@ def _path(path: object) -> str:
     return text
 
 
-def _workflows(source: _Source, path: str) -> Iterable[str]:
+#: default-branch names a required workflow may come from besides the checked branch (this check cannot see the
+#: repository's default branch without another request; other branches need a commit pin or the checked branch)
+_USUAL_DEFAULTS = ("refs/heads/main", "refs/heads/master")
+
+
+def _workflows(source: _Source, path: str, branch: str) -> Iterable[str]:
+    """The workflow rules that pin ``path`` to a commit, or to the protected branch itself (or the default
+    branch); a ref anyone can push to (another branch, a pull request's head) pins nothing."""
     for p in source.params("workflows"):
         for w in _list(p.get("workflows")):
-            if isinstance(w, dict) and _path(w.get("path")) == _path(path):
+            ref = w.get("ref") if isinstance(w, dict) else None
+            pinned = bool(w.get("sha")) if isinstance(w, dict) else False
+            if isinstance(w, dict) and _path(w.get("path")) == _path(path) \
+                    and (pinned or ref in (None, f"refs/heads/{branch}", *_USUAL_DEFAULTS)):
                 yield f"at {str(w['sha'])[:12]}" if w.get("sha") else f"from {w.get('ref') or 'the default branch'}"
 
 
@@ -220,7 +233,7 @@ class _Spec:
     find: Callable[[_Source], list[str]]  # what this source sets for the item (empty: nothing)
 
 
-def _specs(check: str, workflow: str) -> list[_Spec]:
+def _specs(check: str, workflow: str, branch: str = "main") -> list[_Spec]:
     def review(flag: str, said: str) -> Callable[[_Source], list[str]]:
         return lambda s: [said for r in _reviews(s) if r.get(flag)]
 
@@ -255,7 +268,7 @@ def _specs(check: str, workflow: str) -> list[_Spec]:
               f"in an organization ruleset for this repository's branch, add 'Require workflows to pass before "
               f"merging' with {workflow} from the default branch or a commit: GitHub otherwise runs each pull "
               "request's own copy, so a pull request that edits it decides its own check",
-              lambda s: list(_workflows(s, workflow))),
+              lambda s: list(_workflows(s, workflow, branch))),
     ]
 
 
@@ -272,7 +285,7 @@ def diagnose(api: Api, branch: str = "main", *, check: str = CHECK, workflow: st
         sources.insert(0, classic)
     items = []
     providers: dict[str, list[_Source]] = {}  # item title -> the sources that set it
-    for spec in _specs(check, workflow):
+    for spec in _specs(check, workflow, branch):
         found = [(s, said) for s in sources for said in spec.find(s)]
         if found:
             providers[spec.title] = list(dict.fromkeys(s for s, _ in found))

@@ -58,6 +58,9 @@ class PullRequest:
     #: logins that authored or committed a commit of the pull request, or pushed to it: none may approve it
     pushers: tuple[str, ...] = ()
     body: str = ""
+    #: every login a requester trailer names, in the body and in the commits' messages (mlgate writes both):
+    #: a body can be edited by anyone with write access, a pushed commit cannot be taken back
+    requested_by: tuple[str, ...] = ()
     closed_at: str = ""  # when it was closed (merged or not), ISO UTC; "" while open
 
 
@@ -163,7 +166,7 @@ def count_approvals(rule: Approvals, pr: PullRequest, source: ReviewSource) -> A
             continue
         latest[review.user.lower()] = review
     excluded = {pr.author.lower(): "the author cannot approve their own change"}
-    for requester in (*requesters_of(pr.body), *((pr.requester,) if pr.requester else ())):
+    for requester in (*requesters_of(pr.body), *pr.requested_by, *((pr.requester,) if pr.requester else ())):
         excluded.setdefault(requester.lower(), "the requester cannot approve their own change")
     for pusher in pr.pushers:
         excluded.setdefault(pusher.lower(), "pushed a commit to this pull request")

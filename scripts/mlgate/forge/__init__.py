@@ -71,16 +71,24 @@ class ForgeReviews:
     this object, including "cannot say" (None).
     """
 
-    def __init__(self, forge: Forge, number: int) -> None:
+    def __init__(self, forge: Forge, number: int, head_sha: str | None = None) -> None:
+        """``head_sha``: the commit being judged, when it is not the pull request's current head (a check run
+        for an earlier push): approvals count only on the commit whose files are judged."""
         self.forge = forge
         self.number = number
+        self.head_sha = head_sha
         self._pr: PullRequest | None = None
         self._members: dict[tuple[str, str], bool | None] = {}
         self._permissions: dict[str, str | None] = {}
 
     def pull_request(self) -> PullRequest:
         if self._pr is None:
-            self._pr = self.forge.pull_request(self.number)
+            pr = self.forge.pull_request(self.number)
+            if self.head_sha and pr.head_sha != self.head_sha:
+                from dataclasses import replace
+
+                pr = replace(pr, head_sha=self.head_sha)
+            self._pr = pr
         return self._pr
 
     def is_member(self, user: str, team: str) -> bool | None:
@@ -105,6 +113,8 @@ class ActionsContext:
     head_sha: str
     #: the pull request comes from a fork: its workflow gets no repository secret (no ``MLGATE_TOKEN``)
     fork: bool = False
+    #: the head is the pull request's own commit (pull_request, pull_request_review), not a merge queue's merge
+    pr_head: bool = True
 
 
 _QUEUE_REF = re.compile(r"/pr-([0-9]+)-[0-9a-f]+$")
@@ -130,7 +140,7 @@ def actions_context(environ: Mapping[str, str] | None = None) -> ActionsContext:
     if "merge_group" in event:
         mg = event["merge_group"]
         m = _QUEUE_REF.search(mg.get("head_ref", ""))
-        return ActionsContext(int(m.group(1)) if m else None, mg["base_sha"], mg["head_sha"])
+        return ActionsContext(int(m.group(1)) if m else None, mg["base_sha"], mg["head_sha"], pr_head=False)
     raise UsageError(f"event {env.get('GITHUB_EVENT_NAME', '?')!r} carries no pull request or merge group")
 
 

@@ -20,7 +20,7 @@ import requests
 from github import Auth, GithubException
 from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass
 
-from ..reviews import PullRequest, Review, requester_of
+from ..reviews import PullRequest, Review, requester_of, requesters_of
 from . import COMMENT_MARKER, ForgeError
 from .transport import Backoff, DeadlineExceeded, GitHubAdapter, UnexpectedAnswer, rate_limit, retry_after
 
@@ -56,7 +56,10 @@ def _tried(headers: dict[str, Any]) -> str:
 
 
 def _utc_epoch(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):  # a reset time no calendar holds: say what GitHub sent
+        return f"epoch {epoch}"
 
 
 def _describe(e: GithubException, what: str, now: float) -> str:
@@ -136,10 +139,18 @@ def _translated(what: str, clock: Callable[[], float] = time.time) -> Iterator[N
     except requests.RequestException as e:
         raise ForgeError(f"cannot reach GitHub to {what}: {type(e).__name__}: {e}") from None
     except RuntimeError as e:  # PyGithub refuses a redirect to another host or scheme
+        if isinstance(e, RecursionError):
+            raise ForgeError(f"GitHub's answer while trying to {what} is nested too deeply to read") from None
         if "redirect" not in str(e):
             raise
         raise ForgeError(f"GitHub redirected mlgate elsewhere while trying to {what}: {e}") from None
+    except (OverflowError, ValueError, AssertionError) as e:
+        # numbers or dates out of range in headers or payloads, a next-page link to another host (PyGithub asserts)
+        raise ForgeError(f"GitHub's answer while trying to {what} could not be read ({type(e).__name__}: "
+                         f"{str(e)[:200]})") from None
 
+
+MAX_PAGES = 1000  # 100,000 items of a list: far past any pull request's reviews or commits
 
 class _BadShape(ForgeError):
     pass
@@ -296,6 +307,7 @@ class GitHubForge:
         """Every item of a paginated list (100 a page, following the ``Link: rel="next"`` header)."""
         items: list[Any] = []
         _, headers, data = self._call(what, "GET", url, {**(params or {}), "per_page": 100})
+        seen: set[str] = set()
         while True:
             if not isinstance(data, list):
                 raise _BadShape(f"GitHub's answer while trying to {what} is not a list")
@@ -304,6 +316,10 @@ class GitHubForge:
                          if l.get("rel") == "next"), None)
             if not link:
                 return items
+            if link in seen or len(seen) >= MAX_PAGES:
+                raise _BadShape(f"GitHub's pages while trying to {what} do not end (a next link repeats, or more "
+                                f"than {MAX_PAGES} pages)")
+            seen.add(link)
             _, headers, data = self._call(what, "GET", link)
 
     @contextmanager
@@ -316,7 +332,8 @@ class GitHubForge:
 
     # --- pull requests -------------------------------------------------------------------------------------
 
-    def _pull(self, data: dict[str, Any], reviews: tuple[Review, ...], pushers: tuple[str, ...]) -> PullRequest:
+    def _pull(self, data: dict[str, Any], reviews: tuple[Review, ...], pushers: tuple[str, ...],
+              commit_requesters: tuple[str, ...] = ()) -> PullRequest:
         merged = bool(data.get("merged_at"))
         body = data.get("body") or ""
         return PullRequest(
@@ -326,9 +343,12 @@ class GitHubForge:
             merge_commit=data.get("merge_commit_sha") if merged else None,
             merged_by=_login(data.get("merged_by")) if merged else None,
             requester=requester_of(body), pushers=pushers, body=body, closed_at=_utc(data.get("closed_at")),
+            requested_by=tuple(dict.fromkeys((*requesters_of(body), *commit_requesters))),
         )
 
-    def _reviews_and_pushers(self, number: int, listed: int | None) -> tuple[tuple[Review, ...], tuple[str, ...]]:
+    def _reviews_and_pushers(self, number: int, listed: int | None
+                             ) -> tuple[tuple[Review, ...], tuple[str, ...], tuple[str, ...]]:
+        """The reviews, the pushers, and the requesters named by trailers in the commits' messages."""
         what = f"read the reviews of pull request #{number}"
         items = self._list(what, f"{self._repo}/pulls/{number}/reviews")
         with self._shape(what):
@@ -341,16 +361,17 @@ class GitHubForge:
                              "approvals could be trusted; split it into smaller pull requests")
         with self._shape(what):
             pushers = _pushers(commits)
-        return reviews, pushers
+            named = tuple(r for c in commits for r in requesters_of(str((c.get("commit") or {}).get("message") or "")))
+        return reviews, pushers, named
 
     def pull_request(self, number: int) -> PullRequest:
         what = f"read pull request #{number}"
         _, _, data = self._call(what, "GET", f"{self._repo}/pulls/{int(number)}")
         with self._shape(what):
             listed = int(data["commits"])
-        reviews, pushers = self._reviews_and_pushers(number, listed)
+        reviews, pushers, named = self._reviews_and_pushers(number, listed)
         with self._shape(what):
-            return self._pull(data, reviews, pushers)
+            return self._pull(data, reviews, pushers, named)
 
     def rejected_pull_requests(self, base: str) -> list[PullRequest]:
         """Pull requests into ``base`` labelled ``mlgate`` that were closed without being merged, with their reviews."""
@@ -362,9 +383,9 @@ class GitHubForge:
                         and any(isinstance(l, dict) and l.get("name") == "mlgate" for l in d.get("labels") or [])]
         result = []
         for data in rejected:
-            reviews, pushers = self._reviews_and_pushers(int(data["number"]), None)
+            reviews, pushers, named = self._reviews_and_pushers(int(data["number"]), None)
             with self._shape(what):
-                result.append(self._pull(data, reviews, pushers))
+                result.append(self._pull(data, reviews, pushers, named))
         return result
 
     def pull_requests_for_commit(self, sha: str) -> list[int]:

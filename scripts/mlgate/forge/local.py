@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import MlgateError
 from ..gitrepo import GitRepo
-from ..reviews import APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PullRequest, Review, is_login, requester_of
+from ..reviews import APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PullRequest, Review, is_login, requester_of, requesters_of
 from . import COMMENT_MARKER, ForgeError, PullRequestExists
 
 REVIEW_STATES = (APPROVED, CHANGES_REQUESTED, COMMENTED)
@@ -172,7 +172,19 @@ class LocalForge:
             merge_commit=r.get("merge_commit"), merged_by=r.get("merged_by"), body=r.get("body", ""),
             closed_at=r.get("closed_at", ""),
             requester=requester_of(r.get("body")), pushers=self._pushers(r, head_sha or ""),
+            requested_by=self._commit_requesters(r, head_sha or ""),
         )
+
+    def _commit_requesters(self, r: dict[str, Any], head_sha: str) -> tuple[str, ...]:
+        """The requester trailers in the messages of the pull request's commits (mlgate writes one into each)."""
+        base = f"{r['merge_commit']}^1" if r.get("merge_commit") else self.git.branch_sha(r["base"])
+        if not head_sha or not base:
+            return ()
+        try:
+            out = self.git.git("log", "--format=%B%x00", f"{base}..{head_sha}")
+        except MlgateError:
+            return ()
+        return tuple(dict.fromkeys(requesters_of(out)))
 
     def _pushers(self, r: dict[str, Any], head_sha: str) -> tuple[str, ...]:
         """Who wrote the pull request's commits: the author and committer names of the commits on its head that
@@ -242,7 +254,8 @@ class LocalForge:
         return teams
 
     def is_member(self, user: str, team: str) -> bool | None:
-        return user.lower() in {u.lower() for u in self._teams().get(team, [])}
+        teams = {name.lower(): members for name, members in self._teams().items()}  # GitHub's slugs ignore case
+        return user.lower() in {u.lower() for u in teams.get(team.lower(), [])}
 
     def permission(self, user: str) -> str | None:
         """``user``'s permission: from collaborators.json when there is one (others: none), else write."""
