@@ -221,3 +221,19 @@ def test_history_excludes_every_requester_the_gate_excluded(repo, capsys) -> Non
     event = json.loads(capsys.readouterr()[0])["events"][0]
     assert [a["login"] for a in event["approvers"]] == ["dave"]
     assert {"login": "carol", "reason": "the requester cannot approve their own change"} in event["not_counted"]
+
+
+def test_a_run_that_cannot_judge_replaces_an_earlier_verdict(repo, capsys) -> None:
+    """The report comment never keeps saying "passed" when the latest run could not judge at all."""
+    from mlgate.cli import main
+    from mlgate.forge.local import LocalForge
+
+    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
+    forge = LocalForge(repo.root)
+    forge.review(1, "dave", "APPROVED")
+    assert main(["-C", str(repo.root), "validate", "--forge", "local", "--pr", "1", "--comment"]) == 0
+    assert forge.comment(1).startswith("### mlgate validate: passed")
+    capsys.readouterr()
+    # a base that cannot be read (a force-pushed or unfetched ref): the run stops with exit 2
+    code = main(["-C", str(repo.root), "validate", "--forge", "local", "--pr", "1", "--comment", "--base", "gone"])
+    assert code == 2 and "could not judge" in forge.comment(1)

@@ -154,7 +154,12 @@ def validate(obj: Context, base: str | None, head: str | None, fmt: str, forge_k
         reviews = ForgeReviews(forge, number, head_sha=judged_head) if number is not None else None
     elif pr is not None or comment:
         raise UsageError("--pr and --comment need a forge: pass --forge local or --forge github")
-    report = validate_repo(obj.repo, base=base, head=head, reviews=reviews)
+    try:
+        report = validate_repo(obj.repo, base=base, head=head, reviews=reviews)
+    except MlgateError as error:
+        if comment and number is not None:  # never leave an earlier verdict standing when this run cannot judge
+            _comment_cannot_judge(forge, number, error)
+        raise
     if fmt == "json":
         _out(to_json(report_dict(report)))
     elif fmt == "markdown":
@@ -169,6 +174,18 @@ def validate(obj: Context, base: str | None, head: str | None, fmt: str, forge_k
         except ForgeError as e:  # a read-only token (a fork's PR) cannot comment; the check still counts
             _echo(f"mlgate: warning: could not comment on #{number}: {e}", err=True)
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+def _comment_cannot_judge(forge: Any, number: int, error: Exception) -> None:
+    from .forge import ForgeError
+    from .report import md_text
+
+    body = (f"### mlgate validate: could not judge this pull request :x:\n\n{md_text(error)}\n\n"
+            "_Any earlier verdict here is outdated: see the check's log._\n")
+    try:
+        forge.upsert_comment(number, body)
+    except ForgeError as e:
+        _echo(f"mlgate: warning: could not comment on #{number}: {e}", err=True)
 
 
 _ref_option = click.option("--ref", metavar="REF", help="Read the registry at this git ref instead of the working tree.")
