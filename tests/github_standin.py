@@ -41,14 +41,20 @@ COMMENT_LIMIT = 65536
 #: GitHub's base roles, as the permission endpoint's legacy ``permission`` field names them
 LEGACY = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read", "none": "none"}
 #: what GitHub's front end answers when the API behind it fails (an HTML page, not JSON)
-UNICORN = ("<!DOCTYPE html>\n<html>\n  <head>\n    <meta http-equiv=\"Content-type\" content=\"text/html; charset=utf-8\">\n"
-           "    <title>Unicorn! &middot; GitHub</title>\n  </head>\n  <body>\n    <p>No server is currently available to "
-           "service your request.</p>\n  </body>\n</html>\n")
+UNICORN = (
+    '<!DOCTYPE html>\n<html>\n  <head>\n    <meta http-equiv="Content-type" content="text/html; charset=utf-8">\n'
+    "    <title>Unicorn! &middot; GitHub</title>\n  </head>\n  <body>\n    <p>No server is currently available to "
+    "service your request.</p>\n  </body>\n</html>\n"
+)
 #: a proxy's or captive portal's login page, answered with 200
-PORTAL = ("<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head>\n"
-          "<body><form method=\"post\"><input name=\"user\"></form></body></html>\n")
-SECONDARY = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach "
-             "out to GitHub Support for help, please include the request ID 0000:1111:2222.")
+PORTAL = (
+    "<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head>\n"
+    '<body><form method="post"><input name="user"></form></body></html>\n'
+)
+SECONDARY = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach "
+    "out to GitHub Support for help, please include the request ID 0000:1111:2222."
+)
 NOT_INTEGRATION = "Resource not accessible by integration"
 
 
@@ -104,7 +110,9 @@ class State:
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> comment payload
     teams: dict[str, set[str]] = field(default_factory=dict)  # "org/slug" -> logins
     org_members: set[str] = field(default_factory=set)  # besides the teams' members
-    permissions: dict[str, str] = field(default_factory=dict)  # login (lower case) -> admin, maintain, write, triage, read
+    permissions: dict[str, str] = field(
+        default_factory=dict
+    )  # login (lower case) -> admin, maintain, write, triage, read
     base_permission: str = "read"  # what the organisation's members get on its repositories
     missing_users: set[str] = field(default_factory=set)  # logins GitHub does not know (404)
     token_user: str = "alice"
@@ -161,9 +169,19 @@ class StandIn:
         assert role in LEGACY and role != "none", role
         self.state.permissions[login.lower()] = role
 
-    def add_pull(self, number: int, author: str, head_sha: str, base: str = "main", head: str = "feature",
-                 base_sha: str = "b" * 40, title: str = "Promote", body: str = "", labels: tuple[str, ...] = (),
-                 commits: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def add_pull(
+        self,
+        number: int,
+        author: str,
+        head_sha: str,
+        base: str = "main",
+        head: str = "feature",
+        base_sha: str = "b" * 40,
+        title: str = "Promote",
+        body: str = "",
+        labels: tuple[str, ...] = (),
+        commits: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """A pull request; its commits default to one (``head_sha``) authored and committed by ``author``."""
         pr = self._pull_payload(number, author, head, head_sha, base, base_sha, title, body)
         for name in labels:
@@ -184,13 +202,24 @@ class StandIn:
             return {"name": name, "email": f"{name.lower()}@example.com", "date": _now()}
 
         return {
-            "url": f"{repo}/commits/{sha}", "sha": sha, "node_id": f"C_{sha[:12]}",
-            "html_url": f"{WEB}/{full}/commit/{sha}", "comments_url": f"{repo}/commits/{sha}/comments",
-            "commit": {"url": f"{repo}/git/commits/{sha}", "author": git_user(author), "committer": git_user(committer),
-                       "message": message, "comment_count": 0,
-                       "tree": {"sha": "e" * 40, "url": f"{repo}/git/trees/{'e' * 40}"}},
-            "author": self.user(author) if author else None, "committer": self.user(committer) if committer else None,
-            "parents": [{"sha": "0" * 40, "url": f"{repo}/commits/{'0' * 40}", "html_url": f"{WEB}/{full}/commit/{'0' * 40}"}],
+            "url": f"{repo}/commits/{sha}",
+            "sha": sha,
+            "node_id": f"C_{sha[:12]}",
+            "html_url": f"{WEB}/{full}/commit/{sha}",
+            "comments_url": f"{repo}/commits/{sha}/comments",
+            "commit": {
+                "url": f"{repo}/git/commits/{sha}",
+                "author": git_user(author),
+                "committer": git_user(committer),
+                "message": message,
+                "comment_count": 0,
+                "tree": {"sha": "e" * 40, "url": f"{repo}/git/trees/{'e' * 40}"},
+            },
+            "author": self.user(author) if author else None,
+            "committer": self.user(committer) if committer else None,
+            "parents": [
+                {"sha": "0" * 40, "url": f"{repo}/commits/{'0' * 40}", "html_url": f"{WEB}/{full}/commit/{'0' * 40}"}
+            ],
         }
 
     def push(self, number: int, sha: str, author: str | None, committer: str | None = None) -> None:
@@ -207,8 +236,14 @@ class StandIn:
         pr = self.state.pulls[number]
         html = f"{WEB}/{self.state.owner}/{self.state.name}/pull/{number}#pullrequestreview-{rid}"
         review = {
-            "id": rid, "node_id": f"PRR_{rid}", "user": self.user(user) if user else None, "body": "", "state": state,
-            "html_url": html, "pull_request_url": pr["url"], "author_association": self.association(user),
+            "id": rid,
+            "node_id": f"PRR_{rid}",
+            "user": self.user(user) if user else None,
+            "body": "",
+            "state": state,
+            "html_url": html,
+            "pull_request_url": pr["url"],
+            "author_association": self.association(user),
             "commit_id": commit or pr["head"]["sha"],
             "_links": {"html": {"href": html}, "pull_request": {"href": pr["url"]}},
         }
@@ -229,7 +264,9 @@ class StandIn:
         self.state.comments[comment["id"]] = comment
         return comment
 
-    def merge(self, number: int, merge_sha: str, by: str, method: str = "merge", rebased: list[str] | None = None) -> None:
+    def merge(
+        self, number: int, merge_sha: str, by: str, method: str = "merge", rebased: list[str] | None = None
+    ) -> None:
         """Merge the pull request. A ``rebase`` merge writes ``rebased`` commits on the base (``merge_sha`` is the
         last, as GitHub's ``merge_commit_sha`` is)."""
         pr = self.state.pulls[number]
@@ -237,8 +274,16 @@ class StandIn:
             rebased = rebased or [merge_sha]
             assert rebased[-1] == merge_sha, "GitHub's merge_commit_sha of a rebase is its last commit"
             self.state.rebased[number] = list(rebased)
-        pr.update(state="closed", merged=True, merged_at=_now(), closed_at=_now(), merge_commit_sha=merge_sha,
-                  merged_by=self.user(by), mergeable=None, mergeable_state="unknown")
+        pr.update(
+            state="closed",
+            merged=True,
+            merged_at=_now(),
+            closed_at=_now(),
+            merge_commit_sha=merge_sha,
+            merged_by=self.user(by),
+            mergeable=None,
+            mergeable_state="unknown",
+        )
 
     def close(self, number: int) -> None:
         """Close the pull request without merging it."""
@@ -246,9 +291,18 @@ class StandIn:
 
     # --- faults ----------------------------------------------------------------------------------------
 
-    def fault(self, status: int | None, body: Any = None, *, headers: dict[str, str] | None = None,
-              content_type: str = JSON_TYPE, times: int = 1, match: str = "", trickle: float = 0.0,
-              trickle_headers: bool = False) -> Fault:
+    def fault(
+        self,
+        status: int | None,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        content_type: str = JSON_TYPE,
+        times: int = 1,
+        match: str = "",
+        trickle: float = 0.0,
+        trickle_headers: bool = False,
+    ) -> Fault:
         fault = Fault(status, body, dict(headers or {}), content_type, times, match, trickle, trickle_headers)
         self.state.faults.append(fault)
         return fault
@@ -257,11 +311,20 @@ class StandIn:
         """GitHub's front end failing: an HTML page, as GitHub sends for 502, 503 and 504."""
         return self.fault(status, UNICORN.encode(), content_type=HTML_TYPE, times=times, match=match)
 
-    def secondary_rate_limit(self, retry_after: int | None = 60, *, status: int = 403, times: int = 1,
-                             match: str = "") -> Fault:
+    def secondary_rate_limit(
+        self, retry_after: int | None = 60, *, status: int = 403, times: int = 1, match: str = ""
+    ) -> Fault:
         headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
-        return self.fault(status, {"message": SECONDARY, "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api"
-                                   "#about-secondary-rate-limits"}, headers=headers, times=times, match=match)
+        return self.fault(
+            status,
+            {
+                "message": SECONDARY,
+                "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+            },
+            headers=headers,
+            times=times,
+            match=match,
+        )
 
     def html_success(self, *, times: int = 1, match: str = "") -> Fault:
         """A 200 whose body is a proxy's HTML page (a captive portal, a wrong API URL)."""
@@ -281,8 +344,10 @@ class StandIn:
         if low == self.state.owner.lower():
             return "OWNER"
         if low in {u.lower() for u in self.state.org_members} or any(
-                low in {u.lower() for u in members} for team, members in self.state.teams.items()
-                if team.split("/")[0].lower() == self.state.owner.lower()):
+            low in {u.lower() for u in members}
+            for team, members in self.state.teams.items()
+            if team.split("/")[0].lower() == self.state.owner.lower()
+        ):
             return "MEMBER"
         if low in self.state.permissions:
             return "COLLABORATOR"
@@ -293,111 +358,281 @@ class StandIn:
         api = f"{self.url}/users/{quote(login)}"
         bot = login.endswith("[bot]")
         return {
-            "login": login, "id": _id(login), "node_id": f"U_{_id(login)}",
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(login)}?v=4", "gravatar_id": "",
-            "url": api, "html_url": f"{WEB}/apps/{login[:-5]}" if bot else f"{WEB}/{login}",
-            "followers_url": f"{api}/followers", "following_url": f"{api}/following{{/other_user}}",
-            "gists_url": f"{api}/gists{{/gist_id}}", "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
-            "subscriptions_url": f"{api}/subscriptions", "organizations_url": f"{api}/orgs", "repos_url": f"{api}/repos",
-            "events_url": f"{api}/events{{/privacy}}", "received_events_url": f"{api}/received_events",
-            "type": "Bot" if bot else "Organization" if login == self.state.owner else "User", "user_view_type": "public",
+            "login": login,
+            "id": _id(login),
+            "node_id": f"U_{_id(login)}",
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(login)}?v=4",
+            "gravatar_id": "",
+            "url": api,
+            "html_url": f"{WEB}/apps/{login[:-5]}" if bot else f"{WEB}/{login}",
+            "followers_url": f"{api}/followers",
+            "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}",
+            "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions",
+            "organizations_url": f"{api}/orgs",
+            "repos_url": f"{api}/repos",
+            "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events",
+            "type": "Bot" if bot else "Organization" if login == self.state.owner else "User",
+            "user_view_type": "public",
             "site_admin": False,
         }
 
     def _app(self) -> dict[str, Any]:
         """The GitHub Actions app, as ``performed_via_github_app`` names it."""
-        return {"id": 15368, "slug": "github-actions", "node_id": "MDM6QXBwMTUzNjg=", "owner": self.user("github"),
-                "name": "GitHub Actions", "description": "Automate your workflow from idea to production",
-                "external_url": "https://help.github.com/en/actions", "html_url": f"{WEB}/apps/github-actions",
-                "created_at": "2018-07-30T09:30:17Z", "updated_at": "2024-04-10T20:33:16Z",
-                "permissions": {"issues": "write", "metadata": "read", "pull_requests": "write"},
-                "events": ["pull_request", "pull_request_review"]}
+        return {
+            "id": 15368,
+            "slug": "github-actions",
+            "node_id": "MDM6QXBwMTUzNjg=",
+            "owner": self.user("github"),
+            "name": "GitHub Actions",
+            "description": "Automate your workflow from idea to production",
+            "external_url": "https://help.github.com/en/actions",
+            "html_url": f"{WEB}/apps/github-actions",
+            "created_at": "2018-07-30T09:30:17Z",
+            "updated_at": "2024-04-10T20:33:16Z",
+            "permissions": {"issues": "write", "metadata": "read", "pull_requests": "write"},
+            "events": ["pull_request", "pull_request_review"],
+        }
 
     def _label(self, name: str) -> dict[str, Any]:
         lid = self.state.new_id()
-        return {"id": lid, "node_id": f"LA_{lid}", "url": f"{self.repo_url()}/labels/{quote(name)}", "name": name,
-                "description": f"Label {name}", "color": "ededed", "default": False}
+        return {
+            "id": lid,
+            "node_id": f"LA_{lid}",
+            "url": f"{self.repo_url()}/labels/{quote(name)}",
+            "name": name,
+            "description": f"Label {name}",
+            "color": "ededed",
+            "default": False,
+        }
 
     def _repo_payload(self) -> dict[str, Any]:
         api, full = self.repo_url(), f"{self.state.owner}/{self.state.name}"
         templated = {
-            "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}", "blobs_url": "/git/blobs{/sha}",
-            "branches_url": "/branches{/branch}", "collaborators_url": "/collaborators{/collaborator}",
-            "comments_url": "/comments{/number}", "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
-            "contents_url": "/contents/{+path}", "git_commits_url": "/git/commits{/sha}", "git_refs_url": "/git/refs{/sha}",
-            "git_tags_url": "/git/tags{/sha}", "issue_comment_url": "/issues/comments{/number}",
-            "issue_events_url": "/issues/events{/number}", "issues_url": "/issues{/number}", "keys_url": "/keys{/key_id}",
-            "labels_url": "/labels{/name}", "milestones_url": "/milestones{/number}",
-            "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
-            "releases_url": "/releases{/id}", "statuses_url": "/statuses/{sha}", "trees_url": "/git/trees{/sha}",
+            "archive_url": "/{archive_format}{/ref}",
+            "assignees_url": "/assignees{/user}",
+            "blobs_url": "/git/blobs{/sha}",
+            "branches_url": "/branches{/branch}",
+            "collaborators_url": "/collaborators{/collaborator}",
+            "comments_url": "/comments{/number}",
+            "commits_url": "/commits{/sha}",
+            "compare_url": "/compare/{base}...{head}",
+            "contents_url": "/contents/{+path}",
+            "git_commits_url": "/git/commits{/sha}",
+            "git_refs_url": "/git/refs{/sha}",
+            "git_tags_url": "/git/tags{/sha}",
+            "issue_comment_url": "/issues/comments{/number}",
+            "issue_events_url": "/issues/events{/number}",
+            "issues_url": "/issues{/number}",
+            "keys_url": "/keys{/key_id}",
+            "labels_url": "/labels{/name}",
+            "milestones_url": "/milestones{/number}",
+            "notifications_url": "/notifications{?since,all,participating}",
+            "pulls_url": "/pulls{/number}",
+            "releases_url": "/releases{/id}",
+            "statuses_url": "/statuses/{sha}",
+            "trees_url": "/git/trees{/sha}",
         }
-        plain = ["contributors", "deployments", "downloads", "events", "forks", "hooks", "languages", "merges",
-                 "stargazers", "subscribers", "subscription", "tags", "teams"]
+        plain = [
+            "contributors",
+            "deployments",
+            "downloads",
+            "events",
+            "forks",
+            "hooks",
+            "languages",
+            "merges",
+            "stargazers",
+            "subscribers",
+            "subscription",
+            "tags",
+            "teams",
+        ]
         payload: dict[str, Any] = {k: api + v for k, v in templated.items()}
         payload.update({f"{k}_url": f"{api}/{k}" for k in plain})
-        payload.update({
-            "id": _id(full), "node_id": f"R_{_id(full)}", "name": self.state.name, "full_name": full,
-            "owner": self.user(self.state.owner), "private": self.state.private, "html_url": f"{WEB}/{full}",
-            "description": None, "fork": False, "url": api, "clone_url": f"{WEB}/{full}.git",
-            "git_url": f"git://github.com/{full}.git", "ssh_url": f"git@github.com:{full}.git", "svn_url": f"{WEB}/{full}",
-            "mirror_url": None, "homepage": None, "language": "Python", "forks": 0, "forks_count": 0,
-            "stargazers_count": 0, "watchers": 0, "watchers_count": 0, "size": 100, "default_branch": "main",
-            "open_issues": 0, "open_issues_count": 0, "has_issues": True, "has_projects": False, "has_wiki": False,
-            "has_pages": False, "has_downloads": True, "archived": False, "disabled": False, "license": None,
-            "pushed_at": "2026-01-02T03:04:05Z", "created_at": "2025-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z",
-        })
+        payload.update(
+            {
+                "id": _id(full),
+                "node_id": f"R_{_id(full)}",
+                "name": self.state.name,
+                "full_name": full,
+                "owner": self.user(self.state.owner),
+                "private": self.state.private,
+                "html_url": f"{WEB}/{full}",
+                "description": None,
+                "fork": False,
+                "url": api,
+                "clone_url": f"{WEB}/{full}.git",
+                "git_url": f"git://github.com/{full}.git",
+                "ssh_url": f"git@github.com:{full}.git",
+                "svn_url": f"{WEB}/{full}",
+                "mirror_url": None,
+                "homepage": None,
+                "language": "Python",
+                "forks": 0,
+                "forks_count": 0,
+                "stargazers_count": 0,
+                "watchers": 0,
+                "watchers_count": 0,
+                "size": 100,
+                "default_branch": "main",
+                "open_issues": 0,
+                "open_issues_count": 0,
+                "has_issues": True,
+                "has_projects": False,
+                "has_wiki": False,
+                "has_pages": False,
+                "has_downloads": True,
+                "archived": False,
+                "disabled": False,
+                "license": None,
+                "pushed_at": "2026-01-02T03:04:05Z",
+                "created_at": "2025-01-02T03:04:05Z",
+                "updated_at": "2026-01-02T03:04:05Z",
+            }
+        )
         return payload
 
-    def _pull_payload(self, number: int, author: str, head: str, head_sha: str, base: str, base_sha: str,
-                      title: str, body: str) -> dict[str, Any]:
+    def _pull_payload(
+        self, number: int, author: str, head: str, head_sha: str, base: str, base_sha: str, title: str, body: str
+    ) -> dict[str, Any]:
         repo = self.repo_url()
         full = f"{self.state.owner}/{self.state.name}"
         repo_obj = self._repo_payload()
         html = f"{WEB}/{full}/pull/{number}"
         owner = self.user(self.state.owner)
         return {
-            "url": f"{repo}/pulls/{number}", "id": number * 7, "node_id": f"PR_{number}", "number": number,
-            "html_url": html, "diff_url": f"{html}.diff", "patch_url": f"{html}.patch", "issue_url": f"{repo}/issues/{number}",
-            "comments_url": f"{repo}/issues/{number}/comments", "review_comments_url": f"{repo}/pulls/{number}/comments",
-            "review_comment_url": f"{repo}/pulls/comments{{/number}}", "commits_url": f"{repo}/pulls/{number}/commits",
+            "url": f"{repo}/pulls/{number}",
+            "id": number * 7,
+            "node_id": f"PR_{number}",
+            "number": number,
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": f"{repo}/issues/{number}",
+            "comments_url": f"{repo}/issues/{number}/comments",
+            "review_comments_url": f"{repo}/pulls/{number}/comments",
+            "review_comment_url": f"{repo}/pulls/comments{{/number}}",
+            "commits_url": f"{repo}/pulls/{number}/commits",
             "statuses_url": f"{repo}/statuses/{head_sha}",
-            "state": "open", "locked": False, "title": title, "body": body, "user": self.user(author), "labels": [],
-            "milestone": None, "active_lock_reason": None, "assignee": None, "assignees": [], "requested_reviewers": [],
-            "requested_teams": [], "draft": False, "created_at": _now(), "updated_at": _now(), "closed_at": None,
-            "merged_at": None, "merge_commit_sha": None, "merged": False, "mergeable": True, "rebaseable": True,
-            "mergeable_state": "clean", "merged_by": None, "author_association": self.association(author),
-            "auto_merge": None, "maintainer_can_modify": False,
-            "head": {"label": f"{self.state.owner}:{head}", "ref": head, "sha": head_sha, "user": owner, "repo": repo_obj},
-            "base": {"label": f"{self.state.owner}:{base}", "ref": base, "sha": base_sha, "user": owner, "repo": repo_obj},
-            "_links": {k: {"href": v} for k, v in {
-                "self": f"{repo}/pulls/{number}", "html": html, "issue": f"{repo}/issues/{number}",
-                "comments": f"{repo}/issues/{number}/comments", "review_comments": f"{repo}/pulls/{number}/comments",
-                "review_comment": f"{repo}/pulls/comments{{/number}}", "commits": f"{repo}/pulls/{number}/commits",
-                "statuses": f"{repo}/statuses/{head_sha}"}.items()},
-            "comments": 0, "review_comments": 0, "commits": 1, "additions": 1, "deletions": 1, "changed_files": 1,
+            "state": "open",
+            "locked": False,
+            "title": title,
+            "body": body,
+            "user": self.user(author),
+            "labels": [],
+            "milestone": None,
+            "active_lock_reason": None,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "draft": False,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "closed_at": None,
+            "merged_at": None,
+            "merge_commit_sha": None,
+            "merged": False,
+            "mergeable": True,
+            "rebaseable": True,
+            "mergeable_state": "clean",
+            "merged_by": None,
+            "author_association": self.association(author),
+            "auto_merge": None,
+            "maintainer_can_modify": False,
+            "head": {
+                "label": f"{self.state.owner}:{head}",
+                "ref": head,
+                "sha": head_sha,
+                "user": owner,
+                "repo": repo_obj,
+            },
+            "base": {
+                "label": f"{self.state.owner}:{base}",
+                "ref": base,
+                "sha": base_sha,
+                "user": owner,
+                "repo": repo_obj,
+            },
+            "_links": {
+                k: {"href": v}
+                for k, v in {
+                    "self": f"{repo}/pulls/{number}",
+                    "html": html,
+                    "issue": f"{repo}/issues/{number}",
+                    "comments": f"{repo}/issues/{number}/comments",
+                    "review_comments": f"{repo}/pulls/{number}/comments",
+                    "review_comment": f"{repo}/pulls/comments{{/number}}",
+                    "commits": f"{repo}/pulls/{number}/commits",
+                    "statuses": f"{repo}/statuses/{head_sha}",
+                }.items()
+            },
+            "comments": 0,
+            "review_comments": 0,
+            "commits": 1,
+            "additions": 1,
+            "deletions": 1,
+            "changed_files": 1,
         }
 
     def _comment(self, n: int, text: str, user: dict[str, Any], cid: int | None = None) -> dict[str, Any]:
         cid = cid or self.state.new_id()
         repo = self.repo_url()
-        return {"id": cid, "node_id": f"IC_{cid}", "url": f"{repo}/issues/comments/{cid}",
-                "html_url": f"{WEB}/{self.state.owner}/{self.state.name}/pull/{n}#issuecomment-{cid}",
-                "issue_url": f"{repo}/issues/{n}", "body": text, "user": user, "created_at": _now(), "updated_at": _now(),
-                "author_association": self.association(user["login"]) if user["type"] != "Bot" else "NONE",
-                "performed_via_github_app": self._app() if user["type"] == "Bot" else None}
+        return {
+            "id": cid,
+            "node_id": f"IC_{cid}",
+            "url": f"{repo}/issues/comments/{cid}",
+            "html_url": f"{WEB}/{self.state.owner}/{self.state.name}/pull/{n}#issuecomment-{cid}",
+            "issue_url": f"{repo}/issues/{n}",
+            "body": text,
+            "user": user,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "author_association": self.association(user["login"]) if user["type"] != "Bot" else "NONE",
+            "performed_via_github_app": self._app() if user["type"] == "Bot" else None,
+        }
 
     def public_user(self, login: str) -> dict[str, Any]:
         """``GET /user``'s answer (the public-user view)."""
         payload = self.user(login)
-        payload.update({"name": login.title(), "company": None, "blog": "", "location": None, "email": None,
-                        "hireable": None, "bio": None, "public_repos": 1, "public_gists": 0, "followers": 0,
-                        "following": 0, "created_at": "2020-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z"})
+        payload.update(
+            {
+                "name": login.title(),
+                "company": None,
+                "blog": "",
+                "location": None,
+                "email": None,
+                "hireable": None,
+                "bio": None,
+                "public_repos": 1,
+                "public_gists": 0,
+                "followers": 0,
+                "following": 0,
+                "created_at": "2020-01-02T03:04:05Z",
+                "updated_at": "2026-01-02T03:04:05Z",
+            }
+        )
         return payload
 
 
 #: the fields of a pull request that GitHub's list endpoints leave out (pull-request-simple)
-_FULL_ONLY = ("merged", "mergeable", "rebaseable", "mergeable_state", "merged_by", "comments", "review_comments",
-              "maintainer_can_modify", "commits", "additions", "deletions", "changed_files")
+_FULL_ONLY = (
+    "merged",
+    "mergeable",
+    "rebaseable",
+    "mergeable_state",
+    "merged_by",
+    "comments",
+    "review_comments",
+    "maintainer_can_modify",
+    "commits",
+    "additions",
+    "deletions",
+    "changed_files",
+)
 
 
 def _simple(pr: dict[str, Any]) -> dict[str, Any]:
@@ -414,19 +649,32 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # keep test output clean
         pass
 
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, content_type: str = JSON_TYPE) -> None:
+    def _send(
+        self, status: int, body: Any, headers: dict[str, str] | None = None, content_type: str = JSON_TYPE
+    ) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        head = {"Date": formatdate(usegmt=True), "Content-Type": content_type, "Content-Length": str(len(data)),
-                "X-GitHub-Media-Type": "github.v3; format=json", "X-GitHub-Request-Id": f"0000:{len(self.state.answers)}",
-                "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999", "x-ratelimit-used": "1",
-                "x-ratelimit-reset": "1893456000", "x-ratelimit-resource": "core"}
+        head = {
+            "Date": formatdate(usegmt=True),
+            "Content-Type": content_type,
+            "Content-Length": str(len(data)),
+            "X-GitHub-Media-Type": "github.v3; format=json",
+            "X-GitHub-Request-Id": f"0000:{len(self.state.answers)}",
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "4999",
+            "x-ratelimit-used": "1",
+            "x-ratelimit-reset": "1893456000",
+            "x-ratelimit-resource": "core",
+        }
         for k, v in (headers or {}).items():
             head = {h: x for h, x in head.items() if h.lower() != k.lower()}
             head[k] = v
-        self.state.answers.append(Answer(self.command, self.path.split("?", 1)[0], self.query, status,
-                                         head["Content-Type"], data))
+        self.state.answers.append(
+            Answer(self.command, self.path.split("?", 1)[0], self.query, status, head["Content-Type"], data)
+        )
         reason = http.HTTPStatus(status).phrase
-        raw_head = (f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items()) + "\r\n").encode()
+        raw_head = (
+            f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items()) + "\r\n"
+        ).encode()
         fault = self.fault
         try:
             if fault is None or not fault.trickle:
@@ -444,11 +692,17 @@ class _Handler(BaseHTTPRequestHandler):
         for i in range(len(data)):
             if self.standin.stopping.wait(interval):
                 raise OSError("the stand-in is stopping")
-            self.wfile.write(data[i:i + 1])
+            self.wfile.write(data[i : i + 1])
             self.wfile.flush()
 
-    def _error(self, status: int, message: str, errors: list | None = None, docs: str = DOCS,
-               headers: dict[str, str] | None = None) -> None:
+    def _error(
+        self,
+        status: int,
+        message: str,
+        errors: list | None = None,
+        docs: str = DOCS,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         body: dict[str, Any] = {"message": message, "documentation_url": docs}
         if errors:
             body["errors"] = errors
@@ -466,7 +720,9 @@ class _Handler(BaseHTTPRequestHandler):
             per_page = min(max(int(self.query.get("per_page", ["30"])[0]), 1), 100)
             page = max(int(self.query.get("page", ["1"])[0]), 1)
         except ValueError:
-            return self._error(422, "Validation Failed", [{"resource": "Search", "field": "per_page", "code": "invalid"}])
+            return self._error(
+                422, "Validation Failed", [{"resource": "Search", "field": "per_page", "code": "invalid"}]
+            )
         last = max((len(items) + per_page - 1) // per_page, 1)
         path = self.path.split("?", 1)[0]
         params = {k: v[-1] for k, v in self.query.items() if k != "page"}
@@ -479,7 +735,7 @@ class _Handler(BaseHTTPRequestHandler):
             links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
         if page > 1:
             links += [f'<{url(1)}>; rel="first"', f'<{url(page - 1)}>; rel="prev"']
-        self._send(200, items[(page - 1) * per_page:page * per_page], {"Link": ", ".join(links)} if links else None)
+        self._send(200, items[(page - 1) * per_page : page * per_page], {"Link": ", ".join(links)} if links else None)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.state.faults:
@@ -500,9 +756,15 @@ class _Handler(BaseHTTPRequestHandler):
         if auth not in (f"token {self.state.token}", f"Bearer {self.state.token}"):
             return self._error(401, "Bad credentials")
         if self.state.rate_limited:
-            return self._send(403, {"message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
-                                    "for help, please include the request ID 0000:1111.", "documentation_url": DOCS},
-                              {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1893456000", "x-ratelimit-used": "5000"})
+            return self._send(
+                403,
+                {
+                    "message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
+                    "for help, please include the request ID 0000:1111.",
+                    "documentation_url": DOCS,
+                },
+                {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1893456000", "x-ratelimit-used": "5000"},
+            )
         if self.state.fail_next is not None:
             status, self.state.fail_next = self.state.fail_next, None
             return self._error(status, "Server Error" if status >= 500 else "Forbidden")
@@ -574,22 +836,43 @@ class _Handler(BaseHTTPRequestHandler):
     def create_pull(self, body: Any) -> None:
         missing = [k for k in ("title", "head", "base") if not body.get(k)]
         if missing:
-            return self._error(422, "Validation Failed", [{"resource": "PullRequest", "field": missing[0], "code": "missing_field"}])
+            return self._error(
+                422, "Validation Failed", [{"resource": "PullRequest", "field": missing[0], "code": "missing_field"}]
+            )
         if self.state.branch_lookup is not None:
             for ref in (body["head"], body["base"]):
                 sha = self.state.branch_lookup(ref)
                 if sha:
                     self.state.branches[ref] = sha
         if body["head"] not in self.state.branches:
-            return self._error(422, "Validation Failed", [{"resource": "PullRequest", "field": "head", "code": "invalid"}])
+            return self._error(
+                422, "Validation Failed", [{"resource": "PullRequest", "field": "head", "code": "invalid"}]
+            )
         for pr in self.state.pulls.values():
             if pr["head"]["ref"] == body["head"] and pr["state"] == "open":
-                return self._error(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                                   "message": f"A pull request already exists for {self.state.owner}:{body['head']}."}])
+                return self._error(
+                    422,
+                    "Validation Failed",
+                    [
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"A pull request already exists for {self.state.owner}:{body['head']}.",
+                        }
+                    ],
+                )
         number = max(self.state.pulls, default=0) + 1
         author = self.state.token_login()
-        pr = self.standin.add_pull(number, author, self.state.branches[body["head"]], body["base"], body["head"],
-                                   self.state.branches.get(body["base"], "b" * 40), body["title"], body.get("body") or "")
+        pr = self.standin.add_pull(
+            number,
+            author,
+            self.state.branches[body["head"]],
+            body["base"],
+            body["head"],
+            self.state.branches.get(body["base"], "b" * 40),
+            body["title"],
+            body.get("body") or "",
+        )
         self._send(201, pr)
 
     def list_pulls(self, body: Any) -> None:
@@ -599,8 +882,11 @@ class _Handler(BaseHTTPRequestHandler):
         base = self.query.get("base", [None])[-1]
         sort = self.query.get("sort", ["created"])[-1]
         direction = self.query.get("direction", ["desc" if sort == "created" else "asc"])[-1]
-        pulls = [p for p in self.state.pulls.values()
-                 if (state == "all" or p["state"] == state) and (base is None or p["base"]["ref"] == base)]
+        pulls = [
+            p
+            for p in self.state.pulls.values()
+            if (state == "all" or p["state"] == state) and (base is None or p["base"]["ref"] == base)
+        ]
         key = "updated_at" if sort == "updated" else "created_at"
         pulls.sort(key=lambda p: (p[key], p["number"]), reverse=direction == "desc")
         self._list([_simple(p) for p in pulls])
@@ -613,8 +899,13 @@ class _Handler(BaseHTTPRequestHandler):
     def list_reviews(self, n: str, body: Any) -> None:
         if self._pull(n) is not None:  # a pending review is seen by its author only
             me = self.state.token_login().lower()
-            self._list([r for r in self.state.reviews[int(n)]
-                        if r["state"] != "PENDING" or (r["user"] or {}).get("login", "").lower() == me])
+            self._list(
+                [
+                    r
+                    for r in self.state.reviews[int(n)]
+                    if r["state"] != "PENDING" or (r["user"] or {}).get("login", "").lower() == me
+                ]
+            )
 
     def list_commits(self, n: str, body: Any) -> None:
         if self._pull(n) is not None:  # GitHub lists at most 250 commits of a pull request
@@ -637,13 +928,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _too_long(self, text: Any, docs: str) -> bool:
         if isinstance(text, str) and len(text) > COMMENT_LIMIT:
-            self._error(422, "Validation Failed", [{"resource": "IssueComment", "code": "unprocessable", "field": "data",
-                                                    "message": f"Body is too long (maximum is {COMMENT_LIMIT} characters)"}],
-                        docs=docs)
+            self._error(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "IssueComment",
+                        "code": "unprocessable",
+                        "field": "data",
+                        "message": f"Body is too long (maximum is {COMMENT_LIMIT} characters)",
+                    }
+                ],
+                docs=docs,
+            )
             return True
         if not isinstance(text, str) or not text:
-            self._error(422, "Validation Failed", [{"resource": "IssueComment", "code": "missing_field", "field": "body"}],
-                        docs=docs)
+            self._error(
+                422,
+                "Validation Failed",
+                [{"resource": "IssueComment", "code": "missing_field", "field": "body"}],
+                docs=docs,
+            )
             return True
         return False
 
@@ -672,16 +977,28 @@ class _Handler(BaseHTTPRequestHandler):
     def collaborator_permission(self, login: str, body: Any) -> None:
         low = login.lower()
         if low in {u.lower() for u in self.state.missing_users}:
-            return self._error(404, "Not Found", docs=f"{DOCS}/collaborators/collaborators#get-repository-permissions-for-a-user")
+            return self._error(
+                404, "Not Found", docs=f"{DOCS}/collaborators/collaborators#get-repository-permissions-for-a-user"
+            )
         role = self.state.permissions.get(low)
         if role is None:  # not a collaborator: the organisation's base role for its members, else none (read if public)
-            role = self.state.base_permission if self.standin.association(login) == "MEMBER" else (
-                "none" if self.state.private else "read")
+            role = (
+                self.state.base_permission
+                if self.standin.association(login) == "MEMBER"
+                else ("none" if self.state.private else "read")
+            )
         legacy = LEGACY[role]
         user = self.standin.user(login)
-        user.update(role_name=role, permissions={"admin": legacy == "admin", "maintain": role in ("admin", "maintain"),
-                                                 "push": legacy in ("admin", "write"), "triage": role != "read" and legacy != "none",
-                                                 "pull": legacy != "none"})
+        user.update(
+            role_name=role,
+            permissions={
+                "admin": legacy == "admin",
+                "maintain": role in ("admin", "maintain"),
+                "push": legacy in ("admin", "write"),
+                "triage": role != "read" and legacy != "none",
+                "pull": legacy != "none",
+            },
+        )
         self._send(200, {"permission": legacy, "role_name": role, "user": user})
 
     def get_team(self, org: str, slug: str, body: Any) -> None:
@@ -692,22 +1009,52 @@ class _Handler(BaseHTTPRequestHandler):
         tid = _id(f"{org}/{slug}")
         organization = self.standin.user(org)
         organization = {k: organization[k] for k in ("login", "id", "node_id", "url", "avatar_url", "type")}
-        organization.update({"repos_url": f"{api}/orgs/{org}/repos", "events_url": f"{api}/orgs/{org}/events",
-                             "hooks_url": f"{api}/orgs/{org}/hooks", "issues_url": f"{api}/orgs/{org}/issues",
-                             "members_url": f"{api}/orgs/{org}/members{{/member}}",
-                             "public_members_url": f"{api}/orgs/{org}/public_members{{/member}}",
-                             "description": None, "html_url": f"{WEB}/{org}", "has_organization_projects": True,
-                             "has_repository_projects": True, "public_repos": 1, "public_gists": 0, "followers": 0,
-                             "following": 0, "created_at": "2020-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z",
-                             "archived_at": None})
-        self._send(200, {
-            "id": tid, "node_id": f"T_{tid}", "url": f"{api}/orgs/{org}/teams/{slug}", "html_url": f"{WEB}/orgs/{org}/teams/{slug}",
-            "name": slug.replace("-", " ").title(), "slug": slug, "description": None, "privacy": "closed",
-            "notification_setting": "notifications_enabled", "permission": "pull",
-            "members_url": f"{api}/teams/{tid}/members{{/member}}", "repositories_url": f"{api}/teams/{tid}/repos",
-            "parent": None, "members_count": len(members), "repos_count": 1, "created_at": "2020-01-02T03:04:05Z",
-            "updated_at": "2026-01-02T03:04:05Z", "organization": organization, "type": "organization",
-            "organization_id": _id(org)})
+        organization.update(
+            {
+                "repos_url": f"{api}/orgs/{org}/repos",
+                "events_url": f"{api}/orgs/{org}/events",
+                "hooks_url": f"{api}/orgs/{org}/hooks",
+                "issues_url": f"{api}/orgs/{org}/issues",
+                "members_url": f"{api}/orgs/{org}/members{{/member}}",
+                "public_members_url": f"{api}/orgs/{org}/public_members{{/member}}",
+                "description": None,
+                "html_url": f"{WEB}/{org}",
+                "has_organization_projects": True,
+                "has_repository_projects": True,
+                "public_repos": 1,
+                "public_gists": 0,
+                "followers": 0,
+                "following": 0,
+                "created_at": "2020-01-02T03:04:05Z",
+                "updated_at": "2026-01-02T03:04:05Z",
+                "archived_at": None,
+            }
+        )
+        self._send(
+            200,
+            {
+                "id": tid,
+                "node_id": f"T_{tid}",
+                "url": f"{api}/orgs/{org}/teams/{slug}",
+                "html_url": f"{WEB}/orgs/{org}/teams/{slug}",
+                "name": slug.replace("-", " ").title(),
+                "slug": slug,
+                "description": None,
+                "privacy": "closed",
+                "notification_setting": "notifications_enabled",
+                "permission": "pull",
+                "members_url": f"{api}/teams/{tid}/members{{/member}}",
+                "repositories_url": f"{api}/teams/{tid}/repos",
+                "parent": None,
+                "members_count": len(members),
+                "repos_count": 1,
+                "created_at": "2020-01-02T03:04:05Z",
+                "updated_at": "2026-01-02T03:04:05Z",
+                "organization": organization,
+                "type": "organization",
+                "organization_id": _id(org),
+            },
+        )
 
     def commit_pulls(self, sha: str, body: Any) -> None:
         """The pull requests a commit belongs to: the one merged as it (merge, squash, each commit of a rebase), and
@@ -724,8 +1071,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def team_membership(self, org: str, slug: str, user: str, body: Any) -> None:
         if user.lower() in {u.lower() for u in self.state.teams.get(f"{org}/{slug}", set())}:
-            return self._send(200, {"url": f"{self.standin.url}/orgs/{org}/teams/{slug}/memberships/{user}",
-                                    "role": "member", "state": "active"})
+            return self._send(
+                200,
+                {
+                    "url": f"{self.standin.url}/orgs/{org}/teams/{slug}/memberships/{user}",
+                    "role": "member",
+                    "state": "active",
+                },
+            )
         self._error(404, "Not Found")
 
     # --- mlgate doctor: branch protection and rulesets ---------------------------------------------------------
@@ -768,13 +1121,30 @@ class _Handler(BaseHTTPRequestHandler):
             if rs["enforcement"] != "active" or not _applies(rs, ref):
                 continue
             for rule in rs["rules"]:
-                out.append({**rule, "ruleset_source_type": rs["source_type"], "ruleset_source": rs["source"],
-                            "ruleset_id": rs["id"]})
+                out.append(
+                    {
+                        **rule,
+                        "ruleset_source_type": rs["source_type"],
+                        "ruleset_source": rs["source"],
+                        "ruleset_id": rs["id"],
+                    }
+                )
         self._send(200, out)
 
     def list_rulesets(self, body: Any) -> None:
         parents = self._query().get("includes_parents", "true") == "true"
-        keys = ("id", "name", "target", "source_type", "source", "enforcement", "node_id", "_links", "created_at", "updated_at")
+        keys = (
+            "id",
+            "name",
+            "target",
+            "source_type",
+            "source",
+            "enforcement",
+            "node_id",
+            "_links",
+            "created_at",
+            "updated_at",
+        )
         self._send(200, [{k: rs[k] for k in keys} for rs in self._settings().rulesets if self._visible(rs, parents)])
 
     def get_ruleset(self, rid: str, body: Any) -> None:
@@ -810,8 +1180,10 @@ def _applies(ruleset: dict[str, Any], ref: str) -> bool:
     cond = (ruleset.get("conditions") or {}).get("ref_name") or {}
 
     def hit(patterns: list[str]) -> bool:
-        return any(p == "~ALL" or (p == "~DEFAULT_BRANCH" and ref == "refs/heads/main") or fnmatchcase(ref, p)
-                   for p in patterns)
+        return any(
+            p == "~ALL" or (p == "~DEFAULT_BRANCH" and ref == "refs/heads/main") or fnmatchcase(ref, p)
+            for p in patterns
+        )
 
     return hit(cond.get("include") or []) and not hit(cond.get("exclude") or [])
 
@@ -819,70 +1191,133 @@ def _applies(ruleset: dict[str, Any], ref: str) -> bool:
 def _simple_user(repo_url: str, login: str) -> dict[str, Any]:
     """GitHub's simple-user object, for payloads built without a running stand-in."""
     api = f"{repo_url.split('/repos/', 1)[0]}/users/{login}"
-    return {"login": login, "id": _id(login), "node_id": f"U_{_id(login)}",
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(login)}?v=4", "gravatar_id": "", "url": api,
-            "html_url": f"{WEB}/{login}", "followers_url": f"{api}/followers",
-            "following_url": f"{api}/following{{/other_user}}", "gists_url": f"{api}/gists{{/gist_id}}",
-            "starred_url": f"{api}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{api}/subscriptions",
-            "organizations_url": f"{api}/orgs", "repos_url": f"{api}/repos", "events_url": f"{api}/events{{/privacy}}",
-            "received_events_url": f"{api}/received_events", "type": "User", "site_admin": False}
+    return {
+        "login": login,
+        "id": _id(login),
+        "node_id": f"U_{_id(login)}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(login)}?v=4",
+        "gravatar_id": "",
+        "url": api,
+        "html_url": f"{WEB}/{login}",
+        "followers_url": f"{api}/followers",
+        "following_url": f"{api}/following{{/other_user}}",
+        "gists_url": f"{api}/gists{{/gist_id}}",
+        "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{api}/subscriptions",
+        "organizations_url": f"{api}/orgs",
+        "repos_url": f"{api}/repos",
+        "events_url": f"{api}/events{{/privacy}}",
+        "received_events_url": f"{api}/received_events",
+        "type": "User",
+        "site_admin": False,
+    }
 
 
-def protection_payload(repo_url: str, branch: str = "main", *, pull_request: bool = True, approvals: int = 1,
-                       code_owners: bool = True, dismiss_stale: bool = True, last_push: bool = True,
-                       checks: tuple[str, ...] = ("validate",), strict: bool = True, enforce_admins: bool = True,
-                       force_pushes: bool = False, bypass_users: tuple[str, ...] = ()) -> dict[str, Any]:
+def protection_payload(
+    repo_url: str,
+    branch: str = "main",
+    *,
+    pull_request: bool = True,
+    approvals: int = 1,
+    code_owners: bool = True,
+    dismiss_stale: bool = True,
+    last_push: bool = True,
+    checks: tuple[str, ...] = ("validate",),
+    strict: bool = True,
+    enforce_admins: bool = True,
+    force_pushes: bool = False,
+    bypass_users: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """``GET /repos/{o}/{r}/branches/{branch}/protection`` (GitHub omits the sections that are off)."""
     url = f"{repo_url}/branches/{branch}/protection"
     data: dict[str, Any] = {"url": url}
     if checks:
         data["required_status_checks"] = {
-            "url": f"{url}/required_status_checks", "strict": strict, "contexts": list(checks),
+            "url": f"{url}/required_status_checks",
+            "strict": strict,
+            "contexts": list(checks),
             "contexts_url": f"{url}/required_status_checks/contexts",
-            "checks": [{"context": c, "app_id": 15368} for c in checks]}
+            "checks": [{"context": c, "app_id": 15368} for c in checks],
+        }
     if pull_request:
         reviews: dict[str, Any] = {
-            "url": f"{url}/required_pull_request_reviews", "dismiss_stale_reviews": dismiss_stale,
-            "require_code_owner_reviews": code_owners, "required_approving_review_count": approvals,
-            "require_last_push_approval": last_push}
+            "url": f"{url}/required_pull_request_reviews",
+            "dismiss_stale_reviews": dismiss_stale,
+            "require_code_owner_reviews": code_owners,
+            "required_approving_review_count": approvals,
+            "require_last_push_approval": last_push,
+        }
         if bypass_users:
-            reviews["bypass_pull_request_allowances"] = {"users": [_simple_user(repo_url, u) for u in bypass_users],
-                                                         "teams": [], "apps": []}
+            reviews["bypass_pull_request_allowances"] = {
+                "users": [_simple_user(repo_url, u) for u in bypass_users],
+                "teams": [],
+                "apps": [],
+            }
         data["required_pull_request_reviews"] = reviews
-    data.update({
-        "required_signatures": {"url": f"{url}/required_signatures", "enabled": False},
-        "enforce_admins": {"url": f"{url}/enforce_admins", "enabled": enforce_admins},
-        "required_linear_history": {"enabled": False}, "allow_force_pushes": {"enabled": force_pushes},
-        "allow_deletions": {"enabled": False}, "block_creations": {"enabled": False},
-        "required_conversation_resolution": {"enabled": False}, "lock_branch": {"enabled": False},
-        "allow_fork_syncing": {"enabled": False},
-    })
+    data.update(
+        {
+            "required_signatures": {"url": f"{url}/required_signatures", "enabled": False},
+            "enforce_admins": {"url": f"{url}/enforce_admins", "enabled": enforce_admins},
+            "required_linear_history": {"enabled": False},
+            "allow_force_pushes": {"enabled": force_pushes},
+            "allow_deletions": {"enabled": False},
+            "block_creations": {"enabled": False},
+            "required_conversation_resolution": {"enabled": False},
+            "lock_branch": {"enabled": False},
+            "allow_fork_syncing": {"enabled": False},
+        }
+    )
     return data
 
 
-def pull_request_rule(approvals: int = 1, *, code_owners: bool = True, dismiss_stale: bool = True,
-                      last_push: bool = True) -> dict[str, Any]:
-    return {"type": "pull_request", "parameters": {
-        "required_approving_review_count": approvals, "dismiss_stale_reviews_on_push": dismiss_stale,
-        "require_code_owner_review": code_owners, "require_last_push_approval": last_push,
-        "required_review_thread_resolution": False, "allowed_merge_methods": ["merge", "squash"]}}
+def pull_request_rule(
+    approvals: int = 1, *, code_owners: bool = True, dismiss_stale: bool = True, last_push: bool = True
+) -> dict[str, Any]:
+    return {
+        "type": "pull_request",
+        "parameters": {
+            "required_approving_review_count": approvals,
+            "dismiss_stale_reviews_on_push": dismiss_stale,
+            "require_code_owner_review": code_owners,
+            "require_last_push_approval": last_push,
+            "required_review_thread_resolution": False,
+            "allowed_merge_methods": ["merge", "squash"],
+        },
+    }
 
 
 def status_checks_rule(*checks: str, strict: bool = True) -> dict[str, Any]:
-    return {"type": "required_status_checks", "parameters": {
-        "strict_required_status_checks_policy": strict, "do_not_enforce_on_create": False,
-        "required_status_checks": [{"context": c, "integration_id": 15368} for c in checks]}}
+    return {
+        "type": "required_status_checks",
+        "parameters": {
+            "strict_required_status_checks_policy": strict,
+            "do_not_enforce_on_create": False,
+            "required_status_checks": [{"context": c, "integration_id": 15368} for c in checks],
+        },
+    }
 
 
 def merge_queue_rule() -> dict[str, Any]:
-    return {"type": "merge_queue", "parameters": {
-        "check_response_timeout_minutes": 60, "grouping_strategy": "ALLGREEN", "max_entries_to_build": 5,
-        "max_entries_to_merge": 5, "merge_method": "MERGE", "min_entries_to_merge": 1,
-        "min_entries_to_merge_wait_minutes": 5}}
+    return {
+        "type": "merge_queue",
+        "parameters": {
+            "check_response_timeout_minutes": 60,
+            "grouping_strategy": "ALLGREEN",
+            "max_entries_to_build": 5,
+            "max_entries_to_merge": 5,
+            "merge_method": "MERGE",
+            "min_entries_to_merge": 1,
+            "min_entries_to_merge_wait_minutes": 5,
+        },
+    }
 
 
-def workflows_rule(path: str = ".github/workflows/validate.yml", repository_id: int = 1, ref: str | None = "refs/heads/main",
-                   sha: str | None = None) -> dict[str, Any]:
+def workflows_rule(
+    path: str = ".github/workflows/validate.yml",
+    repository_id: int = 1,
+    ref: str | None = "refs/heads/main",
+    sha: str | None = None,
+) -> dict[str, Any]:
     workflow: dict[str, Any] = {"path": path, "repository_id": repository_id}
     if ref:
         workflow["ref"] = ref
@@ -894,20 +1329,40 @@ def workflows_rule(path: str = ".github/workflows/validate.yml", repository_id: 
 NON_FAST_FORWARD = {"type": "non_fast_forward"}
 
 
-def ruleset_payload(standin: StandIn, rid: int, name: str, rules: list[dict[str, Any]], *, organization: bool = False,
-                    enforcement: str = "active", include: tuple[str, ...] = ("~DEFAULT_BRANCH",),
-                    bypass: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+def ruleset_payload(
+    standin: StandIn,
+    rid: int,
+    name: str,
+    rules: list[dict[str, Any]],
+    *,
+    organization: bool = False,
+    enforcement: str = "active",
+    include: tuple[str, ...] = ("~DEFAULT_BRANCH",),
+    bypass: tuple[dict[str, Any], ...] = (),
+) -> dict[str, Any]:
     """``GET /repos/{o}/{r}/rulesets/{id}``: a repository's or its organization's branch ruleset."""
     owner, repo = standin.state.owner, standin.state.name
     conditions: dict[str, Any] = {"ref_name": {"include": list(include), "exclude": []}}
     if organization:
         conditions["repository_name"] = {"include": [repo], "exclude": [], "protected": True}
-    html = f"https://github.com/organizations/{owner}/settings/rules/{rid}" if organization else \
-        f"https://github.com/{owner}/{repo}/rules/{rid}"
+    html = (
+        f"https://github.com/organizations/{owner}/settings/rules/{rid}"
+        if organization
+        else f"https://github.com/{owner}/{repo}/rules/{rid}"
+    )
     return {
-        "id": rid, "name": name, "target": "branch", "source_type": "Organization" if organization else "Repository",
-        "source": owner if organization else f"{owner}/{repo}", "enforcement": enforcement,
-        "bypass_actors": [dict(b) for b in bypass], "current_user_can_bypass": "never",
-        "node_id": f"RRS_{rid}", "_links": {"self": {"href": f"{standin.repo_url()}/rulesets/{rid}"}, "html": {"href": html}},
-        "conditions": conditions, "rules": rules, "created_at": "2026-01-05T10:00:00Z", "updated_at": "2026-01-05T10:00:00Z",
+        "id": rid,
+        "name": name,
+        "target": "branch",
+        "source_type": "Organization" if organization else "Repository",
+        "source": owner if organization else f"{owner}/{repo}",
+        "enforcement": enforcement,
+        "bypass_actors": [dict(b) for b in bypass],
+        "current_user_can_bypass": "never",
+        "node_id": f"RRS_{rid}",
+        "_links": {"self": {"href": f"{standin.repo_url()}/rulesets/{rid}"}, "html": {"href": html}},
+        "conditions": conditions,
+        "rules": rules,
+        "created_at": "2026-01-05T10:00:00Z",
+        "updated_at": "2026-01-05T10:00:00Z",
     }

@@ -27,7 +27,9 @@ def day(n: int) -> str:
 
 def revert(repo: RegistryRepo, commit: str, date: str, *args: str) -> None:
     env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
-    subprocess.run(["git", "revert", "--no-edit", *args, commit], cwd=repo.root, check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["git", "revert", "--no-edit", *args, commit], cwd=repo.root, check=True, env=env, capture_output=True
+    )
 
 
 @pytest.fixture
@@ -42,11 +44,17 @@ def audited(tmp_path) -> RegistryRepo:
     repo.branch("promote-v3")
     repo.edit_yaml(CHAMPION, version=3)
     repo.commit("Promote fraud-detector v3 to champion", author=ALICE, date=day(2))
-    merge12 = repo.merge("promote-v3", message="Merge pull request #12 from acme/promote-v3\n\nPromote fraud-detector v3",
-                         author=CAROL, date=day(2))
+    merge12 = repo.merge(
+        "promote-v3",
+        message="Merge pull request #12 from acme/promote-v3\n\nPromote fraud-detector v3",
+        author=CAROL,
+        date=day(2),
+    )
     # 2. a squash merge of PR #13: authored by bob, committed by GitHub
     repo.edit_yaml("registry/models/search-ranker/aliases/challenger.yaml", version=1)
-    repo.commit("Point search-ranker challenger at v1 (#13)", author=BOB, committer="GitHub <noreply@github.com>", date=day(3))
+    repo.commit(
+        "Point search-ranker challenger at v1 (#13)", author=BOB, committer="GitHub <noreply@github.com>", date=day(3)
+    )
     # 3. a rebase merge: two commits replayed onto main, no PR number in their messages
     repo.edit_yaml("registry/models/churn-predictor/aliases/shadow.yaml", version=3)
     repo.commit("Shadow churn v3", author=BOB, committer="GitHub <noreply@github.com>", date=day(4))
@@ -56,7 +64,10 @@ def audited(tmp_path) -> RegistryRepo:
     # 5. the alias file deleted, then re-created pointing at v2 (which held it before)
     repo.delete(CHAMPION)
     repo.commit("Remove fraud champion", date=day(7))
-    repo.write(CHAMPION, {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "champion", "version": 2})
+    repo.write(
+        CHAMPION,
+        {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "champion", "version": 2},
+    )
     repo.commit("Restore fraud champion", date=day(8))
     # 6. a deprecation
     data = repo.read_yaml("registry/models/fraud-detector/model.yaml")
@@ -74,9 +85,12 @@ def test_every_kind_of_change_in_order(audited: RegistryRepo) -> None:
     result = history(audited.root)
     events = list(reversed(result.events))  # oldest first, for reading
     initial = [e for e in events if e.subject == "Initial registry"]
-    assert sorted(e.kind for e in initial) == ["deprecation"] + ["policy-change"] + ["promotion"] * 7 + ["registration"] * 9
+    assert (
+        sorted(e.kind for e in initial)
+        == ["deprecation"] + ["policy-change"] + ["promotion"] * 7 + ["registration"] * 9
+    )
     assert ("promotion", "fraud-detector", "champion", None, 2, None) in _summary(initial)
-    assert _summary(events[len(initial):]) == [
+    assert _summary(events[len(initial) :]) == [
         ("promotion", "fraud-detector", "champion", 2, 3, 12),  # merge commit
         ("promotion", "search-ranker", "challenger", 2, 1, 13),  # squash
         ("promotion", "churn-predictor", "shadow", 4, 3, None),  # rebase merge
@@ -102,7 +116,13 @@ def test_authors_mergers_and_revert_trailers(audited: RegistryRepo) -> None:
 def test_filters(audited: RegistryRepo) -> None:
     champion = history(audited.root, model="fraud-detector", alias="champion").events
     assert [(e.kind, e.to_version) for e in champion] == [
-        ("rollback", 2), ("removal", None), ("rollback", 3), ("rollback", 2), ("promotion", 3), ("promotion", 2)]
+        ("rollback", 2),
+        ("removal", None),
+        ("rollback", 3),
+        ("rollback", 2),
+        ("promotion", 3),
+        ("promotion", 2),
+    ]
     fraud = history(audited.root, model="fraud-detector").events
     assert {e.model for e in fraud} == {"fraud-detector"} and fraud[0].kind == "deprecation"
     recent = history(audited.root, since=parse_when("2026-03-06")).events
@@ -116,8 +136,11 @@ def test_jsonl_follows_the_documented_schema(audited: RegistryRepo, capsys) -> N
     from referencing import Registry, Resource
 
     registry = Registry().with_resources(
-        [(f"https://mlgate.dev/schemas/v1/{p.name}", Resource.from_contents(json.loads(p.read_text())))
-         for p in schemas_dir().glob("*.schema.json")])
+        [
+            (f"https://mlgate.dev/schemas/v1/{p.name}", Resource.from_contents(json.loads(p.read_text())))
+            for p in schemas_dir().glob("*.schema.json")
+        ]
+    )
     validator = jsonschema.Draft202012Validator(schema, registry=registry)
     assert len(lines) == 26
     for line in lines:
@@ -129,8 +152,21 @@ def test_text_and_whois(audited: RegistryRepo, capsys) -> None:
     assert main(["-C", str(audited.root), "history", "fraud-detector", "--alias", "champion"]) == 0
     out = capsys.readouterr()[0]
     row = next(line.split() for line in out.splitlines() if "#12" in line)
-    assert row == ["2026-03-02", "12:00:00", "promotion", "fraud-detector", "@champion", "2", "->", "3", "#12", "alice",
-                   "carol", "unknown", row[-1]]
+    assert row == [
+        "2026-03-02",
+        "12:00:00",
+        "promotion",
+        "fraud-detector",
+        "@champion",
+        "2",
+        "->",
+        "3",
+        "#12",
+        "alice",
+        "carol",
+        "unknown",
+        row[-1],
+    ]
     assert holder_at(audited.root, "fraud-detector", "champion", at="2026-03-02T13:00:00Z")[0] == 3
     assert holder_at(audited.root, "fraud-detector", "champion", at="2026-03-05T13:00:00Z")[0] == 2
     assert holder_at(audited.root, "fraud-detector", "champion", at="2026-03-07T13:00:00Z")[0] is None
@@ -147,7 +183,10 @@ def test_show_has_the_alias_timeline(audited: RegistryRepo, capsys) -> None:
     assert main(["-C", str(audited.root), "show", "fraud-detector", "--json"]) == 0
     timeline = json.loads(capsys.readouterr()[0])["timeline"]
     assert [(e["alias"], e["kind"], e["to"]) for e in timeline[:3]] == [
-        ("champion", "rollback", 2), ("champion", "removal", None), ("champion", "rollback", 3)]
+        ("champion", "rollback", 2),
+        ("champion", "removal", None),
+        ("champion", "rollback", 3),
+    ]
 
 
 def _merged_as(repo: RegistryRepo) -> dict[int, str]:
@@ -176,10 +215,16 @@ def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo
         assert [(n.login, n.reason) for n in events[12].not_counted] == [("frank", "changes requested")]
         assert events[12].merger == "carol"
         assert (events[13].approvers, events[13].merger) == ((), "erin")
-        assert [(n.login, n.reason) for n in events[13].not_counted] == [("bob", "the author cannot approve their own change")]
+        assert [(n.login, n.reason) for n in events[13].not_counted] == [
+            ("bob", "the author cannot approve their own change")
+        ]
         pulls = [r for r in gh.state.requests if "/pulls/" in r[1]]
         assert len(pulls) == 6  # each PR, its reviews and its commits (who pushed), once
-        again = {e.pr: e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events if e.pr}
+        again = {
+            e.pr: e
+            for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
+            if e.pr
+        }
         assert [r for r in gh.state.requests if "/pulls/" in r[1]] == pulls  # served from .git/mlgate/cache
         assert again[12].approvers == events[12].approvers
         # events without a pull request have no approvers, rather than unknown ones
@@ -201,8 +246,11 @@ def test_history_counts_exactly_what_the_gate_counted(audited: RegistryRepo) -> 
         gh.review(12, "alice", "APPROVED")
         gh.review(12, "carol", "APPROVED")
         gh.merge(12, merged[12], "carol")
-        event = next(e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
-                     if e.pr == 12)
+        event = next(
+            e
+            for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
+            if e.pr == 12
+        )
     assert [a.login for a in event.approvers] == ["carol", "dave"]
     reasons = {n.login: n.reason for n in event.not_counted}
     assert reasons["mallory"] == "not in @acme/ml-leads, carol"
@@ -214,8 +262,21 @@ def test_an_unreachable_forge_leaves_approvers_unknown(audited: RegistryRepo, ca
     with StandIn() as gh:
         monkeypatch.setenv("GITHUB_TOKEN", gh.state.token)
         gh.state.rate_limited = True
-        code = main(["-C", str(audited.root), "history", "--forge", "github", "--github-repo", "acme/registry",
-                     "--github-url", gh.url, "--format", "json"])
+        code = main(
+            [
+                "-C",
+                str(audited.root),
+                "history",
+                "--forge",
+                "github",
+                "--github-repo",
+                "acme/registry",
+                "--github-url",
+                gh.url,
+                "--format",
+                "json",
+            ]
+        )
     out, err = capsys.readouterr()
     assert code == 0
     doc = json.loads(out)
@@ -279,8 +340,11 @@ def test_a_revert_trailer_does_not_buy_the_rollback_rule(audited: RegistryRepo) 
         for user in ("dave", "erin", "frank"):
             gh.review(21, user, "APPROVED")
         gh.merge(21, merged[21], "carol")
-        event = next(e for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
-                     if e.pr == 21)
+        event = next(
+            e
+            for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
+            if e.pr == 21
+        )
     assert event.kind == "rollback"  # what the trailer says
     assert [a.login for a in event.approvers] == ["dave", "erin"]  # what the champion gate counts
     assert [n.login for n in event.not_counted] == ["frank"]

@@ -91,7 +91,9 @@ def test_usage_and_lookup_errors_exit_2(repo: RegistryRepo, capsys, args: list[s
 
 
 def test_broken_manifest_in_a_read_command_names_file_and_line(repo: RegistryRepo, capsys) -> None:
-    repo.write("registry/models/fraud-detector/aliases/champion.yaml", "apiVersion: mlgate/v1\nkind: Alias\nkind: Alias\n")
+    repo.write(
+        "registry/models/fraud-detector/aliases/champion.yaml", "apiVersion: mlgate/v1\nkind: Alias\nkind: Alias\n"
+    )
     code, _, err = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion")
     assert code == 2
     assert "registry/models/fraud-detector/aliases/champion.yaml:3: MG001 duplicate key 'kind'" in err
@@ -138,10 +140,15 @@ def test_resolve_text_json_and_at_a_ref(repo: RegistryRepo, capsys) -> None:
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
     code, out, _ = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion", "--json")
     assert json.loads(out)["version"] == 3  # the working tree
-    code, out, _ = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion", "--ref", "main", "--json")
+    code, out, _ = run(
+        capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion", "--ref", "main", "--json"
+    )
     doc = json.loads(out)
     assert doc["version"] == 2 and doc["commit"] == repo.rev("main")
-    assert doc["artifact"]["sha256"] == repo.read_yaml("registry/models/fraud-detector/versions/2/version.yaml")["artifact"]["sha256"]
+    assert (
+        doc["artifact"]["sha256"]
+        == repo.read_yaml("registry/models/fraud-detector/versions/2/version.yaml")["artifact"]["sha256"]
+    )
 
 
 def test_rules(capsys) -> None:
@@ -165,7 +172,9 @@ def test_every_command_and_option_has_help_with_an_example(name: str, command: c
 
 def test_console_script_runs_without_traceback(repo: RegistryRepo) -> None:
     repo.write("registry/models/fraud-detector/model.yaml", b"name: \xff junk\n")
-    proc = subprocess.run([sys.executable, "-m", "mlgate", "-C", str(repo.root), "validate"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlgate", "-C", str(repo.root), "validate"], capture_output=True, text=True
+    )
     assert proc.returncode == 1
     assert "MG001 parse: file is not valid UTF-8" in proc.stdout
     assert "Traceback" not in proc.stderr
@@ -178,14 +187,24 @@ def test_gate_dry_run(repo: RegistryRepo, capsys) -> None:
     assert code == 0  # every gate passes; approvals wait for a pull request
     assert out.splitlines()[0] == "fraud-detector@champion: 2 -> 3 (promotion)  [policy: champion]  PENDING"
     assert "pending  approvals              needs 2 from @acme/ml-leads, carol; not in a pull request yet" in out
-    code, out, _ = run(capsys, "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "json")
+    code, out, _ = run(
+        capsys, "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "json"
+    )
     assert code == 1
     doc = json.loads(out)
     regression = next(c for c in doc["checks"] if c["gate"] == "no regression auc")
     assert regression["status"] == "fail"
-    assert regression["details"] == {"candidate": 0.868, "holder": 0.874, "holder_version": 3, "delta": -0.006,
-                                     "tolerance": 0.005, "better": "higher"}
-    code, out, _ = run(capsys, "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "markdown")
+    assert regression["details"] == {
+        "candidate": 0.868,
+        "holder": 0.874,
+        "holder_version": 3,
+        "delta": -0.006,
+        "tolerance": 0.005,
+        "better": "higher",
+    }
+    code, out, _ = run(
+        capsys, "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "markdown"
+    )
     assert "| no regression auc | :x: fail | auc regresses: v4 0.868 vs v3 0.874" in out
     code, _, err = run(capsys, "-C", str(repo.root), "gate", "churn-predictor", "9", "--alias", "champion")
     assert code == 2 and "versions: 1, 2, 3, 4" in err
@@ -210,7 +229,10 @@ def test_demo_runs_the_whole_cycle(capsys, tmp_path: Path) -> None:
     assert code == 0, out
     assert "!! unexpected" not in out
     assert "mlgate: error: pull request #4 cannot be merged: mlgate validate does not pass" in out
-    assert "1 of 2 required approvals from @demo/ml-leads, carol (dave); not counted: alice (the author cannot approve" in out
+    assert (
+        "1 of 2 required approvals from @demo/ml-leads, carol (dave); not counted: alice (the author cannot approve"
+        in out
+    )
     assert "fraud-detector@champion: 2 -> 1 (rollback)" in out
     resolved = [l for l in out.splitlines() if l.startswith("models:/fraud-detector@champion -> ")]
     assert resolved == ["models:/fraud-detector@champion -> version 2", "models:/fraud-detector@champion -> version 1"]

@@ -27,8 +27,12 @@ def test_every_command_is_in_the_readme() -> None:
 
 def test_security_policy_covers_the_threat_model() -> None:
     text = (Path(__file__).resolve().parent.parent / ".github" / "SECURITY.md").read_text()
-    for heading in ("## What mlgate defends against", "## What mlgate relies on GitHub for",
-                    "## What mlgate does not defend against", "## Reporting a vulnerability"):
+    for heading in (
+        "## What mlgate defends against",
+        "## What mlgate relies on GitHub for",
+        "## What mlgate does not defend against",
+        "## Reporting a vulnerability",
+    ):
         assert heading in text
     for rule in ("MG001", "MG208", "MG301", "MG406", "MG501"):
         assert rule in text

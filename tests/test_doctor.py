@@ -12,11 +12,30 @@ import pytest
 from mlgate.cli import cli, main
 from mlgate.doctor import diagnose
 from mlgate.forge.github import GitHubForge
-from tests.github_standin import (NON_FAST_FORWARD, BranchSettings, StandIn, merge_queue_rule, protection_payload,
-                                  pull_request_rule, ruleset_payload, status_checks_rule, workflows_rule)
+from tests.github_standin import (
+    NON_FAST_FORWARD,
+    BranchSettings,
+    StandIn,
+    merge_queue_rule,
+    protection_payload,
+    pull_request_rule,
+    ruleset_payload,
+    status_checks_rule,
+    workflows_rule,
+)
 
-KEYS = ["pull-request", "approvals", "code-owners", "stale-approvals", "last-push", "status-check", "up-to-date",
-        "force-push", "no-bypass", "required-workflow"]
+KEYS = [
+    "pull-request",
+    "approvals",
+    "code-owners",
+    "stale-approvals",
+    "last-push",
+    "status-check",
+    "up-to-date",
+    "force-push",
+    "no-bypass",
+    "required-workflow",
+]
 ADMINS_MAY_BYPASS = {"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode": "always"}
 
 
@@ -48,44 +67,82 @@ def statuses(capsys, *args: str) -> tuple[int, dict[str, dict]]:
 
 
 def test_classic_protection_and_an_organization_required_workflow_are_all_set(gh: StandIn, capsys) -> None:
-    gh.state.settings = BranchSettings(protection={"main": protection_payload(gh.repo_url())},
-                                       rulesets=[required_workflow(gh)])
+    gh.state.settings = BranchSettings(
+        protection={"main": protection_payload(gh.repo_url())}, rulesets=[required_workflow(gh)]
+    )
     code, out, err = doctor(capsys)
     assert code == 0, out + err
-    assert out.startswith("mlgate doctor: acme/registry, branch main (protected by branch protection, "
-                          "ruleset 'mlgate validate' (organization acme, id 90))\n")
+    assert out.startswith(
+        "mlgate doctor: acme/registry, branch main (protected by branch protection, "
+        "ruleset 'mlgate validate' (organization acme, id 90))\n"
+    )
     assert out.count("[x] ") == 10 and "fix:" not in out and out.endswith("10 of 10 set\n")
-    assert ".github/workflows/validate.yml required from a ruleset  from refs/heads/main by ruleset 'mlgate validate'" in out
+    assert (
+        ".github/workflows/validate.yml required from a ruleset  from refs/heads/main by ruleset 'mlgate validate'"
+        in out
+    )
     assert ("GET", "/repos/acme/registry/branches/main/protection") in gh.state.requests
     assert ("GET", "/repos/acme/registry/rules/branches/main") in gh.state.requests
 
 
 def test_rulesets_alone_with_a_merge_queue_are_all_set(gh: StandIn, capsys) -> None:
-    gh.state.settings = BranchSettings(rulesets=[
-        ruleset_payload(gh, 7, "main", [pull_request_rule(2), status_checks_rule("validate", strict=False),
-                                         merge_queue_rule(), NON_FAST_FORWARD]),
-        required_workflow(gh, ref=None, sha="d" * 40)])
+    gh.state.settings = BranchSettings(
+        rulesets=[
+            ruleset_payload(
+                gh,
+                7,
+                "main",
+                [
+                    pull_request_rule(2),
+                    status_checks_rule("validate", strict=False),
+                    merge_queue_rule(),
+                    NON_FAST_FORWARD,
+                ],
+            ),
+            required_workflow(gh, ref=None, sha="d" * 40),
+        ]
+    )
     code, items = statuses(capsys)
     assert code == 0, items
     assert items["approvals"]["detail"] == "2 required by ruleset 'main' (repository acme/registry, id 7)"
     assert items["up-to-date"]["detail"].startswith("merge queue by ruleset 'main'")
     assert items["required-workflow"]["detail"].startswith("at dddddddddddd by ruleset 'mlgate validate'")
-    assert items["no-bypass"]["detail"] == ("no bypass in ruleset 'main' (repository acme/registry, id 7), "
-                                            "ruleset 'mlgate validate' (organization acme, id 90)")
+    assert items["no-bypass"]["detail"] == (
+        "no bypass in ruleset 'main' (repository acme/registry, id 7), "
+        "ruleset 'mlgate validate' (organization acme, id 90)"
+    )
 
 
 def test_partial_classic_protection_lists_what_is_missing_with_a_fix_each(gh: StandIn, capsys) -> None:
-    gh.state.settings = BranchSettings(protection={"main": protection_payload(
-        gh.repo_url(), approvals=0, code_owners=False, dismiss_stale=False, last_push=False, checks=("lint",),
-        enforce_admins=False, force_pushes=True)})
+    gh.state.settings = BranchSettings(
+        protection={
+            "main": protection_payload(
+                gh.repo_url(),
+                approvals=0,
+                code_owners=False,
+                dismiss_stale=False,
+                last_push=False,
+                checks=("lint",),
+                enforce_admins=False,
+                force_pushes=True,
+            )
+        }
+    )
     code, out, _ = doctor(capsys)
     assert code == 1
     lines = out.splitlines()
     assert "[x] pull request required" in out
-    for title in ("at least 1 approval", "review from code owners", "stale approvals dismissed on push",
-                  "approval of the most recent push", "required status check 'validate'",
-                  "up-to-date branches or a merge queue", "force pushes blocked", "nobody may bypass",
-                  ".github/workflows/validate.yml required from a ruleset"):
+    for title in (
+        "at least 1 approval",
+        "review from code owners",
+        "stale approvals dismissed on push",
+        "approval of the most recent push",
+        "required status check 'validate'",
+        "up-to-date branches or a merge queue",
+        "force pushes blocked",
+        "nobody may bypass",
+        ".github/workflows/validate.yml required from a ruleset",
+    ):
         [i] = [n for n, line in enumerate(lines) if line.startswith(f"[ ] {title} ")]
         assert lines[i + 1].startswith("    fix: "), title
     assert "bypass allowed by branch protection: repository admins ('Do not allow bypassing' is off)" in out
@@ -102,26 +159,40 @@ def test_unprotected_branch_says_so(gh: StandIn, capsys) -> None:
 
 @pytest.mark.parametrize("status", [403, 404])
 def test_protection_hidden_from_a_non_admin_is_said_in_words(gh: StandIn, capsys, status: int) -> None:
-    gh.state.settings = BranchSettings(admin=False, hidden_status=status, rulesets=[
-        ruleset_payload(gh, 7, "main", [pull_request_rule()])])
+    gh.state.settings = BranchSettings(
+        admin=False, hidden_status=status, rulesets=[ruleset_payload(gh, 7, "main", [pull_request_rule()])]
+    )
     code, out, err = doctor(capsys)
     assert code == 1 and err == ""
-    assert (f"note: GitHub shows branch protection only to repository admins, and this token is not one (answered "
-            f"{status}): its settings are unknown; run doctor with an admin's token") in out
+    assert (
+        f"note: GitHub shows branch protection only to repository admins, and this token is not one (answered "
+        f"{status}): its settings are unknown; run doctor with an admin's token"
+    ) in out
     assert "[x] pull request required" in out  # rulesets are readable with read access
     assert "[?] required status check 'validate'" in out and "branch protection is hidden from this token" in out
     assert "[ ] .github/workflows/validate.yml required from a ruleset" in out  # classic protection cannot set it
 
 
 def test_a_bypass_actor_on_the_only_ruleset_is_missing_no_bypass(gh: StandIn, capsys) -> None:
-    gh.state.settings = BranchSettings(rulesets=[
-        ruleset_payload(gh, 7, "main", [pull_request_rule(), status_checks_rule("validate"), NON_FAST_FORWARD],
-                        bypass=(ADMINS_MAY_BYPASS,)), required_workflow(gh)])
+    gh.state.settings = BranchSettings(
+        rulesets=[
+            ruleset_payload(
+                gh,
+                7,
+                "main",
+                [pull_request_rule(), status_checks_rule("validate"), NON_FAST_FORWARD],
+                bypass=(ADMINS_MAY_BYPASS,),
+            ),
+            required_workflow(gh),
+        ]
+    )
     code, items = statuses(capsys)
     assert code == 1
-    assert items["no-bypass"] == {**items["no-bypass"], "status": "missing",
-                                  "detail": "bypass allowed by ruleset 'main' (repository acme/registry, id 7): "
-                                            "RepositoryRole 5 (always)"}
+    assert items["no-bypass"] == {
+        **items["no-bypass"],
+        "status": "missing",
+        "detail": "bypass allowed by ruleset 'main' (repository acme/registry, id 7): RepositoryRole 5 (always)",
+    }
     # the same rules also enforced, without bypass, by branch protection: nobody gets through both
     gh.state.settings.protection["main"] = protection_payload(gh.repo_url())
     code, items = statuses(capsys)
@@ -129,27 +200,39 @@ def test_a_bypass_actor_on_the_only_ruleset_is_missing_no_bypass(gh: StandIn, ca
 
 
 def test_classic_bypass_allowances_are_a_bypass(gh: StandIn, capsys) -> None:
-    gh.state.settings = BranchSettings(protection={"main": protection_payload(gh.repo_url(), bypass_users=("mallory",))},
-                                       rulesets=[required_workflow(gh)])
+    gh.state.settings = BranchSettings(
+        protection={"main": protection_payload(gh.repo_url(), bypass_users=("mallory",))},
+        rulesets=[required_workflow(gh)],
+    )
     _, items = statuses(capsys)
     assert items["no-bypass"]["status"] == "missing"
     assert "user mallory (pull request requirements)" in items["no-bypass"]["detail"]
 
 
 def test_a_hidden_bypass_list_is_unknown(gh: StandIn, capsys) -> None:
-    gh.state.settings = BranchSettings(can_see_bypass=False, rulesets=[
-        ruleset_payload(gh, 7, "main", [pull_request_rule(), status_checks_rule("validate"), NON_FAST_FORWARD]),
-        required_workflow(gh)])
+    gh.state.settings = BranchSettings(
+        can_see_bypass=False,
+        rulesets=[
+            ruleset_payload(gh, 7, "main", [pull_request_rule(), status_checks_rule("validate"), NON_FAST_FORWARD]),
+            required_workflow(gh),
+        ],
+    )
     code, items = statuses(capsys)
     assert code == 1 and items["no-bypass"]["status"] == "unknown"
     assert items["no-bypass"]["detail"].startswith("the bypass list is hidden from this token: ruleset 'main'")
 
 
 def test_rulesets_in_evaluate_mode_or_for_other_branches_or_workflows_do_not_count(gh: StandIn, capsys) -> None:
-    gh.state.settings = BranchSettings(protection={"main": protection_payload(gh.repo_url())}, rulesets=[
-        ruleset_payload(gh, 1, "trial", [workflows_rule()], organization=True, enforcement="evaluate"),
-        ruleset_payload(gh, 2, "releases", [workflows_rule()], organization=True, include=("refs/heads/release/*",)),
-        ruleset_payload(gh, 3, "other", [workflows_rule(".github/workflows/lint.yml")], organization=True)])
+    gh.state.settings = BranchSettings(
+        protection={"main": protection_payload(gh.repo_url())},
+        rulesets=[
+            ruleset_payload(gh, 1, "trial", [workflows_rule()], organization=True, enforcement="evaluate"),
+            ruleset_payload(
+                gh, 2, "releases", [workflows_rule()], organization=True, include=("refs/heads/release/*",)
+            ),
+            ruleset_payload(gh, 3, "other", [workflows_rule(".github/workflows/lint.yml")], organization=True),
+        ],
+    )
     code, items = statuses(capsys)
     assert code == 1 and items["required-workflow"]["status"] == "missing"
     code, items = statuses(capsys, "--branch", "release/2.x")  # a branch name with a slash reaches GitHub quoted
@@ -161,15 +244,28 @@ def test_a_branch_that_does_not_exist_is_a_usage_error(gh: StandIn, capsys) -> N
     gh.state.settings = BranchSettings(branches=("main",))
     code, out, err = doctor(capsys, "--branch", "mian")
     assert code == 2 and out == ""
-    assert err == "mlgate: error: GitHub has no branch 'mian' in acme/registry: pass the registry's branch with --branch\n"
+    assert (
+        err == "mlgate: error: GitHub has no branch 'mian' in acme/registry: pass the registry's branch with --branch\n"
+    )
 
 
 def test_odd_payloads_never_crash(gh: StandIn, capsys) -> None:
     odd = protection_payload(gh.repo_url())
-    odd.update(enforce_admins=True, allow_force_pushes=None, required_status_checks={"contexts": "validate", "checks": [1]})
+    odd.update(
+        enforce_admins=True, allow_force_pushes=None, required_status_checks={"contexts": "validate", "checks": [1]}
+    )
     odd["required_pull_request_reviews"]["required_approving_review_count"] = "2"
-    ruleset = ruleset_payload(gh, 7, "main", [{"type": "pull_request", "parameters": []}, {"type": "workflows",
-                              "parameters": {"workflows": "x"}}, {"type": 5}], bypass=({"actor_type": "User"},))
+    ruleset = ruleset_payload(
+        gh,
+        7,
+        "main",
+        [
+            {"type": "pull_request", "parameters": []},
+            {"type": "workflows", "parameters": {"workflows": "x"}},
+            {"type": 5},
+        ],
+        bypass=({"actor_type": "User"},),
+    )
     gh.state.settings = BranchSettings(protection={"main": odd}, rulesets=[ruleset])
     code, items = statuses(capsys)
     assert code == 1
@@ -214,8 +310,9 @@ def test_no_token_and_no_server(capsys, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_the_help_examples_work(gh: StandIn, capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    gh.state.settings = BranchSettings(protection={"main": protection_payload(gh.repo_url())},
-                                       rulesets=[required_workflow(gh)])
+    gh.state.settings = BranchSettings(
+        protection={"main": protection_payload(gh.repo_url())}, rulesets=[required_workflow(gh)]
+    )
     help_text = cli.commands["doctor"].help
     examples = [line.strip() for line in help_text.split("Example:")[1].splitlines() if line.strip()]
     assert len(examples) == 2
@@ -225,13 +322,18 @@ def test_the_help_examples_work(gh: StandIn, capsys, monkeypatch: pytest.MonkeyP
     assert json.loads(capsys.readouterr()[0].split("\n10 of 10 set\n", 1)[1])["ok"] is True
 
 
-@pytest.mark.parametrize("rule", [
-    lambda gh: workflows_rule(ref="refs/heads/anything-goes"),
-    lambda gh: workflows_rule(ref="refs/pull/7/head"),
-])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        lambda gh: workflows_rule(ref="refs/heads/anything-goes"),
+        lambda gh: workflows_rule(ref="refs/pull/7/head"),
+    ],
+)
 def test_a_required_workflow_from_a_ref_anyone_can_push_pins_nothing(gh: StandIn, capsys, rule) -> None:
-    gh.state.settings = BranchSettings(protection={"main": protection_payload(gh.repo_url())},
-                                       rulesets=[ruleset_payload(gh, 90, "mlgate validate", [rule(gh)], organization=True)])
+    gh.state.settings = BranchSettings(
+        protection={"main": protection_payload(gh.repo_url())},
+        rulesets=[ruleset_payload(gh, 90, "mlgate validate", [rule(gh)], organization=True)],
+    )
     code, items = statuses(capsys)
     assert code == 1 and items["required-workflow"]["status"] != "ok"
 

@@ -46,8 +46,17 @@ def test_a_promotion_that_passes_every_gate(repo: RegistryRepo) -> None:
     c = checks(change)
     assert c["no regression auc"] == ("pass", "v3 0.911 vs v2 0.902 (delta +0.009, tolerance 0.005, higher is better)")
     assert c["approvals"][1] == "2 of 2 required approvals from @acme/ml-leads, carol (carol, dave)"
-    assert set(c) == {"deprecated", "evidence eval", "evidence card", "evidence bias_audit", "metric auc",
-                      "no regression auc", "metric latency_p99_ms", "card sections", "approvals"}
+    assert set(c) == {
+        "deprecated",
+        "evidence eval",
+        "evidence card",
+        "evidence bias_audit",
+        "metric auc",
+        "no regression auc",
+        "metric latency_p99_ms",
+        "card sections",
+        "approvals",
+    }
 
 
 def test_regression_beyond_tolerance(repo: RegistryRepo) -> None:
@@ -111,7 +120,10 @@ def test_missing_metric_on_the_candidate_and_on_the_holder(repo: RegistryRepo) -
     move(repo, "fraud-detector", "champion", 3)
     _, changes = judge(repo, approved(repo, "dave", "erin", head="pr3"), head="pr3")
     status, reason = checks(changes[("fraud-detector", "champion")])["no regression auc"]
-    assert (status, reason) == ("fail", "cannot compare auc: the current holder (version 4) has no 'auc' in its eval.yaml")
+    assert (status, reason) == (
+        "fail",
+        "cannot compare auc: the current holder (version 4) has no 'auc' in its eval.yaml",
+    )
 
 
 def test_no_holder_on_the_base_passes_and_says_why(repo: RegistryRepo) -> None:
@@ -120,23 +132,34 @@ def test_no_holder_on_the_base_passes_and_says_why(repo: RegistryRepo) -> None:
     repo.commit("no champion")
     repo.merge("pr")
     repo.branch("pr2")
-    repo.write(f"{FRAUD}/aliases/champion.yaml", {
-        "apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "champion", "version": 3})
+    repo.write(
+        f"{FRAUD}/aliases/champion.yaml",
+        {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "champion", "version": 3},
+    )
     repo.commit("first champion")
     _, changes = judge(repo, approved(repo, "dave", "erin", head="pr2"), head="pr2")
     change = changes[("fraud-detector", "champion")]
     assert change.from_version is None
     # v2 held it once, v3 never did: this is a promotion, not a rollback
     assert change.kind == "promotion"
-    assert checks(change)["no regression auc"] == ("pass", "no version holds this alias on the base: nothing to regress against")
+    assert checks(change)["no regression auc"] == (
+        "pass",
+        "no version holds this alias on the base: nothing to regress against",
+    )
 
 
 @pytest.mark.parametrize(
     ("card", "reason"),
     [
         ("# v4\n\n## Intended use\nx\n## Training data\nx\n## Evaluation\nx\n", "missing: Limitations"),
-        ("# v4\n\n## intended USE\nx\n## Training data\nx\n## Evaluation\n\n<!-- TODO -->\n\n## Limitations\nx\n", "empty: Evaluation"),
-        ("# v4\n\n```\n## Intended use\n```\n## Training data\nx\n## Evaluation\nx\n## Limitations\nx\n", "missing: Intended use"),
+        (
+            "# v4\n\n## intended USE\nx\n## Training data\nx\n## Evaluation\n\n<!-- TODO -->\n\n## Limitations\nx\n",
+            "empty: Evaluation",
+        ),
+        (
+            "# v4\n\n```\n## Intended use\n```\n## Training data\nx\n## Evaluation\nx\n## Limitations\nx\n",
+            "missing: Intended use",
+        ),
         ("   \n", "card.md is empty"),
     ],
     ids=["missing-section", "empty-section", "heading-in-code-block", "empty-card"],
@@ -159,7 +182,9 @@ def test_missing_extra_evidence(repo: RegistryRepo) -> None:
     move(repo, "fraud-detector", "champion", 4)
     report, changes = judge(repo, approved(repo, "dave", "erin"))
     assert checks(changes[("fraud-detector", "champion")])["evidence bias_audit"] == (
-        "fail", "version.yaml lists no 'bias_audit' evidence file")
+        "fail",
+        "version.yaml lists no 'bias_audit' evidence file",
+    )
     assert [f.rule for f in report.errors] == ["MG401"]
 
 
@@ -203,7 +228,9 @@ def test_policy_change_approved_by_an_admin(repo: RegistryRepo) -> None:
 
 def test_per_model_loosening_is_rejected_and_has_no_effect(repo: RegistryRepo) -> None:
     model = repo.read_yaml(f"{CHURN}/model.yaml")
-    model["policy"] = {"aliases": {"champion": {"metrics": {"auc": {"min": 0.7}}, "approvals": {"min": 0, "exclude_author": False}}}}
+    model["policy"] = {
+        "aliases": {"champion": {"metrics": {"auc": {"min": 0.7}}, "approvals": {"min": 0, "exclude_author": False}}}
+    }
     repo.write(f"{CHURN}/model.yaml", model)
     full = validate_repo(repo.root)
     messages = sorted(f.message for f in full.errors if f.rule == "MG502")
@@ -221,7 +248,9 @@ def test_per_model_loosening_is_rejected_and_has_no_effect(repo: RegistryRepo) -
 
 def test_per_model_tightening_applies(repo: RegistryRepo) -> None:
     model = repo.read_yaml(f"{FRAUD}/model.yaml")
-    model["policy"] = {"aliases": {"champion": {"metrics": {"auc": {"min": 0.92}}, "card_sections": ["Ethical considerations"]}}}
+    model["policy"] = {
+        "aliases": {"champion": {"metrics": {"auc": {"min": 0.92}}, "card_sections": ["Ethical considerations"]}}
+    }
     repo.write(f"{FRAUD}/model.yaml", model)
     repo.commit("fraud needs auc >= 0.92")
     assert validate_repo(repo.root).ok
@@ -236,16 +265,26 @@ def test_per_model_tightening_applies(repo: RegistryRepo) -> None:
 @pytest.mark.parametrize(
     ("reviews", "expected"),
     [
-        (lambda r, stale: r.review("dave", commit=stale).review("erin"),
-         "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: dave (approved an older commit"),
-        (lambda r, stale: r.review("alice").review("erin"),
-         "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: alice (the author cannot approve their own change)"),
-        (lambda r, stale: r.review("mallory").review("erin"),
-         "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: mallory (not in @acme/ml-leads, carol)"),
-        (lambda r, stale: r.review("dave").review("erin").review("dave", "CHANGES_REQUESTED"),
-         "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: dave (changes requested)"),
-        (lambda r, stale: r.review("dave").review("mlgate-ci[bot]").review("carol[bot]"),
-         "1 of 2 required approvals from @acme/ml-leads, carol (dave); not counted: carol[bot] (a bot's approval is not a sign-off); mlgate-ci[bot]"),
+        (
+            lambda r, stale: r.review("dave", commit=stale).review("erin"),
+            "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: dave (approved an older commit",
+        ),
+        (
+            lambda r, stale: r.review("alice").review("erin"),
+            "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: alice (the author cannot approve their own change)",
+        ),
+        (
+            lambda r, stale: r.review("mallory").review("erin"),
+            "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: mallory (not in @acme/ml-leads, carol)",
+        ),
+        (
+            lambda r, stale: r.review("dave").review("erin").review("dave", "CHANGES_REQUESTED"),
+            "1 of 2 required approvals from @acme/ml-leads, carol (erin); not counted: dave (changes requested)",
+        ),
+        (
+            lambda r, stale: r.review("dave").review("mlgate-ci[bot]").review("carol[bot]"),
+            "1 of 2 required approvals from @acme/ml-leads, carol (dave); not counted: carol[bot] (a bot's approval is not a sign-off); mlgate-ci[bot]",
+        ),
     ],
     ids=["stale", "self-approval", "outside-allowed-set", "later-changes-requested", "bot"],
 )
@@ -264,7 +303,9 @@ def test_approvals_that_do_not_count(repo: RegistryRepo, reviews, expected: str)
 
 
 def test_a_comment_after_an_approval_keeps_the_approval() -> None:
-    pr = PullRequest(1, "alice", "h" * 40, (Review("dave", "APPROVED", "h" * 40), Review("dave", "COMMENTED", "h" * 40)))
+    pr = PullRequest(
+        1, "alice", "h" * 40, (Review("dave", "APPROVED", "h" * 40), Review("dave", "COMMENTED", "h" * 40))
+    )
     result = count_approvals(Approvals(min=1), pr, StaticReviews("alice", "h" * 40))
     assert result.ok and result.counted == ("dave",)
 
@@ -275,7 +316,10 @@ def test_without_a_forge_approvals_are_pending_and_the_gate_is_not_met(repo: Reg
     report, changes = judge(repo, None)
     change = changes[("fraud-detector", "champion")]
     assert change.status == "pending"
-    assert checks(change)["approvals"] == ("pending", "needs 2 from @acme/ml-leads, carol; no forge configured: approvals are counted when validate runs on a pull request")
+    assert checks(change)["approvals"] == (
+        "pending",
+        "needs 2 from @acme/ml-leads, carol; no forge configured: approvals are counted when validate runs on a pull request",
+    )
     assert not report.ok and report.errors == [] and [f.rule for f in report.pending] == ["MG406"]
 
 
@@ -361,8 +405,8 @@ def test_a_created_at_after_the_holding_only_makes_the_gate_stricter(repo: Regis
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", note="x")  # unrelated
     v2 = repo.read_yaml("registry/models/fraud-detector/versions/2/version.yaml")
     assert v2["created_at"] < "2026-12-01"
-    from mlgate.validate import alias_history
     from mlgate.gitrepo import GitRepo
+    from mlgate.validate import alias_history
 
     tree = GitRepo(repo.root).tree("main")
     assert 2 in alias_history(tree, "fraud-detector", "champion", since=v2["created_at"])

@@ -19,8 +19,20 @@ ROOT = Path(__file__).resolve().parent.parent
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(out), str(ROOT)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     return next(out.glob("mlgate-*.whl"))
@@ -41,7 +53,10 @@ def test_wheel_ships_the_same_schema_files(wheel: Path) -> None:
 
 def test_installed_wheel_validates_outside_the_repository(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
+        check=True,
+    )
     work = RegistryRepo.create(tmp_path / "elsewhere")
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = "import mlgate.resources as r, mlgate.cli as c, sys; print(r.schemas_dir()); sys.exit(c.main(['validate']))"
@@ -50,7 +65,12 @@ def test_installed_wheel_validates_outside_the_repository(wheel: Path, tmp_path:
     schemas_dir, report = proc.stdout.split("\n", 1)
     assert schemas_dir == str(target / "mlgate" / "_data" / "schemas")
     assert report.startswith("OK: no problems (48 files checked")
-    demo = subprocess.run([sys.executable, "-c", "import sys, mlgate.cli as c; sys.exit(c.main(['demo']))"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True)
+    demo = subprocess.run(
+        [sys.executable, "-c", "import sys, mlgate.cli as c; sys.exit(c.main(['demo']))"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr
     assert "Every promotion was gated, reviewed, merged and reversible" in demo.stdout

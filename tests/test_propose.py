@@ -18,8 +18,13 @@ from mlgate.propose import GateFailed, MergeRefused, merge_pull_request, promote
 from mlgate.testing import RegistryRepo
 
 DIGEST = hashlib.sha256(b"data").hexdigest()
-LINEAGE = {"run_id": "run-9", "git_sha": "c" * 40, "code_repo": "https://github.com/acme/fraud",
-           "dataset": {"uri": "s3://d/q4.parquet", "sha256": DIGEST}, "params": {"lr": 0.1}}
+LINEAGE = {
+    "run_id": "run-9",
+    "git_sha": "c" * 40,
+    "code_repo": "https://github.com/acme/fraud",
+    "dataset": {"uri": "s3://d/q4.parquet", "sha256": DIGEST},
+    "params": {"lr": 0.1},
+}
 
 
 @pytest.fixture
@@ -35,21 +40,34 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
     d = tmp_path / "out"
     d.mkdir()
     (d / "model.onnx").write_bytes(b"\x00weights" * 1000)
-    (d / "eval.yaml").write_text(f"dataset: {{name: holdout, sha256: {DIGEST}}}\nmetrics: {{auc: 0.93, latency_p99_ms: 30}}\n")
+    (d / "eval.yaml").write_text(
+        f"dataset: {{name: holdout, sha256: {DIGEST}}}\nmetrics: {{auc: 0.93, latency_p99_ms: 30}}\n"
+    )
     (d / "card.md").write_text("# v4\n## Intended use\nx\n## Training data\nx\n## Evaluation\nx\n## Limitations\nx\n")
     (d / "bias-audit.md").write_text("# audit\nfine\n")
     return {p.stem.replace("-", "_") if p.suffix == ".md" and p.stem != "card" else p.stem: p for p in d.iterdir()}
 
 
 def _register(repo, inputs, forge, **kw):
-    args = dict(artifact=str(inputs["model"]), eval_file=str(inputs["eval"]), card_file=str(inputs["card"]), author="alice",
-                evidence={"bias_audit": str(inputs["bias_audit"])}, lineage=LINEAGE, forge=forge)
+    args = dict(
+        artifact=str(inputs["model"]),
+        eval_file=str(inputs["eval"]),
+        card_file=str(inputs["card"]),
+        author="alice",
+        evidence={"bias_audit": str(inputs["bias_audit"])},
+        lineage=LINEAGE,
+        forge=forge,
+    )
     args.update(kw)
     return register(repo.root, kw.pop("model", "fraud-detector"), **{k: v for k, v in args.items() if k != "model"})
 
 
 def _worktree(repo: RegistryRepo) -> tuple[str, str, str]:
-    return repo.git.git("status", "--porcelain", "--untracked-files=all"), repo.rev("HEAD"), repo.git.current_branch() or ""
+    return (
+        repo.git.git("status", "--porcelain", "--untracked-files=all"),
+        repo.rev("HEAD"),
+        repo.git.current_branch() or "",
+    )
 
 
 def test_register_writes_the_next_version_on_a_branch_and_opens_a_pr(repo, inputs, forge) -> None:
@@ -79,7 +97,11 @@ def test_register_a_new_model_needs_its_description_and_owners(repo, inputs, for
 @pytest.mark.parametrize(
     ("change", "error", "words"),
     [
-        (lambda i: i["eval"].write_text("dataset: {name: h, sha256: 12}\n"), UsageError, r"eval.yaml \(from .* would be invalid"),
+        (
+            lambda i: i["eval"].write_text("dataset: {name: h, sha256: 12}\n"),
+            UsageError,
+            r"eval.yaml \(from .* would be invalid",
+        ),
         (lambda i: i["eval"].write_text("metrics: [1\n"), InputError, "eval.yaml"),
         (lambda i: i["card"].write_text("  \n"), InputError, "the model card is empty"),
         (lambda i: i["model"].unlink(), InputError, "artifact not found"),
@@ -103,7 +125,15 @@ def test_register_names_the_missing_lineage_option(repo, inputs, forge) -> None:
 def test_register_a_remote_uri_needs_its_digest(repo, inputs, forge) -> None:
     with pytest.raises(UsageError, match="needs --sha256, --size and --format"):
         _register(repo, inputs, forge, artifact="s3://bucket/model.onnx")
-    p = _register(repo, inputs, forge, artifact="s3://bucket/model.onnx", artifact_sha256=DIGEST, artifact_size=5, artifact_format="onnx")
+    p = _register(
+        repo,
+        inputs,
+        forge,
+        artifact="s3://bucket/model.onnx",
+        artifact_sha256=DIGEST,
+        artifact_size=5,
+        artifact_format="onnx",
+    )
     assert Registry.open(repo.root, p.branch).version("fraud-detector", 4).artifact.uri == "s3://bucket/model.onnx"
 
 
@@ -120,8 +150,17 @@ def test_store_is_content_addressed_and_idempotent(repo, inputs, forge, tmp_path
     assert stored.read_bytes() == inputs["model"].read_bytes()
     assert Registry.open(repo.root, p.branch).version("fraud-detector", 4).artifact.uri == stored.resolve().as_uri()
     mtime = stored.stat().st_mtime_ns
-    register(repo.root, "search-ranker", artifact=str(inputs["model"]), eval_file=str(inputs["eval"]),
-             card_file=str(inputs["card"]), author="bob", lineage=LINEAGE, store=f"file://{store}", open_pr=False)
+    register(
+        repo.root,
+        "search-ranker",
+        artifact=str(inputs["model"]),
+        eval_file=str(inputs["eval"]),
+        card_file=str(inputs["card"]),
+        author="bob",
+        lineage=LINEAGE,
+        store=f"file://{store}",
+        open_pr=False,
+    )
     assert stored.stat().st_mtime_ns == mtime and len(list(store.rglob("*"))) == 3  # no second copy
 
 
@@ -142,11 +181,16 @@ def test_folder_artifacts_have_a_deterministic_digest(tmp_path: Path) -> None:
 def test_two_registrations_of_the_same_number_collide(repo, inputs, forge) -> None:
     _register(repo, inputs, forge)
     before = repo.status()
-    with pytest.raises(ForgeError, match=r"branch 'mlgate/register-fraud-detector-v4' already has an open pull request \(#1\)"):
+    with pytest.raises(
+        ForgeError, match=r"branch 'mlgate/register-fraud-detector-v4' already has an open pull request \(#1\)"
+    ):
         _register(repo, inputs, forge)
     inputs["eval"].write_text(f"dataset: {{name: other, sha256: {DIGEST}}}\nmetrics: {{auc: 0.99}}\n")
-    with pytest.raises(UsageError, match=r"already exists with another change \(its files differ from what this run would "
-                                         r"write\); it is the head of open pull request #1"):
+    with pytest.raises(
+        UsageError,
+        match=r"already exists with another change \(its files differ from what this run would "
+        r"write\); it is the head of open pull request #1",
+    ):
         _register(repo, inputs, forge, evidence={})
     assert repo.status() == before
 
@@ -157,12 +201,18 @@ def test_promote_body_is_the_gate_report(repo, forge) -> None:
     assert "| no regression auc | :white_check_mark: pass | v3 0.911 vs v2 0.902" in p.body
     alias = Registry.open(repo.root, p.branch).aliases("fraud-detector")["champion"]
     assert (alias.version, alias.note) == (3, "Q3 winner")
-    assert repo.git.git("diff", "--stat", "main", p.branch).strip().endswith("1 file changed, 2 insertions(+), 2 deletions(-)")
+    assert (
+        repo.git.git("diff", "--stat", "main", p.branch)
+        .strip()
+        .endswith("1 file changed, 2 insertions(+), 2 deletions(-)")
+    )
 
 
 def test_promote_refuses_a_failing_gate_unless_forced(repo, forge) -> None:
     before = repo.status()
-    with pytest.raises(GateFailed, match=r"churn-predictor@champion: 3 -> 4 \(promotion\) fails its gate \(no regression auc\)"):
+    with pytest.raises(
+        GateFailed, match=r"churn-predictor@champion: 3 -> 4 \(promotion\) fails its gate \(no regression auc\)"
+    ):
         promote(repo.root, "churn-predictor", 4, "champion", author="alice", forge=forge)
     assert repo.status() == before
     p = promote(repo.root, "churn-predictor", 4, "champion", author="alice", forge=forge, force=True)
@@ -193,8 +243,11 @@ def test_merge_refuses_until_approved_then_merges_like_github(repo, forge) -> No
     sha, report = merge_pull_request(repo.root, forge, 1, "dave")
     assert report.ok and repo.rev("main") == sha
     assert repo.git.git("log", "-1", "--format=%P%n%an%n%s%n%b", "main").splitlines()[:4] == [
-        f"{main_before} {p.commit}", "dave", "Merge pull request #1 from mlgate/promote-fraud-detector-champion-v3",
-        "Promote fraud-detector v3 to champion"]
+        f"{main_before} {p.commit}",
+        "dave",
+        "Merge pull request #1 from mlgate/promote-fraud-detector-champion-v3",
+        "Promote fraud-detector v3 to champion",
+    ]
     # main was checked out and clean: the work tree follows
     assert repo.read_yaml("registry/models/fraud-detector/aliases/champion.yaml")["version"] == 3
     assert forge.pull_request(1).state == "merged" and forge.pull_requests_for_commit(sha) == [1]
@@ -217,7 +270,10 @@ def test_an_approval_goes_stale_when_the_branch_moves(repo, forge) -> None:
 def test_merge_refuses_a_dirty_checkout_of_the_base(repo, forge) -> None:
     promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
     _approve(forge, 1, "dave", "erin")
-    repo.write("registry/models/fraud-detector/model.yaml", repo.path("registry/models/fraud-detector/model.yaml").read_text() + "# local edit\n")
+    repo.write(
+        "registry/models/fraud-detector/model.yaml",
+        repo.path("registry/models/fraud-detector/model.yaml").read_text() + "# local edit\n",
+    )
     before = (repo.status(), repo.rev("main"))
     with pytest.raises(UsageError, match="uncommitted changes"):
         merge_pull_request(repo.root, forge, 1, "dave")
@@ -235,7 +291,9 @@ def test_a_merge_is_rejudged_against_the_moved_base(repo, forge) -> None:
     repo.edit_yaml("registry/models/search-ranker/aliases/challenger.yaml", version=1)
     repo.commit("Deprecate v2")
     repo.switch("main")
-    pr2 = forge.open_pull_request(title="Deprecate v2", body="", head="deprecate-v2", base="main", labels=[], author="bob")
+    pr2 = forge.open_pull_request(
+        title="Deprecate v2", body="", head="deprecate-v2", base="main", labels=[], author="bob"
+    )
     _approve(forge, pr2.number, "dave")
     merge_pull_request(repo.root, forge, pr2.number, "pat")
     with pytest.raises(MergeRefused) as info:
@@ -271,7 +329,9 @@ def test_rollback_reverts_the_last_change(repo, forge) -> None:
 def test_rollback_to_an_explicit_version_and_its_errors(repo, forge) -> None:
     # v1 never held champion and regresses on v2: judged like a promotion, refused unless forced
     before = repo.status()
-    with pytest.raises(GateFailed, match=r"fraud-detector@champion: 2 -> 1 \(promotion\) fails its gate \(no regression auc\)"):
+    with pytest.raises(
+        GateFailed, match=r"fraud-detector@champion: 2 -> 1 \(promotion\) fails its gate \(no regression auc\)"
+    ):
         rollback(repo.root, "fraud-detector", "champion", author="oncall", to=1, forge=forge)
     assert repo.status() == before
     p = rollback(repo.root, "fraud-detector", "champion", author="oncall", to=1, forge=forge, force=True)
@@ -295,7 +355,9 @@ def test_a_failure_while_opening_the_pr_removes_the_branch(repo) -> None:
         promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=_DownForge(repo.root))
     assert repo.status() == before
     # and the command can simply be run again
-    assert promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=LocalForge(repo.root)).pr.number == 1
+    assert (
+        promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=LocalForge(repo.root)).pr.number == 1
+    )
 
 
 def test_cli_flow(repo, inputs, capsys) -> None:
@@ -306,21 +368,51 @@ def test_cli_flow(repo, inputs, capsys) -> None:
         return code, out, err
 
     LocalForge(repo.root).set_team("@acme/ml-leads", ["dave", "erin"])
-    code, out, _ = run("register", "fraud-detector", "--artifact", str(inputs["model"]), "--eval", str(inputs["eval"]),
-                       "--card", str(inputs["card"]), "--evidence", f"bias_audit={inputs['bias_audit']}", "--run-id", "r1",
-                       "--git-sha", "c" * 40, "--code-repo", "https://github.com/acme/x", "--dataset-uri", "s3://d/x",
-                       "--dataset-sha256", DIGEST, "--param", "lr=0.1", "--param", "objective=binary", "--env", "python=3.10",
-                       "--as", "alice")
+    code, out, _ = run(
+        "register",
+        "fraud-detector",
+        "--artifact",
+        str(inputs["model"]),
+        "--eval",
+        str(inputs["eval"]),
+        "--card",
+        str(inputs["card"]),
+        "--evidence",
+        f"bias_audit={inputs['bias_audit']}",
+        "--run-id",
+        "r1",
+        "--git-sha",
+        "c" * 40,
+        "--code-repo",
+        "https://github.com/acme/x",
+        "--dataset-uri",
+        "s3://d/x",
+        "--dataset-sha256",
+        DIGEST,
+        "--param",
+        "lr=0.1",
+        "--param",
+        "objective=binary",
+        "--env",
+        "python=3.10",
+        "--as",
+        "alice",
+    )
     assert code == 0 and "pull request #1: local:" in out
     v = Registry.open(repo.root, "mlgate/register-fraud-detector-v4").version("fraud-detector", 4)
-    assert dict(v.lineage["params"]) == {"lr": 0.1, "objective": "binary"} and v.lineage["environment"]["python"] == "3.10"
+    assert (
+        dict(v.lineage["params"]) == {"lr": 0.1, "objective": "binary"} and v.lineage["environment"]["python"] == "3.10"
+    )
     code, out, err = run("merge", "1", "--as", "pat")
     assert code == 0 and out.startswith("merged #1 as ")
     code, out, err = run("promote", "fraud-detector", "4", "--alias", "champion", "--as", "alice")
     assert code == 0 and "fraud-detector@champion: 2 -> 4 (promotion)" in out
     code, out, err = run("merge", "2", "--as", "dave")
     assert code == 1 and "0 of 2 required approvals" in out and "cannot be merged" in err
-    assert run("review", "2", "--approve", "--as", "dave")[1] == f"#2: dave approved on {repo.rev('mlgate/promote-fraud-detector-champion-v4')[:12]}\n"
+    assert (
+        run("review", "2", "--approve", "--as", "dave")[1]
+        == f"#2: dave approved on {repo.rev('mlgate/promote-fraud-detector-champion-v4')[:12]}\n"
+    )
     run("review", "2", "--approve", "--as", "erin")
     assert run("merge", "2", "--as", "dave")[0] == 0
     code, out, err = run("rollback", "fraud-detector", "--alias", "champion", "--as", "oncall", "--json")

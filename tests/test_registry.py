@@ -28,7 +28,15 @@ def test_parse_uri(uri: str, ref: ModelRef) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["fraud-detector@champion", "models:/fraud-detector", "models:/a/b/c", "models:/x/03", "models:/x/Archived", "models:/x@a@b"]
+    "uri",
+    [
+        "fraud-detector@champion",
+        "models:/fraud-detector",
+        "models:/a/b/c",
+        "models:/x/03",
+        "models:/x/Archived",
+        "models:/x@a@b",
+    ],
 )
 def test_parse_uri_rejects(uri: str) -> None:
     with pytest.raises(UsageError):
@@ -58,7 +66,9 @@ def test_not_found_errors_list_what_exists(repo: RegistryRepo) -> None:
 def test_invalid_manifest_is_never_half_read(repo: RegistryRepo) -> None:
     repo.write("registry/models/search-ranker/versions/1/version.yaml", "apiVersion: mlgate/v1\nkind: ModelVersion\n")
     reg = Registry.open(repo.root)
-    with pytest.raises(InputError, match=r"MG101 missing required field 'model' \(and \d+ more problems: run mlgate validate\)"):
+    with pytest.raises(
+        InputError, match=r"MG101 missing required field 'model' \(and \d+ more problems: run mlgate validate\)"
+    ):
         reg.resolve("models:/search-ranker@champion")
 
 

@@ -47,13 +47,16 @@ def test_a_git_install_is_pinned_to_its_full_commit(tmp_path: Path) -> None:
 
 
 def test_a_git_install_over_ssh_from_a_subdirectory(tmp_path: Path) -> None:
-    pin = pin_from_distribution(installed(tmp_path, git_install("ssh://git@github.com/acme/tools", subdirectory="mlgate")))
+    pin = pin_from_distribution(
+        installed(tmp_path, git_install("ssh://git@github.com/acme/tools", subdirectory="mlgate"))
+    )
     assert pin.requirement == f"mlgate @ git+ssh://git@github.com/acme/tools@{COMMIT}#subdirectory=mlgate"
 
 
 def test_an_archive_with_a_recorded_hash_is_pinned_by_url_and_hash(tmp_path: Path) -> None:
-    pin = pin_from_distribution(installed(tmp_path, {"url": WHEEL, "archive_info": {
-        "hash": f"sha256={DIGEST}", "hashes": {"sha256": DIGEST}}}))
+    pin = pin_from_distribution(
+        installed(tmp_path, {"url": WHEEL, "archive_info": {"hash": f"sha256={DIGEST}", "hashes": {"sha256": DIGEST}}})
+    )
     assert pin.requirement == f"mlgate @ {WHEEL} --hash=sha256:{DIGEST}"
     assert pin.hashed
 
@@ -67,13 +70,19 @@ def test_an_archive_with_only_the_legacy_hash_field(tmp_path: Path) -> None:
     ("record", "why"),
     [
         (None, "mlgate 0.4.0 was installed from a package index, which keeps no record of the file's hash"),
-        ({"url": "file:///home/me/mlgate", "dir_info": {"editable": True}},
-         "mlgate 0.4.0 is an editable install of file:///home/me/mlgate, a working tree that CI cannot install"),
-        ({"url": "file:///home/me/mlgate", "dir_info": {}},
-         "mlgate 0.4.0 was installed from the folder file:///home/me/mlgate, which CI cannot install"),
+        (
+            {"url": "file:///home/me/mlgate", "dir_info": {"editable": True}},
+            "mlgate 0.4.0 is an editable install of file:///home/me/mlgate, a working tree that CI cannot install",
+        ),
+        (
+            {"url": "file:///home/me/mlgate", "dir_info": {}},
+            "mlgate 0.4.0 was installed from the folder file:///home/me/mlgate, which CI cannot install",
+        ),
         ({"url": WHEEL, "archive_info": {}}, f"mlgate 0.4.0 was installed from {WHEEL} with no recorded sha256"),
-        ({"url": "file:///tmp/dist/mlgate-0.4.0-py3-none-any.whl", "archive_info": {"hashes": {"sha256": DIGEST}}},
-         "it was installed from the local file file:///tmp/dist/mlgate-0.4.0-py3-none-any.whl, which CI cannot reach"),
+        (
+            {"url": "file:///tmp/dist/mlgate-0.4.0-py3-none-any.whl", "archive_info": {"hashes": {"sha256": DIGEST}}},
+            "it was installed from the local file file:///tmp/dist/mlgate-0.4.0-py3-none-any.whl, which CI cannot reach",
+        ),
         (git_install("file:///home/me/mlgate"), "it was installed from the local repository file:///home/me/mlgate"),
         (git_install("https://me:hunter2@git.example/mlgate"), "a URL with credentials"),
         (git_install(commit="v0.4.0"), "came from git at 'v0.4.0'; init pins only a git commit"),
@@ -81,8 +90,19 @@ def test_an_archive_with_only_the_legacy_hash_field(tmp_path: Path) -> None:
         ("{not json", "(direct_url.json) is unreadable"),
         ({"url": WHEEL}, "names no git commit or archive"),
     ],
-    ids=["index", "editable", "folder", "archive-no-hash", "local-file", "local-git", "credentials", "tag", "hg",
-         "bad-json", "nothing"],
+    ids=[
+        "index",
+        "editable",
+        "folder",
+        "archive-no-hash",
+        "local-file",
+        "local-git",
+        "credentials",
+        "tag",
+        "hg",
+        "bad-json",
+        "nothing",
+    ],
 )
 def test_what_cannot_be_pinned_is_refused_with_the_reason(tmp_path: Path, record, why: str) -> None:
     with pytest.raises(UsageError) as info:
@@ -118,7 +138,10 @@ def test_immutable_requirements_are_accepted(spec: str, hashed: bool) -> None:
         ("mlgate==0.4.0", "a version alone is not immutable"),
         ("mlgate @ git+https://github.com/acme/mlgate@v0.4.0", "full commit SHA"),
         ("mlgate @ git+https://github.com/acme/mlgate", "full commit SHA"),
-        (f"mlgate @ git+https://github.com/acme/mlgate@{COMMIT} --hash=sha256:{DIGEST}", "pip cannot check --hash for a git URL"),
+        (
+            f"mlgate @ git+https://github.com/acme/mlgate@{COMMIT} --hash=sha256:{DIGEST}",
+            "pip cannot check --hash for a git URL",
+        ),
         (f"mlgate @ https://x:tok@host.example/mlgate.whl --hash=sha256:{DIGEST}", "carries credentials"),
         (f"mlgate @ {WHEEL}", "https:// URL with --hash"),
         (f"mlgate @ http://host.example/mlgate.whl --hash=sha256:{DIGEST}", "https:// URL with --hash"),

@@ -74,10 +74,19 @@ def test_names_and_versions(kind: str, field: str, good: list, bad: list) -> Non
 def _version(**artifact: object) -> dict:
     digest = "ab" * 32
     return {
-        "apiVersion": "mlgate/v1", "kind": "ModelVersion", "model": "m", "version": 1,
-        "created_at": "2026-01-01T00:00:00Z", "created_by": "alice",
+        "apiVersion": "mlgate/v1",
+        "kind": "ModelVersion",
+        "model": "m",
+        "version": 1,
+        "created_at": "2026-01-01T00:00:00Z",
+        "created_by": "alice",
         "artifact": {"uri": f"s3://b/sha256/ab/{digest}", "sha256": digest, "size": 1, "format": "onnx", **artifact},
-        "lineage": {"run_id": "r", "git_sha": "a" * 40, "code_repo": "https://x/y", "dataset": {"uri": "s3://d", "sha256": digest}},
+        "lineage": {
+            "run_id": "r",
+            "git_sha": "a" * 40,
+            "code_repo": "https://x/y",
+            "dataset": {"uri": "s3://d", "sha256": digest},
+        },
     }
 
 

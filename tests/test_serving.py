@@ -21,13 +21,20 @@ from mlgate.testing import RegistryRepo
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 DIGEST = hashlib.sha256(b"data").hexdigest()
-LINEAGE = {"run_id": "r", "git_sha": "c" * 40, "code_repo": "https://x.test/y", "dataset": {"uri": "s3://d/x", "sha256": DIGEST}}
+LINEAGE = {
+    "run_id": "r",
+    "git_sha": "c" * 40,
+    "code_repo": "https://x.test/y",
+    "dataset": {"uri": "s3://d/x", "sha256": DIGEST},
+}
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, mlgate.serving as s; heavy = ('click', 'github', 'jsonschema', 'git', 'fsspec', 'cryptography', "
-            "'mlgate.validate', 'mlgate.gates', 'mlgate.loader', 'mlgate.registry', 'mlgate.cli'); "
-            "print([m for m in heavy if m in sys.modules])")
+    code = (
+        "import sys, mlgate.serving as s; heavy = ('click', 'github', 'jsonschema', 'git', 'fsspec', 'cryptography', "
+        "'mlgate.validate', 'mlgate.gates', 'mlgate.loader', 'mlgate.registry', 'mlgate.cli'); "
+        "print([m for m in heavy if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -35,9 +42,13 @@ def test_import_is_light() -> None:
 def test_cryptography_is_imported_only_to_check_a_signature(served, tmp_path: Path) -> None:
     repo, _, _ = served
     write_index(build_index(repo.root, "main"), tmp_path / "index.json")
-    code = ("import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
-            "serving.resolve('models:/fraud-detector@champion', s); print('cryptography' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "index.json")], capture_output=True, text=True, check=True)
+    code = (
+        "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
+        "serving.resolve('models:/fraud-detector@champion', s); print('cryptography' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "index.json")], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -45,7 +56,10 @@ def test_cryptography_is_imported_only_to_check_a_signature(served, tmp_path: Pa
 def served(tmp_path: Path) -> tuple[RegistryRepo, LocalForge, dict[int, Path]]:
     """A registry whose fraud-detector v1 and v2 have real artifacts on disk, v1 champion, merged by PR."""
     repo = RegistryRepo.create(tmp_path / "repo", example=False)
-    repo.write("registry/policy.yaml", "apiVersion: mlgate/v1\nkind: Policy\nadmins: [pat]\naliases:\n  '*': {approvals: {min: 1}}\n")
+    repo.write(
+        "registry/policy.yaml",
+        "apiVersion: mlgate/v1\nkind: Policy\nadmins: [pat]\naliases:\n  '*': {approvals: {min: 1}}\n",
+    )
     repo.commit("policy")
     forge = LocalForge(repo.root)
     files = {}
@@ -57,8 +71,18 @@ def served(tmp_path: Path) -> tuple[RegistryRepo, LocalForge, dict[int, Path]]:
         ev.write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.9{v}}}\n")
         card = tmp_path / "card.md"
         card.write_text("# card\ntext\n")
-        p = register(repo.root, "fraud-detector", artifact=str(art), eval_file=str(ev), card_file=str(card), author="alice",
-                     lineage=LINEAGE, model_description="Fraud.", owners=["alice"], forge=forge)
+        p = register(
+            repo.root,
+            "fraud-detector",
+            artifact=str(art),
+            eval_file=str(ev),
+            card_file=str(card),
+            author="alice",
+            lineage=LINEAGE,
+            model_description="Fraud.",
+            owners=["alice"],
+            forge=forge,
+        )
         merge_pull_request(repo.root, forge, p.pr.number, "pat")
     p = promote(repo.root, "fraud-detector", 1, "champion", author="alice", forge=forge)
     forge.review(p.pr.number, "bob", "APPROVED")
@@ -70,8 +94,11 @@ def test_resolve_and_fetch_from_every_kind_of_source(served, tmp_path: Path) -> 
     repo, _, files = served
     index = tmp_path / "index.json"
     assert main(["-C", str(repo.root), "index", "--ref", "main", "-o", str(index)]) == 0
-    sources = [serving.open_source(index), serving.open_source(repo.root),
-               serving.open_source(f"git+{repo.root}#main", cache_dir=tmp_path / "gitcache")]
+    sources = [
+        serving.open_source(index),
+        serving.open_source(repo.root),
+        serving.open_source(f"git+{repo.root}#main", cache_dir=tmp_path / "gitcache"),
+    ]
     for source in sources:
         model = serving.resolve("models:/fraud-detector@champion", source)
         assert (model.name, model.alias, model.version) == ("fraud-detector", "champion", 1), source.label
@@ -85,8 +112,10 @@ def test_resolve_and_fetch_from_every_kind_of_source(served, tmp_path: Path) -> 
 
 def test_mlflow_stages_and_errors_that_list_what_exists(served, tmp_path: Path) -> None:
     repo, _, _ = served
-    repo.write("registry/models/fraud-detector/aliases/production.yaml",
-               {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "production", "version": 2})
+    repo.write(
+        "registry/models/fraud-detector/aliases/production.yaml",
+        {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "production", "version": 2},
+    )
     source = serving.open_source(repo.root)
     assert serving.resolve("models:/fraud-detector/Production", source).version == 2
     assert serving.resolve("models:/fraud-detector/production", source).alias == "production"
@@ -146,9 +175,13 @@ def test_fsspec_memory_filesystem(tmp_path: Path) -> None:
     with fsspec.open("memory://store/model.bin", "wb") as fh:
         fh.write(payload)
     digest = hashlib.sha256(payload).hexdigest()
-    good = serving.ResolvedModel("models:/m@a", "m", "a", 1, "memory://store/model.bin", digest, len(payload), "bin", None)
+    good = serving.ResolvedModel(
+        "models:/m@a", "m", "a", 1, "memory://store/model.bin", digest, len(payload), "bin", None
+    )
     assert serving.fetch(good, cache_dir=tmp_path / "c").read_bytes() == payload
-    bad = serving.ResolvedModel("models:/m@a", "m", "a", 1, "memory://store/model.bin", "0" * 64, len(payload), "bin", None)
+    bad = serving.ResolvedModel(
+        "models:/m@a", "m", "a", 1, "memory://store/model.bin", "0" * 64, len(payload), "bin", None
+    )
     with pytest.raises(serving.ArtifactIntegrityError):
         serving.fetch(bad, cache_dir=tmp_path / "c2")
     missing = serving.ResolvedModel("models:/m@a", "m", "a", 1, "memory://store/nope.bin", digest, 1, "bin", None)
@@ -168,10 +201,14 @@ def test_a_missing_fsspec_backend_names_its_package(tmp_path: Path) -> None:
 def test_two_processes_fetching_the_same_digest(served, tmp_path: Path) -> None:
     repo, _, _ = served
     cache = tmp_path / "cache"
-    code = ("import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
-            "m = serving.resolve('models:/fraud-detector@champion', s); print(serving.fetch(m, cache_dir=sys.argv[2]))")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(repo.root), str(cache)], stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    code = (
+        "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
+        "m = serving.resolve('models:/fraud-detector@champion', s); print(serving.fetch(m, cache_dir=sys.argv[2]))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(repo.root), str(cache)], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outs = [p.communicate()[0].strip() for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
     assert outs[0] == outs[1]
@@ -221,8 +258,10 @@ def test_watch_sees_a_promotion_and_then_a_revert(served, tmp_path: Path) -> Non
     forge.review(p.pr.number, "bob", "APPROVED")
     merge_pull_request(repo.root, forge, p.pr.number, "bob")
     assert watcher.poll_once() == [serving.AliasMove("fraud-detector", "champion", 2, 1)]
-    assert [m for m, e in seen] == [[serving.AliasMove("fraud-detector", "champion", 1, 2)],
-                                   [serving.AliasMove("fraud-detector", "champion", 2, 1)]]
+    assert [m for m, e in seen] == [
+        [serving.AliasMove("fraud-detector", "champion", 1, 2)],
+        [serving.AliasMove("fraud-detector", "champion", 2, 1)],
+    ]
     # the source goes away: the error is reported, the last good state kept, nothing raised
     repo.root.rename(tmp_path / "gone")
     assert watcher.poll_once() == []
@@ -255,10 +294,18 @@ def test_the_readme_serving_example_runs(served, tmp_path: Path) -> None:
     from mlgate.index import generate_key, load_signing_key
 
     generate_key(tmp_path / "index-key")
-    write_index(build_index(repo.root, "main", key=load_signing_key(tmp_path / "index-key")), tmp_path / "registry-index.json")
+    write_index(
+        build_index(repo.root, "main", key=load_signing_key(tmp_path / "index-key")), tmp_path / "registry-index.json"
+    )
     env = {**os.environ, "MLGATE_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.run([sys.executable, "-c", code + "\nprint(len(model_bytes), current.version)\nwatcher.stop()\n"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code + "\nprint(len(model_bytes), current.version)\nwatcher.stop()\n"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(files[1].stat().st_size), "1"]
 
@@ -269,9 +316,17 @@ def test_register_into_a_memory_store_then_serve_it(tmp_path: Path) -> None:
     art.write_bytes(b"\x01" * 5000)
     (tmp_path / "eval.yaml").write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.95}}\n")
     (tmp_path / "card.md").write_text("# card\ntext\n")
-    p = register(repo.root, "search-ranker", artifact=str(art), eval_file=str(tmp_path / "eval.yaml"),
-                 card_file=str(tmp_path / "card.md"), author="alice", lineage=LINEAGE, store="memory://mlgate-store",
-                 open_pr=False)
+    p = register(
+        repo.root,
+        "search-ranker",
+        artifact=str(art),
+        eval_file=str(tmp_path / "eval.yaml"),
+        card_file=str(tmp_path / "card.md"),
+        author="alice",
+        lineage=LINEAGE,
+        store="memory://mlgate-store",
+        open_pr=False,
+    )
     source = serving.open_source(repo.root)
     repo.switch(p.branch)
     model = serving.resolve("models:/search-ranker/3", source)

@@ -25,14 +25,27 @@ class CountingReviews(StaticReviews):
         return self.members.get((user.lower(), team.lower()), False)
 
 
-def count(source: StaticReviews, rule: Approvals = Approvals(min=1)) -> tuple[tuple[str, ...], dict[str, str]]:
+ONE = Approvals(min=1)
+
+
+def count(source: StaticReviews, rule: Approvals = ONE) -> tuple[tuple[str, ...], dict[str, str]]:
     result = count_approvals(rule, source.pull_request(), source)
     return result.counted, dict(result.ignored)
 
 
 def test_only_reviewers_with_write_access_count() -> None:
-    source = StaticReviews("alice", HEAD, permissions={"stranger": "read", "nobody": "none", "triager": "triage",
-                                                       "lead": "maintain", "owner": "admin", "hidden": None})
+    source = StaticReviews(
+        "alice",
+        HEAD,
+        permissions={
+            "stranger": "read",
+            "nobody": "none",
+            "triager": "triage",
+            "lead": "maintain",
+            "owner": "admin",
+            "hidden": None,
+        },
+    )
     for user in ("stranger", "nobody", "triager", "lead", "owner", "dave", "hidden"):
         source.review(user)
     counted, ignored = count(source)
@@ -48,8 +61,10 @@ def test_the_requester_and_whoever_pushed_cannot_approve() -> None:
     source.review("alice").review("dave").review("erin")
     counted, ignored = count(source)
     assert counted == ("erin",)
-    assert ignored == {"alice": "the requester cannot approve their own change",
-                       "dave": "pushed a commit to this pull request"}
+    assert ignored == {
+        "alice": "the requester cannot approve their own change",
+        "dave": "pushed a commit to this pull request",
+    }
     counted, _ = count(source, Approvals(min=1, exclude_author=False))
     assert counted == ("alice", "dave", "erin")  # a policy that allows self-approval says so explicitly
 
@@ -78,7 +93,7 @@ def test_unreadable_membership_is_said_in_words_and_other_approvals_still_count(
     source.review("carol").review("erin")
     result = count_approvals(Approvals(min=2, allowed=("@acme/ml-leads", "carol")), source.pull_request(), source)
     assert result.counted == ("carol",) and not result.ok
-    (who, why), = result.ignored
+    ((who, why),) = result.ignored
     assert who == "erin" and "read:org" in why and "cannot be read" in why
 
 
@@ -93,8 +108,12 @@ def test_what_is_not_a_login(login: str) -> None:
 
 
 def test_emu_logins_and_teams_are_accepted_by_the_policy_schema() -> None:
-    policy = {"apiVersion": "mlgate/v1", "kind": "Policy", "admins": ["@acme/ml-platform", "mona-cat_octo"],
-              "aliases": {"*": {"approvals": {"min": 1, "from": ["mona-cat_octo", "@acme-corp/ml-leads"]}}}}
+    policy = {
+        "apiVersion": "mlgate/v1",
+        "kind": "Policy",
+        "admins": ["@acme/ml-platform", "mona-cat_octo"],
+        "aliases": {"*": {"approvals": {"min": 1, "from": ["mona-cat_octo", "@acme-corp/ml-leads"]}}},
+    }
     assert list(errors("Policy", policy)) == []
     assert is_team("@acme-corp/ml-leads") and not is_team("@acme/ml leads")
 
@@ -114,7 +133,9 @@ def test_a_promotion_opened_for_someone_else_records_and_excludes_the_requester(
     assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
     forge = LocalForge(repo.root)
     pr = forge.pull_request(1)
-    assert pr.requester == "alice" and "Mlgate-Requested-By: alice" in repo.git.git("log", "-1", "--format=%B", pr.head_sha)
+    assert pr.requester == "alice" and "Mlgate-Requested-By: alice" in repo.git.git(
+        "log", "-1", "--format=%B", pr.head_sha
+    )
     forge.set_permission("stranger", "read")
     forge.set_permission("dave", "write")
     for user in ("stranger", "alice", "dave"):
@@ -142,12 +163,31 @@ def test_history_lists_rejected_promotions_with_who_requested_changes(repo, caps
     forge.review(1, "dave", "CHANGES_REQUESTED")
     forge.close(1)
     capsys.readouterr()
-    assert main(["-C", str(repo.root), "history", "fraud-detector", "--forge", "local", "--include-rejected",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                str(repo.root),
+                "history",
+                "fraud-detector",
+                "--forge",
+                "local",
+                "--include-rejected",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     events = json.loads(capsys.readouterr()[0])["events"]
     (rejected,) = [e for e in events if e["kind"] == "rejected"]
-    assert (rejected["model"], rejected["alias"], rejected["to"], rejected["pr"], rejected["author"]) == \
-        ("fraud-detector", "shadow", 3, 1, "alice")
+    assert (rejected["model"], rejected["alias"], rejected["to"], rejected["pr"], rejected["author"]) == (
+        "fraud-detector",
+        "shadow",
+        3,
+        1,
+        "alice",
+    )
     assert {"login": "dave", "reason": "changes requested"} in rejected["not_counted"]
     assert main(["-C", str(repo.root), "history", "--include-rejected"]) == 2  # needs a forge
     assert "needs a forge" in capsys.readouterr()[1]
@@ -162,8 +202,9 @@ def test_history_asks_the_forge_which_pull_request_merged_a_commit_without_a_num
     repo.branch("feature", "main")
     repo.edit_yaml("registry/models/fraud-detector/aliases/challenger.yaml", version=1)
     tip = repo.commit("Point challenger at v1", author="bob <bob@example.com>")
-    forge.open_pull_request(title="Promote fraud-detector v1 to challenger", body="", head="feature", base="main",
-                            labels=[], author="bob")
+    forge.open_pull_request(
+        title="Promote fraud-detector v1 to challenger", body="", head="feature", base="main", labels=[], author="bob"
+    )
     forge.review(1, "dave", "APPROVED")
     repo.switch("main")
     repo.git.git("merge", "--ff-only", "feature")  # what a rebase merge leaves on main: the PR's own commit
@@ -178,12 +219,28 @@ def test_emu_logins_work_everywhere_a_login_does(tmp_path, capsys) -> None:
     from mlgate.testing import RegistryRepo
 
     target = RegistryRepo.create(tmp_path / "fresh", example=False)
-    assert main(["init", str(target.root), "--admin", "mona-cat_octo", "--reviewer", "@octo-corp/ml-leads",
-                 "--mlgate-requirement", "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40]) == 0
+    assert (
+        main(
+            [
+                "init",
+                str(target.root),
+                "--admin",
+                "mona-cat_octo",
+                "--reviewer",
+                "@octo-corp/ml-leads",
+                "--mlgate-requirement",
+                "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40,
+            ]
+        )
+        == 0
+    )
     assert "mona-cat_octo" in target.path("registry/policy.yaml").read_text()
     repo = RegistryRepo.create(tmp_path / "example")
     capsys.readouterr()
-    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "mona-cat_octo"]) == 0
+    assert (
+        main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "mona-cat_octo"])
+        == 0
+    )
 
 
 def test_every_requester_trailer_in_the_body_is_excluded() -> None:
@@ -197,8 +254,10 @@ def test_every_requester_trailer_in_the_body_is_excluded() -> None:
 
     result = count_approvals(Approvals(min=1), replace(pr, body=body), source)
     assert result.counted == ("erin",)
-    assert dict(result.ignored) == {"alice": "the requester cannot approve their own change",
-                                    "bob": "the requester cannot approve their own change"}
+    assert dict(result.ignored) == {
+        "alice": "the requester cannot approve their own change",
+        "bob": "the requester cannot approve their own change",
+    }
 
 
 def test_history_excludes_every_requester_the_gate_excluded(repo, capsys) -> None:
@@ -216,8 +275,23 @@ def test_history_excludes_every_requester_the_gate_excluded(repo, capsys) -> Non
     capsys.readouterr()
     assert main(["-C", str(repo.root), "merge", "1", "--as", "pat"]) == 0
     capsys.readouterr()
-    assert main(["-C", str(repo.root), "history", "fraud-detector", "--alias", "shadow", "--forge", "local",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                str(repo.root),
+                "history",
+                "fraud-detector",
+                "--alias",
+                "shadow",
+                "--forge",
+                "local",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     event = json.loads(capsys.readouterr()[0])["events"][0]
     assert [a["login"] for a in event["approvers"]] == ["dave"]
     assert {"login": "carol", "reason": "the requester cannot approve their own change"} in event["not_counted"]

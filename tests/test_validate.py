@@ -103,7 +103,9 @@ def test_incremental_reads_only_the_change(repo: RegistryRepo) -> None:
     repo.branch("promote")
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
     repo.commit("Promote v3")
-    reviews = StaticReviews("alice", repo.rev("promote"), teams={"@acme/ml-leads": {"dave"}}).review("dave").review("carol")
+    reviews = (
+        StaticReviews("alice", repo.rev("promote"), teams={"@acme/ml-leads": {"dave"}}).review("dave").review("carol")
+    )
     report = validate_repo(repo.root, base="main", head="promote", reviews=reviews)
     assert report.ok, report.findings
     assert report.files_checked == 1
@@ -111,9 +113,16 @@ def test_incremental_reads_only_the_change(repo: RegistryRepo) -> None:
 
 def test_incremental_working_tree_sees_untracked_and_unstaged(repo: RegistryRepo) -> None:
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)  # unstaged
-    repo.write("registry/models/fraud-detector/aliases/shadow.yaml", {  # untracked
-        "apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "shadow", "version": 8,
-    })
+    repo.write(
+        "registry/models/fraud-detector/aliases/shadow.yaml",
+        {  # untracked
+            "apiVersion": "mlgate/v1",
+            "kind": "Alias",
+            "model": "fraud-detector",
+            "alias": "shadow",
+            "version": 8,
+        },
+    )
     report = validate_repo(repo.root, base="main")
     assert report.files_checked == 2
     assert [(f.rule, f.path) for f in report.errors if f.rule < "MG400"] == [
@@ -178,7 +187,9 @@ def test_deleting_a_whole_merged_version_names_every_file(repo: RegistryRepo) ->
     deleted = sorted(f.path for f in report.errors if f.rule == "MG302")
     assert deleted == [f"{V2}/{n}" for n in ("bias-audit.md", "card.md", "eval.yaml", "version.yaml")]
     # and the champion, which pointed at v2, now points nowhere
-    assert ("MG204", "registry/models/fraud-detector/aliases/champion.yaml") in {(f.rule, f.path) for f in report.errors}
+    assert ("MG204", "registry/models/fraud-detector/aliases/champion.yaml") in {
+        (f.rule, f.path) for f in report.errors
+    }
 
 
 def test_deleting_the_whole_registry_is_reported_file_by_file(repo: RegistryRepo) -> None:

@@ -73,11 +73,13 @@ def test_validate_workflow_installs_mlgate_from_the_base_commit() -> None:
     s = steps(workflow("validate.yml"))
     checkouts = [x for x in s if x.get("uses", "").startswith("actions/checkout")]
     assert len(checkouts) == 1
-    assert checkouts[0]["with"]["ref"] == "${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha }}"
+    assert (
+        checkouts[0]["with"]["ref"] == "${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha }}"
+    )
     install = next(i for i, x in enumerate(s) if "pip install" in x.get("run", ""))
     assert s.index(checkouts[0]) < install
     # the head is fetched as objects only after the install, and never checked out
-    later = " ".join(x.get("run", "") for x in s[install + 1:])
+    later = " ".join(x.get("run", "") for x in s[install + 1 :])
     assert "git fetch" in later and "checkout" not in later and "switch" not in later
     assert "mlgate validate --forge github --comment" in later
 
@@ -85,7 +87,7 @@ def test_validate_workflow_installs_mlgate_from_the_base_commit() -> None:
 def test_the_head_is_fetched_with_the_jobs_token_through_gits_environment() -> None:
     [fetch] = [x for x in steps(workflow("validate.yml")) if "git fetch" in x.get("run", "")]
     assert fetch["env"]["FETCH_TOKEN"] == "${{ github.token }}"  # not a secret, and only in this step
-    assert 'refs/pull/$PR_NUMBER/head' in fetch["run"]  # a fork's head, also in a private repository
+    assert "refs/pull/$PR_NUMBER/head" in fetch["run"]  # a fork's head, also in a private repository
     assert "GIT_CONFIG_VALUE_0" in fetch["run"] and "::add-mask::" in fetch["run"]
     assert "git -c" not in fetch["run"] and "git config" not in fetch["run"]  # never in argv or .git/config
 
@@ -95,7 +97,10 @@ def test_publish_workflow_runs_on_push_to_main_and_daily() -> None:
     assert wf["on"]["push"] == {"branches": ["main"]}
     assert len(wf["on"]["schedule"]) == 1 and len(wf["on"]["schedule"][0]["cron"].split()) == 5  # re-sign before expiry
     assert wf["jobs"]["publish"]["permissions"] == {"contents": "read"}
-    assert wf["concurrency"] == {"group": "mlgate-publish", "cancel-in-progress": False}  # one signer at a time, none lost
+    assert wf["concurrency"] == {
+        "group": "mlgate-publish",
+        "cancel-in-progress": False,
+    }  # one signer at a time, none lost
     runs = " ".join(x.get("run", "") for x in steps(wf))
     assert "mlgate validate" in runs and "registry-index.json" in runs
 
@@ -112,7 +117,11 @@ def test_publish_workflow_signs_with_the_secret_through_env() -> None:
 
 
 def test_codeowners_cover_the_policy_and_every_model() -> None:
-    lines = [l.split() for l in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    lines = [
+        l.split()
+        for l in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines()
+        if l.strip() and not l.startswith("#")
+    ]
     owners = {l[0]: l[1:] for l in lines}
     assert owners["/registry/policy.yaml"] == ["@acme/ml-platform"]
     for model in (ROOT / "registry" / "models").iterdir():
@@ -125,15 +134,29 @@ def test_init_scaffolds_a_repository_that_validates(tmp_path: Path, capsys) -> N
     repo = RegistryRepo.create(tmp_path / "r", example=False)
     (repo.root / "README.md").write_text("x\n")
     spec = "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40
-    code = main(["init", str(repo.root), "--admin", "@acme/platform", "--reviewer", "@acme/leads", "--reviewer", "carol",
-                 "--mlgate-requirement", spec])
+    code = main(
+        [
+            "init",
+            str(repo.root),
+            "--admin",
+            "@acme/platform",
+            "--reviewer",
+            "@acme/leads",
+            "--reviewer",
+            "carol",
+            "--mlgate-requirement",
+            spec,
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "created .github/workflows/validate.yml" in out
     wf = workflow("validate.yml", repo.root)
     runs = [x.get("run", "") for x in steps(wf)]
     assert "python -m pip install -r .github/mlgate-requirements.txt" in runs  # pinned, read from the base checkout
-    assert re.search(r"^mlgate @ git\+https://\S+@[0-9a-f]{40}$", (repo.root / ".github/mlgate-requirements.txt").read_text(), re.M)
+    assert re.search(
+        r"^mlgate @ git\+https://\S+@[0-9a-f]{40}$", (repo.root / ".github/mlgate-requirements.txt").read_text(), re.M
+    )
     # everything else is this repository's workflow, pins and permissions included
     shipped = (WORKFLOWS / "validate.yml").read_text().splitlines()
     written = (repo.root / ".github/workflows/validate.yml").read_text().splitlines()
@@ -151,7 +174,9 @@ def test_init_refuses_to_overwrite_anything(tmp_path: Path, capsys) -> None:
     repo.write(".github/CODEOWNERS", "* @me\n")
     repo.commit("codeowners")
     before = repo.status()
-    code = main(["init", str(repo.root), "--mlgate-requirement", "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40])
+    code = main(
+        ["init", str(repo.root), "--mlgate-requirement", "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40]
+    )
     _, err = capsys.readouterr()
     assert code == 2 and "refusing to overwrite: .github/CODEOWNERS already exists; nothing was written" in err
     assert repo.status() == before
@@ -181,8 +206,11 @@ def _tool(name: str) -> str:
     return found
 
 
-@pytest.mark.parametrize("pin", ["", "mlgate @ git+https://github.com/acme/mlgate@" + "0" * 40,
-                                 "mlgate==0.1.0 --hash=sha256:" + "a" * 64], ids=["this-repository", "git-pin", "hash-pin"])
+@pytest.mark.parametrize(
+    "pin",
+    ["", "mlgate @ git+https://github.com/acme/mlgate@" + "0" * 40, "mlgate==0.1.0 --hash=sha256:" + "a" * 64],
+    ids=["this-repository", "git-pin", "hash-pin"],
+)
 def test_zizmor_and_githubs_schema_accept_the_workflows(tmp_path: Path, pin: str) -> None:
     """What .ci/run checks, here too: zizmor (offline, auditor persona) finds nothing above informational."""
     import subprocess
@@ -192,10 +220,27 @@ def test_zizmor_and_githubs_schema_accept_the_workflows(tmp_path: Path, pin: str
         repo = RegistryRepo.create(tmp_path / "r", example=False)
         assert main(["init", str(repo.root), "--mlgate-requirement", pin]) == 0
         folder = repo.root / ".github" / "workflows"
-    z = subprocess.run([_tool("zizmor"), "--offline", "--no-progress", "--persona", "auditor", "--min-severity", "low",
-                        "--format", "json", str(folder)], capture_output=True, text=True)
+    z = subprocess.run(
+        [
+            _tool("zizmor"),
+            "--offline",
+            "--no-progress",
+            "--persona",
+            "auditor",
+            "--min-severity",
+            "low",
+            "--format",
+            "json",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert z.returncode == 0 and json.loads(z.stdout) == [], z.stdout + z.stderr
     files = sorted(str(p) for p in folder.glob("*.yml"))
-    s = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
-                       capture_output=True, text=True)
+    s = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
+        capture_output=True,
+        text=True,
+    )
     assert s.returncode == 0, s.stdout + s.stderr

@@ -13,10 +13,23 @@ BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
 
 
 def test_plain_scalars_follow_yaml_1_2() -> None:
-    doc = load("a: yes\nb: no\nc: on\nd: off\ne: 1.10\nf: '1.10'\ng: 1_000\nh: 1:20\ni: true\nj: ~\nk: 0x1f\nl: 2026-01-01\n", "f.yaml")
+    doc = load(
+        "a: yes\nb: no\nc: on\nd: off\ne: 1.10\nf: '1.10'\ng: 1_000\nh: 1:20\ni: true\nj: ~\nk: 0x1f\nl: 2026-01-01\n",
+        "f.yaml",
+    )
     assert doc.data == {
-        "a": "yes", "b": "no", "c": "on", "d": "off", "e": 1.1, "f": "1.10", "g": "1_000",
-        "h": "1:20", "i": True, "j": None, "k": 31, "l": "2026-01-01",
+        "a": "yes",
+        "b": "no",
+        "c": "on",
+        "d": "off",
+        "e": 1.1,
+        "f": "1.10",
+        "g": "1_000",
+        "h": "1:20",
+        "i": True,
+        "j": None,
+        "k": 31,
+        "l": "2026-01-01",
     }
     # the number keeps the text it was written as, so a string field can say "quote it"
     assert doc.source_text(("e",)) == "1.10"

@@ -93,7 +93,9 @@ def store_path(store: str, digest: str) -> str:
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 
 
-def upload(path: str | os.PathLike[str], store: str, fmt: str | None = None, progress: Progress | None = None) -> ArtifactInfo:
+def upload(
+    path: str | os.PathLike[str], store: str, fmt: str | None = None, progress: Progress | None = None
+) -> ArtifactInfo:
     """Copy a local artifact into the content-addressed ``store``; idempotent per digest.
 
     Any fsspec URL works when its package is installed (s3fs for s3://, gcsfs for gs://...); a plain path
@@ -145,7 +147,13 @@ class Verified:
     detail: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "version": self.version, "uri": self.uri, "status": self.status, "detail": self.detail}
+        return {
+            "model": self.model,
+            "version": self.version,
+            "uri": self.uri,
+            "status": self.status,
+            "detail": self.detail,
+        }
 
 
 def verify(registry: Any, selector: str | None = None, progress: Progress | None = None) -> list[Verified]:
@@ -179,11 +187,25 @@ def verify(registry: Any, selector: str | None = None, progress: Progress | None
             results.append(Verified(model, n, art.uri, "unreadable", str(e)))
             continue
         if size > art.size:
-            results.append(Verified(model, n, art.uri, "mismatch", f"more than {art.size:,} bytes (stopped reading); "
-                                                                   f"recorded {art.size:,} bytes, sha256 {art.sha256}"))
+            results.append(
+                Verified(
+                    model,
+                    n,
+                    art.uri,
+                    "mismatch",
+                    f"more than {art.size:,} bytes (stopped reading); recorded {art.size:,} bytes, sha256 {art.sha256}",
+                )
+            )
         elif size != art.size or h.hexdigest() != art.sha256:
-            results.append(Verified(model, n, art.uri, "mismatch",
-                                    f"{size:,} bytes, sha256 {h.hexdigest()}; recorded {art.size:,} bytes, sha256 {art.sha256}"))
+            results.append(
+                Verified(
+                    model,
+                    n,
+                    art.uri,
+                    "mismatch",
+                    f"{size:,} bytes, sha256 {h.hexdigest()}; recorded {art.size:,} bytes, sha256 {art.sha256}",
+                )
+            )
         else:
             results.append(Verified(model, n, art.uri, "ok", f"{size:,} bytes, sha256 {art.sha256[:12]}..."))
     return results

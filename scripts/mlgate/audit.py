@@ -22,14 +22,29 @@ from . import layout
 from .errors import MlgateError, UsageError
 from .gitrepo import Commit, GitRepo, GitTree
 from .layout import LayoutError
-from .readers import ManifestError, alias_version_or_none, deprecations
 from .policy import Approvals
+from .readers import ManifestError, alias_version_or_none, deprecations
 from .reviews import ApprovalCount, PullRequest, Review, count_approvals
 
 REGISTRATION, PROMOTION, ROLLBACK, REMOVAL = "registration", "promotion", "rollback", "removal"
 REJECTED = "rejected"  # a pull request closed without merge (--include-rejected)
-DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED = "deprecation", "undeprecation", "policy-change", "version-removed"
-KINDS = (REGISTRATION, PROMOTION, ROLLBACK, REMOVAL, DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED, REJECTED)
+DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED = (
+    "deprecation",
+    "undeprecation",
+    "policy-change",
+    "version-removed",
+)
+KINDS = (
+    REGISTRATION,
+    PROMOTION,
+    ROLLBACK,
+    REMOVAL,
+    DEPRECATION,
+    UNDEPRECATION,
+    POLICY_CHANGE,
+    VERSION_REMOVED,
+    REJECTED,
+)
 UNKNOWN = "unknown"
 
 _MERGE = re.compile(r"^Merge pull request #(\d+) from ")
@@ -75,13 +90,24 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "time": self.time, "kind": self.kind, "model": self.model, "alias": self.alias,
-            "from": self.from_version, "to": self.to_version, "commit": self.commit, "pr": self.pr,
-            "author": self.author, "merger": self.merger,
-            "approvers": UNKNOWN if self.approvers is None else [{"login": a.login, "at": a.at} for a in self.approvers],
-            "not_counted": UNKNOWN if self.not_counted is None else
-            [{"login": n.login, "reason": n.reason} for n in self.not_counted],
-            "subject": self.subject, "reverts": self.reverts,
+            "time": self.time,
+            "kind": self.kind,
+            "model": self.model,
+            "alias": self.alias,
+            "from": self.from_version,
+            "to": self.to_version,
+            "commit": self.commit,
+            "pr": self.pr,
+            "author": self.author,
+            "merger": self.merger,
+            "approvers": UNKNOWN
+            if self.approvers is None
+            else [{"login": a.login, "at": a.at} for a in self.approvers],
+            "not_counted": UNKNOWN
+            if self.not_counted is None
+            else [{"login": n.login, "reason": n.reason} for n in self.not_counted],
+            "subject": self.subject,
+            "reverts": self.reverts,
         }
 
 
@@ -176,7 +202,9 @@ def history(
             found = _pulls_of_commits(repo_path, forge, unnamed, result.warnings)
             asked = set(found)
             events = [replace(e, pr=found[e.commit]) if e.commit in found else e for e in events]
-        info = _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
+        info = (
+            _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
+        )
         parents = {c.sha: c.parents[0] for c in commits if c.parents}
         counter = _Counter(git, forge) if forge else None
         final = []
@@ -185,12 +213,18 @@ def history(
             approvers: tuple[Approver, ...] | None = None
             not_counted: tuple[NotCounted, ...] | None = None
             pr = e.pr
-            if pr is not None and e.commit not in asked and pr in info \
-                    and info[pr].get("merge_commit") not in (None, e.commit):
+            if (
+                pr is not None
+                and e.commit not in asked
+                and pr in info
+                and info[pr].get("merge_commit") not in (None, e.commit)
+            ):
                 # the subject says "(#N)" or "Merge pull request #N", but the forge merged #N as another
                 # commit: anyone can write such a subject, so this commit is not credited to #N
-                result.warnings.append(f"{e.commit[:12]} names #{pr}, which the forge merged as "
-                                       f"{str(info[pr]['merge_commit'])[:12]}: not credited to #{pr}")
+                result.warnings.append(
+                    f"{e.commit[:12]} names #{pr}, which the forge merged as "
+                    f"{str(info[pr]['merge_commit'])[:12]}: not credited to #{pr}"
+                )
                 pr = None
             if pr is not None and pr in info and counter is not None:
                 pull = _pull_request(pr, info[pr])
@@ -203,8 +237,24 @@ def history(
                 not_counted = tuple(NotCounted(u, why) for u, why in count.ignored)
             elif forge is not None and pr is None:
                 approvers, not_counted = (), ()  # no pull request: nobody approved it
-            final.append(Event(e.time, e.kind, e.model, e.alias, e.from_version, e.to_version, e.commit, pr, author,
-                               merger, approvers, e.subject, e.reverts, not_counted))
+            final.append(
+                Event(
+                    e.time,
+                    e.kind,
+                    e.model,
+                    e.alias,
+                    e.from_version,
+                    e.to_version,
+                    e.commit,
+                    pr,
+                    author,
+                    merger,
+                    approvers,
+                    e.subject,
+                    e.reverts,
+                    not_counted,
+                )
+            )
         if include_rejected:
             final += _rejected(forge, ref, model, alias, counter, head)
     finally:
@@ -238,19 +288,35 @@ def _rejected(forge: Any, ref: str, model: str | None, alias: str | None, counte
         if (model and m_model != model) or (alias and m_alias != alias):
             continue
         reasons = count_approvals(Approvals(min=0), pull, counter.members) if counter else None
-        out.append(Event(time=pull.closed_at or "", kind=REJECTED, model=m_model, alias=m_alias, from_version=None,
-                         to_version=m_to, commit=pull.head_sha, pr=pull.number, author=pull.requester or pull.author,
-                         merger=None, approvers=tuple(Approver(u, "") for u in reasons.counted) if reasons else (),
-                         subject=pull.title,
-                         not_counted=tuple(NotCounted(u, why) for u, why in reasons.ignored) if reasons else ()))
+        out.append(
+            Event(
+                time=pull.closed_at or "",
+                kind=REJECTED,
+                model=m_model,
+                alias=m_alias,
+                from_version=None,
+                to_version=m_to,
+                commit=pull.head_sha,
+                pr=pull.number,
+                author=pull.requester or pull.author,
+                merger=None,
+                approvers=tuple(Approver(u, "") for u in reasons.counted) if reasons else (),
+                subject=pull.title,
+                not_counted=tuple(NotCounted(u, why) for u, why in reasons.ignored) if reasons else (),
+            )
+        )
     return out
 
 
-def _pulls_of_commits(repo_path: str | os.PathLike[str], forge: Any, shas: list[str], warnings: list[str]) -> dict[str, int]:
+def _pulls_of_commits(
+    repo_path: str | os.PathLike[str], forge: Any, shas: list[str], warnings: list[str]
+) -> dict[str, int]:
     """For commits whose subject names no pull request: the one the forge says merged each (cached on disk)."""
     if not shas:
         return {}
-    path = _cache_file(repo_path, forge).with_name(_cache_file(repo_path, forge).name.replace("reviews-v3-", "commit-pulls-v1-"))
+    path = _cache_file(repo_path, forge).with_name(
+        _cache_file(repo_path, forge).name.replace("reviews-v3-", "commit-pulls-v1-")
+    )
     try:
         cache = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, list)}
     except (OSError, ValueError, AttributeError):
@@ -320,12 +386,22 @@ class _Counter:
 
 
 def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
-    reviews = tuple(Review(r.get("user"), r["state"], r.get("commit") or "", r.get("submitted_at") or "")
-                    for r in data.get("reviews", []))
-    return PullRequest(number=number, author=data.get("author") or "", head_sha=data.get("head_sha") or "",
-                       reviews=reviews, state=data.get("state") or "", merged_by=data.get("merged_by"),
-                       requester=data.get("requester"), pushers=tuple(data.get("pushers") or ()),
-                       body=data.get("body") or "", requested_by=tuple(data.get("requested_by") or ()))
+    reviews = tuple(
+        Review(r.get("user"), r["state"], r.get("commit") or "", r.get("submitted_at") or "")
+        for r in data.get("reviews", [])
+    )
+    return PullRequest(
+        number=number,
+        author=data.get("author") or "",
+        head_sha=data.get("head_sha") or "",
+        reviews=reviews,
+        state=data.get("state") or "",
+        merged_by=data.get("merged_by"),
+        requester=data.get("requester"),
+        pushers=tuple(data.get("pushers") or ()),
+        body=data.get("body") or "",
+        requested_by=tuple(data.get("requested_by") or ()),
+    )
 
 
 def _wanted_blobs(commits: list[Commit]) -> list[str]:
@@ -337,8 +413,13 @@ def _wanted_blobs(commits: list[Commit]) -> list[str]:
     return wanted
 
 
-def _events(commits: list[Commit], blobs: dict[str, bytes], model: str | None, alias: str | None,
-            merged_messages: dict[str, str]) -> list[Event]:
+def _events(
+    commits: list[Commit],
+    blobs: dict[str, bytes],
+    model: str | None,
+    alias: str | None,
+    merged_messages: dict[str, str],
+) -> list[Event]:
     """Events oldest first (approvers not yet known)."""
     held: dict[str, list[int]] = {}  # alias path -> versions it pointed at, in order
     events: list[Event] = []
@@ -346,14 +427,24 @@ def _events(commits: list[Commit], blobs: dict[str, bytes], model: str | None, a
         pr = pr_number(c)
         merger = c.author if len(c.parents) > 1 else (c.committer if c.committer != c.author else None)
         reverted = _REVERT.search(c.body) or _REVERT.search(merged_messages.get(c.sha, ""))
-        base = dict(time=_utc(c.date), commit=c.sha, pr=pr, author=c.author, merger=merger, approvers=None,
-                    subject=c.subject, reverts=reverted.group(1) if reverted else None)
+        base = dict(
+            time=_utc(c.date),
+            commit=c.sha,
+            pr=pr,
+            author=c.author,
+            merger=merger,
+            approvers=None,
+            subject=c.subject,
+            reverts=reverted.group(1) if reverted else None,
+        )
         for f in c.files:
             if not f.path.endswith(".yaml") or f.path.endswith("/eval.yaml"):
                 continue  # eval.yaml, card.md, evidence: no event of their own
             if f.path == layout.POLICY:
                 if not model:
-                    events.append(Event(kind=POLICY_CHANGE, model=None, alias=None, from_version=None, to_version=None, **base))
+                    events.append(
+                        Event(kind=POLICY_CHANGE, model=None, alias=None, from_version=None, to_version=None, **base)
+                    )
                 continue
             try:
                 place = layout.classify(f.path)
@@ -364,8 +455,16 @@ def _events(commits: list[Commit], blobs: dict[str, bytes], model: str | None, a
             if place.role == "version":
                 kind = REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
                 if kind:
-                    events.append(Event(kind=kind, model=place.model, alias=None, from_version=None,
-                                        to_version=place.version, **base))
+                    events.append(
+                        Event(
+                            kind=kind,
+                            model=place.model,
+                            alias=None,
+                            from_version=None,
+                            to_version=place.version,
+                            **base,
+                        )
+                    )
             elif place.role == "alias":
                 before = alias_version(blobs.get(f.old) if f.old else None, f.path)
                 after = alias_version(blobs.get(f.new) if f.new else None, f.path)
@@ -381,15 +480,30 @@ def _events(commits: list[Commit], blobs: dict[str, bytes], model: str | None, a
                     gate_kind = ROLLBACK if after in earlier else PROMOTION
                     kind = ROLLBACK if reverted else gate_kind
                     seen.append(after)
-                events.append(Event(kind=kind, model=place.model, alias=place.alias, from_version=before,
-                                    to_version=after, gate_kind=gate_kind, **base))
+                events.append(
+                    Event(
+                        kind=kind,
+                        model=place.model,
+                        alias=place.alias,
+                        from_version=before,
+                        to_version=after,
+                        gate_kind=gate_kind,
+                        **base,
+                    )
+                )
             elif place.role == "model" and not alias:
                 old = _deprecated(blobs.get(f.old) if f.old else None, f.path)
                 new = _deprecated(blobs.get(f.new) if f.new else None, f.path)
                 for v in sorted(new - old):
-                    events.append(Event(kind=DEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base))
+                    events.append(
+                        Event(kind=DEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base)
+                    )
                 for v in sorted(old - new):
-                    events.append(Event(kind=UNDEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base))
+                    events.append(
+                        Event(
+                            kind=UNDEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base
+                        )
+                    )
     return events
 
 
@@ -406,7 +520,9 @@ def _reviews(pr: Any) -> list[dict[str, str]]:
     return [{"user": r.user, "state": r.state, "commit": r.commit, "submitted_at": r.submitted_at} for r in pr.reviews]
 
 
-def _forge_info(repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable[int], warnings: list[str]) -> dict[int, dict]:
+def _forge_info(
+    repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable[int], warnings: list[str]
+) -> dict[int, dict]:
     """Author, merger and approvers per pull request: from the cache, else fetched (in parallel) and cached."""
     path = _cache_file(repo_path, forge)
     try:
@@ -421,10 +537,22 @@ def _forge_info(repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable
             pr = forge.pull_request(n)
         except MlgateError as e:
             return n, None, str(e)
-        return n, {"author": pr.author, "merged_by": pr.merged_by, "state": pr.state, "head_sha": pr.head_sha,
-                   "merge_commit": pr.merge_commit, "requester": pr.requester, "pushers": list(pr.pushers),
-                   "body": pr.body, "requested_by": list(pr.requested_by),
-                   "reviews": _reviews(pr)}, None
+        return (
+            n,
+            {
+                "author": pr.author,
+                "merged_by": pr.merged_by,
+                "state": pr.state,
+                "head_sha": pr.head_sha,
+                "merge_commit": pr.merge_commit,
+                "requester": pr.requester,
+                "pushers": list(pr.pushers),
+                "body": pr.body,
+                "requested_by": list(pr.requested_by),
+                "reviews": _reviews(pr),
+            },
+            None,
+        )
 
     fresh: dict[int, dict] = {}
     if missing:
@@ -444,7 +572,9 @@ def _forge_info(repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable
     return {**cache, **fresh}
 
 
-def holder_at(repo_path: str | os.PathLike[str], model: str, alias: str, *, ref: str = "main", at: str) -> tuple[int | None, str]:
+def holder_at(
+    repo_path: str | os.PathLike[str], model: str, alias: str, *, ref: str = "main", at: str
+) -> tuple[int | None, str]:
     """Which version held ``model@alias`` at a date (on ``ref``'s first-parent history) or at a commit."""
     git = GitRepo(repo_path)
     try:

@@ -14,9 +14,9 @@ from typing import Any
 import click
 
 from . import __version__
+from .errors import EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, MlgateError
 from .report import terminal_safe
 from .reviews import is_login
-from .errors import EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, MlgateError
 
 FORMATS = ("text", "markdown", "json")
 
@@ -36,8 +36,9 @@ def _echo(text: str, err: bool = False) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("-C", "--repo", default=".", show_default=True, metavar="PATH",
-              help="Repository to work on (any folder inside it).")
+@click.option(
+    "-C", "--repo", default=".", show_default=True, metavar="PATH", help="Repository to work on (any folder inside it)."
+)
 @click.option("--traceback", is_flag=True, hidden=True, help="Show Python tracebacks (for debugging mlgate).")
 @click.version_option(__version__, prog_name="mlgate")
 @click.pass_context
@@ -57,14 +58,26 @@ def cli(ctx: click.Context, repo: str, traceback: bool) -> None:  # noqa: ARG001
 
 def _forge_options(default: str | None) -> Any:
     def wrap(f: Any) -> Any:
-        f = click.option("--github-repo", metavar="OWNER/NAME", help="GitHub repository (default: $GITHUB_REPOSITORY).")(f)
-        f = click.option("--github-url", metavar="URL", help="GitHub API URL, for GitHub Enterprise "
-                         "(default: $GITHUB_API_URL or https://api.github.com).")(f)
-        f = click.option("--forge", "forge_kind", type=click.Choice(["local", "github"]), envvar="MLGATE_FORGE",
-                         default=default, show_default=bool(default),
-                         help="Where pull requests and reviews live: 'local' (branches of this repository) or 'github' "
-                              "(token from $GITHUB_TOKEN). Default from $MLGATE_FORGE.")(f)
+        f = click.option(
+            "--github-repo", metavar="OWNER/NAME", help="GitHub repository (default: $GITHUB_REPOSITORY)."
+        )(f)
+        f = click.option(
+            "--github-url",
+            metavar="URL",
+            help="GitHub API URL, for GitHub Enterprise (default: $GITHUB_API_URL or https://api.github.com).",
+        )(f)
+        f = click.option(
+            "--forge",
+            "forge_kind",
+            type=click.Choice(["local", "github"]),
+            envvar="MLGATE_FORGE",
+            default=default,
+            show_default=bool(default),
+            help="Where pull requests and reviews live: 'local' (branches of this repository) or 'github' "
+            "(token from $GITHUB_TOKEN). Default from $MLGATE_FORGE.",
+        )(f)
         return f
+
     return wrap
 
 
@@ -94,23 +107,53 @@ def _whoami(obj: Context, login: str | None) -> str:
     return login
 
 
-_as_option = click.option("--as", "login", metavar="LOGIN", help="Act as this user (default: $MLGATE_USER, else git's user.name).")
+_as_option = click.option(
+    "--as", "login", metavar="LOGIN", help="Act as this user (default: $MLGATE_USER, else git's user.name)."
+)
 
 
 @cli.command()
-@click.option("--base", metavar="REF", help="Git ref of the target branch. Only what changed since it is checked, "
-              "versions that exist on it must not change, and its policy judges every alias change.")
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Git ref of the target branch. Only what changed since it is checked, "
+    "versions that exist on it must not change, and its policy judges every alias change.",
+)
 @click.option("--head", metavar="REF", help="Git ref to check instead of the working tree.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Report format: text for terminals, markdown for PR comments and job summaries, json for tools.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Report format: text for terminals, markdown for PR comments and job summaries, json for tools.",
+)
 @_forge_options(None)
-@click.option("--pr", "pr", metavar="N", help="Judge pull request N of the forge: its base and head, with its reviews. "
-              "In GitHub Actions the pull request comes from the event payload.")
-@click.option("--comment/--no-comment", default=False, show_default=True,
-              help="Post (or update) the Markdown report as a comment on the pull request.")
+@click.option(
+    "--pr",
+    "pr",
+    metavar="N",
+    help="Judge pull request N of the forge: its base and head, with its reviews. "
+    "In GitHub Actions the pull request comes from the event payload.",
+)
+@click.option(
+    "--comment/--no-comment",
+    default=False,
+    show_default=True,
+    help="Post (or update) the Markdown report as a comment on the pull request.",
+)
 @click.pass_obj
-def validate(obj: Context, base: str | None, head: str | None, fmt: str, forge_kind: str | None,
-             github_url: str | None, github_repo: str | None, pr: str | None, comment: bool) -> int:
+def validate(
+    obj: Context,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    forge_kind: str | None,
+    github_url: str | None,
+    github_repo: str | None,
+    pr: str | None,
+    comment: bool,
+) -> int:
     """Check the registry: parsing, schemas, integrity, immutability and promotion gates.
 
     Exits 0 when every check passes, 1 when one fails or a gate is pending, 2
@@ -180,15 +223,19 @@ def _comment_cannot_judge(forge: Any, number: int, error: Exception) -> None:
     from .forge import ForgeError
     from .report import md_text
 
-    body = (f"### mlgate validate: could not judge this pull request :x:\n\n{md_text(error)}\n\n"
-            "_Any earlier verdict here is outdated: see the check's log._\n")
+    body = (
+        f"### mlgate validate: could not judge this pull request :x:\n\n{md_text(error)}\n\n"
+        "_Any earlier verdict here is outdated: see the check's log._\n"
+    )
     try:
         forge.upsert_comment(number, body)
     except ForgeError as e:
         _echo(f"mlgate: warning: could not comment on #{number}: {e}", err=True)
 
 
-_ref_option = click.option("--ref", metavar="REF", help="Read the registry at this git ref instead of the working tree.")
+_ref_option = click.option(
+    "--ref", metavar="REF", help="Read the registry at this git ref instead of the working tree."
+)
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
@@ -242,7 +289,8 @@ def show(obj: Context, model: str, version: int | None, ref: str | None, as_json
 
 def _timeline(obj: Context, model: str, ref: str | None) -> list[dict[str, Any]] | None:
     """The model's alias changes, latest first, from git history (None outside a git repository)."""
-    from .audit import PROMOTION, REMOVAL, ROLLBACK, history as read_history
+    from .audit import PROMOTION, REMOVAL, ROLLBACK
+    from .audit import history as read_history
     from .errors import GitError
 
     try:
@@ -281,8 +329,14 @@ def resolve(obj: Context, uri: str, ref: str | None, as_json: bool) -> int:
 @click.argument("version", type=click.IntRange(min=1))
 @click.option("--alias", "alias", required=True, metavar="ALIAS", help="The alias to check the version against.")
 @_ref_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="text for terminals, markdown for a PR body, json for tools.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for a PR body, json for tools.",
+)
 @click.pass_obj
 def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fmt: str) -> int:
     """Dry-run the promotion gate: could VERSION of MODEL take ALIAS?
@@ -314,16 +368,38 @@ def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fm
 @click.argument("model", required=False)
 @click.option("--alias", metavar="ALIAS", help="Only this alias of MODEL.")
 @click.option("--since", metavar="DATE", help="Only events from this date (YYYY-MM-DD or an ISO date-time) on.")
-@click.option("--ref", default="main", show_default=True, metavar="REF", help="The branch whose first-parent history to read.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "jsonl"]), default="text", show_default=True,
-              help="text for terminals, markdown for reports, json (one document), jsonl (one event per line, "
-                   "schemas/history-event.schema.json) for audit stores.")
-@click.option("--include-rejected", is_flag=True, help="Also list pull requests closed without merge (needs a forge), "
-              "with who requested changes: the registry's 'Rejected' status, for auditors.")
+@click.option(
+    "--ref", default="main", show_default=True, metavar="REF", help="The branch whose first-parent history to read."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for reports, json (one document), jsonl (one event per line, "
+    "schemas/history-event.schema.json) for audit stores.",
+)
+@click.option(
+    "--include-rejected",
+    is_flag=True,
+    help="Also list pull requests closed without merge (needs a forge), "
+    "with who requested changes: the registry's 'Rejected' status, for auditors.",
+)
 @_forge_options(None)
 @click.pass_obj
-def history(obj: Context, model: str | None, alias: str | None, since: str | None, ref: str, fmt: str,
-            include_rejected: bool, forge_kind: str | None, github_url: str | None, github_repo: str | None) -> int:
+def history(
+    obj: Context,
+    model: str | None,
+    alias: str | None,
+    since: str | None,
+    ref: str,
+    fmt: str,
+    include_rejected: bool,
+    forge_kind: str | None,
+    github_url: str | None,
+    github_repo: str | None,
+) -> int:
     """Who registered, promoted, rolled back or deprecated what, when, and who approved it.
 
     Reads the first-parent history of REF with one git process. With a forge,
@@ -336,11 +412,19 @@ def history(obj: Context, model: str | None, alias: str | None, since: str | Non
       mlgate history --since 2026-01-01 --forge github --format jsonl >> audit.jsonl
       mlgate history fraud-detector --forge local --include-rejected
     """
-    from .audit import history as read_history, parse_when
+    from .audit import history as read_history
+    from .audit import parse_when
     from .report import history_markdown, history_text, to_json
 
-    result = read_history(obj.repo, ref=ref, model=model, alias=alias, since=parse_when(since) if since else None,
-                          forge=_open_forge(obj, forge_kind, github_url, github_repo), include_rejected=include_rejected)
+    result = read_history(
+        obj.repo,
+        ref=ref,
+        model=model,
+        alias=alias,
+        since=parse_when(since) if since else None,
+        forge=_open_forge(obj, forge_kind, github_url, github_repo),
+        include_rejected=include_rejected,
+    )
     events = [e.to_dict() for e in result.events]
     if fmt == "jsonl":
         import json
@@ -373,9 +457,8 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
     """
     from .audit import holder_at
     from .errors import UsageError
-    from .report import to_json
-
     from .layout import NAME_RULE, is_name
+    from .report import to_json
 
     model, sep, alias = target.partition("@")
     if not sep or not model or not alias:
@@ -395,19 +478,49 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
 
 @cli.command()
 @_ref_option
-@click.option("-o", "--output", "output", metavar="FILE", help="Write the index here (atomically) instead of printing it.")
-@click.option("--key", "key_file", metavar="FILE", help="Sign with the ed25519 private key in FILE: PEM (PKCS#8, "
-              "unencrypted, as --generate-key writes it) or the raw 32-byte seed. Needs --ref.")
-@click.option("--key-env", "key_env", metavar="NAME", help="Sign with the PEM private key held in the environment "
-              "variable NAME, e.g. MLGATE_INDEX_KEY from a CI secret. Needs --ref.")
-@click.option("--expires-in", "expires_in", default="7d", show_default=True, metavar="DURATION",
-              help="How long serving accepts the signed index: a number and s, m, h or d (12h, 7d; at most 365d). "
-                   "Re-sign before then: publish.yml does so daily.")
-@click.option("--generate-key", "generate", metavar="FILE", help="Create an ed25519 key pair and do nothing else: "
-              "the private key in FILE (PEM, mode 600) and the public key in FILE.pub (PEM), for serving's trusted_keys.")
+@click.option(
+    "-o", "--output", "output", metavar="FILE", help="Write the index here (atomically) instead of printing it."
+)
+@click.option(
+    "--key",
+    "key_file",
+    metavar="FILE",
+    help="Sign with the ed25519 private key in FILE: PEM (PKCS#8, "
+    "unencrypted, as --generate-key writes it) or the raw 32-byte seed. Needs --ref.",
+)
+@click.option(
+    "--key-env",
+    "key_env",
+    metavar="NAME",
+    help="Sign with the PEM private key held in the environment "
+    "variable NAME, e.g. MLGATE_INDEX_KEY from a CI secret. Needs --ref.",
+)
+@click.option(
+    "--expires-in",
+    "expires_in",
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="How long serving accepts the signed index: a number and s, m, h or d (12h, 7d; at most 365d). "
+    "Re-sign before then: publish.yml does so daily.",
+)
+@click.option(
+    "--generate-key",
+    "generate",
+    metavar="FILE",
+    help="Create an ed25519 key pair and do nothing else: "
+    "the private key in FILE (PEM, mode 600) and the public key in FILE.pub (PEM), for serving's trusted_keys.",
+)
 @click.pass_obj
-def index(obj: Context, ref: str | None, output: str | None, key_file: str | None, key_env: str | None, expires_in: str,
-          generate: str | None) -> int:
+def index(
+    obj: Context,
+    ref: str | None,
+    output: str | None,
+    key_file: str | None,
+    key_env: str | None,
+    expires_in: str,
+    generate: str | None,
+) -> int:
     """Write the serving index: every model's aliases and artifacts, the commit, a serial, an expiry, signed.
 
     Serving reads it with `mlgate.serving.open_source(FILE, trusted_keys=[PUBLIC_KEY])`, which refuses an
@@ -430,18 +543,26 @@ def index(obj: Context, ref: str | None, output: str | None, key_file: str | Non
         if key_file or key_env or output or ref:
             raise UsageError("--generate-key creates a key pair and nothing else; run mlgate index again to sign")
         pair = generate_key(generate)
-        _echo(f"wrote {pair.private} (private: keep it secret, e.g. as the CI secret MLGATE_INDEX_KEY) and "
-                   f"{pair.public} (public: give it to serving as a trusted key); key id {pair.keyid[:16]}")
+        _echo(
+            f"wrote {pair.private} (private: keep it secret, e.g. as the CI secret MLGATE_INDEX_KEY) and "
+            f"{pair.public} (public: give it to serving as a trusted key); key id {pair.keyid[:16]}"
+        )
         return EXIT_OK
     data = build_index(obj.repo, ref, key=load_signing_key(key_file, key_env), expires_in=expires_in)
     signed = f"signed by key {data['signatures'][0]['keyid'][:16]}" if "signatures" in data else "UNSIGNED"
     if "signatures" not in data:
-        click.echo("mlgate: warning: the index is NOT signed (no --key or --key-env): serving with trusted keys refuses "
-                   "it, and without keys its digest detects corruption, not an attacker", err=True)
+        click.echo(
+            "mlgate: warning: the index is NOT signed (no --key or --key-env): serving with trusted keys refuses "
+            "it, and without keys its digest detects corruption, not an attacker",
+            err=True,
+        )
     if output:
         write_index(data, output)
-        _echo(f"wrote {output}: {len(data['models'])} models, serial {data['serial']}, expires {data['expires']}, "
-                   f"{signed}, digest {data['digest'][:12]}", err=True)
+        _echo(
+            f"wrote {output}: {len(data['models'])} models, serial {data['serial']}, expires {data['expires']}, "
+            f"{signed}, digest {data['digest'][:12]}",
+            err=True,
+        )
     else:
         _out(to_json(data))
     return EXIT_OK
@@ -513,8 +634,8 @@ def rules(rule: str | None) -> int:
       mlgate rules
       mlgate rules MG204
     """
-    from .findings import RULES
     from .errors import UsageError
+    from .findings import RULES
 
     if rule is not None and rule.upper() not in RULES:
         raise UsageError(f"unknown rule {rule!r}; rules: {', '.join(RULES)}")
@@ -525,8 +646,13 @@ def rules(rule: str | None) -> int:
 
 
 @cli.command()
-@click.option("--keep", "keep", metavar="DIR", type=click.Path(file_okay=False),
-              help="Build the demo repository in DIR (must not exist) and keep it, instead of a temporary folder.")
+@click.option(
+    "--keep",
+    "keep",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Build the demo repository in DIR (must not exist) and keep it, instead of a temporary folder.",
+)
 def demo(keep: str | None) -> int:
     """Run the registry's main job on a throwaway repository, step by step.
 
@@ -572,14 +698,19 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug in mlgate: say so plainly, no traceback unless asked
         if show_tb:
             traceback.print_exc()
-        click.echo(f"mlgate: internal error: {type(e).__name__}: {terminal_safe(str(e))} "
-                   "(a bug in mlgate: rerun as `mlgate --traceback ...` and report it)", err=True)
+        click.echo(
+            f"mlgate: internal error: {type(e).__name__}: {terminal_safe(str(e))} "
+            "(a bug in mlgate: rerun as `mlgate --traceback ...` and report it)",
+            err=True,
+        )
         return EXIT_INTERNAL
     return rv if isinstance(rv, int) else EXIT_OK
 
 
-from . import cli_pr  # noqa: E402,F401 - registers the pull-request commands on `cli`
-from . import cli_doctor  # noqa: E402,F401 - registers `doctor` on `cli`
+from . import (  # noqa: E402 - last: these modules register their commands on `cli`, defined above
+    cli_doctor,  # noqa: F401 - registers `doctor` on `cli`
+    cli_pr,  # noqa: F401 - registers the pull-request commands on `cli`
+)
 
 if __name__ == "__main__":
     sys.exit(main())

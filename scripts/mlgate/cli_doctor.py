@@ -13,7 +13,9 @@ from .errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
 @click.option("--branch", default="main", show_default=True, metavar="BRANCH", help="The registry's protected branch.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checklist as JSON.")
 @click.pass_obj
-def doctor(obj: Context, forge_kind: str, github_url: str | None, github_repo: str | None, branch: str, as_json: bool) -> int:
+def doctor(
+    obj: Context, forge_kind: str, github_url: str | None, github_repo: str | None, branch: str, as_json: bool
+) -> int:
     """Check the branch's protection on GitHub against the README's 'Setting up GitHub', item by item.
 
     Reads the rulesets that apply to BRANCH and its branch protection through

@@ -13,10 +13,16 @@ import click
 from .cli import Context, _as_option, _echo, _forge_options, _open_forge, _out, _whoami, cli
 from .errors import EXIT_OK, UsageError
 
-_base_option = click.option("--base", default="main", show_default=True, metavar="BRANCH",
-                            help="The registry's target branch, which the pull request merges into.")
-_pr_option = click.option("--pr/--no-pr", "open_pr", default=True, show_default=True,
-                          help="Open a pull request, or only create the branch.")
+_base_option = click.option(
+    "--base",
+    default="main",
+    show_default=True,
+    metavar="BRANCH",
+    help="The registry's target branch, which the pull request merges into.",
+)
+_pr_option = click.option(
+    "--pr/--no-pr", "open_pr", default=True, show_default=True, help="Open a pull request, or only create the branch."
+)
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
@@ -44,19 +50,30 @@ def _show(proposal: Any, as_json: bool) -> None:
 
     pr = proposal.pr
     if as_json:
-        _out(to_json({
-            "kind": proposal.kind, "branch": proposal.branch, "base": proposal.base, "commit": proposal.commit,
-            "title": proposal.title, "version": proposal.version, "reused": proposal.reused,
-            "pull_request": None if pr is None else {"number": pr.number, "url": pr.url},
-            "gate": proposal.gate.to_dict() if proposal.gate else None,
-        }))
+        _out(
+            to_json(
+                {
+                    "kind": proposal.kind,
+                    "branch": proposal.branch,
+                    "base": proposal.base,
+                    "commit": proposal.commit,
+                    "title": proposal.title,
+                    "version": proposal.version,
+                    "reused": proposal.reused,
+                    "pull_request": None if pr is None else {"number": pr.number, "url": pr.url},
+                    "gate": proposal.gate.to_dict() if proposal.gate else None,
+                }
+            )
+        )
         return
     if proposal.gate is not None:
         from .report import gate_text
 
         _out(gate_text(proposal.gate, color=sys.stdout.isatty()) + "\n")
-    _echo(f"{proposal.title}: branch {proposal.branch} ({proposal.commit[:12]}) on top of {proposal.base}"
-               + (" (left by an earlier identical run, taken over)" if proposal.reused else ""))
+    _echo(
+        f"{proposal.title}: branch {proposal.branch} ({proposal.commit[:12]}) on top of {proposal.base}"
+        + (" (left by an earlier identical run, taken over)" if proposal.reused else "")
+    )
     if pr is not None:
         _echo(f"pull request #{pr.number}: {pr.url}")
 
@@ -69,13 +86,34 @@ def _local_forge(obj: Context) -> Any:
 
 @cli.command()
 @click.argument("model")
-@click.option("--artifact", required=True, metavar="PATH|URI",
-              help="The model file or folder (a folder is stored as a deterministic tar), or a remote URI with --sha256/--size/--format.")
-@click.option("--eval", "eval_file", required=True, metavar="FILE", type=click.Path(dir_okay=False),
-              help="Evaluation result YAML: dataset {name, sha256}, metrics {name: number}, optional slices.")
-@click.option("--card", "card_file", required=True, metavar="FILE", type=click.Path(dir_okay=False),
-              help="The model card (Markdown).")
-@click.option("--evidence", multiple=True, metavar="NAME=FILE", help="Extra evidence the policy may require, e.g. bias_audit=audit.md. Repeatable.")
+@click.option(
+    "--artifact",
+    required=True,
+    metavar="PATH|URI",
+    help="The model file or folder (a folder is stored as a deterministic tar), or a remote URI with --sha256/--size/--format.",
+)
+@click.option(
+    "--eval",
+    "eval_file",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Evaluation result YAML: dataset {name, sha256}, metrics {name: number}, optional slices.",
+)
+@click.option(
+    "--card",
+    "card_file",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="The model card (Markdown).",
+)
+@click.option(
+    "--evidence",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="Extra evidence the policy may require, e.g. bias_audit=audit.md. Repeatable.",
+)
 @click.option("--description", metavar="TEXT", help="What changed in this version.")
 @click.option("--run-id", metavar="ID", help="The training run's id.")
 @click.option("--git-sha", metavar="SHA", help="The training code's commit (40 hex characters).")
@@ -83,21 +121,66 @@ def _local_forge(obj: Context) -> Any:
 @click.option("--dataset-uri", metavar="URI", help="The training data snapshot.")
 @click.option("--dataset-sha256", metavar="DIGEST", help="Digest of the training data snapshot.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A training hyper-parameter. Repeatable.")
-@click.option("--env", "environment", multiple=True, metavar="NAME=VERSION", help="A runtime version (python=3.11). Repeatable.")
-@click.option("--sha256", "artifact_sha256", metavar="DIGEST", help="The artifact's sha256 (required for a remote URI; checked for a local file).")
-@click.option("--size", "artifact_size", type=click.IntRange(min=0), metavar="BYTES", help="The artifact's size (for a remote URI).")
-@click.option("--format", "artifact_format", metavar="NAME", help="Artifact format (onnx, mlflow, safetensors...); default from the file suffix.")
-@click.option("--store", metavar="URI", help="Copy the artifact into this content-addressed store (any fsspec URL or a folder).")
+@click.option(
+    "--env", "environment", multiple=True, metavar="NAME=VERSION", help="A runtime version (python=3.11). Repeatable."
+)
+@click.option(
+    "--sha256",
+    "artifact_sha256",
+    metavar="DIGEST",
+    help="The artifact's sha256 (required for a remote URI; checked for a local file).",
+)
+@click.option(
+    "--size",
+    "artifact_size",
+    type=click.IntRange(min=0),
+    metavar="BYTES",
+    help="The artifact's size (for a remote URI).",
+)
+@click.option(
+    "--format",
+    "artifact_format",
+    metavar="NAME",
+    help="Artifact format (onnx, mlflow, safetensors...); default from the file suffix.",
+)
+@click.option(
+    "--store", metavar="URI", help="Copy the artifact into this content-addressed store (any fsspec URL or a folder)."
+)
 @click.option("--model-description", metavar="TEXT", help="For a new model: what it does.")
-@click.option("--owner", "owners", multiple=True, metavar="LOGIN|@ORG/TEAM", help="For a new model: an owner. Repeatable.")
+@click.option(
+    "--owner", "owners", multiple=True, metavar="LOGIN|@ORG/TEAM", help="For a new model: an owner. Repeatable."
+)
 @_proposal_options
 @click.pass_obj
-def register(obj: Context, model: str, artifact: str, eval_file: str, card_file: str, evidence: tuple[str, ...],
-             description: str | None, run_id: str | None, git_sha: str | None, code_repo: str | None,
-             dataset_uri: str | None, dataset_sha256: str | None, params: tuple[str, ...], environment: tuple[str, ...],
-             artifact_sha256: str | None, artifact_size: int | None, artifact_format: str | None, store: str | None,
-             model_description: str | None, owners: tuple[str, ...], base: str, open_pr: bool, forge_kind: str,
-             github_url: str | None, github_repo: str | None, login: str | None, as_json: bool) -> int:
+def register(
+    obj: Context,
+    model: str,
+    artifact: str,
+    eval_file: str,
+    card_file: str,
+    evidence: tuple[str, ...],
+    description: str | None,
+    run_id: str | None,
+    git_sha: str | None,
+    code_repo: str | None,
+    dataset_uri: str | None,
+    dataset_sha256: str | None,
+    params: tuple[str, ...],
+    environment: tuple[str, ...],
+    artifact_sha256: str | None,
+    artifact_size: int | None,
+    artifact_format: str | None,
+    store: str | None,
+    model_description: str | None,
+    owners: tuple[str, ...],
+    base: str,
+    open_pr: bool,
+    forge_kind: str,
+    github_url: str | None,
+    github_repo: str | None,
+    login: str | None,
+    as_json: bool,
+) -> int:
     """Register a new version of a model and open its pull request.
 
     Allocates the next version number, writes the version folder (version.yaml,
@@ -122,11 +205,25 @@ def register(obj: Context, model: str, artifact: str, eval_file: str, card_file:
     bar = progress_bar("uploading")
     try:
         proposal = do_register(
-            obj.repo, model, progress=bar, artifact=artifact, eval_file=eval_file, card_file=card_file, author=_whoami(obj, login),
-        evidence=_pairs(evidence, "--evidence"), lineage=lineage, artifact_sha256=artifact_sha256,
-        artifact_size=artifact_size, artifact_format=artifact_format, store=store, description=description,
-        model_description=model_description, owners=owners, base=base,
-            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None, open_pr=open_pr,
+            obj.repo,
+            model,
+            progress=bar,
+            artifact=artifact,
+            eval_file=eval_file,
+            card_file=card_file,
+            author=_whoami(obj, login),
+            evidence=_pairs(evidence, "--evidence"),
+            lineage=lineage,
+            artifact_sha256=artifact_sha256,
+            artifact_size=artifact_size,
+            artifact_format=artifact_format,
+            store=store,
+            description=description,
+            model_description=model_description,
+            owners=owners,
+            base=base,
+            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+            open_pr=open_pr,
         )
     finally:
         bar.close()
@@ -142,8 +239,21 @@ def register(obj: Context, model: str, artifact: str, eval_file: str, card_file:
 @click.option("--force", is_flag=True, help="Open the pull request even though a gate already fails (for discussion).")
 @_proposal_options
 @click.pass_obj
-def promote(obj: Context, model: str, version: int, alias: str, note: str | None, force: bool, base: str, open_pr: bool,
-            forge_kind: str, github_url: str | None, github_repo: str | None, login: str | None, as_json: bool) -> int:
+def promote(
+    obj: Context,
+    model: str,
+    version: int,
+    alias: str,
+    note: str | None,
+    force: bool,
+    base: str,
+    open_pr: bool,
+    forge_kind: str,
+    github_url: str | None,
+    github_repo: str | None,
+    login: str | None,
+    as_json: bool,
+) -> int:
     """Point an alias at a version by pull request; its description is the gate report.
 
     Evaluates the gate first (candidate vs the current holder, as on the base
@@ -153,12 +263,22 @@ def promote(obj: Context, model: str, version: int, alias: str, note: str | None
     Example:
       mlgate promote fraud-detector 3 --alias champion --note "Wins the Q3 shadow run"
     """
-    from .propose import GateFailed, promote as do_promote
+    from .propose import GateFailed
+    from .propose import promote as do_promote
 
     try:
-        proposal = do_promote(obj.repo, model, version, alias, author=_whoami(obj, login), note=note, base=base,
-                              forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
-                              open_pr=open_pr, force=force)
+        proposal = do_promote(
+            obj.repo,
+            model,
+            version,
+            alias,
+            author=_whoami(obj, login),
+            note=note,
+            base=base,
+            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+            open_pr=open_pr,
+            force=force,
+        )
     except GateFailed as e:
         from .report import gate_text
 
@@ -171,13 +291,30 @@ def promote(obj: Context, model: str, version: int, alias: str, note: str | None
 @cli.command()
 @click.argument("model")
 @click.option("--alias", required=True, metavar="ALIAS", help="The alias to roll back.")
-@click.option("--to", "to", type=click.IntRange(min=1), metavar="VERSION",
-              help="Point the alias at this version instead of reverting its last change.")
+@click.option(
+    "--to",
+    "to",
+    type=click.IntRange(min=1),
+    metavar="VERSION",
+    help="Point the alias at this version instead of reverting its last change.",
+)
 @click.option("--force", is_flag=True, help="Open the pull request even though a gate already fails (for discussion).")
 @_proposal_options
 @click.pass_obj
-def rollback(obj: Context, model: str, alias: str, to: int | None, force: bool, base: str, open_pr: bool,
-             forge_kind: str, github_url: str | None, github_repo: str | None, login: str | None, as_json: bool) -> int:
+def rollback(
+    obj: Context,
+    model: str,
+    alias: str,
+    to: int | None,
+    force: bool,
+    base: str,
+    open_pr: bool,
+    forge_kind: str,
+    github_url: str | None,
+    github_repo: str | None,
+    login: str | None,
+    as_json: bool,
+) -> int:
     """Roll an alias back by pull request: a revert of its last change on the base branch.
 
     The pull request carries git's revert message, so history shows it as a
@@ -193,12 +330,21 @@ def rollback(obj: Context, model: str, alias: str, to: int | None, force: bool, 
       mlgate rollback fraud-detector --alias champion --to 2
       mlgate rollback churn-predictor --alias champion --to 1   # v1 was deprecated: refused, exit 1
     """
-    from .propose import GateFailed, rollback as do_rollback
+    from .propose import GateFailed
+    from .propose import rollback as do_rollback
 
     try:
-        proposal = do_rollback(obj.repo, model, alias, author=_whoami(obj, login), to=to, base=base,
-                               forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
-                               open_pr=open_pr, force=force)
+        proposal = do_rollback(
+            obj.repo,
+            model,
+            alias,
+            author=_whoami(obj, login),
+            to=to,
+            base=base,
+            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+            open_pr=open_pr,
+            force=force,
+        )
     except GateFailed as e:
         from .report import gate_text
 
@@ -261,15 +407,29 @@ def merge(obj: Context, pr: str, login: str | None) -> int:
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
-@click.option("--admin", "admins", multiple=True, metavar="LOGIN|@ORG/TEAM",
-              help="Who approves policy changes and owns .github/. Repeatable. Default: @OWNER/ml-platform (edit it).")
-@click.option("--reviewer", "reviewers", multiple=True, metavar="LOGIN|@ORG/TEAM",
-              help="Who signs off promotions to champion. Repeatable. Default: the admins.")
-@click.option("--mlgate-requirement", "requirement", metavar="SPEC",
-              help="The mlgate the workflows install, as one immutable pip requirement: "
-                   "'mlgate @ git+https://HOST/OWNER/mlgate@FULL_COMMIT' or 'mlgate==VERSION --hash=sha256:DIGEST' "
-                   "(or an https:// archive URL with --hash). Default: the running mlgate, pinned the way it was "
-                   "installed (a git commit, or an archive with its recorded sha256); init refuses when it cannot.")
+@click.option(
+    "--admin",
+    "admins",
+    multiple=True,
+    metavar="LOGIN|@ORG/TEAM",
+    help="Who approves policy changes and owns .github/. Repeatable. Default: @OWNER/ml-platform (edit it).",
+)
+@click.option(
+    "--reviewer",
+    "reviewers",
+    multiple=True,
+    metavar="LOGIN|@ORG/TEAM",
+    help="Who signs off promotions to champion. Repeatable. Default: the admins.",
+)
+@click.option(
+    "--mlgate-requirement",
+    "requirement",
+    metavar="SPEC",
+    help="The mlgate the workflows install, as one immutable pip requirement: "
+    "'mlgate @ git+https://HOST/OWNER/mlgate@FULL_COMMIT' or 'mlgate==VERSION --hash=sha256:DIGEST' "
+    "(or an https:// archive URL with --hash). Default: the running mlgate, pinned the way it was "
+    "installed (a git commit, or an archive with its recorded sha256); init refuses when it cannot.",
+)
 def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...], requirement: str | None) -> int:
     """Set up mlgate in an existing repository: registry/, policy, workflows, CODEOWNERS, PR template.
 
@@ -292,6 +452,8 @@ def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...], re
     written = scaffold(directory, admins=admins, reviewers=reviewers, requirement=requirement)
     for path in written:
         _echo(f"created {path}")
-    click.echo("next: commit these files, then follow the README's 'Setting up GitHub' section and run "
-               "`mlgate doctor --forge github`")
+    click.echo(
+        "next: commit these files, then follow the README's 'Setting up GitHub' section and run "
+        "`mlgate doctor --forge github`"
+    )
     return EXIT_OK

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Callable
 
 from . import layout
+from .audit import history
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
 from .forge.local import LocalForge
 from .gitrepo import GitRepo
 from .propose import MergeRefused, merge_pull_request, promote, register, rollback
 from .registry import Registry
-from .audit import history
 from .report import gate_text, history_text, report_text, resolved_text
 from .scaffold import scaffold
 from .validate import validate_repo
@@ -75,14 +75,24 @@ class _Demo:
         self.step("alice registers two versions of fraud-detector; each registration is a pull request")
         for v in (1, 2):
             files = self.training_output(v)
-            self.cmd(f"mlgate register fraud-detector --artifact model-v{v}.onnx --eval eval-v{v}.yaml --card card-v{v}.md "
-                     f"--run-id run-{v} ... --as alice")
-            p = register(self.repo, "fraud-detector", artifact=str(files["artifact"]), eval_file=str(files["eval"]),
-                         card_file=str(files["card"]), author="alice", lineage=self.lineage(v),
-                         description=f"Gradient-boosted trees, training run {v}.",
-                         model_description="Scores card transactions for fraud risk." if v == 1 else None,
-                         owners=("@demo/ml-leads",) if v == 1 else (), forge=forge)
-            self.echo(f"opened #{p.pr.number} \"{p.title}\" from {p.branch}")
+            self.cmd(
+                f"mlgate register fraud-detector --artifact model-v{v}.onnx --eval eval-v{v}.yaml --card card-v{v}.md "
+                f"--run-id run-{v} ... --as alice"
+            )
+            p = register(
+                self.repo,
+                "fraud-detector",
+                artifact=str(files["artifact"]),
+                eval_file=str(files["eval"]),
+                card_file=str(files["card"]),
+                author="alice",
+                lineage=self.lineage(v),
+                description=f"Gradient-boosted trees, training run {v}.",
+                model_description="Scores card transactions for fraud risk." if v == 1 else None,
+                owners=("@demo/ml-leads",) if v == 1 else (),
+                forge=forge,
+            )
+            self.echo(f'opened #{p.pr.number} "{p.title}" from {p.branch}')
             self.cmd(f"mlgate merge {p.pr.number} --as pat")
             sha = self.merge(forge, p.pr.number, "pat")
             self.expect(sha is not None, f"registration #{p.pr.number} should merge")
@@ -91,7 +101,7 @@ class _Demo:
         self.cmd("mlgate promote fraud-detector 1 --alias champion --as alice")
         p = promote(self.repo, "fraud-detector", 1, "champion", author="alice", forge=forge)
         self.echo(gate_text(p.gate).rstrip())
-        self.echo(f"opened #{p.pr.number} \"{p.title}\"")
+        self.echo(f'opened #{p.pr.number} "{p.title}"')
         for reviewer in ("dave", "carol"):
             self.cmd(f"mlgate review {p.pr.number} --approve --as {reviewer}")
             forge.review(p.pr.number, reviewer, "APPROVED")
@@ -102,7 +112,7 @@ class _Demo:
         self.cmd("mlgate promote fraud-detector 2 --alias champion --as alice")
         p = promote(self.repo, "fraud-detector", 2, "champion", author="alice", forge=forge)
         self.echo(gate_text(p.gate).rstrip())
-        self.echo(f"opened #{p.pr.number} \"{p.title}\"")
+        self.echo(f'opened #{p.pr.number} "{p.title}"')
         self.cmd(f"mlgate review {p.pr.number} --approve --as dave")
         forge.review(p.pr.number, "dave", "APPROVED")
         self.cmd(f"mlgate review {p.pr.number} --approve --as alice    # the author's own approval never counts")
@@ -112,7 +122,9 @@ class _Demo:
         self.cmd(f"mlgate review {p.pr.number} --approve --as erin")
         forge.review(p.pr.number, "erin", "APPROVED")
         self.cmd(f"mlgate merge {p.pr.number} --as dave")
-        self.expect(self.merge(forge, p.pr.number, "dave") is not None, "the v2 promotion should merge with two approvals")
+        self.expect(
+            self.merge(forge, p.pr.number, "dave") is not None, "the v2 promotion should merge with two approvals"
+        )
 
         self.step("Serving resolves the champion from main")
         self.cmd("mlgate resolve models:/fraud-detector@champion --ref main")
@@ -124,7 +136,7 @@ class _Demo:
         self.cmd("mlgate rollback fraud-detector --alias champion --as oncall")
         p = rollback(self.repo, "fraud-detector", "champion", author="oncall", forge=forge)
         self.echo(gate_text(p.gate).rstrip())
-        self.echo(f"opened #{p.pr.number} \"{p.title}\"")
+        self.echo(f'opened #{p.pr.number} "{p.title}"')
         self.expect(p.gate.kind == "rollback", "the revert should be judged as a rollback")
         self.cmd(f"mlgate review {p.pr.number} --approve --as erin    # the rollback gate needs one approval")
         forge.review(p.pr.number, "erin", "APPROVED")
@@ -140,16 +152,20 @@ class _Demo:
         trail = history(self.repo, ref="main", forge=forge)
         self.echo(history_text([e.to_dict() for e in trail.events], "main").rstrip())
         kinds = [e.kind for e in trail.events]
-        self.expect(kinds[:3] == ["rollback", "promotion", "promotion"], "history should end with promote, promote, rollback")
+        self.expect(
+            kinds[:3] == ["rollback", "promotion", "promotion"], "history should end with promote, promote, rollback"
+        )
         self.expect(all(e.approvers is not None for e in trail.events), "the local forge should name every approver")
 
         self.step("Done")
         if self.unexpected:
             self.echo("The demo did not behave as expected: " + "; ".join(self.unexpected))
             return EXIT_CHECK_FAILED
-        self.echo(f"Every promotion was gated, reviewed, merged and reversible; the repository is in {self.repo}"
-                  if not str(self.root).startswith(tempfile.gettempdir()) else
-                  "Every promotion was gated, reviewed, merged and reversible. (mlgate demo --keep DIR keeps the repository.)")
+        self.echo(
+            f"Every promotion was gated, reviewed, merged and reversible; the repository is in {self.repo}"
+            if not str(self.root).startswith(tempfile.gettempdir())
+            else "Every promotion was gated, reviewed, merged and reversible. (mlgate demo --keep DIR keeps the repository.)"
+        )
         return EXIT_OK
 
     def merge(self, forge: LocalForge, number: int, who: str) -> str | None:
@@ -166,17 +182,25 @@ class _Demo:
         self.step(f"A new registry repository, set up with mlgate init, in {self.repo}")
         git = GitRepo.init(self.repo)
         (self.repo / "README.md").write_text("# Acme model registry\n")
-        self.cmd(f"mlgate init --admin @demo/platform --reviewer @demo/ml-leads --reviewer carol "
-                 f"--mlgate-requirement '{DEMO_REQUIREMENT}'")
-        for path in scaffold(self.repo, admins=("@demo/platform",), reviewers=("@demo/ml-leads", "carol"),
-                             requirement=DEMO_REQUIREMENT):
+        self.cmd(
+            f"mlgate init --admin @demo/platform --reviewer @demo/ml-leads --reviewer carol "
+            f"--mlgate-requirement '{DEMO_REQUIREMENT}'"
+        )
+        for path in scaffold(
+            self.repo, admins=("@demo/platform",), reviewers=("@demo/ml-leads", "carol"), requirement=DEMO_REQUIREMENT
+        ):
             self.echo(f"created {path}")
         policy_path = self.repo / layout.POLICY
         policy = load(policy_path.read_bytes(), layout.POLICY).data
-        policy["aliases"]["champion"]["metrics"] = {"auc": {"min": 0.9, "no_regression": 0.005}, "latency_p99_ms": {"max": 50}}
+        policy["aliases"]["champion"]["metrics"] = {
+            "auc": {"min": 0.9, "no_regression": 0.005},
+            "latency_p99_ms": {"max": 50},
+        }
         policy_path.write_text(dump(policy))
-        self.echo("(policy: champion needs auc >= 0.9 without regressing, p99 latency <= 50 ms, a full model card, "
-                  "and 2 approvals from @demo/ml-leads or carol; a rollback needs 1)")
+        self.echo(
+            "(policy: champion needs auc >= 0.9 without regressing, p99 latency <= 50 ms, a full model card, "
+            "and 2 approvals from @demo/ml-leads or carol; a rollback needs 1)"
+        )
         git.commit_all("Set up mlgate", author="pat <pat@demo.invalid>")
         git.close()
         self.cmd("mlgate validate")
@@ -189,17 +213,28 @@ class _Demo:
         artifact = self.work / f"model-v{v}.onnx"
         artifact.write_bytes(hashlib.sha256(f"weights {v}".encode()).digest() * 512)
         ev = self.work / f"eval-v{v}.yaml"
-        ev.write_text(dump({"dataset": {"name": "holdout 2026-Q3", "sha256": hashlib.sha256(b"holdout").hexdigest()},
-                            "metrics": METRICS[v]}))
+        ev.write_text(
+            dump(
+                {
+                    "dataset": {"name": "holdout 2026-Q3", "sha256": hashlib.sha256(b"holdout").hexdigest()},
+                    "metrics": METRICS[v],
+                }
+            )
+        )
         card = self.work / f"card-v{v}.md"
-        card.write_text(f"# fraud-detector v{v}\n\n## Intended use\nRanks transactions for analyst review.\n\n"
-                        f"## Training data\nSix months of labelled transactions.\n\n## Evaluation\nauc {METRICS[v]['auc']} "
-                        f"on the Q3 holdout.\n\n## Limitations\nNot validated on new markets.\n")
+        card.write_text(
+            f"# fraud-detector v{v}\n\n## Intended use\nRanks transactions for analyst review.\n\n"
+            f"## Training data\nSix months of labelled transactions.\n\n## Evaluation\nauc {METRICS[v]['auc']} "
+            f"on the Q3 holdout.\n\n## Limitations\nNot validated on new markets.\n"
+        )
         return {"artifact": artifact, "eval": ev, "card": card}
 
     @staticmethod
     def lineage(v: int) -> dict:
-        return {"run_id": f"run-{v}", "git_sha": hashlib.sha1(f"code {v}".encode()).hexdigest(),
-                "code_repo": "https://github.com/acme/fraud-models",
-                "dataset": {"uri": "s3://acme-data/fraud/2026-q3.parquet", "sha256": hashlib.sha256(b"data").hexdigest()},
-                "params": {"max_depth": 6, "learning_rate": 0.05}}
+        return {
+            "run_id": f"run-{v}",
+            "git_sha": hashlib.sha1(f"code {v}".encode()).hexdigest(),
+            "code_repo": "https://github.com/acme/fraud-models",
+            "dataset": {"uri": "s3://acme-data/fraud/2026-q3.parquet", "sha256": hashlib.sha256(b"data").hexdigest()},
+            "params": {"max_depth": 6, "learning_rate": 0.05},
+        }

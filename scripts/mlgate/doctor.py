@@ -23,8 +23,10 @@ from .forge import ForgeError
 OK, MISSING, UNKNOWN = "ok", "missing", "unknown"
 CHECK = "validate"  # the job name in validate.yml: the status check branch protection requires
 WORKFLOW = ".github/workflows/validate.yml"
-HIDDEN = ("GitHub shows branch protection only to repository admins, and this token is not one "
-          "(answered {status}): its settings are unknown; run doctor with an admin's token")
+HIDDEN = (
+    "GitHub shows branch protection only to repository admins, and this token is not one "
+    "(answered {status}): its settings are unknown; run doctor with an admin's token"
+)
 
 
 class Api(Protocol):
@@ -61,8 +63,14 @@ class Diagnosis:
         return all(i.status == OK for i in self.items)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"repository": self.repository, "branch": self.branch, "ok": self.ok, "sources": list(self.sources),
-                "items": [i.to_dict() for i in self.items], "notes": list(self.notes)}
+        return {
+            "repository": self.repository,
+            "branch": self.branch,
+            "ok": self.ok,
+            "sources": list(self.sources),
+            "items": [i.to_dict() for i in self.items],
+            "notes": list(self.notes),
+        }
 
 
 # --- what GitHub says ---------------------------------------------------------------------------------------
@@ -127,8 +135,10 @@ def _rulesets(api: Api, repo: str, branch: str, notes: list[str]) -> list[_Sourc
         except ForgeError as e:
             if _status(e) not in (403, 404):
                 raise
-            notes.append(f"ruleset {rid}: GitHub hides its details from this token (answered {_status(e)}): "
-                         "who may bypass it is unknown")
+            notes.append(
+                f"ruleset {rid}: GitHub hides its details from this token (answered {_status(e)}): "
+                "who may bypass it is unknown"
+            )
         source = _Source(_ruleset_label(rid, found[0], detail))
         for rule in found:
             source.rules.setdefault(rule["type"], []).append(_obj(rule.get("parameters")))
@@ -147,7 +157,9 @@ def _classic(api: Api, repo: str, branch: str, notes: list[str]) -> tuple[_Sourc
         if status == 404 and message.lower() == "branch not protected":
             return None, False
         if status == 404 and message.lower() == "branch not found":
-            raise ForgeError(f"GitHub has no branch {branch!r} in {repo}: pass the registry's branch with --branch") from None
+            raise ForgeError(
+                f"GitHub has no branch {branch!r} in {repo}: pass the registry's branch with --branch"
+            ) from None
         if status in (403, 404):
             notes.append(HIDDEN.format(status=status))
             return None, True
@@ -157,10 +169,15 @@ def _classic(api: Api, repo: str, branch: str, notes: list[str]) -> tuple[_Sourc
     source = _Source("branch protection", protection=data)
     enforced = _obj(data.get("enforce_admins")).get("enabled") is True
     allowances = _obj(_obj(data.get("required_pull_request_reviews")).get("bypass_pull_request_allowances"))
-    who = [f"{kind[:-1]} {x.get('login') or x.get('slug') or x.get('name') or '?'}"
-           for kind in ("users", "teams", "apps") for x in _list(allowances.get(kind)) if isinstance(x, dict)]
-    source.bypass = ([] if enforced else ["repository admins ('Do not allow bypassing' is off)"]) + \
-        [f"{w} (pull request requirements)" for w in who]
+    who = [
+        f"{kind[:-1]} {x.get('login') or x.get('slug') or x.get('name') or '?'}"
+        for kind in ("users", "teams", "apps")
+        for x in _list(allowances.get(kind))
+        if isinstance(x, dict)
+    ]
+    source.bypass = ([] if enforced else ["repository admins ('Do not allow bypassing' is off)"]) + [
+        f"{w} (pull request requirements)" for w in who
+    ]
     return source, False
 
 
@@ -172,10 +189,12 @@ def _reviews(source: _Source) -> Iterable[dict[str, Any]]:
     if source.protection is not None:
         r = source.protection.get("required_pull_request_reviews")
         if isinstance(r, dict):
-            yield {"required_approving_review_count": _int(r.get("required_approving_review_count")),
-                   "require_code_owner_review": bool(r.get("require_code_owner_reviews")),
-                   "dismiss_stale_reviews_on_push": bool(r.get("dismiss_stale_reviews")),
-                   "require_last_push_approval": bool(r.get("require_last_push_approval"))}
+            yield {
+                "required_approving_review_count": _int(r.get("required_approving_review_count")),
+                "require_code_owner_review": bool(r.get("require_code_owner_reviews")),
+                "dismiss_stale_reviews_on_push": bool(r.get("dismiss_stale_reviews")),
+                "require_last_push_approval": bool(r.get("require_last_push_approval")),
+            }
     yield from source.params("pull_request")
 
 
@@ -186,12 +205,18 @@ def _status_checks(source: _Source) -> Iterable[tuple[set[str], bool]]:
     if source.protection is not None:
         r = source.protection.get("required_status_checks")
         if isinstance(r, dict):
-            names = {c.get("context") for c in _list(r.get("checks"))
-                     if isinstance(c, dict) and isinstance(c.get("app_id"), int)}
+            names = {
+                c.get("context")
+                for c in _list(r.get("checks"))
+                if isinstance(c, dict) and isinstance(c.get("app_id"), int)
+            }
             yield names, bool(r.get("strict"))
     for p in source.params("required_status_checks"):
-        names = {c.get("context") for c in _list(p.get("required_status_checks"))
-                 if isinstance(c, dict) and isinstance(c.get("integration_id"), int)}
+        names = {
+            c.get("context")
+            for c in _list(p.get("required_status_checks"))
+            if isinstance(c, dict) and isinstance(c.get("integration_id"), int)
+        }
         yield names, bool(p.get("strict_required_status_checks_policy"))
 
 
@@ -220,8 +245,11 @@ def _workflows(source: _Source, path: str, branch: str) -> Iterable[str]:
         for w in _list(p.get("workflows")):
             ref = w.get("ref") if isinstance(w, dict) else None
             pinned = bool(w.get("sha")) if isinstance(w, dict) else False
-            if isinstance(w, dict) and _path(w.get("path")) == _path(path) \
-                    and (pinned or ref in (None, f"refs/heads/{branch}", *_USUAL_DEFAULTS)):
+            if (
+                isinstance(w, dict)
+                and _path(w.get("path")) == _path(path)
+                and (pinned or ref in (None, f"refs/heads/{branch}", *_USUAL_DEFAULTS))
+            ):
                 yield f"at {str(w['sha'])[:12]}" if w.get("sha") else f"from {w.get('ref') or 'the default branch'}"
 
 
@@ -238,37 +266,70 @@ def _specs(check: str, workflow: str, branch: str = "main") -> list[_Spec]:
         return lambda s: [said for r in _reviews(s) if r.get(flag)]
 
     return [
-        _Spec("pull-request", "pull request required",
-              "in a ruleset for the branch (Settings > Rules > Rulesets) or its branch protection, enable "
-              "'Require a pull request before merging'", lambda s: ["required" for _ in _reviews(s)]),
-        _Spec("approvals", "at least 1 approval",
-              "set 'Required approvals' to 1 or more in the pull request rule",
-              lambda s: [f"{_int(r.get('required_approving_review_count'))} required" for r in _reviews(s)
-                         if _int(r.get("required_approving_review_count")) >= 1]),
-        _Spec("code-owners", "review from code owners",
-              "enable 'Require review from Code Owners' in the pull request rule",
-              review("require_code_owner_review", "required")),
-        _Spec("stale-approvals", "stale approvals dismissed on push",
-              "enable 'Dismiss stale pull request approvals when new commits are pushed'",
-              review("dismiss_stale_reviews_on_push", "dismissed")),
-        _Spec("last-push", "approval of the most recent push",
-              "enable 'Require approval of the most recent reviewable push'",
-              review("require_last_push_approval", "required")),
-        _Spec("status-check", f"required status check '{check}'",
-              f"enable 'Require status checks to pass' and add '{check}' (GitHub lists it once the workflow has run)",
-              lambda s: ["required" for names, _ in _status_checks(s) if check in names]),
-        _Spec("up-to-date", "up-to-date branches or a merge queue",
-              "enable 'Require branches to be up to date before merging', or 'Require merge queue'",
-              lambda s: ["up to date required" for names, strict in _status_checks(s) if strict and check in names]
-              + (["merge queue"] if "merge_queue" in s.rules else [])),
-        _Spec("force-push", "force pushes blocked",
-              "enable 'Block force pushes' (rulesets), or turn off 'Allow force pushes' (branch protection)",
-              lambda s: ["blocked"] if _force_blocked(s) else []),
-        _Spec("required-workflow", f"{workflow} required from a ruleset",
-              f"in an organization ruleset for this repository's branch, add 'Require workflows to pass before "
-              f"merging' with {workflow} from the default branch or a commit: GitHub otherwise runs each pull "
-              "request's own copy, so a pull request that edits it decides its own check",
-              lambda s: list(_workflows(s, workflow, branch))),
+        _Spec(
+            "pull-request",
+            "pull request required",
+            "in a ruleset for the branch (Settings > Rules > Rulesets) or its branch protection, enable "
+            "'Require a pull request before merging'",
+            lambda s: ["required" for _ in _reviews(s)],
+        ),
+        _Spec(
+            "approvals",
+            "at least 1 approval",
+            "set 'Required approvals' to 1 or more in the pull request rule",
+            lambda s: [
+                f"{_int(r.get('required_approving_review_count'))} required"
+                for r in _reviews(s)
+                if _int(r.get("required_approving_review_count")) >= 1
+            ],
+        ),
+        _Spec(
+            "code-owners",
+            "review from code owners",
+            "enable 'Require review from Code Owners' in the pull request rule",
+            review("require_code_owner_review", "required"),
+        ),
+        _Spec(
+            "stale-approvals",
+            "stale approvals dismissed on push",
+            "enable 'Dismiss stale pull request approvals when new commits are pushed'",
+            review("dismiss_stale_reviews_on_push", "dismissed"),
+        ),
+        _Spec(
+            "last-push",
+            "approval of the most recent push",
+            "enable 'Require approval of the most recent reviewable push'",
+            review("require_last_push_approval", "required"),
+        ),
+        _Spec(
+            "status-check",
+            f"required status check '{check}'",
+            f"enable 'Require status checks to pass' and add '{check}' (GitHub lists it once the workflow has run)",
+            lambda s: ["required" for names, _ in _status_checks(s) if check in names],
+        ),
+        _Spec(
+            "up-to-date",
+            "up-to-date branches or a merge queue",
+            "enable 'Require branches to be up to date before merging', or 'Require merge queue'",
+            lambda s: (
+                ["up to date required" for names, strict in _status_checks(s) if strict and check in names]
+                + (["merge queue"] if "merge_queue" in s.rules else [])
+            ),
+        ),
+        _Spec(
+            "force-push",
+            "force pushes blocked",
+            "enable 'Block force pushes' (rulesets), or turn off 'Allow force pushes' (branch protection)",
+            lambda s: ["blocked"] if _force_blocked(s) else [],
+        ),
+        _Spec(
+            "required-workflow",
+            f"{workflow} required from a ruleset",
+            f"in an organization ruleset for this repository's branch, add 'Require workflows to pass before "
+            f"merging' with {workflow} from the default branch or a commit: GitHub otherwise runs each pull "
+            "request's own copy, so a pull request that edits it decides its own check",
+            lambda s: list(_workflows(s, workflow, branch)),
+        ),
     ]
 
 
@@ -292,11 +353,25 @@ def diagnose(api: Api, branch: str = "main", *, check: str = CHECK, workflow: st
             detail = "; ".join(dict.fromkeys(f"{said} by {s.label}" for s, said in found))
             items.append(Item(spec.key, spec.title, OK, detail, spec.fix))
         elif hidden and spec.key != "required-workflow":  # classic protection has no required workflows
-            items.append(Item(spec.key, spec.title, UNKNOWN, "not in any ruleset; branch protection is hidden from "
-                              "this token", spec.fix))
+            items.append(
+                Item(
+                    spec.key,
+                    spec.title,
+                    UNKNOWN,
+                    "not in any ruleset; branch protection is hidden from this token",
+                    spec.fix,
+                )
+            )
         else:
-            items.append(Item(spec.key, spec.title, MISSING, "not set by any ruleset" +
-                              ("" if hidden else " or branch protection"), spec.fix))
+            items.append(
+                Item(
+                    spec.key,
+                    spec.title,
+                    MISSING,
+                    "not set by any ruleset" + ("" if hidden else " or branch protection"),
+                    spec.fix,
+                )
+            )
     items.insert(-1, _no_bypass(providers, hidden))
     if not sources and not hidden:
         notes.insert(0, f"nothing protects {branch}: no branch protection and no active ruleset applies to it")
@@ -310,8 +385,10 @@ def _no_bypass(providers: dict[str, list[_Source]], hidden: bool) -> Item:
     a ruleset without bypass actors holds even if branch protection lets admins through.
     """
     key, title = "no-bypass", "nobody may bypass"
-    fix = ("empty the ruleset's bypass list, and in branch protection enable 'Do not allow bypassing the above "
-           "settings' with no bypass allowances")
+    fix = (
+        "empty the ruleset's bypass list, and in branch protection enable 'Do not allow bypassing the above "
+        "settings' with no bypass allowances"
+    )
     if not providers:
         return Item(key, title, UNKNOWN if hidden else MISSING, "nothing enforces the items above", fix)
     open_to: dict[str, str] = {}
@@ -348,6 +425,9 @@ def render_text(d: Diagnosis) -> str:
             lines.append(f"    fix: {i.fix}")
     lines += [f"note: {n}" for n in d.notes]
     counts = {s: sum(i.status == s for i in d.items) for s in (OK, MISSING, UNKNOWN)}
-    lines.append(f"{counts[OK]} of {len(d.items)} set" + (f", {counts[MISSING]} missing" if counts[MISSING] else "")
-                 + (f", {counts[UNKNOWN]} unknown" if counts[UNKNOWN] else ""))
+    lines.append(
+        f"{counts[OK]} of {len(d.items)} set"
+        + (f", {counts[MISSING]} missing" if counts[MISSING] else "")
+        + (f", {counts[UNKNOWN]} unknown" if counts[UNKNOWN] else "")
+    )
     return "\n".join(lines) + "\n"

@@ -39,7 +39,13 @@ class Check:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"gate": self.gate, "status": self.status, "rule": self.rule, "reason": self.reason, "details": dict(self.details)}
+        return {
+            "gate": self.gate,
+            "status": self.status,
+            "rule": self.rule,
+            "reason": self.reason,
+            "details": dict(self.details),
+        }
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,15 @@ class AliasChange:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "path": self.path, "model": self.model, "alias": self.alias,
-            "from": self.from_version, "to": self.to_version, "policy": self.policy_key,
-            "status": self.status, "checks": [c.to_dict() for c in self.checks],
+            "kind": self.kind,
+            "path": self.path,
+            "model": self.model,
+            "alias": self.alias,
+            "from": self.from_version,
+            "to": self.to_version,
+            "policy": self.policy_key,
+            "status": self.status,
+            "checks": [c.to_dict() for c in self.checks],
         }
 
     def findings(self) -> list[Finding]:
@@ -169,20 +181,24 @@ class Judge:
     def _removal(self, path: str, model: str, alias: str, from_v: int | None, key: str | None) -> AliasChange:
         rule = self.approval_rule(model, alias, REMOVAL)
         if rule is None:
-            check = Check("removal", PASS, f"{alias!r} is not named in the policy: removing it needs no sign-off", "MG406")
+            check = Check(
+                "removal", PASS, f"{alias!r} is not named in the policy: removing it needs no sign-off", "MG406"
+            )
             return AliasChange(REMOVAL, path, model, alias, from_v, None, key, (check,))
         return AliasChange(REMOVAL, path, model, alias, from_v, None, key, (self._approvals(rule),))
 
     def _model_gate(self, model: str, alias: str) -> Gate | None:
         # The model's own gate as on the base (a PR cannot relax the gate that judges it);
         # a model new in this PR brings its own, which can only tighten.
-        doc = self.load(self.base, layout.model_path(model), "Model") or self.load(self.head, layout.model_path(model), "Model")
+        doc = self.load(self.base, layout.model_path(model), "Model") or self.load(
+            self.head, layout.model_path(model), "Model"
+        )
         gate = ((doc.data.get("policy") or {}).get("aliases") or {}).get(alias) if doc else None
         return Gate.from_manifest(gate) if gate else None
 
     def _deprecated(self, model: str, version: int) -> Check:
         doc = self.load(self.head, layout.model_path(model), "Model")
-        for dep in (doc.data.get("deprecated", []) if doc else []):
+        for dep in doc.data.get("deprecated", []) if doc else []:
             if dep["version"] == version:
                 return Check("deprecated", FAIL, f"version {version} is deprecated: {dep['reason']}", "MG405")
         return Check("deprecated", PASS, f"version {version} is not deprecated", "MG405")
@@ -233,7 +249,11 @@ class Judge:
         for name, bound in gate.metrics.items():
             value = cand.data["metrics"].get(name) if cand else None
             if value is None:
-                where = "eval.yaml is missing or invalid" if cand is None else f"eval.yaml of version {to_v} has no {name!r}"
+                where = (
+                    "eval.yaml is missing or invalid"
+                    if cand is None
+                    else f"eval.yaml of version {to_v} has no {name!r}"
+                )
                 checks.append(Check(f"metric {name}", FAIL, f"cannot check {name}: {where}", "MG402"))
                 continue
             if bound.min is not None or bound.max is not None:
@@ -258,22 +278,38 @@ class Judge:
             return Check(f"metric {name}", FAIL, f"{name} = {value:g} is {' and '.join(problems)}", "MG402", details)
         return Check(f"metric {name}", PASS, f"{name} = {value:g} (required {' and '.join(limits)})", "MG402", details)
 
-    def _regression(self, name: str, value: float, bound: Bound, to_v: int, from_v: int | None, holder: Document | None) -> Check:
+    def _regression(
+        self, name: str, value: float, bound: Bound, to_v: int, from_v: int | None, holder: Document | None
+    ) -> Check:
         gate = f"no regression {name}"
         if from_v is None:
-            return Check(gate, PASS, "no version holds this alias on the base: nothing to regress against", "MG403",
-                         {"candidate": value, "holder": None})
+            return Check(
+                gate,
+                PASS,
+                "no version holds this alias on the base: nothing to regress against",
+                "MG403",
+                {"candidate": value, "holder": None},
+            )
         held = holder.data["metrics"].get(name) if holder else None
         if held is None:
-            where = f"eval.yaml of the current holder (version {from_v}) is missing or invalid" if holder is None else \
-                f"the current holder (version {from_v}) has no {name!r} in its eval.yaml"
+            where = (
+                f"eval.yaml of the current holder (version {from_v}) is missing or invalid"
+                if holder is None
+                else f"the current holder (version {from_v}) has no {name!r} in its eval.yaml"
+            )
             return Check(gate, FAIL, f"cannot compare {name}: {where}", "MG403", {"candidate": value, "holder": None})
         delta = _dec(value) - _dec(held)
         tol = _dec(bound.no_regression)
         lower_better = bound.lower_is_better
         worse_by = delta if lower_better else -delta
-        details = {"candidate": value, "holder": held, "holder_version": from_v, "delta": float(delta),
-                   "tolerance": bound.no_regression, "better": "lower" if lower_better else "higher"}
+        details = {
+            "candidate": value,
+            "holder": held,
+            "holder_version": from_v,
+            "delta": float(delta),
+            "tolerance": bound.no_regression,
+            "better": "lower" if lower_better else "higher",
+        }
         compare = f"v{to_v} {value:g} vs v{from_v} {held:g} (delta {float(delta):+g}, tolerance {bound.no_regression:g}, {details['better']} is better)"
         if worse_by > tol:
             return Check(gate, FAIL, f"{name} regresses: {compare}", "MG403", details)
@@ -301,13 +337,22 @@ class Judge:
             return Check("approvals", PASS, "no approvals required", "MG406")
         who = f" from {', '.join(rule.allowed)}" if rule.allowed else ""
         if self.reviews is None:
-            return Check("approvals", PENDING, f"needs {rule.min}{who}; {self.no_reviews_reason}", "MG406",
-                         {"required": rule.min, "allowed": list(rule.allowed)})
+            return Check(
+                "approvals",
+                PENDING,
+                f"needs {rule.min}{who}; {self.no_reviews_reason}",
+                "MG406",
+                {"required": rule.min, "allowed": list(rule.allowed)},
+            )
         if self._pr is None:
             self._pr = self.reviews.pull_request()
         result = count_approvals(rule, self._pr, self.reviews)
-        details = {"required": rule.min, "allowed": list(rule.allowed), "counted": list(result.counted),
-                   "ignored": [{"user": u, "reason": r} for u, r in result.ignored]}
+        details = {
+            "required": rule.min,
+            "allowed": list(rule.allowed),
+            "counted": list(result.counted),
+            "ignored": [{"user": u, "reason": r} for u, r in result.ignored],
+        }
         return Check("approvals", PASS if result.ok else FAIL, result.describe(rule.allowed), "MG406", details)
 
     # --- policy itself -----------------------------------------------------------
@@ -326,15 +371,22 @@ class Judge:
 def model_policy_findings(doc: Document, policy: Policy | None) -> list[Finding]:
     """MG502: a model.yaml whose gates are looser than the registry policy's."""
     found = []
-    aliases = ((doc.data.get("policy") or {}).get("aliases") or {})
+    aliases = (doc.data.get("policy") or {}).get("aliases") or {}
     for alias, raw in aliases.items():
         registry_gate, _ = policy.gate_for(alias) if policy else (None, None)
         if registry_gate is None:
             continue
         for problem in loosenings(registry_gate, Gate.from_manifest(raw), f"policy.aliases.{alias}"):
             line = doc.line_of(("policy", "aliases", alias))
-            found.append(Finding(doc.path, line, "MG502", f"a model may tighten the registry policy, never loosen it: {problem}",
-                                 f"policy.aliases.{alias}"))
+            found.append(
+                Finding(
+                    doc.path,
+                    line,
+                    "MG502",
+                    f"a model may tighten the registry policy, never loosen it: {problem}",
+                    f"policy.aliases.{alias}",
+                )
+            )
     return found
 
 
@@ -380,8 +432,8 @@ def card_sections(markdown: str) -> dict[str, bool]:
             heads.append((int(tok.tag[1]), title, i))
     out: dict[str, bool] = {}
     for n, (level, title, start) in enumerate(heads):
-        end = next((h[2] for h in heads[n + 1:] if h[0] <= level), len(tokens))
-        below = {h[2] for h in heads[n + 1:] if h[2] < end}
+        end = next((h[2] for h in heads[n + 1 :] if h[0] <= level), len(tokens))
+        below = {h[2] for h in heads[n + 1 :] if h[2] < end}
         content = False
         skip_to = start + 3  # heading_open, inline, heading_close
         for j in range(skip_to, end):

@@ -14,10 +14,9 @@ import stat
 import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
-
-from functools import cached_property
 
 from .errors import GitError, InputError
 
@@ -94,8 +93,12 @@ class GitRepo:
         where = os.fspath(path)
         if not os.path.isdir(where):
             raise GitError(f"{where} is not inside a git repository (no such folder)")
-        proc = subprocess.run(["git", "rev-parse", "--is-bare-repository", "--show-object-format", "--show-toplevel"],
-                              cwd=where, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--is-bare-repository", "--show-object-format", "--show-toplevel"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+        )
         lines = proc.stdout.splitlines()
         if proc.returncode != 0 or not lines:
             raise GitError(f"{where} is not inside a git repository")
@@ -113,8 +116,9 @@ class GitRepo:
     def init(cls, path: str | os.PathLike[str], branch: str = "main") -> GitRepo:
         """Create a new repository at ``path`` whose first branch is ``branch``."""
         os.makedirs(path, exist_ok=True)
-        proc = subprocess.run(["git", "init", "--quiet", f"--initial-branch={branch}", os.fspath(path)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "init", "--quiet", f"--initial-branch={branch}", os.fspath(path)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             raise GitError(f"git init failed: {proc.stderr.strip()}")
         return cls(path)
@@ -123,16 +127,34 @@ class GitRepo:
         if "objects" in self.__dict__:
             self.objects.close()
 
-    def commit_all(self, message: str, author: str = "mlgate <mlgate@localhost>", *, committer: str | None = None,
-                   date: str | None = None) -> str:
+    def commit_all(
+        self,
+        message: str,
+        author: str = "mlgate <mlgate@localhost>",
+        *,
+        committer: str | None = None,
+        date: str | None = None,
+    ) -> str:
         """Stage every change in the work tree and commit it; returns the new commit sha."""
         self.git("add", "--all")
-        self._plumb("commit", "--quiet", "--no-verify", "--allow-empty", "-m", message, env=_identity_env(author, committer, date))
+        self._plumb(
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--allow-empty",
+            "-m",
+            message,
+            env=_identity_env(author, committer, date),
+        )
         return self.resolve("HEAD")
 
-    def merge(self, branch: str, message: str, author: str = "mlgate <mlgate@localhost>", *, date: str | None = None) -> str:
+    def merge(
+        self, branch: str, message: str, author: str = "mlgate <mlgate@localhost>", *, date: str | None = None
+    ) -> str:
         """Merge ``branch`` into the checked-out branch with a merge commit, as a forge does."""
-        self._plumb("merge", "--quiet", "--no-ff", "--no-edit", "-m", message, branch, env=_identity_env(author, None, date))
+        self._plumb(
+            "merge", "--quiet", "--no-ff", "--no-edit", "-m", message, branch, env=_identity_env(author, None, date)
+        )
         return self.resolve("HEAD")
 
     # --- writing without a checkout ---------------------------------------------
@@ -144,7 +166,10 @@ class GitRepo:
 
     def _plumb(self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> str:
         proc = subprocess.run(
-            ["git", *args], cwd=self.root, input=stdin, capture_output=True,
+            ["git", *args],
+            cwd=self.root,
+            input=stdin,
+            capture_output=True,
             env={**os.environ, **(env or {})},
         )
         if proc.returncode != 0:
@@ -199,17 +224,23 @@ class GitRepo:
         if not entries:
             return None
         # git orders tree entries by name, a folder's name compared as if it ended with "/"
-        order = sorted(entries, key=lambda n: n.encode("utf-8", "surrogateescape") + (b"/" if entries[n].kind == DIR else b""))
+        order = sorted(
+            entries, key=lambda n: n.encode("utf-8", "surrogateescape") + (b"/" if entries[n].kind == DIR else b"")
+        )
         raw = b"".join(
             f"{entries[n].mode or ('40000' if entries[n].kind == DIR else '100644')} ".encode()
-            + n.encode("utf-8", "surrogateescape") + b"\0" + bytes.fromhex(entries[n].oid)
+            + n.encode("utf-8", "surrogateescape")
+            + b"\0"
+            + bytes.fromhex(entries[n].oid)
             for n in order
         )
         return self._plumb("hash-object", "-w", "-t", "tree", "--stdin", stdin=raw).strip()
 
     def merge_tree(self, base: str, head: str) -> str | None:
         """The tree of merging ``head`` into ``base`` (no checkout), or None on conflicts."""
-        proc = subprocess.run(["git", "merge-tree", "--write-tree", base, head], cwd=self.root, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "merge-tree", "--write-tree", base, head], cwd=self.root, capture_output=True, text=True
+        )
         if proc.returncode == 1:
             return None
         if proc.returncode != 0:
@@ -218,8 +249,12 @@ class GitRepo:
 
     def branch_sha(self, branch: str) -> str | None:
         """Where ``branch`` points, or None if there is no such branch."""
-        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
-                              cwd=self.root, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+        )
         return proc.stdout.strip() or None
 
     def set_branch(self, branch: str, new: str, old: str | None) -> None:
@@ -232,7 +267,9 @@ class GitRepo:
         self._plumb("update-ref", "-d", f"refs/heads/{branch}", expected)
 
     def current_branch(self) -> str | None:
-        proc = subprocess.run(["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=self.root, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=self.root, capture_output=True, text=True
+        )
         return proc.stdout.strip() or None
 
     def is_clean(self) -> bool:
@@ -256,8 +293,11 @@ class GitRepo:
         lease = [f"--force-with-lease={ref}:"] if create_only else []
         out = self._plumb("push", "--porcelain", *lease, remote, f"{ref}:{ref}")
         # porcelain lines are "<flag>\t<from>:<to>\t<summary>"; flag "*" is a new ref, "=" already up to date
-        flags = [fields[0] for fields in (line.split("\t") for line in out.splitlines())
-                 if len(fields) > 1 and fields[1].endswith(f":{ref}")]
+        flags = [
+            fields[0]
+            for fields in (line.split("\t") for line in out.splitlines())
+            if len(fields) > 1 and fields[1].endswith(f":{ref}")
+        ]
         return "*" in flags
 
     def remote_branch_sha(self, branch: str, remote: str = "origin") -> str | None:
@@ -328,8 +368,12 @@ class GitRepo:
         """The full commit sha that ``ref`` names."""
         if not ref or ref.startswith("-"):
             raise GitError(f"unknown git ref {ref!r}: no commit by that name in {self.root}")
-        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
-                              cwd=self.root, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0 or not proc.stdout.strip():
             raise GitError(f"unknown git ref {ref!r}: no commit by that name in {self.root}")
         return proc.stdout.strip()
@@ -360,9 +404,9 @@ class GitRepo:
             changes.update({p: "A" for p in untracked.split("\0") if p})
         return changes
 
-
-    def file_history(self, commit: str, path: str, since: str | None = None,
-                     limit: int | None = None) -> list[tuple[str, bytes | None]]:
+    def file_history(
+        self, commit: str, path: str, since: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, bytes | None]]:
         """``path``'s content at each first-parent commit that changed it (after ``since``), newest first.
 
         One ``git log`` process for the list; contents through the long-lived
@@ -376,7 +420,6 @@ class GitRepo:
             found.append((sha, got[1] if got and got[0] == "blob" else None))
         return found
 
-
     def log_changes(self, ref: str, paths: list[str]) -> list[Commit]:
         """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files: one git process.
 
@@ -386,8 +429,17 @@ class GitRepo:
         limiting costs more than it saves for a whole-registry log).
         """
         fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
-        args = ["git", "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "--no-renames",
-                "--no-color", f"--format={fmt}"]
+        args = [
+            "git",
+            "log",
+            "--first-parent",
+            "--diff-merges=first-parent",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--no-color",
+            f"--format={fmt}",
+        ]
         args.append(ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref))
         narrow = [p for p in paths if p.strip("/").count("/") >= 1]
         if narrow:
@@ -425,8 +477,9 @@ class BlobReader:
     def __init__(self, repo: GitRepo) -> None:
         import threading
 
-        self.proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=repo.root, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"], cwd=repo.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
         self.asked: set[str] = set()
         self.found: dict[str, bytes] = {}
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -505,8 +558,8 @@ def parse_tree(data: bytes, width: int = 20) -> dict[str, Entry]:
         space = data.index(b" ", i)
         nul = data.index(b"\0", space)
         mode = int(data[i:space], 8)
-        name = data[space + 1:nul].decode("utf-8", errors="surrogateescape")
-        entries[name] = Entry(_kind_of_mode(mode), data[nul + 1:nul + 1 + width].hex(), data[i:space].decode())
+        name = data[space + 1 : nul].decode("utf-8", errors="surrogateescape")
+        entries[name] = Entry(_kind_of_mode(mode), data[nul + 1 : nul + 1 + width].hex(), data[i:space].decode())
         i = nul + 1 + width
     return entries
 
@@ -518,8 +571,13 @@ class ObjectReader:
         import threading
         import weakref
 
-        self.proc = subprocess.Popen(["git", "cat-file", "--batch-command"], cwd=root, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            ["git", "cat-file", "--batch-command"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self.lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _end_process, self.proc)
 

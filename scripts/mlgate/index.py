@@ -30,7 +30,8 @@ from typing import Any
 
 from .errors import GitError, InputError, UsageError
 from .registry import Registry
-from .serving import INDEX_FORMAT as FORMAT, TIME_FORMAT, index_canonical, index_digest, key_id
+from .serving import INDEX_FORMAT as FORMAT
+from .serving import TIME_FORMAT, index_canonical, index_digest, key_id
 
 DEFAULT_EXPIRES_IN = "7d"
 MAX_EXPIRES_IN = timedelta(days=365)
@@ -64,8 +65,10 @@ def _private_key(raw: bytes, where: str) -> Any:
         except TypeError:
             raise InputError(f"{where}: the key is encrypted; mlgate needs an unencrypted PEM (PKCS#8) key") from None
         except Exception:  # noqa: BLE001 - ValueError, UnsupportedAlgorithm: their text may quote the input
-            raise InputError(f"{where}: not a PEM private key mlgate can read (expected PKCS#8 ed25519, as "
-                             "mlgate index --generate-key writes)") from None
+            raise InputError(
+                f"{where}: not a PEM private key mlgate can read (expected PKCS#8 ed25519, as "
+                "mlgate index --generate-key writes)"
+            ) from None
         if not isinstance(key, Ed25519PrivateKey):
             raise InputError(f"{where}: a {type(key).__name__.lstrip('_')}, not an ed25519 private key")
         return key
@@ -91,8 +94,10 @@ def load_signing_key(path: str | os.PathLike[str] | None = None, env: str | None
     if env is not None:
         value = os.environ.get(env, "")
         if not value.strip():
-            raise UsageError(f"--key-env {env}: the environment variable is not set or empty (in GitHub Actions: add the "
-                             f"repository secret {env}; create a key with mlgate index --generate-key FILE)")
+            raise UsageError(
+                f"--key-env {env}: the environment variable is not set or empty (in GitHub Actions: add the "
+                f"repository secret {env}; create a key with mlgate index --generate-key FILE)"
+            )
         return _private_key(value.encode(), f"${env}")
     return None
 
@@ -144,8 +149,10 @@ def _serial(reg: Registry, repo_path: str | os.PathLike[str], signing: bool) -> 
         git = reg.tree.repo if reg.tree.commit else GitRepo(repo_path)
         commit = reg.tree.commit or git.resolve("HEAD")
         if signing and git.git("rev-parse", "--is-shallow-repository").strip() == "true":
-            raise UsageError("the repository is a shallow clone, so its commit count (the index's serial) would be wrong; "
-                             "fetch the whole history (actions/checkout: fetch-depth: 0)")
+            raise UsageError(
+                "the repository is a shallow clone, so its commit count (the index's serial) would be wrong; "
+                "fetch the whole history (actions/checkout: fetch-depth: 0)"
+            )
         return int(git.git("rev-list", "--count", "--first-parent", commit).strip())
     except GitError:
         if signing:
@@ -153,16 +160,24 @@ def _serial(reg: Registry, repo_path: str | os.PathLike[str], signing: bool) -> 
         return 0
 
 
-def build_index(repo_path: str | os.PathLike[str] = ".", ref: str | None = None, *, key: Any = None,
-                expires_in: timedelta | str = DEFAULT_EXPIRES_IN, now: datetime | None = None) -> dict[str, Any]:
+def build_index(
+    repo_path: str | os.PathLike[str] = ".",
+    ref: str | None = None,
+    *,
+    key: Any = None,
+    expires_in: timedelta | str = DEFAULT_EXPIRES_IN,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """The index of the registry at ``ref`` (or the working tree). Every manifest is schema-checked on the way.
 
     With ``key`` (an ed25519 private key, see :func:`load_signing_key`) it is signed; signing needs ``ref``, since
     the serial counts that commit's first-parent history. ``expires_in`` counts from ``now`` (default: now).
     """
     if key is not None and ref is None:
-        raise UsageError("signing needs --ref REF: a signed index describes a commit (its serial is that commit's "
-                         "first-parent count), not a working tree")
+        raise UsageError(
+            "signing needs --ref REF: a signed index describes a commit (its serial is that commit's "
+            "first-parent count), not a working tree"
+        )
     span = parse_duration(expires_in) if isinstance(expires_in, str) else expires_in
     reg = Registry.open(repo_path, ref)
     models: dict[str, Any] = {}
@@ -172,8 +187,12 @@ def build_index(repo_path: str | os.PathLike[str] = ".", ref: str | None = None,
         for n in reg.version_numbers(name):
             v = reg.version(name, n)
             versions[str(n)] = {
-                "uri": v.artifact.uri, "sha256": v.artifact.sha256, "size": v.artifact.size,
-                "format": v.artifact.format, "created_at": v.created_at, "run_id": v.lineage.get("run_id"),
+                "uri": v.artifact.uri,
+                "sha256": v.artifact.sha256,
+                "size": v.artifact.size,
+                "format": v.artifact.format,
+                "created_at": v.created_at,
+                "run_id": v.lineage.get("run_id"),
             }
         models[name] = {
             "aliases": {a: al.version for a, al in reg.aliases(name).items()},
@@ -206,8 +225,10 @@ def write_index(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
     if (target.exists() or target.is_symlink()) and (target.is_symlink() or not target.is_file()):
         from .errors import UsageError
 
-        raise UsageError(f"{target} exists and is not a regular file (a device, folder or symlink): "
-                         "the index replaces only a regular file")
+        raise UsageError(
+            f"{target} exists and is not a regular file (a device, folder or symlink): "
+            "the index replaces only a regular file"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

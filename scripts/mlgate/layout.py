@@ -40,8 +40,7 @@ def is_name(text: str) -> bool:
 
 def is_governance(path: str) -> bool:
     """Whether a change to ``path`` (outside registry/) needs the policy admins' approval."""
-    return (path in GOVERNANCE_FILES or path.startswith(GOVERNANCE_DIRS)
-            or path.rsplit("/", 1)[-1] in GOVERNANCE_NAMES)
+    return path in GOVERNANCE_FILES or path.startswith(GOVERNANCE_DIRS) or path.rsplit("/", 1)[-1] in GOVERNANCE_NAMES
 
 
 def version_of(path: str) -> tuple[str, int] | None:
@@ -140,17 +139,17 @@ def classify(path: str) -> Place:
     if parts[-1] == KEEP_FILE and version_of(path) is None:
         return Place("ignored")
     if any(segment.startswith(".") for segment in parts[1:]):
-        raise LayoutError("dotfiles have no place in registry/ (git reads .gitattributes and the like as "
-                          "configuration); only .gitkeep is allowed, outside version folders")
+        raise LayoutError(
+            "dotfiles have no place in registry/ (git reads .gitattributes and the like as "
+            "configuration); only .gitkeep is allowed, outside version folders"
+        )
     rest = parts[1:]
     if rest == ["policy.yaml"]:
         return Place("policy", "Policy")
     if len(rest) == 1 and rest[0] in DOC_FILES:
         return Place("doc")
     if len(rest) < 3 or rest[0] != "models":
-        raise LayoutError(
-            "unexpected file: registry/ holds policy.yaml, README.md and models/<model>/..."
-        )
+        raise LayoutError("unexpected file: registry/ holds policy.yaml, README.md and models/<model>/...")
     model = rest[1]
     _check_name(model, "model")
     tail = rest[2:]
@@ -176,9 +175,7 @@ def classify(path: str) -> Place:
         if inner == ["eval.yaml"]:
             return Place("eval", "EvalResult", model, version=version)
         return Place("evidence", None, model, version=version)
-    raise LayoutError(
-        "unexpected file: a model folder holds model.yaml, aliases/<alias>.yaml and versions/<n>/..."
-    )
+    raise LayoutError("unexpected file: a model folder holds model.yaml, aliases/<alias>.yaml and versions/<n>/...")
 
 
 def safe_relative(path: str) -> str | None:

@@ -53,12 +53,26 @@ def check_document(doc: Document, kind: str) -> list[Finding]:
     found = []
     if data.get("apiVersion") != schemas.API_VERSION:
         got = "is missing" if "apiVersion" not in data else f"is {data['apiVersion']!r}"
-        found.append(Finding(doc.path, doc.line_of(("apiVersion",)), "MG102",
-                             f"apiVersion {got}; expected {schemas.API_VERSION!r}", "apiVersion"))
+        found.append(
+            Finding(
+                doc.path,
+                doc.line_of(("apiVersion",)),
+                "MG102",
+                f"apiVersion {got}; expected {schemas.API_VERSION!r}",
+                "apiVersion",
+            )
+        )
     if data.get("kind") != kind:
         got = "is missing" if "kind" not in data else f"is {data['kind']!r}"
-        found.append(Finding(doc.path, doc.line_of(("kind",)), "MG102",
-                             f"kind {got}; a file at this path must be kind {kind!r}", "kind"))
+        found.append(
+            Finding(
+                doc.path,
+                doc.line_of(("kind",)),
+                "MG102",
+                f"kind {got}; a file at this path must be kind {kind!r}",
+                "kind",
+            )
+        )
     if found:
         return found
     return [_schema_finding(doc, e) for e in schemas.errors(kind, data)]
@@ -89,7 +103,9 @@ def _schema_finding(doc: Document, e: jsonschema.ValidationError) -> Finding:
     described = sch.get("description") if isinstance(sch, dict) else None
     if "propertyNames" in e.absolute_schema_path:
         where.append(inst)
-        rule = described or (f"it must match {sch['pattern']}" if isinstance(sch, dict) and "pattern" in sch else e.message)
+        rule = described or (
+            f"it must match {sch['pattern']}" if isinstance(sch, dict) and "pattern" in sch else e.message
+        )
         msg = f"key {inst!r} is not allowed: {rule}"
     elif v == "required":
         missing = e.message.split("'")[1] if "'" in e.message else e.message
@@ -113,7 +129,9 @@ def _schema_finding(doc: Document, e: jsonschema.ValidationError) -> Finding:
     elif v == "pattern":
         msg = f"{inst!r} is not valid" + (f": {described}" if described else f"; it must match {e.validator_value}")
     elif v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        bound = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "above", "exclusiveMaximum": "below"}[v]
+        bound = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "above", "exclusiveMaximum": "below"}[
+            v
+        ]
         msg = f"{inst!r} is out of range: must be {bound} {e.validator_value}"
     elif v == "minItems" and isinstance(inst, list) and not inst:
         msg = "must not be empty"

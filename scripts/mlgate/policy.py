@@ -51,10 +51,16 @@ class Gate:
         appr = data.get("approvals")
         return cls(
             evidence=tuple(data.get("evidence", ())),
-            metrics={k: Bound(v.get("min"), v.get("max"), v.get("no_regression")) for k, v in data.get("metrics", {}).items()},
+            metrics={
+                k: Bound(v.get("min"), v.get("max"), v.get("no_regression")) for k, v in data.get("metrics", {}).items()
+            },
             card_sections=tuple(data.get("card_sections", ())),
-            approvals=None if appr is None else Approvals(appr["min"], tuple(appr.get("from", ())), appr.get("exclude_author", True)),
-            rollback=cls.from_manifest(data["rollback"], allow_rollback=False) if allow_rollback and "rollback" in data else None,
+            approvals=None
+            if appr is None
+            else Approvals(appr["min"], tuple(appr.get("from", ())), appr.get("exclude_author", True)),
+            rollback=cls.from_manifest(data["rollback"], allow_rollback=False)
+            if allow_rollback and "rollback" in data
+            else None,
         )
 
     def for_rollback(self) -> Gate:
@@ -72,8 +78,11 @@ class Policy:
 
     @classmethod
     def from_manifest(cls, data: Mapping[str, Any]) -> Policy:
-        return cls(tuple(data["admins"]), {a: Gate.from_manifest(g) for a, g in data["aliases"].items()},
-                   tuple(data.get("protect", ())))
+        return cls(
+            tuple(data["admins"]),
+            {a: Gate.from_manifest(g) for a, g in data["aliases"].items()},
+            tuple(data.get("protect", ())),
+        )
 
     def protects(self, path: str) -> bool:
         """Whether the policy's ``protect`` list covers ``path``."""
@@ -164,7 +173,9 @@ def loosenings(base: Gate, extra: Gate, where: str) -> list[str]:
         if a.max is not None and b.max is not None and b.max > a.max:
             found.append(f"{where}.metrics.{name}.max {b.max} is above the registry's {a.max}")
         if a.no_regression is not None and b.no_regression is not None and b.no_regression > a.no_regression:
-            found.append(f"{where}.metrics.{name}.no_regression {b.no_regression} allows more than the registry's {a.no_regression}")
+            found.append(
+                f"{where}.metrics.{name}.no_regression {b.no_regression} allows more than the registry's {a.no_regression}"
+            )
     ea, ra = extra.approvals, base.approvals
     if ea is not None and ra is not None:
         if ea.min < ra.min:

@@ -24,8 +24,8 @@ from .forge import Forge, ForgeReviews, PullRequestExists
 from .gates import FAIL, AliasChange, Judge
 from .gitrepo import GitRepo, GitTree, LockBusy
 from .loader import field_path
-from .reviews import is_login, requester_trailer
 from .report import gate_markdown, report_markdown
+from .reviews import is_login, requester_trailer
 from .validate import alias_history, load_policy, validate, watched
 from .yamlio import YamlError, dump, load
 
@@ -54,8 +54,10 @@ class GateFailed(CheckFailed):
     def __init__(self, change: AliasChange) -> None:
         self.change = change
         failing = [c.gate for c in change.checks if c.status == FAIL]
-        super().__init__(f"{change.title()} fails its gate ({', '.join(failing)}); nothing was created "
-                         "(use --force to open the pull request anyway)")
+        super().__init__(
+            f"{change.title()} fails its gate ({', '.join(failing)}); nothing was created "
+            "(use --force to open the pull request anyway)"
+        )
 
 
 class MergeRefused(CheckFailed):
@@ -143,8 +145,9 @@ def _open_pr_of(forge: Forge | None, branch: str) -> Any:
     return lookup(branch) if lookup else None
 
 
-def _leftover(git: GitRepo, forge: Forge | None, *, branch: str, existing: str, base: str, base_sha: str, commit: str,
-              author: str) -> str:
+def _leftover(
+    git: GitRepo, forge: Forge | None, *, branch: str, existing: str, base: str, base_sha: str, commit: str, author: str
+) -> str:
     """``existing`` if the branch left by an earlier run holds exactly this run's change; refuse otherwise.
 
     Exactly: one commit on the same base commit, the same tree, made for the same requester. Anything
@@ -163,18 +166,36 @@ def _leftover(git: GitRepo, forge: Forge | None, *, branch: str, existing: str, 
     if why:
         what = f"branch {branch!r} already exists with another change ({'; '.join(why)})"
         if pr is not None:
-            raise UsageError(f"{what}; it is the head of open pull request #{pr.number}: settle that pull request first "
-                             f"(merge it, or close it and remove the branch with `git branch -D {branch}`)")
+            raise UsageError(
+                f"{what}; it is the head of open pull request #{pr.number}: settle that pull request first "
+                f"(merge it, or close it and remove the branch with `git branch -D {branch}`)"
+            )
         raise UsageError(f"{what}: {_removal(git, branch)}")
     if pr is not None:
-        raise PullRequestExists(pr.number, branch, f"branch {branch!r} already has an open pull request (#{pr.number}) "
-                                                   f"with this very change: nothing to do")
+        raise PullRequestExists(
+            pr.number,
+            branch,
+            f"branch {branch!r} already has an open pull request (#{pr.number}) with this very change: nothing to do",
+        )
     return existing
 
 
-def _publish(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, commit: str, title: str, body: str,
-             forge: Forge | None, author: str, labels: Sequence[str], version: int | None = None,
-             gate: AliasChange | None = None) -> Proposal:
+def _publish(
+    git: GitRepo,
+    *,
+    kind: str,
+    base: str,
+    base_sha: str,
+    branch: str,
+    commit: str,
+    title: str,
+    body: str,
+    forge: Forge | None,
+    author: str,
+    labels: Sequence[str],
+    version: int | None = None,
+    gate: AliasChange | None = None,
+) -> Proposal:
     """Create ``branch`` at ``commit``, push it when there is a remote, open the pull request; undo on failure.
 
     A branch left by an earlier run that was killed before it finished is taken over only if it holds
@@ -186,22 +207,50 @@ def _publish(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, 
     """
     try:
         with git.lock(f"publish {branch}", wait=False):
-            return _publish_locked(git, kind=kind, base=base, base_sha=base_sha, branch=branch, commit=commit,
-                                   title=title, body=body, forge=forge, author=author, labels=labels, version=version,
-                                   gate=gate)
+            return _publish_locked(
+                git,
+                kind=kind,
+                base=base,
+                base_sha=base_sha,
+                branch=branch,
+                commit=commit,
+                title=title,
+                body=body,
+                forge=forge,
+                author=author,
+                labels=labels,
+                version=version,
+                gate=gate,
+            )
     except LockBusy:
-        raise UsageError(f"another mlgate run is publishing branch {branch!r} right now: let it finish "
-                         f"(and run this again if it fails)") from None
+        raise UsageError(
+            f"another mlgate run is publishing branch {branch!r} right now: let it finish "
+            f"(and run this again if it fails)"
+        ) from None
 
 
-def _publish_locked(git: GitRepo, *, kind: str, base: str, base_sha: str, branch: str, commit: str, title: str,
-                    body: str, forge: Forge | None, author: str, labels: Sequence[str], version: int | None,
-                    gate: AliasChange | None) -> Proposal:
+def _publish_locked(
+    git: GitRepo,
+    *,
+    kind: str,
+    base: str,
+    base_sha: str,
+    branch: str,
+    commit: str,
+    title: str,
+    body: str,
+    forge: Forge | None,
+    author: str,
+    labels: Sequence[str],
+    version: int | None,
+    gate: AliasChange | None,
+) -> Proposal:
     body = f"{body.rstrip()}\n\n{requester_trailer(author)}\n"  # machine-readable: who asked (never approves)
     existing = git.branch_sha(branch)
     if existing is not None:
-        commit = _leftover(git, forge, branch=branch, existing=existing, base=base, base_sha=base_sha, commit=commit,
-                           author=author)
+        commit = _leftover(
+            git, forge, branch=branch, existing=existing, base=base, base_sha=base_sha, commit=commit, author=author
+        )
     created = pushed = False
     try:
         if existing is None:
@@ -211,8 +260,10 @@ def _publish_locked(git: GitRepo, *, kind: str, base: str, base_sha: str, branch
                 # git changed nothing: whatever is there now is another process's, even at this very commit
                 now = git.branch_sha(branch)
                 if now is not None:
-                    raise UsageError(f"branch {branch!r} was created by another process while this run was "
-                                     f"publishing it (at {now[:12]}); this run left it alone") from None
+                    raise UsageError(
+                        f"branch {branch!r} was created by another process while this run was "
+                        f"publishing it (at {now[:12]}); this run left it alone"
+                    ) from None
                 raise
             except BaseException:
                 created = git.branch_sha(branch) == commit  # interrupted after git created it: it is this run's
@@ -220,7 +271,11 @@ def _publish_locked(git: GitRepo, *, kind: str, base: str, base_sha: str, branch
             created = True
         if git.has_remote():
             pushed = _push(git, branch, commit, reused=existing is not None)
-        pr = forge.open_pull_request(title=title, body=body, head=branch, base=base, labels=labels, author=author) if forge else None
+        pr = (
+            forge.open_pull_request(title=title, body=body, head=branch, base=base, labels=labels, author=author)
+            if forge
+            else None
+        )
     except BaseException:
         if pushed:
             try:
@@ -244,13 +299,17 @@ def _push(git: GitRepo, branch: str, commit: str, *, reused: bool) -> bool:
             raise e from None
         if there is None or there == commit:
             raise
-        raise UsageError(f"branch {branch!r} already exists on origin with another change (at {there[:12]}), pushed by "
-                         f"someone else or by an earlier run; this run left it alone: if it is a leftover of yours, "
-                         f"remove it with `git push origin --delete {branch}`, then run again") from e
+        raise UsageError(
+            f"branch {branch!r} already exists on origin with another change (at {there[:12]}), pushed by "
+            f"someone else or by an earlier run; this run left it alone: if it is a leftover of yours, "
+            f"remove it with `git push origin --delete {branch}`, then run again"
+        ) from e
     if not made and not reused:
         # the remote already had this very commit: another run pushed it, so it is that run's to publish or remove
-        raise UsageError(f"branch {branch!r} is already on origin, pushed by another run: this run removed its own "
-                         f"local branch and left the remote one alone")
+        raise UsageError(
+            f"branch {branch!r} is already on origin, pushed by another run: this run removed its own "
+            f"local branch and left the remote one alone"
+        )
     return made
 
 
@@ -345,18 +404,29 @@ def register(
     if tree.entry(layout.model_path(model)) is None:
         if not model_description or not owners:
             raise UsageError(f"model {model!r} is new: pass --model-description and at least one --owner")
-        model_doc = {"apiVersion": "mlgate/v1", "kind": "Model", "name": model, "description": model_description,
-                     "owners": list(owners)}
+        model_doc = {
+            "apiVersion": "mlgate/v1",
+            "kind": "Model",
+            "name": model,
+            "description": model_description,
+            "owners": list(owners),
+        }
         _schema_check("Model", model_doc, "model.yaml")
         files[layout.model_path(model)] = dump(model_doc).encode()
 
     if "://" in artifact and not artifact.startswith("file://"):
         if not artifact_sha256 or artifact_size is None or not artifact_format:
-            raise UsageError("a remote --artifact URI needs --sha256, --size and --format (mlgate cannot read it to compute them)")
+            raise UsageError(
+                "a remote --artifact URI needs --sha256, --size and --format (mlgate cannot read it to compute them)"
+            )
         info = artifacts.ArtifactInfo(artifact, artifact_sha256, artifact_size, artifact_format)
     else:
-        local = artifact[len("file://"):] if artifact.startswith("file://") else artifact
-        info = artifacts.upload(local, store, artifact_format, progress) if store else artifacts.describe_local(local, artifact_format)
+        local = artifact[len("file://") :] if artifact.startswith("file://") else artifact
+        info = (
+            artifacts.upload(local, store, artifact_format, progress)
+            if store
+            else artifacts.describe_local(local, artifact_format)
+        )
         if artifact_sha256 and artifact_sha256 != info.sha256:
             raise InputError(f"artifact sha256 is {info.sha256}, not the {artifact_sha256} given", path=local)
 
@@ -370,24 +440,41 @@ def register(
         evidence_map[name] = target
         files[f"{folder}/{target}"] = _read_text_file(path, f"evidence {name!r}")
 
-    version_doc: dict[str, Any] = {"apiVersion": "mlgate/v1", "kind": "ModelVersion", "model": model, "version": version}
+    version_doc: dict[str, Any] = {
+        "apiVersion": "mlgate/v1",
+        "kind": "ModelVersion",
+        "model": model,
+        "version": version,
+    }
     if description:
         version_doc["description"] = description
-    version_doc.update({
-        "created_at": _earlier_created_at(git, branch, base_sha, author, layout.version_path(model, version)) or _now(),
-        "created_by": author,
-        "artifact": {"uri": info.uri, "sha256": info.sha256, "size": info.size, "format": info.format},
-        "lineage": {k: v for k, v in (lineage or {}).items() if v not in (None, {}, "")},
-    })
+    version_doc.update(
+        {
+            "created_at": _earlier_created_at(git, branch, base_sha, author, layout.version_path(model, version))
+            or _now(),
+            "created_by": author,
+            "artifact": {"uri": info.uri, "sha256": info.sha256, "size": info.size, "format": info.format},
+            "lineage": {k: v for k, v in (lineage or {}).items() if v not in (None, {}, "")},
+        }
+    )
     if evidence_map:
         version_doc["evidence"] = evidence_map
-    hints = {"lineage.run_id": "--run-id", "lineage.git_sha": "--git-sha", "lineage.code_repo": "--code-repo",
-             "lineage.dataset": "--dataset-uri and --dataset-sha256"}
+    hints = {
+        "lineage.run_id": "--run-id",
+        "lineage.git_sha": "--git-sha",
+        "lineage.code_repo": "--code-repo",
+        "lineage.dataset": "--dataset-uri and --dataset-sha256",
+    }
     _schema_check("ModelVersion", version_doc, "version.yaml", hints)
 
     eval_doc = _read_yaml_file(eval_file, "the eval file")
-    eval_doc = {"apiVersion": "mlgate/v1", "kind": "EvalResult", "model": model, "version": version,
-                **{k: v for k, v in eval_doc.items() if k not in ("apiVersion", "kind", "model", "version")}}
+    eval_doc = {
+        "apiVersion": "mlgate/v1",
+        "kind": "EvalResult",
+        "model": model,
+        "version": version,
+        **{k: v for k, v in eval_doc.items() if k not in ("apiVersion", "kind", "model", "version")},
+    }
     _schema_check("EvalResult", eval_doc, f"eval.yaml (from {eval_file})")
 
     files[layout.version_path(model, version)] = dump(version_doc).encode()
@@ -398,13 +485,26 @@ def register(
     message = f"{title}\n\nArtifact {info.uri}\nsha256 {info.sha256}\n"
     commit = _commit(git, base_sha, files, message, author)
     _require_valid(git, base_sha, commit, title)
-    body = (f"Registers **{model} v{version}**.\n\n| | |\n|---|---|\n| artifact | `{info.uri}` |\n"
-            f"| sha256 | `{info.sha256}` |\n| size | {info.size:,} bytes ({info.format}) |\n"
-            f"| run | `{version_doc['lineage'].get('run_id', '-')}` |\n\nA registration moves no alias: "
-            f"promote it with `mlgate promote {model} {version} --alias ALIAS` once merged.\n")
-    return _publish(git, kind="register", base=base, base_sha=base_sha, branch=branch,
-                    commit=commit, title=title, body=body, forge=forge if open_pr else None, author=author,
-                    labels=[LABEL, "registration"], version=version)
+    body = (
+        f"Registers **{model} v{version}**.\n\n| | |\n|---|---|\n| artifact | `{info.uri}` |\n"
+        f"| sha256 | `{info.sha256}` |\n| size | {info.size:,} bytes ({info.format}) |\n"
+        f"| run | `{version_doc['lineage'].get('run_id', '-')}` |\n\nA registration moves no alias: "
+        f"promote it with `mlgate promote {model} {version} --alias ALIAS` once merged.\n"
+    )
+    return _publish(
+        git,
+        kind="register",
+        base=base,
+        base_sha=base_sha,
+        branch=branch,
+        commit=commit,
+        title=title,
+        body=body,
+        forge=forge if open_pr else None,
+        author=author,
+        labels=[LABEL, "registration"],
+        version=version,
+    )
 
 
 # --- promote / rollback ------------------------------------------------------------------
@@ -412,7 +512,13 @@ def register(
 
 def _alias_bytes(tree: GitTree, model: str, alias: str, version: int, note: str | None) -> bytes:
     path = layout.alias_path(model, alias)
-    doc: dict[str, Any] = {"apiVersion": "mlgate/v1", "kind": "Alias", "model": model, "alias": alias, "version": version}
+    doc: dict[str, Any] = {
+        "apiVersion": "mlgate/v1",
+        "kind": "Alias",
+        "model": model,
+        "alias": alias,
+        "version": version,
+    }
     if tree.entry(path) is not None:
         try:
             current = load(tree.read(path), path).data
@@ -430,8 +536,14 @@ def _judge(git: GitRepo, tree: GitTree, model: str, alias: str, to_v: int | None
     policy, found = load_policy(tree)
     if found:
         raise InputError(found[0].message, path=layout.POLICY)
-    judge = Judge(tree, tree, policy, None, history=lambda m, a, since=None: alias_history(tree, m, a, since),
-                  no_reviews_reason="reviewers approve this pull request")
+    judge = Judge(
+        tree,
+        tree,
+        policy,
+        None,
+        history=lambda m, a, since=None: alias_history(tree, m, a, since),
+        no_reviews_reason="reviewers approve this pull request",
+    )
     return judge.alias_change(model, alias, from_v, to_v)
 
 
@@ -480,10 +592,24 @@ def promote(
     title = f"{verb} {model} v{version} to {alias}"
     commit = _commit(git, base_sha, files, f"{title}\n", author)
     _require_valid(git, base_sha, commit, title)
-    intro = f"Moves **{model}@{alias}** from {f'v{current}' if current else '(unset)'} to **v{version}** ({change.kind})."
-    return _publish(git, kind="promote", base=base, base_sha=base_sha, branch=f"mlgate/promote-{model}-{alias}-v{version}",
-                    commit=commit, title=title, body=_body(change, intro), forge=forge if open_pr else None,
-                    author=author, labels=[LABEL, change.kind], version=version, gate=change)
+    intro = (
+        f"Moves **{model}@{alias}** from {f'v{current}' if current else '(unset)'} to **v{version}** ({change.kind})."
+    )
+    return _publish(
+        git,
+        kind="promote",
+        base=base,
+        base_sha=base_sha,
+        branch=f"mlgate/promote-{model}-{alias}-v{version}",
+        commit=commit,
+        title=title,
+        body=_body(change, intro),
+        forge=forge if open_pr else None,
+        author=author,
+        labels=[LABEL, change.kind],
+        version=version,
+        gate=change,
+    )
 
 
 def rollback(
@@ -525,12 +651,13 @@ def rollback(
         last_sha = history[0][0]
         previous = history[1][1] if len(history) > 1 else None
         if previous is None:
-            raise UsageError(f"{model}@{alias} has no earlier version on {base}'s history to go back to; "
-                             f"pass --to VERSION")
+            raise UsageError(
+                f"{model}@{alias} has no earlier version on {base}'s history to go back to; pass --to VERSION"
+            )
         content = previous
         target = readers.alias_version(previous, path)
         subject = git.subject(last_sha)
-        title = f"Revert \"{subject}\""
+        title = f'Revert "{subject}"'
         message = f"{title}\n\nThis reverts commit {last_sha}.\n"
     change = _judge(git, tree, model, alias, target, current)
     if change.status == FAIL and not force:
@@ -538,9 +665,21 @@ def rollback(
     commit = _commit(git, base_sha, {path: content}, message, author)
     _require_valid(git, base_sha, commit, title)
     intro = f"Rolls **{model}@{alias}** back from v{current} to **v{target}** ({change.kind})."
-    return _publish(git, kind="rollback", base=base, base_sha=base_sha, branch=f"mlgate/rollback-{model}-{alias}-v{target}",
-                    commit=commit, title=title, body=_body(change, intro), forge=forge if open_pr else None,
-                    author=author, labels=[LABEL, "rollback"], version=target, gate=change)
+    return _publish(
+        git,
+        kind="rollback",
+        base=base,
+        base_sha=base_sha,
+        branch=f"mlgate/rollback-{model}-{alias}-v{target}",
+        commit=commit,
+        title=title,
+        body=_body(change, intro),
+        forge=forge if open_pr else None,
+        author=author,
+        labels=[LABEL, "rollback"],
+        version=target,
+        gate=change,
+    )
 
 
 # --- the local forge's review and merge ------------------------------------------------------
@@ -552,10 +691,14 @@ def judge_pull_request(repo_path: str | os.PathLike[str], forge: Forge, number: 
     git = GitRepo(repo_path)
     base_sha = _base_sha(git, pr.base)
     head, base = GitTree(git, pr.head_sha), GitTree(git, base_sha)
-    return validate(head, base, git.changed_paths(base_sha, pr.head_sha, watched(base)), reviews=ForgeReviews(forge, number))
+    return validate(
+        head, base, git.changed_paths(base_sha, pr.head_sha, watched(base)), reviews=ForgeReviews(forge, number)
+    )
 
 
-def merge_pull_request(repo_path: str | os.PathLike[str], forge: Any, number: int, merged_by: str) -> tuple[str, Report]:
+def merge_pull_request(
+    repo_path: str | os.PathLike[str], forge: Any, number: int, merged_by: str
+) -> tuple[str, Report]:
     """Merge a local pull request with a merge commit, refusing when validation fails (like a required check).
 
     The merge result is judged against the current base, with the PR's reviews.
@@ -571,8 +714,12 @@ def merge_pull_request(repo_path: str | os.PathLike[str], forge: Any, number: in
         raise CheckFailed(f"pull request #{number} conflicts with {pr.base}: update its branch first")
     message = f"Merge pull request #{number} from {pr.head}\n\n{pr.title}\n"
     merge = git.write_commit([base_sha, pr.head_sha], {}, message, _ident(merged_by), tree=tree)
-    report = validate(GitTree(git, merge), GitTree(git, base_sha), git.changed_paths(base_sha, merge, watched(GitTree(git, base_sha))),
-                      reviews=ForgeReviews(forge, number))
+    report = validate(
+        GitTree(git, merge),
+        GitTree(git, base_sha),
+        git.changed_paths(base_sha, merge, watched(GitTree(git, base_sha))),
+        reviews=ForgeReviews(forge, number),
+    )
     if not report.ok:
         raise MergeRefused(number, report)
     checked_out = git.current_branch() == pr.base

@@ -27,8 +27,9 @@ MAX_VERSION = 999_999_999  # version folders are at most nine digits
 class ManifestError(InputError):
     """A manifest that cannot be read for what it decides (with the rule id of the problem)."""
 
-    def __init__(self, message: str, *, path: str, line: int | None = None, rule: str = "MG101",
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str, line: int | None = None, rule: str = "MG101", field: str | None = None
+    ) -> None:
         self.rule = rule
         self.field = field
         super().__init__(message, path=path, line=line)
@@ -99,8 +100,9 @@ def alias_version_of(data: Mapping[str, Any], path: str) -> int:
     """The version of an alias manifest already loaded (by the validator, with its schema)."""
     version = version_number(data.get("version"))
     if version is None:
-        raise ManifestError(f"'version' must be a positive integer, got {data.get('version')!r}", path=path,
-                            field="version")
+        raise ManifestError(
+            f"'version' must be a positive integer, got {data.get('version')!r}", path=path, field="version"
+        )
     return version
 
 
@@ -145,9 +147,22 @@ def artifact(raw: bytes, path: str) -> dict[str, Any]:
     data = _document(raw, path, "ModelVersion")
     art = data.get("artifact")
     size = art.get("size") if isinstance(art, dict) else None
-    if not isinstance(art, dict) or not isinstance(art.get("uri"), str) or not isinstance(art.get("sha256"), str) \
-            or not _SHA256.match(art["sha256"]) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ManifestError("artifact must have a uri, a 64-hex sha256 and a size (a non-negative integer)",
-                            path=path, field="artifact")
-    return {"uri": art["uri"], "sha256": art["sha256"], "size": art["size"], "format": str(art.get("format", "")),
-            "manifest": data}
+    if (
+        not isinstance(art, dict)
+        or not isinstance(art.get("uri"), str)
+        or not isinstance(art.get("sha256"), str)
+        or not _SHA256.match(art["sha256"])
+        or not isinstance(size, int)
+        or isinstance(size, bool)
+        or size < 0
+    ):
+        raise ManifestError(
+            "artifact must have a uri, a 64-hex sha256 and a size (a non-negative integer)", path=path, field="artifact"
+        )
+    return {
+        "uri": art["uri"],
+        "sha256": art["sha256"],
+        "size": art["size"],
+        "format": str(art.get("format", "")),
+        "manifest": data,
+    }

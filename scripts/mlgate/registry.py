@@ -13,6 +13,7 @@ from .loader import Tree, load_manifest
 from .model import FACTORIES, Alias, EvalResult, Model, ModelVersion
 from .uris import STAGES, ModelRef, parse_uri  # noqa: F401 - re-exported
 
+
 @dataclass(frozen=True)
 class Resolved:
     """What a ``models:/`` URI points at in one snapshot."""
@@ -74,15 +75,20 @@ class Registry:
             for path in (layout.REGISTRY, layout.MODELS):
                 entry = self.tree.entry(path)
                 if entry is not None and entry.kind != DIR:
-                    raise InputError(f"{path} is {'a symlink' if entry.kind == SYMLINK else 'not a folder'}: "
-                                     "mlgate never reads through links (run mlgate validate)", path=path)
+                    raise InputError(
+                        f"{path} is {'a symlink' if entry.kind == SYMLINK else 'not a folder'}: "
+                        "mlgate never reads through links (run mlgate validate)",
+                        path=path,
+                    )
             return []
         return sorted(n for n, e in listing.items() if e.kind == DIR and layout.is_name(n))
 
     def model(self, name: str) -> Model:
         path = layout.model_path(name)
         if not layout.is_name(name) or not self._is_file(path):
-            raise NotFoundError(f"no model {name!r} in {self.tree.label}; models: {', '.join(self.model_names()) or 'none'}")
+            raise NotFoundError(
+                f"no model {name!r} in {self.tree.label}; models: {', '.join(self.model_names()) or 'none'}"
+            )
         return self._load(path, "Model")
 
     def version_numbers(self, name: str) -> list[int]:
@@ -130,15 +136,17 @@ def describe_models(reg: Registry) -> dict[str, Any]:
     for name in reg.model_names():
         model = reg.model(name)
         versions = reg.version_numbers(name)
-        models.append({
-            "name": name,
-            "description": model.description,
-            "owners": list(model.owners),
-            "versions": versions,
-            "latest": versions[-1] if versions else None,
-            "aliases": {a: al.version for a, al in reg.aliases(name).items()},
-            "deprecated": [d.version for d in model.deprecated],
-        })
+        models.append(
+            {
+                "name": name,
+                "description": model.description,
+                "owners": list(model.owners),
+                "versions": versions,
+                "latest": versions[-1] if versions else None,
+                "aliases": {a: al.version for a, al in reg.aliases(name).items()},
+                "deprecated": [d.version for d in model.deprecated],
+            }
+        )
     return {"commit": reg.tree.commit, "source": reg.tree.label, "models": models}
 
 
@@ -153,14 +161,16 @@ def describe_model(reg: Registry, name: str) -> dict[str, Any]:
     for n in reg.version_numbers(name):
         v = reg.version(name, n)
         dep = model.deprecation(n)
-        versions.append({
-            "version": n,
-            "created_at": v.created_at,
-            "created_by": v.created_by,
-            "description": v.description,
-            "aliases": by_version.get(n, []),
-            "deprecated": dep.reason if dep else None,
-        })
+        versions.append(
+            {
+                "version": n,
+                "created_at": v.created_at,
+                "created_by": v.created_by,
+                "description": v.description,
+                "aliases": by_version.get(n, []),
+                "deprecated": dep.reason if dep else None,
+            }
+        )
     return {
         "commit": reg.tree.commit,
         "name": model.name,
@@ -180,7 +190,10 @@ def describe_version(reg: Registry, name: str, version: int) -> dict[str, Any]:
     dep = model.deprecation(version)
     folder = layout.version_dir(name, version)
     listing = reg.tree.listdir(folder) or {}
-    evidence = {"eval": "eval.yaml" if "eval.yaml" in listing else None, "card": "card.md" if "card.md" in listing else None}
+    evidence = {
+        "eval": "eval.yaml" if "eval.yaml" in listing else None,
+        "card": "card.md" if "card.md" in listing else None,
+    }
     evidence.update(v.evidence)
     return {
         "commit": reg.tree.commit,
@@ -191,12 +204,19 @@ def describe_version(reg: Registry, name: str, version: int) -> dict[str, Any]:
         "created_by": v.created_by,
         "aliases": sorted(a for a, al in reg.aliases(name).items() if al.version == version),
         "deprecated": dep.reason if dep else None,
-        "artifact": {"uri": v.artifact.uri, "sha256": v.artifact.sha256, "size": v.artifact.size, "format": v.artifact.format},
+        "artifact": {
+            "uri": v.artifact.uri,
+            "sha256": v.artifact.sha256,
+            "size": v.artifact.size,
+            "format": v.artifact.format,
+        },
         "lineage": _plain(v.lineage),
         "signature": _plain(v.signature),
         "tags": dict(v.tags),
         "evidence": evidence,
-        "eval": None if ev is None else {
+        "eval": None
+        if ev is None
+        else {
             "dataset": dict(ev.dataset),
             "metrics": dict(ev.metrics),
             "slices": {k: dict(s) for k, s in ev.slices.items()},

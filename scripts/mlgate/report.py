@@ -161,7 +161,12 @@ _ICONS = {"pass": ":white_check_mark: pass", "fail": ":x: fail", "pending": ":ho
 def gate_markdown(change: Any) -> str:
     """One alias change and its gate table, for a PR body or a job summary."""
     policy = f" (policy {md_code(change.policy_key)})" if change.policy_key else ""
-    lines = [f"#### {_ICONS[change.status]}: {md_code(change.title())}{policy}", "", "| gate | status | why |", "|---|---|---|"]
+    lines = [
+        f"#### {_ICONS[change.status]}: {md_code(change.title())}{policy}",
+        "",
+        "| gate | status | why |",
+        "|---|---|---|",
+    ]
     for c in change.checks:
         lines.append(f"| {_md_cell(c.gate)} | {_ICONS[c.status]} | {_md_cell(c.reason)} |")
     return "\n".join(lines) + "\n"
@@ -175,7 +180,12 @@ def report_markdown(report: Report) -> str:
         verdict = f"{n} problem{'s' if n != 1 else ''} :x:" + (f", {p} pending" if p else "")
     else:
         verdict = f"{p} gate{'s' if p != 1 else ''} pending :hourglass:"
-    lines = ["### mlgate validate: " + verdict, "", f"{_files(report.files_checked)} checked; {_md_cell(_scope(report))}.", ""]
+    lines = [
+        "### mlgate validate: " + verdict,
+        "",
+        f"{_files(report.files_checked)} checked; {_md_cell(_scope(report))}.",
+        "",
+    ]
     for change in report.gates:
         lines += [gate_markdown(change)]
     findings = _not_in_gate_tables(report)
@@ -219,7 +229,7 @@ def _table(title: str | None, columns: list[str], rows: list[list[str]]) -> str:
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
 
     def line(cells: list[str]) -> str:
-        return " " + "   ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
+        return " " + "   ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
 
     out = [title] if title else []
     out += [line(columns), "\u2500" * (sum(widths) + 3 * len(widths) - 1)]
@@ -247,15 +257,32 @@ def model_text(view: dict[str, Any]) -> str:
         out.append("tags: " + ", ".join(f"{k}={v}" for k, v in view["tags"].items()))
     out.append("aliases: " + (_aliases({a: x["version"] for a, x in view["aliases"].items()})))
     rows = [
-        [str(v["version"]), v["created_at"], v["created_by"], ", ".join(v["aliases"]) or "-",
-         f"deprecated: {v['deprecated']}" if v["deprecated"] else v["description"]]
+        [
+            str(v["version"]),
+            v["created_at"],
+            v["created_by"],
+            ", ".join(v["aliases"]) or "-",
+            f"deprecated: {v['deprecated']}" if v["deprecated"] else v["description"],
+        ]
         for v in view["versions"]
     ]
     text = "\n".join(out) + "\n\n" + _table(None, ["version", "created", "by", "aliases", "description"], rows)
     if view.get("timeline"):
-        rows = [[e["time"].replace("T", " ").rstrip("Z"), f"@{e['alias']}", f"{e['from'] or '-'} -> {e['to'] or '-'}", e["kind"],
-                 f"#{e['pr']}" if e["pr"] else "-", e["author"], e["commit"][:10]] for e in view["timeline"]]
-        text += "\nalias timeline (latest first):\n" + _table(None, ["time (UTC)", "alias", "change", "kind", "PR", "author", "commit"], rows)
+        rows = [
+            [
+                e["time"].replace("T", " ").rstrip("Z"),
+                f"@{e['alias']}",
+                f"{e['from'] or '-'} -> {e['to'] or '-'}",
+                e["kind"],
+                f"#{e['pr']}" if e["pr"] else "-",
+                e["author"],
+                e["commit"][:10],
+            ]
+            for e in view["timeline"]
+        ]
+        text += "\nalias timeline (latest first):\n" + _table(
+            None, ["time (UTC)", "alias", "change", "kind", "PR", "author", "commit"], rows
+        )
     return terminal_safe(text)
 
 
@@ -310,17 +337,48 @@ def _change_text(e: dict[str, Any]) -> str:
 def history_text(events: list[dict[str, Any]], ref: str) -> str:
     if not events:
         return f"no registry events on {ref}\n"
-    rows = [[e["time"].replace("T", " ").rstrip("Z"), e["kind"], e["model"] or "(policy)", _change_text(e),
-             f"#{e['pr']}" if e["pr"] else "-", e["author"], e["merger"] or "-", _approvers_text(e), e["commit"][:10]]
-            for e in events]
-    return _table(None, ["time (UTC)", "kind", "model", "change", "PR", "author", "merged by", "approved by", "commit"], rows)
+    rows = [
+        [
+            e["time"].replace("T", " ").rstrip("Z"),
+            e["kind"],
+            e["model"] or "(policy)",
+            _change_text(e),
+            f"#{e['pr']}" if e["pr"] else "-",
+            e["author"],
+            e["merger"] or "-",
+            _approvers_text(e),
+            e["commit"][:10],
+        ]
+        for e in events
+    ]
+    return _table(
+        None, ["time (UTC)", "kind", "model", "change", "PR", "author", "merged by", "approved by", "commit"], rows
+    )
 
 
 def history_markdown(events: list[dict[str, Any]], ref: str) -> str:
-    lines = [f"### Registry history of {md_code(ref)}", "", "| time (UTC) | kind | model | change | PR | author | merged by | approved by | commit |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### Registry history of {md_code(ref)}",
+        "",
+        "| time (UTC) | kind | model | change | PR | author | merged by | approved by | commit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for e in events:
-        lines.append("| " + " | ".join(_md_cell(x) for x in (
-            e["time"], e["kind"], e["model"] or "(policy)", _change_text(e), f"#{e['pr']}" if e["pr"] else "-",
-            e["author"], e["merger"] or "-", _approvers_text(e))) + f" | {md_code(e['commit'][:10])} |")
+        lines.append(
+            "| "
+            + " | ".join(
+                _md_cell(x)
+                for x in (
+                    e["time"],
+                    e["kind"],
+                    e["model"] or "(policy)",
+                    _change_text(e),
+                    f"#{e['pr']}" if e["pr"] else "-",
+                    e["author"],
+                    e["merger"] or "-",
+                    _approvers_text(e),
+                )
+            )
+            + f" | {md_code(e['commit'][:10])} |"
+        )
     return "\n".join(lines) + "\n"

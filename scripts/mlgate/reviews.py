@@ -182,8 +182,9 @@ def count_approvals(rule: Approvals, pr: PullRequest, source: ReviewSource) -> A
     return ApprovalCount(rule.min, tuple(sorted(counted)), tuple(sorted(ignored)))
 
 
-def _refusal(rule: Approvals, pr: PullRequest, review: Review, user: str, excluded: dict[str, str],
-             source: ReviewSource) -> str | None:
+def _refusal(
+    rule: Approvals, pr: PullRequest, review: Review, user: str, excluded: dict[str, str], source: ReviewSource
+) -> str | None:
     """Why ``review`` does not count, or None if it does. Cheap checks first: the forge is asked last."""
     if not is_login(user):
         return "not a valid login"
@@ -217,6 +218,8 @@ def _not_allowed(user: str, allowed: tuple[str, ...], source: ReviewSource) -> s
         if member is None:
             unknown.append(team)
     if unknown:
-        return (f"membership of {', '.join(unknown)} cannot be read (the token needs read:org; a fork's pull "
-                f"request gets no secrets), so it is not counted")
+        return (
+            f"membership of {', '.join(unknown)} cannot be read (the token needs read:org; a fork's pull "
+            f"request gets no secrets), so it is not counted"
+        )
     return f"not in {', '.join(allowed)}"

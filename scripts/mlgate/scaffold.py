@@ -29,14 +29,18 @@ INSTALL_FROM_CHECKOUT = "run: python -m pip install ."
 REQUIREMENTS = ".github/mlgate-requirements.txt"
 INSTALL_PINNED = f"run: python -m pip install -r {REQUIREMENTS}"
 PLACEHOLDER_ADMIN = "@OWNER/ml-platform"
-EXAMPLE_SPECS = ("'mlgate @ git+https://github.com/OWNER/mlgate@FULL_COMMIT_SHA'",
-                 "'mlgate==VERSION --hash=sha256:DIGEST'")
+EXAMPLE_SPECS = (
+    "'mlgate @ git+https://github.com/OWNER/mlgate@FULL_COMMIT_SHA'",
+    "'mlgate==VERSION --hash=sha256:DIGEST'",
+)
 
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _HASH = re.compile(r"--hash=(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})")
 _EXACT = re.compile(rf"({_NAME})==([A-Za-z0-9][A-Za-z0-9.+!_-]*)")
 _AT_URL = re.compile(rf"({_NAME}) @ (\S+)")
-_GIT_URL = re.compile(r"git\+(?:https|ssh)://(?:git@)?[^\s@#]+@(?:[0-9a-f]{40}|[0-9a-f]{64})(?:#subdirectory=[\w./-]+)?")
+_GIT_URL = re.compile(
+    r"git\+(?:https|ssh)://(?:git@)?[^\s@#]+@(?:[0-9a-f]{40}|[0-9a-f]{64})(?:#subdirectory=[\w./-]+)?"
+)
 
 
 @dataclass(frozen=True)
@@ -60,32 +64,44 @@ def parse_requirement(spec: str) -> Pin:
     """
     text = " ".join(spec.split())
     if not text or any(ord(c) < 32 and c != " " for c in spec):
-        raise UsageError(f"--mlgate-requirement {spec!r}: expected one requirement on one line, e.g. {EXAMPLE_SPECS[0]}")
+        raise UsageError(
+            f"--mlgate-requirement {spec!r}: expected one requirement on one line, e.g. {EXAMPLE_SPECS[0]}"
+        )
     words = text.split(" ")
     hashes = [w for w in words if w.startswith("--")]
     head = " ".join(w for w in words if not w.startswith("--"))
     if any(not _HASH.fullmatch(h) for h in hashes):
         bad = next(h for h in hashes if not _HASH.fullmatch(h))
-        raise UsageError(f"--mlgate-requirement {spec!r}: {bad!r} is not a --hash=sha256:<64 hex digits> entry "
-                         "(no other pip options are allowed)")
+        raise UsageError(
+            f"--mlgate-requirement {spec!r}: {bad!r} is not a --hash=sha256:<64 hex digits> entry "
+            "(no other pip options are allowed)"
+        )
     if m := _EXACT.fullmatch(head):
         if not hashes:
-            raise UsageError(f"--mlgate-requirement {spec!r}: a version alone is not immutable (anyone who can publish "
-                             f"{m.group(1)} {m.group(2)} to the index decides what runs): add --hash=sha256:DIGEST of the file")
+            raise UsageError(
+                f"--mlgate-requirement {spec!r}: a version alone is not immutable (anyone who can publish "
+                f"{m.group(1)} {m.group(2)} to the index decides what runs): add --hash=sha256:DIGEST of the file"
+            )
         return Pin(text, m.group(1), hashed=True)
     if m := _AT_URL.fullmatch(head):
         url = m.group(2)
         userinfo = urlsplit(url.removeprefix("git+")).username
         if userinfo not in (None, "git") or urlsplit(url.removeprefix("git+")).password is not None:
-            raise UsageError("--mlgate-requirement: the URL carries credentials, which must never be written into the "
-                             "repository; the workflow's token or a public URL must do")
+            raise UsageError(
+                "--mlgate-requirement: the URL carries credentials, which must never be written into the "
+                "repository; the workflow's token or a public URL must do"
+            )
         if _GIT_URL.fullmatch(url):
             if hashes:
-                raise UsageError(f"--mlgate-requirement {spec!r}: pip cannot check --hash for a git URL; the full commit pins it")
+                raise UsageError(
+                    f"--mlgate-requirement {spec!r}: pip cannot check --hash for a git URL; the full commit pins it"
+                )
             return Pin(text, m.group(1), hashed=False)
         if url.startswith("git+"):
-            raise UsageError(f"--mlgate-requirement {spec!r}: a git URL must end in @ and a full commit SHA "
-                             "(40 hex digits), not a branch or tag, which can move")
+            raise UsageError(
+                f"--mlgate-requirement {spec!r}: a git URL must end in @ and a full commit SHA "
+                "(40 hex digits), not a branch or tag, which can move"
+            )
         if url.startswith("https://") and hashes:
             return Pin(text, m.group(1), hashed=True)
         raise UsageError(f"--mlgate-requirement {spec!r}: an archive must be an https:// URL with --hash=sha256:DIGEST")
@@ -93,8 +109,10 @@ def parse_requirement(spec: str) -> Pin:
 
 
 def _refuse(reason: str) -> UsageError:
-    return UsageError(f"cannot pin the mlgate the workflows install: {reason}; pass --mlgate-requirement SPEC, "
-                      f"e.g. {' or '.join(EXAMPLE_SPECS)}")
+    return UsageError(
+        f"cannot pin the mlgate the workflows install: {reason}; pass --mlgate-requirement SPEC, "
+        f"e.g. {' or '.join(EXAMPLE_SPECS)}"
+    )
 
 
 def _public_url(url: str, what: str) -> str:
@@ -137,9 +155,15 @@ def pin_from_distribution(dist: metadata.Distribution | None = None) -> Pin:
     vcs = info.get("vcs_info")
     if isinstance(vcs, dict):
         commit = vcs.get("commit_id")
-        if vcs.get("vcs") != "git" or not isinstance(commit, str) or not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit):
+        if (
+            vcs.get("vcs") != "git"
+            or not isinstance(commit, str)
+            or not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)
+        ):
             raise _refuse(f"{name} {version} came from {vcs.get('vcs')} at {commit!r}; init pins only a git commit")
-        return parse_requirement(f"{name} @ git+{_public_url(url, 'it was installed from the local repository')}@{commit}{fragment}")
+        return parse_requirement(
+            f"{name} @ git+{_public_url(url, 'it was installed from the local repository')}@{commit}{fragment}"
+        )
     archive = info.get("archive_info")
     if isinstance(archive, dict):
         hashes = archive.get("hashes") if isinstance(archive.get("hashes"), dict) else {}
@@ -150,22 +174,31 @@ def pin_from_distribution(dist: metadata.Distribution | None = None) -> Pin:
         digest = hashes.get("sha256")
         if not isinstance(digest, str):
             raise _refuse(f"{name} {version} was installed from {url} with no recorded sha256")
-        return parse_requirement(f"{name} @ {_public_url(url, 'it was installed from the local file')} --hash=sha256:{digest}")
+        return parse_requirement(
+            f"{name} @ {_public_url(url, 'it was installed from the local file')} --hash=sha256:{digest}"
+        )
     raise _refuse(f"the installation record of {name} {version} (direct_url.json) names no git commit or archive")
 
 
 def _requirements_file(pin: Pin) -> str:
-    how = ("pip checks the file against the hash (--require-hashes),\n# then adds mlgate's dependencies from its metadata"
-           if pin.hashed else "a full git commit, which nobody can move")
-    return ("# The mlgate that judges pull requests and signs the index, read from the base branch\n"
-            f"# by .github/workflows/. Immutable: {how}.\n"
-            "# Change it by pull request (the policy's admins approve it).\n"
-            f"{pin.requirement}\n")
+    how = (
+        "pip checks the file against the hash (--require-hashes),\n# then adds mlgate's dependencies from its metadata"
+        if pin.hashed
+        else "a full git commit, which nobody can move"
+    )
+    return (
+        "# The mlgate that judges pull requests and signs the index, read from the base branch\n"
+        f"# by .github/workflows/. Immutable: {how}.\n"
+        "# Change it by pull request (the policy's admins approve it).\n"
+        f"{pin.requirement}\n"
+    )
 
 
 def _install_step(workflow: str, pin: Pin) -> str:
     """The shipped workflow, installing the pinned mlgate instead of the checkout."""
-    workflow = re.sub(r"^( *- name: )Install mlgate.*$", rf"\1Install the mlgate pinned in {REQUIREMENTS}", workflow, flags=re.M)
+    workflow = re.sub(
+        r"^( *- name: )Install mlgate.*$", rf"\1Install the mlgate pinned in {REQUIREMENTS}", workflow, flags=re.M
+    )
     if not pin.hashed:
         return workflow.replace(INSTALL_FROM_CHECKOUT, INSTALL_PINNED)
 
@@ -173,8 +206,10 @@ def _install_step(workflow: str, pin: Pin) -> str:
         pad = m.group(1) + "  "
         # pip's hash-checking mode needs a hash for every requirement, dependencies included: mlgate alone is
         # installed by hash; naming it again then makes pip keep that copy (no --upgrade) and add its dependencies.
-        return (f"{m.group(1)}run: |\n{pad}python -m pip install --require-hashes --no-deps -r {REQUIREMENTS}\n"
-                f"{pad}python -m pip install {pin.name}   # only its dependencies: the hash-checked {pin.name} stays")
+        return (
+            f"{m.group(1)}run: |\n{pad}python -m pip install --require-hashes --no-deps -r {REQUIREMENTS}\n"
+            f"{pad}python -m pip install {pin.name}   # only its dependencies: the hash-checked {pin.name} stays"
+        )
 
     return re.sub(rf"^( *){re.escape(INSTALL_FROM_CHECKOUT)}$", hashed, workflow, flags=re.M)
 
@@ -237,8 +272,14 @@ def _symlink_on_the_way(root: Path, rel: str) -> str | None:
     return None
 
 
-def scaffold(directory: str | os.PathLike[str], admins: Sequence[str] = (), reviewers: Sequence[str] = (), *,
-             requirement: str | None = None, distribution: metadata.Distribution | None = None) -> list[str]:
+def scaffold(
+    directory: str | os.PathLike[str],
+    admins: Sequence[str] = (),
+    reviewers: Sequence[str] = (),
+    *,
+    requirement: str | None = None,
+    distribution: metadata.Distribution | None = None,
+) -> list[str]:
     """Write the registry skeleton into the repository at ``directory``; refuse if any file exists.
 
     The workflows install ``requirement`` (checked by :func:`parse_requirement`) or, without one, the
@@ -252,19 +293,32 @@ def scaffold(directory: str | os.PathLike[str], admins: Sequence[str] = (), revi
     reviewers = tuple(reviewers) or admins
     from .schemas import errors
 
-    problems = list(errors("Policy", {"apiVersion": "mlgate/v1", "kind": "Policy", "admins": list(admins),
-                                      "aliases": {"*": {"approvals": {"min": 1, "from": list(reviewers)}}}}))
+    problems = list(
+        errors(
+            "Policy",
+            {
+                "apiVersion": "mlgate/v1",
+                "kind": "Policy",
+                "admins": list(admins),
+                "aliases": {"*": {"approvals": {"min": 1, "from": list(reviewers)}}},
+            },
+        )
+    )
     if problems:
         raise UsageError(f"--admin/--reviewer: {problems[0].instance!r} is not a user login or an @org/team")
     pin = parse_requirement(requirement) if requirement is not None else pin_from_distribution(distribution)
     files = planned_files(admins, reviewers, pin)
     linked = sorted({link for p in files if (link := _symlink_on_the_way(root, p))})
     if linked:
-        raise UsageError(f"refusing to write through a symlink: {', '.join(linked)} "
-                         f"{'is a symlink' if len(linked) == 1 else 'are symlinks'}; nothing was written")
+        raise UsageError(
+            f"refusing to write through a symlink: {', '.join(linked)} "
+            f"{'is a symlink' if len(linked) == 1 else 'are symlinks'}; nothing was written"
+        )
     existing = [p for p in files if (root / p).exists() or (root / p).is_symlink()]
     if existing:
-        raise UsageError(f"refusing to overwrite: {', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; nothing was written")
+        raise UsageError(
+            f"refusing to overwrite: {', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; nothing was written"
+        )
     written = []
     for rel, text in files.items():
         target = root / rel

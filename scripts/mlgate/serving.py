@@ -46,8 +46,8 @@ from .errors import MlgateError, NotFoundError
 from .uris import ModelRef, parse_uri
 
 INDEX_FORMAT = "mlgate.index/v1"
-INDEX_MAX_BYTES = 256 << 20      # an index larger than this is refused unread
-MANIFEST_MAX_BYTES = 1 << 20     # the validator's limit for one manifest (mlgate.yamlio.MAX_BYTES)
+INDEX_MAX_BYTES = 256 << 20  # an index larger than this is refused unread
+MANIFEST_MAX_BYTES = 1 << 20  # the validator's limit for one manifest (mlgate.yamlio.MAX_BYTES)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # layout.NAME_RE, without importing the layout module
@@ -57,10 +57,31 @@ _MAX_INT = (1 << 63) - 1
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO, getattr(errno, "EMLINK", errno.ELOOP))
 
 __all__ = [
-    "AliasMove", "ArtifactIntegrityError", "DeprecatedVersion", "IndexBadSignature", "IndexDigestMismatch",
-    "IndexExpired", "IndexRefused", "IndexRollback", "IndexSource", "IndexUnsigned", "IndexUntrustedKey",
-    "ResolvedModel", "ServingError", "SourceUnavailable", "TrustedKey", "UnknownAlias", "UnknownModel",
-    "UnknownVersion", "Watcher", "fetch", "key_id", "load_public_key", "open_source", "resolve", "watch",
+    "AliasMove",
+    "ArtifactIntegrityError",
+    "DeprecatedVersion",
+    "IndexBadSignature",
+    "IndexDigestMismatch",
+    "IndexExpired",
+    "IndexRefused",
+    "IndexRollback",
+    "IndexSource",
+    "IndexUnsigned",
+    "IndexUntrustedKey",
+    "ResolvedModel",
+    "ServingError",
+    "SourceUnavailable",
+    "TrustedKey",
+    "UnknownAlias",
+    "UnknownModel",
+    "UnknownVersion",
+    "Watcher",
+    "fetch",
+    "key_id",
+    "load_public_key",
+    "open_source",
+    "resolve",
+    "watch",
 ]
 
 
@@ -193,14 +214,18 @@ def load_public_key(key: TrustedKey) -> Any:
     elif isinstance(key, (str, bytes, bytearray)):
         where, raw = "a trusted key", key.encode() if isinstance(key, str) else bytes(key)
     else:
-        raise ServingError(f"a trusted key of type {type(key).__name__}: expected PEM text or bytes, 32 raw bytes or a path")
+        raise ServingError(
+            f"a trusted key of type {type(key).__name__}: expected PEM text or bytes, 32 raw bytes or a path"
+        )
     if len(raw) == 32 and not raw.startswith(b"-----BEGIN"):
         return Ed25519PublicKey.from_public_bytes(raw)
     if raw.lstrip().startswith(b"-----BEGIN"):
         try:
             loaded = serialization.load_pem_public_key(raw.strip() + b"\n")
         except (ValueError, TypeError) as e:
-            raise ServingError(f"{where} is not a PEM public key ({str(e).splitlines()[0] if str(e) else 'unreadable'})") from None
+            raise ServingError(
+                f"{where} is not a PEM public key ({str(e).splitlines()[0] if str(e) else 'unreadable'})"
+            ) from None
         except Exception:  # noqa: BLE001 - cryptography's UnsupportedAlgorithm and friends
             raise ServingError(f"{where} is not a PEM public key of a supported kind") from None
         if not isinstance(loaded, Ed25519PublicKey):
@@ -232,15 +257,24 @@ def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: st
 
     sigs = data.get("signatures")
     if sigs is None or sigs == []:
-        raise IndexUnsigned(f"{where} is not signed; refusing it (trusted keys were given: sign it with mlgate index --key)")
-    if not isinstance(sigs, list) or len(sigs) > 16 or not all(
-            isinstance(s, dict) and isinstance(s.get("keyid"), str) and isinstance(s.get("sig"), str) for s in sigs):
+        raise IndexUnsigned(
+            f"{where} is not signed; refusing it (trusted keys were given: sign it with mlgate index --key)"
+        )
+    if (
+        not isinstance(sigs, list)
+        or len(sigs) > 16
+        or not all(
+            isinstance(s, dict) and isinstance(s.get("keyid"), str) and isinstance(s.get("sig"), str) for s in sigs
+        )
+    ):
         raise IndexBadSignature(f"{where}: 'signatures' is malformed (expected a list of {{keyid, sig}}); refusing it")
     ours = [s for s in sigs if s["keyid"] in keys]
     if not ours:
         theirs = ", ".join(re.sub(r"[^0-9A-Za-z]", "?", s["keyid"][:16]) for s in sigs)
-        raise IndexUntrustedKey(f"{where} is signed by key {theirs}, which is not trusted (trusted: "
-                                f"{', '.join(k[:16] for k in keys)}); refusing it")
+        raise IndexUntrustedKey(
+            f"{where} is signed by key {theirs}, which is not trusted (trusted: "
+            f"{', '.join(k[:16] for k in keys)}); refusing it"
+        )
     message = index_canonical(data)
     for s in ours:
         try:
@@ -248,8 +282,10 @@ def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: st
         except (InvalidSignature, binascii.Error, ValueError):
             continue
         return s["keyid"]
-    raise IndexBadSignature(f"{where}: the signature by trusted key {ours[0]['keyid'][:16]} does not match the content; "
-                            "refusing an index altered after it was signed")
+    raise IndexBadSignature(
+        f"{where}: the signature by trusted key {ours[0]['keyid'][:16]} does not match the content; "
+        "refusing an index altered after it was signed"
+    )
 
 
 def parse_time(text: object, what: str = "time") -> datetime:
@@ -353,8 +389,10 @@ class _FileSource:
         path = f"registry/models/{model}/versions/{version}/version.yaml"
         raw = self._read(path)
         if raw is None:
-            raise UnknownVersion(f"model {model!r} has no version {version}; versions: "
-                                 f"{', '.join(map(str, self.versions(model))) or 'none'}")
+            raise UnknownVersion(
+                f"model {model!r} has no version {version}; versions: "
+                f"{', '.join(map(str, self.versions(model))) or 'none'}"
+            )
         return _version_entry(raw, path)
 
     def deprecated(self, model: str) -> set[int]:
@@ -443,7 +481,9 @@ class WorkTreeSource(_FileSource):
                 return None
             data = fh.read(MANIFEST_MAX_BYTES + 1)
         if len(data) > MANIFEST_MAX_BYTES:
-            raise ServingError(f"{path}: larger than {MANIFEST_MAX_BYTES:,} bytes, the limit for a manifest; refusing it")
+            raise ServingError(
+                f"{path}: larger than {MANIFEST_MAX_BYTES:,} bytes, the limit for a manifest; refusing it"
+            )
         return data
 
     def _list(self, path: str) -> list[str]:
@@ -471,8 +511,9 @@ class _CatFile:
     """A persistent ``git cat-file --batch`` in a repository, for blobs and tree listings."""
 
     def __init__(self, git_dir: Path) -> None:
-        self.proc = subprocess.Popen(["git", "--git-dir", str(git_dir), "cat-file", "--batch"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            ["git", "--git-dir", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
         self.lock = threading.Lock()
         # the process ends with this object, however the serving code lets go of it
         self._finalizer = weakref.finalize(self, _end_process, self.proc)
@@ -503,8 +544,14 @@ class GitSource(_FileSource):
 
     REF = "refs/mlgate/source"
 
-    def __init__(self, url: str, ref: str = "main", cache_dir: str | os.PathLike[str] | None = None,
-                 allow_stale: bool = False, timeout: float = 60) -> None:
+    def __init__(
+        self,
+        url: str,
+        ref: str = "main",
+        cache_dir: str | os.PathLike[str] | None = None,
+        allow_stale: bool = False,
+        timeout: float = 60,
+    ) -> None:
         self.url, self.ref, self.timeout = url, ref, timeout
         base = Path(cache_dir) if cache_dir else _cache_root() / "git"
         self.git_dir = base / hashlib.sha256(url.encode()).hexdigest()[:24]
@@ -520,8 +567,9 @@ class GitSource(_FileSource):
 
     def _git(self, *args: str) -> str:
         try:
-            proc = subprocess.run(["git", "--git-dir", str(self.git_dir), *args], capture_output=True, text=True,
-                                  timeout=self.timeout)
+            proc = subprocess.run(
+                ["git", "--git-dir", str(self.git_dir), *args], capture_output=True, text=True, timeout=self.timeout
+            )
         except subprocess.TimeoutExpired:
             raise SourceUnavailable(f"git {args[0]} of {self.label} timed out after {self.timeout:g} s") from None
         if proc.returncode != 0:
@@ -569,7 +617,9 @@ class GitSource(_FileSource):
 
     def token(self) -> str:
         try:
-            proc = subprocess.run(["git", "ls-remote", self.url, self.ref], capture_output=True, text=True, timeout=self.timeout)
+            proc = subprocess.run(
+                ["git", "ls-remote", self.url, self.ref], capture_output=True, text=True, timeout=self.timeout
+            )
         except subprocess.TimeoutExpired:
             raise SourceUnavailable(f"git ls-remote {self.label} timed out") from None
         if proc.returncode != 0 or not proc.stdout.split():
@@ -586,6 +636,7 @@ def _is_int(value: object, low: int = 0) -> bool:
 
 def _check_index(data: dict[str, Any], where: str) -> None:
     """Enough structure that nothing later meets a wrong type: a hostile index fails here, in one line."""
+
     def bad(what: str) -> ServingError:
         return ServingError(f"{where} is not a valid mlgate index: {what}")
 
@@ -606,11 +657,19 @@ def _check_index(data: dict[str, Any], where: str) -> None:
         if not isinstance(versions, dict):
             raise bad(f"{name}: 'versions' must be an object")
         for number, entry in versions.items():
-            if not _VERSION.fullmatch(number) or not isinstance(entry, dict) or not isinstance(entry.get("uri"), str) \
-                    or not isinstance(entry.get("sha256"), str) or not _SHA256.fullmatch(entry["sha256"]) \
-                    or not _is_int(entry.get("size")) or not isinstance(entry.get("format", ""), str):
-                raise bad(f"{name} version {number[:20]!r}: needs a uri, a 64-hex sha256, a size (0 to 2**63-1) and a "
-                          "string format")
+            if (
+                not _VERSION.fullmatch(number)
+                or not isinstance(entry, dict)
+                or not isinstance(entry.get("uri"), str)
+                or not isinstance(entry.get("sha256"), str)
+                or not _SHA256.fullmatch(entry["sha256"])
+                or not _is_int(entry.get("size"))
+                or not isinstance(entry.get("format", ""), str)
+            ):
+                raise bad(
+                    f"{name} version {number[:20]!r}: needs a uri, a 64-hex sha256, a size (0 to 2**63-1) and a "
+                    "string format"
+                )
 
 
 # --- the highest serial accepted per index location, kept in a small JSON file under the cache -----------
@@ -631,14 +690,19 @@ def _state_load(path: Path) -> dict[str, Any]:
         raise ServingError(f"cannot read the index state file {path}: {e.strerror}") from None
     try:
         data = json.loads(raw)
-        if not isinstance(data, dict) or data.get("format") != _STATE_FORMAT or not isinstance(data.get("indexes"), dict):
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != _STATE_FORMAT
+            or not isinstance(data.get("indexes"), dict)
+        ):
             raise ValueError("not an index state file")
         indexes = data["indexes"]
         if not all(isinstance(v, dict) and _is_int(v.get("serial")) for v in indexes.values()):
             raise ValueError("an entry has no serial")
     except (ValueError, RecursionError) as e:
-        raise ServingError(f"the index state file {path} is corrupt ({e}); delete it to start over, which forgets the "
-                           "serials seen") from None
+        raise ServingError(
+            f"the index state file {path} is corrupt ({e}); delete it to start over, which forgets the serials seen"
+        ) from None
     return indexes
 
 
@@ -678,8 +742,10 @@ def _state_record(path: Path, location: str, serial: int, commit: str | None) ->
                 if os.path.exists(tmp):
                     os.unlink(tmp)
     except OSError as e:
-        raise ServingError(f"cannot record the accepted index serial in {path}: {e.strerror}; pass state_file=False to "
-                           "remember it in memory only") from None
+        raise ServingError(
+            f"cannot record the accepted index serial in {path}: {e.strerror}; pass state_file=False to "
+            "remember it in memory only"
+        ) from None
 
 
 class IndexSource:
@@ -691,13 +757,23 @@ class IndexSource:
     remembers it in this object only.
     """
 
-    def __init__(self, location: str | os.PathLike[str], *, trusted_keys: Iterable[TrustedKey] | None = None,
-                 state_file: str | os.PathLike[str] | bool | None = None) -> None:
+    def __init__(
+        self,
+        location: str | os.PathLike[str],
+        *,
+        trusted_keys: Iterable[TrustedKey] | None = None,
+        state_file: str | os.PathLike[str] | bool | None = None,
+    ) -> None:
         self.location = os.fspath(location)
         self.label = f"index {self.location}"
         self.keys = None if trusted_keys is None else _trusted_keys(trusted_keys)
-        self.state_file = None if state_file is False or self.keys is None else \
-            Path(state_file) if state_file not in (None, True) else _default_state_file()  # type: ignore[arg-type]
+        self.state_file = (
+            None
+            if state_file is False or self.keys is None
+            else Path(state_file)
+            if state_file not in (None, True)
+            else _default_state_file()
+        )  # type: ignore[arg-type]
         self._state_key = self.location if "://" in self.location else os.path.abspath(self.location)
         self.accepted: tuple[int, str | None] | None = None  # (serial, commit) of the newest index accepted
         self.keyid: str | None = None
@@ -721,8 +797,9 @@ class IndexSource:
         if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT or not isinstance(data.get("models"), dict):
             raise ServingError(f"{self.location} is not an mlgate index (format {INDEX_FORMAT})")
         if data.get("digest") != index_digest(data):
-            raise IndexDigestMismatch(f"{self.location}: the content does not match its digest; refusing an altered or "
-                                      "truncated index")
+            raise IndexDigestMismatch(
+                f"{self.location}: the content does not match its digest; refusing an altered or truncated index"
+            )
         return data
 
     def _load(self) -> dict[str, Any]:
@@ -736,17 +813,23 @@ class IndexSource:
         serial, commit = data["serial"], data.get("commit")
         expires = parse_time(data.get("expires"), f"{self.location}: 'expires'")
         if _now() >= expires:
-            raise IndexExpired(f"{self.location} expired at {data['expires']} (serial {serial}); refusing a stale or frozen "
-                               "index: the publisher must re-sign it (publish.yml does daily)")
+            raise IndexExpired(
+                f"{self.location} expired at {data['expires']} (serial {serial}); refusing a stale or frozen "
+                "index: the publisher must re-sign it (publish.yml does daily)"
+            )
         stored = _state_load(self.state_file).get(self._state_key) if self.state_file else None
         seen = [s for s in (self.accepted, stored and (stored["serial"], stored.get("commit"))) if s]
         best = max(seen, key=lambda s: s[0]) if seen else None
         if best and serial < best[0]:
-            raise IndexRollback(f"{self.location} has serial {serial}, older than serial {best[0]} accepted before; refusing "
-                                "a replayed or rolled-back index")
+            raise IndexRollback(
+                f"{self.location} has serial {serial}, older than serial {best[0]} accepted before; refusing "
+                "a replayed or rolled-back index"
+            )
         if best and serial == best[0] and best[1] and commit != best[1]:
-            raise IndexRollback(f"{self.location} has serial {serial} for commit {str(commit)[:12]}, but serial {serial} was "
-                                f"accepted for commit {best[1][:12]}; refusing it (was history rewritten?)")
+            raise IndexRollback(
+                f"{self.location} has serial {serial} for commit {str(commit)[:12]}, but serial {serial} was "
+                f"accepted for commit {best[1][:12]}; refusing it (was history rewritten?)"
+            )
         if self.state_file and (stored is None or serial > stored["serial"]):
             _state_record(self.state_file, self._state_key, serial, commit)
         self.accepted, self.keyid, self.expires = (serial, commit), keyid, expires
@@ -765,12 +848,16 @@ class IndexSource:
 
     def _model(self, model: str) -> dict[str, Any]:
         if self.expires is not None and _now() >= self.expires:
-            raise IndexExpired(f"{self.location} expired at {self.data['expires']} and no newer one was accepted; refusing "
-                               "to resolve from it")
+            raise IndexExpired(
+                f"{self.location} expired at {self.data['expires']} and no newer one was accepted; refusing "
+                "to resolve from it"
+            )
         try:
             return self.data["models"][model]
         except KeyError:
-            raise UnknownModel(f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}") from None
+            raise UnknownModel(
+                f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}"
+            ) from None
 
     def aliases(self, model: str) -> dict[str, int]:
         return dict(self._model(model).get("aliases", {}))
@@ -781,8 +868,10 @@ class IndexSource:
     def version(self, model: str, version: int) -> dict[str, Any]:
         entry = self._model(model).get("versions", {}).get(str(version))
         if entry is None:
-            raise UnknownVersion(f"model {model!r} has no version {version}; versions: "
-                                 f"{', '.join(map(str, self.versions(model))) or 'none'}")
+            raise UnknownVersion(
+                f"model {model!r} has no version {version}; versions: "
+                f"{', '.join(map(str, self.versions(model))) or 'none'}"
+            )
         return {**entry, "format": entry.get("format", ""), "manifest": entry}
 
     def deprecated(self, model: str) -> set[int]:
@@ -796,9 +885,15 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def open_source(spec: str | os.PathLike[str], *, ref: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
-                allow_stale: bool = False, trusted_keys: Iterable[TrustedKey] | None = None,
-                state_file: str | os.PathLike[str] | bool | None = None) -> Source:
+def open_source(
+    spec: str | os.PathLike[str],
+    *,
+    ref: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    allow_stale: bool = False,
+    trusted_keys: Iterable[TrustedKey] | None = None,
+    state_file: str | os.PathLike[str] | bool | None = None,
+) -> Source:
     """A source from a string: an index file (``*.json``, local or any fsspec URL), a git URL
     (``git+https://host/repo.git#main``, ``https://host/repo.git``, ``git@host:repo.git``), or a folder.
 
@@ -811,8 +906,10 @@ def open_source(spec: str | os.PathLike[str], *, ref: str | None = None, cache_d
     if text.endswith(".json") or text.split("?")[0].endswith(".json"):
         return IndexSource(text, trusted_keys=trusted_keys, state_file=state_file)
     if trusted_keys is not None:
-        raise ServingError(f"{text}: trusted_keys authenticate an index file; a git or checkout source is not signed "
-                           "(serve the index mlgate index writes instead)")
+        raise ServingError(
+            f"{text}: trusted_keys authenticate an index file; a git or checkout source is not signed "
+            "(serve the index mlgate index writes instead)"
+        )
     git_url = text[4:] if text.startswith("git+") else text
     if text.startswith("git+") or git_url.endswith(".git") or "#" in git_url or text.startswith("git@"):
         url, _, fragment = git_url.partition("#")
@@ -837,13 +934,25 @@ def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = Fal
     if ref.alias is not None:
         aliases = source.aliases(ref.name)
         if ref.alias not in aliases:
-            raise UnknownAlias(f"model {ref.name!r} has no alias {ref.alias!r}; aliases: {', '.join(sorted(aliases)) or 'none'}")
+            raise UnknownAlias(
+                f"model {ref.name!r} has no alias {ref.alias!r}; aliases: {', '.join(sorted(aliases)) or 'none'}"
+            )
         version = aliases[ref.alias]
     entry = source.version(ref.name, version)
     if not allow_deprecated and version in source.deprecated(ref.name):
         raise DeprecatedVersion(f"{ref} is version {version}, which is deprecated; refusing to serve it")
-    return ResolvedModel(str(ref), ref.name, ref.alias, version, entry["uri"], entry["sha256"], entry["size"],
-                         entry.get("format", ""), source.commit(), entry.get("manifest", {}))
+    return ResolvedModel(
+        str(ref),
+        ref.name,
+        ref.alias,
+        version,
+        entry["uri"],
+        entry["sha256"],
+        entry["size"],
+        entry.get("format", ""),
+        source.commit(),
+        entry.get("manifest", {}),
+    )
 
 
 # --- fetch --------------------------------------------------------------------------------------
@@ -856,8 +965,15 @@ def _cache_root() -> Path:
 def fsspec_package(uri: str) -> str:
     """The package fsspec needs for a URI's protocol (what to tell a user who lacks it)."""
     protocol = uri.split("://", 1)[0] if "://" in uri else "file"
-    return {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "http": "aiohttp",
-            "https": "aiohttp"}.get(protocol, f"an fsspec implementation of {protocol}://")
+    return {
+        "s3": "s3fs",
+        "gs": "gcsfs",
+        "gcs": "gcsfs",
+        "az": "adlfs",
+        "abfs": "adlfs",
+        "http": "aiohttp",
+        "https": "aiohttp",
+    }.get(protocol, f"an fsspec implementation of {protocol}://")
 
 
 def _open_local(path: str) -> BinaryIO:
@@ -925,7 +1041,10 @@ def _cache_hit(final: Path, model: ResolvedModel, verify: bool) -> bool:
             return True
         try:
             with os.fdopen(os.open(final, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC), "rb") as fh:
-                if stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and _digest(fh, model.size + 1) == (model.sha256, model.size):
+                if stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and _digest(fh, model.size + 1) == (
+                    model.sha256,
+                    model.size,
+                ):
                     return True
         except OSError:
             pass
@@ -978,7 +1097,8 @@ def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None,
             got = f"more than {model.size:,} bytes" if size > model.size else f"{size:,} bytes with sha256 {digest}"
             raise ArtifactIntegrityError(
                 f"{model.uri}: {model.artifact_uri} has {got}, but the registry recorded {model.size:,} bytes with sha256 "
-                f"{model.sha256}; refusing it")
+                f"{model.sha256}; refusing it"
+            )
         os.replace(tmp, final)
     except OSError as e:
         raise SourceUnavailable(f"cannot fetch {model.artifact_uri}: {e}") from None
@@ -994,7 +1114,9 @@ def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None,
 class Watcher:
     """Polls a source and reports alias moves; never lets an error escape into the serving process."""
 
-    def __init__(self, source: Source, callback: Callable[[list[AliasMove], Exception | None], None], interval: float) -> None:
+    def __init__(
+        self, source: Source, callback: Callable[[list[AliasMove], Exception | None], None], interval: float
+    ) -> None:
         self.source, self.callback, self.interval = source, callback, interval
         self.token = source.token()
         self.state = source.alias_map()  # type: ignore[attr-defined]
@@ -1011,8 +1133,11 @@ class Watcher:
         except Exception as e:  # noqa: BLE001 - keep serving the last good state, whatever went wrong
             self._report([], e)
             return []
-        moves = [AliasMove(m, a, self.state.get((m, a)), fresh.get((m, a)))
-                 for (m, a) in sorted(set(self.state) | set(fresh)) if self.state.get((m, a)) != fresh.get((m, a))]
+        moves = [
+            AliasMove(m, a, self.state.get((m, a)), fresh.get((m, a)))
+            for (m, a) in sorted(set(self.state) | set(fresh))
+            if self.state.get((m, a)) != fresh.get((m, a))
+        ]
         self.token, self.state = token, fresh
         if moves:
             self._report(moves, None)
@@ -1038,6 +1163,8 @@ class Watcher:
             self.thread.join(timeout=self.interval + 5)
 
 
-def watch(source: Source, callback: Callable[[list[AliasMove], Exception | None], None], interval: float = 30.0) -> Watcher:
+def watch(
+    source: Source, callback: Callable[[list[AliasMove], Exception | None], None], interval: float = 30.0
+) -> Watcher:
     """Start polling ``source`` every ``interval`` seconds in a daemon thread; ``callback(moves, error)``."""
     return Watcher(source, callback, interval).start()

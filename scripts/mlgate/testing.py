@@ -73,7 +73,9 @@ class RegistryRepo:
         p.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, p)
 
-    def commit(self, message: str, author: str = AUTHOR, *, committer: str | None = None, date: str | None = None) -> str:
+    def commit(
+        self, message: str, author: str = AUTHOR, *, committer: str | None = None, date: str | None = None
+    ) -> str:
         """Commit every change; ``date`` (ISO 8601) sets both author and committer dates."""
         return self.git.commit_all(message, author=author, committer=committer, date=date)
 
@@ -86,14 +88,28 @@ class RegistryRepo:
     def switch(self, name: str) -> None:
         self.git.switch(name)
 
-    def merge(self, branch: str, into: str = "main", message: str | None = None, *, author: str = AUTHOR,
-              date: str | None = None) -> str:
+    def merge(
+        self,
+        branch: str,
+        into: str = "main",
+        message: str | None = None,
+        *,
+        author: str = AUTHOR,
+        date: str | None = None,
+    ) -> str:
         """Merge ``branch`` into ``into`` with a merge commit (as a forge merges a pull request)."""
         self.git.switch(into)
         return self.git.merge(branch, message or f"Merge branch '{branch}'", author=author, date=date)
 
-    def add_version(self, model: str, version: int, like: int, metrics: dict | None = None,
-                    card: str | None = None, drop_metrics: tuple[str, ...] = ()) -> None:
+    def add_version(
+        self,
+        model: str,
+        version: int,
+        like: int,
+        metrics: dict | None = None,
+        card: str | None = None,
+        drop_metrics: tuple[str, ...] = (),
+    ) -> None:
         """Write version ``version`` of ``model`` as a copy of version ``like``, with other metrics or card."""
         src, dst = layout.version_dir(model, like), layout.version_dir(model, version)
         for f in sorted(self.path(src).iterdir()):
@@ -111,7 +127,9 @@ class RegistryRepo:
 
     def status(self) -> str:
         """``git status --porcelain`` plus the branch list: compare before/after to prove nothing changed."""
-        return self.git.git("status", "--porcelain", "--untracked-files=all") + self.git.git("branch", "-av", "--no-abbrev")
+        return self.git.git("status", "--porcelain", "--untracked-files=all") + self.git.git(
+            "branch", "-av", "--no-abbrev"
+        )
 
     def close(self) -> None:
         self.git.close()
@@ -125,9 +143,16 @@ class StaticReviews:
     >>> reviews.review("erin", "CHANGES_REQUESTED")
     """
 
-    def __init__(self, author: str, head_sha: str, number: int = 1, teams: dict[str, set[str]] | None = None,
-                 permissions: dict[str, str | None] | None = None, requester: str | None = None,
-                 pushers: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        author: str,
+        head_sha: str,
+        number: int = 1,
+        teams: dict[str, set[str]] | None = None,
+        permissions: dict[str, str | None] | None = None,
+        requester: str | None = None,
+        pushers: tuple[str, ...] = (),
+    ) -> None:
         self.author = author
         self.head_sha = head_sha
         self.number = number
@@ -149,8 +174,9 @@ class StaticReviews:
         from .reviews import PullRequest
 
         self.calls += 1
-        return PullRequest(self.number, self.author, self.head_sha, tuple(self.reviews), requester=self.requester,
-                           pushers=self.pushers)
+        return PullRequest(
+            self.number, self.author, self.head_sha, tuple(self.reviews), requester=self.requester, pushers=self.pushers
+        )
 
     def is_member(self, user: str, team: str) -> bool | None:
         return user.lower() in self.teams.get(team.lower(), set())

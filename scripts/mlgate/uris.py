@@ -41,5 +41,3 @@ def parse_uri(uri: str) -> ModelRef:
             return ModelRef(name, alias=STAGES[ref.lower()])
         raise UsageError(f"{uri!r}: {ref!r} is neither a version number nor a stage (Production, Staging)")
     return ModelRef(name, alias=alias)
-
-

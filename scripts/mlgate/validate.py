@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import datetime, timedelta
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from . import layout
 from .errors import InputError, MlgateError, UsageError
@@ -81,7 +81,9 @@ def validate(
         run.check_paths(present, deleted)
         run.findings.extend(_immutability(head, base, changes))
         run.findings.extend(policy_findings)
-        judge = Judge(head, base, run.policy, reviews, history=lambda m, a, since=None: alias_history(base, m, a, since))
+        judge = Judge(
+            head, base, run.policy, reviews, history=lambda m, a, since=None: alias_history(base, m, a, since)
+        )
         if gates and not policy_findings:
             report.gates = judge_changes(judge, changes)
             for change in report.gates:
@@ -118,8 +120,14 @@ def check_gate(
             history_tree = GitRepo(path).tree("HEAD")
         except MlgateError:
             pass  # not a git repository (or no commit yet): no history, so no rollback detection
-    judge = Judge(tree, tree, policy, None, history=lambda m, a, since=None: alias_history(history_tree, m, a, since),
-                  no_reviews_reason="not in a pull request yet: reviewers approve the PR")
+    judge = Judge(
+        tree,
+        tree,
+        policy,
+        None,
+        history=lambda m, a, since=None: alias_history(history_tree, m, a, since),
+        no_reviews_reason="not in a pull request yet: reviewers approve the PR",
+    )
     return judge.alias_change(model, alias, current.version if current else None, version)
 
 
@@ -138,7 +146,14 @@ def load_policy(tree: Tree) -> tuple[Policy | None, list[Finding]]:
     doc, found = load_manifest(tree, layout.POLICY, "Policy") if entry.kind == FILE else (None, [])
     if doc is None:
         why = "; ".join(f"{f.rule} {f.message}" for f in found) or "not a regular file"
-        return None, [Finding(layout.POLICY, None, "MG503", f"the policy on {tree.label} cannot be read, so no change can be judged: {why}")]
+        return None, [
+            Finding(
+                layout.POLICY,
+                None,
+                "MG503",
+                f"the policy on {tree.label} cannot be read, so no change can be judged: {why}",
+            )
+        ]
     return Policy.from_manifest(doc.data), []
 
 
@@ -216,7 +231,11 @@ class _Run:
             entry = self.head.entry(path)
             if entry is None or entry.kind != FILE:
                 what = "a symlink" if entry and entry.kind == "symlink" else "not a regular file"
-                self.add(path, "MG208", f"{what}: registry/ may hold regular files only (symlinks could point outside the repository)")
+                self.add(
+                    path,
+                    "MG208",
+                    f"{what}: registry/ may hold regular files only (symlinks could point outside the repository)",
+                )
                 continue
             place = self._place(path)
             if place is None:
@@ -268,7 +287,13 @@ class _Run:
             versions = set(self._version_numbers(place.model))
             for i, dep in enumerate(data.get("deprecated", [])):
                 if dep["version"] not in versions:
-                    self.add(path, "MG209", f"deprecates version {dep['version']}, which does not exist", doc, ("deprecated", i))
+                    self.add(
+                        path,
+                        "MG209",
+                        f"deprecates version {dep['version']}, which does not exist",
+                        doc,
+                        ("deprecated", i),
+                    )
         elif place.role in ("version", "eval"):
             self._expect(doc, "model", place.model, "the model folder name")
             self._expect(doc, "version", place.version, "the version folder name")
@@ -284,13 +309,27 @@ class _Run:
         for name, rel in doc.data.get("evidence", {}).items():
             problem = layout.safe_relative(rel)
             if problem:
-                self.add(doc.path, "MG207", f"evidence {name!r} path {rel!r} {problem}; it must stay inside {folder}/", doc, ("evidence", name))
+                self.add(
+                    doc.path,
+                    "MG207",
+                    f"evidence {name!r} path {rel!r} {problem}; it must stay inside {folder}/",
+                    doc,
+                    ("evidence", name),
+                )
                 continue
             entry = self.head.entry(f"{folder}/{rel}")
             if entry is None:
-                self.add(doc.path, "MG206", f"evidence {name!r} names {rel!r}, which does not exist in {folder}/", doc, ("evidence", name))
+                self.add(
+                    doc.path,
+                    "MG206",
+                    f"evidence {name!r} names {rel!r}, which does not exist in {folder}/",
+                    doc,
+                    ("evidence", name),
+                )
             elif entry.kind != FILE:
-                self.add(doc.path, "MG208", f"evidence {name!r} ({rel!r}) is not a regular file", doc, ("evidence", name))
+                self.add(
+                    doc.path, "MG208", f"evidence {name!r} ({rel!r}) is not a regular file", doc, ("evidence", name)
+                )
 
     def _check_alias(self, path: str, model: str, alias: str) -> None:
         doc = self.manifest(path, "Alias")
@@ -302,13 +341,25 @@ class _Run:
         entry = self.head.entry(layout.version_path(model, version))
         if entry is None or entry.kind != FILE:
             known = ", ".join(str(v) for v in self._version_numbers(model)) or "none"
-            self.add(path, "MG204", f"alias {alias!r} points at version {version} of {model!r}, which does not exist (versions: {known})", doc, ("version",))
+            self.add(
+                path,
+                "MG204",
+                f"alias {alias!r} points at version {version} of {model!r}, which does not exist (versions: {known})",
+                doc,
+                ("version",),
+            )
             return
         model_doc = self._model_doc(model)
         if model_doc is not None:
             for dep in model_doc.data.get("deprecated", []):
                 if dep["version"] == version:
-                    self.add(path, "MG205", f"alias {alias!r} points at version {version}, deprecated in model.yaml: {dep['reason']}", doc, ("version",))
+                    self.add(
+                        path,
+                        "MG205",
+                        f"alias {alias!r} points at version {version}, deprecated in model.yaml: {dep['reason']}",
+                        doc,
+                        ("version",),
+                    )
 
     def _model_doc(self, model: str) -> Document | None:
         path = layout.model_path(model)
@@ -325,7 +376,11 @@ class _Run:
     def _check_version_folder(self, model: str, version: int) -> None:
         listing = self.head.listdir(layout.version_dir(model, version))
         if listing is not None and "version.yaml" not in listing:
-            self.add(layout.version_dir(model, version), "MG203", f"version folder {model}/versions/{version} has no version.yaml")
+            self.add(
+                layout.version_dir(model, version),
+                "MG203",
+                f"version folder {model}/versions/{version} has no version.yaml",
+            )
 
     def _version_numbers(self, model: str) -> list[int]:
         return layout.version_numbers(self.head.listdir(f"{layout.model_dir(model)}/versions") or {})
@@ -371,7 +426,9 @@ def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Fi
             else:
                 found.append(Finding(path, None, "MG302", f"deleted: {ref}; deprecate it in model.yaml instead"))
         elif status == "A":
-            found.append(Finding(path, None, "MG301", f"added to a merged version: {ref}; register a new version instead"))
+            found.append(
+                Finding(path, None, "MG301", f"added to a merged version: {ref}; register a new version instead")
+            )
         else:
             found.append(Finding(path, None, "MG301", f"modified: {ref}; register a new version instead"))
     return found

@@ -109,8 +109,15 @@ def exact(x: float | int) -> Decimal:
 class YamlError(InputError):
     """A YAML file that mlgate refuses to read, with its rule id."""
 
-    def __init__(self, message: str, *, path: str | None, line: int | None = None, rule: str = RULE_PARSE,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None,
+        line: int | None = None,
+        rule: str = RULE_PARSE,
+        field: str | None = None,
+    ) -> None:
         self.rule = rule
         self.field = field
         super().__init__(message, path=path, line=line)
@@ -159,7 +166,9 @@ def decode(raw: bytes, path: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
-        raise YamlError(f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})", path=path, line=line) from None
+        raise YamlError(
+            f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})", path=path, line=line
+        ) from None
 
 
 def load(source: bytes | str, path: str) -> Document:
@@ -178,7 +187,9 @@ def load(source: bytes | str, path: str) -> Document:
         raise YamlError(e.problem or "invalid YAML", path=path, line=mark.line + 1 if mark else None) from None
     except yaml.reader.ReaderError as e:  # an unprintable character; carries an offset, not a mark
         line = text.count("\n", 0, e.position) + 1
-        raise YamlError(f"character #x{e.character:04x} is not allowed in YAML ({e.reason})", path=path, line=line) from None
+        raise YamlError(
+            f"character #x{e.character:04x} is not allowed in YAML ({e.reason})", path=path, line=line
+        ) from None
     except yaml.YAMLError as e:
         raise YamlError(str(e).replace("\n", " "), path=path) from None
     if builder.root is _MISSING or builder.root is None:
@@ -315,7 +326,9 @@ class _Builder:
         self.lines.setdefault(fp, event.start_mark.line + 1)
         bad = forbidden_character(text)
         if bad:
-            raise self.fail(f"text contains the control character {bad}; manifests hold printable text only", event, fp=fp)
+            raise self.fail(
+                f"text contains the control character {bad}; manifests hold printable text only", event, fp=fp
+            )
         if tag is None and event.implicit[0]:  # plain scalar: YAML 1.2 core schema
             value = self._number(_resolve_plain(text), text, event, fp)
             if value is not None and not isinstance(value, str):
@@ -325,7 +338,7 @@ class _Builder:
             return text
         if tag not in _ALLOWED_TAGS or tag in (_STD + "map", _STD + "seq"):
             raise self.fail(_tag_message(tag, "a scalar"), event)
-        kind = tag[len(_STD):]
+        kind = tag[len(_STD) :]
         value = _resolve_plain(text)
         wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
         if value is _NONFINITE or not isinstance(value, wanted) or (kind != "bool" and isinstance(value, bool)):
@@ -337,8 +350,12 @@ class _Builder:
         if value is _NONFINITE:
             raise self.fail(f"{_short(text)} is not a finite number; NaN and infinity are not allowed", event, fp=fp)
         if value is _TOO_LONG:
-            raise self.fail(f"{_short(text)} has more than {MAX_INT_DIGITS} digits; numbers in manifests are limited "
-                            f"to {MAX_INT_DIGITS} digits", event, fp=fp)
+            raise self.fail(
+                f"{_short(text)} has more than {MAX_INT_DIGITS} digits; numbers in manifests are limited "
+                f"to {MAX_INT_DIGITS} digits",
+                event,
+                fp=fp,
+            )
         return value
 
 
@@ -373,7 +390,7 @@ def _int(digits: str, base: int) -> Any:
     if len(digits.lstrip("+-").lstrip("0")) > MAX_INT_DIGITS:
         return _TOO_LONG
     value = int(digits, base)
-    return value if abs(value) < 10 ** MAX_INT_DIGITS else _TOO_LONG
+    return value if abs(value) < 10**MAX_INT_DIGITS else _TOO_LONG
 
 
 def _resolve_plain(text: str) -> Any:

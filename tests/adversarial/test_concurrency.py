@@ -17,7 +17,12 @@ from mlgate.testing import RegistryRepo
 from tests.github_standin import StandIn
 
 DIGEST = hashlib.sha256(b"d").hexdigest()
-LINEAGE = {"run_id": "r", "git_sha": "a" * 40, "code_repo": "https://x.test/y", "dataset": {"uri": "s3://d/x", "sha256": DIGEST}}
+LINEAGE = {
+    "run_id": "r",
+    "git_sha": "a" * 40,
+    "code_repo": "https://x.test/y",
+    "dataset": {"uri": "s3://d/x", "sha256": DIGEST},
+}
 
 
 @pytest.fixture
@@ -31,8 +36,12 @@ def _inputs(tmp_path: Path, tag: str) -> dict:
     (tmp_path / f"{tag}.bin").write_bytes(tag.encode() * 50)
     (tmp_path / "eval.yaml").write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.95}}\n")
     (tmp_path / "card.md").write_text("# card\ntext\n")
-    return dict(artifact=str(tmp_path / f"{tag}.bin"), eval_file=str(tmp_path / "eval.yaml"), card_file=str(tmp_path / "card.md"),
-                lineage=LINEAGE)
+    return dict(
+        artifact=str(tmp_path / f"{tag}.bin"),
+        eval_file=str(tmp_path / "eval.yaml"),
+        card_file=str(tmp_path / "card.md"),
+        lineage=LINEAGE,
+    )
 
 
 def test_two_prs_promoting_the_same_alias(repo: RegistryRepo, forge: LocalForge, capsys) -> None:
@@ -60,15 +69,45 @@ def test_two_registrations_taking_the_same_number_from_two_clones(repo: Registry
     a = register(clones[0], "search-ranker", author="alice", open_pr=False, **_inputs(tmp_path, "a"))
     assert a.version == 3
     capsys.readouterr()
-    code = main(["-C", str(clones[1]), "register", "search-ranker", "--artifact", str(tmp_path / "a.bin"), "--eval",
-                 str(tmp_path / "eval.yaml"), "--card", str(tmp_path / "card.md"), "--run-id", "r", "--git-sha", "a" * 40,
-                 "--code-repo", "https://x.test/y", "--dataset-uri", "s3://d/x", "--dataset-sha256", DIGEST,
-                 "--as", "bob", "--no-pr"])
+    code = main(
+        [
+            "-C",
+            str(clones[1]),
+            "register",
+            "search-ranker",
+            "--artifact",
+            str(tmp_path / "a.bin"),
+            "--eval",
+            str(tmp_path / "eval.yaml"),
+            "--card",
+            str(tmp_path / "card.md"),
+            "--run-id",
+            "r",
+            "--git-sha",
+            "a" * 40,
+            "--code-repo",
+            "https://x.test/y",
+            "--dataset-uri",
+            "s3://d/x",
+            "--dataset-sha256",
+            DIGEST,
+            "--as",
+            "bob",
+            "--no-pr",
+        ]
+    )
     err = capsys.readouterr()[1]
     # the number is taken: the create-only push of the same branch is refused, and alice's branch left alone
     assert code == 2 and "branch 'mlgate/register-search-ranker-v3' already exists on origin with another change" in err
-    assert subprocess.run(["git", "rev-parse", "refs/heads/mlgate/register-search-ranker-v3"], cwd=origin,
-                          capture_output=True, text=True).stdout.strip() == a.commit
+    assert (
+        subprocess.run(
+            ["git", "rev-parse", "refs/heads/mlgate/register-search-ranker-v3"],
+            cwd=origin,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        == a.commit
+    )
     bob = RegistryRepo(clones[1])
     assert bob.git.branch_sha("mlgate/register-search-ranker-v3") is None  # nothing left behind
 
@@ -77,8 +116,10 @@ def test_the_same_number_in_two_prs_of_one_repository(repo: RegistryRepo, forge:
     a = register(repo.root, "search-ranker", author="alice", forge=forge, **_inputs(tmp_path, "a"))
     repo.branch("by-hand")
     for name in ("version.yaml", "eval.yaml", "card.md"):
-        repo.write(f"registry/models/search-ranker/versions/3/{name}",
-                   repo.git.tree(a.branch).read(f"registry/models/search-ranker/versions/3/{name}").replace(b"alice", b"bob"))
+        repo.write(
+            f"registry/models/search-ranker/versions/3/{name}",
+            repo.git.tree(a.branch).read(f"registry/models/search-ranker/versions/3/{name}").replace(b"alice", b"bob"),
+        )
     repo.commit("Register search-ranker v3 by hand")
     repo.switch("main")
     b = forge.open_pull_request(title="by hand", body="", head="by-hand", base="main", labels=[], author="bob")
@@ -106,10 +147,23 @@ def test_merge_group_rejudges_against_the_new_base(repo: RegistryRepo, tmp_path:
         gh.add_pull(12, "alice", repo.rev("promote"), head="promote", base_sha=old_base)
         gh.review(12, "dave", "APPROVED")
         event = tmp_path / "event.json"
-        event.write_text(json.dumps({"merge_group": {"base_sha": repo.rev("main"), "head_sha": repo.rev("queue"),
-                                                     "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}"}}))
-        for k, v in {"GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": gh.state.token, "GITHUB_REPOSITORY": "acme/registry",
-                     "GITHUB_API_URL": gh.url}.items():
+        event.write_text(
+            json.dumps(
+                {
+                    "merge_group": {
+                        "base_sha": repo.rev("main"),
+                        "head_sha": repo.rev("queue"),
+                        "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}",
+                    }
+                }
+            )
+        )
+        for k, v in {
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_TOKEN": gh.state.token,
+            "GITHUB_REPOSITORY": "acme/registry",
+            "GITHUB_API_URL": gh.url,
+        }.items():
             monkeypatch.setenv(k, v)
         # against the old base it was fine
         assert validate_repo(repo.root, base=old_base, head="promote").errors == []

@@ -46,7 +46,9 @@ def run_with_fault(repo: RegistryRepo, args: list[str], step: str | None, mode: 
             setattr(_cls, {method!r}, _faulty)
         """)
     code = fault + f"\nimport sys\nfrom mlgate.cli import main\nsys.exit(main({['-C', str(repo.root), *args]!r}))\n"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "MLGATE_USER": "alice"})
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "MLGATE_USER": "alice"}
+    )
 
 
 @pytest.fixture
@@ -64,11 +66,30 @@ def setup(repo: RegistryRepo, tmp_path: Path) -> tuple[RegistryRepo, Path, dict[
     subprocess.run(["git", "push", "--quiet", "origin", "main"], cwd=repo.root, check=True)
     (tmp_path / "m.bin").write_bytes(b"m" * 100)
     (tmp_path / "eval.yaml").write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.95}}\n")
-    (tmp_path / "card.md").write_text("# card\n\n## Intended use\nx\n## Training data\nx\n## Evaluation\nx\n## Limitations\nx\n")
+    (tmp_path / "card.md").write_text(
+        "# card\n\n## Intended use\nx\n## Training data\nx\n## Evaluation\nx\n## Limitations\nx\n"
+    )
     commands = {
-        "register": ["register", "search-ranker", "--artifact", str(tmp_path / "m.bin"), "--eval", str(tmp_path / "eval.yaml"),
-                     "--card", str(tmp_path / "card.md"), "--run-id", "r", "--git-sha", "a" * 40, "--code-repo",
-                     "https://x.test/y", "--dataset-uri", "s3://d/x", "--dataset-sha256", DIGEST],
+        "register": [
+            "register",
+            "search-ranker",
+            "--artifact",
+            str(tmp_path / "m.bin"),
+            "--eval",
+            str(tmp_path / "eval.yaml"),
+            "--card",
+            str(tmp_path / "card.md"),
+            "--run-id",
+            "r",
+            "--git-sha",
+            "a" * 40,
+            "--code-repo",
+            "https://x.test/y",
+            "--dataset-uri",
+            "s3://d/x",
+            "--dataset-sha256",
+            DIGEST,
+        ],
         "promote": ["promote", "search-ranker", "1", "--alias", "challenger"],
         "rollback": ["rollback", "fraud-detector", "--alias", "champion"],
     }
@@ -76,8 +97,9 @@ def setup(repo: RegistryRepo, tmp_path: Path) -> tuple[RegistryRepo, Path, dict[
 
 
 def state(repo: RegistryRepo, origin: Path) -> tuple[str, str, list[int]]:
-    remote = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)"], cwd=origin, capture_output=True,
-                            text=True).stdout
+    remote = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname) %(objectname)"], cwd=origin, capture_output=True, text=True
+    ).stdout
     return repo.status(), remote, [p.number for p in LocalForge(repo.root).list_pull_requests()]
 
 
@@ -108,5 +130,7 @@ def test_a_kill_at_any_step_can_be_rerun_to_success(setup, command: str, step: s
     prs = LocalForge(repo.root).list_pull_requests()
     assert len(prs) == before_prs + 1
     branch = prs[-1].head
-    remote = subprocess.run(["git", "rev-parse", f"refs/heads/{branch}"], cwd=origin, capture_output=True, text=True).stdout.strip()
+    remote = subprocess.run(
+        ["git", "rev-parse", f"refs/heads/{branch}"], cwd=origin, capture_output=True, text=True
+    ).stdout.strip()
     assert remote == repo.git.branch_sha(branch) == prs[-1].head_sha

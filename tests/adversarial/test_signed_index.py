@@ -65,8 +65,12 @@ def world(repo: RegistryRepo, tmp_path: Path) -> World:
         repo.add_version(MODEL, v, like=2)
         path = f"registry/models/{MODEL}/versions/{v}/version.yaml"
         data = repo.read_yaml(path)
-        data["artifact"] = {"uri": art.as_uri(), "sha256": hashlib.sha256(art.read_bytes()).hexdigest(),
-                            "size": art.stat().st_size, "format": "bin"}
+        data["artifact"] = {
+            "uri": art.as_uri(),
+            "sha256": hashlib.sha256(art.read_bytes()).hexdigest(),
+            "size": art.stat().st_size,
+            "format": "bin",
+        }
         repo.write(path, data)
     repo.edit_yaml(CHAMPION, version=3)
     repo.commit("v3 and v4; v3 champion")
@@ -86,16 +90,30 @@ def _forge_champion(index: Path, uri: str, payload: bytes) -> dict:
     recompute the digest with mlgate's own function."""
     data = json.loads(index.read_text())
     version = data["models"][MODEL]["aliases"]["champion"]
-    data["models"][MODEL]["versions"][str(version)].update(uri=uri, sha256=hashlib.sha256(payload).hexdigest(),
-                                                            size=len(payload))
+    data["models"][MODEL]["versions"][str(version)].update(
+        uri=uri, sha256=hashlib.sha256(payload).hexdigest(), size=len(payload)
+    )
     data["digest"] = serving.index_digest(data)
     index.write_text(json.dumps(data))
     return data
 
 
 def test_a_signed_index_is_served_with_its_serial_and_expiry(world: World, tmp_path: Path, capsys) -> None:
-    code = main(["-C", str(world.repo.root), "index", "--ref", "main", "--key", str(world.key.private), "--expires-in", "2d",
-                 "-o", str(world.index)])
+    code = main(
+        [
+            "-C",
+            str(world.repo.root),
+            "index",
+            "--ref",
+            "main",
+            "--key",
+            str(world.key.private),
+            "--expires-in",
+            "2d",
+            "-o",
+            str(world.index),
+        ]
+    )
     err = capsys.readouterr()[1]
     assert code == 0, err
     serial = _first_parent_count(world.repo)
@@ -120,8 +138,9 @@ def test_a_forged_index_with_a_recomputed_digest_is_refused(world: World, tmp_pa
     # without keys the digest is all there is, and anyone can recompute it: this is why keys matter
     unauthenticated = serving.open_source(world.index)
     assert serving.fetch(_champion(unauthenticated), cache_dir=tmp_path / "c1").read_bytes() == evil.read_bytes()
-    with pytest.raises(serving.IndexBadSignature, match="does not match the content; refusing an index altered after it "
-                                                        "was signed"):
+    with pytest.raises(
+        serving.IndexBadSignature, match="does not match the content; refusing an index altered after it was signed"
+    ):
         world.open()
     assert not (tmp_path / "c2").exists()
     assert not world.state.exists()  # nothing accepted, nothing remembered
@@ -129,8 +148,11 @@ def test_a_forged_index_with_a_recomputed_digest_is_refused(world: World, tmp_pa
 
 def test_an_index_signed_by_another_key_is_refused(world: World, tmp_path: Path) -> None:
     world.sign(key=world.other.private)
-    with pytest.raises(serving.IndexUntrustedKey, match=f"signed by key {world.other.keyid[:16]}, which is not trusted "
-                                                        rf"\(trusted: {world.key.keyid[:16]}\)"):
+    with pytest.raises(
+        serving.IndexUntrustedKey,
+        match=f"signed by key {world.other.keyid[:16]}, which is not trusted "
+        rf"\(trusted: {world.key.keyid[:16]}\)",
+    ):
         world.open()
     # the attacker forges the content and signs it with their own key
     world.sign()
@@ -162,8 +184,11 @@ def test_an_unsigned_index_is_refused_when_keys_are_given(world: World, capsys) 
 def test_an_expired_index_is_refused(world: World) -> None:
     week_ago = datetime.now(timezone.utc) - timedelta(days=8)
     world.sign(now=week_ago)  # signed eight days ago for the default seven
-    with pytest.raises(serving.IndexExpired, match=r"expired at \d{4}-\d\d-\d\dT.*Z \(serial \d+\); refusing a stale or "
-                                                   "frozen index"):
+    with pytest.raises(
+        serving.IndexExpired,
+        match=r"expired at \d{4}-\d\d-\d\dT.*Z \(serial \d+\); refusing a stale or "
+        "frozen index",
+    ):
         world.open()
     world.sign(now=week_ago, expires_in=timedelta(days=9))  # the same commit, re-signed with a later expiry
     assert _champion(world.open()).version == 3
@@ -175,15 +200,24 @@ def test_an_older_index_is_refused_also_by_a_new_process(world: World, tmp_path:
     world.sign()
     assert _champion(world.open()).version == 4
     world.index.write_bytes(old.read_bytes())  # a mirror replays last week's index: champion back to v3
-    with pytest.raises(serving.IndexRollback, match=r"has serial \d+, older than serial \d+ accepted before; refusing a "
-                                                    "replayed or rolled-back index"):
+    with pytest.raises(
+        serving.IndexRollback,
+        match=r"has serial \d+, older than serial \d+ accepted before; refusing a "
+        "replayed or rolled-back index",
+    ):
         world.open()
     # a fresh process knows it from the state file
-    code = ("import sys; from mlgate import serving\n"
-            "try:\n    serving.open_source(sys.argv[1], trusted_keys=[sys.argv[2]], state_file=sys.argv[3])\n"
-            "except serving.IndexRefused as e:\n    print(type(e).__name__); sys.exit(1)\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(world.index), str(world.key.public), str(world.state)],
-                          capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys; from mlgate import serving\n"
+        "try:\n    serving.open_source(sys.argv[1], trusted_keys=[sys.argv[2]], state_file=sys.argv[3])\n"
+        "except serving.IndexRefused as e:\n    print(type(e).__name__); sys.exit(1)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(world.index), str(world.key.public), str(world.state)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (proc.returncode, proc.stdout.strip()) == (1, "IndexRollback"), proc.stderr
     # only the index's own location is remembered: a state file that never saw it takes it (documented)
     assert _champion(world.open(state_file=tmp_path / "elsewhere.json")).version == 3
@@ -223,8 +257,13 @@ def test_the_watcher_keeps_the_last_good_index(world: World, tmp_path: Path) -> 
         "expired": lambda: world.sign(now=datetime.now(timezone.utc) - timedelta(days=30)),
         "unsigned": lambda: write_index(build_index(world.repo.root, "main"), world.index),
     }
-    expected = {"replay": serving.IndexRollback, "forgery": serving.IndexBadSignature,
-                "foreign key": serving.IndexUntrustedKey, "expired": serving.IndexExpired, "unsigned": serving.IndexUnsigned}
+    expected = {
+        "replay": serving.IndexRollback,
+        "forgery": serving.IndexBadSignature,
+        "foreign key": serving.IndexUntrustedKey,
+        "expired": serving.IndexExpired,
+        "unsigned": serving.IndexUnsigned,
+    }
     for name, attack in attacks.items():
         attack()
         assert watcher.poll_once() == [], name
@@ -239,9 +278,12 @@ def test_the_watcher_keeps_the_last_good_index(world: World, tmp_path: Path) -> 
 def test_malformed_signatures_are_refused(world: World) -> None:
     world.sign()
     data = json.loads(world.index.read_text())
-    for bad, cls in ((["x"], serving.IndexBadSignature), ({"keyid": 1}, serving.IndexBadSignature),
-                     ([{"keyid": world.key.keyid, "sig": "not base64!"}], serving.IndexBadSignature),
-                     ([{"keyid": world.key.keyid, "sig": base64.b64encode(b"\0" * 64).decode()}], serving.IndexBadSignature)):
+    for bad, cls in (
+        (["x"], serving.IndexBadSignature),
+        ({"keyid": 1}, serving.IndexBadSignature),
+        ([{"keyid": world.key.keyid, "sig": "not base64!"}], serving.IndexBadSignature),
+        ([{"keyid": world.key.keyid, "sig": base64.b64encode(b"\0" * 64).decode()}], serving.IndexBadSignature),
+    ):
         world.index.write_text(json.dumps({**data, "signatures": bad}))
         with pytest.raises(cls):
             world.open()
@@ -258,9 +300,13 @@ def test_trusted_keys_in_every_documented_form(world: World) -> None:
     for form in (pem, pem.encode(), world.key.public, str(world.key.public), raw, raw_file):
         assert _champion(world.open(trusted_keys=[form], state_file=False)).version == 3, type(form)
     assert _champion(world.open(trusted_keys=world.key.public, state_file=False)).version == 3  # one key, not a list
-    for bad, message in (([], "trusted_keys is empty"), ([world.key.private], "is not a PEM public key"),
-                         ([world.tmp / "nope.pub"], "cannot read the trusted key"), ([b"short"], "not an ed25519 public key"),
-                         ([42], "expected PEM text or bytes")):
+    for bad, message in (
+        ([], "trusted_keys is empty"),
+        ([world.key.private], "is not a PEM public key"),
+        ([world.tmp / "nope.pub"], "cannot read the trusted key"),
+        ([b"short"], "not an ed25519 public key"),
+        ([42], "expected PEM text or bytes"),
+    ):
         with pytest.raises(serving.ServingError, match=message):
             world.open(trusted_keys=bad)
     with pytest.raises(serving.ServingError, match="a git or checkout source is not signed"):
@@ -300,23 +346,35 @@ def test_index_help_examples_work(repo: RegistryRepo, tmp_path: Path, capsys, mo
     assert main(["-C", str(repo.root), *shlex.split(examples[1])[1:]]) == 0
     monkeypatch.setenv("MLGATE_INDEX_KEY", (tmp_path / "index-key").read_text())
     assert main(["-C", str(repo.root), *shlex.split(examples[2].split('" ', 1)[1])[1:]]) == 0
-    source = serving.open_source(tmp_path / "registry-index.json", trusted_keys=[tmp_path / "index-key.pub"],
-                                 state_file=tmp_path / "state.json")
+    source = serving.open_source(
+        tmp_path / "registry-index.json", trusted_keys=[tmp_path / "index-key.pub"], state_file=tmp_path / "state.json"
+    )
     assert serving.resolve("models:/fraud-detector@champion", source).version == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--generate-key", "{keys}/index-key"], "refusing to overwrite .*index-key and .*index-key.pub; nothing was written"),
-    (["--key", "{keys}/index-key"], "signing needs --ref REF"),
-    (["--ref", "main", "--key", "{keys}/index-key.pub"], "not a PEM private key mlgate can read"),
-    (["--ref", "main", "--key", "{keys}/missing"], "cannot read the signing key: No such file or directory"),
-    (["--ref", "main", "--key-env", "MLGATE_TEST_UNSET_KEY"], "--key-env MLGATE_TEST_UNSET_KEY: the environment variable "
-                                                                "is not set or empty"),
-    (["--ref", "main", "--key", "{keys}/index-key", "--key-env", "X"], "--key FILE or --key-env NAME, not both"),
-    (["--ref", "main", "--key", "{keys}/index-key", "--expires-in", "0d"], "--expires-in '0d': expected a positive number"),
-    (["--ref", "main", "--key", "{keys}/index-key", "--expires-in", "366d"], "at most 365d"),
-    (["--generate-key", "{keys}/new", "-o", "x.json"], "--generate-key creates a key pair and nothing else"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--generate-key", "{keys}/index-key"],
+            "refusing to overwrite .*index-key and .*index-key.pub; nothing was written",
+        ),
+        (["--key", "{keys}/index-key"], "signing needs --ref REF"),
+        (["--ref", "main", "--key", "{keys}/index-key.pub"], "not a PEM private key mlgate can read"),
+        (["--ref", "main", "--key", "{keys}/missing"], "cannot read the signing key: No such file or directory"),
+        (
+            ["--ref", "main", "--key-env", "MLGATE_TEST_UNSET_KEY"],
+            "--key-env MLGATE_TEST_UNSET_KEY: the environment variable is not set or empty",
+        ),
+        (["--ref", "main", "--key", "{keys}/index-key", "--key-env", "X"], "--key FILE or --key-env NAME, not both"),
+        (
+            ["--ref", "main", "--key", "{keys}/index-key", "--expires-in", "0d"],
+            "--expires-in '0d': expected a positive number",
+        ),
+        (["--ref", "main", "--key", "{keys}/index-key", "--expires-in", "366d"], "at most 365d"),
+        (["--generate-key", "{keys}/new", "-o", "x.json"], "--generate-key creates a key pair and nothing else"),
+    ],
+)
 def test_index_command_errors_are_one_line_exit_2(repo: RegistryRepo, tmp_path: Path, capsys, args, message) -> None:
     keys = tmp_path / "keys"
     keys.mkdir()
@@ -339,8 +397,12 @@ def test_a_generated_private_key_is_private_and_a_raw_seed_signs_too(tmp_path: P
     index = tmp_path / "i.json"
     assert main(["-C", str(repo.root), "index", "--ref", "main", "--key", str(seed), "-o", str(index)]) == 0
     public = load_signing_key(seed).public_key()
-    assert serving.resolve("models:/fraud-detector@champion",
-                           serving.open_source(index, trusted_keys=[public], state_file=False)).version == 2
+    assert (
+        serving.resolve(
+            "models:/fraud-detector@champion", serving.open_source(index, trusted_keys=[public], state_file=False)
+        ).version
+        == 2
+    )
 
 
 def test_signing_a_shallow_clone_is_refused(repo: RegistryRepo, tmp_path: Path, capsys) -> None:

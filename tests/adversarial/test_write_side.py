@@ -62,9 +62,29 @@ def training(tmp_path: Path) -> Path:
 
 
 def register_args(training: Path, who: str, *extra: str) -> list[str]:
-    return ["register", "search-ranker", "--artifact", str(training / f"{who}.bin"), "--eval", str(training / "eval.yaml"),
-            "--card", str(training / "card.md"), "--run-id", "r", "--git-sha", "a" * 40, "--code-repo", "https://x.test/y",
-            "--dataset-uri", "s3://d/x", "--dataset-sha256", DIGEST, "--as", who, *extra]
+    return [
+        "register",
+        "search-ranker",
+        "--artifact",
+        str(training / f"{who}.bin"),
+        "--eval",
+        str(training / "eval.yaml"),
+        "--card",
+        str(training / "card.md"),
+        "--run-id",
+        "r",
+        "--git-sha",
+        "a" * 40,
+        "--code-repo",
+        "https://x.test/y",
+        "--dataset-uri",
+        "s3://d/x",
+        "--dataset-sha256",
+        DIGEST,
+        "--as",
+        who,
+        *extra,
+    ]
 
 
 def with_origin(repo: RegistryRepo, tmp_path: Path) -> Path:
@@ -75,8 +95,9 @@ def with_origin(repo: RegistryRepo, tmp_path: Path) -> Path:
 
 
 def ref_in(git_dir: Path, branch: str) -> str | None:
-    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], cwd=git_dir,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], cwd=git_dir, capture_output=True, text=True
+    )
     return proc.stdout.strip() or None
 
 
@@ -99,7 +120,8 @@ def test_another_requesters_leftover_registration_is_not_adopted(repo, forge, tr
     assert one_line_error(err) == (
         f"mlgate: error: branch '{REGISTER}' already exists with another change (it was made for alice "
         "<alice@users.noreply.localhost>, not for bob; its files differ from what this run would write): "
-        f"remove it with `git branch -D {REGISTER}`, then run again\n")
+        f"remove it with `git branch -D {REGISTER}`, then run again\n"
+    )
     assert repo.status() == before and repo.git.branch_sha(REGISTER) == left
     assert forge.list_pull_requests() == []  # no PR carrying alice's artifact under bob's name
 
@@ -121,14 +143,18 @@ def test_a_rerun_with_another_note_does_not_publish_the_first_runs_content(repo,
 
 def test_another_requesters_identical_branch_is_not_adopted(repo, forge, capsys) -> None:
     """The alias file does not name its requester: same tree, but bob must not publish alice's branch."""
-    assert run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--no-pr")[0] == 0
+    assert (
+        run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--no-pr")[0] == 0
+    )
     code, _, err = run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "bob")
     assert code == 2 and "(it was made for alice <alice@users.noreply.localhost>, not for bob)" in one_line_error(err)
     assert forge.list_pull_requests() == []
 
 
 def test_a_leftover_on_an_older_base_is_refused(repo, forge, capsys) -> None:
-    assert run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--no-pr")[0] == 0
+    assert (
+        run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--no-pr")[0] == 0
+    )
     repo.write("registry/README.md", "moved on\n")
     main_now = repo.commit("main moves on")
     code, _, err = run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice")
@@ -141,9 +167,12 @@ def test_an_identical_rerun_names_the_open_pull_request(repo, forge, capsys) -> 
     before = repo.status()
     code, _, err = run(capsys, repo, *args)
     assert code == 2 and one_line_error(err) == (
-        f"mlgate: error: branch '{PROMOTE}' already has an open pull request (#1) with this very change: nothing to do\n")
+        f"mlgate: error: branch '{PROMOTE}' already has an open pull request (#1) with this very change: nothing to do\n"
+    )
     code, _, err = run(capsys, repo, *args, "--note", "other")
-    assert code == 2 and "; it is the head of open pull request #1: settle that pull request first" in one_line_error(err)
+    assert code == 2 and "; it is the head of open pull request #1: settle that pull request first" in one_line_error(
+        err
+    )
     assert repo.status() == before and len(forge.list_pull_requests()) == 1
 
 
@@ -153,9 +182,18 @@ def test_a_rerun_of_register_keeps_the_earlier_runs_created_at(repo, forge, trai
     path = "registry/models/search-ranker/versions/3/version.yaml"
     doc = repo.git.tree(REGISTER).read(path).replace(b"created_at: ", b"created_at: '2020-01-01T00:00:00Z'\nx: ", 1)
     doc = b"\n".join(line for line in doc.splitlines() if not line.startswith(b"x: ")) + b"\n"
-    old = repo.git.write_commit([repo.rev("main")], {path: doc, **{
-        p: repo.git.tree(REGISTER).read(p) for p in (path.replace("version.yaml", "eval.yaml"), path.replace("version.yaml", "card.md"))}},
-        "Register search-ranker v3\n", "alice <alice@users.noreply.localhost>")
+    old = repo.git.write_commit(
+        [repo.rev("main")],
+        {
+            path: doc,
+            **{
+                p: repo.git.tree(REGISTER).read(p)
+                for p in (path.replace("version.yaml", "eval.yaml"), path.replace("version.yaml", "card.md"))
+            },
+        },
+        "Register search-ranker v3\n",
+        "alice <alice@users.noreply.localhost>",
+    )
     repo.git.set_branch(REGISTER, old, repo.git.branch_sha(REGISTER))
     code, out, _ = run(capsys, repo, *register_args(training, "alice"))
     assert code == 0 and "taken over" in out
@@ -163,7 +201,9 @@ def test_a_rerun_of_register_keeps_the_earlier_runs_created_at(repo, forge, trai
     assert b"created_at: '2020-01-01T00:00:00Z'" in repo.git.tree(REGISTER).read(path)
 
 
-def test_a_pushed_leftover_with_another_change_is_refused_locally_and_on_the_remote(repo, forge, tmp_path, capsys) -> None:
+def test_a_pushed_leftover_with_another_change_is_refused_locally_and_on_the_remote(
+    repo, forge, tmp_path, capsys
+) -> None:
     origin = with_origin(repo, tmp_path)
     args = ["promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"]
     assert run(capsys, repo, *args, "--note", "first", "--no-pr")[0] == 0
@@ -175,7 +215,8 @@ def test_a_pushed_leftover_with_another_change_is_refused_locally_and_on_the_rem
     before = repo.status()
     code, _, err = run(capsys, repo, *args, "--note", "second")
     assert code == 2 and one_line_error(err).startswith(
-        f"mlgate: error: branch '{PROMOTE}' already exists on origin with another change (at {pushed[:12]})")
+        f"mlgate: error: branch '{PROMOTE}' already exists on origin with another change (at {pushed[:12]})"
+    )
     assert f"remove it with `git push origin --delete {PROMOTE}`" in err
     assert repo.status() == before and ref_in(origin, PROMOTE) == pushed and forge.list_pull_requests() == []
 
@@ -192,16 +233,34 @@ def test_a_run_in_another_clone_never_deletes_the_branch_it_did_not_push(repo, t
     with StandIn() as gh:
         gh.state.branch_lookup = lambda branch: ref_in(origin, branch)
         monkeypatch.setenv("GITHUB_TOKEN", gh.state.token)
-        args = ["promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--forge", "github",
-                "--github-repo", "acme/registry", "--github-url", gh.url]
+        args = [
+            "promote",
+            "fraud-detector",
+            "3",
+            "--alias",
+            "champion",
+            "--as",
+            "alice",
+            "--forge",
+            "github",
+            "--github-repo",
+            "acme/registry",
+            "--github-url",
+            gh.url,
+        ]
         code, _, err = run(capsys, clones[0], *args)
         assert code == 0, err
         winner = ref_in(origin, PROMOTE)
         code, _, err = run(capsys, clones[1], *args)
         assert code == 2 and one_line_error(err) == (
             f"mlgate: error: branch '{PROMOTE}' is already on origin, pushed by another run: this run removed its own "
-            "local branch and left the remote one alone\n")
-        assert ref_in(origin, PROMOTE) == winner and gh.state.pulls[1]["head"]["sha"] == winner and len(gh.state.pulls) == 1
+            "local branch and left the remote one alone\n"
+        )
+        assert (
+            ref_in(origin, PROMOTE) == winner
+            and gh.state.pulls[1]["head"]["sha"] == winner
+            and len(gh.state.pulls) == 1
+        )
         assert GitRepo(clones[1]).branch_sha(PROMOTE) is None
 
 
@@ -211,7 +270,8 @@ def test_a_run_holding_the_branch_makes_a_second_one_stop_at_once(repo, forge, c
         code, _, err = run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice")
     assert code == 2 and one_line_error(err) == (
         f"mlgate: error: another mlgate run is publishing branch '{PROMOTE}' right now: let it finish "
-        "(and run this again if it fails)\n")
+        "(and run this again if it fails)\n"
+    )
     assert repo.status() == before and forge.list_pull_requests() == []
 
 
@@ -238,14 +298,33 @@ def test_a_lost_branch_compare_and_swap_is_reported_and_leaves_the_winner_alone(
     git = _RacedGit(repo.root)
     base = repo.rev("main")
     path = "registry/models/fraud-detector/aliases/champion.yaml"
-    commit = git.write_commit([base], {path: repo.path(path).read_bytes().replace(b"version: 2", b"version: 3")},
-                              "Promote\n", "alice <alice@users.noreply.localhost>")
+    commit = git.write_commit(
+        [base],
+        {path: repo.path(path).read_bytes().replace(b"version: 2", b"version: 3")},
+        "Promote\n",
+        "alice <alice@users.noreply.localhost>",
+    )
     git.at = commit if same_commit else base
-    with pytest.raises(UsageError, match=re.escape(
+    with pytest.raises(
+        UsageError,
+        match=re.escape(
             f"branch '{PROMOTE}' was created by another process while this run was publishing it (at {git.at[:12]}); "
-            "this run left it alone")) as info:
-        _publish(git, kind="promote", base="main", base_sha=base, branch=PROMOTE, commit=commit, title="Promote",
-                 body="", forge=forge, author="alice", labels=[])
+            "this run left it alone"
+        ),
+    ) as info:
+        _publish(
+            git,
+            kind="promote",
+            base="main",
+            base_sha=base,
+            branch=PROMOTE,
+            commit=commit,
+            title="Promote",
+            body="",
+            forge=forge,
+            author="alice",
+            labels=[],
+        )
     assert info.value.exit_code == 2
     assert repo.git.branch_sha(PROMOTE) == git.at and forge.list_pull_requests() == []
 
@@ -261,8 +340,17 @@ sys.exit(main(sys.argv[1:]))
 
 def race(*commands: list[str]) -> list[tuple[int, str, str]]:
     """Start one `mlgate` process per command, wait until each is ready, then release them together."""
-    procs = [subprocess.Popen([sys.executable, "-c", _CHILD, *cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=dict(os.environ)) for cmd in commands]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD, *cmd],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        for cmd in commands
+    ]
     for p in procs:
         assert p.stdout.readline() == "ready\n", p.stderr.read()
     for p in procs:
@@ -279,16 +367,22 @@ def race(*commands: list[str]) -> list[tuple[int, str, str]]:
 @pytest.mark.parametrize("attempt", range(4))
 @pytest.mark.parametrize("remote", [False, True], ids=["no-remote", "with-origin"])
 def test_two_identical_promotes_at_once_leave_one_pull_request_whose_branch_exists(
-        repo, forge, tmp_path, monkeypatch, remote: bool, attempt: int) -> None:
-    fixed_clock(monkeypatch)  # both runs build the same commit sha: the case where a loser could delete the winner's branch
+    repo, forge, tmp_path, monkeypatch, remote: bool, attempt: int
+) -> None:
+    fixed_clock(
+        monkeypatch
+    )  # both runs build the same commit sha: the case where a loser could delete the winner's branch
     origin = with_origin(repo, tmp_path) if remote else None
     command = ["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"]
     results = race(command, command)
     assert sorted(code for code, _, _ in results) == [0, 2], results
     _, _, err = next(r for r in results if r[0] == 2)
     assert "Traceback" not in err and "internal error" not in err
-    assert re.fullmatch(rf"mlgate: error: (another mlgate run is publishing branch '{PROMOTE}' right now: .*"
-                        rf"|branch '{PROMOTE}' already has an open pull request \(#1\) with this very change: nothing to do)\n", err)
+    assert re.fullmatch(
+        rf"mlgate: error: (another mlgate run is publishing branch '{PROMOTE}' right now: .*"
+        rf"|branch '{PROMOTE}' already has an open pull request \(#1\) with this very change: nothing to do)\n",
+        err,
+    )
     prs = LocalForge(repo.root).list_pull_requests()
     assert [(p.number, p.head, p.state) for p in prs] == [(1, PROMOTE, "open")]
     assert repo.git.branch_sha(PROMOTE) == prs[0].head_sha
@@ -306,8 +400,10 @@ def test_reviews_at_once_are_all_recorded(repo, forge, attempt: int) -> None:
 
 
 def test_two_different_promotions_at_once_get_two_pull_requests(repo, forge) -> None:
-    results = race(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"],
-                   ["-C", str(repo.root), "promote", "search-ranker", "2", "--alias", "shadow", "--as", "bob"])
+    results = race(
+        ["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"],
+        ["-C", str(repo.root), "promote", "search-ranker", "2", "--alias", "shadow", "--as", "bob"],
+    )
     assert [code for code, _, _ in results] == [0, 0], results
     prs = forge.list_pull_requests()
     assert sorted(p.number for p in prs) == [1, 2] and all(repo.git.branch_sha(p.head) == p.head_sha for p in prs)
@@ -344,9 +440,24 @@ def _corrupt(kind: str, record: dict) -> bytes:
     return json.dumps(changed).encode()
 
 
-CORRUPTIONS = ["empty", "truncated", "not-utf8", "deeply-nested", "huge", "a-list", "missing-reviews", "reviews-not-a-list",
-               "review-missing-fields", "review-not-an-object", "review-wrong-type", "author-a-number", "number-a-string",
-               "number-of-another-file", "unknown-state", "comments-null"]
+CORRUPTIONS = [
+    "empty",
+    "truncated",
+    "not-utf8",
+    "deeply-nested",
+    "huge",
+    "a-list",
+    "missing-reviews",
+    "reviews-not-a-list",
+    "review-missing-fields",
+    "review-not-an-object",
+    "review-wrong-type",
+    "author-a-number",
+    "number-a-string",
+    "number-of-another-file",
+    "unknown-state",
+    "comments-null",
+]
 
 
 @pytest.mark.parametrize("kind", CORRUPTIONS)
@@ -356,8 +467,12 @@ def test_a_corrupt_pull_request_record_is_a_one_line_error_naming_the_file(repo,
     bad = _corrupt(kind, json.loads(path.read_text()))
     path.write_bytes(bad)
     before = repo.status()
-    for args in (["validate", "--forge", "local", "--pr", "1"], ["review", "1", "--approve", "--as", "dave"],
-                 ["merge", "1", "--as", "dave"], ["promote", "search-ranker", "2", "--alias", "shadow", "--as", "bob"]):
+    for args in (
+        ["validate", "--forge", "local", "--pr", "1"],
+        ["review", "1", "--approve", "--as", "dave"],
+        ["merge", "1", "--as", "dave"],
+        ["promote", "search-ranker", "2", "--alias", "shadow", "--as", "bob"],
+    ):
         code, _, err = run(capsys, repo, *args)
         assert code == 2, (args, err)
         assert one_line_error(err).startswith(f"mlgate: error: {path}: corrupt local pull request record ("), err
@@ -369,8 +484,11 @@ def test_a_corrupt_pull_request_record_is_a_one_line_error_naming_the_file(repo,
     assert not [p.name for p in path.parent.iterdir() if p.name != "1.json"]
 
 
-@pytest.mark.parametrize("content", [b"", b"[]", b'{"@acme/ml-leads": "dave"}', b'{"@acme/ml-leads": [1]}', b"{"],
-                         ids=["empty", "a-list", "members-not-a-list", "member-not-a-string", "truncated"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"[]", b'{"@acme/ml-leads": "dave"}', b'{"@acme/ml-leads": [1]}', b"{"],
+    ids=["empty", "a-list", "members-not-a-list", "member-not-a-string", "truncated"],
+)
 def test_a_corrupt_team_list_is_a_one_line_error_naming_the_file(repo, forge, capsys, content: bytes) -> None:
     promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
     forge.review(1, "dave", "APPROVED")
@@ -397,16 +515,23 @@ def test_stray_files_beside_the_records_are_not_pull_requests(repo, forge, capsy
 # --- 4. rollback judges its gate like promote --------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["promote", "churn-predictor", "1", "--alias", "champion"],
-                                     ["rollback", "churn-predictor", "--alias", "champion", "--to", "1"]],
-                         ids=["promote", "rollback"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["promote", "churn-predictor", "1", "--alias", "champion"],
+        ["rollback", "churn-predictor", "--alias", "champion", "--to", "1"],
+    ],
+    ids=["promote", "rollback"],
+)
 def test_a_deprecated_target_exits_1_with_the_gate_table_for_promote_and_rollback(repo, forge, capsys, command) -> None:
     before = repo.status()
     code, out, err = run(capsys, repo, *command, "--as", "oncall")
     assert code == 1
     assert "fail     deprecated             version 1 is deprecated" in out
-    assert "churn-predictor@champion: 3 -> 1 (promotion) fails its gate (deprecated, metric auc, no regression auc); " \
-           "nothing was created (use --force to open the pull request anyway)" in one_line_error(err)
+    assert (
+        "churn-predictor@champion: 3 -> 1 (promotion) fails its gate (deprecated, metric auc, no regression auc); "
+        "nothing was created (use --force to open the pull request anyway)" in one_line_error(err)
+    )
     assert repo.status() == before and forge.list_pull_requests() == []
     code, _, err = run(capsys, repo, *command, "--as", "oncall", "--force")  # forced: the validator still refuses it
     assert code == 2 and "MG205 alias 'champion' points at version 1, deprecated in model.yaml" in one_line_error(err)
@@ -441,9 +566,19 @@ def test_the_rollback_help_example_of_a_refused_rollback_works(repo, capsys) -> 
 
 
 def test_register_library_still_reports_the_open_pull_request(repo, forge, training) -> None:
-    kw = dict(artifact=str(training / "alice.bin"), eval_file=str(training / "eval.yaml"), card_file=str(training / "card.md"),
-              author="alice", lineage={"run_id": "r", "git_sha": "a" * 40, "code_repo": "https://x.test/y",
-                                       "dataset": {"uri": "s3://d/x", "sha256": DIGEST}}, forge=forge)
+    kw = dict(
+        artifact=str(training / "alice.bin"),
+        eval_file=str(training / "eval.yaml"),
+        card_file=str(training / "card.md"),
+        author="alice",
+        lineage={
+            "run_id": "r",
+            "git_sha": "a" * 40,
+            "code_repo": "https://x.test/y",
+            "dataset": {"uri": "s3://d/x", "sha256": DIGEST},
+        },
+        forge=forge,
+    )
     first = register(repo.root, "search-ranker", **kw)
     with pytest.raises(ForgeError, match=r"already has an open pull request \(#1\) with this very change") as info:
         register(repo.root, "search-ranker", **kw)

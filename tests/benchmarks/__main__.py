@@ -71,27 +71,45 @@ def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     target = 1 if current != 1 else 2
     git("switch", "--quiet", "-c", "bench-promote")
     alias = repo / f"registry/models/{m}/aliases/challenger.yaml"
-    alias.write_text(alias.read_text().replace("version: 2", f"version: {target}") if target != 2 else alias.read_text().replace("version: 2", "version: 3"))
+    alias.write_text(
+        alias.read_text().replace("version: 2", f"version: {target}")
+        if target != 2
+        else alias.read_text().replace("version: 2", "version: 3")
+    )
     git("commit", "--quiet", "-am", "bench: move one alias")
     git("switch", "--quiet", "main")
 
     index = repo.parent / f"index-{syn.models}.json"
     results["build the serving index"] = time_process(_mlgate_cmd("index", "--ref", "main", "-o", str(index)), repo, 1)
-    cold = ("import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
-            "print(sum(1 for m in s.model_names() if serving.resolve(f'models:/{m}@champion', s)))")
-    results["serving cold start: every champion (fresh process)"] = time_process([sys.executable, "-c", cold, str(index)], repo, runs)
-    warm = ("import sys, time, statistics; from mlgate import serving; s = serving.open_source(sys.argv[1]); ts = []\n"
-            "for _ in range(200):\n t = time.perf_counter(); serving.resolve(sys.argv[2], s); ts.append(time.perf_counter() - t)\n"
-            "print(statistics.median(ts))")
-    out = subprocess.run([sys.executable, "-c", warm, str(index), f"models:/{m}@champion"], cwd=repo, env=_env(),
-                         capture_output=True, text=True, check=True).stdout
+    cold = (
+        "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
+        "print(sum(1 for m in s.model_names() if serving.resolve(f'models:/{m}@champion', s)))"
+    )
+    results["serving cold start: every champion (fresh process)"] = time_process(
+        [sys.executable, "-c", cold, str(index)], repo, runs
+    )
+    warm = (
+        "import sys, time, statistics; from mlgate import serving; s = serving.open_source(sys.argv[1]); ts = []\n"
+        "for _ in range(200):\n t = time.perf_counter(); serving.resolve(sys.argv[2], s); ts.append(time.perf_counter() - t)\n"
+        "print(statistics.median(ts))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", warm, str(index), f"models:/{m}@champion"],
+        cwd=repo,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     results["alias look-up in a warm process"] = {"median_s": float(out.split()[-1]), "runs_s": []}
     results["show the whole registry"] = time_process(_mlgate_cmd("list", "--ref", "main"), repo, runs)
     results["validate whole registry"] = time_process(_mlgate_cmd("validate"), repo, max(1, runs // 2))
     results["validate PR moving one alias"] = time_process(
-        _mlgate_cmd("validate", "--base", "main", "--head", "bench-promote"), repo, runs, ok_codes=(0, 1))
+        _mlgate_cmd("validate", "--base", "main", "--head", "bench-promote"), repo, runs, ok_codes=(0, 1)
+    )
     results["resolve one alias (fresh process)"] = time_process(
-        _mlgate_cmd("resolve", f"models:/{m}@champion", "--ref", "main"), repo, runs)
+        _mlgate_cmd("resolve", f"models:/{m}@champion", "--ref", "main"), repo, runs
+    )
     results["history of one model"] = time_process(_mlgate_cmd("history", m, "--format", "jsonl"), repo, runs)
     results["history of the whole registry"] = time_process(_mlgate_cmd("history", "--format", "jsonl"), repo, runs)
 
@@ -101,7 +119,9 @@ def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     (repo.parent / "card.md").write_text("# card\n\nx\n")
 
     def drop_branch() -> None:
-        subprocess.run(["git", "branch", "-D", f"mlgate/register-{m}-v{syn.versions + 1}"], cwd=repo, capture_output=True)
+        subprocess.run(
+            ["git", "branch", "-D", f"mlgate/register-{m}-v{syn.versions + 1}"], cwd=repo, capture_output=True
+        )
 
     promote_branch = f"mlgate/promote-{m}-challenger-v3"  # challenger holds 2 in every synthetic model
 
@@ -109,23 +129,54 @@ def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
         subprocess.run(["git", "branch", "-D", promote_branch], cwd=repo, capture_output=True)
 
     results["promote one alias"] = time_process(
-        _mlgate_cmd("promote", m, "3", "--alias", "challenger", "--no-pr", "--force", "--as", "bench"), repo, runs,
-        setup=drop_promotion)
+        _mlgate_cmd("promote", m, "3", "--alias", "challenger", "--no-pr", "--force", "--as", "bench"),
+        repo,
+        runs,
+        setup=drop_promotion,
+    )
     drop_promotion()
     results["register one version"] = time_process(
-        _mlgate_cmd("register", m, "--artifact", str(artifact), "--eval", str(repo.parent / "eval.yaml"),
-                    "--card", str(repo.parent / "card.md"), "--run-id", "r", "--git-sha", "a" * 40,
-                    "--code-repo", "https://x.test/y", "--dataset-uri", "s3://d/x", "--dataset-sha256", "b" * 64,
-                    "--no-pr", "--as", "bench"), repo, runs, setup=drop_branch)
+        _mlgate_cmd(
+            "register",
+            m,
+            "--artifact",
+            str(artifact),
+            "--eval",
+            str(repo.parent / "eval.yaml"),
+            "--card",
+            str(repo.parent / "card.md"),
+            "--run-id",
+            "r",
+            "--git-sha",
+            "a" * 40,
+            "--code-repo",
+            "https://x.test/y",
+            "--dataset-uri",
+            "s3://d/x",
+            "--dataset-sha256",
+            "b" * 64,
+            "--no-pr",
+            "--as",
+            "bench",
+        ),
+        repo,
+        runs,
+        setup=drop_branch,
+    )
     drop_branch()
     # the same path-limited reads with git's changed-path Bloom filters (git commit-graph write --changed-paths)
     t = time.perf_counter()
     git("commit-graph", "write", "--reachable", "--changed-paths")
     results["(write the commit-graph once)"] = {"median_s": time.perf_counter() - t, "runs_s": []}
     results["validate PR moving one alias, with commit-graph"] = time_process(
-        _mlgate_cmd("validate", "--base", "main", "--head", "bench-promote"), repo, runs, ok_codes=(0, 1))
-    results["history of one model, with commit-graph"] = time_process(_mlgate_cmd("history", m, "--format", "jsonl"), repo, runs)
-    subprocess.run(["rm", "-rf", str(repo / ".git/objects/info/commit-graph"), str(repo / ".git/objects/info/commit-graphs")])
+        _mlgate_cmd("validate", "--base", "main", "--head", "bench-promote"), repo, runs, ok_codes=(0, 1)
+    )
+    results["history of one model, with commit-graph"] = time_process(
+        _mlgate_cmd("history", m, "--format", "jsonl"), repo, runs
+    )
+    subprocess.run(
+        ["rm", "-rf", str(repo / ".git/objects/info/commit-graph"), str(repo / ".git/objects/info/commit-graphs")]
+    )
     git("branch", "-D", "bench-promote")
     return results
 
@@ -140,10 +191,13 @@ def table(report: dict) -> str:
     lines = []
     for size in report["sizes"]:
         peers = [p for p in report["peers"] if p in size.get("peers", {})]
-        lines += [f"#### {size['models']} models x {size['versions']} versions ({size['total_versions']:,} versions, "
-                  f"{size['promotions']:,} promotion PRs)", "", "| operation | mlgate | " +
-                  "".join(f"{p} | " for p in peers) + "fastest peer / mlgate |",
-                  "|---|---|" + "---|" * len(peers) + "---|"]
+        lines += [
+            f"#### {size['models']} models x {size['versions']} versions ({size['total_versions']:,} versions, "
+            f"{size['promotions']:,} promotion PRs)",
+            "",
+            "| operation | mlgate | " + "".join(f"{p} | " for p in peers) + "fastest peer / mlgate |",
+            "|---|---|" + "---|" * len(peers) + "---|",
+        ]
         ops = list(size["mlgate"]) + [op for p in peers for op in size["peers"][p] if op not in size["mlgate"]]
         for op in dict.fromkeys(ops):
             mine = size["mlgate"].get(op)
@@ -151,14 +205,19 @@ def table(report: dict) -> str:
             cells = [_fmt(x["median_s"]) if x else "n/a" for x in theirs]
             known = [x["median_s"] for x in theirs if x]
             ratio = f"{min(known) / mine['median_s']:.0f}x" if known and mine else "-"
-            lines.append(f"| {op} | {_fmt(mine['median_s']) if mine else 'n/a'} | " + "".join(f"{c} | " for c in cells) + f"{ratio} |")
+            lines.append(
+                f"| {op} | {_fmt(mine['median_s']) if mine else 'n/a'} | "
+                + "".join(f"{c} | " for c in cells)
+                + f"{ratio} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m tests.benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="1000,10000", help="total versions per synthetic registry, comma-separated")
     ap.add_argument("--versions", type=int, default=10, help="versions per model")
     ap.add_argument("--promotions", type=int, default=None, help="promotion PRs in the history (default: = size)")
@@ -167,16 +226,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peers", default="", help="comma-separated: gto, mlflow")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--keep", default=None, help="build the registries in this folder and keep them")
-    ap.add_argument("--peer-max-versions", type=int, default=1000,
-                    help="run peers only on registries up to this many versions (building 10,000 versions through "
-                         "MLflow's client takes many minutes)")
+    ap.add_argument(
+        "--peer-max-versions",
+        type=int,
+        default=1000,
+        help="run peers only on registries up to this many versions (building 10,000 versions through "
+        "MLflow's client takes many minutes)",
+    )
     ap.add_argument("--peers-venv", default=None, help="reuse (or create) the peers' virtualenv here")
     args = ap.parse_args(argv)
     peers = [p for p in args.peers.split(",") if p]
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
-    report = {"machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": __import__("os").cpu_count(),
-                          "git": subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()},
-              "runs": args.runs, "seed": args.seed, "peers": peers, "sizes": []}
+    report = {
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": __import__("os").cpu_count(),
+            "git": subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip(),
+        },
+        "runs": args.runs,
+        "seed": args.seed,
+        "peers": peers,
+        "sizes": [],
+    }
     try:
         for size in [int(x) for x in args.sizes.split(",")]:
             models = max(1, size // args.versions)
@@ -186,14 +258,24 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(path)
             t = time.perf_counter()
             syn = build(path, models, args.versions, promotions, args.seed)
-            print(f"built {models} models x {args.versions} versions, {promotions} promotions in {time.perf_counter() - t:.1f} s",
-                  file=sys.stderr)
-            entry = {"models": models, "versions": args.versions, "total_versions": models * args.versions,
-                     "promotions": promotions, "mlgate": mlgate_suite(syn, args.runs), "peers": {}}
+            print(
+                f"built {models} models x {args.versions} versions, {promotions} promotions in {time.perf_counter() - t:.1f} s",
+                file=sys.stderr,
+            )
+            entry = {
+                "models": models,
+                "versions": args.versions,
+                "total_versions": models * args.versions,
+                "promotions": promotions,
+                "mlgate": mlgate_suite(syn, args.runs),
+                "peers": {},
+            }
             if peers and models * args.versions <= args.peer_max_versions:
                 from .peers import run_peers
 
-                entry["peers"] = run_peers(peers, syn, work, args.runs, Path(args.peers_venv) if args.peers_venv else None)
+                entry["peers"] = run_peers(
+                    peers, syn, work, args.runs, Path(args.peers_venv) if args.peers_venv else None
+                )
             report["sizes"].append(entry)
             print(table({**report, "sizes": [entry]}))
     finally:

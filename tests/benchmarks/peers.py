@@ -36,8 +36,11 @@ def ensure_venv(where: Path, packages: list[str]) -> Path:
         return python
     subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
     t = time.perf_counter()
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *packages],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *packages],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     print(f"installed {wanted} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     marker.write_text(wanted)
     return python
@@ -71,8 +74,11 @@ def build_gto(python: Path, path: Path, syn: Synthetic) -> None:
         print(json.dumps({n: [name_tag(Action.REGISTER, n, version="v0.0.1", simple=True),
                                name_tag(Action.ASSIGN, n, stage="prod", simple=True)] for n in names[:1]}))
     """)
-    sample = json.loads(subprocess.run([str(python), "-c", script, json.dumps(names)], check=True, capture_output=True,
-                                       text=True).stdout)
+    sample = json.loads(
+        subprocess.run(
+            [str(python), "-c", script, json.dumps(names)], check=True, capture_output=True, text=True
+        ).stdout
+    )
     reg_tpl, assign_tpl = sample[names[0]]
     assert reg_tpl == f"{names[0]}@v0.0.1" and assign_tpl == f"{names[0]}#prod", sample  # GTO's own formats
 
@@ -137,8 +143,14 @@ def gto_suite(python: Path, path: Path, syn: Synthetic, runs: int) -> dict[str, 
     m = syn.model_names[len(syn.model_names) // 2]
     res: dict[str, dict] = {}
     res["serving cold start: every champion (fresh process)"] = _time(
-        [str(python), "-c", "import gto.api as a; rows = a.show('.'); print(sum(1 for r in rows.values() if r['stage'].get('prod')))"],
-        path, runs)
+        [
+            str(python),
+            "-c",
+            "import gto.api as a; rows = a.show('.'); print(sum(1 for r in rows.values() if r['stage'].get('prod')))",
+        ],
+        path,
+        runs,
+    )
     res["resolve one alias (fresh process)"] = _time([gto, "show", f"{m}#prod"], path, runs)
     res["show the whole registry"] = _time([gto, "show"], path, runs)
     res["history of one model"] = _time([gto, "history", m], path, runs)
@@ -148,9 +160,18 @@ def gto_suite(python: Path, path: Path, syn: Synthetic, runs: int) -> dict[str, 
 
     def new_commit() -> None:
         counter["n"] += 1
-        subprocess.run(["git", "commit", "--quiet", "--allow-empty", "-m", f"bench {counter['n']}"], cwd=path, check=True,
-                       env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
-                            "GIT_COMMITTER_EMAIL": "b@x"})
+        subprocess.run(
+            ["git", "commit", "--quiet", "--allow-empty", "-m", f"bench {counter['n']}"],
+            cwd=path,
+            check=True,
+            env={
+                **os.environ,
+                "GIT_AUTHOR_NAME": "b",
+                "GIT_AUTHOR_EMAIL": "b@x",
+                "GIT_COMMITTER_NAME": "b",
+                "GIT_COMMITTER_EMAIL": "b@x",
+            },
+        )
 
     res["register one version"] = _time([gto, "register", m, "--bump-patch"], path, runs, setup=new_commit)
     res["promote one alias"] = _time([gto, "assign", m, f"{m}@v0.0.3", "--stage", "staging", "--force"], path, runs)
@@ -185,36 +206,71 @@ def build_mlflow(python: Path, path: Path, syn: Synthetic) -> str:
             c.set_registered_model_alias(m, "champion", str(v))
         print("ok")
     """)
-    subprocess.run([str(python), "-c", script, uri, json.dumps(list(syn.model_names)), str(syn.versions),
-                    str(syn.promotions), str(syn.seed)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(python),
+            "-c",
+            script,
+            uri,
+            json.dumps(list(syn.model_names)),
+            str(syn.versions),
+            str(syn.promotions),
+            str(syn.seed),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return uri
 
 
 def mlflow_suite(python: Path, path: Path, uri: str, syn: Synthetic, runs: int) -> dict[str, dict]:
     m = syn.model_names[len(syn.model_names) // 2]
-    head = ("import warnings; warnings.filterwarnings('ignore'); from mlflow import MlflowClient; "
-            f"c = MlflowClient(tracking_uri={uri!r}, registry_uri={uri!r}); ")
+    head = (
+        "import warnings; warnings.filterwarnings('ignore'); from mlflow import MlflowClient; "
+        f"c = MlflowClient(tracking_uri={uri!r}, registry_uri={uri!r}); "
+    )
     names = json.dumps(list(syn.model_names))
     res: dict[str, dict] = {}
     res["serving cold start: every champion (fresh process)"] = _time(
-        [str(python), "-c", head + f"import json; [c.get_model_version_by_alias(n, 'champion') for n in json.loads({names!r})]"],
-        path, runs)
+        [
+            str(python),
+            "-c",
+            head + f"import json; [c.get_model_version_by_alias(n, 'champion') for n in json.loads({names!r})]",
+        ],
+        path,
+        runs,
+    )
     res["resolve one alias (fresh process)"] = _time(
-        [str(python), "-c", head + f"print(c.get_model_version_by_alias({m!r}, 'champion').source)"], path, runs)
+        [str(python), "-c", head + f"print(c.get_model_version_by_alias({m!r}, 'champion').source)"], path, runs
+    )
     res["history of one model"] = _time(
-        [str(python), "-c", head + f"print(len(c.search_model_versions(\"name='{m}'\")))"], path, runs)
+        [str(python), "-c", head + f"print(len(c.search_model_versions(\"name='{m}'\")))"], path, runs
+    )
     res["register one version"] = _time(
-        [str(python), "-c", head + f"c.create_model_version({m!r}, source='s3://bench/x', run_id=None)"], path, runs)
+        [str(python), "-c", head + f"c.create_model_version({m!r}, source='s3://bench/x', run_id=None)"], path, runs
+    )
     res["promote one alias"] = _time(
-        [str(python), "-c", head + f"c.set_registered_model_alias({m!r}, 'challenger', '3')"], path, runs)
-    warm = subprocess.run([str(python), "-c", head + textwrap.dedent(f"""
+        [str(python), "-c", head + f"c.set_registered_model_alias({m!r}, 'challenger', '3')"], path, runs
+    )
+    warm = subprocess.run(
+        [
+            str(python),
+            "-c",
+            head
+            + textwrap.dedent(f"""
         import time, statistics
         c.get_model_version_by_alias({m!r}, 'champion')
         ts = []
         for _ in range(200):
             t = time.perf_counter(); c.get_model_version_by_alias({m!r}, 'champion'); ts.append(time.perf_counter() - t)
         print(statistics.median(ts))
-    """)], cwd=path, capture_output=True, text=True, check=True)
+    """),
+        ],
+        cwd=path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     res["alias look-up in a warm process"] = {"median_s": float(warm.stdout.split()[-1]), "runs_s": []}
     return res
 

@@ -110,7 +110,7 @@ def alias_yaml(model: str, alias: str, v: int) -> str:
 
 
 def model_yaml(model: str) -> str:
-    return f"apiVersion: mlgate/v1\nkind: Model\nname: {model}\ndescription: Synthetic model {model}.\nowners: [\"@acme/ml\"]\n"
+    return f'apiVersion: mlgate/v1\nkind: Model\nname: {model}\ndescription: Synthetic model {model}.\nowners: ["@acme/ml"]\n'
 
 
 def auc(model: str, v: int) -> float:
@@ -191,8 +191,9 @@ def build(path: Path, models: int, versions: int, promotions: int, seed: int = 0
         main_mark = mark
     s.line("reset refs/heads/bench-pr")
     s.line("from 0000000000000000000000000000000000000000")
-    proc = subprocess.run(["git", "fast-import", "--quiet", "--done"], cwd=path, input=b"".join(s.parts) + b"done\n",
-                          capture_output=True)
+    proc = subprocess.run(
+        ["git", "fast-import", "--quiet", "--done"], cwd=path, input=b"".join(s.parts) + b"done\n", capture_output=True
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.decode())
     subprocess.run(["git", "branch", "-D", "bench-pr"], cwd=path, capture_output=True)

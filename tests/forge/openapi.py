@@ -156,5 +156,7 @@ class Description:
     def errors(self, schema: Any, instance: Any) -> list[str]:
         root = {"allOf": [translate(schema)], "components": self.components}
         validator = Draft4Validator(root, format_checker=self.checker)
-        return [f"{'$' + ''.join(f'[{p!r}]' for p in e.absolute_path)}: {e.message[:300]}"
-                for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))]
+        return [
+            f"{'$' + ''.join(f'[{p!r}]' for p in e.absolute_path)}: {e.message[:300]}"
+            for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+        ]

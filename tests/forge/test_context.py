@@ -19,22 +19,38 @@ def _event(tmp_path: Path, payload: dict) -> dict[str, str]:
 
 
 def _pull(head_repo: str, base_repo: str = "acme/registry") -> dict:
-    return {"pull_request": {"number": 3, "base": {"sha": "b" * 40, "repo": {"full_name": base_repo}},
-                             "head": {"sha": "a" * 40, "repo": {"full_name": head_repo}}}}
+    return {
+        "pull_request": {
+            "number": 3,
+            "base": {"sha": "b" * 40, "repo": {"full_name": base_repo}},
+            "head": {"sha": "a" * 40, "repo": {"full_name": head_repo}},
+        }
+    }
 
 
 def test_a_pull_request_from_a_fork_is_told_apart(tmp_path: Path) -> None:
     ctx = actions_context(_event(tmp_path, _pull("mallory/registry")))
     assert (ctx.number, ctx.base_sha, ctx.head_sha, ctx.fork) == (3, "b" * 40, "a" * 40, True)
     assert actions_context(_event(tmp_path, _pull("ACME/registry"))).fork is False
-    assert actions_context(_event(tmp_path, {"pull_request": {"number": 3, "base": {"sha": "b"}, "head": {"sha": "a"}}})).fork is False
+    assert (
+        actions_context(
+            _event(tmp_path, {"pull_request": {"number": 3, "base": {"sha": "b"}, "head": {"sha": "a"}}})
+        ).fork
+        is False
+    )
 
 
 def test_a_long_report_points_at_this_runs_job_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with StandIn() as gh:
         gh.add_pull(5, "alice", "a" * 40)
-        for k, v in {"GITHUB_TOKEN": gh.state.token, "GITHUB_REPOSITORY": "acme/registry", "GITHUB_API_URL": gh.url,
-                     "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "2"}.items():
+        for k, v in {
+            "GITHUB_TOKEN": gh.state.token,
+            "GITHUB_REPOSITORY": "acme/registry",
+            "GITHUB_API_URL": gh.url,
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_RUN_ID": "42",
+            "GITHUB_RUN_ATTEMPT": "2",
+        }.items():
             monkeypatch.setenv(k, v)
         open_forge("github", tmp_path).upsert_comment(5, "x\n" * 40000, short="the failing gates")
         [comment] = gh.state.comments.values()
@@ -46,7 +62,11 @@ def test_the_bot_an_installation_token_writes_as_can_be_named(tmp_path: Path, mo
     with StandIn() as gh:
         gh.add_pull(5, "alice", "a" * 40)
         gh.state.token_kind = "app"  # its comments are github-actions[bot]'s
-        for k, v in {"GITHUB_TOKEN": gh.state.token, "GITHUB_REPOSITORY": "acme/registry", "GITHUB_API_URL": gh.url}.items():
+        for k, v in {
+            "GITHUB_TOKEN": gh.state.token,
+            "GITHUB_REPOSITORY": "acme/registry",
+            "GITHUB_API_URL": gh.url,
+        }.items():
             monkeypatch.setenv(k, v)
         monkeypatch.setenv("MLGATE_GITHUB_APP_LOGIN", "mlgate-app[bot]")
         forge = open_forge("github", tmp_path)

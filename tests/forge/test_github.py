@@ -50,8 +50,18 @@ def test_reads_a_pull_request_with_its_reviews(gh: StandIn) -> None:
     gh.review(7, "dave", "APPROVED")
     gh.review(7, "erin", "CHANGES_REQUESTED", commit="c" * 40)
     pr = forge(gh).pull_request(7)
-    assert (pr.number, pr.author, pr.head_sha, pr.state, pr.base, pr.head) == (7, "alice", H, "open", "main", "mlgate/promote-x")
-    assert [(r.user, r.state, r.commit) for r in pr.reviews] == [("dave", "APPROVED", H), ("erin", "CHANGES_REQUESTED", "c" * 40)]
+    assert (pr.number, pr.author, pr.head_sha, pr.state, pr.base, pr.head) == (
+        7,
+        "alice",
+        H,
+        "open",
+        "main",
+        "mlgate/promote-x",
+    )
+    assert [(r.user, r.state, r.commit) for r in pr.reviews] == [
+        ("dave", "APPROVED", H),
+        ("erin", "CHANGES_REQUESTED", "c" * 40),
+    ]
     assert pr.reviews[0].submitted_at.endswith("Z")
     assert pr.url == "https://github.com/acme/registry/pull/7"
     assert (pr.pushers, pr.requester, pr.closed_at) == (("alice",), None, "")
@@ -92,8 +102,12 @@ def test_requester_is_the_last_trailer_if_it_is_a_login(gh: StandIn) -> None:
 
 
 def test_pushers_are_the_github_users_behind_every_commit(gh: StandIn) -> None:
-    commits = [gh.commit("1" * 40, "alice", "alice"), gh.commit("2" * 40, "bob", "web-flow"),
-               gh.commit("3" * 40, None, None), gh.commit("4" * 40, "Alice", "carol")]
+    commits = [
+        gh.commit("1" * 40, "alice", "alice"),
+        gh.commit("2" * 40, "bob", "web-flow"),
+        gh.commit("3" * 40, None, None),
+        gh.commit("4" * 40, "Alice", "carol"),
+    ]
     gh.add_pull(7, "alice", "4" * 40, commits=commits)
     gh.push(7, "5" * 40, "mona-cat_octo")
     pr = forge(gh).pull_request(7)
@@ -160,13 +174,22 @@ def test_rejected_pull_requests_are_the_closed_unmerged_mlgate_ones(gh: StandIn)
 def test_open_pull_request_with_labels_and_the_422_of_a_duplicate(gh: StandIn) -> None:
     gh.state.branches.update({"mlgate/register-x-v1": H, "main": "b" * 40})
     f = forge(gh)
-    pr = f.open_pull_request(title="Register x v1", body="body", head="mlgate/register-x-v1", base="main",
-                             labels=["mlgate", "registration"], author="ignored")
+    pr = f.open_pull_request(
+        title="Register x v1",
+        body="body",
+        head="mlgate/register-x-v1",
+        base="main",
+        labels=["mlgate", "registration"],
+        author="ignored",
+    )
     assert pr.number == 1 and pr.head_sha == H and pr.author == "alice"  # the token's user
     assert [label["name"] for label in gh.state.pulls[1]["labels"]] == ["mlgate", "registration"]
-    with pytest.raises(ForgeError, match="GitHub answered 422 Unprocessable Entity while trying to open a pull request "
-                                         "from mlgate/register-x-v1 into main: Validation Failed: A pull request already "
-                                         "exists for acme:mlgate/register-x-v1"):
+    with pytest.raises(
+        ForgeError,
+        match="GitHub answered 422 Unprocessable Entity while trying to open a pull request "
+        "from mlgate/register-x-v1 into main: Validation Failed: A pull request already "
+        "exists for acme:mlgate/register-x-v1",
+    ):
         f.open_pull_request(title="again", body="", head="mlgate/register-x-v1", base="main", labels=[], author="x")
 
 
@@ -180,17 +203,31 @@ def test_permission_is_the_role_github_reports(gh: StandIn) -> None:
     gh.state.missing_users.add("nobody")
     f = forge(gh)
     assert [f.permission(u) for u in ("ann", "max", "wes", "tia", "rey", "olga", "stranger", "nobody")] == [
-        "admin", "maintain", "write", "triage", "read", "read", "none", "none"]
+        "admin",
+        "maintain",
+        "write",
+        "triage",
+        "read",
+        "read",
+        "none",
+        "none",
+    ]
 
 
 def test_permission_is_unknown_when_github_refuses_and_asked_once_per_run(gh: StandIn) -> None:
     gh.collaborator("dave")
-    gh.fault(403, {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
-             match="/collaborators/erin/")
+    gh.fault(
+        403,
+        {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
+        match="/collaborators/erin/",
+    )
     reviews = ForgeReviews(forge(gh), 1)
     assert [reviews.permission(u) for u in ("dave", "DAVE", "erin", "erin")] == ["write", "write", None, None]
     asked = [p for _, p in gh.state.requests if p.endswith("/permission")]
-    assert asked == ["/repos/acme/registry/collaborators/dave/permission", "/repos/acme/registry/collaborators/erin/permission"]
+    assert asked == [
+        "/repos/acme/registry/collaborators/dave/permission",
+        "/repos/acme/registry/collaborators/erin/permission",
+    ]
 
 
 def test_a_rate_limit_is_not_taken_for_no_permission(gh: StandIn) -> None:
@@ -298,7 +335,9 @@ def test_a_failed_update_never_leaves_a_stale_verdict(gh: StandIn) -> None:
     f = forge(gh, time=time)
     f.upsert_comment(5, "### mlgate validate: passed")
     gh.server_error(502, times=5, match="^PATCH ")  # every try of the update fails; GitHub is back after
-    with pytest.raises(ForgeError, match="GitHub answered 502 Bad Gateway .* while trying to comment on pull request #5"):
+    with pytest.raises(
+        ForgeError, match="GitHub answered 502 Bad Gateway .* while trying to comment on pull request #5"
+    ):
         f.upsert_comment(5, "### mlgate validate: failed")
     [comment] = gh.state.comments.values()
     assert comment["body"].startswith(f"{COMMENT_MARKER}\n**This mlgate report is outdated**")
@@ -309,8 +348,12 @@ def test_an_old_report_that_cannot_be_marked_outdated_is_deleted(gh: StandIn) ->
     gh.add_pull(5, "alice", H)
     f = forge(gh)
     f.upsert_comment(5, "### mlgate validate: passed")
-    gh.fault(403, {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
-             match="^PATCH ", times=2)
+    gh.fault(
+        403,
+        {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
+        match="^PATCH ",
+        times=2,
+    )
     with pytest.raises(ForgeError, match=r"GitHub refused \(403 Forbidden: Resource not accessible by integration\)"):
         f.upsert_comment(5, "### mlgate validate: failed")
     assert gh.state.comments == {} and gh.state.requests[-1][0] == "DELETE"
@@ -320,8 +363,12 @@ def test_when_nothing_can_be_done_the_error_says_the_old_report_stayed(gh: Stand
     gh.add_pull(5, "alice", H)
     f = forge(gh)
     f.upsert_comment(5, "### mlgate validate: passed")
-    gh.fault(403, {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
-             match="^(PATCH|DELETE) ", times=3)
+    gh.fault(
+        403,
+        {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
+        match="^(PATCH|DELETE) ",
+        times=3,
+    )
     with pytest.raises(ForgeError, match="and the earlier report could not be marked outdated: GitHub refused"):
         f.upsert_comment(5, "### mlgate validate: failed")
 
@@ -353,7 +400,8 @@ def test_an_html_502_that_lasts_is_one_clear_line(gh: StandIn) -> None:
     assert str(info.value) == (
         "GitHub answered 502 Bad Gateway with an HTML page titled 'Unicorn! · GitHub' instead of JSON (after 5 attempts "
         "over 15 s of waiting) while trying to read pull request #9: GitHub or a proxy in front of it is failing: try "
-        "again later (https://www.githubstatus.com)")
+        "again later (https://www.githubstatus.com)"
+    )
     assert time.slept == [1, 2, 4, 8] and len(gh.state.requests) == 5
 
 
@@ -362,8 +410,11 @@ def test_a_json_500_says_what_github_said(gh: StandIn) -> None:
     gh.add_pull(9, "alice", H)
     assert forge(gh).pull_request(9).number == 9  # retried once, fine
     gh.fault(500, {"message": "Server Error", "documentation_url": "https://docs.github.com/rest"}, times=5)
-    with pytest.raises(ForgeError, match=r"^GitHub answered 500 Internal Server Error \(after 5 attempts over 15 s of "
-                                         r"waiting\) while trying to read pull request #9: Server Error; GitHub or a proxy"):
+    with pytest.raises(
+        ForgeError,
+        match=r"^GitHub answered 500 Internal Server Error \(after 5 attempts over 15 s of "
+        r"waiting\) while trying to read pull request #9: Server Error; GitHub or a proxy",
+    ):
         forge(gh).pull_request(9)
 
 
@@ -380,7 +431,8 @@ def test_a_secondary_rate_limit_waits_what_github_asks(gh: StandIn) -> None:
     assert message == (
         "GitHub's secondary rate limit (403 Forbidden) stopped mlgate while trying to read pull request #9: GitHub asked "
         "to wait 60 s; asked to wait 60 s, more than is left of the 60 s mlgate waits in all; too many requests at once "
-        "from this token: run fewer mlgate jobs at a time, retry in a few minutes")
+        "from this token: run fewer mlgate jobs at a time, retry in a few minutes"
+    )
     assert "epoch" not in message and time.slept == [60]
 
 
@@ -397,8 +449,11 @@ def test_a_429_honours_retry_after(gh: StandIn) -> None:
 def test_retry_after_may_be_a_date(gh: StandIn) -> None:
     gh.add_pull(9, "alice", H)
     time = FakeTime()
-    gh.fault(503, {"message": "Service Unavailable", "documentation_url": "https://docs.github.com/rest"},
-             headers={"retry-after": formatdate(time.now + 30, usegmt=True)})
+    gh.fault(
+        503,
+        {"message": "Service Unavailable", "documentation_url": "https://docs.github.com/rest"},
+        headers={"retry-after": formatdate(time.now + 30, usegmt=True)},
+    )
     assert forge(gh, time=time).pull_request(9).number == 9 and time.slept == [30]
 
 
@@ -406,8 +461,10 @@ def test_an_html_404_means_the_url_is_not_githubs_api(gh: StandIn) -> None:
     gh.fault(404, b"<html><head><title>Page not found</title></head></html>", content_type="text/html")
     with pytest.raises(ForgeError) as info:
         forge(gh).pull_request(9)
-    assert str(info.value) == ("GitHub answered 404 Not Found with an HTML page titled 'Page not found' instead of JSON "
-                               "while trying to read pull request #9: check --github-url or GITHUB_API_URL and the network")
+    assert str(info.value) == (
+        "GitHub answered 404 Not Found with an HTML page titled 'Page not found' instead of JSON "
+        "while trying to read pull request #9: check --github-url or GITHUB_API_URL and the network"
+    )
 
 
 def test_the_primary_rate_limit_says_when_it_resets(gh: StandIn) -> None:
@@ -417,15 +474,19 @@ def test_the_primary_rate_limit_says_when_it_resets(gh: StandIn) -> None:
         forge(gh, time=time).pull_request(9)
     assert str(info.value) == (
         "GitHub rate limit exceeded (403 Forbidden, 5000 of 5000 requests used) while trying to read pull request #9 "
-        "(it resets at 2030-01-01 00:00:00 UTC, in 10 min): retry then, or use a token with its own quota")
+        "(it resets at 2030-01-01 00:00:00 UTC, in 10 min): retry then, or use a token with its own quota"
+    )
     assert time.slept == []
 
 
 def test_a_primary_rate_limit_about_to_reset_is_waited_for(gh: StandIn) -> None:
     gh.add_pull(9, "alice", H)
     time = FakeTime(now=1893456000 - 5)
-    gh.fault(403, {"message": "API rate limit exceeded for user ID 1.", "documentation_url": "https://docs.github.com/rest"},
-             headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1893456000"})
+    gh.fault(
+        403,
+        {"message": "API rate limit exceeded for user ID 1.", "documentation_url": "https://docs.github.com/rest"},
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1893456000"},
+    )
     assert forge(gh, time=time).pull_request(9).number == 9 and time.slept == [6]
 
 
@@ -446,7 +507,8 @@ def test_a_200_with_an_html_page_is_an_error_not_a_pull_request(gh: StandIn) -> 
     assert str(info.value) == (
         "GitHub answered 200 OK with an HTML page titled 'Sign in to continue' instead of JSON while trying to read pull "
         "request #9: something between mlgate and GitHub (a proxy, a captive portal, a wrong --github-url or "
-        "GITHUB_API_URL) answered instead of GitHub's API: check the URL and the network")
+        "GITHUB_API_URL) answered instead of GitHub's API: check the URL and the network"
+    )
 
 
 def test_malformed_json_is_an_error(gh: StandIn) -> None:
@@ -467,15 +529,19 @@ def test_a_trickling_server_cannot_outlast_the_deadline(gh: StandIn, headers_too
     with pytest.raises(ForgeError) as info:
         forge(gh, deadline=0.5).pull_request(9)
     assert clock.monotonic() - started < 5
-    assert str(info.value) == ("GitHub sent no complete answer within 0.5 s while trying to read pull request #9: the "
-                               "network or GitHub is too slow; try again later")
+    assert str(info.value) == (
+        "GitHub sent no complete answer within 0.5 s while trying to read pull request #9: the "
+        "network or GitHub is too slow; try again later"
+    )
 
 
 @pytest.mark.parametrize(
     ("setup", "words"),
     [
-        (lambda gh: setattr(gh.state, "token", "rotated-since"), "GitHub rejected the token (401 Unauthorized) while "
-                                                                 "trying to read pull request #9: check GITHUB_TOKEN"),
+        (
+            lambda gh: setattr(gh.state, "token", "rotated-since"),
+            "GitHub rejected the token (401 Unauthorized) while trying to read pull request #9: check GITHUB_TOKEN",
+        ),
         (lambda gh: None, "GitHub found nothing (404 Not Found) while trying to read pull request #9"),
     ],
     ids=["401", "404"],
@@ -532,21 +598,35 @@ def test_validate_counts_github_approvals(promotion, capsys) -> None:
     gh.review(12, "erin", "APPROVED", commit="e" * 40)
     code, out, _ = _validate(capsys, repo, "--pr", "12", "--base", "main")
     assert code == 1
-    assert ("1 of 2 required approvals from @acme/ml-leads, carol (dave); not counted: alice (the author cannot approve "
-            "their own change); erin (approved an older commit eeeeeee") in out
+    assert (
+        "1 of 2 required approvals from @acme/ml-leads, carol (dave); not counted: alice (the author cannot approve "
+        "their own change); erin (approved an older commit eeeeeee"
+    ) in out
     gh.review(12, "erin", "APPROVED")
     code, out, _ = _validate(capsys, repo, "--pr", "12", "--base", "main")
     assert code == 0, out
     assert "2 of 2 required approvals from @acme/ml-leads, carol (dave, erin)" in out
 
 
-def test_validate_in_github_actions_reads_the_event_and_comments(promotion, capsys, tmp_path: Path, monkeypatch) -> None:
+def test_validate_in_github_actions_reads_the_event_and_comments(
+    promotion, capsys, tmp_path: Path, monkeypatch
+) -> None:
     repo, gh = promotion
     gh.review(12, "dave", "APPROVED")
     gh.review(12, "carol", "APPROVED")
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({"action": "submitted", "pull_request": {
-        "number": 12, "base": {"sha": repo.rev("main"), "ref": "main"}, "head": {"sha": repo.rev("mlgate/promote"), "ref": "x"}}}))
+    event.write_text(
+        json.dumps(
+            {
+                "action": "submitted",
+                "pull_request": {
+                    "number": 12,
+                    "base": {"sha": repo.rev("main"), "ref": "main"},
+                    "head": {"sha": repo.rev("mlgate/promote"), "ref": "x"},
+                },
+            }
+        )
+    )
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request_review")
     code, out, _ = _validate(capsys, repo, "--comment", "--format", "markdown")
@@ -559,9 +639,19 @@ def test_validate_in_github_actions_reads_the_event_and_comments(promotion, caps
 def test_merge_group_event_finds_the_pull_request(promotion, capsys, tmp_path: Path, monkeypatch) -> None:
     repo, gh = promotion
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({"action": "checks_requested", "merge_group": {
-        "base_sha": repo.rev("main"), "head_sha": repo.rev("mlgate/promote"),
-        "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}", "base_ref": "refs/heads/main"}}))
+    event.write_text(
+        json.dumps(
+            {
+                "action": "checks_requested",
+                "merge_group": {
+                    "base_sha": repo.rev("main"),
+                    "head_sha": repo.rev("mlgate/promote"),
+                    "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}",
+                    "base_ref": "refs/heads/main",
+                },
+            }
+        )
+    )
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     code, out, _ = _validate(capsys, repo)
     assert code == 1 and "0 of 2 required approvals" in out
@@ -577,37 +667,78 @@ def test_forge_errors_exit_2_with_a_message(promotion, capsys, monkeypatch) -> N
     gh.state.rate_limited = False
     gh.html_success()
     code, out, err = _validate(capsys, repo, "--pr", "12", "--base", "main")
-    assert code == 2 and err.startswith("mlgate: error: GitHub answered 200 OK with an HTML page") and err.count("\n") == 1
+    assert (
+        code == 2 and err.startswith("mlgate: error: GitHub answered 200 OK with an HTML page") and err.count("\n") == 1
+    )
     monkeypatch.delenv("GITHUB_TOKEN")
     code, _, err = _validate(capsys, repo, "--pr", "12")
     assert code == 2 and "set GITHUB_TOKEN" in err
 
 
-def test_a_comment_that_fails_is_a_warning_and_the_check_still_counts(promotion, capsys, tmp_path: Path, monkeypatch) -> None:
+def test_a_comment_that_fails_is_a_warning_and_the_check_still_counts(
+    promotion, capsys, tmp_path: Path, monkeypatch
+) -> None:
     repo, gh = promotion
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"number": 12, "base": {"sha": repo.rev("main")},
-                                                  "head": {"sha": repo.rev("mlgate/promote")}}}))
+    event.write_text(
+        json.dumps(
+            {
+                "pull_request": {
+                    "number": 12,
+                    "base": {"sha": repo.rev("main")},
+                    "head": {"sha": repo.rev("mlgate/promote")},
+                }
+            }
+        )
+    )
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
-    gh.fault(403, {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
-             match="^POST .*/comments$")  # a fork's read-only token
+    gh.fault(
+        403,
+        {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
+        match="^POST .*/comments$",
+    )  # a fork's read-only token
     code, _, err = _validate(capsys, repo, "--comment")
     assert code == 1 and err.startswith("mlgate: warning: could not comment on #12: GitHub refused (403 Forbidden")
 
 
-def test_promote_opens_a_github_pull_request_and_pushes(repo: RegistryRepo, gh: StandIn, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_promote_opens_a_github_pull_request_and_pushes(
+    repo: RegistryRepo, gh: StandIn, tmp_path: Path, monkeypatch, capsys
+) -> None:
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "clone", "--quiet", "--bare", str(repo.root), str(origin)], check=True)
     repo.git.git("remote", "add", "origin", str(origin))
 
     def lookup(branch: str) -> str | None:
-        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], cwd=origin, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+            cwd=origin,
+            capture_output=True,
+            text=True,
+        )
         return proc.stdout.strip() or None
 
     gh.state.branch_lookup = lookup
     monkeypatch.setenv("GITHUB_TOKEN", gh.state.token)
-    code = main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "champion", "--forge", "github",
-                 "--github-repo", "acme/registry", "--github-url", gh.url, "--as", "alice", "--json"])
+    code = main(
+        [
+            "-C",
+            str(repo.root),
+            "promote",
+            "fraud-detector",
+            "3",
+            "--alias",
+            "champion",
+            "--forge",
+            "github",
+            "--github-repo",
+            "acme/registry",
+            "--github-url",
+            gh.url,
+            "--as",
+            "alice",
+            "--json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     doc = json.loads(out)
@@ -622,8 +753,25 @@ def test_a_failed_pull_request_leaves_no_branch_behind(repo: RegistryRepo, gh: S
     before = repo.status()
     gh.state.fail_next = 500
     monkeypatch.setenv("GITHUB_TOKEN", gh.state.token)
-    code = main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "champion", "--forge", "github",
-                 "--github-repo", "acme/registry", "--github-url", gh.url, "--as", "alice"])
+    code = main(
+        [
+            "-C",
+            str(repo.root),
+            "promote",
+            "fraud-detector",
+            "3",
+            "--alias",
+            "champion",
+            "--forge",
+            "github",
+            "--github-repo",
+            "acme/registry",
+            "--github-url",
+            gh.url,
+            "--as",
+            "alice",
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 2 and "GitHub answered 500 Internal Server Error" in err
     assert repo.status() == before

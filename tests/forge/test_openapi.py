@@ -34,8 +34,10 @@ Exercise = Callable[[StandIn, GitHubForge], None]
 def description() -> Description:
     path = os.environ.get(ENV)
     if not path or not Path(path).is_file():
-        why = (f"GitHub's OpenAPI description is not here: set {ENV} to generated/api.github.com.json of the npm "
-               f"package @octokit/openapi (.ci/run installs it){f'; {path} does not exist' if path else ''}")
+        why = (
+            f"GitHub's OpenAPI description is not here: set {ENV} to generated/api.github.com.json of the npm "
+            f"package @octokit/openapi (.ci/run installs it){f'; {path} does not exist' if path else ''}"
+        )
         if path or os.environ.get("CI", "").lower() in ("true", "1", "yes"):
             pytest.fail(why)
         pytest.skip(why)
@@ -85,7 +87,9 @@ def who_may_approve(gh: StandIn, f: GitHubForge) -> None:
 
 def writing(gh: StandIn, f: GitHubForge) -> None:
     gh.state.branches.update({"mlgate/x": H, "main": "b" * 40})
-    pr = f.open_pull_request(title="Register x", body="", head="mlgate/x", base="main", labels=["mlgate"], author="alice")
+    pr = f.open_pull_request(
+        title="Register x", body="", head="mlgate/x", base="main", labels=["mlgate"], author="alice"
+    )
     _refused(lambda: f.open_pull_request(title="again", body="", head="mlgate/x", base="main", labels=[], author="a"))
     gh.comment(pr.number, "mallory", "looks good")
     f.upsert_comment(pr.number, "first report")
@@ -95,8 +99,12 @@ def writing(gh: StandIn, f: GitHubForge) -> None:
         f.gh.get_repo("acme/registry").get_issue(pr.number).create_comment("z" * 65537)
     gh.server_error(502, times=5, match="^PATCH ")
     _refused(lambda: f.upsert_comment(pr.number, "third report"))  # marked outdated
-    gh.fault(403, {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
-             match="^PATCH ", times=2)
+    gh.fault(
+        403,
+        {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
+        match="^PATCH ",
+        times=2,
+    )
     _refused(lambda: f.upsert_comment(pr.number, "fourth report"))  # deleted
 
 
@@ -128,14 +136,34 @@ def failures(gh: StandIn, f: GitHubForge) -> None:
 def branch_settings(gh: StandIn, f: GitHubForge) -> None:
     """`mlgate doctor`: classic protection and rulesets (repository and organization), then a branch with none."""
     from mlgate.doctor import diagnose
-    from tests.github_standin import (NON_FAST_FORWARD, BranchSettings, merge_queue_rule, protection_payload,
-                                      pull_request_rule, ruleset_payload, status_checks_rule, workflows_rule)
+    from tests.github_standin import (
+        NON_FAST_FORWARD,
+        BranchSettings,
+        merge_queue_rule,
+        protection_payload,
+        pull_request_rule,
+        ruleset_payload,
+        status_checks_rule,
+        workflows_rule,
+    )
 
     gh.state.settings = BranchSettings(
         protection={"main": protection_payload(gh.repo_url(), bypass_users=("mallory",))},
-        rulesets=[ruleset_payload(gh, 7, "main", [pull_request_rule(2), status_checks_rule("validate", strict=False),
-                                                  merge_queue_rule(), NON_FAST_FORWARD]),
-                  ruleset_payload(gh, 90, "mlgate validate", [workflows_rule()], organization=True)])
+        rulesets=[
+            ruleset_payload(
+                gh,
+                7,
+                "main",
+                [
+                    pull_request_rule(2),
+                    status_checks_rule("validate", strict=False),
+                    merge_queue_rule(),
+                    NON_FAST_FORWARD,
+                ],
+            ),
+            ruleset_payload(gh, 90, "mlgate validate", [workflows_rule()], organization=True),
+        ],
+    )
     diagnose(f)
     f.api_json("/repos/acme/registry/rulesets")  # the listing the stand-in also serves
     gh.state.settings = BranchSettings()
@@ -149,20 +177,31 @@ R = "^/repos/acme/registry"
 T = r"^/orgs/([^/]+)/teams/([^/]+)"
 #: (method, route pattern of the stand-in, status) that mlgate relies on and must see documented answers for
 EXPECTED = {
-    ("GET", r"^/user$", 200), ("GET", r"^/user$", 403),
-    ("POST", f"{R}/pulls$", 201), ("POST", f"{R}/pulls$", 422), ("GET", f"{R}/pulls$", 200),
+    ("GET", r"^/user$", 200),
+    ("GET", r"^/user$", 403),
+    ("POST", f"{R}/pulls$", 201),
+    ("POST", f"{R}/pulls$", 422),
+    ("GET", f"{R}/pulls$", 200),
     *(("GET", rf"{R}/pulls/(\d+)$", status) for status in (200, 401, 403, 404, 429)),
-    ("GET", rf"{R}/pulls/(\d+)/reviews$", 200), ("GET", rf"{R}/pulls/(\d+)/commits$", 200),
-    ("POST", rf"{R}/issues/(\d+)/labels$", 200), ("GET", rf"{R}/issues/(\d+)/comments$", 200),
-    ("POST", rf"{R}/issues/(\d+)/comments$", 201), ("POST", rf"{R}/issues/(\d+)/comments$", 422),
-    ("PATCH", rf"{R}/issues/comments/(\d+)$", 200), ("PATCH", rf"{R}/issues/comments/(\d+)$", 403),
+    ("GET", rf"{R}/pulls/(\d+)/reviews$", 200),
+    ("GET", rf"{R}/pulls/(\d+)/commits$", 200),
+    ("POST", rf"{R}/issues/(\d+)/labels$", 200),
+    ("GET", rf"{R}/issues/(\d+)/comments$", 200),
+    ("POST", rf"{R}/issues/(\d+)/comments$", 201),
+    ("POST", rf"{R}/issues/(\d+)/comments$", 422),
+    ("PATCH", rf"{R}/issues/comments/(\d+)$", 200),
+    ("PATCH", rf"{R}/issues/comments/(\d+)$", 403),
     ("DELETE", rf"{R}/issues/comments/(\d+)$", 204),
-    ("GET", f"{R}/collaborators/([^/]+)/permission$", 200), ("GET", f"{R}/collaborators/([^/]+)/permission$", 404),
-    ("GET", f"{T}$", 200), ("GET", f"{T}$", 404),
+    ("GET", f"{R}/collaborators/([^/]+)/permission$", 200),
+    ("GET", f"{R}/collaborators/([^/]+)/permission$", 404),
+    ("GET", f"{T}$", 200),
+    ("GET", f"{T}$", 404),
     ("GET", f"{R}/commits/([0-9a-f]{{7,40}})/pulls$", 200),
     *(("GET", f"{T}/memberships/([^/]+)$", status) for status in (200, 403, 404)),
-    ("GET", f"{R}/branches/([^/]+)/protection$", 200), ("GET", f"{R}/branches/([^/]+)/protection$", 404),
-    ("GET", f"{R}/rules/branches/([^/]+)$", 200), ("GET", f"{R}/rulesets$", 200),
+    ("GET", f"{R}/branches/([^/]+)/protection$", 200),
+    ("GET", f"{R}/branches/([^/]+)/protection$", 404),
+    ("GET", f"{R}/rules/branches/([^/]+)$", 200),
+    ("GET", f"{R}/rulesets$", 200),
 }
 
 
@@ -208,11 +247,15 @@ def test_every_answer_of_the_stand_in_is_what_github_documents(description: Desc
     served = {(m, p) for m, p in routes}
     unexercised = sorted(f"{m} {p}" for m, p in served if not any((m, p, s) in seen for s in range(200, 300)))
     missing = sorted(f"{m} {pattern} -> {status}" for m, pattern, status in EXPECTED - seen)
-    assert not unexercised, ("routes of the stand-in that no exercise asks (add one to EXERCISES so that their answers "
-                             f"are checked against GitHub's description): {unexercised}")
+    assert not unexercised, (
+        "routes of the stand-in that no exercise asks (add one to EXERCISES so that their answers "
+        f"are checked against GitHub's description): {unexercised}"
+    )
     assert not missing, f"answers mlgate relies on that no exercise produced: {missing}"
-    assert not problems, (f"{len(problems)} answers differ from GitHub's OpenAPI description {description.version}:\n"
-                          + "\n".join(problems[:60]))
+    assert not problems, (
+        f"{len(problems)} answers differ from GitHub's OpenAPI description {description.version}:\n"
+        + "\n".join(problems[:60])
+    )
     assert checked >= len(EXPECTED)  # every expected answer was JSON and checked (the HTML ones come on top)
 
 
@@ -227,8 +270,13 @@ def test_nullable_allows_null_besides_the_rest() -> None:
     enum = {"type": "string", "nullable": True, "enum": ["completed", "reopened"]}
     assert _valid(enum, None) and _valid(enum, "completed") and not _valid(enum, "other") and not _valid(enum, 3)
     assert not _valid({"type": "string"}, None)
-    one_of = {"nullable": True, "oneOf": [{"type": "object", "properties": {"login": {"type": "string"}}, "required": ["login"]},
-                                          {"type": "object", "properties": {}, "additionalProperties": False}]}
+    one_of = {
+        "nullable": True,
+        "oneOf": [
+            {"type": "object", "properties": {"login": {"type": "string"}}, "required": ["login"]},
+            {"type": "object", "properties": {}, "additionalProperties": False},
+        ],
+    }
     assert _valid(one_of, None) and _valid(one_of, {}) and _valid(one_of, {"login": "x"}) and not _valid(one_of, 3)
 
 
@@ -243,7 +291,9 @@ def test_objects_are_closed_unless_composed_and_ref_siblings_are_ignored() -> No
     assert _valid(user, {"login": "a"}) and not _valid(user, {"login": "a", "invented": 1})
     composed = {"allOf": [user, {"type": "object", "properties": {"id": {"type": "integer"}}}]}
     assert _valid(composed, {"login": "a", "id": 1})
-    assert translate({"$ref": "#/components/schemas/x", "nullable": True, "description": "d"}) == {"$ref": "#/components/schemas/x"}
+    assert translate({"$ref": "#/components/schemas/x", "nullable": True, "description": "d"}) == {
+        "$ref": "#/components/schemas/x"
+    }
 
 
 def test_formats_that_clients_parse_are_checked() -> None:

@@ -42,15 +42,22 @@ def test_a_check_for_an_earlier_push_does_not_borrow_approvals_of_a_later_head(g
     assert result.counted == () and "older commit" in dict(result.ignored)["dave"]
 
 
-@pytest.mark.parametrize("headers", [
-    {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "99999999999999"},
-    {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1e400"},
-    {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "inf"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "99999999999999"},
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1e400"},
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "inf"},
+    ],
+)
 def test_absurd_rate_limit_headers_are_one_clear_error(gh: StandIn, headers: dict[str, str]) -> None:
     gh.add_pull(7, "alice", H)
-    gh.fault(403, {"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com"},
-             headers=headers, times=10)
+    gh.fault(
+        403,
+        {"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com"},
+        headers=headers,
+        times=10,
+    )
     with pytest.raises(ForgeError):
         forge(gh).pull_request(7)
 

@@ -40,7 +40,9 @@ class Forge(Protocol):
 
     name: str
 
-    def open_pull_request(self, *, title: str, body: str, head: str, base: str, labels: Sequence[str], author: str) -> PullRequest:
+    def open_pull_request(
+        self, *, title: str, body: str, head: str, base: str, labels: Sequence[str], author: str
+    ) -> PullRequest:
         """Open a pull request from branch ``head`` into ``base``."""
 
     def pull_request(self, number: int) -> PullRequest:

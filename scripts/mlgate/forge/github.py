@@ -71,46 +71,66 @@ def _describe(e: GithubException, what: str, now: float) -> str:
     tried = _tried(headers)
     head = f"{status} {_phrase(status)}".strip()
     if status == 401:
-        return (f"GitHub rejected the token ({head}) while trying to {what}: check GITHUB_TOKEN "
-                "(expired, revoked, or for another GitHub host)")
+        return (
+            f"GitHub rejected the token ({head}) while trying to {what}: check GITHUB_TOKEN "
+            "(expired, revoked, or for another GitHub host)"
+        )
     limit = rate_limit(status, headers, message)
     if limit == "secondary":
         after = retry_after(headers, now)
         wait = f"GitHub asked to wait {after:.0f} s" if after is not None else "GitHub named no wait"
-        return (f"GitHub's secondary rate limit ({head}) stopped mlgate while trying to {what}{tried}: {wait}{gave_up}; "
-                "too many requests at once from this token: run fewer mlgate jobs at a time, retry in a few minutes")
+        return (
+            f"GitHub's secondary rate limit ({head}) stopped mlgate while trying to {what}{tried}: {wait}{gave_up}; "
+            "too many requests at once from this token: run fewer mlgate jobs at a time, retry in a few minutes"
+        )
     if limit == "primary":
         reset = headers.get("x-ratelimit-reset")
         when = ""
         if reset and reset.isdigit():
             minutes = max(int(reset) - now, 0) / 60
             when = f" (it resets at {_utc_epoch(int(reset))}, in {minutes:.0f} min)"
-        return (f"GitHub rate limit exceeded ({head}, {headers.get('x-ratelimit-used', '?')} of "
-                f"{headers.get('x-ratelimit-limit', '?')} requests used) while trying to {what}{when}: retry then, "
-                "or use a token with its own quota")
+        return (
+            f"GitHub rate limit exceeded ({head}, {headers.get('x-ratelimit-used', '?')} of "
+            f"{headers.get('x-ratelimit-limit', '?')} requests used) while trying to {what}{when}: retry then, "
+            "or use a token with its own quota"
+        )
     if status == 404:
-        return (f"GitHub found nothing (404 Not Found) while trying to {what}: check the repository name and that the "
-                "token can see it")
+        return (
+            f"GitHub found nothing (404 Not Found) while trying to {what}: check the repository name and that the "
+            "token can see it"
+        )
     detail = message
     errors = data.get("errors")
     if isinstance(errors, list) and errors:
-        detail += ": " + "; ".join(str(x.get("message") or x.get("code")) if isinstance(x, dict) else str(x) for x in errors)
+        detail += ": " + "; ".join(
+            str(x.get("message") or x.get("code")) if isinstance(x, dict) else str(x) for x in errors
+        )
     if status >= 500:
         return f"GitHub answered {head}{tried} while trying to {what}: {detail or 'no message'}{gave_up}; {_HELP_5XX}"
     if status == 403:
-        return (f"GitHub refused ({head}: {detail or 'no message'}) while trying to {what}: the token lacks a permission "
-                "this needs")
+        return (
+            f"GitHub refused ({head}: {detail or 'no message'}) while trying to {what}: the token lacks a permission "
+            "this needs"
+        )
     return f"GitHub answered {head} while trying to {what}: {detail or 'no message'}"
 
 
 def _describe_unexpected(e: UnexpectedAnswer, what: str) -> str:
     tried = f" (after {e.attempts} attempts over {e.waited:g} s of waiting)" if e.attempts > 1 else ""
-    kind = "malformed JSON" if "json" in e.content_type else (
-        f"an HTML page{f' titled {e.title!r}' if e.title else ''}" if "html" in e.content_type
-        else f"a {e.content_type or 'untyped'} body")
+    kind = (
+        "malformed JSON"
+        if "json" in e.content_type
+        else (
+            f"an HTML page{f' titled {e.title!r}' if e.title else ''}"
+            if "html" in e.content_type
+            else f"a {e.content_type or 'untyped'} body"
+        )
+    )
     if 200 <= e.status < 300:
-        advice = ("something between mlgate and GitHub (a proxy, a captive portal, a wrong --github-url or "
-                  "GITHUB_API_URL) answered instead of GitHub's API: check the URL and the network")
+        advice = (
+            "something between mlgate and GitHub (a proxy, a captive portal, a wrong --github-url or "
+            "GITHUB_API_URL) answered instead of GitHub's API: check the URL and the network"
+        )
     elif e.status >= 500:
         advice = _HELP_5XX
     else:
@@ -134,8 +154,10 @@ def _translated(what: str, clock: Callable[[], float] = time.time) -> Iterator[N
     except UnexpectedAnswer as e:
         raise ForgeError(_describe_unexpected(e, what)) from None
     except DeadlineExceeded as e:
-        raise ForgeError(f"GitHub sent no complete answer within {e.seconds:g} s while trying to {what}: the network or "
-                         "GitHub is too slow; try again later") from None
+        raise ForgeError(
+            f"GitHub sent no complete answer within {e.seconds:g} s while trying to {what}: the network or "
+            "GitHub is too slow; try again later"
+        ) from None
     except requests.RequestException as e:
         raise ForgeError(f"cannot reach GitHub to {what}: {type(e).__name__}: {e}") from None
     except RuntimeError as e:  # PyGithub refuses a redirect to another host or scheme
@@ -146,11 +168,13 @@ def _translated(what: str, clock: Callable[[], float] = time.time) -> Iterator[N
         raise ForgeError(f"GitHub redirected mlgate elsewhere while trying to {what}: {e}") from None
     except (OverflowError, ValueError, AssertionError) as e:
         # numbers or dates out of range in headers or payloads, a next-page link to another host (PyGithub asserts)
-        raise ForgeError(f"GitHub's answer while trying to {what} could not be read ({type(e).__name__}: "
-                         f"{str(e)[:200]})") from None
+        raise ForgeError(
+            f"GitHub's answer while trying to {what} could not be read ({type(e).__name__}: {str(e)[:200]})"
+        ) from None
 
 
 MAX_PAGES = 1000  # 100,000 items of a list: far past any pull request's reviews or commits
+
 
 class _BadShape(ForgeError):
     pass
@@ -167,24 +191,27 @@ def _size(text: str) -> int:
 def _cut(text: str, size: int) -> str:
     """The longest run of whole lines of ``text`` (at most ``size`` UTF-8 bytes), code fences closed."""
     fence = "\n```"
-    head = text.encode("utf-8")[:max(size - len(fence), 0)].decode("utf-8", "ignore")
+    head = text.encode("utf-8")[: max(size - len(fence), 0)].decode("utf-8", "ignore")
     if "\n" in head:
-        head = head[:head.rindex("\n")]
+        head = head[: head.rindex("\n")]
     if len(re.findall(r"^\s*```", head, re.M)) % 2:
         head += fence
     return head
 
 
-def fit_comment(marker: str, full: str, short: str | None = None, summary_url: str | None = None,
-                limit: int = COMMENT_LIMIT) -> str:
+def fit_comment(
+    marker: str, full: str, short: str | None = None, summary_url: str | None = None, limit: int = COMMENT_LIMIT
+) -> str:
     """The comment to post: ``marker`` and ``full``, or, when that is over GitHub's limit, ``short`` (the failing
     gates; else ``full`` cut at a line) with a pointer to the job summary that holds the whole report."""
     text = f"{marker}\n{full}"
     if _size(text) <= limit:
         return text
     where = f"[the job summary]({summary_url})" if summary_url else "the job summary of the validate check"
-    note = (f"\n\n---\n_This report is shortened: the whole report is longer than a GitHub comment may be "
-            f"({limit:,} characters). It is in {where}._\n")
+    note = (
+        f"\n\n---\n_This report is shortened: the whole report is longer than a GitHub comment may be "
+        f"({limit:,} characters). It is in {where}._\n"
+    )
     body = full if short is None else short
     room = limit - _size(note) - _size(marker) - 1
     if _size(body) > room:
@@ -193,8 +220,10 @@ def fit_comment(marker: str, full: str, short: str | None = None, summary_url: s
 
 
 def _outdated(marker: str) -> str:
-    return (f"{marker}\n**This mlgate report is outdated**: the latest run could not update it. The pull request's "
-            "validate check shows the current verdict.\n")
+    return (
+        f"{marker}\n**This mlgate report is outdated**: the latest run could not update it. The pull request's "
+        "validate check shows the current verdict.\n"
+    )
 
 
 def _utc(text: Any) -> str:
@@ -217,8 +246,11 @@ def _login(user: Any) -> str | None:
 
 def _reviews(items: list[Any]) -> tuple[Review, ...]:
     """Submitted reviews in GitHub's (chronological) order; a PENDING review is a draft, not a review."""
-    return tuple(Review(_login(r.get("user")), str(r["state"]), r.get("commit_id") or "", _utc(r.get("submitted_at")))
-                 for r in items if r.get("state") != "PENDING")
+    return tuple(
+        Review(_login(r.get("user")), str(r["state"]), r.get("commit_id") or "", _utc(r.get("submitted_at")))
+        for r in items
+        if r.get("state") != "PENDING"
+    )
 
 
 def _pushers(commits: list[Any]) -> tuple[str, ...]:
@@ -256,13 +288,31 @@ class GitHubForge:
 
     name = "github"
 
-    def __init__(self, repo: str, token: str, base_url: str = "https://api.github.com", timeout: int = 15, *,
-                 deadline: float = 30.0, max_wait: float = 60.0, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time, app_login: str = ACTIONS_BOT,
-                 run_url: str | None = None) -> None:
+    def __init__(
+        self,
+        repo: str,
+        token: str,
+        base_url: str = "https://api.github.com",
+        timeout: int = 15,
+        *,
+        deadline: float = 30.0,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        app_login: str = ACTIONS_BOT,
+        run_url: str | None = None,
+    ) -> None:
         # No retries and no throttling inside PyGithub: the adapter does both, within bounds, and says what it did.
-        self.gh = github.Github(auth=Auth.Token(token), base_url=base_url.rstrip("/"), timeout=timeout, retry=None,
-                                seconds_between_requests=None, seconds_between_writes=None, user_agent="mlgate", lazy=True)
+        self.gh = github.Github(
+            auth=Auth.Token(token),
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            retry=None,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+            user_agent="mlgate",
+            lazy=True,
+        )
         self.backoff = Backoff(sleep=sleep, clock=clock, max_wait=max_wait)
         self.clock = clock
         self.app_login = app_login
@@ -290,8 +340,15 @@ class GitHubForge:
 
     # --- requests -----------------------------------------------------------------------------------------
 
-    def _call(self, what: str, verb: str, url: str, params: dict[str, Any] | None = None, body: Any = None,
-              expect: tuple[int, ...] = ()) -> tuple[int, dict[str, Any], Any]:
+    def _call(
+        self,
+        what: str,
+        verb: str,
+        url: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        expect: tuple[int, ...] = (),
+    ) -> tuple[int, dict[str, Any], Any]:
         """One request: (status, headers, JSON); the statuses in ``expect`` are answers, not errors (a rate limit
         is always an error)."""
         with _translated(what, self.clock):
@@ -312,13 +369,21 @@ class GitHubForge:
             if not isinstance(data, list):
                 raise _BadShape(f"GitHub's answer while trying to {what} is not a list")
             items += data
-            link = next((l["url"] for l in requests.utils.parse_header_links(headers.get("link") or "")
-                         if l.get("rel") == "next"), None)
+            link = next(
+                (
+                    link["url"]
+                    for link in requests.utils.parse_header_links(headers.get("link") or "")
+                    if link.get("rel") == "next"
+                ),
+                None,
+            )
             if not link:
                 return items
             if link in seen or len(seen) >= MAX_PAGES:
-                raise _BadShape(f"GitHub's pages while trying to {what} do not end (a next link repeats, or more "
-                                f"than {MAX_PAGES} pages)")
+                raise _BadShape(
+                    f"GitHub's pages while trying to {what} do not end (a next link repeats, or more "
+                    f"than {MAX_PAGES} pages)"
+                )
             seen.add(link)
             _, headers, data = self._call(what, "GET", link)
 
@@ -327,27 +392,43 @@ class GitHubForge:
         try:
             yield
         except (KeyError, TypeError, AttributeError, ValueError) as e:
-            raise _BadShape(f"GitHub's answer while trying to {what} is not what its API documents "
-                            f"({type(e).__name__}: {e})") from None
+            raise _BadShape(
+                f"GitHub's answer while trying to {what} is not what its API documents ({type(e).__name__}: {e})"
+            ) from None
 
     # --- pull requests -------------------------------------------------------------------------------------
 
-    def _pull(self, data: dict[str, Any], reviews: tuple[Review, ...], pushers: tuple[str, ...],
-              commit_requesters: tuple[str, ...] = ()) -> PullRequest:
+    def _pull(
+        self,
+        data: dict[str, Any],
+        reviews: tuple[Review, ...],
+        pushers: tuple[str, ...],
+        commit_requesters: tuple[str, ...] = (),
+    ) -> PullRequest:
         merged = bool(data.get("merged_at"))
         body = data.get("body") or ""
         return PullRequest(
-            number=int(data["number"]), author=_login(data.get("user")) or "", head_sha=data["head"]["sha"],
-            reviews=reviews, state="merged" if merged else data["state"], base=data["base"]["ref"],
-            head=data["head"]["ref"], title=data.get("title") or "", url=data.get("html_url") or "",
+            number=int(data["number"]),
+            author=_login(data.get("user")) or "",
+            head_sha=data["head"]["sha"],
+            reviews=reviews,
+            state="merged" if merged else data["state"],
+            base=data["base"]["ref"],
+            head=data["head"]["ref"],
+            title=data.get("title") or "",
+            url=data.get("html_url") or "",
             merge_commit=data.get("merge_commit_sha") if merged else None,
             merged_by=_login(data.get("merged_by")) if merged else None,
-            requester=requester_of(body), pushers=pushers, body=body, closed_at=_utc(data.get("closed_at")),
+            requester=requester_of(body),
+            pushers=pushers,
+            body=body,
+            closed_at=_utc(data.get("closed_at")),
             requested_by=tuple(dict.fromkeys((*requesters_of(body), *commit_requesters))),
         )
 
-    def _reviews_and_pushers(self, number: int, listed: int | None
-                             ) -> tuple[tuple[Review, ...], tuple[str, ...], tuple[str, ...]]:
+    def _reviews_and_pushers(
+        self, number: int, listed: int | None
+    ) -> tuple[tuple[Review, ...], tuple[str, ...], tuple[str, ...]]:
         """The reviews, the pushers, and the requesters named by trailers in the commits' messages."""
         what = f"read the reviews of pull request #{number}"
         items = self._list(what, f"{self._repo}/pulls/{number}/reviews")
@@ -356,9 +437,11 @@ class GitHubForge:
         what = f"read the commits of pull request #{number}"
         commits = self._list(what, f"{self._repo}/pulls/{number}/commits")
         if listed is not None and len(commits) < listed:
-            raise ForgeError(f"pull request #{number} has {listed} commits and GitHub lists only {len(commits)} "
-                             f"(at most {PR_COMMITS_LISTED}): mlgate cannot tell who pushed to it, so none of its "
-                             "approvals could be trusted; split it into smaller pull requests")
+            raise ForgeError(
+                f"pull request #{number} has {listed} commits and GitHub lists only {len(commits)} "
+                f"(at most {PR_COMMITS_LISTED}): mlgate cannot tell who pushed to it, so none of its "
+                "approvals could be trusted; split it into smaller pull requests"
+            )
         with self._shape(what):
             pushers = _pushers(commits)
             named = tuple(r for c in commits for r in requesters_of(str((c.get("commit") or {}).get("message") or "")))
@@ -376,11 +459,16 @@ class GitHubForge:
     def rejected_pull_requests(self, base: str) -> list[PullRequest]:
         """Pull requests into ``base`` labelled ``mlgate`` that were closed without being merged, with their reviews."""
         what = f"list the closed pull requests into {base}"
-        items = self._list(what, f"{self._repo}/pulls", {"state": "closed", "base": base, "sort": "created",
-                                                          "direction": "asc"})
+        items = self._list(
+            what, f"{self._repo}/pulls", {"state": "closed", "base": base, "sort": "created", "direction": "asc"}
+        )
         with self._shape(what):
-            rejected = [d for d in items if not d.get("merged_at")
-                        and any(isinstance(l, dict) and l.get("name") == "mlgate" for l in d.get("labels") or [])]
+            rejected = [
+                d
+                for d in items
+                if not d.get("merged_at")
+                and any(isinstance(label, dict) and label.get("name") == "mlgate" for label in d.get("labels") or [])
+            ]
         result = []
         for data in rejected:
             reviews, pushers, named = self._reviews_and_pushers(int(data["number"]), None)
@@ -399,15 +487,22 @@ class GitHubForge:
         with self._shape(what):
             return [int(d["number"]) for d in items if d.get("merged_at") and d.get("merge_commit_sha") == sha]
 
-    def open_pull_request(self, *, title: str, body: str, head: str, base: str, labels: Sequence[str], author: str) -> PullRequest:
+    def open_pull_request(
+        self, *, title: str, body: str, head: str, base: str, labels: Sequence[str], author: str
+    ) -> PullRequest:
         what = f"open a pull request from {head} into {base}"
-        _, _, data = self._call(what, "POST", f"{self._repo}/pulls",
-                                body={"title": title, "body": body, "head": head, "base": base})
+        _, _, data = self._call(
+            what, "POST", f"{self._repo}/pulls", body={"title": title, "body": body, "head": head, "base": base}
+        )
         with self._shape(what):
             pr = self._pull(data, (), ())
         if labels:
-            self._call(f"label pull request #{pr.number}", "POST", f"{self._repo}/issues/{pr.number}/labels",
-                       body={"labels": list(labels)})
+            self._call(
+                f"label pull request #{pr.number}",
+                "POST",
+                f"{self._repo}/issues/{pr.number}/labels",
+                body={"labels": list(labels)},
+            )
         return pr
 
     # --- who may approve ------------------------------------------------------------------------------------
@@ -415,8 +510,12 @@ class GitHubForge:
     def permission(self, user: str) -> str | None:
         """``user``'s role on the repository (admin, maintain, write, triage, read, none); None when GitHub will
         not say (403)."""
-        status, _, data = self._call(f"read {user}'s permission on {self.repo_name}", "GET",
-                                     f"{self._repo}/collaborators/{quote(user, safe='')}/permission", expect=(403, 404))
+        status, _, data = self._call(
+            f"read {user}'s permission on {self.repo_name}",
+            "GET",
+            f"{self._repo}/collaborators/{quote(user, safe='')}/permission",
+            expect=(403, 404),
+        )
         if status == 404:
             return "none"  # not a user GitHub knows
         if status == 403:
@@ -432,8 +531,9 @@ class GitHubForge:
         answers 403 without the right to read the organisation's teams, and 404 for a team the token cannot see."""
         org, _, slug = team.lstrip("@").partition("/")
         path = f"/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"
-        status, _, data = self._call(f"check whether {user} is in {team}", "GET",
-                                     f"{path}/memberships/{quote(user, safe='')}", expect=(403, 404))
+        status, _, data = self._call(
+            f"check whether {user} is in {team}", "GET", f"{path}/memberships/{quote(user, safe='')}", expect=(403, 404)
+        )
         if status == 403:
             return None
         if status == 404:
@@ -476,7 +576,9 @@ class GitHubForge:
         the pull request, and the failure is raised.
         """
         text = fit_comment(marker, body, short, self.run_url)
-        comments = self._list(f"read the comments of pull request #{number}", f"{self._repo}/issues/{int(number)}/comments")
+        comments = self._list(
+            f"read the comments of pull request #{number}", f"{self._repo}/issues/{int(number)}/comments"
+        )
         with self._shape(f"read the comments of pull request #{number}"):
             mine = [c for c in comments if self._is_mine(c) and str(c.get("body") or "").startswith(marker)]
         what = f"comment on pull request #{number}"

@@ -19,7 +19,17 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import MlgateError
 from ..gitrepo import GitRepo
-from ..reviews import APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PullRequest, Review, is_login, requester_of, requesters_of
+from ..reviews import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    COMMENTED,
+    DISMISSED,
+    PullRequest,
+    Review,
+    is_login,
+    requester_of,
+    requesters_of,
+)
 from . import COMMENT_MARKER, ForgeError, PullRequestExists
 
 REVIEW_STATES = (APPROVED, CHANGES_REQUESTED, COMMENTED)
@@ -29,10 +39,22 @@ _RECORD_NAME = re.compile(r"^[1-9][0-9]{0,9}\.json$")  # <n>.json; leftovers lik
 
 # the fields of a pull request record: their JSON types, and whether the field is required
 _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
-    "number": ((int,), True), "title": ((str,), True), "author": ((str,), True), "base": ((str,), True),
-    "head": ((str,), True), "state": ((str,), True), "reviews": ((list,), True), "comments": ((dict,), True),
-    "body": ((str,), False), "labels": ((list,), False), "head_sha": ((str,), False), "created_at": ((str,), False),
-    "merge_commit": ((str, type(None)), False), "merged_by": ((str, type(None)), False), "merged_at": ((str,), False), "closed_at": ((str,), False),
+    "number": ((int,), True),
+    "title": ((str,), True),
+    "author": ((str,), True),
+    "base": ((str,), True),
+    "head": ((str,), True),
+    "state": ((str,), True),
+    "reviews": ((list,), True),
+    "comments": ((dict,), True),
+    "body": ((str,), False),
+    "labels": ((list,), False),
+    "head_sha": ((str,), False),
+    "created_at": ((str,), False),
+    "merge_commit": ((str, type(None)), False),
+    "merged_by": ((str, type(None)), False),
+    "merged_at": ((str,), False),
+    "closed_at": ((str,), False),
 }
 _REVIEW_FIELDS = {"user": True, "state": True, "commit": True, "submitted_at": False}
 
@@ -41,8 +63,15 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
-               bool: "a boolean", type(None): "null"}
+_TYPE_NAMES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
 
 
 def _type_name(value: Any) -> str:
@@ -63,7 +92,9 @@ def _load_json(path: Path, what: str) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
-        problem = "empty file" if not raw.strip() else f"not JSON: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        problem = (
+            "empty file" if not raw.strip() else f"not JSON: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        )
         raise ForgeError(f"{path}: corrupt {what} ({problem}); fix or delete the file") from None
 
 
@@ -135,7 +166,9 @@ class LocalForge:
             data = _load_json(path, "local pull request record")
         except FileNotFoundError:
             known = self._numbers()
-            raise ForgeError(f"no pull request #{number} in the local forge; pull requests: {', '.join(map(str, known)) or 'none'}") from None
+            raise ForgeError(
+                f"no pull request #{number} in the local forge; pull requests: {', '.join(map(str, known)) or 'none'}"
+            ) from None
         problem = _record_problem(data, number)
         if problem:
             raise ForgeError(f"{path}: corrupt local pull request record ({problem}); fix or delete the file")
@@ -164,14 +197,27 @@ class LocalForge:
             return result
 
     def _to_pr(self, r: dict[str, Any]) -> PullRequest:
-        head_sha = r.get("head_sha") if r["state"] != "open" else (self.git.branch_sha(r["head"]) or r.get("head_sha", ""))
+        head_sha = (
+            r.get("head_sha") if r["state"] != "open" else (self.git.branch_sha(r["head"]) or r.get("head_sha", ""))
+        )
         return PullRequest(
-            number=r["number"], author=r["author"], head_sha=head_sha or "",
-            reviews=tuple(Review(rv["user"], rv["state"], rv["commit"], rv.get("submitted_at", "")) for rv in r["reviews"]),
-            state=r["state"], base=r["base"], head=r["head"], title=r["title"], url=f"local:{self.git.root}#{r['number']}",
-            merge_commit=r.get("merge_commit"), merged_by=r.get("merged_by"), body=r.get("body", ""),
+            number=r["number"],
+            author=r["author"],
+            head_sha=head_sha or "",
+            reviews=tuple(
+                Review(rv["user"], rv["state"], rv["commit"], rv.get("submitted_at", "")) for rv in r["reviews"]
+            ),
+            state=r["state"],
+            base=r["base"],
+            head=r["head"],
+            title=r["title"],
+            url=f"local:{self.git.root}#{r['number']}",
+            merge_commit=r.get("merge_commit"),
+            merged_by=r.get("merged_by"),
+            body=r.get("body", ""),
             closed_at=r.get("closed_at", ""),
-            requester=requester_of(r.get("body")), pushers=self._pushers(r, head_sha or ""),
+            requester=requester_of(r.get("body")),
+            pushers=self._pushers(r, head_sha or ""),
             requested_by=self._commit_requesters(r, head_sha or ""),
         )
 
@@ -201,7 +247,9 @@ class LocalForge:
 
     # --- Forge ------------------------------------------------------------------------
 
-    def open_pull_request(self, *, title: str, body: str, head: str, base: str, labels: Sequence[str], author: str) -> PullRequest:
+    def open_pull_request(
+        self, *, title: str, body: str, head: str, base: str, labels: Sequence[str], author: str
+    ) -> PullRequest:
         """Open a pull request from ``head``; :class:`PullRequestExists` if ``head`` already has an open one.
 
         The check and the creation hold the forge's lock: of two processes opening a pull request
@@ -217,9 +265,20 @@ class LocalForge:
             if existing is not None:
                 raise PullRequestExists(existing.number, head)
             number = max(self._numbers(), default=0) + 1
-            record = {"number": number, "title": title, "body": body, "labels": list(labels), "author": author,
-                      "base": base, "head": head, "head_sha": head_sha, "state": "open", "created_at": now(),
-                      "reviews": [], "comments": {}}
+            record = {
+                "number": number,
+                "title": title,
+                "body": body,
+                "labels": list(labels),
+                "author": author,
+                "base": base,
+                "head": head,
+                "head_sha": head_sha,
+                "state": "open",
+                "created_at": now(),
+                "reviews": [],
+                "comments": {},
+            }
             self._write(record)
         return self._to_pr(record)
 
@@ -248,9 +307,12 @@ class LocalForge:
         except FileNotFoundError:
             return {}
         if not isinstance(teams, dict) or not all(
-                isinstance(members, list) and all(isinstance(u, str) for u in members) for members in teams.values()):
-            raise ForgeError(f'{self.teams_file}: corrupt team list (expected {{"@org/team": ["login", ...]}}); '
-                             "fix or delete the file")
+            isinstance(members, list) and all(isinstance(u, str) for u in members) for members in teams.values()
+        ):
+            raise ForgeError(
+                f'{self.teams_file}: corrupt team list (expected {{"@org/team": ["login", ...]}}); '
+                "fix or delete the file"
+            )
         return teams
 
     def is_member(self, user: str, team: str) -> bool | None:
@@ -264,8 +326,10 @@ class LocalForge:
         except FileNotFoundError:
             return "write"
         if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-            raise ForgeError(f'{self.collaborators_file}: corrupt collaborator list (expected {{"login": "write", ...}}); '
-                             "fix or delete the file")
+            raise ForgeError(
+                f'{self.collaborators_file}: corrupt collaborator list (expected {{"login": "write", ...}}); '
+                "fix or delete the file"
+            )
         return {k.lower(): v for k, v in table.items()}.get(user.lower(), "none")
 
     def set_permission(self, user: str, permission: str) -> None:
@@ -315,11 +379,13 @@ class LocalForge:
 
     def close(self, number: int) -> PullRequest:
         """Close an open pull request without merging it (its reviews stay: history shows it as rejected)."""
+
         def shut(r: dict[str, Any]) -> None:
             if r["state"] != "open":
                 raise ForgeError(f"pull request #{number} is {r['state']}: only an open one can be closed")
             head = self.git.branch_sha(r["head"])
             r.update(state="closed", closed_at=now(), **({"head_sha": head} if head else {}))
+
         self._update(number, shut)
         return self.pull_request(number)
 
@@ -328,5 +394,9 @@ class LocalForge:
         return [pr for pr in self.list_pull_requests() if pr.state == "closed" and pr.base == base]
 
     def mark_merged(self, number: int, merge_commit: str, merged_by: str, head_sha: str) -> None:
-        self._update(number, lambda r: r.update(state="merged", merge_commit=merge_commit, merged_by=merged_by,
-                                                 merged_at=now(), head_sha=head_sha))
+        self._update(
+            number,
+            lambda r: r.update(
+                state="merged", merge_commit=merge_commit, merged_by=merged_by, merged_at=now(), head_sha=head_sha
+            ),
+        )

@@ -216,7 +216,8 @@ def message_of(body: bytes) -> str:
 def is_secondary_limit(message: str) -> bool:
     text = message.lower()
     return "secondary rate limit" in text or text.rstrip().endswith(
-        ("please retry your request again later.", "please wait a few minutes before you try again."))
+        ("please retry your request again later.", "please wait a few minutes before you try again.")
+    )
 
 
 def rate_limit(status: int, headers: Any, message: str) -> str | None:
@@ -256,8 +257,15 @@ class GitHubAdapter(requests.adapters.HTTPAdapter):
             manager.pool_classes_by_scheme = _POOLS
         return manager
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
-             verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
         attempt, waited, gave_up = 1, 0.0, ""
         while True:
             response = self._once(request, timeout, verify, cert, proxies)
@@ -267,8 +275,10 @@ class GitHubAdapter(requests.adapters.HTTPAdapter):
             if attempt >= ATTEMPTS:
                 break
             if not self.backoff.take(delay):
-                gave_up = (f"asked to wait {delay:.0f} s, more than is left of the {self.backoff.max_wait:.0f} s "
-                           "mlgate waits in all")
+                gave_up = (
+                    f"asked to wait {delay:.0f} s, more than is left of the {self.backoff.max_wait:.0f} s "
+                    "mlgate waits in all"
+                )
                 break
             response.close()
             self.backoff.sleep(delay)
@@ -280,8 +290,9 @@ class GitHubAdapter(requests.adapters.HTTPAdapter):
         self._check_json(response, attempt, waited)
         return response
 
-    def _once(self, request: requests.PreparedRequest, timeout: Any, verify: Any, cert: Any,
-              proxies: Any) -> requests.Response:
+    def _once(
+        self, request: requests.PreparedRequest, timeout: Any, verify: Any, cert: Any, proxies: Any
+    ) -> requests.Response:
         deadline = time.monotonic() + self.deadline
         token = _DEADLINE.set(deadline)
         try:
@@ -308,5 +319,7 @@ class GitHubAdapter(requests.adapters.HTTPAdapter):
             except ValueError:
                 pass
         title = _TITLE.search(body[:65536])
-        text = re.sub(r"\s+", " ", html.unescape(title.group(1).decode("utf-8", "replace"))).strip()[:80] if title else ""
+        text = (
+            re.sub(r"\s+", " ", html.unescape(title.group(1).decode("utf-8", "replace"))).strip()[:80] if title else ""
+        )
         raise UnexpectedAnswer(response.status_code, response.reason or "", content_type, text, attempts, waited)
