@@ -267,3 +267,26 @@ def test_the_short_report_keeps_the_verdict_and_what_fails(repo) -> None:
     assert short.splitlines()[0] == full.splitlines()[0] and "problems :x:" in short.splitlines()[0]
     assert "fraud-detector@champion" in short and "job summary" in short
     assert "and 149 more" in short and len(short) < len(full) / 2
+
+
+def test_a_deprecated_target_is_one_finding(repo) -> None:
+    """MG205 (the alias points at a deprecated version) and the gate's deprecated check are one problem."""
+    from mlgate.findings import family
+    from mlgate.validate import validate_repo
+
+    repo.branch("pr")
+    repo.edit_yaml("registry/models/churn-predictor/aliases/champion.yaml", version=1)  # v1 is deprecated
+    repo.commit("to a deprecated version")
+    report = validate_repo(repo.root, base="main", head="pr")
+    rules = [f.rule for f in report.errors]
+    assert rules.count("MG205") == 1 and "MG405" not in rules
+    (change,) = report.gates
+    assert any(c.rule == "MG405" and c.status == "fail" for c in change.checks)  # still in the gate table
+    assert [family(r) for r in ("MG001", "MG101", "MG205", "MG301", "MG403", "MG501")] == [
+        "parse",
+        "schema",
+        "integrity",
+        "immutability",
+        "gate",
+        "policy",
+    ]

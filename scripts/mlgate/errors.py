@@ -50,6 +50,17 @@ class NotFoundError(MlgateError):
     """A model, version or alias that was asked for does not exist."""
 
 
+class LayoutError(InputError):
+    """A path that has no place in the registry layout (rule MG201)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class ForgeError(MlgateError):
+    """The forge refused or could not be reached (exit 2)."""
+
+
 class CheckFailed(MlgateError):
     """A check the user asked for did not pass (exit 1)."""
 

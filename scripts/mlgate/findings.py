@@ -68,6 +68,15 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
+#: rule families, by the hundreds digit of the id
+FAMILIES = {"0": "parse", "1": "schema", "2": "integrity", "3": "immutability", "4": "gate", "5": "policy"}
+
+
+def family(rule: str) -> str:
+    """The family of a rule id (``MG403`` -> ``gate``): what kind of check it is."""
+    return FAMILIES[rule[2]]
+
+
 @dataclass(frozen=True, order=True)
 class Finding:
     """One problem: which rule, which file (and line and field, when known), and what is wrong."""

@@ -9,6 +9,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .errors import LayoutError  # raised here, defined with every other error in mlgate.errors
+
 REGISTRY = "registry"
 MODELS = f"{REGISTRY}/models"
 POLICY = f"{REGISTRY}/policy.yaml"
@@ -116,10 +118,6 @@ class Place:
     model: str | None = None
     alias: str | None = None
     version: int | None = None
-
-
-class LayoutError(ValueError):
-    """A path that has no place in the registry layout (rule MG201)."""
 
 
 def _check_name(value: str, what: str) -> None:

@@ -15,15 +15,12 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
-from ..errors import MlgateError, UsageError
+from ..errors import ForgeError as ForgeError  # re-exported: every error is defined in mlgate.errors
+from ..errors import UsageError
 from ..reviews import PullRequest, is_login
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 FORGES = ("local", "github")
-
-
-class ForgeError(MlgateError):
-    """The forge refused or could not be reached (exit 2)."""
 
 
 class PullRequestExists(ForgeError):
