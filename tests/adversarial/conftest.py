@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
 from mlgate.forge.local import LocalForge
@@ -15,3 +18,17 @@ def lab(repo: RegistryRepo) -> tuple[RegistryRepo, LocalForge]:
     forge.set_team("@acme/ml-leads", ["dave", "erin"])
     forge.set_team("@acme/ml-platform", ["pat"])
     return repo, forge
+
+
+#: the training data digest the attacks' registrations record
+DIGEST = hashlib.sha256(b"d").hexdigest()
+
+
+def register_args(artifact: Path, folder: Path, model: str = "search-ranker") -> list[str]:
+    """``mlgate register`` of ``artifact`` with the eval.yaml and card.md in ``folder`` and a complete lineage."""
+    return [
+        "register", model, "--artifact", str(artifact),
+        "--eval", str(folder / "eval.yaml"), "--card", str(folder / "card.md"),
+        "--run-id", "r", "--git-sha", "a" * 40, "--code-repo", "https://x.test/y",
+        "--dataset-uri", "s3://d/x", "--dataset-sha256", DIGEST,
+    ]  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -14,9 +13,9 @@ from mlgate.cli import main
 from mlgate.forge.local import LocalForge
 from mlgate.propose import merge_pull_request, promote, register
 from mlgate.testing import RegistryRepo
+from tests.adversarial.conftest import DIGEST, register_args
 from tests.github_standin import StandIn
 
-DIGEST = hashlib.sha256(b"d").hexdigest()
 LINEAGE = {
     "run_id": "r",
     "git_sha": "a" * 40,
@@ -73,24 +72,7 @@ def test_two_registrations_taking_the_same_number_from_two_clones(repo: Registry
         [
             "-C",
             str(clones[1]),
-            "register",
-            "search-ranker",
-            "--artifact",
-            str(tmp_path / "a.bin"),
-            "--eval",
-            str(tmp_path / "eval.yaml"),
-            "--card",
-            str(tmp_path / "card.md"),
-            "--run-id",
-            "r",
-            "--git-sha",
-            "a" * 40,
-            "--code-repo",
-            "https://x.test/y",
-            "--dataset-uri",
-            "s3://d/x",
-            "--dataset-sha256",
-            DIGEST,
+            *register_args(tmp_path / "a.bin", tmp_path),
             "--as",
             "bob",
             "--no-pr",

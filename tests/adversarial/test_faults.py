@@ -7,7 +7,6 @@ command can be re-run to success, and exactly one pull request results.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -19,8 +18,8 @@ import pytest
 from mlgate.forge.local import LocalForge
 from mlgate.propose import merge_pull_request, promote
 from mlgate.testing import RegistryRepo
+from tests.adversarial.conftest import DIGEST, register_args
 
-DIGEST = hashlib.sha256(b"d").hexdigest()
 STEPS = {
     "after-commit": ("mlgate.gitrepo", "GitRepo", "write_commit", "after"),
     "after-branch": ("mlgate.gitrepo", "GitRepo", "set_branch", "after"),
@@ -70,26 +69,7 @@ def setup(repo: RegistryRepo, tmp_path: Path) -> tuple[RegistryRepo, Path, dict[
         "# card\n\n## Intended use\nx\n## Training data\nx\n## Evaluation\nx\n## Limitations\nx\n"
     )
     commands = {
-        "register": [
-            "register",
-            "search-ranker",
-            "--artifact",
-            str(tmp_path / "m.bin"),
-            "--eval",
-            str(tmp_path / "eval.yaml"),
-            "--card",
-            str(tmp_path / "card.md"),
-            "--run-id",
-            "r",
-            "--git-sha",
-            "a" * 40,
-            "--code-repo",
-            "https://x.test/y",
-            "--dataset-uri",
-            "s3://d/x",
-            "--dataset-sha256",
-            DIGEST,
-        ],
+        "register": register_args(tmp_path / "m.bin", tmp_path),
         "promote": ["promote", "search-ranker", "1", "--alias", "challenger"],
         "rollback": ["rollback", "fraud-detector", "--alias", "champion"],
     }

@@ -6,7 +6,6 @@ the local forge's records on disk, and the GitHub stand-in for a forge on anothe
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,9 +23,10 @@ from mlgate.gitrepo import GitRepo
 from mlgate.propose import merge_pull_request, promote, register
 from mlgate.testing import RegistryRepo
 from mlgate.yamlio import dump
+from tests.adversarial.conftest import DIGEST
+from tests.adversarial.conftest import register_args as register_cli
 from tests.github_standin import StandIn
 
-DIGEST = hashlib.sha256(b"d").hexdigest()
 PROMOTE = "mlgate/promote-fraud-detector-champion-v3"
 REGISTER = "mlgate/register-search-ranker-v3"
 
@@ -62,29 +62,7 @@ def training(tmp_path: Path) -> Path:
 
 
 def register_args(training: Path, who: str, *extra: str) -> list[str]:
-    return [
-        "register",
-        "search-ranker",
-        "--artifact",
-        str(training / f"{who}.bin"),
-        "--eval",
-        str(training / "eval.yaml"),
-        "--card",
-        str(training / "card.md"),
-        "--run-id",
-        "r",
-        "--git-sha",
-        "a" * 40,
-        "--code-repo",
-        "https://x.test/y",
-        "--dataset-uri",
-        "s3://d/x",
-        "--dataset-sha256",
-        DIGEST,
-        "--as",
-        who,
-        *extra,
-    ]
+    return [*register_cli(training / f"{who}.bin", training), "--as", who, *extra]
 
 
 def with_origin(repo: RegistryRepo, tmp_path: Path) -> Path:
