@@ -355,29 +355,7 @@ class StandIn:
 
     def user(self, login: str) -> dict[str, Any]:
         """GitHub's simple-user object."""
-        api = f"{self.url}/users/{quote(login)}"
-        bot = login.endswith("[bot]")
-        return {
-            "login": login,
-            "id": _id(login),
-            "node_id": f"U_{_id(login)}",
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(login)}?v=4",
-            "gravatar_id": "",
-            "url": api,
-            "html_url": f"{WEB}/apps/{login[:-5]}" if bot else f"{WEB}/{login}",
-            "followers_url": f"{api}/followers",
-            "following_url": f"{api}/following{{/other_user}}",
-            "gists_url": f"{api}/gists{{/gist_id}}",
-            "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
-            "subscriptions_url": f"{api}/subscriptions",
-            "organizations_url": f"{api}/orgs",
-            "repos_url": f"{api}/repos",
-            "events_url": f"{api}/events{{/privacy}}",
-            "received_events_url": f"{api}/received_events",
-            "type": "Bot" if bot else "Organization" if login == self.state.owner else "User",
-            "user_view_type": "public",
-            "site_admin": False,
-        }
+        return simple_user(self.url, login, owner=self.state.owner)
 
     def _app(self) -> dict[str, Any]:
         """The GitHub Actions app, as ``performed_via_github_app`` names it."""
@@ -1188,9 +1166,10 @@ def _applies(ruleset: dict[str, Any], ref: str) -> bool:
     return hit(cond.get("include") or []) and not hit(cond.get("exclude") or [])
 
 
-def _simple_user(repo_url: str, login: str) -> dict[str, Any]:
-    """GitHub's simple-user object, for payloads built without a running stand-in."""
-    api = f"{repo_url.split('/repos/', 1)[0]}/users/{login}"
+def simple_user(api_root: str, login: str, *, owner: str | None = None) -> dict[str, Any]:
+    """GitHub's simple-user object for ``login`` on the API at ``api_root`` (``owner``: the organisation's login)."""
+    api = f"{api_root}/users/{quote(login)}"
+    bot = login.endswith("[bot]")
     return {
         "login": login,
         "id": _id(login),
@@ -1198,7 +1177,7 @@ def _simple_user(repo_url: str, login: str) -> dict[str, Any]:
         "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(login)}?v=4",
         "gravatar_id": "",
         "url": api,
-        "html_url": f"{WEB}/{login}",
+        "html_url": f"{WEB}/apps/{login[:-5]}" if bot else f"{WEB}/{login}",
         "followers_url": f"{api}/followers",
         "following_url": f"{api}/following{{/other_user}}",
         "gists_url": f"{api}/gists{{/gist_id}}",
@@ -1208,7 +1187,8 @@ def _simple_user(repo_url: str, login: str) -> dict[str, Any]:
         "repos_url": f"{api}/repos",
         "events_url": f"{api}/events{{/privacy}}",
         "received_events_url": f"{api}/received_events",
-        "type": "User",
+        "type": "Bot" if bot else "Organization" if login == owner else "User",
+        "user_view_type": "public",
         "site_admin": False,
     }
 
@@ -1249,7 +1229,7 @@ def protection_payload(
         }
         if bypass_users:
             reviews["bypass_pull_request_allowances"] = {
-                "users": [_simple_user(repo_url, u) for u in bypass_users],
+                "users": [simple_user(repo_url.split("/repos/", 1)[0], u) for u in bypass_users],
                 "teams": [],
                 "apps": [],
             }

@@ -78,6 +78,20 @@ def _show(proposal: Any, as_json: bool) -> None:
         _echo(f"pull request #{pr.number}: {pr.url}")
 
 
+def _gated(propose: Any, as_json: bool) -> int:
+    """Run a gated proposal (promote, rollback); when its gate refuses, print the gate table, then the error."""
+    from .propose import GateFailed
+    from .report import gate_text
+
+    try:
+        proposal = propose()
+    except GateFailed as e:
+        _out(gate_text(e.change, color=sys.stdout.isatty()) + "\n")
+        raise
+    _show(proposal, as_json)
+    return EXIT_OK
+
+
 def _local_forge(obj: Context) -> Any:
     from .forge.local import LocalForge
 
@@ -263,11 +277,10 @@ def promote(
     Example:
       mlgate promote fraud-detector 3 --alias champion --note "Wins the Q3 shadow run"
     """
-    from .propose import GateFailed
     from .propose import promote as do_promote
 
-    try:
-        proposal = do_promote(
+    return _gated(
+        lambda: do_promote(
             obj.repo,
             model,
             version,
@@ -278,14 +291,9 @@ def promote(
             forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
             open_pr=open_pr,
             force=force,
-        )
-    except GateFailed as e:
-        from .report import gate_text
-
-        _out(gate_text(e.change, color=sys.stdout.isatty()) + "\n")
-        raise
-    _show(proposal, as_json)
-    return EXIT_OK
+        ),
+        as_json,
+    )
 
 
 @cli.command()
@@ -330,11 +338,10 @@ def rollback(
       mlgate rollback fraud-detector --alias champion --to 2
       mlgate rollback churn-predictor --alias champion --to 1   # v1 was deprecated: refused, exit 1
     """
-    from .propose import GateFailed
     from .propose import rollback as do_rollback
 
-    try:
-        proposal = do_rollback(
+    return _gated(
+        lambda: do_rollback(
             obj.repo,
             model,
             alias,
@@ -344,14 +351,9 @@ def rollback(
             forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
             open_pr=open_pr,
             force=force,
-        )
-    except GateFailed as e:
-        from .report import gate_text
-
-        _out(gate_text(e.change, color=sys.stdout.isatty()) + "\n")
-        raise
-    _show(proposal, as_json)
-    return EXIT_OK
+        ),
+        as_json,
+    )
 
 
 @cli.command()
