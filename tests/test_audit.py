@@ -10,10 +10,10 @@ import subprocess
 import jsonschema
 import pytest
 
-from mlgate.audit import history, holder_at, parse_when
+from mlgate.audit.history import history, holder_at, parse_when
 from mlgate.cli import main
 from mlgate.forge.github import GitHubForge
-from mlgate.resources import example_registry_dir, schemas_dir
+from mlgate.infra.resources import example_registry_dir, schemas_dir
 from mlgate.testing import RegistryRepo
 from tests.github_standin import StandIn
 

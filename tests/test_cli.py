@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from mlgate.cli import cli, main
-from mlgate.resources import schemas_dir
+from mlgate.infra.resources import schemas_dir
 from mlgate.testing import RegistryRepo
 
 

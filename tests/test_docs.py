@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlgate.cli import cli
-from mlgate.findings import RULES
+from mlgate.core.findings import RULES
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

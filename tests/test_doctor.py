@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mlgate.check.doctor import diagnose
 from mlgate.cli import cli, main
-from mlgate.doctor import diagnose
 from mlgate.forge.github import GitHubForge
 from tests.github_standin import (
     NON_FAST_FORWARD,

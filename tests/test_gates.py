@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mlgate import validate_repo
-from mlgate.gates import card_sections
-from mlgate.policy import Approvals
-from mlgate.reviews import PullRequest, Review, count_approvals
+from mlgate.check.gates import card_sections
+from mlgate.core.policy import Approvals
+from mlgate.core.signoff import PullRequest, Review, count_approvals
 from mlgate.testing import RegistryRepo, StaticReviews
 
 LEADS = {"@acme/ml-leads": {"dave", "erin"}, "@acme/ml-platform": {"pat"}}
@@ -409,8 +409,8 @@ def test_a_created_at_after_the_holding_only_makes_the_gate_stricter(repo: Regis
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", note="x")  # unrelated
     v2 = repo.read_yaml("registry/models/fraud-detector/versions/2/version.yaml")
     assert v2["created_at"] < "2026-12-01"
-    from mlgate.gitrepo import GitRepo
-    from mlgate.validate import alias_history
+    from mlgate.check.run import alias_history
+    from mlgate.infra.git import GitRepo
 
     tree = GitRepo(repo.root).tree("main")
     assert 2 in alias_history(tree, "fraud-detector", "champion", since=v2["created_at"])
@@ -420,7 +420,7 @@ def test_a_created_at_after_the_holding_only_makes_the_gate_stricter(repo: Regis
 def test_a_model_gate_cannot_flip_which_way_a_metric_is_better() -> None:
     """Registry: latency has a max (lower is better). A model adding `min: 0` tightens nothing, and must not turn
     the no-regression check into 'higher is better'."""
-    from mlgate.policy import Gate, tighten
+    from mlgate.core.policy import Gate, tighten
 
     registry = Gate.from_manifest({"metrics": {"latency_p99_ms": {"max": 50, "no_regression": 2}}})
     model = Gate.from_manifest({"metrics": {"latency_p99_ms": {"min": 0}}})

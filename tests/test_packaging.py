@@ -59,7 +59,7 @@ def test_installed_wheel_validates_outside_the_repository(wheel: Path, tmp_path:
     )
     work = RegistryRepo.create(tmp_path / "elsewhere")
     env = {**os.environ, "PYTHONPATH": str(target)}
-    code = "import mlgate.resources as r, mlgate.cli as c, sys; print(r.schemas_dir()); sys.exit(c.main(['validate']))"
+    code = "import mlgate.infra.resources as r, mlgate.cli as c, sys; print(r.schemas_dir()); sys.exit(c.main(['validate']))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=work.root, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     schemas_dir, report = proc.stdout.split("\n", 1)

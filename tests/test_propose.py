@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from mlgate import Registry, validate_repo
-from mlgate.artifacts import describe_local
+from mlgate.change.propose import GateFailed, MergeRefused, merge_pull_request, promote, register, rollback
 from mlgate.cli import main
 from mlgate.errors import CheckFailed, InputError, NotFoundError, UsageError
 from mlgate.forge import ForgeError
 from mlgate.forge.local import LocalForge
-from mlgate.propose import GateFailed, MergeRefused, merge_pull_request, promote, register, rollback
+from mlgate.registry.artifacts import describe_local
 from mlgate.testing import RegistryRepo
 
 DIGEST = hashlib.sha256(b"data").hexdigest()

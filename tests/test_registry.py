@@ -8,8 +8,8 @@ import pytest
 
 from mlgate import Registry, parse_uri
 from mlgate.errors import InputError, NotFoundError, UsageError
-from mlgate.gitrepo import GitRepo
-from mlgate.registry import ModelRef
+from mlgate.infra.git import GitRepo
+from mlgate.registry.snapshot import ModelRef
 from mlgate.testing import RegistryRepo
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from mlgate.change.scaffold import parse_requirement, pin_from_distribution, scaffold
 from mlgate.cli import main
 from mlgate.errors import UsageError
-from mlgate.scaffold import parse_requirement, pin_from_distribution, scaffold
+from mlgate.infra.yamlio import load
 from mlgate.testing import RegistryRepo
-from mlgate.yamlio import load
 
 COMMIT = "3f2a9c1d0e4b5a69788796a5b4c3d2e1f0a9b8c7"
 DIGEST = "f4c07291371ba386af0a0088932a63f8ac78dfec41fbd9003f363da89487376d"

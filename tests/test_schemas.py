@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mlgate import schemas
-from mlgate.resources import schemas_dir
+from mlgate.infra import schemas
+from mlgate.infra.resources import schemas_dir
 
 SCHEMA_FILES = sorted(schemas_dir().glob("*.schema.json"))
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from mlgate import serving
+from mlgate.change.propose import merge_pull_request, promote, register, rollback
 from mlgate.cli import main
 from mlgate.forge.local import LocalForge
-from mlgate.index import build_index, write_index
-from mlgate.propose import merge_pull_request, promote, register, rollback
+from mlgate.registry.index import build_index, write_index
 from mlgate.testing import RegistryRepo
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -291,7 +291,7 @@ def test_the_readme_serving_example_runs(served, tmp_path: Path) -> None:
     repo, forge, files = served
     code = re.search(r"<!-- serving-example -->\n```python\n(.*?)```", README, re.S).group(1)
     assert len(code.strip().splitlines()) <= 15
-    from mlgate.index import generate_key, load_signing_key
+    from mlgate.registry.index import generate_key, load_signing_key
 
     generate_key(tmp_path / "index-key")
     write_index(
@@ -335,8 +335,8 @@ def test_register_into_a_memory_store_then_serve_it(tmp_path: Path) -> None:
 
 
 def test_a_store_without_its_package_names_it(tmp_path: Path) -> None:
-    from mlgate.artifacts import upload
     from mlgate.errors import UsageError
+    from mlgate.registry.artifacts import upload
 
     art = tmp_path / "m.bin"
     art.write_bytes(b"x")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlgate.policy import Approvals
-from mlgate.reviews import Review, count_approvals, is_login, is_team, requester_of
-from mlgate.schemas import errors
+from mlgate.core.policy import Approvals
+from mlgate.core.signoff import Review, count_approvals, is_login, is_team, requester_of
+from mlgate.infra.schemas import errors
 from mlgate.testing import StaticReviews
 
 HEAD = "a" * 40
@@ -195,7 +195,7 @@ def test_history_lists_rejected_promotions_with_who_requested_changes(repo, caps
 
 def test_history_asks_the_forge_which_pull_request_merged_a_commit_without_a_number(repo) -> None:
     """A rebase merge (or a direct push) leaves a subject that names no pull request: the forge is asked."""
-    from mlgate.audit import history
+    from mlgate.audit.history import history
     from mlgate.forge.local import LocalForge
 
     forge = LocalForge(repo.root)

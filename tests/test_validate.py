@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from mlgate import validate_repo
+from mlgate.core.findings import RULES
 from mlgate.errors import GitError, InputError
-from mlgate.findings import RULES
+from mlgate.infra.yamlio import load
 from mlgate.testing import RegistryRepo, StaticReviews
-from mlgate.yamlio import load
 
 CASES = sorted((Path(__file__).parent / "cases" / "invalid").iterdir())
 
@@ -254,8 +254,8 @@ def test_validates_a_plain_folder_without_git(tmp_path: Path, repo: RegistryRepo
 
 def test_the_short_report_keeps_the_verdict_and_what_fails(repo) -> None:
     """What a PR comment shows when the full report is over GitHub's limit: the verdict and the failing gates."""
-    from mlgate.report import report_markdown, report_markdown_short
-    from mlgate.validate import validate_repo
+    from mlgate.check.run import validate_repo
+    from mlgate.render.report import report_markdown, report_markdown_short
 
     repo.branch("pr")
     for n in range(1, 200):
@@ -271,8 +271,8 @@ def test_the_short_report_keeps_the_verdict_and_what_fails(repo) -> None:
 
 def test_a_deprecated_target_is_one_finding(repo) -> None:
     """MG205 (the alias points at a deprecated version) and the gate's deprecated check are one problem."""
-    from mlgate.findings import family
-    from mlgate.validate import validate_repo
+    from mlgate.check.run import validate_repo
+    from mlgate.core.findings import family
 
     repo.branch("pr")
     repo.edit_yaml("registry/models/churn-predictor/aliases/champion.yaml", version=1)  # v1 is deprecated

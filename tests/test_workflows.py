@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from mlgate.cli import main
-from mlgate.resources import github_dir
+from mlgate.infra.resources import github_dir
+from mlgate.infra.yamlio import load
 from mlgate.testing import RegistryRepo
-from mlgate.yamlio import load
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlgate import yamlio
-from mlgate.yamlio import YamlError, load
+from mlgate.infra import yamlio
+from mlgate.infra.yamlio import YamlError, load
 
 BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)

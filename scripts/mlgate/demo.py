@@ -14,17 +14,17 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import layout
-from .audit import history
-from .errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
-from .forge.local import LocalForge
-from .gitrepo import GitRepo
-from .propose import MergeRefused, merge_pull_request, promote, register, rollback
-from .registry import Registry
-from .report import gate_text, history_text, report_text, resolved_text
-from .scaffold import scaffold
-from .validate import validate_repo
-from .yamlio import dump, load
+from mlgate.audit.history import history
+from mlgate.change.propose import MergeRefused, merge_pull_request, promote, register, rollback
+from mlgate.change.scaffold import scaffold
+from mlgate.check.run import validate_repo
+from mlgate.core import layout
+from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
+from mlgate.forge.local import LocalForge
+from mlgate.infra.git import GitRepo
+from mlgate.infra.yamlio import dump, load
+from mlgate.registry.snapshot import Registry
+from mlgate.render.report import gate_text, history_text, report_text, resolved_text
 
 Echo = Callable[[str], None]
 

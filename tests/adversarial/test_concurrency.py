@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from mlgate import Registry, validate_repo
+from mlgate.change.propose import merge_pull_request, promote, register
 from mlgate.cli import main
 from mlgate.forge.local import LocalForge
-from mlgate.propose import merge_pull_request, promote, register
 from mlgate.testing import RegistryRepo
 from tests.adversarial.conftest import DIGEST, register_args
 from tests.github_standin import StandIn

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from mlgate.change.propose import merge_pull_request, promote
 from mlgate.forge.local import LocalForge
-from mlgate.propose import merge_pull_request, promote
 from mlgate.testing import RegistryRepo
 from tests.adversarial.conftest import DIGEST, register_args
 
 STEPS = {
-    "after-commit": ("mlgate.gitrepo", "GitRepo", "write_commit", "after"),
-    "after-branch": ("mlgate.gitrepo", "GitRepo", "set_branch", "after"),
-    "during-push": ("mlgate.gitrepo", "GitRepo", "push", "before"),
+    "after-commit": ("mlgate.infra.git", "GitRepo", "write_commit", "after"),
+    "after-branch": ("mlgate.infra.git", "GitRepo", "set_branch", "after"),
+    "during-push": ("mlgate.infra.git", "GitRepo", "push", "before"),
     "during-pr": ("mlgate.forge.local", "LocalForge", "open_pull_request", "before"),
 }
 

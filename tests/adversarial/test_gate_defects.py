@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.audit import history, holder_at
+from mlgate.audit.history import history, holder_at
+from mlgate.check.gates import card_sections
 from mlgate.cli import main
-from mlgate.gates import card_sections
 from mlgate.testing import RegistryRepo
 
 FD = "registry/models/fraud-detector"
@@ -297,7 +297,7 @@ def test_a_huge_card_fails_its_gate_with_a_report(repo: RegistryRepo, capsys) ->
 def test_an_internal_error_exits_3(repo: RegistryRepo, tmp_path: Path) -> None:
     """A bug (an exception mlgate did not raise on purpose) exits 3 with one line, distinct from bad input (2)."""
     script = (
-        "import sys, mlgate.registry as r\n"
+        "import sys, mlgate.registry.snapshot as r\n"
         "def boom(*a, **k): raise KeyError('bug')\n"
         "r.Registry.model_names = boom\n"
         "from mlgate.cli import main\n"
@@ -361,9 +361,9 @@ def test_init_never_writes_through_a_symlink(tmp_path: Path, capsys) -> None:
 
 def test_the_library_refuses_a_requester_or_reviewer_that_is_not_a_login(lab) -> None:
     """Not only the CLI: a script calling mlgate's library with "carol\\n" cannot slip past the author check."""
+    from mlgate.change.propose import promote
     from mlgate.errors import UsageError
     from mlgate.forge import ForgeError
-    from mlgate.propose import promote
 
     repo, forge = lab
     with pytest.raises(UsageError, match="is not a login"):

@@ -8,10 +8,10 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlgate import schemas
-from mlgate.findings import RULES, Finding
-from mlgate.loader import check_document, load_manifest
-from mlgate.yamlio import Document, YamlError, load
+from mlgate.core.findings import RULES, Finding
+from mlgate.infra import schemas
+from mlgate.infra.yamlio import Document, YamlError, load
+from mlgate.registry.loader import check_document, load_manifest
 
 FAST = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 

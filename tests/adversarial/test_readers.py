@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mlgate.readers import ManifestError, _fast_alias_version, alias_version, deprecations
-from mlgate.yamlio import YamlError, load
+from mlgate.infra.yamlio import YamlError, load
+from mlgate.registry.readers import ManifestError, _fast_alias_version, alias_version, deprecations
 
 HEAD = ["apiVersion: mlgate/v1", "kind: Alias", "model: fraud-detector", "alias: champion"]
 
@@ -157,7 +157,7 @@ def test_numbers_are_bounded_and_exact(text: str) -> None:
     """Every number either loads as exactly what it says, or is refused with MG001 on its line and field."""
     from decimal import Decimal
 
-    from mlgate.yamlio import MAX_INT_DIGITS, exact
+    from mlgate.infra.yamlio import MAX_INT_DIGITS, exact
 
     try:
         value = load(f"metrics:\n  auc: {text}\n", "e.yaml").data["metrics"]["auc"]

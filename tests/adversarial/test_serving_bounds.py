@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mlgate import serving
-from mlgate.index import build_index, write_index
+from mlgate.registry.index import build_index, write_index
 from mlgate.testing import RegistryRepo
 
 MODEL = "search-ranker"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlgate import serving
-from mlgate.index import build_index, write_index
+from mlgate.registry.index import build_index, write_index
 from mlgate.testing import RegistryRepo
 
 V = "registry/models/search-ranker/versions/3"

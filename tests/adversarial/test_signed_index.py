@@ -21,7 +21,7 @@ import pytest
 
 from mlgate import serving
 from mlgate.cli import main
-from mlgate.index import build_index, generate_key, load_signing_key, sign_index, write_index
+from mlgate.registry.index import build_index, generate_key, load_signing_key, sign_index, write_index
 from mlgate.testing import RegistryRepo
 
 MODEL = "search-ranker"

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from mlgate.change.propose import merge_pull_request, promote, register
 from mlgate.cli import cli, main
 from mlgate.forge import ForgeError
 from mlgate.forge.local import LocalForge
-from mlgate.gitrepo import GitRepo
-from mlgate.propose import merge_pull_request, promote, register
+from mlgate.infra.git import GitRepo
+from mlgate.infra.yamlio import dump
 from mlgate.testing import RegistryRepo
-from mlgate.yamlio import dump
 from tests.adversarial.conftest import DIGEST
 from tests.adversarial.conftest import register_args as register_cli
 from tests.github_standin import StandIn
@@ -270,8 +270,8 @@ class _RacedGit(GitRepo):
 
 @pytest.mark.parametrize("same_commit", [False, True], ids=["other-commit", "same-commit"])
 def test_a_lost_branch_compare_and_swap_is_reported_and_leaves_the_winner_alone(repo, forge, same_commit: bool) -> None:
+    from mlgate.change.propose import _publish
     from mlgate.errors import UsageError
-    from mlgate.propose import _publish
 
     git = _RacedGit(repo.root)
     base = repo.rev("main")

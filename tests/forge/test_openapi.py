@@ -135,7 +135,7 @@ def failures(gh: StandIn, f: GitHubForge) -> None:
 
 def branch_settings(gh: StandIn, f: GitHubForge) -> None:
     """`mlgate doctor`: classic protection and rulesets (repository and organization), then a branch with none."""
-    from mlgate.doctor import diagnose
+    from mlgate.check.doctor import diagnose
     from tests.github_standin import (
         NON_FAST_FORWARD,
         BranchSettings,

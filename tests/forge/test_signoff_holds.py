@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mlgate.core.policy import Approvals
+from mlgate.core.signoff import count_approvals
 from mlgate.forge import ForgeError, ForgeReviews
-from mlgate.policy import Approvals
-from mlgate.reviews import count_approvals
 from tests.forge.test_github import FakeTime, forge
 from tests.github_standin import StandIn
 

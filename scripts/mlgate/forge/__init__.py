@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
-from ..errors import ForgeError as ForgeError  # re-exported: every error is defined in mlgate.errors
-from ..errors import UsageError
-from ..reviews import PullRequest, is_login
+from mlgate.core.signoff import PullRequest, is_login
+from mlgate.errors import ForgeError as ForgeError  # re-exported: every error is defined in mlgate.errors
+from mlgate.errors import UsageError
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 FORGES = ("local", "github")
@@ -162,11 +162,11 @@ def open_forge(
 ) -> Forge:
     """The forge named ``kind`` for the repository at ``repo_path``."""
     if kind == "local":
-        from .local import LocalForge
+        from mlgate.forge.local import LocalForge
 
         return LocalForge(repo_path)
     if kind == "github":
-        from .github import ACTIONS_BOT, GitHubForge
+        from mlgate.forge.github import ACTIONS_BOT, GitHubForge
 
         token = token or os.environ.get("GITHUB_TOKEN")
         github_repo = github_repo or os.environ.get("GITHUB_REPOSITORY")

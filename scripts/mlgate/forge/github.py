@@ -20,9 +20,9 @@ import requests
 from github import Auth, GithubException
 from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass
 
-from ..reviews import PullRequest, Review, requester_of, requesters_of
-from . import COMMENT_MARKER, ForgeError
-from .transport import Backoff, DeadlineExceeded, GitHubAdapter, UnexpectedAnswer, rate_limit, retry_after
+from mlgate.core.signoff import PullRequest, Review, requester_of, requesters_of
+from mlgate.forge import COMMENT_MARKER, ForgeError
+from mlgate.forge.transport import Backoff, DeadlineExceeded, GitHubAdapter, UnexpectedAnswer, rate_limit, retry_after
 
 #: GitHub refuses an issue comment longer than this (422 "Body is too long (maximum is 65536 characters)")
 COMMENT_LIMIT = 65536

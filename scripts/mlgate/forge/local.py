@@ -17,9 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from ..errors import MlgateError
-from ..gitrepo import GitRepo
-from ..reviews import (
+from mlgate.core.signoff import (
     APPROVED,
     CHANGES_REQUESTED,
     COMMENTED,
@@ -30,7 +28,9 @@ from ..reviews import (
     requester_of,
     requesters_of,
 )
-from . import COMMENT_MARKER, ForgeError, PullRequestExists
+from mlgate.errors import MlgateError
+from mlgate.forge import COMMENT_MARKER, ForgeError, PullRequestExists
+from mlgate.infra.git import GitRepo
 
 REVIEW_STATES = (APPROVED, CHANGES_REQUESTED, COMMENTED)
 PR_STATES = ("open", "merged", "closed")

@@ -1,0 +1,597 @@
+"""Audit history: who registered, promoted, rolled back or deprecated what, when, approved by whom.
+
+Built from the first-parent history of the target branch with one ``git log``
+process (path-filtered, raw diffs), blob contents through one ``git cat-file
+--batch`` round, and, when a forge is configured, the approvers of each pull
+request, fetched once per pull request and cached on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from mlgate.core import layout
+from mlgate.core.layout import LayoutError
+from mlgate.core.policy import Approvals
+from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
+from mlgate.errors import MlgateError, UsageError
+from mlgate.infra.git import Commit, GitRepo, GitTree
+from mlgate.registry.readers import ManifestError, alias_version_or_none, deprecations
+
+REGISTRATION, PROMOTION, ROLLBACK, REMOVAL = "registration", "promotion", "rollback", "removal"
+REJECTED = "rejected"  # a pull request closed without merge (--include-rejected)
+DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED = (
+    "deprecation",
+    "undeprecation",
+    "policy-change",
+    "version-removed",
+)
+KINDS = (
+    REGISTRATION,
+    PROMOTION,
+    ROLLBACK,
+    REMOVAL,
+    DEPRECATION,
+    UNDEPRECATION,
+    POLICY_CHANGE,
+    VERSION_REMOVED,
+    REJECTED,
+)
+UNKNOWN = "unknown"
+
+_MERGE = re.compile(r"^Merge pull request #(\d+) from ")
+_SQUASH = re.compile(r"\(#(\d+)\)\s*$")
+_REVERT = re.compile(r"^This reverts commit ([0-9a-f]{7,40})", re.M)
+
+
+@dataclass(frozen=True)
+class Approver:
+    login: str
+    at: str
+
+
+@dataclass(frozen=True)
+class NotCounted:
+    """A reviewer whose review the gate did not count, and why (stale, the author, a bot, not allowed...)."""
+
+    login: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change to the registry on the target branch."""
+
+    time: str
+    kind: str
+    model: str | None
+    alias: str | None
+    from_version: int | None
+    to_version: int | None
+    commit: str
+    pr: int | None
+    author: str
+    merger: str | None
+    approvers: tuple[Approver, ...] | None  # None: unknown (no forge, or it could not be reached)
+    subject: str
+    reverts: str | None = None
+    not_counted: tuple[NotCounted, ...] | None = None  # reviews the gate did not count; None: unknown
+    #: the kind the gate judged the change as (a revert trailer makes a "rollback" event, but the gate's
+    #: rollback rule applies only to a return to a version the alias held before)
+    gate_kind: str | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "kind": self.kind,
+            "model": self.model,
+            "alias": self.alias,
+            "from": self.from_version,
+            "to": self.to_version,
+            "commit": self.commit,
+            "pr": self.pr,
+            "author": self.author,
+            "merger": self.merger,
+            "approvers": UNKNOWN
+            if self.approvers is None
+            else [{"login": a.login, "at": a.at} for a in self.approvers],
+            "not_counted": UNKNOWN
+            if self.not_counted is None
+            else [{"login": n.login, "reason": n.reason} for n in self.not_counted],
+            "subject": self.subject,
+            "reverts": self.reverts,
+        }
+
+
+@dataclass
+class History:
+    """Events, latest first, and anything that kept the history from being complete."""
+
+    ref: str
+    commit: str
+    events: list[Event]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _utc(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_when(text: str) -> datetime:
+    """A date or date-time from the command line (``2026-05-01``, ``2026-05-01T12:00:00Z``)."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def pr_number(commit: Commit) -> int | None:
+    """The pull request a commit on the target branch came from, by GitHub's merge and squash messages."""
+    m = _MERGE.match(commit.subject) or _SQUASH.search(commit.subject)
+    return int(m.group(1)) if m else None
+
+
+#: the version an alias file's bytes point at, or None (no file, or it does not say): the registry's one reader
+alias_version = alias_version_or_none
+
+
+def _deprecated(blob: bytes | None, path: str) -> set[int]:
+    try:
+        return set(deprecations(blob, path))
+    except ManifestError:
+        return set()
+
+
+def _author_and_message(raw_commit: bytes) -> tuple[str | None, str]:
+    """The author name and message of a raw commit object."""
+    header, _, message = raw_commit.partition(b"\n\n")
+    author = None
+    for line in header.split(b"\n"):
+        if line.startswith(b"author "):
+            author = line[7:].rsplit(b" <", 1)[0].decode(errors="replace")
+    return author, message.decode(errors="replace")
+
+
+def history(
+    repo_path: str | os.PathLike[str] = ".",
+    *,
+    ref: str = "main",
+    model: str | None = None,
+    alias: str | None = None,
+    since: datetime | None = None,
+    forge: Any = None,
+    include_rejected: bool = False,
+) -> History:
+    """The registry's events on ``ref``'s first-parent history, latest first.
+
+    With a forge, a commit whose subject names no pull request (a rebase merge, a direct push) is looked
+    up with the forge; with ``include_rejected``, pull requests closed without merge are events too.
+    """
+    if alias and not model:
+        raise UsageError("--alias needs a MODEL")
+    if include_rejected and forge is None:
+        raise UsageError("--include-rejected needs a forge: pass --forge github (or local)")
+    git = GitRepo(repo_path)
+    try:
+        head = git.resolve(ref)
+        if model:
+            pathspec = [layout.alias_path(model, alias)] if alias else [layout.model_dir(model) + "/"]
+        else:
+            pathspec = [layout.REGISTRY + "/"]
+        commits = git.log_changes(head, pathspec)
+        merges = [c for c in commits if len(c.parents) > 1]
+        # one cat-file round for everything: the alias and model.yaml blobs whose versions we need, and
+        # each merged branch's head commit (the change's author, and a revert trailer if it is a revert)
+        objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
+        merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
+        events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
+        pr_author = {sha: author for sha, (author, _) in merged_heads.items()}
+        result = History(ref, head, [])
+        asked: set[str] = set()
+        if forge is not None:
+            unnamed = sorted({e.commit for e in events if e.pr is None})
+            found = _pulls_of_commits(repo_path, forge, unnamed, result.warnings)
+            asked = set(found)
+            events = [replace(e, pr=found[e.commit]) if e.commit in found else e for e in events]
+        info = (
+            _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
+        )
+        parents = {c.sha: c.parents[0] for c in commits if c.parents}
+        counter = _Counter(git, forge) if forge else None
+        final = []
+        for e in events:
+            author, merger = (pr_author.get(e.commit) or e.author, e.merger)
+            approvers: tuple[Approver, ...] | None = None
+            not_counted: tuple[NotCounted, ...] | None = None
+            pr = e.pr
+            if (
+                pr is not None
+                and e.commit not in asked
+                and pr in info
+                and info[pr].get("merge_commit") not in (None, e.commit)
+            ):
+                # the subject says "(#N)" or "Merge pull request #N", but the forge merged #N as another
+                # commit: anyone can write such a subject, so this commit is not credited to #N
+                result.warnings.append(
+                    f"{e.commit[:12]} names #{pr}, which the forge merged as "
+                    f"{str(info[pr]['merge_commit'])[:12]}: not credited to #{pr}"
+                )
+                pr = None
+            if pr is not None and pr in info and counter is not None:
+                pull = _pull_request(pr, info[pr])
+                author = pull.author or author
+                merger = pull.merged_by or merger
+                count = counter.count(e, pull, parents.get(e.commit))
+                # when each counted approval was given: the reviewer's latest APPROVED review, not a later comment
+                at = {r.user.lower(): r.submitted_at for r in pull.reviews if r.user and r.state == "APPROVED"}
+                approvers = tuple(Approver(u, at.get(u.lower(), "")) for u in count.counted)
+                not_counted = tuple(NotCounted(u, why) for u, why in count.ignored)
+            elif forge is not None and pr is None:
+                approvers, not_counted = (), ()  # no pull request: nobody approved it
+            final.append(
+                Event(
+                    e.time,
+                    e.kind,
+                    e.model,
+                    e.alias,
+                    e.from_version,
+                    e.to_version,
+                    e.commit,
+                    pr,
+                    author,
+                    merger,
+                    approvers,
+                    e.subject,
+                    e.reverts,
+                    not_counted,
+                )
+            )
+        if include_rejected:
+            final += _rejected(forge, ref, model, alias, counter, head)
+    finally:
+        git.close()
+    if since is not None:
+        final = [e for e in final if datetime.fromisoformat(e.time.replace("Z", "+00:00")) >= since]
+    result.events = sorted(final, key=lambda e: e.time, reverse=True) if include_rejected else list(reversed(final))
+    return result
+
+
+_TITLES = [
+    (re.compile(r"^(?:Promote|Roll back) (?P<model>\S+) v(?P<to>\d+) to (?P<alias>\S+)$"), PROMOTION),
+    (re.compile(r"^Roll back (?P<model>[^@\s]+)@(?P<alias>\S+) to v(?P<to>\d+)$"), ROLLBACK),
+    (re.compile(r"^Register (?P<model>\S+) v(?P<to>\d+)$"), REGISTRATION),
+]
+
+
+def _rejected(forge: Any, ref: str, model: str | None, alias: str | None, counter: Any, head: str) -> list[Event]:
+    """Pull requests into ``ref`` closed without merge: the registry's "Rejected" status, for auditors.
+
+    What each asked for is read from the title mlgate gave it; who requested changes is in ``not_counted``.
+    """
+    out = []
+    for pull in forge.rejected_pull_requests(ref):
+        m_model = m_alias = m_to = None
+        for pattern, _kind in _TITLES:
+            m = pattern.match(pull.title)
+            if m:
+                m_model, m_alias, m_to = m["model"], m.groupdict().get("alias"), int(m["to"])
+                break
+        if (model and m_model != model) or (alias and m_alias != alias):
+            continue
+        reasons = count_approvals(Approvals(min=0), pull, counter.members) if counter else None
+        out.append(
+            Event(
+                time=pull.closed_at or "",
+                kind=REJECTED,
+                model=m_model,
+                alias=m_alias,
+                from_version=None,
+                to_version=m_to,
+                commit=pull.head_sha,
+                pr=pull.number,
+                author=pull.requester or pull.author,
+                merger=None,
+                approvers=tuple(Approver(u, "") for u in reasons.counted) if reasons else (),
+                subject=pull.title,
+                not_counted=tuple(NotCounted(u, why) for u, why in reasons.ignored) if reasons else (),
+            )
+        )
+    return out
+
+
+def _pulls_of_commits(
+    repo_path: str | os.PathLike[str], forge: Any, shas: list[str], warnings: list[str]
+) -> dict[str, int]:
+    """For commits whose subject names no pull request: the one the forge says merged each (cached on disk)."""
+    if not shas:
+        return {}
+    path = _cache_file(repo_path, forge).with_name(
+        _cache_file(repo_path, forge).name.replace("reviews-v3-", "commit-pulls-v1-")
+    )
+    try:
+        cache = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, list)}
+    except (OSError, ValueError, AttributeError):
+        cache = {}
+    fresh: dict[str, list[int]] = {}
+    for sha in shas:
+        if sha in cache:
+            continue
+        try:
+            fresh[sha] = [n for n in forge.pull_requests_for_commit(sha) if isinstance(n, int)]
+        except MlgateError as e:
+            warnings.append(f"pull request of {sha[:12]} unknown: {e}")
+    if fresh:
+        _write_cache(path, {**cache, **fresh})
+    merged = {**cache, **fresh}
+    return {sha: merged[sha][0] for sha in shas if merged.get(sha)}
+
+
+def _write_cache(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+class _Counter:
+    """Counts a pull request's approvals for one event with the gate's own rule and code.
+
+    The rule is the one the validator applied: the policy (and the model's own gate) on the commit the
+    change was merged onto, for the alias and kind of change; a governance change needs the admins. The
+    counting is :func:`mlgate.reviews.count_approvals`, so history's approvers are exactly the ones the
+    gate counted, and the others are listed with the gate's reason.
+    """
+
+    def __init__(self, git: GitRepo, forge: Any) -> None:
+        from mlgate.forge import ForgeReviews
+
+        self.git = git
+        self.forge = forge
+        self.members = ForgeReviews(forge, 0)  # membership answers, cached for the whole history
+        self.judges: dict[str, Any] = {}
+
+    def _judge(self, base: str, head: str) -> Any:
+        from mlgate.check.gates import Judge
+        from mlgate.check.run import load_policy
+
+        if base not in self.judges:
+            tree = GitTree(self.git, base)
+            policy, _ = load_policy(tree)
+            self.judges[base] = (tree, policy)
+        tree, policy = self.judges[base]
+        return Judge(GitTree(self.git, head), tree, policy)
+
+    def count(self, event: Event, pull: PullRequest, base: str | None) -> ApprovalCount:
+        from mlgate.core.policy import Approvals
+
+        rule = None
+        if base is not None:
+            judge = self._judge(base, event.commit)
+            if event.kind == POLICY_CHANGE:
+                rule = judge.admin_rule()
+            elif event.alias is not None and event.model is not None:
+                rule = judge.approval_rule(event.model, event.alias, event.gate_kind or event.kind)
+        # no gate asked for approvals (a registration, a deprecation): the rules every approval obeys still apply
+        return count_approvals(rule or Approvals(min=0), pull, self.members)
+
+
+def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
+    reviews = tuple(
+        Review(r.get("user"), r["state"], r.get("commit") or "", r.get("submitted_at") or "")
+        for r in data.get("reviews", [])
+    )
+    return PullRequest(
+        number=number,
+        author=data.get("author") or "",
+        head_sha=data.get("head_sha") or "",
+        reviews=reviews,
+        state=data.get("state") or "",
+        merged_by=data.get("merged_by"),
+        requester=data.get("requester"),
+        pushers=tuple(data.get("pushers") or ()),
+        body=data.get("body") or "",
+        requested_by=tuple(data.get("requested_by") or ()),
+    )
+
+
+def _wanted_blobs(commits: list[Commit]) -> list[str]:
+    wanted: list[str] = []
+    for c in commits:
+        for f in c.files:
+            if f.path.endswith(".yaml") and ("/aliases/" in f.path or f.path.endswith("/model.yaml")):
+                wanted += [x for x in (f.old, f.new) if x]
+    return wanted
+
+
+def _events(
+    commits: list[Commit],
+    blobs: dict[str, bytes],
+    model: str | None,
+    alias: str | None,
+    merged_messages: dict[str, str],
+) -> list[Event]:
+    """Events oldest first (approvers not yet known)."""
+    held: dict[str, list[int]] = {}  # alias path -> versions it pointed at, in order
+    events: list[Event] = []
+    for c in commits:
+        pr = pr_number(c)
+        merger = c.author if len(c.parents) > 1 else (c.committer if c.committer != c.author else None)
+        reverted = _REVERT.search(c.body) or _REVERT.search(merged_messages.get(c.sha, ""))
+        base = dict(
+            time=_utc(c.date),
+            commit=c.sha,
+            pr=pr,
+            author=c.author,
+            merger=merger,
+            approvers=None,
+            subject=c.subject,
+            reverts=reverted.group(1) if reverted else None,
+        )
+        for f in c.files:
+            if not f.path.endswith(".yaml") or f.path.endswith("/eval.yaml"):
+                continue  # eval.yaml, card.md, evidence: no event of their own
+            if f.path == layout.POLICY:
+                if not model:
+                    events.append(
+                        Event(kind=POLICY_CHANGE, model=None, alias=None, from_version=None, to_version=None, **base)
+                    )
+                continue
+            try:
+                place = layout.classify(f.path)
+            except LayoutError:
+                continue
+            if (model and place.model != model) or (alias and place.alias != alias):
+                continue
+            if place.role == "version":
+                kind = REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
+                if kind:
+                    events.append(
+                        Event(
+                            kind=kind,
+                            model=place.model,
+                            alias=None,
+                            from_version=None,
+                            to_version=place.version,
+                            **base,
+                        )
+                    )
+            elif place.role == "alias":
+                before = alias_version(blobs.get(f.old) if f.old else None, f.path)
+                after = alias_version(blobs.get(f.new) if f.new else None, f.path)
+                seen = held.setdefault(f.path, [])
+                if before == after:
+                    continue  # only the note changed
+                if after is None and f.status == "D":
+                    kind = gate_kind = REMOVAL
+                elif after is None:
+                    continue  # unreadable alias file: nothing to say about versions
+                else:
+                    earlier = [v for v in seen if v != before]
+                    gate_kind = ROLLBACK if after in earlier else PROMOTION
+                    kind = ROLLBACK if reverted else gate_kind
+                    seen.append(after)
+                events.append(
+                    Event(
+                        kind=kind,
+                        model=place.model,
+                        alias=place.alias,
+                        from_version=before,
+                        to_version=after,
+                        gate_kind=gate_kind,
+                        **base,
+                    )
+                )
+            elif place.role == "model" and not alias:
+                old = _deprecated(blobs.get(f.old) if f.old else None, f.path)
+                new = _deprecated(blobs.get(f.new) if f.new else None, f.path)
+                for v in sorted(new - old):
+                    events.append(
+                        Event(kind=DEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base)
+                    )
+                for v in sorted(old - new):
+                    events.append(
+                        Event(
+                            kind=UNDEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base
+                        )
+                    )
+    return events
+
+
+# --- approvers from the forge, cached on disk -----------------------------------------------------
+
+
+def _cache_file(repo_path: str | os.PathLike[str], forge: Any) -> Path:
+    key = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{forge.name}-{getattr(forge, 'repo_name', 'local')}")
+    # v2: the reviews as the forge reported them (counted at read time), not approvers counted on the way in
+    return GitRepo(repo_path).git_dir() / "mlgate" / "cache" / f"reviews-v3-{key}.json"
+
+
+def _reviews(pr: Any) -> list[dict[str, str]]:
+    return [{"user": r.user, "state": r.state, "commit": r.commit, "submitted_at": r.submitted_at} for r in pr.reviews]
+
+
+def _forge_info(
+    repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable[int], warnings: list[str]
+) -> dict[int, dict]:
+    """Author, merger and approvers per pull request: from the cache, else fetched (in parallel) and cached."""
+    path = _cache_file(repo_path, forge)
+    try:
+        raw = json.loads(path.read_text())
+        cache = {int(k): v for k, v in raw.items() if isinstance(v, dict) and isinstance(v.get("reviews"), list)}
+    except (OSError, ValueError, AttributeError):
+        cache = {}  # no cache, or a damaged one: ask the forge again
+    missing = sorted(set(numbers) - set(cache))
+
+    def fetch(n: int) -> tuple[int, dict | None, str | None]:
+        try:
+            pr = forge.pull_request(n)
+        except MlgateError as e:
+            return n, None, str(e)
+        return (
+            n,
+            {
+                "author": pr.author,
+                "merged_by": pr.merged_by,
+                "state": pr.state,
+                "head_sha": pr.head_sha,
+                "merge_commit": pr.merge_commit,
+                "requester": pr.requester,
+                "pushers": list(pr.pushers),
+                "body": pr.body,
+                "requested_by": list(pr.requested_by),
+                "reviews": _reviews(pr),
+            },
+            None,
+        )
+
+    fresh: dict[int, dict] = {}
+    if missing:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for n, data, error in pool.map(fetch, missing):
+                if data is None:
+                    warnings.append(f"approvers of #{n} unknown: {error}")
+                else:
+                    fresh[n] = data
+    final = {n: d for n, d in fresh.items() if d["state"] in ("merged", "closed")}  # merged PRs never change
+    if final:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump({str(k): v for k, v in {**cache, **final}.items()}, fh, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    return {**cache, **fresh}
+
+
+def holder_at(
+    repo_path: str | os.PathLike[str], model: str, alias: str, *, ref: str = "main", at: str
+) -> tuple[int | None, str]:
+    """Which version held ``model@alias`` at a date (on ``ref``'s first-parent history) or at a commit."""
+    git = GitRepo(repo_path)
+    try:
+        try:
+            when = parse_when(at)
+        except UsageError:
+            when = None
+        if when is None:
+            commit = git.resolve(at)
+        else:
+            out = git.git("rev-list", "-1", "--first-parent", f"--before={when.isoformat()}", git.resolve(ref)).strip()
+            if not out:
+                raise UsageError(f"{ref} has no commit before {at}")
+            commit = out
+        tree = git.tree(commit)
+        path = layout.alias_path(model, alias)
+        entry = tree.entry(path)
+        return (alias_version(tree.read(path), path) if entry is not None and entry.kind == "file" else None), commit
+    finally:
+        git.close()

@@ -1,0 +1,745 @@
+"""The write side: register, promote and roll back by pull request; review and merge on the local forge.
+
+Every change is built as a commit on top of the target branch without a
+checkout (see :meth:`GitRepo.write_commit`), checked by the validator before
+anything is published, then put on a new branch and offered as a pull request.
+If a step fails, what this run created is removed again: the repository and its
+branches are left as they were. A run never publishes a branch it did not
+compute (see :func:`_publish`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from mlgate.check.gates import FAIL, AliasChange, Judge
+from mlgate.check.run import alias_history, load_policy, validate, watched
+from mlgate.core import layout
+from mlgate.core.findings import Report, family
+from mlgate.core.signoff import is_login, requester_trailer
+from mlgate.errors import CheckFailed, GitError, InputError, MlgateError, NotFoundError, UsageError
+from mlgate.forge import Forge, ForgeReviews, PullRequestExists
+from mlgate.infra import schemas
+from mlgate.infra.git import GitRepo, GitTree, LockBusy
+from mlgate.infra.yamlio import YamlError, dump, load
+from mlgate.registry import artifacts, readers
+from mlgate.registry.loader import field_path
+from mlgate.render.report import gate_markdown, report_markdown
+
+LABEL = "mlgate"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A change on its own branch, and the pull request that offers it (None with ``--no-pr``)."""
+
+    kind: str
+    branch: str
+    base: str
+    commit: str
+    title: str
+    body: str
+    pr: Any = None  # mlgate.reviews.PullRequest
+    version: int | None = None
+    gate: AliasChange | None = None
+    reused: bool = False  # the branch was left by an earlier, identical run that did not finish
+
+
+class GateFailed(CheckFailed):
+    """A promotion whose gate already fails before review (exit 1); nothing was created."""
+
+    def __init__(self, change: AliasChange) -> None:
+        self.change = change
+        failing = [c.gate for c in change.checks if c.status == FAIL]
+        super().__init__(
+            f"{change.title()} fails its gate ({', '.join(failing)}); nothing was created "
+            "(use --force to open the pull request anyway)"
+        )
+
+
+class MergeRefused(CheckFailed):
+    """The local forge refuses a merge whose required check fails (exit 1)."""
+
+    def __init__(self, number: int, report: Report) -> None:
+        self.report = report
+        super().__init__(f"pull request #{number} cannot be merged: mlgate validate does not pass")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ident(login: str) -> str:
+    return f"{login} <{login}@users.noreply.localhost>"
+
+
+def _schema_check(kind: str, data: dict[str, Any], what: str, hints: dict[str, str] | None = None) -> None:
+    problems = []
+    for e in schemas.errors(kind, data):
+        where = field_path(e.absolute_path)
+        msg = e.message
+        if e.validator == "required":
+            missing = e.message.split("'")[1]
+            where = field_path([*e.absolute_path, missing])
+            msg = f"missing required field {where!r}"
+            hint = (hints or {}).get(where)
+            if hint:
+                msg += f" (pass {hint})"
+        problems.append(f"{where}: {msg}" if where and e.validator != "required" else msg)
+    if problems:
+        raise UsageError(f"{what} would be invalid: " + "; ".join(problems))
+
+
+def _base_sha(git: GitRepo, base: str) -> str:
+    sha = git.branch_sha(base)
+    if sha is None:
+        raise UsageError(f"no branch {base!r} in {git.root}: pass --base with the registry's target branch")
+    return sha
+
+
+def _commit(git: GitRepo, base_sha: str, files: dict[str, bytes | None], message: str, author: str) -> str:
+    """The change as a commit on the base, recording its requester in a trailer (``Mlgate-Requested-By``):
+    when mlgate opens the pull request with a bot's or a shared token, the requester still cannot approve."""
+    return git.write_commit([base_sha], files, f"{message.rstrip()}\n\n{requester_trailer(author)}\n", _ident(author))
+
+
+def _check_names(model: str, alias: str | None = None) -> None:
+    for value, what in ((model, "model"), (alias, "alias")):
+        if value is not None and not layout.is_name(value):
+            raise UsageError(f"{value!r} is not a valid {what} name: use {layout.NAME_RULE}")
+
+
+def _open_base(repo_path: str | os.PathLike[str], base: str, author: str) -> tuple[GitRepo, str, GitTree]:
+    """The repository, the target branch's commit, and its tree: what every proposal starts from.
+
+    The requester must be a whole login: ``"carol\\n"`` is not carol, and would slip past the author check.
+    """
+    if not is_login(author):
+        raise UsageError(f"{author!r} is not a login: the requester of a change is a forge user name")
+    git = GitRepo(repo_path)
+    base_sha = _base_sha(git, base)
+    return git, base_sha, GitTree(git, base_sha)
+
+
+def _email(login: str) -> str:
+    return _ident(login).partition(" <")[2].rstrip(">")
+
+
+def _commit_meta(git: GitRepo, sha: str) -> tuple[str, list[str], str, str]:
+    """A commit's tree, parents, author name and author email."""
+    tree, parents, name, email = git.git("log", "-1", "--format=%T%x00%P%x00%an%x00%ae", sha).rstrip("\n").split("\0")
+    return tree, parents.split(), name, email
+
+
+def _removal(git: GitRepo, branch: str) -> str:
+    remote = f" (and `git push origin --delete {branch}` if it was pushed)" if git.has_remote() else ""
+    return f"remove it with `git branch -D {branch}`{remote}, then run again"
+
+
+def _open_pr_of(forge: Forge | None, branch: str) -> Any:
+    """The open pull request from ``branch``, when the forge can tell (the local forge can)."""
+    lookup = getattr(forge, "open_pull_request_for", None)
+    return lookup(branch) if lookup else None
+
+
+def _leftover(
+    git: GitRepo, forge: Forge | None, *, branch: str, existing: str, base: str, base_sha: str, commit: str, author: str
+) -> str:
+    """``existing`` if the branch left by an earlier run holds exactly this run's change; refuse otherwise.
+
+    Exactly: one commit on the same base commit, the same tree, made for the same requester. Anything
+    else is someone else's work (or another change of one's own), never published under this run's name.
+    """
+    tree, parents, who, email = _commit_meta(git, existing)
+    mine = _commit_meta(git, commit)
+    why = []
+    if parents != [base_sha]:
+        why.append(f"it is not one commit on {base} as it is now ({base_sha[:12]})")
+    if email.lower() != mine[3].lower():
+        why.append(f"it was made for {who} <{email}>, not for {author}")
+    if tree != mine[0]:
+        why.append("its files differ from what this run would write")
+    pr = _open_pr_of(forge, branch)
+    if why:
+        what = f"branch {branch!r} already exists with another change ({'; '.join(why)})"
+        if pr is not None:
+            raise UsageError(
+                f"{what}; it is the head of open pull request #{pr.number}: settle that pull request first "
+                f"(merge it, or close it and remove the branch with `git branch -D {branch}`)"
+            )
+        raise UsageError(f"{what}: {_removal(git, branch)}")
+    if pr is not None:
+        raise PullRequestExists(
+            pr.number,
+            branch,
+            f"branch {branch!r} already has an open pull request (#{pr.number}) with this very change: nothing to do",
+        )
+    return existing
+
+
+def _publish(
+    git: GitRepo,
+    *,
+    kind: str,
+    base: str,
+    base_sha: str,
+    branch: str,
+    commit: str,
+    title: str,
+    body: str,
+    forge: Forge | None,
+    author: str,
+    labels: Sequence[str],
+    version: int | None = None,
+    gate: AliasChange | None = None,
+) -> Proposal:
+    """Create ``branch`` at ``commit``, push it when there is a remote, open the pull request; undo on failure.
+
+    A branch left by an earlier run that was killed before it finished is taken over only if it holds
+    exactly this run's change (see :func:`_leftover`), so the command can simply be run again; any other
+    existing branch is refused. The whole step holds a per-branch lock shared by every process of this
+    repository, and each ref is created compare-and-swap (locally, and on the remote with a lease): of two
+    identical runs at once, one publishes and the other stops with a message. A run removes only the
+    refs it created itself.
+    """
+    try:
+        with git.lock(f"publish {branch}", wait=False):
+            return _publish_locked(
+                git,
+                kind=kind,
+                base=base,
+                base_sha=base_sha,
+                branch=branch,
+                commit=commit,
+                title=title,
+                body=body,
+                forge=forge,
+                author=author,
+                labels=labels,
+                version=version,
+                gate=gate,
+            )
+    except LockBusy:
+        raise UsageError(
+            f"another mlgate run is publishing branch {branch!r} right now: let it finish "
+            f"(and run this again if it fails)"
+        ) from None
+
+
+def _publish_locked(
+    git: GitRepo,
+    *,
+    kind: str,
+    base: str,
+    base_sha: str,
+    branch: str,
+    commit: str,
+    title: str,
+    body: str,
+    forge: Forge | None,
+    author: str,
+    labels: Sequence[str],
+    version: int | None,
+    gate: AliasChange | None,
+) -> Proposal:
+    body = f"{body.rstrip()}\n\n{requester_trailer(author)}\n"  # machine-readable: who asked (never approves)
+    existing = git.branch_sha(branch)
+    if existing is not None:
+        commit = _leftover(
+            git, forge, branch=branch, existing=existing, base=base, base_sha=base_sha, commit=commit, author=author
+        )
+    created = pushed = False
+    try:
+        if existing is None:
+            try:
+                git.set_branch(branch, commit, None)  # create-only: git refuses if the branch appeared meanwhile
+            except GitError:
+                # git changed nothing: whatever is there now is another process's, even at this very commit
+                now = git.branch_sha(branch)
+                if now is not None:
+                    raise UsageError(
+                        f"branch {branch!r} was created by another process while this run was "
+                        f"publishing it (at {now[:12]}); this run left it alone"
+                    ) from None
+                raise
+            except BaseException:
+                created = git.branch_sha(branch) == commit  # interrupted after git created it: it is this run's
+                raise
+            created = True
+        if git.has_remote():
+            pushed = _push(git, branch, commit, reused=existing is not None)
+        pr = (
+            forge.open_pull_request(title=title, body=body, head=branch, base=base, labels=labels, author=author)
+            if forge
+            else None
+        )
+    except BaseException:
+        if pushed:
+            try:
+                git.delete_remote_branch(branch, commit)  # only while it is still at this run's commit
+            except MlgateError:
+                pass  # the remote refused or moved on: the error below says what failed
+        if created and git.branch_sha(branch) == commit:
+            git.delete_branch(branch, commit)
+        raise
+    return Proposal(kind, branch, base, commit, title, body, pr, version, gate, reused=existing is not None)
+
+
+def _push(git: GitRepo, branch: str, commit: str, *, reused: bool) -> bool:
+    """Push ``branch`` create-only; True if this push created the remote branch (so undoing may delete it)."""
+    try:
+        made = git.push(branch, create_only=True)
+    except GitError as e:
+        try:
+            there = git.remote_branch_sha(branch)
+        except GitError:
+            raise e from None
+        if there is None or there == commit:
+            raise
+        raise UsageError(
+            f"branch {branch!r} already exists on origin with another change (at {there[:12]}), pushed by "
+            f"someone else or by an earlier run; this run left it alone: if it is a leftover of yours, "
+            f"remove it with `git push origin --delete {branch}`, then run again"
+        ) from e
+    if not made and not reused:
+        # the remote already had this very commit: another run pushed it, so it is that run's to publish or remove
+        raise UsageError(
+            f"branch {branch!r} is already on origin, pushed by another run: this run removed its own "
+            f"local branch and left the remote one alone"
+        )
+    return made
+
+
+def _require_valid(git: GitRepo, base_sha: str, commit: str, what: str) -> None:
+    """Refuse to publish a change the validator would reject (gates aside: they need review)."""
+    head, base = GitTree(git, commit), GitTree(git, base_sha)
+    report = validate(head, base, git.changed_paths(base_sha, commit, watched(base)), gates=False)
+    problems = [f for f in report.errors if family(f.rule) not in ("gate", "policy")]
+    if problems:
+        listing = "; ".join(f"{f.path}: {f.rule} {f.message}" for f in problems[:5])
+        raise UsageError(f"{what} would not pass validation: {listing}")
+
+
+# --- register -------------------------------------------------------------------------
+
+
+def _read_yaml_file(path: str, what: str) -> dict[str, Any]:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {what}: {e.strerror}", path=path) from None
+    data = load(raw, path).data
+    if not isinstance(data, dict):
+        raise InputError(f"{what} must be a YAML mapping", path=path)
+    return data
+
+
+def _read_text_file(path: str, what: str) -> bytes:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {what}: {e.strerror}", path=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} must be UTF-8 text", path=path) from None
+    if not text.strip():
+        raise InputError(f"{what} is empty", path=path)
+    return raw
+
+
+def _earlier_created_at(git: GitRepo, branch: str, base_sha: str, author: str, path: str) -> str | None:
+    """The ``created_at`` of the same registration left on ``branch`` by an earlier run of this requester.
+
+    A re-run reuses it, so that when everything else is the same it writes the very same tree and can
+    take over the branch (see :func:`_leftover`, which still compares the whole tree).
+    """
+    sha = git.branch_sha(branch)
+    if sha is None:
+        return None
+    _, parents, _, email = _commit_meta(git, sha)
+    if parents != [base_sha] or email.lower() != _email(author).lower():
+        return None
+    try:
+        data = load(GitTree(git, sha).read(path), path).data
+    except MlgateError:
+        return None
+    value = data.get("created_at") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def register(
+    repo_path: str | os.PathLike[str],
+    model: str,
+    *,
+    artifact: str,
+    eval_file: str,
+    card_file: str,
+    author: str,
+    evidence: dict[str, str] | None = None,
+    lineage: dict[str, Any] | None = None,
+    artifact_sha256: str | None = None,
+    artifact_size: int | None = None,
+    artifact_format: str | None = None,
+    store: str | None = None,
+    description: str | None = None,
+    model_description: str | None = None,
+    owners: Sequence[str] = (),
+    base: str = "main",
+    forge: Forge | None = None,
+    open_pr: bool = True,
+    progress: Any = None,
+) -> Proposal:
+    """Write version N+1 of ``model`` (and its model.yaml if the model is new) on a branch, and open a PR."""
+    if not layout.NAME_RE.match(model):
+        raise UsageError(f"{model!r} is not a valid model name: use {layout.NAME_RULE}")
+    git, base_sha, tree = _open_base(repo_path, base, author)
+    versions = tree.listdir(f"{layout.model_dir(model)}/versions") or {}
+    version = max((int(v) for v in versions if layout.VERSION_RE.match(v)), default=0) + 1
+    files: dict[str, bytes | None] = {}
+
+    if tree.entry(layout.model_path(model)) is None:
+        if not model_description or not owners:
+            raise UsageError(f"model {model!r} is new: pass --model-description and at least one --owner")
+        model_doc = {
+            "apiVersion": "mlgate/v1",
+            "kind": "Model",
+            "name": model,
+            "description": model_description,
+            "owners": list(owners),
+        }
+        _schema_check("Model", model_doc, "model.yaml")
+        files[layout.model_path(model)] = dump(model_doc).encode()
+
+    if "://" in artifact and not artifact.startswith("file://"):
+        if not artifact_sha256 or artifact_size is None or not artifact_format:
+            raise UsageError(
+                "a remote --artifact URI needs --sha256, --size and --format (mlgate cannot read it to compute them)"
+            )
+        info = artifacts.ArtifactInfo(artifact, artifact_sha256, artifact_size, artifact_format)
+    else:
+        local = artifact[len("file://") :] if artifact.startswith("file://") else artifact
+        info = (
+            artifacts.upload(local, store, artifact_format, progress)
+            if store
+            else artifacts.describe_local(local, artifact_format)
+        )
+        if artifact_sha256 and artifact_sha256 != info.sha256:
+            raise InputError(f"artifact sha256 is {info.sha256}, not the {artifact_sha256} given", path=local)
+
+    branch = f"mlgate/register-{model}-v{version}"
+    folder = layout.version_dir(model, version)
+    evidence_map: dict[str, str] = {}
+    for name, path in (evidence or {}).items():
+        target = Path(path).name
+        if target in ("version.yaml", "eval.yaml", "card.md") or target in evidence_map.values():
+            raise UsageError(f"evidence {name!r}: file name {target!r} is taken; rename the file")
+        evidence_map[name] = target
+        files[f"{folder}/{target}"] = _read_text_file(path, f"evidence {name!r}")
+
+    version_doc: dict[str, Any] = {
+        "apiVersion": "mlgate/v1",
+        "kind": "ModelVersion",
+        "model": model,
+        "version": version,
+    }
+    if description:
+        version_doc["description"] = description
+    version_doc.update(
+        {
+            "created_at": _earlier_created_at(git, branch, base_sha, author, layout.version_path(model, version))
+            or _now(),
+            "created_by": author,
+            "artifact": {"uri": info.uri, "sha256": info.sha256, "size": info.size, "format": info.format},
+            "lineage": {k: v for k, v in (lineage or {}).items() if v not in (None, {}, "")},
+        }
+    )
+    if evidence_map:
+        version_doc["evidence"] = evidence_map
+    hints = {
+        "lineage.run_id": "--run-id",
+        "lineage.git_sha": "--git-sha",
+        "lineage.code_repo": "--code-repo",
+        "lineage.dataset": "--dataset-uri and --dataset-sha256",
+    }
+    _schema_check("ModelVersion", version_doc, "version.yaml", hints)
+
+    eval_doc = _read_yaml_file(eval_file, "the eval file")
+    eval_doc = {
+        "apiVersion": "mlgate/v1",
+        "kind": "EvalResult",
+        "model": model,
+        "version": version,
+        **{k: v for k, v in eval_doc.items() if k not in ("apiVersion", "kind", "model", "version")},
+    }
+    _schema_check("EvalResult", eval_doc, f"eval.yaml (from {eval_file})")
+
+    files[layout.version_path(model, version)] = dump(version_doc).encode()
+    files[layout.eval_path(model, version)] = dump(eval_doc).encode()
+    files[layout.card_path(model, version)] = _read_text_file(card_file, "the model card")
+
+    title = f"Register {model} v{version}"
+    message = f"{title}\n\nArtifact {info.uri}\nsha256 {info.sha256}\n"
+    commit = _commit(git, base_sha, files, message, author)
+    _require_valid(git, base_sha, commit, title)
+    body = (
+        f"Registers **{model} v{version}**.\n\n| | |\n|---|---|\n| artifact | `{info.uri}` |\n"
+        f"| sha256 | `{info.sha256}` |\n| size | {info.size:,} bytes ({info.format}) |\n"
+        f"| run | `{version_doc['lineage'].get('run_id', '-')}` |\n\nA registration moves no alias: "
+        f"promote it with `mlgate promote {model} {version} --alias ALIAS` once merged.\n"
+    )
+    return _publish(
+        git,
+        kind="register",
+        base=base,
+        base_sha=base_sha,
+        branch=branch,
+        commit=commit,
+        title=title,
+        body=body,
+        forge=forge if open_pr else None,
+        author=author,
+        labels=[LABEL, "registration"],
+        version=version,
+    )
+
+
+# --- promote / rollback ------------------------------------------------------------------
+
+
+def _alias_bytes(tree: GitTree, model: str, alias: str, version: int, note: str | None) -> bytes:
+    path = layout.alias_path(model, alias)
+    doc: dict[str, Any] = {
+        "apiVersion": "mlgate/v1",
+        "kind": "Alias",
+        "model": model,
+        "alias": alias,
+        "version": version,
+    }
+    if tree.entry(path) is not None:
+        try:
+            current = load(tree.read(path), path).data
+            doc = {**current, "version": version} if isinstance(current, dict) else doc
+        except YamlError:
+            pass
+    if note is not None:
+        doc["note"] = note
+    elif "note" in doc:
+        del doc["note"]  # the old note described the old version
+    return dump(doc).encode()
+
+
+def _judge(git: GitRepo, tree: GitTree, model: str, alias: str, to_v: int | None, from_v: int | None) -> AliasChange:
+    policy, found = load_policy(tree)
+    if found:
+        raise InputError(found[0].message, path=layout.POLICY)
+    judge = Judge(
+        tree,
+        tree,
+        policy,
+        None,
+        history=lambda m, a, since=None: alias_history(tree, m, a, since),
+        no_reviews_reason="reviewers approve this pull request",
+    )
+    return judge.alias_change(model, alias, from_v, to_v)
+
+
+def _current(tree: GitTree, model: str, alias: str) -> int | None:
+    path = layout.alias_path(model, alias)
+    if tree.entry(path) is None:
+        return None
+    return readers.alias_version(tree.read(path), path)  # the registry's one reader; ManifestError exits 2
+
+
+def _body(change: AliasChange, intro: str) -> str:
+    return f"{intro}\n\n{gate_markdown(change)}\n_Gate report by mlgate as of the base branch; the `validate` check re-judges with the reviews._\n"
+
+
+def promote(
+    repo_path: str | os.PathLike[str],
+    model: str,
+    version: int,
+    alias: str,
+    *,
+    author: str,
+    note: str | None = None,
+    base: str = "main",
+    forge: Forge | None = None,
+    open_pr: bool = True,
+    force: bool = False,
+) -> Proposal:
+    """Point ``alias`` at ``version`` on a branch; the PR body is the gate report. Refuses a failing gate unless ``force``."""
+    _check_names(model, alias)
+    git, base_sha, tree = _open_base(repo_path, base, author)
+    from mlgate.registry.snapshot import Registry
+
+    reg = Registry(tree)
+    try:
+        reg.version(model, version)
+    except NotFoundError as e:
+        raise NotFoundError(f"{e} on {base} (a version must be merged before it is promoted)") from None
+    current = _current(tree, model, alias)
+    if current == version:
+        raise UsageError(f"{model}@{alias} already points at version {version} on {base}")
+    change = _judge(git, tree, model, alias, version, current)
+    if change.status == FAIL and not force:
+        raise GateFailed(change)
+    files = {layout.alias_path(model, alias): _alias_bytes(tree, model, alias, version, note)}
+    verb = "Roll back" if change.kind == "rollback" else "Promote"
+    title = f"{verb} {model} v{version} to {alias}"
+    commit = _commit(git, base_sha, files, f"{title}\n", author)
+    _require_valid(git, base_sha, commit, title)
+    intro = (
+        f"Moves **{model}@{alias}** from {f'v{current}' if current else '(unset)'} to **v{version}** ({change.kind})."
+    )
+    return _publish(
+        git,
+        kind="promote",
+        base=base,
+        base_sha=base_sha,
+        branch=f"mlgate/promote-{model}-{alias}-v{version}",
+        commit=commit,
+        title=title,
+        body=_body(change, intro),
+        forge=forge if open_pr else None,
+        author=author,
+        labels=[LABEL, change.kind],
+        version=version,
+        gate=change,
+    )
+
+
+def rollback(
+    repo_path: str | os.PathLike[str],
+    model: str,
+    alias: str,
+    *,
+    author: str,
+    to: int | None = None,
+    base: str = "main",
+    forge: Forge | None = None,
+    open_pr: bool = True,
+    force: bool = False,
+) -> Proposal:
+    """Revert the last change of ``alias`` on ``base`` (or point it back at ``to``) on a branch, and open a PR.
+
+    The gate is judged first, as :func:`promote` does: if a gate other than approvals already fails (the
+    target was deprecated since, its metrics no longer meet the policy...), :class:`GateFailed` (exit 1)
+    and nothing is created, unless ``force``.
+    """
+    _check_names(model, alias)
+    git, base_sha, tree = _open_base(repo_path, base, author)
+    path = layout.alias_path(model, alias)
+    current = _current(tree, model, alias)
+    if current is None:
+        raise NotFoundError(f"{model}@{alias} is not set on {base}: nothing to roll back")
+    if to is not None:
+        from mlgate.registry.snapshot import Registry
+
+        Registry(tree).version(model, to)
+        if to == current:
+            raise UsageError(f"{model}@{alias} already points at version {to} on {base}")
+        content = _alias_bytes(tree, model, alias, to, f"Rolled back from v{current}.")
+        title = f"Roll back {model}@{alias} to v{to}"
+        message = f"{title}\n"
+        target = to
+    else:
+        history = git.file_history(base_sha, path, limit=2)
+        last_sha = history[0][0]
+        previous = history[1][1] if len(history) > 1 else None
+        if previous is None:
+            raise UsageError(
+                f"{model}@{alias} has no earlier version on {base}'s history to go back to; pass --to VERSION"
+            )
+        content = previous
+        target = readers.alias_version(previous, path)
+        subject = git.subject(last_sha)
+        title = f'Revert "{subject}"'
+        message = f"{title}\n\nThis reverts commit {last_sha}.\n"
+    change = _judge(git, tree, model, alias, target, current)
+    if change.status == FAIL and not force:
+        raise GateFailed(change)
+    commit = _commit(git, base_sha, {path: content}, message, author)
+    _require_valid(git, base_sha, commit, title)
+    intro = f"Rolls **{model}@{alias}** back from v{current} to **v{target}** ({change.kind})."
+    return _publish(
+        git,
+        kind="rollback",
+        base=base,
+        base_sha=base_sha,
+        branch=f"mlgate/rollback-{model}-{alias}-v{target}",
+        commit=commit,
+        title=title,
+        body=_body(change, intro),
+        forge=forge if open_pr else None,
+        author=author,
+        labels=[LABEL, "rollback"],
+        version=target,
+        gate=change,
+    )
+
+
+# --- the local forge's review and merge ------------------------------------------------------
+
+
+def judge_pull_request(repo_path: str | os.PathLike[str], forge: Forge, number: int) -> Report:
+    """Validate a pull request as its required check would: head against base, approvals from the forge."""
+    pr = forge.pull_request(number)
+    git = GitRepo(repo_path)
+    base_sha = _base_sha(git, pr.base)
+    head, base = GitTree(git, pr.head_sha), GitTree(git, base_sha)
+    return validate(
+        head, base, git.changed_paths(base_sha, pr.head_sha, watched(base)), reviews=ForgeReviews(forge, number)
+    )
+
+
+def merge_pull_request(
+    repo_path: str | os.PathLike[str], forge: Any, number: int, merged_by: str
+) -> tuple[str, Report]:
+    """Merge a local pull request with a merge commit, refusing when validation fails (like a required check).
+
+    The merge result is judged against the current base, with the PR's reviews.
+    Returns the merge commit and the report.
+    """
+    pr = forge.pull_request(number)
+    if pr.state != "open":
+        raise UsageError(f"pull request #{number} is {pr.state}")
+    git = GitRepo(repo_path)
+    base_sha = _base_sha(git, pr.base)
+    tree = git.merge_tree(base_sha, pr.head_sha)
+    if tree is None:
+        raise CheckFailed(f"pull request #{number} conflicts with {pr.base}: update its branch first")
+    message = f"Merge pull request #{number} from {pr.head}\n\n{pr.title}\n"
+    merge = git.write_commit([base_sha, pr.head_sha], {}, message, _ident(merged_by), tree=tree)
+    report = validate(
+        GitTree(git, merge),
+        GitTree(git, base_sha),
+        git.changed_paths(base_sha, merge, watched(GitTree(git, base_sha))),
+        reviews=ForgeReviews(forge, number),
+    )
+    if not report.ok:
+        raise MergeRefused(number, report)
+    checked_out = git.current_branch() == pr.base
+    if checked_out and not git.is_clean():
+        raise UsageError(f"{pr.base} is checked out with uncommitted changes: commit or stash them before merging")
+    git.set_branch(pr.base, merge, base_sha)
+    if checked_out:
+        git.update_checkout(base_sha, merge)
+    forge.mark_merged(number, merge, merged_by, pr.head_sha)
+    forge.upsert_comment(number, report_markdown(report))
+    return merge, report
+
+
+_PR_NUMBER = re.compile(r"^#?([1-9][0-9]*)$")
+
+
+def pr_number(text: str) -> int:
+    m = _PR_NUMBER.match(text.strip())
+    if not m:
+        raise UsageError(f"{text!r} is not a pull request number")
+    return int(m.group(1))

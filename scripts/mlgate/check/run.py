@@ -1,0 +1,444 @@
+"""The validator core: parse, schema, integrity and immutability checks as a :class:`Report`.
+
+Incremental by design: given a base, only the paths that differ from it (and
+the few manifests they point at) are read, so the cost follows the size of the
+change, not of the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from mlgate.check.gates import AliasChange, Judge, model_policy_findings
+from mlgate.core import layout
+from mlgate.core.findings import Finding, Report
+from mlgate.core.layout import LayoutError, Place
+from mlgate.core.policy import Policy
+from mlgate.core.signoff import ReviewSource
+from mlgate.errors import InputError, MlgateError, UsageError
+from mlgate.infra.git import FILE, GitRepo, GitTree, WorkTree, find_root
+from mlgate.infra.yamlio import Document
+from mlgate.registry.loader import Tree, field_path, load_manifest
+from mlgate.registry.readers import alias_version_of, alias_version_or_none
+
+
+def validate_repo(
+    path: str | os.PathLike[str] = ".",
+    *,
+    base: str | None = None,
+    head: str | None = None,
+    reviews: ReviewSource | None = None,
+) -> Report:
+    """Validate the registry of the repository at ``path``.
+
+    ``head`` is a git ref, or None for the working tree. With ``base`` (a git
+    ref), only what changed since ``base`` is checked, merged versions are
+    checked for immutability, and every alias change is judged by the base's
+    policy, with approvals from ``reviews`` (pending without one). Raises :class:`mlgate.errors.MlgateError` for an
+    unreadable repository or ref.
+    """
+    if base is None and head is None:
+        root = find_root(path)
+        return validate(WorkTree(root))
+    repo = GitRepo(path)
+    try:
+        head_tree: Tree = repo.tree(head) if head else WorkTree(repo.root)
+        base_tree = repo.tree(base) if base else None
+        changes = repo.changed_paths(base_tree.commit, head_tree.commit, watched(base_tree)) if base_tree else None
+        return validate(head_tree, base_tree, changes, reviews=reviews)
+    finally:
+        repo.close()
+
+
+def validate(
+    head: Tree,
+    base: GitTree | None = None,
+    changes: dict[str, str] | None = None,
+    *,
+    reviews: ReviewSource | None = None,
+    gates: bool = True,
+) -> Report:
+    """Check ``head``; with ``base`` and its ``changes`` ({path: A/M/D/T}), only what changed, plus gates
+    (unless ``gates`` is false: the integrity checks alone, as the write commands use before publishing)."""
+    if changes is None and head.entry(layout.REGISTRY) is None:
+        raise InputError(f"no registry/ folder in {head.label}: nothing to validate (is this an mlgate repository?)")
+    run = _Run(head)
+    policy_tree = head if base is None else base
+    run.policy, policy_findings = load_policy(policy_tree)
+    if changes is None:
+        scope = head.walk(layout.REGISTRY)
+        report = Report(head=head.label, mode="full")
+        run.check_paths(sorted(scope), deleted=[])
+    else:
+        assert base is not None
+        report = Report(head=head.label, base=base.label, mode="incremental")
+        registry = {p: st for p, st in changes.items() if p.startswith(layout.REGISTRY + "/")}
+        present = sorted(p for p, status in registry.items() if status != "D")
+        deleted = sorted(p for p, status in registry.items() if status == "D")
+        run.check_paths(present, deleted)
+        run.findings.extend(_immutability(head, base, changes))
+        run.findings.extend(policy_findings)
+        judge = Judge(
+            head, base, run.policy, reviews, history=lambda m, a, since=None: alias_history(base, m, a, since)
+        )
+        if gates and not policy_findings:
+            report.gates = judge_changes(judge, changes)
+            for change in report.gates:
+                run.findings.extend(change.findings())
+    report.files_checked = run.files_checked
+    report.add(run.findings)
+    return report
+
+
+def check_gate(
+    path: str | os.PathLike[str], model: str, version: int, alias: str, *, ref: str | None = None
+) -> AliasChange:
+    """Dry run of the promotion gate: would pointing ``alias`` at ``version`` pass, as of ``ref``?
+
+    Judged like a pull request against ``ref`` (or the working tree): the
+    current holder there is the one to beat, and approvals are pending since
+    there is no pull request yet.
+    """
+    from mlgate.registry.snapshot import Registry
+
+    for value, what in ((model, "model"), (alias, "alias")):
+        if not layout.is_name(value):
+            raise UsageError(f"{value!r} is not a valid {what} name: use {layout.NAME_RULE}")
+    reg = Registry.open(path, ref)
+    reg.version(model, version)  # NotFoundError listing the versions
+    tree = reg.tree
+    policy, found = load_policy(tree)
+    if found:
+        raise InputError(found[0].message, path=layout.POLICY)
+    current = reg.aliases(model).get(alias)
+    history_tree = tree
+    if not isinstance(tree, GitTree):
+        try:
+            history_tree = GitRepo(path).tree("HEAD")
+        except MlgateError:
+            pass  # not a git repository (or no commit yet): no history, so no rollback detection
+    judge = Judge(
+        tree,
+        tree,
+        policy,
+        None,
+        history=lambda m, a, since=None: alias_history(history_tree, m, a, since),
+        no_reviews_reason="not in a pull request yet: reviewers approve the PR",
+    )
+    return judge.alias_change(model, alias, current.version if current else None, version)
+
+
+def watched(base: Tree) -> tuple[str, ...]:
+    """The paths a pull request against ``base`` is judged on: registry/, the built-in governance files, and
+    whatever the base policy's ``protect`` list adds."""
+    policy, _ = load_policy(base)
+    return layout.WATCHED + (policy.protect if policy else ())
+
+
+def load_policy(tree: Tree) -> tuple[Policy | None, list[Finding]]:
+    """The policy in ``tree`` (None when it has none), or an MG503 finding if it cannot be read."""
+    entry = tree.entry(layout.POLICY)
+    if entry is None:
+        return None, []
+    doc, found = load_manifest(tree, layout.POLICY, "Policy") if entry.kind == FILE else (None, [])
+    if doc is None:
+        why = "; ".join(f"{f.rule} {f.message}" for f in found) or "not a regular file"
+        return None, [
+            Finding(
+                layout.POLICY,
+                None,
+                "MG503",
+                f"the policy on {tree.label} cannot be read, so no change can be judged: {why}",
+            )
+        ]
+    return Policy.from_manifest(doc.data), []
+
+
+def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
+    """One :class:`AliasChange` per alias file a change adds, edits or deletes, plus one for a policy edit."""
+    out = []
+    for path, status in sorted(changes.items()):
+        if path == layout.POLICY or layout.is_governance(path) or (judge.policy and judge.policy.protects(path)):
+            out.append(judge.policy_change(path))
+            continue
+        try:
+            place = layout.classify(path)
+        except LayoutError:
+            continue
+        if place.role != "alias":
+            continue
+        before = judge.load(judge.base, path, "Alias")
+        after = judge.load(judge.head, path, "Alias") if status != "D" else None
+        if status != "D" and after is None:
+            continue  # unreadable: already reported by the checks above
+        from_v = alias_version_of(before.data, path) if before else None
+        to_v = alias_version_of(after.data, path) if after else None
+        if from_v == to_v:
+            continue  # only the note changed
+        out.append(judge.alias_change(place.model, place.alias, from_v, to_v))
+    return out
+
+
+def alias_history(base: Tree, model: str, alias: str, since: str | None = None) -> list[int]:
+    """Versions the alias pointed at on the base's first-parent history, newest first.
+
+    With ``since`` (the created_at of the version in question), only history from a day before it is read:
+    an alias cannot have held a version before it existed, and on a long history that bounds git's walk.
+    A wrong created_at can only narrow the window, so a rollback is missed and the full gate applies.
+    """
+    if not isinstance(base, GitTree):
+        return []
+    window = None
+    if since:
+        try:
+            window = (datetime.fromisoformat(since.replace("Z", "+00:00")) - timedelta(days=1)).isoformat()
+        except (ValueError, OverflowError):  # year 1 minus a day: no window, the whole history
+            window = None
+    path = layout.alias_path(model, alias)
+    held = (alias_version_or_none(blob, path) for _sha, blob in base.repo.file_history(base.commit, path, since=window))
+    return [v for v in held if v is not None]
+
+
+@dataclass
+class _Run:
+    head: Tree
+    policy: Policy | None = None
+    findings: list[Finding] = field(default_factory=list)
+    files_checked: int = 0
+    _docs: dict[str, Document | None] = field(default_factory=dict)
+
+    def manifest(self, path: str, kind: str) -> Document | None:
+        """Load (once) and return a valid manifest, recording its findings."""
+        if path not in self._docs:
+            doc, found = load_manifest(self.head, path, kind)
+            self._docs[path] = doc
+            self.findings.extend(found)
+        return self._docs[path]
+
+    def add(self, path: str, rule: str, message: str, doc: Document | None = None, fld: tuple = ()) -> None:
+        line = doc.line_of(fld) if doc is not None and fld else None
+        self.findings.append(Finding(path, line, rule, message, field_path(fld) or None))
+
+    def check_paths(self, present: list[str], deleted: list[str]) -> None:
+        models: set[str] = set()
+        versions: set[tuple[str, int]] = set()
+        alias_rechecks: set[str] = set()
+        for path in present:
+            self.files_checked += 1
+            entry = self.head.entry(path)
+            if entry is None or entry.kind != FILE:
+                what = "a symlink" if entry and entry.kind == "symlink" else "not a regular file"
+                self.add(
+                    path,
+                    "MG208",
+                    f"{what}: registry/ may hold regular files only (symlinks could point outside the repository)",
+                )
+                continue
+            place = self._place(path)
+            if place is None:
+                continue
+            if place.model:
+                models.add(place.model)
+            if place.version:
+                versions.add((place.model, place.version))
+            if place.kind:
+                self._check_manifest(path, place)
+                if place.role == "model":
+                    alias_rechecks.add(place.model)
+        for path in deleted:
+            try:
+                place = layout.classify(path)
+            except LayoutError:
+                continue
+            if place.model:
+                models.add(place.model)
+                if place.version:
+                    versions.add((place.model, place.version))
+                    alias_rechecks.add(place.model)  # an alias may point at what was removed
+        for model in sorted(models):
+            self._check_model_folder(model)
+        for model, version in sorted(versions):
+            self._check_version_folder(model, version)
+        for model in sorted(alias_rechecks):
+            for alias in self._alias_names(model):
+                self._check_alias(layout.alias_path(model, alias), model, alias)
+
+    def _place(self, path: str) -> Place | None:
+        try:
+            return layout.classify(path)
+        except LayoutError as e:
+            self.add(path, "MG201", str(e))
+            return None
+
+    def _check_manifest(self, path: str, place: Place) -> None:
+        if place.role == "alias":
+            self._check_alias(path, place.model, place.alias)
+            return
+        doc = self.manifest(path, place.kind)
+        if doc is None:
+            return
+        data = doc.data
+        if place.role == "model":
+            self._expect(doc, "name", place.model, "the model folder name")
+            self.findings.extend(model_policy_findings(doc, self.policy))
+            versions = set(self._version_numbers(place.model))
+            for i, dep in enumerate(data.get("deprecated", [])):
+                if dep["version"] not in versions:
+                    self.add(
+                        path,
+                        "MG209",
+                        f"deprecates version {dep['version']}, which does not exist",
+                        doc,
+                        ("deprecated", i),
+                    )
+        elif place.role in ("version", "eval"):
+            self._expect(doc, "model", place.model, "the model folder name")
+            self._expect(doc, "version", place.version, "the version folder name")
+            if place.role == "version":
+                self._check_evidence(doc, place)
+
+    def _expect(self, doc: Document, key: str, wanted: object, what: str) -> None:
+        if doc.data.get(key) != wanted:
+            self.add(doc.path, "MG202", f"{key} is {doc.data.get(key)!r} but {what} is {wanted!r}", doc, (key,))
+
+    def _check_evidence(self, doc: Document, place: Place) -> None:
+        folder = layout.version_dir(place.model, place.version)
+        for name, rel in doc.data.get("evidence", {}).items():
+            problem = layout.safe_relative(rel)
+            if problem:
+                self.add(
+                    doc.path,
+                    "MG207",
+                    f"evidence {name!r} path {rel!r} {problem}; it must stay inside {folder}/",
+                    doc,
+                    ("evidence", name),
+                )
+                continue
+            entry = self.head.entry(f"{folder}/{rel}")
+            if entry is None:
+                self.add(
+                    doc.path,
+                    "MG206",
+                    f"evidence {name!r} names {rel!r}, which does not exist in {folder}/",
+                    doc,
+                    ("evidence", name),
+                )
+            elif entry.kind != FILE:
+                self.add(
+                    doc.path, "MG208", f"evidence {name!r} ({rel!r}) is not a regular file", doc, ("evidence", name)
+                )
+
+    def _check_alias(self, path: str, model: str, alias: str) -> None:
+        doc = self.manifest(path, "Alias")
+        if doc is None:
+            return
+        self._expect(doc, "model", model, "the model folder name")
+        self._expect(doc, "alias", alias, "the file name")
+        version = doc.data["version"]
+        entry = self.head.entry(layout.version_path(model, version))
+        if entry is None or entry.kind != FILE:
+            known = ", ".join(str(v) for v in self._version_numbers(model)) or "none"
+            self.add(
+                path,
+                "MG204",
+                f"alias {alias!r} points at version {version} of {model!r}, which does not exist (versions: {known})",
+                doc,
+                ("version",),
+            )
+            return
+        model_doc = self._model_doc(model)
+        if model_doc is not None:
+            for dep in model_doc.data.get("deprecated", []):
+                if dep["version"] == version:
+                    self.add(
+                        path,
+                        "MG205",
+                        f"alias {alias!r} points at version {version}, deprecated in model.yaml: {dep['reason']}",
+                        doc,
+                        ("version",),
+                    )
+
+    def _model_doc(self, model: str) -> Document | None:
+        path = layout.model_path(model)
+        entry = self.head.entry(path)
+        if entry is None or entry.kind != FILE:
+            return None
+        return self.manifest(path, "Model")
+
+    def _check_model_folder(self, model: str) -> None:
+        listing = self.head.listdir(layout.model_dir(model))
+        if listing is not None and "model.yaml" not in listing:
+            self.add(layout.model_dir(model), "MG203", f"model folder {model!r} has no model.yaml")
+
+    def _check_version_folder(self, model: str, version: int) -> None:
+        listing = self.head.listdir(layout.version_dir(model, version))
+        if listing is not None and "version.yaml" not in listing:
+            self.add(
+                layout.version_dir(model, version),
+                "MG203",
+                f"version folder {model}/versions/{version} has no version.yaml",
+            )
+
+    def _version_numbers(self, model: str) -> list[int]:
+        return layout.version_numbers(self.head.listdir(f"{layout.model_dir(model)}/versions") or {})
+
+    def _alias_names(self, model: str) -> list[str]:
+        return layout.alias_names(self.head.listdir(f"{layout.model_dir(model)}/aliases") or {})
+
+
+def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Finding]:
+    """A version that exists on the base is frozen: no file of it may change, go or appear."""
+    merged: dict[tuple[str, int], bool] = {}
+
+    def is_merged(place: Place) -> bool:
+        key = (place.model, place.version)
+        if key not in merged:
+            merged[key] = base.entry(layout.version_path(place.model, place.version)) is not None
+        return merged[key]
+
+    added: dict[str, str] | None = None
+
+    def moved_to(oid: str) -> str | None:
+        nonlocal added
+        if added is None:  # hashed only when a merged file disappears
+            added = {}
+            for p in sorted(p for p, s in changes.items() if s == "A"):
+                added.setdefault(_blob_oid(head, p) or "", p)
+        return added.get(oid)
+
+    found = []
+    for path, status in sorted(changes.items()):
+        owner = layout.version_of(path)  # from the path alone: a file with no place in the layout counts too
+        if owner is None:
+            continue
+        place = Place("evidence", None, owner[0], version=owner[1])
+        if not is_merged(place):
+            continue
+        ref = f"version {place.version} of {place.model!r} is merged on {base.label} and immutable"
+        if status == "D":
+            base_entry = base.entry(path)
+            target = moved_to(base_entry.oid) if base_entry else None
+            if target:
+                found.append(Finding(path, None, "MG303", f"moved to {target}: {ref}; register a new version instead"))
+            else:
+                found.append(Finding(path, None, "MG302", f"deleted: {ref}; deprecate it in model.yaml instead"))
+        elif status == "A":
+            found.append(
+                Finding(path, None, "MG301", f"added to a merged version: {ref}; register a new version instead")
+            )
+        else:
+            found.append(Finding(path, None, "MG301", f"modified: {ref}; register a new version instead"))
+    return found
+
+
+def _blob_oid(tree: Tree, path: str) -> str | None:
+    entry = tree.entry(path)
+    if entry is None or entry.kind != FILE:
+        return None
+    if entry.oid:
+        return entry.oid
+    data = tree.read(path)
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

@@ -1,0 +1,461 @@
+"""The pull-request commands of the CLI: register, promote, rollback, review, merge, init.
+
+Thin, like the rest of the CLI: parse, call :mod:`mlgate.propose`, render.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from mlgate.cli.app import Context, _as_option, _echo, _forge_options, _open_forge, _out, _whoami, cli
+from mlgate.errors import EXIT_OK, UsageError
+
+_base_option = click.option(
+    "--base",
+    default="main",
+    show_default=True,
+    metavar="BRANCH",
+    help="The registry's target branch, which the pull request merges into.",
+)
+_pr_option = click.option(
+    "--pr/--no-pr", "open_pr", default=True, show_default=True, help="Open a pull request, or only create the branch."
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _proposal_options(f: Any) -> Any:
+    """The options every command that opens a pull request shares."""
+    for option in (_json_option, _as_option, _forge_options("local"), _pr_option, _base_option):
+        f = option(f)
+    return f
+
+
+def _pairs(values: tuple[str, ...], option: str, parse: bool = False) -> dict[str, Any]:
+    from mlgate.infra.yamlio import scalar
+
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{option} {item!r}: expected NAME=VALUE")
+        out[key] = scalar(value) if parse else value
+    return out
+
+
+def _show(proposal: Any, as_json: bool) -> None:
+    from mlgate.render.report import to_json
+
+    pr = proposal.pr
+    if as_json:
+        _out(
+            to_json(
+                {
+                    "kind": proposal.kind,
+                    "branch": proposal.branch,
+                    "base": proposal.base,
+                    "commit": proposal.commit,
+                    "title": proposal.title,
+                    "version": proposal.version,
+                    "reused": proposal.reused,
+                    "pull_request": None if pr is None else {"number": pr.number, "url": pr.url},
+                    "gate": proposal.gate.to_dict() if proposal.gate else None,
+                }
+            )
+        )
+        return
+    if proposal.gate is not None:
+        from mlgate.render.report import gate_text
+
+        _out(gate_text(proposal.gate, color=sys.stdout.isatty()) + "\n")
+    _echo(
+        f"{proposal.title}: branch {proposal.branch} ({proposal.commit[:12]}) on top of {proposal.base}"
+        + (" (left by an earlier identical run, taken over)" if proposal.reused else "")
+    )
+    if pr is not None:
+        _echo(f"pull request #{pr.number}: {pr.url}")
+
+
+def _gated(propose: Any, as_json: bool) -> int:
+    """Run a gated proposal (promote, rollback); when its gate refuses, print the gate table, then the error."""
+    from mlgate.change.propose import GateFailed
+    from mlgate.render.report import gate_text
+
+    try:
+        proposal = propose()
+    except GateFailed as e:
+        _out(gate_text(e.change, color=sys.stdout.isatty()) + "\n")
+        raise
+    _show(proposal, as_json)
+    return EXIT_OK
+
+
+def _local_forge(obj: Context) -> Any:
+    from mlgate.forge.local import LocalForge
+
+    return LocalForge(obj.repo)
+
+
+@cli.command()
+@click.argument("model")
+@click.option(
+    "--artifact",
+    required=True,
+    metavar="PATH|URI",
+    help="The model file or folder (a folder is stored as a deterministic tar), or a remote URI with --sha256/--size/--format.",
+)
+@click.option(
+    "--eval",
+    "eval_file",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Evaluation result YAML: dataset {name, sha256}, metrics {name: number}, optional slices.",
+)
+@click.option(
+    "--card",
+    "card_file",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="The model card (Markdown).",
+)
+@click.option(
+    "--evidence",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="Extra evidence the policy may require, e.g. bias_audit=audit.md. Repeatable.",
+)
+@click.option("--description", metavar="TEXT", help="What changed in this version.")
+@click.option("--run-id", metavar="ID", help="The training run's id.")
+@click.option("--git-sha", metavar="SHA", help="The training code's commit (40 hex characters).")
+@click.option("--code-repo", metavar="URL", help="Where the training code lives.")
+@click.option("--dataset-uri", metavar="URI", help="The training data snapshot.")
+@click.option("--dataset-sha256", metavar="DIGEST", help="Digest of the training data snapshot.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A training hyper-parameter. Repeatable.")
+@click.option(
+    "--env", "environment", multiple=True, metavar="NAME=VERSION", help="A runtime version (python=3.11). Repeatable."
+)
+@click.option(
+    "--sha256",
+    "artifact_sha256",
+    metavar="DIGEST",
+    help="The artifact's sha256 (required for a remote URI; checked for a local file).",
+)
+@click.option(
+    "--size",
+    "artifact_size",
+    type=click.IntRange(min=0),
+    metavar="BYTES",
+    help="The artifact's size (for a remote URI).",
+)
+@click.option(
+    "--format",
+    "artifact_format",
+    metavar="NAME",
+    help="Artifact format (onnx, mlflow, safetensors...); default from the file suffix.",
+)
+@click.option(
+    "--store", metavar="URI", help="Copy the artifact into this content-addressed store (any fsspec URL or a folder)."
+)
+@click.option("--model-description", metavar="TEXT", help="For a new model: what it does.")
+@click.option(
+    "--owner", "owners", multiple=True, metavar="LOGIN|@ORG/TEAM", help="For a new model: an owner. Repeatable."
+)
+@_proposal_options
+@click.pass_obj
+def register(
+    obj: Context,
+    model: str,
+    artifact: str,
+    eval_file: str,
+    card_file: str,
+    evidence: tuple[str, ...],
+    description: str | None,
+    run_id: str | None,
+    git_sha: str | None,
+    code_repo: str | None,
+    dataset_uri: str | None,
+    dataset_sha256: str | None,
+    params: tuple[str, ...],
+    environment: tuple[str, ...],
+    artifact_sha256: str | None,
+    artifact_size: int | None,
+    artifact_format: str | None,
+    store: str | None,
+    model_description: str | None,
+    owners: tuple[str, ...],
+    base: str,
+    open_pr: bool,
+    forge_kind: str,
+    github_url: str | None,
+    github_repo: str | None,
+    login: str | None,
+    as_json: bool,
+) -> int:
+    """Register a new version of a model and open its pull request.
+
+    Allocates the next version number, writes the version folder (version.yaml,
+    eval.yaml, card.md, evidence) in a commit on a new branch, checks it with
+    the validator, pushes it when there is a remote and opens a pull request.
+    Nothing is left behind if a step fails.
+
+    \b
+    Example:
+      mlgate register fraud-detector --artifact model.onnx --eval eval.yaml --card card.md \\
+        --evidence bias_audit=audit.md --run-id run-42 --git-sha $(git rev-parse HEAD) \\
+        --code-repo https://github.com/acme/fraud --dataset-uri s3://data/q3.parquet --dataset-sha256 ab12...
+    """
+    from mlgate.change.propose import register as do_register
+    from mlgate.cli.app import progress_bar
+
+    lineage: dict[str, Any] = {"run_id": run_id, "git_sha": git_sha, "code_repo": code_repo}
+    if dataset_uri or dataset_sha256:
+        lineage["dataset"] = {k: v for k, v in {"uri": dataset_uri, "sha256": dataset_sha256}.items() if v}
+    lineage["params"] = _pairs(params, "--param", parse=True)
+    lineage["environment"] = _pairs(environment, "--env")
+    bar = progress_bar("uploading")
+    try:
+        proposal = do_register(
+            obj.repo,
+            model,
+            progress=bar,
+            artifact=artifact,
+            eval_file=eval_file,
+            card_file=card_file,
+            author=_whoami(obj, login),
+            evidence=_pairs(evidence, "--evidence"),
+            lineage=lineage,
+            artifact_sha256=artifact_sha256,
+            artifact_size=artifact_size,
+            artifact_format=artifact_format,
+            store=store,
+            description=description,
+            model_description=model_description,
+            owners=owners,
+            base=base,
+            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+            open_pr=open_pr,
+        )
+    finally:
+        bar.close()
+    _show(proposal, as_json)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--alias", required=True, metavar="ALIAS", help="The alias to move (champion, challenger...).")
+@click.option("--note", metavar="TEXT", help="Why; kept in the alias file and shown in history.")
+@click.option("--force", is_flag=True, help="Open the pull request even though a gate already fails (for discussion).")
+@_proposal_options
+@click.pass_obj
+def promote(
+    obj: Context,
+    model: str,
+    version: int,
+    alias: str,
+    note: str | None,
+    force: bool,
+    base: str,
+    open_pr: bool,
+    forge_kind: str,
+    github_url: str | None,
+    github_repo: str | None,
+    login: str | None,
+    as_json: bool,
+) -> int:
+    """Point an alias at a version by pull request; its description is the gate report.
+
+    Evaluates the gate first (candidate vs the current holder, as on the base
+    branch) and refuses if a gate other than approvals already fails.
+
+    \b
+    Example:
+      mlgate promote fraud-detector 3 --alias champion --note "Wins the Q3 shadow run"
+    """
+    from mlgate.change.propose import promote as do_promote
+
+    return _gated(
+        lambda: do_promote(
+            obj.repo,
+            model,
+            version,
+            alias,
+            author=_whoami(obj, login),
+            note=note,
+            base=base,
+            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+            open_pr=open_pr,
+            force=force,
+        ),
+        as_json,
+    )
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--alias", required=True, metavar="ALIAS", help="The alias to roll back.")
+@click.option(
+    "--to",
+    "to",
+    type=click.IntRange(min=1),
+    metavar="VERSION",
+    help="Point the alias at this version instead of reverting its last change.",
+)
+@click.option("--force", is_flag=True, help="Open the pull request even though a gate already fails (for discussion).")
+@_proposal_options
+@click.pass_obj
+def rollback(
+    obj: Context,
+    model: str,
+    alias: str,
+    to: int | None,
+    force: bool,
+    base: str,
+    open_pr: bool,
+    forge_kind: str,
+    github_url: str | None,
+    github_repo: str | None,
+    login: str | None,
+    as_json: bool,
+) -> int:
+    """Roll an alias back by pull request: a revert of its last change on the base branch.
+
+    The pull request carries git's revert message, so history shows it as a
+    rollback; a return to a previous holder is judged by the policy's lighter
+    rollback gate. Like promote, it evaluates the gate first and refuses (exit
+    1, with the gate table) if a gate other than approvals already fails, for
+    instance when the target version was deprecated since; --force opens the
+    pull request anyway (but a deprecated target never passes validation: exit 2).
+
+    \b
+    Examples:
+      mlgate rollback fraud-detector --alias champion
+      mlgate rollback fraud-detector --alias champion --to 2
+      mlgate rollback churn-predictor --alias champion --to 1   # v1 was deprecated: refused, exit 1
+    """
+    from mlgate.change.propose import rollback as do_rollback
+
+    return _gated(
+        lambda: do_rollback(
+            obj.repo,
+            model,
+            alias,
+            author=_whoami(obj, login),
+            to=to,
+            base=base,
+            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+            open_pr=open_pr,
+            force=force,
+        ),
+        as_json,
+    )
+
+
+@cli.command()
+@click.argument("pr", metavar="PR")
+@click.option("--approve", "state", flag_value="APPROVED", help="Approve the pull request's current head commit.")
+@click.option("--request-changes", "state", flag_value="CHANGES_REQUESTED", help="Request changes.")
+@click.option("--comment", "state", flag_value="COMMENTED", help="Comment without approving or requesting changes.")
+@_as_option
+@click.pass_obj
+def review(obj: Context, pr: str, state: str | None, login: str | None) -> int:
+    """Review a pull request of the local forge (on GitHub, review in its web UI).
+
+    \b
+    Example:
+      mlgate review 4 --approve --as carol
+    """
+    from mlgate.change.propose import pr_number
+
+    if state is None:
+        raise UsageError("say what the review is: --approve, --request-changes or --comment")
+    number = pr_number(pr)
+    r = _local_forge(obj).review(number, _whoami(obj, login), state)
+    _echo(f"#{number}: {r.user} {r.state.lower().replace('_', ' ')} on {r.commit[:12]}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("pr", metavar="PR")
+@_as_option
+@click.pass_obj
+def merge(obj: Context, pr: str, login: str | None) -> int:
+    """Merge a pull request of the local forge, if mlgate validate passes on it.
+
+    Like a required check on GitHub: the merge result is validated against the
+    current base branch with the pull request's reviews, and refused otherwise.
+
+    \b
+    Example:
+      mlgate merge 4 --as carol
+    """
+    from mlgate.change.propose import MergeRefused, merge_pull_request, pr_number
+    from mlgate.render.report import report_text
+
+    number = pr_number(pr)
+    try:
+        sha, report = merge_pull_request(obj.repo, _local_forge(obj), number, _whoami(obj, login))
+    except MergeRefused as e:
+        _out(report_text(e.report, color=sys.stdout.isatty()))
+        raise
+    _echo(f"merged #{number} as {sha[:12]}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option(
+    "--admin",
+    "admins",
+    multiple=True,
+    metavar="LOGIN|@ORG/TEAM",
+    help="Who approves policy changes and owns .github/. Repeatable. Default: @OWNER/ml-platform (edit it).",
+)
+@click.option(
+    "--reviewer",
+    "reviewers",
+    multiple=True,
+    metavar="LOGIN|@ORG/TEAM",
+    help="Who signs off promotions to champion. Repeatable. Default: the admins.",
+)
+@click.option(
+    "--mlgate-requirement",
+    "requirement",
+    metavar="SPEC",
+    help="The mlgate the workflows install, as one immutable pip requirement: "
+    "'mlgate @ git+https://HOST/OWNER/mlgate@FULL_COMMIT' or 'mlgate==VERSION --hash=sha256:DIGEST' "
+    "(or an https:// archive URL with --hash). Default: the running mlgate, pinned the way it was "
+    "installed (a git commit, or an archive with its recorded sha256); init refuses when it cannot.",
+)
+def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...], requirement: str | None) -> int:
+    """Set up mlgate in an existing repository: registry/, policy, workflows, CODEOWNERS, PR template.
+
+    The workflows install the mlgate pinned in .github/mlgate-requirements.txt:
+    the running one, pinned by the git commit or the archive hash it was
+    installed from, or --mlgate-requirement. An install from a package index
+    (no hash on record), an editable or a local folder cannot be pinned: then
+    init refuses and says so. Refuses to overwrite anything: if one of the
+    files exists, nothing is written.
+
+    \b
+    Examples:
+      pip install 'mlgate @ git+https://github.com/acme/mlgate@<full commit>'
+      mlgate init --admin @acme/ml-platform --reviewer @acme/ml-leads
+      mlgate init --admin alice --mlgate-requirement \\
+        'mlgate @ git+https://github.com/acme/mlgate@3f2a9c1d0e4b5a69788796a5b4c3d2e1f0a9b8c7'
+    """
+    from mlgate.change.scaffold import scaffold
+
+    written = scaffold(directory, admins=admins, reviewers=reviewers, requirement=requirement)
+    for path in written:
+        _echo(f"created {path}")
+    click.echo(
+        "next: commit these files, then follow the README's 'Setting up GitHub' section and run "
+        "`mlgate doctor --forge github`"
+    )
+    return EXIT_OK

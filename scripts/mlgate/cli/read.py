@@ -1,0 +1,549 @@
+"""The registry's read-side commands: validate, list, show, resolve, gate, history, whois, index, verify,
+rules and demo."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from mlgate.cli.app import FORMATS, Context, _echo, _forge_options, _open_forge, _out, cli, progress_bar
+from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, MlgateError
+
+
+@cli.command()
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Git ref of the target branch. Only what changed since it is checked, "
+    "versions that exist on it must not change, and its policy judges every alias change.",
+)
+@click.option("--head", metavar="REF", help="Git ref to check instead of the working tree.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Report format: text for terminals, markdown for PR comments and job summaries, json for tools.",
+)
+@_forge_options(None)
+@click.option(
+    "--pr",
+    "pr",
+    metavar="N",
+    help="Judge pull request N of the forge: its base and head, with its reviews. "
+    "In GitHub Actions the pull request comes from the event payload.",
+)
+@click.option(
+    "--comment/--no-comment",
+    default=False,
+    show_default=True,
+    help="Post (or update) the Markdown report as a comment on the pull request.",
+)
+@click.pass_obj
+def validate(
+    obj: Context,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    forge_kind: str | None,
+    github_url: str | None,
+    github_repo: str | None,
+    pr: str | None,
+    comment: bool,
+) -> int:
+    """Check the registry: parsing, schemas, integrity, immutability and promotion gates.
+
+    Exits 0 when every check passes, 1 when one fails or a gate is pending, 2
+    for bad usage or an unreadable repository or ref. Every problem is reported.
+
+    \b
+    Examples:
+      mlgate validate                                  # whole working tree
+      mlgate validate --base origin/main               # your changes vs main
+      mlgate validate --base main --head pr-42 --format json
+      mlgate validate --forge local --pr 3             # a local pull request, with its reviews
+      mlgate validate --forge github --comment         # in GitHub Actions
+    """
+    from mlgate.check.run import validate_repo
+    from mlgate.errors import UsageError
+    from mlgate.render.report import report_dict, report_markdown, report_markdown_short, report_text, to_json
+
+    forge = _open_forge(obj, forge_kind, github_url, github_repo)
+    reviews = None
+    number = None
+    judged_head = None  # the pull request's head the event is about, when approvals must be on that very commit
+    if forge is not None:
+        from mlgate.change.propose import pr_number
+        from mlgate.forge import ForgeReviews, actions_context
+
+        if pr is not None:
+            number = pr_number(pr)
+            info = forge.pull_request(number)
+            base = base or (info.base if forge.name == "local" else f"origin/{info.base}")
+            head = head or info.head_sha
+        elif forge.name == "github":
+            ctx = actions_context()
+            number = ctx.number
+            base, head = base or ctx.base_sha, head or ctx.head_sha
+            if ctx.pr_head:  # a merge queue judges its own merge commit, with the approvals of the PR's head
+                judged_head = ctx.head_sha
+        else:
+            raise UsageError("--forge local needs --pr N")
+        # approvals count on the commit whose files are judged: a run for an earlier push must not borrow
+        # approvals given to a later head
+        reviews = ForgeReviews(forge, number, head_sha=judged_head) if number is not None else None
+    elif pr is not None or comment:
+        raise UsageError("--pr and --comment need a forge: pass --forge local or --forge github")
+    try:
+        report = validate_repo(obj.repo, base=base, head=head, reviews=reviews)
+    except MlgateError as error:
+        if comment and number is not None:  # never leave an earlier verdict standing when this run cannot judge
+            _comment_cannot_judge(forge, number, error)
+        raise
+    if fmt == "json":
+        _out(to_json(report_dict(report)))
+    elif fmt == "markdown":
+        _out(report_markdown(report))
+    else:
+        _out(report_text(report, color=sys.stdout.isatty()))
+    if comment and number is not None:
+        from mlgate.forge import ForgeError
+
+        try:
+            forge.upsert_comment(number, report_markdown(report), short=report_markdown_short(report))
+        except ForgeError as e:  # a read-only token (a fork's PR) cannot comment; the check still counts
+            _echo(f"mlgate: warning: could not comment on #{number}: {e}", err=True)
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+def _comment_cannot_judge(forge: Any, number: int, error: Exception) -> None:
+    from mlgate.forge import ForgeError
+    from mlgate.render.report import md_text
+
+    body = (
+        f"### mlgate validate: could not judge this pull request :x:\n\n{md_text(error)}\n\n"
+        "_Any earlier verdict here is outdated: see the check's log._\n"
+    )
+    try:
+        forge.upsert_comment(number, body)
+    except ForgeError as e:
+        _echo(f"mlgate: warning: could not comment on #{number}: {e}", err=True)
+
+
+_ref_option = click.option(
+    "--ref", metavar="REF", help="Read the registry at this git ref instead of the working tree."
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@cli.command("list")
+@_ref_option
+@_json_option
+@click.pass_obj
+def list_models(obj: Context, ref: str | None, as_json: bool) -> int:
+    """List models with their versions and aliases.
+
+    \b
+    Examples:
+      mlgate list
+      mlgate list --ref main --json
+    """
+    from mlgate.registry.snapshot import Registry, describe_models
+    from mlgate.render.report import models_text, to_json
+
+    view = describe_models(Registry.open(obj.repo, ref))
+    _out(to_json(view) if as_json else models_text(view))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("version", type=click.IntRange(min=1), required=False)
+@_ref_option
+@_json_option
+@click.pass_obj
+def show(obj: Context, model: str, version: int | None, ref: str | None, as_json: bool) -> int:
+    """Show a model (aliases, versions) or one version in full.
+
+    \b
+    Examples:
+      mlgate show fraud-detector
+      mlgate show fraud-detector 2 --json
+    """
+    from mlgate.registry.snapshot import Registry, describe_model, describe_version
+    from mlgate.render.report import model_text, to_json, version_text
+
+    reg = Registry.open(obj.repo, ref)
+    if version is None:
+        view = describe_model(reg, model)
+        view["timeline"] = _timeline(obj, model, ref)
+        _out(to_json(view) if as_json else model_text(view))
+    else:
+        view = describe_version(reg, model, version)
+        _out(to_json(view) if as_json else version_text(view))
+    return EXIT_OK
+
+
+def _timeline(obj: Context, model: str, ref: str | None) -> list[dict[str, Any]] | None:
+    """The model's alias changes, latest first, from git history (None outside a git repository)."""
+    from mlgate.audit.history import PROMOTION, REMOVAL, ROLLBACK
+    from mlgate.audit.history import history as read_history
+    from mlgate.errors import GitError
+
+    try:
+        result = read_history(obj.repo, ref=ref or "HEAD", model=model)
+    except GitError:
+        return None
+    return [e.to_dict() for e in result.events if e.kind in (PROMOTION, ROLLBACK, REMOVAL)]
+
+
+@cli.command()
+@click.argument("uri", metavar="models:/NAME@ALIAS|models:/NAME/VERSION")
+@_ref_option
+@_json_option
+@click.pass_obj
+def resolve(obj: Context, uri: str, ref: str | None, as_json: bool) -> int:
+    """Resolve a model URI to a version, its artifact URI and sha256.
+
+    MLflow stage names work too: models:/NAME/Production is the alias
+    'production'.
+
+    \b
+    Examples:
+      mlgate resolve models:/fraud-detector@champion
+      mlgate resolve models:/fraud-detector/3 --ref main --json
+    """
+    from mlgate.registry.snapshot import Registry
+    from mlgate.render.report import resolved_text, to_json
+
+    view = Registry.open(obj.repo, ref).resolve(uri).to_dict()
+    _out(to_json(view) if as_json else resolved_text(view))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--alias", "alias", required=True, metavar="ALIAS", help="The alias to check the version against.")
+@_ref_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for a PR body, json for tools.",
+)
+@click.pass_obj
+def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fmt: str) -> int:
+    """Dry-run the promotion gate: could VERSION of MODEL take ALIAS?
+
+    Evaluates every gate of the policy (evidence, metrics against the current
+    holder, card sections, deprecation) as a pull request would be judged.
+    Approvals show as pending: they come from reviewers once there is a PR.
+    Exits 1 if a gate fails, 0 otherwise.
+
+    \b
+    Example:
+      mlgate gate fraud-detector 3 --alias champion
+    """
+    from mlgate.check.gates import FAIL
+    from mlgate.check.run import check_gate
+    from mlgate.render.report import gate_markdown, gate_text, to_json
+
+    change = check_gate(obj.repo, model, version, alias, ref=ref)
+    if fmt == "json":
+        _out(to_json(change.to_dict()))
+    elif fmt == "markdown":
+        _out(gate_markdown(change))
+    else:
+        _out(gate_text(change, color=sys.stdout.isatty()))
+    return EXIT_CHECK_FAILED if change.status == FAIL else EXIT_OK
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("--alias", metavar="ALIAS", help="Only this alias of MODEL.")
+@click.option("--since", metavar="DATE", help="Only events from this date (YYYY-MM-DD or an ISO date-time) on.")
+@click.option(
+    "--ref", default="main", show_default=True, metavar="REF", help="The branch whose first-parent history to read."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for reports, json (one document), jsonl (one event per line, "
+    "schemas/history-event.schema.json) for audit stores.",
+)
+@click.option(
+    "--include-rejected",
+    is_flag=True,
+    help="Also list pull requests closed without merge (needs a forge), "
+    "with who requested changes: the registry's 'Rejected' status, for auditors.",
+)
+@_forge_options(None)
+@click.pass_obj
+def history(
+    obj: Context,
+    model: str | None,
+    alias: str | None,
+    since: str | None,
+    ref: str,
+    fmt: str,
+    include_rejected: bool,
+    forge_kind: str | None,
+    github_url: str | None,
+    github_repo: str | None,
+) -> int:
+    """Who registered, promoted, rolled back or deprecated what, when, and who approved it.
+
+    Reads the first-parent history of REF with one git process. With a forge,
+    each pull request's approvers are looked up once and cached in .git/mlgate/;
+    without one, approvers are reported as unknown, never guessed. Latest first.
+
+    \b
+    Examples:
+      mlgate history fraud-detector --alias champion
+      mlgate history --since 2026-01-01 --forge github --format jsonl >> audit.jsonl
+      mlgate history fraud-detector --forge local --include-rejected
+    """
+    from mlgate.audit.history import history as read_history
+    from mlgate.audit.history import parse_when
+    from mlgate.render.report import history_markdown, history_text, to_json
+
+    result = read_history(
+        obj.repo,
+        ref=ref,
+        model=model,
+        alias=alias,
+        since=parse_when(since) if since else None,
+        forge=_open_forge(obj, forge_kind, github_url, github_repo),
+        include_rejected=include_rejected,
+    )
+    events = [e.to_dict() for e in result.events]
+    if fmt == "jsonl":
+        import json
+
+        _out("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+    elif fmt == "json":
+        _out(to_json({"ref": ref, "commit": result.commit, "events": events, "warnings": result.warnings}))
+    elif fmt == "markdown":
+        _out(history_markdown(events, ref))
+    else:
+        _out(history_text(events, ref))
+    for w in result.warnings:
+        _echo(f"mlgate: warning: {w}", err=True)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("target", metavar="MODEL@ALIAS")
+@click.option("--at", "at", required=True, metavar="DATE|COMMIT", help="A date (the state of REF then) or any commit.")
+@click.option("--ref", default="main", show_default=True, metavar="REF", help="The branch a date refers to.")
+@_json_option
+@click.pass_obj
+def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
+    """Which version held an alias at a point in time.
+
+    \b
+    Examples:
+      mlgate whois fraud-detector@champion --at 2026-06-01
+      mlgate whois fraud-detector@champion --at 3f2a9c1 --json
+    """
+    from mlgate.audit.history import holder_at
+    from mlgate.core.layout import NAME_RULE, is_name
+    from mlgate.errors import UsageError
+    from mlgate.render.report import to_json
+
+    model, sep, alias = target.partition("@")
+    if not sep or not model or not alias:
+        raise UsageError(f"{target!r}: expected MODEL@ALIAS")
+    for value, what in ((model, "model"), (alias, "alias")):
+        if not is_name(value):
+            raise UsageError(f"{target!r}: {value!r} is not a valid {what} name: use {NAME_RULE}")
+    version, commit = holder_at(obj.repo, model, alias, ref=ref, at=at)
+    if as_json:
+        _out(to_json({"model": model, "alias": alias, "at": at, "commit": commit, "version": version}))
+    elif version is None:
+        _echo(f"{model}@{alias} was not set at {at} (commit {commit[:12]})")
+    else:
+        _echo(f"{model}@{alias} was version {version} at {at} (commit {commit[:12]})")
+    return EXIT_OK
+
+
+@cli.command()
+@_ref_option
+@click.option(
+    "-o", "--output", "output", metavar="FILE", help="Write the index here (atomically) instead of printing it."
+)
+@click.option(
+    "--key",
+    "key_file",
+    metavar="FILE",
+    help="Sign with the ed25519 private key in FILE: PEM (PKCS#8, "
+    "unencrypted, as --generate-key writes it) or the raw 32-byte seed. Needs --ref.",
+)
+@click.option(
+    "--key-env",
+    "key_env",
+    metavar="NAME",
+    help="Sign with the PEM private key held in the environment "
+    "variable NAME, e.g. MLGATE_INDEX_KEY from a CI secret. Needs --ref.",
+)
+@click.option(
+    "--expires-in",
+    "expires_in",
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="How long serving accepts the signed index: a number and s, m, h or d (12h, 7d; at most 365d). "
+    "Re-sign before then: publish.yml does so daily.",
+)
+@click.option(
+    "--generate-key",
+    "generate",
+    metavar="FILE",
+    help="Create an ed25519 key pair and do nothing else: "
+    "the private key in FILE (PEM, mode 600) and the public key in FILE.pub (PEM), for serving's trusted_keys.",
+)
+@click.pass_obj
+def index(
+    obj: Context,
+    ref: str | None,
+    output: str | None,
+    key_file: str | None,
+    key_env: str | None,
+    expires_in: str,
+    generate: str | None,
+) -> int:
+    """Write the serving index: every model's aliases and artifacts, the commit, a serial, an expiry, signed.
+
+    Serving reads it with `mlgate.serving.open_source(FILE, trusted_keys=[PUBLIC_KEY])`, which refuses an
+    unsigned, foreign-signed, altered, expired or older index. The serial is the first-parent commit count
+    of REF (needs the full history, not a shallow clone). Without --key or --key-env the index is written
+    unsigned, with a warning: its digest then only detects corruption, not an attacker.
+    publish.yml builds and signs it on every push to main and re-signs it daily.
+
+    \b
+    Examples:
+      mlgate index --generate-key index-key      # once: index-key (secret) and index-key.pub
+      mlgate index --ref main --key index-key -o registry-index.json
+      MLGATE_INDEX_KEY="$(cat index-key)" mlgate index --ref main --key-env MLGATE_INDEX_KEY --expires-in 2d -o registry-index.json
+    """
+    from mlgate.errors import UsageError
+    from mlgate.registry.index import build_index, generate_key, load_signing_key, write_index
+    from mlgate.render.report import to_json
+
+    if generate:
+        if key_file or key_env or output or ref:
+            raise UsageError("--generate-key creates a key pair and nothing else; run mlgate index again to sign")
+        pair = generate_key(generate)
+        _echo(
+            f"wrote {pair.private} (private: keep it secret, e.g. as the CI secret MLGATE_INDEX_KEY) and "
+            f"{pair.public} (public: give it to serving as a trusted key); key id {pair.keyid[:16]}"
+        )
+        return EXIT_OK
+    data = build_index(obj.repo, ref, key=load_signing_key(key_file, key_env), expires_in=expires_in)
+    signed = f"signed by key {data['signatures'][0]['keyid'][:16]}" if "signatures" in data else "UNSIGNED"
+    if "signatures" not in data:
+        click.echo(
+            "mlgate: warning: the index is NOT signed (no --key or --key-env): serving with trusted keys refuses "
+            "it, and without keys its digest detects corruption, not an attacker",
+            err=True,
+        )
+    if output:
+        write_index(data, output)
+        _echo(
+            f"wrote {output}: {len(data['models'])} models, serial {data['serial']}, expires {data['expires']}, "
+            f"{signed}, digest {data['digest'][:12]}",
+            err=True,
+        )
+    else:
+        _out(to_json(data))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("selector", required=False, metavar="[MODEL[@ALIAS|/VERSION]]")
+@_ref_option
+@_json_option
+@click.pass_obj
+def verify(obj: Context, selector: str | None, ref: str | None, as_json: bool) -> int:
+    """Stream artifacts from their store and check size and sha256 against the registry.
+
+    Exits 1 if any artifact differs from what the registry recorded or cannot be read.
+
+    \b
+    Examples:
+      mlgate verify fraud-detector@champion
+      mlgate verify --ref main --json
+    """
+    from mlgate.registry.artifacts import verify as do_verify
+    from mlgate.registry.snapshot import Registry
+    from mlgate.render.report import to_json
+
+    bar = progress_bar("verifying")
+    try:
+        results = do_verify(Registry.open(obj.repo, ref), selector, progress=bar)
+    finally:
+        bar.close()
+    if as_json:
+        _out(to_json([r.to_dict() for r in results]))
+    else:
+        for r in results:
+            _echo(f"{r.status.upper():<10} {r.model} v{r.version}  {r.uri}\n           {r.detail}")
+        bad = sum(r.status != "ok" for r in results)
+        _echo(f"{len(results) - bad} of {len(results)} artifacts verified" + (f"; {bad} failed" if bad else ""))
+    return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_CHECK_FAILED
+
+
+@cli.command()
+@click.argument("rule", required=False)
+def rules(rule: str | None) -> int:
+    """Explain the validator's rule ids (all of them, or one).
+
+    \b
+    Examples:
+      mlgate rules
+      mlgate rules MG204
+    """
+    from mlgate.core.findings import RULES
+    from mlgate.errors import UsageError
+
+    if rule is not None and rule.upper() not in RULES:
+        raise UsageError(f"unknown rule {rule!r}; rules: {', '.join(RULES)}")
+    for rid, (name, text) in RULES.items():
+        if rule is None or rid == rule.upper():
+            _echo(f"{rid} {name}: {text}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option(
+    "--keep",
+    "keep",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Build the demo repository in DIR (must not exist) and keep it, instead of a temporary folder.",
+)
+def demo(keep: str | None) -> int:
+    """Run the registry's main job on a throwaway repository, step by step.
+
+    With the local forge: mlgate init, register v1 and v2 (each a pull request,
+    merged), promote v1 to champion (approved, merged), promote v2 (merge refused
+    with one approval, then approved, merged), resolve, roll back by revert,
+    resolve again, and the audit history. Takes about a second.
+
+    \b
+    Example:
+      mlgate demo
+      mlgate demo --keep ./demo-registry     # keep the repository to explore
+    """
+    from mlgate.demo import run_demo
+
+    return run_demo(keep, echo=click.echo)

@@ -1,0 +1,192 @@
+"""Where things live under registry/, and what a given path is.
+
+This is the one place that knows the folder layout; everything else asks it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from mlgate.errors import LayoutError  # raised here, defined with every other error in mlgate.errors
+
+REGISTRY = "registry"
+MODELS = f"{REGISTRY}/models"
+POLICY = f"{REGISTRY}/policy.yaml"
+
+#: files outside registry/ that decide how a pull request is judged, or how git reads the registry's files:
+#: who reviews (CODEOWNERS), what runs (everything under .github/: workflows, the pinned validator in
+#: mlgate-requirements.txt, actions), and git's own attribute, submodule and LFS configuration (a
+#: ``.gitattributes`` with ``working-tree-encoding`` or a filter changes what a checkout of registry/ holds).
+#: Changing any of them needs the policy admins' approval (MG501).
+GOVERNANCE_FILES = ("CODEOWNERS", "docs/CODEOWNERS", ".gitmodules", ".lfsconfig")
+GOVERNANCE_DIRS = (".github/",)
+GOVERNANCE_NAMES = (".gitattributes",)  # at any depth
+#: what a pull request is judged on: the git pathspecs of registry/ and of every governance file
+WATCHED = (REGISTRY + "/", *GOVERNANCE_FILES, *GOVERNANCE_DIRS, *(f":(glob)**/{n}" for n in GOVERNANCE_NAMES))
+
+# ``\Z``, not ``$``: ``$`` also matches before a trailing newline, and ``"champion\n"`` is not a name.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
+VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")
+NAME_RULE = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters"
+#: the one dotfile registry/ may hold: an empty placeholder that keeps a folder in git (mlgate init writes one)
+KEEP_FILE = ".gitkeep"
+DOC_FILES = {"README.md"}
+
+
+def is_name(text: str) -> bool:
+    """Whether ``text`` is a valid model or alias name (the whole string)."""
+    return bool(NAME_RE.match(text))
+
+
+def is_governance(path: str) -> bool:
+    """Whether a change to ``path`` (outside registry/) needs the policy admins' approval."""
+    return path in GOVERNANCE_FILES or path.startswith(GOVERNANCE_DIRS) or path.rsplit("/", 1)[-1] in GOVERNANCE_NAMES
+
+
+def version_of(path: str) -> tuple[str, int] | None:
+    """The (model, version) whose folder holds ``path``, read from the path alone: whatever the file is.
+
+    Immutability asks this, not :func:`classify`, so that a file with no place in the layout (a
+    ``.gitattributes``, a stray name) added to a merged version is still a change to that version.
+    """
+    parts = path.split("/")
+    if len(parts) >= 6 and parts[:2] == [REGISTRY, "models"] and parts[3] == "versions" and VERSION_RE.match(parts[4]):
+        return parts[2], int(parts[4])
+    return None
+
+
+def segment_problem(name: str) -> str | None:
+    """Why a file or folder name under registry/ is refused, or None: control characters, non-NFC text."""
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        return "contains a control or invisible formatting character"
+    if unicodedata.normalize("NFC", name) != name:
+        return "is not in Unicode normal form C (NFC)"
+    return None
+
+
+def version_numbers(names: object) -> list[int]:
+    """The entries of a ``versions/`` folder that are version folders, as sorted numbers."""
+    return sorted(int(n) for n in names if VERSION_RE.match(n))
+
+
+def alias_names(names: object) -> list[str]:
+    """The entries of an ``aliases/`` folder that are alias files, as sorted alias names."""
+    return sorted(n[:-5] for n in names if n.endswith(".yaml") and NAME_RE.match(n[:-5]))
+
+
+def model_dir(model: str) -> str:
+    return f"{MODELS}/{model}"
+
+
+def model_path(model: str) -> str:
+    return f"{MODELS}/{model}/model.yaml"
+
+
+def alias_path(model: str, alias: str) -> str:
+    return f"{MODELS}/{model}/aliases/{alias}.yaml"
+
+
+def version_dir(model: str, version: int) -> str:
+    return f"{MODELS}/{model}/versions/{version}"
+
+
+def version_path(model: str, version: int) -> str:
+    return f"{version_dir(model, version)}/version.yaml"
+
+
+def eval_path(model: str, version: int) -> str:
+    return f"{version_dir(model, version)}/eval.yaml"
+
+
+def card_path(model: str, version: int) -> str:
+    return f"{version_dir(model, version)}/card.md"
+
+
+@dataclass(frozen=True)
+class Place:
+    """What a path under registry/ is.
+
+    ``role`` is one of: policy, model, alias, version, eval, evidence, doc,
+    ignored. ``kind`` is the manifest kind the file must hold (None for files
+    that are not manifests).
+    """
+
+    role: str
+    kind: str | None = None
+    model: str | None = None
+    alias: str | None = None
+    version: int | None = None
+
+
+def _check_name(value: str, what: str) -> None:
+    if not NAME_RE.match(value):
+        raise LayoutError(f"{value!r} is not a valid {what} name: use {NAME_RULE}")
+
+
+def classify(path: str) -> Place:
+    """What the file at ``path`` (relative to the repository root) is; raises :class:`LayoutError`."""
+    parts = path.split("/")
+    if parts[0] != REGISTRY:
+        raise LayoutError("not under registry/")
+    for segment in parts[1:]:
+        problem = segment_problem(segment)
+        if problem:
+            raise LayoutError(f"the name {segment!r} {problem}")
+    if parts[-1] == KEEP_FILE and version_of(path) is None:
+        return Place("ignored")
+    if any(segment.startswith(".") for segment in parts[1:]):
+        raise LayoutError(
+            "dotfiles have no place in registry/ (git reads .gitattributes and the like as "
+            "configuration); only .gitkeep is allowed, outside version folders"
+        )
+    rest = parts[1:]
+    if rest == ["policy.yaml"]:
+        return Place("policy", "Policy")
+    if len(rest) == 1 and rest[0] in DOC_FILES:
+        return Place("doc")
+    if len(rest) < 3 or rest[0] != "models":
+        raise LayoutError("unexpected file: registry/ holds policy.yaml, README.md and models/<model>/...")
+    model = rest[1]
+    _check_name(model, "model")
+    tail = rest[2:]
+    if tail == ["model.yaml"]:
+        return Place("model", "Model", model)
+    if len(tail) == 1 and tail[0] in DOC_FILES:
+        return Place("doc", model=model)
+    if tail[0] == "aliases" and len(tail) == 2:
+        stem, dot, ext = tail[1].rpartition(".")
+        if not dot or ext != "yaml":
+            raise LayoutError(f"{tail[1]!r} is not an alias file: expected aliases/<alias>.yaml")
+        _check_name(stem, "alias")
+        return Place("alias", "Alias", model, alias=stem)
+    if tail[0] == "versions" and len(tail) >= 3:
+        if not VERSION_RE.match(tail[1]):
+            raise LayoutError(
+                f"{tail[1]!r} is not a valid version folder: expected a positive integer without leading zeros"
+            )
+        version = int(tail[1])
+        inner = tail[2:]
+        if inner == ["version.yaml"]:
+            return Place("version", "ModelVersion", model, version=version)
+        if inner == ["eval.yaml"]:
+            return Place("eval", "EvalResult", model, version=version)
+        return Place("evidence", None, model, version=version)
+    raise LayoutError("unexpected file: a model folder holds model.yaml, aliases/<alias>.yaml and versions/<n>/...")
+
+
+def safe_relative(path: str) -> str | None:
+    """Why ``path`` (relative, from a manifest) could leave its folder, or None if it cannot."""
+    if not path or path.strip() != path:
+        return "is empty or has leading/trailing whitespace"
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        return "is absolute"
+    if "\\" in path:
+        return "uses '\\' (use '/' separators)"
+    if any(ord(c) < 32 for c in path):
+        return "contains control characters"
+    segments = path.split("/")
+    if any(s in ("", ".", "..") for s in segments):
+        return "has an empty, '.' or '..' segment"
+    return None

@@ -1,0 +1,784 @@
+"""The one module that runs git: a repository, and trees read straight from git objects.
+
+Trees and blobs are read through one long-lived ``git cat-file --batch-command``
+process per repository: no checkout, and no process per file. (GitPython did
+this before; its tree parsing cost 1.5 s to list 100 models and its import 64 ms
+of every command's start, so mlgate talks to git's plumbing directly.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+from mlgate.errors import GitError, InputError
+
+FILE, SYMLINK, DIR, OTHER = "file", "symlink", "dir", "other"
+ZERO = "0" * 40
+
+
+def _identity_env(author: str, committer: str | None = None, date: str | None = None) -> dict[str, str]:
+    def split(who: str) -> tuple[str, str]:
+        name, _, email = who.partition(" <")
+        return name, email.rstrip(">") or f"{name}@users.noreply.localhost"
+
+    an, ae = split(author)
+    cn, ce = split(committer or author)
+    env = {"GIT_AUTHOR_NAME": an, "GIT_AUTHOR_EMAIL": ae, "GIT_COMMITTER_NAME": cn, "GIT_COMMITTER_EMAIL": ce}
+    if date:
+        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    return env
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A path in a tree: its kind (file, symlink, dir, other) and git object id when known."""
+
+    kind: str
+    oid: str | None = None
+    mode: str = ""  # git's octal mode as written in the tree ("100644", "40000"...), when read from git
+
+
+def _kind_of_mode(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return SYMLINK
+    if stat.S_ISDIR(mode):
+        return DIR
+    if stat.S_ISREG(mode):
+        return FILE
+    return OTHER  # 0o160000: a submodule
+
+
+def find_root(path: str | os.PathLike[str]) -> str:
+    """The repository root for ``path``: the nearest folder with a ``.git``, or ``path`` itself outside git."""
+    p = os.path.abspath(path)
+    probe = p
+    while True:
+        if os.path.exists(os.path.join(probe, ".git")):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return p
+        probe = parent
+
+
+class FileTooLarge(InputError):
+    """A file bigger than the caller's limit (not read into memory)."""
+
+    def __init__(self, path: str, size: int) -> None:
+        self.size = size
+        super().__init__(f"file is {size:,} bytes, over the limit", path=path)
+
+
+class LockBusy(GitError):
+    """Another process holds a lock of this repository (see :meth:`GitRepo.lock`)."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+        super().__init__(f"another process holds the lock {name!r} ({path})")
+
+
+class GitRepo:
+    """A git repository on disk."""
+
+    def __init__(self, path: str | os.PathLike[str] = ".") -> None:
+        where = os.fspath(path)
+        if not os.path.isdir(where):
+            raise GitError(f"{where} is not inside a git repository (no such folder)")
+        proc = subprocess.run(
+            ["git", "rev-parse", "--is-bare-repository", "--show-object-format", "--show-toplevel"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+        )
+        lines = proc.stdout.splitlines()
+        if proc.returncode != 0 or not lines:
+            raise GitError(f"{where} is not inside a git repository")
+        if lines[0] == "true" or len(lines) < 3:
+            raise GitError(f"{where} is a bare repository; mlgate needs a work tree")
+        self.id_width = 32 if lines[1] == "sha256" else 20
+        self.root = Path(lines[2])
+
+    @cached_property
+    def objects(self) -> ObjectReader:
+        """The repository's long-lived object reader (started on first use)."""
+        return ObjectReader(self.root)
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str], branch: str = "main") -> GitRepo:
+        """Create a new repository at ``path`` whose first branch is ``branch``."""
+        os.makedirs(path, exist_ok=True)
+        proc = subprocess.run(
+            ["git", "init", "--quiet", f"--initial-branch={branch}", os.fspath(path)], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise GitError(f"git init failed: {proc.stderr.strip()}")
+        return cls(path)
+
+    def close(self) -> None:
+        if "objects" in self.__dict__:
+            self.objects.close()
+
+    def commit_all(
+        self,
+        message: str,
+        author: str = "mlgate <mlgate@localhost>",
+        *,
+        committer: str | None = None,
+        date: str | None = None,
+    ) -> str:
+        """Stage every change in the work tree and commit it; returns the new commit sha."""
+        self.git("add", "--all")
+        self._plumb(
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--allow-empty",
+            "-m",
+            message,
+            env=_identity_env(author, committer, date),
+        )
+        return self.resolve("HEAD")
+
+    def merge(
+        self, branch: str, message: str, author: str = "mlgate <mlgate@localhost>", *, date: str | None = None
+    ) -> str:
+        """Merge ``branch`` into the checked-out branch with a merge commit, as a forge does."""
+        self._plumb(
+            "merge", "--quiet", "--no-ff", "--no-edit", "-m", message, branch, env=_identity_env(author, None, date)
+        )
+        return self.resolve("HEAD")
+
+    # --- writing without a checkout ---------------------------------------------
+    #
+    # register, promote, rollback and the local forge's merge build commits with a
+    # temporary index and move refs with compare-and-swap: the user's work tree,
+    # index and current branch are never touched, and a ref only ever moves from the
+    # value we read, so a concurrent change makes us fail instead of overwrite.
+
+    def _plumb(self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> str:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            input=stdin,
+            capture_output=True,
+            env={**os.environ, **(env or {})},
+        )
+        if proc.returncode != 0:
+            raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout.decode()
+
+    def write_commit(
+        self, parents: list[str], files: dict[str, bytes | None], message: str, author: str, tree: str | None = None
+    ) -> str:
+        """A commit on ``parents[0]`` with ``files`` changed (None deletes), or with ``tree`` as is.
+
+        Only the trees on the paths of the changed files are rewritten (a handful of small objects),
+        so the cost does not grow with the size of the repository.
+        """
+        if tree is None:
+            base_tree = self.objects.contents(f"{parents[0]}^{{tree}}")
+            root = self._plumb("rev-parse", f"{parents[0]}^{{tree}}").strip() if base_tree else None
+            tree = self._rewrite_tree(root, {path: data for path, data in files.items()}) or self._empty_tree()
+        args = ["commit-tree", tree]
+        for p in parents:
+            args += ["-p", p]
+        return self._plumb(*args, "-F", "-", env=_identity_env(author), stdin=message.encode()).strip()
+
+    def _empty_tree(self) -> str:
+        return self._plumb("hash-object", "-w", "-t", "tree", "--stdin", stdin=b"").strip()
+
+    def _rewrite_tree(self, tree: str | None, changes: dict[str, bytes | None]) -> str | None:
+        """``tree`` with ``changes`` (paths relative to it) applied; None when it ends up empty."""
+        got = self.objects.contents(tree) if tree else None
+        entries = dict(parse_tree(got[1], self.id_width)) if got and got[0] == "tree" else {}
+        here: dict[str, bytes | None] = {}
+        below: dict[str, dict[str, bytes | None]] = {}
+        for path, data in changes.items():
+            head, sep, rest = path.partition("/")
+            if sep:
+                below.setdefault(head, {})[rest] = data
+            else:
+                here[head] = data
+        for name, data in here.items():
+            if data is None:
+                entries.pop(name, None)
+            else:
+                oid = self._plumb("hash-object", "-w", "--stdin", stdin=data).strip()
+                entries[name] = Entry(FILE, oid, "100644")
+        for name, sub in below.items():
+            current = entries.get(name)
+            child = self._rewrite_tree(current.oid if current and current.kind == DIR else None, sub)
+            if child is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = Entry(DIR, child, "40000")
+        if not entries:
+            return None
+        # git orders tree entries by name, a folder's name compared as if it ended with "/"
+        order = sorted(
+            entries, key=lambda n: n.encode("utf-8", "surrogateescape") + (b"/" if entries[n].kind == DIR else b"")
+        )
+        raw = b"".join(
+            f"{entries[n].mode or ('40000' if entries[n].kind == DIR else '100644')} ".encode()
+            + n.encode("utf-8", "surrogateescape")
+            + b"\0"
+            + bytes.fromhex(entries[n].oid)
+            for n in order
+        )
+        return self._plumb("hash-object", "-w", "-t", "tree", "--stdin", stdin=raw).strip()
+
+    def merge_tree(self, base: str, head: str) -> str | None:
+        """The tree of merging ``head`` into ``base`` (no checkout), or None on conflicts."""
+        proc = subprocess.run(
+            ["git", "merge-tree", "--write-tree", base, head], cwd=self.root, capture_output=True, text=True
+        )
+        if proc.returncode == 1:
+            return None
+        if proc.returncode != 0:
+            raise GitError(f"git merge-tree failed: {proc.stderr.strip()}")
+        return proc.stdout.split()[0]
+
+    def branch_sha(self, branch: str) -> str | None:
+        """Where ``branch`` points, or None if there is no such branch."""
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+        )
+        return proc.stdout.strip() or None
+
+    def set_branch(self, branch: str, new: str, old: str | None) -> None:
+        """Move ``branch`` to ``new`` only if it is at ``old`` (None: create it; it must not exist)."""
+        self._plumb("check-ref-format", "--branch", branch)
+        self._plumb("update-ref", "-m", "mlgate", f"refs/heads/{branch}", new, old or ZERO)
+
+    def delete_branch(self, branch: str, expected: str) -> None:
+        """Delete ``branch`` only if it still points at ``expected``."""
+        self._plumb("update-ref", "-d", f"refs/heads/{branch}", expected)
+
+    def current_branch(self) -> str | None:
+        proc = subprocess.run(
+            ["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=self.root, capture_output=True, text=True
+        )
+        return proc.stdout.strip() or None
+
+    def is_clean(self) -> bool:
+        return self._plumb("status", "--porcelain", "--untracked-files=no") == ""
+
+    def update_checkout(self, old: str, new: str) -> None:
+        """Bring the index and work tree from commit ``old`` to ``new`` (after HEAD's branch moved)."""
+        self._plumb("read-tree", "-m", "-u", old, new)
+
+    def has_remote(self, name: str = "origin") -> bool:
+        return name in self._plumb("remote").split()
+
+    def push(self, branch: str, remote: str = "origin", *, create_only: bool = False) -> bool:
+        """Push ``branch`` to the same name on ``remote``; True if this push created the remote branch.
+
+        With ``create_only`` the push is a compare-and-swap on the remote too: it is refused
+        (:class:`GitError`) when the remote branch exists at another commit, and returns False
+        when it is already at this very commit (someone else pushed it).
+        """
+        ref = f"refs/heads/{branch}"
+        lease = [f"--force-with-lease={ref}:"] if create_only else []
+        out = self._plumb("push", "--porcelain", *lease, remote, f"{ref}:{ref}")
+        # porcelain lines are "<flag>\t<from>:<to>\t<summary>"; flag "*" is a new ref, "=" already up to date
+        flags = [
+            fields[0]
+            for fields in (line.split("\t") for line in out.splitlines())
+            if len(fields) > 1 and fields[1].endswith(f":{ref}")
+        ]
+        return "*" in flags
+
+    def remote_branch_sha(self, branch: str, remote: str = "origin") -> str | None:
+        """Where ``branch`` points on ``remote`` (asks the remote), or None if it has no such branch."""
+        out = self._plumb("ls-remote", "--refs", remote, f"refs/heads/{branch}")
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{branch}":
+                return sha
+        return None
+
+    def delete_remote_branch(self, branch: str, expected: str, remote: str = "origin") -> None:
+        """Delete ``branch`` on ``remote`` only if it still points at ``expected`` (a lease)."""
+        ref = f"refs/heads/{branch}"
+        self._plumb("push", "--quiet", f"--force-with-lease={ref}:{expected}", remote, f":{ref}")
+
+    def git_dir(self) -> Path:
+        return Path(self._plumb("rev-parse", "--absolute-git-dir").strip())
+
+    def common_dir(self) -> Path:
+        """The git directory that every worktree of this repository shares (where refs live)."""
+        common = Path(self._plumb("rev-parse", "--git-common-dir").strip())
+        return common if common.is_absolute() else (self.root / common).resolve()
+
+    @contextmanager
+    def lock(self, name: str, *, wait: bool) -> Iterator[None]:
+        """Hold the lock ``name`` shared by every process working on this repository (all its worktrees).
+
+        An advisory ``flock`` on ``<common git dir>/mlgate/locks/<name>.lock``: the kernel releases it
+        when the process ends, so a killed run never leaves a stale lock. With ``wait=False`` a lock
+        held by another process raises :class:`LockBusy` at once instead of waiting.
+        """
+        import fcntl
+        from urllib.parse import quote
+
+        folder = self.common_dir() / "mlgate" / "locks"
+        path = folder / f"{quote(name, safe='')}.lock"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise GitError(f"cannot create the lock file {path}: {e.strerror or e}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise LockBusy(name, path) from None
+            yield
+        finally:
+            os.close(fd)  # closing the last descriptor releases the lock
+
+    def subject(self, commit: str) -> str:
+        """A commit's title; for a forge's merge commit, the pull request's title (its body's first line)."""
+        subject, _, body = self._plumb("log", "-1", "--format=%s%n%b", commit).partition("\n")
+        if subject.startswith("Merge pull request #") and body.strip():
+            return body.strip().splitlines()[0]
+        return subject.strip()
+
+    def user_name(self) -> str | None:
+        proc = subprocess.run(["git", "config", "user.name"], cwd=self.root, capture_output=True, text=True)
+        return proc.stdout.strip() or None
+
+    def switch(self, branch: str, create: bool = False) -> None:
+        """Check out ``branch`` (creating it from HEAD when ``create``)."""
+        self.git("switch", "--quiet", *(["-c"] if create else []), branch)
+
+    def resolve(self, ref: str) -> str:
+        """The full commit sha that ``ref`` names."""
+        if not ref or ref.startswith("-"):
+            raise GitError(f"unknown git ref {ref!r}: no commit by that name in {self.root}")
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0 or not proc.stdout.strip():
+            raise GitError(f"unknown git ref {ref!r}: no commit by that name in {self.root}")
+        return proc.stdout.strip()
+
+    def tree(self, ref: str) -> GitTree:
+        return GitTree(self, ref)
+
+    def git(self, *args: str) -> str:
+        """Run a git command in the repository and return its output; :class:`GitError` if it fails."""
+        return self._plumb(*args)
+
+    def changed_paths(self, base: str, head: str | None, prefix: str | tuple[str, ...]) -> dict[str, str]:
+        """Paths under ``prefix`` (one or several pathspecs) that differ between commit ``base`` and ``head``.
+
+        ``head`` None means the working tree (staged, unstaged and untracked
+        files). Values are git status letters: ``A`` added, ``M`` modified,
+        ``D`` deleted, ``T`` type changed.
+        """
+        specs = [prefix] if isinstance(prefix, str) else list(prefix)
+        if head is None:
+            out = self.git("diff", "--no-renames", "--name-status", "-z", base, "--", *specs)
+        else:
+            out = self.git("diff-tree", "-r", "--no-renames", "--name-status", "-z", base, head, "--", *specs)
+        parts = out.split("\0")
+        changes = {parts[i + 1]: parts[i][0] for i in range(0, len(parts) - 1, 2) if parts[i]}
+        if head is None:
+            untracked = self.git("ls-files", "-z", "--others", "--exclude-standard", "--", *specs)
+            changes.update({p: "A" for p in untracked.split("\0") if p})
+        return changes
+
+    def file_history(
+        self, commit: str, path: str, since: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, bytes | None]]:
+        """``path``'s content at each first-parent commit that changed it (after ``since``), newest first.
+
+        One ``git log`` process for the list; contents through the long-lived
+        ``cat-file`` reader. None where the commit deleted the file.
+        """
+        window = ([f"--since={since}"] if since else []) + ([f"--max-count={limit}"] if limit else [])
+        out = self.git("log", "--first-parent", *window, "--format=%H", commit, "--", path)
+        found: list[tuple[str, bytes | None]] = []
+        for sha in out.split():
+            got = self.objects.contents(f"{sha}:{path}")
+            found.append((sha, got[1] if got and got[0] == "blob" else None))
+        return found
+
+    def log_changes(self, ref: str, paths: list[str]) -> list[Commit]:
+        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files: one git process.
+
+        The output is parsed while git is still writing it (the two overlap on
+        two cores). Only files under ``paths`` are kept; a pathspec is passed to
+        git only when it narrows the walk below the top folder (git's own path
+        limiting costs more than it saves for a whole-registry log).
+        """
+        fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
+        args = [
+            "git",
+            "log",
+            "--first-parent",
+            "--diff-merges=first-parent",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--no-color",
+            f"--format={fmt}",
+        ]
+        args.append(ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref))
+        narrow = [p for p in paths if p.strip("/").count("/") >= 1]
+        if narrow:
+            args += ["--", *narrow]
+        keep = tuple(paths)
+        commits: list[Commit] = []
+        with subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            pending = b""
+            while True:
+                chunk = proc.stdout.read(1 << 20)
+                records = (pending + chunk).split(b"\x1e")
+                pending = records.pop() if chunk else b""
+                for record in records:
+                    if record:
+                        commits.append(_parse_record(record.decode("utf-8", errors="replace"), keep))
+                if not chunk:
+                    break
+            err = proc.stderr.read()
+        if proc.returncode != 0:
+            raise GitError(f"git log failed: {err.decode(errors='replace').strip()}")
+        commits.reverse()  # git's --reverse would buffer everything before the first byte
+        return commits
+
+    def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """Many objects in one ``git cat-file --batch`` round: ids written while contents are read."""
+        reader = BlobReader(self)
+        for oid in oids:
+            reader.want(oid)
+        return reader.finish()
+
+
+class BlobReader:
+    """A ``git cat-file --batch`` process fed while other work goes on; contents gathered by a thread."""
+
+    def __init__(self, repo: GitRepo) -> None:
+        import threading
+
+        self.proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"], cwd=repo.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.asked: set[str] = set()
+        self.found: dict[str, bytes] = {}
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def want(self, oid: str) -> None:
+        if oid not in self.asked:
+            self.asked.add(oid)
+            self.proc.stdin.write(oid.encode() + b"\n")
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        while True:
+            header = out.readline()
+            if not header:
+                return
+            parts = header.split()
+            if len(parts) < 3 or parts[1] == b"missing":
+                continue
+            self.found[parts[0].decode()] = out.read(int(parts[2]))
+            out.read(1)  # the newline after each object
+
+    def finish(self) -> dict[str, bytes]:
+        self.proc.stdin.close()
+        self.thread.join()
+        self.proc.stdout.close()
+        self.proc.wait()
+        return self.found
+
+
+def _parse_record(record: str, keep: tuple[str, ...]) -> Commit:
+    header, _, raw = record.partition("\x1d")
+    sha, parents, an, ae, cn, date, subject, body = header.split("\x1f")
+    files = []
+    for line in raw.split("\n"):
+        if not line.startswith(":"):
+            continue
+        meta, _, path = line.partition("\t")
+        if not path.startswith(keep):
+            continue
+        _, _, old, new, status = meta.split(" ")
+        files.append(FileChange(path, status[0], None if old == ZERO else old, None if new == ZERO else new))
+    return Commit(sha, tuple(parents.split()), an, ae, cn, date, subject, body.strip(), tuple(files))
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a commit changed: status A/M/D/T and the blob ids before and after."""
+
+    path: str
+    status: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit of a log, with the files it changed."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    author_email: str
+    committer: str
+    date: str  # committer date, ISO 8601 with offset
+    subject: str
+    body: str
+    files: tuple[FileChange, ...] = ()
+
+
+def parse_tree(data: bytes, width: int = 20) -> dict[str, Entry]:
+    """A raw tree object's entries: ``<mode> <name>\\0<binary id>`` each (ids of ``width`` bytes)."""
+    entries: dict[str, Entry] = {}
+    i, n = 0, len(data)
+    while i < n:
+        space = data.index(b" ", i)
+        nul = data.index(b"\0", space)
+        mode = int(data[i:space], 8)
+        name = data[space + 1 : nul].decode("utf-8", errors="surrogateescape")
+        entries[name] = Entry(_kind_of_mode(mode), data[nul + 1 : nul + 1 + width].hex(), data[i:space].decode())
+        i = nul + 1 + width
+    return entries
+
+
+class ObjectReader:
+    """One ``git cat-file --batch-command`` process: object sizes and contents on request."""
+
+    def __init__(self, root: Path) -> None:
+        import threading
+        import weakref
+
+        self.proc = subprocess.Popen(
+            ["git", "cat-file", "--batch-command"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _end_process, self.proc)
+
+    def _ask(self, command: str, name: str) -> list[bytes] | None:
+        if "\n" in name:
+            return None
+        self.proc.stdin.write(f"{command} {name}\n".encode())
+        self.proc.stdin.flush()
+        header = self.proc.stdout.readline().split()
+        if len(header) < 3 or header[-1] == b"missing" or header[1] in (b"missing", b"ambiguous"):
+            return None
+        return header
+
+    def info(self, name: str) -> tuple[str, int] | None:
+        """(type, size) of an object, without reading it."""
+        with self.lock:
+            header = self._ask("info", name)
+        return (header[1].decode(), int(header[2])) if header else None
+
+    def contents(self, name: str) -> tuple[str, bytes] | None:
+        """(type, bytes) of an object named by id or ``<rev>:<path>``, or None."""
+        with self.lock:
+            header = self._ask("contents", name)
+            if header is None:
+                return None
+            data = self.proc.stdout.read(int(header[2]))
+            self.proc.stdout.read(1)  # the newline after the contents
+        return header[1].decode(), data
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _end_process(proc: subprocess.Popen) -> None:
+    if proc.stdin:
+        proc.stdin.close()
+    if proc.stdout:
+        proc.stdout.close()
+    proc.wait()
+
+
+class GitTree:
+    """A commit's files, read from git objects (no checkout)."""
+
+    def __init__(self, repo: GitRepo, ref: str) -> None:
+        self.repo = repo
+        self.ref = ref
+        self.commit = repo.resolve(ref)
+        self.label = f"{ref} ({self.commit[:12]})" if ref != self.commit else self.commit[:12]
+        self._dirs: dict[str, dict[str, Entry] | None] = {}
+
+    def listdir(self, path: str) -> dict[str, Entry] | None:
+        """Entries of the folder at ``path`` ('' is the root), or None if it is not a folder."""
+        if path not in self._dirs:
+            got = self.repo.objects.contents(f"{self.commit}:{path}")
+            self._dirs[path] = parse_tree(got[1], self.repo.id_width) if got and got[0] == "tree" else None
+        return self._dirs[path]
+
+    def entry(self, path: str) -> Entry | None:
+        parent, _, name = path.rpartition("/")
+        listing = self.listdir(parent)
+        return listing.get(name) if listing else None
+
+    def walk(self, prefix: str) -> dict[str, Entry]:
+        """Every file (not folder) under ``prefix``: one ``git ls-tree`` process."""
+        out = self.repo.git("ls-tree", "-r", "-z", "--full-tree", self.commit, "--", prefix)
+        found: dict[str, Entry] = {}
+        for record in out.split("\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition("\t")
+            mode, _type, oid = meta.split(" ")
+            found[path] = Entry(_kind_of_mode(int(mode, 8)), oid)
+        return found
+
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The blob at ``path``; raises :class:`FileTooLarge` past ``limit`` bytes without reading it."""
+        entry = self.entry(path)
+        if entry is None or entry.kind != FILE:
+            raise InputError(f"not a file in {self.label}", path=path)
+        if limit is not None:
+            info = self.repo.objects.info(entry.oid)
+            if info and info[1] > limit:
+                raise FileTooLarge(path, info[1])
+        got = self.repo.objects.contents(entry.oid)
+        if got is None:
+            raise InputError(f"object {entry.oid} is missing from the repository", path=path)
+        return got[1]
+
+
+class WorkTree:
+    """The files on disk under a root folder. Symlinks are reported, never followed, at any depth.
+
+    Every path is walked from the root one component at a time with ``O_NOFOLLOW``: a symlinked
+    ``registry/``, model folder or ``aliases/`` is a symlink entry, never a way out of the repository.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.label = "working tree"
+        self.commit = None
+
+    def _parent_fd(self, path: str) -> tuple[int, str] | None:
+        """An open descriptor of ``path``'s folder, reached without following links, and the last name."""
+        parts = [p for p in path.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise InputError("not a path inside the repository", path=path)
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            for part in parts[:-1]:
+                try:
+                    nxt = os.open(part, flags, dir_fd=fd)
+                except (FileNotFoundError, NotADirectoryError, OSError):
+                    os.close(fd)
+                    return None  # missing, a file, or a symlink: nothing is under it
+                os.close(fd)
+                fd = nxt
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, parts[-1]
+
+    def _lstat(self, path: str) -> os.stat_result | None:
+        if path in ("", "."):
+            return os.lstat(self.root)
+        got = self._parent_fd(path)
+        if got is None:
+            return None
+        fd, name = got
+        try:
+            return os.lstat(name, dir_fd=fd)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        finally:
+            os.close(fd)
+
+    def _open_dir(self, path: str) -> int | None:
+        if path in ("", "."):
+            return os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        got = self._parent_fd(path)
+        if got is None:
+            return None
+        fd, name = got
+        try:
+            return os.open(name, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def listdir(self, path: str) -> dict[str, Entry] | None:
+        fd = self._open_dir(path)
+        if fd is None:
+            return None
+        try:
+            with os.scandir(fd) as it:
+                return {d.name: Entry(_kind_of_mode(d.stat(follow_symlinks=False).st_mode)) for d in it}
+        finally:
+            os.close(fd)
+
+    def entry(self, path: str) -> Entry | None:
+        st = self._lstat(path)
+        return None if st is None else Entry(_kind_of_mode(st.st_mode))
+
+    def walk(self, prefix: str) -> dict[str, Entry]:
+        """Every file (and symlink, never followed) under ``prefix``."""
+        st = self._lstat(prefix)
+        if st is None:
+            return {}
+        if not stat.S_ISDIR(st.st_mode):
+            return {prefix: Entry(_kind_of_mode(st.st_mode))}
+        found: dict[str, Entry] = {}
+        pending = [prefix.strip("/")]
+        while pending:
+            folder = pending.pop()
+            for name, entry in (self.listdir(folder) or {}).items():
+                rel = f"{folder}/{name}"
+                if entry.kind == DIR:
+                    pending.append(rel)
+                else:
+                    found[rel] = entry
+        return found
+
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The regular file at ``path`` (never through a symlink); :class:`FileTooLarge` past ``limit`` bytes."""
+        got = self._parent_fd(path)
+        if got is None:
+            raise InputError("cannot read: no such file (or a symlinked folder on the way)", path=path)
+        dir_fd, name = got
+        try:
+            # O_NONBLOCK: a FIFO planted in the tree must not hang the read (it is refused just below)
+            fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), dir_fd=dir_fd)
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror}", path=path) from None
+        finally:
+            os.close(dir_fd)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InputError("not a regular file", path=path)
+            data = fh.read() if limit is None else fh.read(limit + 1)
+            if limit is not None and len(data) > limit:
+                raise FileTooLarge(path, os.fstat(fh.fileno()).st_size)
+            return data

@@ -1,0 +1,211 @@
+"""Artifacts: digests of local files and folders, and the content-addressed store.
+
+A folder is stored as a deterministic tar archive (sorted entries, fixed
+times, owners and modes), so the same content always has the same digest.
+The store is any fsspec URL; an artifact lands at ``<store>/sha256/<aa>/<digest>``
+and an upload of a digest already there copies nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator
+
+from mlgate.errors import InputError, UsageError
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """What version.yaml records about an artifact."""
+
+    uri: str
+    sha256: str
+    size: int
+    format: str
+
+
+def _tar_bytes(folder: Path) -> bytes:
+    """A deterministic, uncompressed tar archive of ``folder`` (symlinks refused)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        entries = sorted(p for p in folder.rglob("*"))
+        for path in entries:
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                raise InputError("artifact folders may not contain symlinks", path=str(path))
+            info = tarfile.TarInfo(rel)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if path.is_dir():
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                info.size = path.stat().st_size
+                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                with path.open("rb") as fh:
+                    tar.addfile(info, fh)
+    return buf.getvalue()
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK):
+        yield chunk
+
+
+def digest_stream(stream: BinaryIO) -> tuple[str, int]:
+    h, size = hashlib.sha256(), 0
+    for chunk in _chunks(stream):
+        h.update(chunk)
+        size += len(chunk)
+    return h.hexdigest(), size
+
+
+def open_local(path: str | os.PathLike[str]) -> tuple[BinaryIO, str]:
+    """A readable stream of a file, or of a folder's deterministic archive, and the default format."""
+    p = Path(path)
+    if p.is_dir():
+        return io.BytesIO(_tar_bytes(p)), "tar"
+    if not p.is_file():
+        raise InputError("artifact not found (expected a file or a folder)", path=str(p))
+    return p.open("rb"), (p.suffix.lstrip(".").lower() or "bin")
+
+
+def describe_local(path: str | os.PathLike[str], fmt: str | None = None) -> ArtifactInfo:
+    """Digest and size of a local artifact; its URI is the file's own ``file://`` URI."""
+    stream, default_fmt = open_local(path)
+    with stream:
+        digest, size = digest_stream(stream)
+    return ArtifactInfo(Path(path).resolve().as_uri(), digest, size, fmt or default_fmt)
+
+
+def store_path(store: str, digest: str) -> str:
+    return f"{store.rstrip('/')}/sha256/{digest[:2]}/{digest}"
+
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+
+
+def upload(
+    path: str | os.PathLike[str], store: str, fmt: str | None = None, progress: Progress | None = None
+) -> ArtifactInfo:
+    """Copy a local artifact into the content-addressed ``store``; idempotent per digest.
+
+    Any fsspec URL works when its package is installed (s3fs for s3://, gcsfs for gs://...); a plain path
+    or file:// works out of the box. The copy goes to a temporary name and is renamed into place.
+    """
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec is a dependency
+        raise UsageError("storing artifacts needs fsspec: pip install fsspec") from None
+    info = describe_local(path, fmt)
+    target = store_path(store, info.sha256)
+    try:
+        fs, fs_path = fsspec.core.url_to_fs(target)
+    except ImportError as e:
+        from mlgate.serving import fsspec_package
+
+        package = fsspec_package(store)
+        raise UsageError(f"artifact store {store!r} needs {package} (pip install {package}): {e}") from None
+    except ValueError as e:
+        raise UsageError(f"cannot use artifact store {store!r}: {e}") from None
+    if not fs.exists(fs_path):
+        fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
+        tmp = f"{fs_path}.partial-{os.getpid()}"
+        stream, _ = open_local(path)
+        done = 0
+        try:
+            with stream, fs.open(tmp, "wb") as out:
+                for chunk in _chunks(stream):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, info.size)
+            fs.mv(tmp, fs_path)
+        finally:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+    uri = target if "://" in target else Path(target).resolve().as_uri()
+    return ArtifactInfo(uri, info.sha256, info.size, info.format)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """One artifact checked against the registry: ``status`` is ok, mismatch or unreadable."""
+
+    model: str
+    version: int
+    uri: str
+    status: str
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "uri": self.uri,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+def verify(registry: Any, selector: str | None = None, progress: Progress | None = None) -> list[Verified]:
+    """Stream each selected artifact from its store and check its size and sha256.
+
+    At most the recorded size plus one byte is read, so an endless or oversized source (``file:///dev/zero``)
+    is a mismatch at once. ``selector``: None (everything), ``MODEL``, ``MODEL@ALIAS`` or ``MODEL/VERSION``.
+    """
+    from mlgate.serving import ServingError, _bounded, _open_uri
+
+    targets: list[tuple[str, int]] = []
+    if selector is None:
+        targets = [(m, v) for m in registry.model_names() for v in registry.version_numbers(m)]
+    elif "@" in selector or "/" in selector:
+        resolved = registry.resolve(f"models:/{selector}")
+        targets = [(resolved.ref.name, resolved.version.version)]
+    else:
+        targets = [(selector, v) for v in registry.version_numbers(selector)]
+    results = []
+    for model, n in targets:
+        art = registry.version(model, n).artifact
+        h, size = hashlib.sha256(), 0
+        try:
+            with _open_uri(art.uri) as stream:
+                for chunk in _bounded(stream, art.size + 1):
+                    h.update(chunk)
+                    size += len(chunk)
+                    if progress:
+                        progress(min(size, art.size), art.size)
+        except (OSError, ServingError) as e:
+            results.append(Verified(model, n, art.uri, "unreadable", str(e)))
+            continue
+        if size > art.size:
+            results.append(
+                Verified(
+                    model,
+                    n,
+                    art.uri,
+                    "mismatch",
+                    f"more than {art.size:,} bytes (stopped reading); recorded {art.size:,} bytes, sha256 {art.sha256}",
+                )
+            )
+        elif size != art.size or h.hexdigest() != art.sha256:
+            results.append(
+                Verified(
+                    model,
+                    n,
+                    art.uri,
+                    "mismatch",
+                    f"{size:,} bytes, sha256 {h.hexdigest()}; recorded {art.size:,} bytes, sha256 {art.sha256}",
+                )
+            )
+        else:
+            results.append(Verified(model, n, art.uri, "ok", f"{size:,} bytes, sha256 {art.sha256[:12]}..."))
+    return results

@@ -1,0 +1,1 @@
+"""Turning findings, reports and views into text, Markdown and JSON, with untrusted text escaped."""

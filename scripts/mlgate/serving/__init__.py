@@ -1,0 +1,1170 @@
+"""Serving: resolve ``models:/`` URIs from the registry and fetch verified artifacts, with a light import.
+
+    from mlgate import serving
+    source = serving.open_source("registry-index.json")      # or a checkout, or "git+https://host/repo.git#main"
+    model = serving.resolve("models:/fraud-detector@champion", source)
+    path = serving.fetch(model)                              # sha256-verified, cached by digest
+
+Importing this module loads neither click, PyGithub, jsonschema nor the validator (``cryptography`` is
+imported only when an index is checked against trusted keys). The bytes a model is loaded from are always
+the ones the registry approved: :func:`fetch` refuses anything whose sha256 or size differs, reads no
+more than the recorded size plus one byte, and leaves nothing in the cache when it does.
+
+An index source is authenticated only when it is given the publisher's public keys::
+
+    source = serving.open_source("registry-index.json", trusted_keys=["/etc/mlgate/index-key.pub"])
+
+It then refuses an unsigned index, one signed by another key or altered after signing, an expired one
+(a frozen mirror) and one older than the newest it has accepted (a replay or rollback), each with its own
+:class:`IndexRefused` subclass. Without trusted keys the index's own digest is checked, which detects
+corruption but not an attacker (anyone can recompute a digest).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import uuid
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Union
+
+from mlgate.core.uris import ModelRef, parse_uri
+from mlgate.errors import MlgateError, NotFoundError
+
+INDEX_FORMAT = "mlgate.index/v1"
+INDEX_MAX_BYTES = 256 << 20  # an index larger than this is refused unread
+MANIFEST_MAX_BYTES = 1 << 20  # the validator's limit for one manifest (mlgate.yamlio.MAX_BYTES)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # layout.NAME_RE, without importing the layout module
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")
+_CHUNK = 1 << 20
+_MAX_INT = (1 << 63) - 1
+_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO, getattr(errno, "EMLINK", errno.ELOOP))
+
+__all__ = [
+    "AliasMove",
+    "ArtifactIntegrityError",
+    "DeprecatedVersion",
+    "IndexBadSignature",
+    "IndexDigestMismatch",
+    "IndexExpired",
+    "IndexRefused",
+    "IndexRollback",
+    "IndexSource",
+    "IndexUnsigned",
+    "IndexUntrustedKey",
+    "ResolvedModel",
+    "ServingError",
+    "SourceUnavailable",
+    "TrustedKey",
+    "UnknownAlias",
+    "UnknownModel",
+    "UnknownVersion",
+    "Watcher",
+    "fetch",
+    "key_id",
+    "load_public_key",
+    "open_source",
+    "resolve",
+    "watch",
+]
+
+
+class ServingError(MlgateError):
+    """Serving could not resolve or fetch a model."""
+
+
+class UnknownModel(NotFoundError):
+    """No such model; the message lists the models there are."""
+
+
+class UnknownAlias(NotFoundError):
+    """The model has no such alias; the message lists its aliases."""
+
+
+class UnknownVersion(NotFoundError):
+    """The model has no such version; the message lists its versions."""
+
+
+class DeprecatedVersion(ServingError):
+    """The version is deprecated in model.yaml; serving refuses it unless asked not to."""
+
+
+class ArtifactIntegrityError(ServingError):
+    """The bytes fetched are not the ones the registry recorded (sha256 or size)."""
+
+    exit_code = 1
+
+
+class IndexDigestMismatch(ServingError):
+    """The index file's content does not match its own digest: it was altered or truncated."""
+
+
+class SourceUnavailable(ServingError):
+    """The registry source could not be read (network, missing file, git failure)."""
+
+
+class IndexRefused(ServingError):
+    """The index is not one the trusted keys vouch for now: the root of the five refusals below."""
+
+
+class IndexUnsigned(IndexRefused):
+    """Trusted keys were given but the index carries no signature."""
+
+
+class IndexUntrustedKey(IndexRefused):
+    """The index is signed, but by none of the trusted keys."""
+
+
+class IndexBadSignature(IndexRefused):
+    """A trusted key's signature does not match the content: the index was altered after signing."""
+
+
+class IndexExpired(IndexRefused):
+    """The index's expiry has passed: the publisher stopped re-signing it, or a mirror serves a frozen copy."""
+
+
+class IndexRollback(IndexRefused):
+    """The index is older (lower serial) than one already accepted from the same location: a replay."""
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What a ``models:/`` URI points at: the version and its artifact, as the registry recorded them."""
+
+    uri: str
+    name: str
+    alias: str | None
+    version: int
+    artifact_uri: str
+    sha256: str
+    size: int
+    format: str
+    commit: str | None
+    manifest: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """An alias that changed between two polls of a source (``new`` None: removed)."""
+
+    model: str
+    alias: str
+    old: int | None
+    new: int | None
+
+
+def index_canonical(data: Mapping[str, Any]) -> bytes:
+    """The bytes an index's digest and signatures cover: everything but ``digest`` and ``signatures``, as
+    sorted compact JSON. Serving recomputes them from the parsed document, so what is signed is what is used."""
+    body = {k: v for k, v in data.items() if k not in ("digest", "signatures")}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def index_digest(data: Mapping[str, Any]) -> str:
+    return hashlib.sha256(index_canonical(data)).hexdigest()
+
+
+# --- keys and signatures (cryptography is imported only here, when an index is checked) ------------------
+
+TrustedKey = Union[str, bytes, "os.PathLike[str]"]
+"""A public key serving trusts: PEM text or bytes (``-----BEGIN PUBLIC KEY-----``), 32 raw bytes, or the path
+(``str`` not starting with ``-----BEGIN``, or a ``PathLike``) of a file holding either."""
+
+_KEY_FILE_MAX = 64 * 1024
+
+
+def _read_small(path: str, limit: int = _KEY_FILE_MAX) -> bytes:
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ServingError(f"{path} is larger than {limit // 1024} KiB: not a key file")
+    return data
+
+
+def load_public_key(key: TrustedKey) -> Any:
+    """An ed25519 public key (``cryptography``'s ``Ed25519PublicKey``) from PEM text or bytes, 32 raw bytes,
+    or a path to a file holding either; :class:`ServingError` with a one-line reason otherwise."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if isinstance(key, Ed25519PublicKey):
+        return key
+    if isinstance(key, os.PathLike) or (isinstance(key, str) and not key.lstrip().startswith("-----BEGIN")):
+        where = os.fspath(key)
+        try:
+            raw = _read_small(where)
+        except OSError as e:
+            raise ServingError(f"cannot read the trusted key {where}: {e.strerror}") from None
+    elif isinstance(key, (str, bytes, bytearray)):
+        where, raw = "a trusted key", key.encode() if isinstance(key, str) else bytes(key)
+    else:
+        raise ServingError(
+            f"a trusted key of type {type(key).__name__}: expected PEM text or bytes, 32 raw bytes or a path"
+        )
+    if len(raw) == 32 and not raw.startswith(b"-----BEGIN"):
+        return Ed25519PublicKey.from_public_bytes(raw)
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        try:
+            loaded = serialization.load_pem_public_key(raw.strip() + b"\n")
+        except (ValueError, TypeError) as e:
+            raise ServingError(
+                f"{where} is not a PEM public key ({str(e).splitlines()[0] if str(e) else 'unreadable'})"
+            ) from None
+        except Exception:  # noqa: BLE001 - cryptography's UnsupportedAlgorithm and friends
+            raise ServingError(f"{where} is not a PEM public key of a supported kind") from None
+        if not isinstance(loaded, Ed25519PublicKey):
+            raise ServingError(f"{where} is a {type(loaded).__name__.lstrip('_')}, not an ed25519 public key")
+        return loaded
+    raise ServingError(f"{where} is not an ed25519 public key (expected PEM or 32 raw bytes)")
+
+
+def key_id(public_key: Any) -> str:
+    """A key's id as indexes record it: the sha256 of its 32 raw public bytes, in hex."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _trusted_keys(keys: Iterable[TrustedKey]) -> dict[str, Any]:
+    if isinstance(keys, (str, bytes, bytearray, os.PathLike)):
+        keys = [keys]
+    loaded = [load_public_key(k) for k in keys]
+    if not loaded:
+        raise ServingError("trusted_keys is empty: pass at least one public key, or None to skip authentication")
+    return {key_id(k): k for k in loaded}
+
+
+def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: str) -> str:
+    """The id of the trusted key whose signature covers ``data``; an :class:`IndexRefused` otherwise."""
+    from cryptography.exceptions import InvalidSignature
+
+    sigs = data.get("signatures")
+    if sigs is None or sigs == []:
+        raise IndexUnsigned(
+            f"{where} is not signed; refusing it (trusted keys were given: sign it with mlgate index --key)"
+        )
+    if (
+        not isinstance(sigs, list)
+        or len(sigs) > 16
+        or not all(
+            isinstance(s, dict) and isinstance(s.get("keyid"), str) and isinstance(s.get("sig"), str) for s in sigs
+        )
+    ):
+        raise IndexBadSignature(f"{where}: 'signatures' is malformed (expected a list of {{keyid, sig}}); refusing it")
+    ours = [s for s in sigs if s["keyid"] in keys]
+    if not ours:
+        theirs = ", ".join(re.sub(r"[^0-9A-Za-z]", "?", s["keyid"][:16]) for s in sigs)
+        raise IndexUntrustedKey(
+            f"{where} is signed by key {theirs}, which is not trusted (trusted: "
+            f"{', '.join(k[:16] for k in keys)}); refusing it"
+        )
+    message = index_canonical(data)
+    for s in ours:
+        try:
+            keys[s["keyid"]].verify(base64.b64decode(s["sig"], validate=True), message)
+        except (InvalidSignature, binascii.Error, ValueError):
+            continue
+        return s["keyid"]
+    raise IndexBadSignature(
+        f"{where}: the signature by trusted key {ours[0]['keyid'][:16]} does not match the content; "
+        "refusing an index altered after it was signed"
+    )
+
+
+def parse_time(text: object, what: str = "time") -> datetime:
+    """A UTC time written as ``YYYY-MM-DDTHH:MM:SSZ`` (the index's ``expires`` and ``generated_at``)."""
+    if isinstance(text, str):
+        try:
+            return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    raise ServingError(f"{what} {text!r} is not a UTC time like 2026-01-31T12:00:00Z")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- sources -------------------------------------------------------------------------------
+
+
+class Source(Protocol):
+    """Where serving reads the registry from."""
+
+    label: str
+
+    def token(self) -> str:
+        """A cheap value that changes whenever the registry may have changed."""
+
+    def commit(self) -> str | None: ...
+    def model_names(self) -> list[str]: ...
+    def aliases(self, model: str) -> dict[str, int]: ...
+    def versions(self, model: str) -> list[int]: ...
+    def version(self, model: str, version: int) -> dict[str, Any]: ...
+    def deprecated(self, model: str) -> set[int]: ...
+
+
+# The registry's one reader of each manifest field (mlgate.readers), imported only when a checkout or git
+# source is read, so an index-only server never loads PyYAML.
+
+
+def _alias_version(raw: bytes, where: str) -> int:
+    from mlgate.registry.readers import ManifestError, alias_version
+
+    try:
+        return alias_version(raw, where)
+    except ManifestError as e:
+        raise ServingError(str(e)) from None
+
+
+def _version_entry(raw: bytes, where: str) -> dict[str, Any]:
+    from mlgate.registry.readers import ManifestError, artifact
+
+    try:
+        return artifact(raw, where)
+    except ManifestError as e:
+        raise ServingError(str(e)) from None
+
+
+def _deprecated(raw: bytes | None, where: str) -> set[int]:
+    from mlgate.registry.readers import ManifestError, deprecations
+
+    try:
+        return set(deprecations(raw, where))
+    except ManifestError as e:
+        raise ServingError(str(e)) from None
+
+
+class _FileSource:
+    """Shared logic of sources that hold the registry's files (a work tree or a git tree)."""
+
+    label = ""
+
+    def _read(self, path: str) -> bytes | None: ...
+    def _list(self, path: str) -> list[str]: ...
+
+    def model_names(self) -> list[str]:
+        return sorted(n for n in self._list("registry/models") if _NAME.match(n))
+
+    def _require(self, model: str) -> None:
+        if not _NAME.match(model) or self._read(f"registry/models/{model}/model.yaml") is None:
+            raise UnknownModel(f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}")
+
+    def aliases(self, model: str) -> dict[str, int]:
+        self._require(model)
+        from mlgate.core.layout import alias_names
+
+        out = {}
+        for name in alias_names(self._list(f"registry/models/{model}/aliases")):
+            path = f"registry/models/{model}/aliases/{name}.yaml"
+            raw = self._read(path)
+            if raw is not None:
+                out[name] = _alias_version(raw, path)
+        return out
+
+    def versions(self, model: str) -> list[int]:
+        self._require(model)
+        from mlgate.core.layout import version_numbers
+
+        return version_numbers(self._list(f"registry/models/{model}/versions"))
+
+    def version(self, model: str, version: int) -> dict[str, Any]:
+        path = f"registry/models/{model}/versions/{version}/version.yaml"
+        raw = self._read(path)
+        if raw is None:
+            raise UnknownVersion(
+                f"model {model!r} has no version {version}; versions: "
+                f"{', '.join(map(str, self.versions(model))) or 'none'}"
+            )
+        return _version_entry(raw, path)
+
+    def deprecated(self, model: str) -> set[int]:
+        path = f"registry/models/{model}/model.yaml"
+        return _deprecated(self._read(path), path)
+
+    def alias_map(self) -> dict[tuple[str, str], int]:
+        return {(m, a): v for m in self.model_names() for a, v in self.aliases(m).items()}
+
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_NOFOLLOW | _O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _O_CLOEXEC  # a FIFO never blocks the open
+_WALK_BY_FD = os.open in os.supports_dir_fd and bool(_O_NOFOLLOW)
+
+
+class WorkTreeSource(_FileSource):
+    """The registry in a checkout. No symlink is followed, in any component of a path below the root, and only
+    regular files are read (each at most :data:`MANIFEST_MAX_BYTES`): a link or a special file reads as absent."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.label = f"working tree {self.root}"
+        fd = self._folder(["registry"])
+        if fd is None:
+            raise SourceUnavailable(f"no registry/ folder in {self.root} (a symlinked registry/ is not followed)")
+        if fd >= 0:
+            os.close(fd)
+
+    def _folder(self, parts: list[str]) -> int | None:
+        """An open descriptor of root/parts, each component opened without following a link; None if one is
+        missing, a link or not a folder. The root itself is the operator's choice and may be a link.
+        Without ``dir_fd`` (Windows) each component is checked with lstat instead, and -1 is returned."""
+        if any(p in ("", ".", "..") or "/" in p or "\\" in p for p in parts):
+            return None
+        if not _WALK_BY_FD:
+            here = self.root
+            for part in parts:
+                here = here / part
+                try:
+                    if not stat.S_ISDIR(os.lstat(here).st_mode):
+                        return None
+                except OSError:
+                    return None
+            return -1
+        try:
+            fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC)
+        except OSError as e:
+            raise SourceUnavailable(f"cannot read {self.label}: {e.strerror}") from None
+        for part in parts:
+            try:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as e:
+                if e.errno in _MISSING:
+                    return None
+                raise ServingError(f"{self.label}: {'/'.join(parts)}: {e.strerror}") from None
+            finally:
+                os.close(fd)
+            fd = nxt
+        return fd
+
+    def _read(self, path: str) -> bytes | None:
+        *parents, name = path.split("/")
+        folder = self._folder(parents)
+        if folder is None:
+            return None
+        try:
+            if name in ("", ".", ".."):
+                return None
+            if folder >= 0:
+                fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
+            elif stat.S_ISREG(os.lstat(self.root / path).st_mode):
+                fd = os.open(self.root / path, _FILE_FLAGS)
+            else:
+                return None
+        except OSError as e:
+            if e.errno in _MISSING:
+                return None
+            raise ServingError(f"{path}: {e.strerror}") from None
+        finally:
+            if folder >= 0:
+                os.close(folder)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return None
+            data = fh.read(MANIFEST_MAX_BYTES + 1)
+        if len(data) > MANIFEST_MAX_BYTES:
+            raise ServingError(
+                f"{path}: larger than {MANIFEST_MAX_BYTES:,} bytes, the limit for a manifest; refusing it"
+            )
+        return data
+
+    def _list(self, path: str) -> list[str]:
+        fd = self._folder(path.split("/"))
+        if fd is None:
+            return []
+        try:
+            with os.scandir(fd if fd >= 0 else self.root / path) as it:
+                return [e.name for e in it if not e.is_symlink()]
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def commit(self) -> str | None:
+        return None
+
+    def token(self) -> str:
+        h = hashlib.sha256()
+        for (m, a), v in sorted(self.alias_map().items()):
+            h.update(f"{m}@{a}={v}\n".encode())
+        return h.hexdigest()
+
+
+class _CatFile:
+    """A persistent ``git cat-file --batch`` in a repository, for blobs and tree listings."""
+
+    def __init__(self, git_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            ["git", "--git-dir", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.lock = threading.Lock()
+        # the process ends with this object, however the serving code lets go of it
+        self._finalizer = weakref.finalize(self, _end_process, self.proc)
+
+    def get(self, name: str) -> tuple[str, bytes] | None:
+        with self.lock:
+            self.proc.stdin.write(name.encode() + b"\n")
+            self.proc.stdin.flush()
+            header = self.proc.stdout.readline().split()
+            if len(header) < 3:
+                return None
+            data = self.proc.stdout.read(int(header[2]))
+            self.proc.stdout.read(1)
+            return header[1].decode(), data
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _end_process(proc: subprocess.Popen) -> None:
+    proc.stdin.close()
+    proc.stdout.close()
+    proc.wait()
+
+
+class GitSource(_FileSource):
+    """A registry at a git URL and ref, fetched shallowly into a cache reused on the next start."""
+
+    REF = "refs/mlgate/source"
+
+    def __init__(
+        self,
+        url: str,
+        ref: str = "main",
+        cache_dir: str | os.PathLike[str] | None = None,
+        allow_stale: bool = False,
+        timeout: float = 60,
+    ) -> None:
+        self.url, self.ref, self.timeout = url, ref, timeout
+        base = Path(cache_dir) if cache_dir else _cache_root() / "git"
+        self.git_dir = base / hashlib.sha256(url.encode()).hexdigest()[:24]
+        self.label = f"{url}#{ref}"
+        self._cat: _CatFile | None = None
+        self._sha: str | None = None
+        try:
+            self.refresh()
+        except SourceUnavailable:
+            if not (allow_stale and self._local_sha()):
+                raise
+            self._sha = self._local_sha()
+
+    def _git(self, *args: str) -> str:
+        try:
+            proc = subprocess.run(
+                ["git", "--git-dir", str(self.git_dir), *args], capture_output=True, text=True, timeout=self.timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise SourceUnavailable(f"git {args[0]} of {self.label} timed out after {self.timeout:g} s") from None
+        if proc.returncode != 0:
+            raise SourceUnavailable(f"cannot read {self.label}: git {args[0]}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def _local_sha(self) -> str | None:
+        try:
+            return self._git("rev-parse", "--verify", "--quiet", self.REF).strip() or None
+        except SourceUnavailable:
+            return None
+
+    def refresh(self) -> str:
+        """Fetch the ref (shallow) and read from it; returns the commit."""
+        if not self.git_dir.exists():
+            self.git_dir.mkdir(parents=True)
+            self._git("init", "--quiet", "--bare")
+        self._git("fetch", "--quiet", "--depth", "1", "--no-tags", self.url, f"+{self.ref}:{self.REF}")
+        self._sha = self._local_sha()
+        if self._cat is not None:
+            self._cat.close()
+            self._cat = None
+        return self._sha or ""
+
+    def _objects(self) -> _CatFile:
+        if self._cat is None:
+            self._cat = _CatFile(self.git_dir)
+        return self._cat
+
+    def _read(self, path: str) -> bytes | None:
+        got = self._objects().get(f"{self._sha}:{path}")
+        return got[1] if got and got[0] == "blob" else None
+
+    def _list(self, path: str) -> list[str]:
+        got = self._objects().get(f"{self._sha}:{path}")
+        if not got or got[0] != "tree":
+            return []
+        from mlgate.infra.git import SYMLINK, parse_tree
+
+        width = 32 if len(self._sha or "") == 64 else 20
+        return [name for name, entry in parse_tree(got[1], width).items() if entry.kind != SYMLINK]
+
+    def commit(self) -> str | None:
+        return self._sha
+
+    def token(self) -> str:
+        try:
+            proc = subprocess.run(
+                ["git", "ls-remote", self.url, self.ref], capture_output=True, text=True, timeout=self.timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise SourceUnavailable(f"git ls-remote {self.label} timed out") from None
+        if proc.returncode != 0 or not proc.stdout.split():
+            raise SourceUnavailable(f"cannot reach {self.label}: {proc.stderr.strip() or 'no such ref'}")
+        remote = proc.stdout.split()[0]
+        if remote != self._sha:
+            self.refresh()
+        return self._sha or ""
+
+
+def _is_int(value: object, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= _MAX_INT
+
+
+def _check_index(data: dict[str, Any], where: str) -> None:
+    """Enough structure that nothing later meets a wrong type: a hostile index fails here, in one line."""
+
+    def bad(what: str) -> ServingError:
+        return ServingError(f"{where} is not a valid mlgate index: {what}")
+
+    for key in ("commit", "source", "generated_at"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise bad(f"'{key}' must be a string")
+    if "serial" in data and not _is_int(data["serial"]):
+        raise bad("'serial' must be a non-negative integer")
+    models = data["models"]
+    for name, model in models.items():
+        if not _NAME.fullmatch(name) or not isinstance(model, dict):
+            raise bad(f"model {name[:80]!r} must be a model name with an object")
+        aliases, deprecated, versions = model.get("aliases", {}), model.get("deprecated", []), model.get("versions", {})
+        if not isinstance(aliases, dict) or not all(_NAME.fullmatch(a) and _is_int(v, 1) for a, v in aliases.items()):
+            raise bad(f"{name}: 'aliases' must map alias names to version numbers")
+        if not isinstance(deprecated, list) or not all(_is_int(v, 1) for v in deprecated):
+            raise bad(f"{name}: 'deprecated' must be a list of version numbers")
+        if not isinstance(versions, dict):
+            raise bad(f"{name}: 'versions' must be an object")
+        for number, entry in versions.items():
+            if (
+                not _VERSION.fullmatch(number)
+                or not isinstance(entry, dict)
+                or not isinstance(entry.get("uri"), str)
+                or not isinstance(entry.get("sha256"), str)
+                or not _SHA256.fullmatch(entry["sha256"])
+                or not _is_int(entry.get("size"))
+                or not isinstance(entry.get("format", ""), str)
+            ):
+                raise bad(
+                    f"{name} version {number[:20]!r}: needs a uri, a 64-hex sha256, a size (0 to 2**63-1) and a "
+                    "string format"
+                )
+
+
+# --- the highest serial accepted per index location, kept in a small JSON file under the cache -----------
+
+_STATE_FORMAT = "mlgate.index-state/v1"
+
+
+def _default_state_file() -> Path:
+    return _cache_root() / "index-state.json"
+
+
+def _state_load(path: Path) -> dict[str, Any]:
+    try:
+        raw = _read_small(str(path), 1 << 20)
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise ServingError(f"cannot read the index state file {path}: {e.strerror}") from None
+    try:
+        data = json.loads(raw)
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != _STATE_FORMAT
+            or not isinstance(data.get("indexes"), dict)
+        ):
+            raise ValueError("not an index state file")
+        indexes = data["indexes"]
+        if not all(isinstance(v, dict) and _is_int(v.get("serial")) for v in indexes.values()):
+            raise ValueError("an entry has no serial")
+    except (ValueError, RecursionError) as e:
+        raise ServingError(
+            f"the index state file {path} is corrupt ({e}); delete it to start over, which forgets the serials seen"
+        ) from None
+    return indexes
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` between processes and threads (none where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: the rename below is still atomic
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _state_record(path: Path, location: str, serial: int, commit: str | None) -> None:
+    """Remember ``serial`` for ``location`` unless a higher one is there already; atomic, under a lock."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path.with_name(path.name + ".lock")):
+            indexes = _state_load(path)
+            if location in indexes and indexes[location]["serial"] > serial:
+                return
+            indexes[location] = {"serial": serial, "commit": commit, "accepted_at": _now().strftime(TIME_FORMAT)}
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump({"format": _STATE_FORMAT, "indexes": indexes}, fh, indent=1, sort_keys=True)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    except OSError as e:
+        raise ServingError(
+            f"cannot record the accepted index serial in {path}: {e.strerror}; pass state_file=False to "
+            "remember it in memory only"
+        ) from None
+
+
+class IndexSource:
+    """The index file ``mlgate index`` writes: one JSON document, checked against its own digest and, given
+    ``trusted_keys``, authenticated (signature, expiry, serial never lower than one accepted before).
+
+    ``state_file`` (with trusted keys): where the highest serial accepted per index location is remembered across
+    restarts; default ``$MLGATE_CACHE/index-state.json`` or ``~/.cache/mlgate/index-state.json``; ``False``
+    remembers it in this object only.
+    """
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str],
+        *,
+        trusted_keys: Iterable[TrustedKey] | None = None,
+        state_file: str | os.PathLike[str] | bool | None = None,
+    ) -> None:
+        self.location = os.fspath(location)
+        self.label = f"index {self.location}"
+        self.keys = None if trusted_keys is None else _trusted_keys(trusted_keys)
+        self.state_file = (
+            None
+            if state_file is False or self.keys is None
+            else Path(state_file)
+            if state_file not in (None, True)
+            else _default_state_file()
+        )  # type: ignore[arg-type]
+        self._state_key = self.location if "://" in self.location else os.path.abspath(self.location)
+        self.accepted: tuple[int, str | None] | None = None  # (serial, commit) of the newest index accepted
+        self.keyid: str | None = None
+        self.expires: datetime | None = None
+        self.data = self._load()
+
+    def _fetch(self) -> dict[str, Any]:
+        try:
+            raw = bytearray()
+            with _open_uri(self.location) as fh:
+                for chunk in _bounded(fh, INDEX_MAX_BYTES + 1):
+                    raw += chunk
+        except (OSError, ServingError) as e:
+            raise SourceUnavailable(f"cannot read the index {self.location}: {e}") from None
+        if len(raw) > INDEX_MAX_BYTES:
+            raise SourceUnavailable(f"{self.location} is larger than {INDEX_MAX_BYTES >> 20} MiB; refusing it unread")
+        try:
+            data = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as e:
+            raise IndexDigestMismatch(f"{self.location} is not a valid index (JSON: {str(e)[:200]})") from None
+        if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT or not isinstance(data.get("models"), dict):
+            raise ServingError(f"{self.location} is not an mlgate index (format {INDEX_FORMAT})")
+        if data.get("digest") != index_digest(data):
+            raise IndexDigestMismatch(
+                f"{self.location}: the content does not match its digest; refusing an altered or truncated index"
+            )
+        return data
+
+    def _load(self) -> dict[str, Any]:
+        data = self._fetch()
+        keyid = _check_signature(data, self.keys, self.location) if self.keys is not None else None
+        _check_index(data, self.location)
+        if self.keys is None:
+            return data
+        if not _is_int(data.get("serial")):
+            raise ServingError(f"{self.location} is signed but has no serial; refusing it")
+        serial, commit = data["serial"], data.get("commit")
+        expires = parse_time(data.get("expires"), f"{self.location}: 'expires'")
+        if _now() >= expires:
+            raise IndexExpired(
+                f"{self.location} expired at {data['expires']} (serial {serial}); refusing a stale or frozen "
+                "index: the publisher must re-sign it (publish.yml does daily)"
+            )
+        stored = _state_load(self.state_file).get(self._state_key) if self.state_file else None
+        seen = [s for s in (self.accepted, stored and (stored["serial"], stored.get("commit"))) if s]
+        best = max(seen, key=lambda s: s[0]) if seen else None
+        if best and serial < best[0]:
+            raise IndexRollback(
+                f"{self.location} has serial {serial}, older than serial {best[0]} accepted before; refusing "
+                "a replayed or rolled-back index"
+            )
+        if best and serial == best[0] and best[1] and commit != best[1]:
+            raise IndexRollback(
+                f"{self.location} has serial {serial} for commit {str(commit)[:12]}, but serial {serial} was "
+                f"accepted for commit {best[1][:12]}; refusing it (was history rewritten?)"
+            )
+        if self.state_file and (stored is None or serial > stored["serial"]):
+            _state_record(self.state_file, self._state_key, serial, commit)
+        self.accepted, self.keyid, self.expires = (serial, commit), keyid, expires
+        return data
+
+    def token(self) -> str:
+        fresh = self._load()
+        self.data = fresh
+        return fresh["digest"]
+
+    def commit(self) -> str | None:
+        return self.data.get("commit")
+
+    def model_names(self) -> list[str]:
+        return sorted(self.data["models"])
+
+    def _model(self, model: str) -> dict[str, Any]:
+        if self.expires is not None and _now() >= self.expires:
+            raise IndexExpired(
+                f"{self.location} expired at {self.data['expires']} and no newer one was accepted; refusing "
+                "to resolve from it"
+            )
+        try:
+            return self.data["models"][model]
+        except KeyError:
+            raise UnknownModel(
+                f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}"
+            ) from None
+
+    def aliases(self, model: str) -> dict[str, int]:
+        return dict(self._model(model).get("aliases", {}))
+
+    def versions(self, model: str) -> list[int]:
+        return sorted(int(v) for v in self._model(model).get("versions", {}))
+
+    def version(self, model: str, version: int) -> dict[str, Any]:
+        entry = self._model(model).get("versions", {}).get(str(version))
+        if entry is None:
+            raise UnknownVersion(
+                f"model {model!r} has no version {version}; versions: "
+                f"{', '.join(map(str, self.versions(model))) or 'none'}"
+            )
+        return {**entry, "format": entry.get("format", ""), "manifest": entry}
+
+    def deprecated(self, model: str) -> set[int]:
+        return set(self._model(model).get("deprecated", []))
+
+    def alias_map(self) -> dict[tuple[str, str], int]:
+        return {(m, a): v for m, e in self.data["models"].items() for a, v in e.get("aliases", {}).items()}
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def open_source(
+    spec: str | os.PathLike[str],
+    *,
+    ref: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    allow_stale: bool = False,
+    trusted_keys: Iterable[TrustedKey] | None = None,
+    state_file: str | os.PathLike[str] | bool | None = None,
+) -> Source:
+    """A source from a string: an index file (``*.json``, local or any fsspec URL), a git URL
+    (``git+https://host/repo.git#main``, ``https://host/repo.git``, ``git@host:repo.git``), or a folder.
+
+    ``trusted_keys`` (index files only): the publisher's ed25519 public keys (see :data:`TrustedKey`). With them the
+    index must be signed by one of them, unexpired, and no older than the newest accepted before from the same
+    location (remembered in ``state_file``, see :class:`IndexSource`); otherwise an :class:`IndexRefused`.
+    Without them only the index's digest is checked: that detects corruption, not an attacker.
+    """
+    text = os.fspath(spec)
+    if text.endswith(".json") or text.split("?")[0].endswith(".json"):
+        return IndexSource(text, trusted_keys=trusted_keys, state_file=state_file)
+    if trusted_keys is not None:
+        raise ServingError(
+            f"{text}: trusted_keys authenticate an index file; a git or checkout source is not signed "
+            "(serve the index mlgate index writes instead)"
+        )
+    git_url = text[4:] if text.startswith("git+") else text
+    if text.startswith("git+") or git_url.endswith(".git") or "#" in git_url or text.startswith("git@"):
+        url, _, fragment = git_url.partition("#")
+        return GitSource(url, ref or fragment or "main", cache_dir, allow_stale)
+    if os.path.isdir(text):
+        return WorkTreeSource(text)
+    raise SourceUnavailable(f"{text!r} is not an index file, a git URL or a folder holding registry/")
+
+
+# --- resolve --------------------------------------------------------------------------------
+
+
+def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = False) -> ResolvedModel:
+    """The version and artifact a ``models:/`` URI names in ``source``.
+
+    MLflow stage names (``models:/NAME/Production``) are the aliases ``production``/``staging``.
+    An unknown model, alias or version raises an error that lists what does exist; a deprecated version
+    raises :class:`DeprecatedVersion` unless ``allow_deprecated``.
+    """
+    ref = parse_uri(uri) if isinstance(uri, str) else uri
+    version = ref.version
+    if ref.alias is not None:
+        aliases = source.aliases(ref.name)
+        if ref.alias not in aliases:
+            raise UnknownAlias(
+                f"model {ref.name!r} has no alias {ref.alias!r}; aliases: {', '.join(sorted(aliases)) or 'none'}"
+            )
+        version = aliases[ref.alias]
+    entry = source.version(ref.name, version)
+    if not allow_deprecated and version in source.deprecated(ref.name):
+        raise DeprecatedVersion(f"{ref} is version {version}, which is deprecated; refusing to serve it")
+    return ResolvedModel(
+        str(ref),
+        ref.name,
+        ref.alias,
+        version,
+        entry["uri"],
+        entry["sha256"],
+        entry["size"],
+        entry.get("format", ""),
+        source.commit(),
+        entry.get("manifest", {}),
+    )
+
+
+# --- fetch --------------------------------------------------------------------------------------
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("MLGATE_CACHE") or Path.home() / ".cache" / "mlgate")
+
+
+def fsspec_package(uri: str) -> str:
+    """The package fsspec needs for a URI's protocol (what to tell a user who lacks it)."""
+    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    return {
+        "s3": "s3fs",
+        "gs": "gcsfs",
+        "gcs": "gcsfs",
+        "az": "adlfs",
+        "abfs": "adlfs",
+        "http": "aiohttp",
+        "https": "aiohttp",
+    }.get(protocol, f"an fsspec implementation of {protocol}://")
+
+
+def _open_local(path: str) -> BinaryIO:
+    # O_NONBLOCK: a FIFO opens at once (and reads as empty) instead of hanging the server
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _O_CLOEXEC)
+    return os.fdopen(fd, "rb")
+
+
+def _open_uri(uri: str) -> BinaryIO:
+    """A readable stream: local paths and file:// without fsspec, anything else through it."""
+    if uri.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return _open_local(unquote(urlparse(uri).path))
+    if "://" not in uri:
+        return _open_local(uri)
+    try:
+        import fsspec
+    except ImportError:
+        raise ServingError(f"reading {uri} needs fsspec: pip install fsspec") from None
+    try:
+        return fsspec.open(uri, "rb").open()
+    except ImportError as e:
+        package = fsspec_package(uri)
+        raise ServingError(f"reading {uri} needs the package {package} (pip install {package}): {e}") from None
+    except ValueError as e:
+        raise ServingError(f"cannot read {uri}: {e}") from None
+
+
+def cache_path(sha256: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    if not _SHA256.fullmatch(sha256):
+        raise ServingError(f"{sha256!r} is not a sha256 digest")
+    root = Path(cache_dir) if cache_dir else _cache_root() / "artifacts"
+    return root / "sha256" / sha256[:2] / sha256
+
+
+def _bounded(stream: BinaryIO, limit: int) -> Iterator[bytes]:
+    """The stream's chunks, ``limit`` bytes at most in all: an endless source (``/dev/zero``) ends at once."""
+    left = limit
+    while left > 0 and (chunk := stream.read(min(_CHUNK, left))):
+        left -= len(chunk)
+        yield chunk
+
+
+def _digest(stream: BinaryIO, limit: int, out: BinaryIO | None = None) -> tuple[str, int]:
+    """sha256 and length of at most ``limit`` bytes of ``stream``, copied to ``out`` on the way."""
+    h, size = hashlib.sha256(), 0
+    for chunk in _bounded(stream, limit):
+        h.update(chunk)
+        size += len(chunk)
+        if out is not None:
+            out.write(chunk)
+    return h.hexdigest(), size
+
+
+def _cache_hit(final: Path, model: ResolvedModel, verify: bool) -> bool:
+    """Whether the cache entry is a regular file (never a link) of the right size and, if ``verify``, digest.
+    Anything else in its place is removed, so that it is downloaded again."""
+    try:
+        st = os.lstat(final)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISREG(st.st_mode) and st.st_size == model.size:
+        if not verify:
+            return True
+        try:
+            with os.fdopen(os.open(final, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC), "rb") as fh:
+                if stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and _digest(fh, model.size + 1) == (
+                    model.sha256,
+                    model.size,
+                ):
+                    return True
+        except OSError:
+            pass
+    _remove(final)  # altered, a link or a special file in the cache: never hand it out
+    return False
+
+
+def _remove(path: Path) -> None:
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _cache_dirs(final: Path) -> None:
+    """``sha256/`` and ``sha256/<aa>/`` as real folders: a link planted there is removed, never written through."""
+    for folder in (final.parent.parent, final.parent):
+        try:
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                _remove(folder)
+        except FileNotFoundError:
+            pass
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None, *, verify_cache: bool = True) -> Path:
+    """The artifact of ``model`` as a local file, downloaded into a cache keyed by its sha256.
+
+    A cache hit does no network I/O; it must be a regular file (a symlink or anything else there is dropped),
+    it is re-hashed locally (``verify_cache``), and an entry that no longer matches is dropped and downloaded
+    again. A download reads at most the recorded size plus one byte, is written to a temporary file, hashed as
+    it streams, and renamed into place only if its size and sha256 match; otherwise it is deleted and
+    :class:`ArtifactIntegrityError` is raised. Two processes fetching the same digest both succeed and leave
+    one entry.
+    """
+    final = cache_path(model.sha256, cache_dir)
+    tmp = final.with_name(f".{model.sha256}.{os.getpid()}.{uuid.uuid4().hex}.partial")
+    try:
+        _cache_dirs(final)
+        if _cache_hit(final, model, verify_cache):
+            return final
+        with _open_uri(model.artifact_uri) as src, open(tmp, "xb") as out:
+            digest, size = _digest(src, model.size + 1, out)
+            out.flush()
+            os.fsync(out.fileno())
+        if size != model.size or digest != model.sha256:
+            got = f"more than {model.size:,} bytes" if size > model.size else f"{size:,} bytes with sha256 {digest}"
+            raise ArtifactIntegrityError(
+                f"{model.uri}: {model.artifact_uri} has {got}, but the registry recorded {model.size:,} bytes with sha256 "
+                f"{model.sha256}; refusing it"
+            )
+        os.replace(tmp, final)
+    except OSError as e:
+        raise SourceUnavailable(f"cannot fetch {model.artifact_uri}: {e}") from None
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+    return final
+
+
+# --- watch --------------------------------------------------------------------------------------
+
+
+class Watcher:
+    """Polls a source and reports alias moves; never lets an error escape into the serving process."""
+
+    def __init__(
+        self, source: Source, callback: Callable[[list[AliasMove], Exception | None], None], interval: float
+    ) -> None:
+        self.source, self.callback, self.interval = source, callback, interval
+        self.token = source.token()
+        self.state = source.alias_map()  # type: ignore[attr-defined]
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="mlgate-watch", daemon=True)
+
+    def poll_once(self) -> list[AliasMove]:
+        """Check the source now; call back with the moves (or the error). Returns the moves."""
+        try:
+            token = self.source.token()
+            if token == self.token:
+                return []
+            fresh = self.source.alias_map()  # type: ignore[attr-defined]
+        except Exception as e:  # noqa: BLE001 - keep serving the last good state, whatever went wrong
+            self._report([], e)
+            return []
+        moves = [
+            AliasMove(m, a, self.state.get((m, a)), fresh.get((m, a)))
+            for (m, a) in sorted(set(self.state) | set(fresh))
+            if self.state.get((m, a)) != fresh.get((m, a))
+        ]
+        self.token, self.state = token, fresh
+        if moves:
+            self._report(moves, None)
+        return moves
+
+    def _report(self, moves: list[AliasMove], error: Exception | None) -> None:
+        try:
+            self.callback(moves, error)
+        except Exception:  # noqa: BLE001 - a failing callback must not stop the watcher
+            pass
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll_once()
+
+    def start(self) -> Watcher:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=self.interval + 5)
+
+
+def watch(
+    source: Source, callback: Callable[[list[AliasMove], Exception | None], None], interval: float = 30.0
+) -> Watcher:
+    """Start polling ``source`` every ``interval`` seconds in a daemon thread; ``callback(moves, error)``."""
+    return Watcher(source, callback, interval).start()
