@@ -22,7 +22,16 @@ from mlgate.check.run import alias_history, load_policy, validate, watched
 from mlgate.core import layout
 from mlgate.core.findings import Report, family
 from mlgate.core.signoff import is_login, requester_trailer
-from mlgate.errors import CheckFailed, GitError, InputError, MlgateError, NotFoundError, UsageError
+from mlgate.errors import (  # noqa: F401
+    CheckFailed,
+    GateFailed,
+    GitError,
+    InputError,
+    MergeRefused,
+    MlgateError,
+    NotFoundError,
+    UsageError,
+)
 from mlgate.forge import Forge, ForgeReviews, PullRequestExists
 from mlgate.infra import schemas
 from mlgate.infra.git import GitRepo, GitTree, LockBusy
@@ -50,24 +59,14 @@ class Proposal:
     reused: bool = False  # the branch was left by an earlier, identical run that did not finish
 
 
-class GateFailed(CheckFailed):
-    """A promotion whose gate already fails before review (exit 1); nothing was created."""
-
-    def __init__(self, change: AliasChange) -> None:
-        self.change = change
-        failing = [c.gate for c in change.checks if c.status == FAIL]
-        super().__init__(
-            f"{change.title()} fails its gate ({', '.join(failing)}); nothing was created "
-            "(use --force to open the pull request anyway)"
-        )
 
 
-class MergeRefused(CheckFailed):
-    """The local forge refuses a merge whose required check fails (exit 1)."""
-
-    def __init__(self, number: int, report: Report) -> None:
-        self.report = report
-        super().__init__(f"pull request #{number} cannot be merged: mlgate validate does not pass")
+def _gate_failure(change: AliasChange) -> str:
+    failing = [c.gate for c in change.checks if c.status == FAIL]
+    return (
+        f"{change.title()} fails its gate ({', '.join(failing)}); nothing was created "
+        "(use --force to open the pull request anyway)"
+    )
 
 
 def _now() -> str:
@@ -588,7 +587,7 @@ def promote(
         raise UsageError(f"{model}@{alias} already points at version {version} on {base}")
     change = _judge(git, tree, model, alias, version, current)
     if change.status == FAIL and not force:
-        raise GateFailed(change)
+        raise GateFailed(change, _gate_failure(change))
     files = {layout.alias_path(model, alias): _alias_bytes(tree, model, alias, version, note)}
     verb = "Roll back" if change.kind == "rollback" else "Promote"
     title = f"{verb} {model} v{version} to {alias}"
@@ -663,7 +662,7 @@ def rollback(
         message = f"{title}\n\nThis reverts commit {last_sha}.\n"
     change = _judge(git, tree, model, alias, target, current)
     if change.status == FAIL and not force:
-        raise GateFailed(change)
+        raise GateFailed(change, _gate_failure(change))
     commit = _commit(git, base_sha, {path: content}, message, author)
     _require_valid(git, base_sha, commit, title)
     intro = f"Rolls **{model}@{alias}** back from v{current} to **v{target}** ({change.kind})."

@@ -17,19 +17,11 @@ from typing import Mapping, Protocol, Sequence
 
 from mlgate.core.signoff import PullRequest, is_login
 from mlgate.errors import ForgeError as ForgeError  # re-exported: every error is defined in mlgate.errors
-from mlgate.errors import UsageError
+from mlgate.errors import PullRequestExists, UsageError  # noqa: F401 - PullRequestExists re-exported
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 FORGES = ("local", "github")
 
-
-class PullRequestExists(ForgeError):
-    """Branch ``head`` already has an open pull request, ``number`` (exit 2)."""
-
-    def __init__(self, number: int, head: str, message: str | None = None) -> None:
-        self.number = number
-        self.head = head
-        super().__init__(message or f"branch {head!r} already has an open pull request (#{number})")
 
 
 class Forge(Protocol):

@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
-from mlgate.errors import GitError, InputError
+from mlgate.errors import FileTooLarge, GitError, InputError, LockBusy  # noqa: F401 - re-exported
 
 FILE, SYMLINK, DIR, OTHER = "file", "symlink", "dir", "other"
 ZERO = "0" * 40
@@ -69,21 +69,6 @@ def find_root(path: str | os.PathLike[str]) -> str:
         probe = parent
 
 
-class FileTooLarge(InputError):
-    """A file bigger than the caller's limit (not read into memory)."""
-
-    def __init__(self, path: str, size: int) -> None:
-        self.size = size
-        super().__init__(f"file is {size:,} bytes, over the limit", path=path)
-
-
-class LockBusy(GitError):
-    """Another process holds a lock of this repository (see :meth:`GitRepo.lock`)."""
-
-    def __init__(self, name: str, path: Path) -> None:
-        self.name = name
-        self.path = path
-        super().__init__(f"another process holds the lock {name!r} ({path})")
 
 
 class GitRepo:

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from mlgate.errors import InputError
+from mlgate.errors import InputError, YamlError  # noqa: F401 - YamlError re-exported: defined in mlgate.errors
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
@@ -105,22 +105,6 @@ def exact(x: float | int) -> Decimal:
             pass
     return Decimal(repr(float(x)))
 
-
-class YamlError(InputError):
-    """A YAML file that mlgate refuses to read, with its rule id."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str | None,
-        line: int | None = None,
-        rule: str = RULE_PARSE,
-        field: str | None = None,
-    ) -> None:
-        self.rule = rule
-        self.field = field
-        super().__init__(message, path=path, line=line)
 
 
 @dataclass(frozen=True)

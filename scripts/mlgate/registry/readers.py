@@ -17,22 +17,12 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from mlgate.errors import InputError
+from mlgate.errors import InputError, ManifestError  # noqa: F401 - ManifestError re-exported
 from mlgate.infra.yamlio import YamlError, load
 
 API_VERSION = "mlgate/v1"
 MAX_VERSION = 999_999_999  # version folders are at most nine digits
 
-
-class ManifestError(InputError):
-    """A manifest that cannot be read for what it decides (with the rule id of the problem)."""
-
-    def __init__(
-        self, message: str, *, path: str, line: int | None = None, rule: str = "MG101", field: str | None = None
-    ) -> None:
-        self.rule = rule
-        self.field = field
-        super().__init__(message, path=path, line=line)
 
 
 def _document(raw: bytes, path: str, kind: str) -> Mapping[str, Any]:

@@ -43,7 +43,22 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Union
 
 from mlgate.core.uris import ModelRef, parse_uri
-from mlgate.errors import MlgateError, NotFoundError
+from mlgate.errors import (
+    ArtifactIntegrityError,
+    DeprecatedVersion,
+    IndexBadSignature,
+    IndexDigestMismatch,
+    IndexExpired,
+    IndexRefused,
+    IndexRollback,
+    IndexUnsigned,
+    IndexUntrustedKey,
+    ServingError,
+    SourceUnavailable,
+    UnknownAlias,
+    UnknownModel,
+    UnknownVersion,
+)
 
 INDEX_FORMAT = "mlgate.index/v1"
 INDEX_MAX_BYTES = 256 << 20  # an index larger than this is refused unread
@@ -85,62 +100,18 @@ __all__ = [
 ]
 
 
-class ServingError(MlgateError):
-    """Serving could not resolve or fetch a model."""
 
 
-class UnknownModel(NotFoundError):
-    """No such model; the message lists the models there are."""
 
 
-class UnknownAlias(NotFoundError):
-    """The model has no such alias; the message lists its aliases."""
 
 
-class UnknownVersion(NotFoundError):
-    """The model has no such version; the message lists its versions."""
 
 
-class DeprecatedVersion(ServingError):
-    """The version is deprecated in model.yaml; serving refuses it unless asked not to."""
 
 
-class ArtifactIntegrityError(ServingError):
-    """The bytes fetched are not the ones the registry recorded (sha256 or size)."""
-
-    exit_code = 1
 
 
-class IndexDigestMismatch(ServingError):
-    """The index file's content does not match its own digest: it was altered or truncated."""
-
-
-class SourceUnavailable(ServingError):
-    """The registry source could not be read (network, missing file, git failure)."""
-
-
-class IndexRefused(ServingError):
-    """The index is not one the trusted keys vouch for now: the root of the five refusals below."""
-
-
-class IndexUnsigned(IndexRefused):
-    """Trusted keys were given but the index carries no signature."""
-
-
-class IndexUntrustedKey(IndexRefused):
-    """The index is signed, but by none of the trusted keys."""
-
-
-class IndexBadSignature(IndexRefused):
-    """A trusted key's signature does not match the content: the index was altered after signing."""
-
-
-class IndexExpired(IndexRefused):
-    """The index's expiry has passed: the publisher stopped re-signing it, or a mirror serves a frozen copy."""
-
-
-class IndexRollback(IndexRefused):
-    """The index is older (lower serial) than one already accepted from the same location: a replay."""
 
 
 @dataclass(frozen=True)
