@@ -468,13 +468,13 @@ def test_an_html_404_means_the_url_is_not_githubs_api(gh: StandIn) -> None:
 
 
 def test_the_primary_rate_limit_says_when_it_resets(gh: StandIn) -> None:
-    gh.state.rate_limited = True  # x-ratelimit-reset: 1893456000 (2030-01-01 00:00:00 UTC)
+    gh.state.rate_limited = True  # x-ratelimit-reset: 1893456000 (2030-01-01T00:00:00Z)
     time = FakeTime(now=1893456000 - 600)
     with pytest.raises(ForgeError) as info:
         forge(gh, time=time).pull_request(9)
     assert str(info.value) == (
         "GitHub rate limit exceeded (403 Forbidden, 5000 of 5000 requests used) while trying to read pull request #9 "
-        "(it resets at 2030-01-01 00:00:00 UTC, in 10 min): retry then, or use a token with its own quota"
+        "(it resets at 2030-01-01T00:00:00Z, in 10 min): retry then, or use a token with its own quota"
     )
     assert time.slept == []
 

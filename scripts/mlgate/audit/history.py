@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -22,7 +21,9 @@ from mlgate.core import layout
 from mlgate.core.layout import LayoutError
 from mlgate.core.policy import Approvals
 from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
+from mlgate.core.times import normalize, parse_iso
 from mlgate.errors import MlgateError, UsageError
+from mlgate.infra.files import write_json
 from mlgate.infra.git import Commit, GitRepo, GitTree
 from mlgate.registry.readers import ManifestError, alias_version_or_none, deprecations
 
@@ -122,7 +123,7 @@ class History:
 
 
 def _utc(iso: str) -> str:
-    return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return normalize(iso)
 
 
 def parse_when(text: str) -> datetime:
@@ -260,7 +261,7 @@ def history(
     finally:
         git.close()
     if since is not None:
-        final = [e for e in final if datetime.fromisoformat(e.time.replace("Z", "+00:00")) >= since]
+        final = [e for e in final if (parse_iso(e.time) or since) >= since]
     result.events = sorted(final, key=lambda e: e.time, reverse=True) if include_rejected else list(reversed(final))
     return result
 
@@ -336,11 +337,7 @@ def _pulls_of_commits(
 
 
 def _write_cache(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_json(path, data, durable=False)
 
 
 class _Counter:
@@ -564,11 +561,7 @@ def _forge_info(
                     fresh[n] = data
     final = {n: d for n, d in fresh.items() if d["state"] in ("merged", "closed")}  # merged PRs never change
     if final:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump({str(k): v for k, v in {**cache, **final}.items()}, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        write_json(path, {str(k): v for k, v in {**cache, **final}.items()}, durable=False)
     return {**cache, **fresh}
 
 

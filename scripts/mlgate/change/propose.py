@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,6 +21,7 @@ from mlgate.check.run import alias_history, load_policy, validate, watched
 from mlgate.core import layout
 from mlgate.core.findings import Report, family
 from mlgate.core.signoff import is_login, requester_trailer
+from mlgate.core.times import format_time
 from mlgate.errors import (  # noqa: F401
     CheckFailed,
     GateFailed,
@@ -59,8 +59,6 @@ class Proposal:
     reused: bool = False  # the branch was left by an earlier, identical run that did not finish
 
 
-
-
 def _gate_failure(change: AliasChange) -> str:
     failing = [c.gate for c in change.checks if c.status == FAIL]
     return (
@@ -70,7 +68,7 @@ def _gate_failure(change: AliasChange) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time()
 
 
 def _ident(login: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 
 from mlgate.core import layout
 from mlgate.errors import UsageError
+from mlgate.infra.files import write_atomic
 from mlgate.infra.git import GitRepo
 from mlgate.infra.resources import github_dir
 from mlgate.infra.yamlio import dump
@@ -322,10 +322,6 @@ def scaffold(
     written = []
     for rel, text in files.items():
         target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".mlgate-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        write_atomic(target, text, durable=False)
         written.append(rel)
     return written

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from mlgate.check.gates import AliasChange, Judge, model_policy_findings
 from mlgate.core import layout
@@ -18,6 +18,7 @@ from mlgate.core.findings import Finding, Report
 from mlgate.core.layout import LayoutError, Place
 from mlgate.core.policy import Policy
 from mlgate.core.signoff import ReviewSource
+from mlgate.core.times import parse_iso
 from mlgate.errors import InputError, MlgateError, UsageError
 from mlgate.infra.git import FILE, GitRepo, GitTree, WorkTree, find_root
 from mlgate.infra.yamlio import Document
@@ -192,10 +193,11 @@ def alias_history(base: Tree, model: str, alias: str, since: str | None = None) 
     if not isinstance(base, GitTree):
         return []
     window = None
-    if since:
+    when = parse_iso(since) if since else None
+    if when is not None:
         try:
-            window = (datetime.fromisoformat(since.replace("Z", "+00:00")) - timedelta(days=1)).isoformat()
-        except (ValueError, OverflowError):  # year 1 minus a day: no window, the whole history
+            window = (when - timedelta(days=1)).isoformat()
+        except OverflowError:  # year 1 minus a day: no window, the whole history
             window = None
     path = layout.alias_path(model, alias)
     held = (alias_version_or_none(blob, path) for _sha, blob in base.repo.file_history(base.commit, path, since=window))

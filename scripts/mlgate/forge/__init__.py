@@ -23,7 +23,6 @@ COMMENT_MARKER = "<!-- mlgate-report -->"
 FORGES = ("local", "github")
 
 
-
 class Forge(Protocol):
     """What mlgate needs from a code-review host."""
 

@@ -21,6 +21,7 @@ from github import Auth, GithubException
 from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass
 
 from mlgate.core.signoff import PullRequest, Review, requester_of, requesters_of
+from mlgate.core.times import format_time, parse_iso
 from mlgate.forge import COMMENT_MARKER, ForgeError
 from mlgate.forge.transport import Backoff, DeadlineExceeded, GitHubAdapter, UnexpectedAnswer, rate_limit, retry_after
 
@@ -57,7 +58,7 @@ def _tried(headers: dict[str, Any]) -> str:
 
 def _utc_epoch(epoch: int) -> str:
     try:
-        return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return format_time(datetime.fromtimestamp(epoch, timezone.utc))
     except (ValueError, OverflowError, OSError):  # a reset time no calendar holds: say what GitHub sent
         return f"epoch {epoch}"
 
@@ -228,15 +229,8 @@ def _outdated(marker: str) -> str:
 
 def _utc(text: Any) -> str:
     """GitHub's timestamp as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), or ""."""
-    if not isinstance(text, str) or not text:
-        return ""
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return ""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = parse_iso(text) if isinstance(text, str) and text else None
+    return "" if when is None else format_time(when)
 
 
 def _login(user: Any) -> str | None:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -28,8 +26,10 @@ from mlgate.core.signoff import (
     requester_of,
     requesters_of,
 )
+from mlgate.core.times import format_time
 from mlgate.errors import MlgateError
 from mlgate.forge import COMMENT_MARKER, ForgeError, PullRequestExists
+from mlgate.infra.files import write_json
 from mlgate.infra.git import GitRepo
 
 REVIEW_STATES = (APPROVED, CHANGES_REQUESTED, COMMENTED)
@@ -60,7 +60,7 @@ _REVIEW_FIELDS = {"user": True, "state": True, "commit": True, "submitted_at": F
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time()
 
 
 _TYPE_NAMES = {
@@ -175,15 +175,7 @@ class LocalForge:
         return data
 
     def _write_json(self, path: Path, data: Any) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh, indent=2)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_json(path, data, indent=2)
 
     def _write(self, record: dict[str, Any]) -> None:
         self._write_json(self._path(record["number"]), record)

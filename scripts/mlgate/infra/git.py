@@ -69,8 +69,6 @@ def find_root(path: str | os.PathLike[str]) -> str:
         probe = parent
 
 
-
-
 class GitRepo:
     """A git repository on disk."""
 

@@ -106,7 +106,6 @@ def exact(x: float | int) -> Decimal:
     return Decimal(repr(float(x)))
 
 
-
 @dataclass(frozen=True)
 class Document:
     """A parsed YAML file: the data plus where each value was written."""

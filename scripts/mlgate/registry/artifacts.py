@@ -14,11 +14,10 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
-from mlgate.errors import InputError, UsageError
-
-CHUNK = 1024 * 1024
+from mlgate.errors import InputError, StoreError
+from mlgate.infra.store import Progress, bounded, open_uri, put, sha256_of, store_path  # noqa: F401 - store_path re-exported
 
 
 @dataclass(frozen=True)
@@ -55,19 +54,6 @@ def _tar_bytes(folder: Path) -> bytes:
     return buf.getvalue()
 
 
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
-    while chunk := stream.read(CHUNK):
-        yield chunk
-
-
-def digest_stream(stream: BinaryIO) -> tuple[str, int]:
-    h, size = hashlib.sha256(), 0
-    for chunk in _chunks(stream):
-        h.update(chunk)
-        size += len(chunk)
-    return h.hexdigest(), size
-
-
 def open_local(path: str | os.PathLike[str]) -> tuple[BinaryIO, str]:
     """A readable stream of a file, or of a folder's deterministic archive, and the default format."""
     p = Path(path)
@@ -82,15 +68,8 @@ def describe_local(path: str | os.PathLike[str], fmt: str | None = None) -> Arti
     """Digest and size of a local artifact; its URI is the file's own ``file://`` URI."""
     stream, default_fmt = open_local(path)
     with stream:
-        digest, size = digest_stream(stream)
+        digest, size = sha256_of(stream)
     return ArtifactInfo(Path(path).resolve().as_uri(), digest, size, fmt or default_fmt)
-
-
-def store_path(store: str, digest: str) -> str:
-    return f"{store.rstrip('/')}/sha256/{digest[:2]}/{digest}"
-
-
-Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 
 
 def upload(
@@ -101,38 +80,10 @@ def upload(
     Any fsspec URL works when its package is installed (s3fs for s3://, gcsfs for gs://...); a plain path
     or file:// works out of the box. The copy goes to a temporary name and is renamed into place.
     """
-    try:
-        import fsspec
-    except ImportError:  # pragma: no cover - fsspec is a dependency
-        raise UsageError("storing artifacts needs fsspec: pip install fsspec") from None
     info = describe_local(path, fmt)
-    target = store_path(store, info.sha256)
-    try:
-        fs, fs_path = fsspec.core.url_to_fs(target)
-    except ImportError as e:
-        from mlgate.serving import fsspec_package
-
-        package = fsspec_package(store)
-        raise UsageError(f"artifact store {store!r} needs {package} (pip install {package}): {e}") from None
-    except ValueError as e:
-        raise UsageError(f"cannot use artifact store {store!r}: {e}") from None
-    if not fs.exists(fs_path):
-        fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
-        tmp = f"{fs_path}.partial-{os.getpid()}"
-        stream, _ = open_local(path)
-        done = 0
-        try:
-            with stream, fs.open(tmp, "wb") as out:
-                for chunk in _chunks(stream):
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, info.size)
-            fs.mv(tmp, fs_path)
-        finally:
-            if fs.exists(tmp):
-                fs.rm(tmp)
-    uri = target if "://" in target else Path(target).resolve().as_uri()
+    stream, _ = open_local(path)
+    with stream:
+        uri = put(stream, store, info.sha256, info.size, progress)
     return ArtifactInfo(uri, info.sha256, info.size, info.format)
 
 
@@ -162,8 +113,6 @@ def verify(registry: Any, selector: str | None = None, progress: Progress | None
     At most the recorded size plus one byte is read, so an endless or oversized source (``file:///dev/zero``)
     is a mismatch at once. ``selector``: None (everything), ``MODEL``, ``MODEL@ALIAS`` or ``MODEL/VERSION``.
     """
-    from mlgate.serving import ServingError, _bounded, _open_uri
-
     targets: list[tuple[str, int]] = []
     if selector is None:
         targets = [(m, v) for m in registry.model_names() for v in registry.version_numbers(m)]
@@ -177,13 +126,13 @@ def verify(registry: Any, selector: str | None = None, progress: Progress | None
         art = registry.version(model, n).artifact
         h, size = hashlib.sha256(), 0
         try:
-            with _open_uri(art.uri) as stream:
-                for chunk in _bounded(stream, art.size + 1):
+            with open_uri(art.uri) as stream:
+                for chunk in bounded(stream, art.size + 1):
                     h.update(chunk)
                     size += len(chunk)
                     if progress:
                         progress(min(size, art.size), art.size)
-        except (OSError, ServingError) as e:
+        except (OSError, StoreError) as e:
             results.append(Verified(model, n, art.uri, "unreadable", str(e)))
             continue
         if size > art.size:

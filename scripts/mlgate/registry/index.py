@@ -19,25 +19,24 @@ What a signed index carries besides the models:
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
-import tempfile
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import GitError, InputError, UsageError
+from mlgate.core.indexfmt import INDEX_FORMAT as FORMAT
+from mlgate.core.indexfmt import index_canonical, index_digest
+from mlgate.core.times import format_time
+from mlgate.errors import GitError, UsageError
+from mlgate.infra.files import write_json
+from mlgate.infra.keys import KeyPair, generate_key, key_id, load_signing_key  # noqa: F401 - re-exported
 from mlgate.registry.snapshot import Registry
-from mlgate.serving import INDEX_FORMAT as FORMAT
-from mlgate.serving import TIME_FORMAT, index_canonical, index_digest, key_id
 
 DEFAULT_EXPIRES_IN = "7d"
 MAX_EXPIRES_IN = timedelta(days=365)
 _DURATION = re.compile(r"([1-9][0-9]{0,6})([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_KEY_FILE_MAX = 64 * 1024
 
 
 def parse_duration(text: str) -> timedelta:
@@ -52,90 +51,6 @@ def parse_duration(text: str) -> timedelta:
 
 
 # --- keys ------------------------------------------------------------------------------------------------
-
-
-def _private_key(raw: bytes, where: str) -> Any:
-    """An ed25519 private key from PEM (PKCS#8, unencrypted) or the raw 32-byte seed. Never echoes the key."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    if raw.lstrip().startswith(b"-----BEGIN"):
-        try:
-            key = serialization.load_pem_private_key(raw.strip() + b"\n", password=None)
-        except TypeError:
-            raise InputError(f"{where}: the key is encrypted; mlgate needs an unencrypted PEM (PKCS#8) key") from None
-        except Exception:  # noqa: BLE001 - ValueError, UnsupportedAlgorithm: their text may quote the input
-            raise InputError(
-                f"{where}: not a PEM private key mlgate can read (expected PKCS#8 ed25519, as "
-                "mlgate index --generate-key writes)"
-            ) from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise InputError(f"{where}: a {type(key).__name__.lstrip('_')}, not an ed25519 private key")
-        return key
-    if len(raw) == 32:
-        return Ed25519PrivateKey.from_private_bytes(raw)
-    raise InputError(f"{where}: not an ed25519 private key (expected PEM, or a file of the raw 32-byte seed)")
-
-
-def load_signing_key(path: str | os.PathLike[str] | None = None, env: str | None = None) -> Any:
-    """The private key from a file (PEM or the raw 32-byte seed) or from an environment variable (PEM text);
-    None when neither is given."""
-    if path is not None and env is not None:
-        raise UsageError("give the signing key once: --key FILE or --key-env NAME, not both")
-    if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read(_KEY_FILE_MAX + 1)
-        except OSError as e:
-            raise InputError(f"cannot read the signing key: {e.strerror}", path=os.fspath(path)) from None
-        if len(raw) > _KEY_FILE_MAX:
-            raise InputError("larger than 64 KiB: not a key file", path=os.fspath(path))
-        return _private_key(raw, os.fspath(path))
-    if env is not None:
-        value = os.environ.get(env, "")
-        if not value.strip():
-            raise UsageError(
-                f"--key-env {env}: the environment variable is not set or empty (in GitHub Actions: add the "
-                f"repository secret {env}; create a key with mlgate index --generate-key FILE)"
-            )
-        return _private_key(value.encode(), f"${env}")
-    return None
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    """Where :func:`generate_key` wrote the keys, and the key id indexes will carry."""
-
-    private: Path
-    public: Path
-    keyid: str
-
-
-def generate_key(path: str | os.PathLike[str]) -> KeyPair:
-    """A new ed25519 key pair: the private key in ``path`` (PEM PKCS#8, mode 600), the public key in
-    ``path.pub`` (PEM). Refuses to overwrite either file; writes nothing then."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    private, public = Path(path), Path(f"{os.fspath(path)}.pub")
-    taken = [str(p) for p in (private, public) if os.path.lexists(p)]
-    if taken:
-        raise UsageError(f"refusing to overwrite {' and '.join(taken)}; nothing was written")
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    written: list[Path] = []
-    try:
-        for target, data, mode in ((private, pem, 0o600), (public, pub, 0o644)):
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
-            written.append(target)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-    except OSError as e:
-        for p in written:
-            p.unlink(missing_ok=True)
-        raise InputError(f"cannot write the key pair: {e.strerror}", path=str(e.filename or path)) from None
-    return KeyPair(private, public, key_id(key.public_key()))
 
 
 # --- the index -------------------------------------------------------------------------------------------
@@ -205,8 +120,8 @@ def build_index(
         "commit": reg.tree.commit,
         "source": reg.tree.label,
         "serial": _serial(reg, repo_path, key is not None),
-        "generated_at": now.strftime(TIME_FORMAT),
-        "expires": (now + span).strftime(TIME_FORMAT),
+        "generated_at": format_time(now),
+        "expires": format_time(now + span),
         "models": models,
     }
     data["digest"] = index_digest(data)
@@ -229,9 +144,4 @@ def write_index(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
             f"{target} exists and is not a regular file (a device, folder or symlink): "
             "the index replaces only a regular file"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, target)
+    write_json(target, data)

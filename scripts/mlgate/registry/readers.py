@@ -24,7 +24,6 @@ API_VERSION = "mlgate/v1"
 MAX_VERSION = 999_999_999  # version folders are at most nine digits
 
 
-
 def _document(raw: bytes, path: str, kind: str) -> Mapping[str, Any]:
     try:
         data = load(raw, path).data

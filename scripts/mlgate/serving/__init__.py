@@ -32,16 +32,17 @@ import re
 import shutil
 import stat
 import subprocess
-import tempfile
 import threading
-import uuid
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
+from mlgate.core import times
+from mlgate.core.indexfmt import INDEX_FORMAT, index_canonical, index_digest
+from mlgate.core.times import TIME_FORMAT, format_time
 from mlgate.core.uris import ModelRef, parse_uri
 from mlgate.errors import (
     ArtifactIntegrityError,
@@ -53,21 +54,23 @@ from mlgate.errors import (
     IndexRollback,
     IndexUnsigned,
     IndexUntrustedKey,
+    InputError,
     ServingError,
     SourceUnavailable,
+    StoreError,
     UnknownAlias,
     UnknownModel,
     UnknownVersion,
 )
+from mlgate.infra.files import atomic_output, read_small, write_json
+from mlgate.infra.keys import TrustedKey, key_id, load_public_key
+from mlgate.infra.store import bounded, fsspec_package, open_uri, sha256_of
 
-INDEX_FORMAT = "mlgate.index/v1"
 INDEX_MAX_BYTES = 256 << 20  # an index larger than this is refused unread
 MANIFEST_MAX_BYTES = 1 << 20  # the validator's limit for one manifest (mlgate.yamlio.MAX_BYTES)
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # layout.NAME_RE, without importing the layout module
 _VERSION = re.compile(r"[1-9][0-9]{0,8}")
-_CHUNK = 1 << 20
 _MAX_INT = (1 << 63) - 1
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO, getattr(errno, "EMLINK", errno.ELOOP))
 
@@ -75,6 +78,9 @@ __all__ = [
     "AliasMove",
     "ArtifactIntegrityError",
     "DeprecatedVersion",
+    "GitSource",
+    "INDEX_FORMAT",
+    "INDEX_MAX_BYTES",
     "IndexBadSignature",
     "IndexDigestMismatch",
     "IndexExpired",
@@ -83,35 +89,33 @@ __all__ = [
     "IndexSource",
     "IndexUnsigned",
     "IndexUntrustedKey",
+    "MANIFEST_MAX_BYTES",
+    "ModelRef",
     "ResolvedModel",
     "ServingError",
+    "Source",
     "SourceUnavailable",
+    "StoreError",
+    "TIME_FORMAT",
     "TrustedKey",
     "UnknownAlias",
     "UnknownModel",
     "UnknownVersion",
     "Watcher",
+    "WorkTreeSource",
+    "cache_path",
     "fetch",
+    "fsspec_package",
+    "index_canonical",
+    "index_digest",
     "key_id",
     "load_public_key",
     "open_source",
+    "parse_time",
+    "parse_uri",
     "resolve",
     "watch",
 ]
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 @dataclass(frozen=True)
@@ -140,77 +144,7 @@ class AliasMove:
     new: int | None
 
 
-def index_canonical(data: Mapping[str, Any]) -> bytes:
-    """The bytes an index's digest and signatures cover: everything but ``digest`` and ``signatures``, as
-    sorted compact JSON. Serving recomputes them from the parsed document, so what is signed is what is used."""
-    body = {k: v for k, v in data.items() if k not in ("digest", "signatures")}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
-
-
-def index_digest(data: Mapping[str, Any]) -> str:
-    return hashlib.sha256(index_canonical(data)).hexdigest()
-
-
 # --- keys and signatures (cryptography is imported only here, when an index is checked) ------------------
-
-TrustedKey = Union[str, bytes, "os.PathLike[str]"]
-"""A public key serving trusts: PEM text or bytes (``-----BEGIN PUBLIC KEY-----``), 32 raw bytes, or the path
-(``str`` not starting with ``-----BEGIN``, or a ``PathLike``) of a file holding either."""
-
-_KEY_FILE_MAX = 64 * 1024
-
-
-def _read_small(path: str, limit: int = _KEY_FILE_MAX) -> bytes:
-    with open(path, "rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ServingError(f"{path} is larger than {limit // 1024} KiB: not a key file")
-    return data
-
-
-def load_public_key(key: TrustedKey) -> Any:
-    """An ed25519 public key (``cryptography``'s ``Ed25519PublicKey``) from PEM text or bytes, 32 raw bytes,
-    or a path to a file holding either; :class:`ServingError` with a one-line reason otherwise."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    if isinstance(key, Ed25519PublicKey):
-        return key
-    if isinstance(key, os.PathLike) or (isinstance(key, str) and not key.lstrip().startswith("-----BEGIN")):
-        where = os.fspath(key)
-        try:
-            raw = _read_small(where)
-        except OSError as e:
-            raise ServingError(f"cannot read the trusted key {where}: {e.strerror}") from None
-    elif isinstance(key, (str, bytes, bytearray)):
-        where, raw = "a trusted key", key.encode() if isinstance(key, str) else bytes(key)
-    else:
-        raise ServingError(
-            f"a trusted key of type {type(key).__name__}: expected PEM text or bytes, 32 raw bytes or a path"
-        )
-    if len(raw) == 32 and not raw.startswith(b"-----BEGIN"):
-        return Ed25519PublicKey.from_public_bytes(raw)
-    if raw.lstrip().startswith(b"-----BEGIN"):
-        try:
-            loaded = serialization.load_pem_public_key(raw.strip() + b"\n")
-        except (ValueError, TypeError) as e:
-            raise ServingError(
-                f"{where} is not a PEM public key ({str(e).splitlines()[0] if str(e) else 'unreadable'})"
-            ) from None
-        except Exception:  # noqa: BLE001 - cryptography's UnsupportedAlgorithm and friends
-            raise ServingError(f"{where} is not a PEM public key of a supported kind") from None
-        if not isinstance(loaded, Ed25519PublicKey):
-            raise ServingError(f"{where} is a {type(loaded).__name__.lstrip('_')}, not an ed25519 public key")
-        return loaded
-    raise ServingError(f"{where} is not an ed25519 public key (expected PEM or 32 raw bytes)")
-
-
-def key_id(public_key: Any) -> str:
-    """A key's id as indexes record it: the sha256 of its 32 raw public bytes, in hex."""
-    from cryptography.hazmat.primitives import serialization
-
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
 
 
 def _trusted_keys(keys: Iterable[TrustedKey]) -> dict[str, Any]:
@@ -261,11 +195,9 @@ def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: st
 
 def parse_time(text: object, what: str = "time") -> datetime:
     """A UTC time written as ``YYYY-MM-DDTHH:MM:SSZ`` (the index's ``expires`` and ``generated_at``)."""
-    if isinstance(text, str):
-        try:
-            return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
-        except ValueError:
-            pass
+    when = times.parse_time(text)
+    if when is not None:
+        return when
     raise ServingError(f"{what} {text!r} is not a UTC time like 2026-01-31T12:00:00Z")
 
 
@@ -654,11 +586,13 @@ def _default_state_file() -> Path:
 
 def _state_load(path: Path) -> dict[str, Any]:
     try:
-        raw = _read_small(str(path), 1 << 20)
+        raw = read_small(path, 1 << 20, "index state file")
     except FileNotFoundError:
         return {}
     except OSError as e:
         raise ServingError(f"cannot read the index state file {path}: {e.strerror}") from None
+    except InputError as e:
+        raise ServingError(str(e)) from None
     try:
         data = json.loads(raw)
         if (
@@ -701,17 +635,8 @@ def _state_record(path: Path, location: str, serial: int, commit: str | None) ->
             indexes = _state_load(path)
             if location in indexes and indexes[location]["serial"] > serial:
                 return
-            indexes[location] = {"serial": serial, "commit": commit, "accepted_at": _now().strftime(TIME_FORMAT)}
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump({"format": _STATE_FORMAT, "indexes": indexes}, fh, indent=1, sort_keys=True)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            indexes[location] = {"serial": serial, "commit": commit, "accepted_at": format_time(_now())}
+            write_json(path, {"format": _STATE_FORMAT, "indexes": indexes})
     except OSError as e:
         raise ServingError(
             f"cannot record the accepted index serial in {path}: {e.strerror}; pass state_file=False to "
@@ -754,8 +679,8 @@ class IndexSource:
     def _fetch(self) -> dict[str, Any]:
         try:
             raw = bytearray()
-            with _open_uri(self.location) as fh:
-                for chunk in _bounded(fh, INDEX_MAX_BYTES + 1):
+            with open_uri(self.location) as fh:
+                for chunk in bounded(fh, INDEX_MAX_BYTES + 1):
                     raw += chunk
         except (OSError, ServingError) as e:
             raise SourceUnavailable(f"cannot read the index {self.location}: {e}") from None
@@ -933,71 +858,11 @@ def _cache_root() -> Path:
     return Path(os.environ.get("MLGATE_CACHE") or Path.home() / ".cache" / "mlgate")
 
 
-def fsspec_package(uri: str) -> str:
-    """The package fsspec needs for a URI's protocol (what to tell a user who lacks it)."""
-    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
-    return {
-        "s3": "s3fs",
-        "gs": "gcsfs",
-        "gcs": "gcsfs",
-        "az": "adlfs",
-        "abfs": "adlfs",
-        "http": "aiohttp",
-        "https": "aiohttp",
-    }.get(protocol, f"an fsspec implementation of {protocol}://")
-
-
-def _open_local(path: str) -> BinaryIO:
-    # O_NONBLOCK: a FIFO opens at once (and reads as empty) instead of hanging the server
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _O_CLOEXEC)
-    return os.fdopen(fd, "rb")
-
-
-def _open_uri(uri: str) -> BinaryIO:
-    """A readable stream: local paths and file:// without fsspec, anything else through it."""
-    if uri.startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        return _open_local(unquote(urlparse(uri).path))
-    if "://" not in uri:
-        return _open_local(uri)
-    try:
-        import fsspec
-    except ImportError:
-        raise ServingError(f"reading {uri} needs fsspec: pip install fsspec") from None
-    try:
-        return fsspec.open(uri, "rb").open()
-    except ImportError as e:
-        package = fsspec_package(uri)
-        raise ServingError(f"reading {uri} needs the package {package} (pip install {package}): {e}") from None
-    except ValueError as e:
-        raise ServingError(f"cannot read {uri}: {e}") from None
-
-
 def cache_path(sha256: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     if not _SHA256.fullmatch(sha256):
         raise ServingError(f"{sha256!r} is not a sha256 digest")
     root = Path(cache_dir) if cache_dir else _cache_root() / "artifacts"
     return root / "sha256" / sha256[:2] / sha256
-
-
-def _bounded(stream: BinaryIO, limit: int) -> Iterator[bytes]:
-    """The stream's chunks, ``limit`` bytes at most in all: an endless source (``/dev/zero``) ends at once."""
-    left = limit
-    while left > 0 and (chunk := stream.read(min(_CHUNK, left))):
-        left -= len(chunk)
-        yield chunk
-
-
-def _digest(stream: BinaryIO, limit: int, out: BinaryIO | None = None) -> tuple[str, int]:
-    """sha256 and length of at most ``limit`` bytes of ``stream``, copied to ``out`` on the way."""
-    h, size = hashlib.sha256(), 0
-    for chunk in _bounded(stream, limit):
-        h.update(chunk)
-        size += len(chunk)
-        if out is not None:
-            out.write(chunk)
-    return h.hexdigest(), size
 
 
 def _cache_hit(final: Path, model: ResolvedModel, verify: bool) -> bool:
@@ -1012,7 +877,7 @@ def _cache_hit(final: Path, model: ResolvedModel, verify: bool) -> bool:
             return True
         try:
             with os.fdopen(os.open(final, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC), "rb") as fh:
-                if stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and _digest(fh, model.size + 1) == (
+                if stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and sha256_of(fh, model.size + 1) == (
                     model.sha256,
                     model.size,
                 ):
@@ -1055,27 +920,21 @@ def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None,
     one entry.
     """
     final = cache_path(model.sha256, cache_dir)
-    tmp = final.with_name(f".{model.sha256}.{os.getpid()}.{uuid.uuid4().hex}.partial")
     try:
         _cache_dirs(final)
         if _cache_hit(final, model, verify_cache):
             return final
-        with _open_uri(model.artifact_uri) as src, open(tmp, "xb") as out:
-            digest, size = _digest(src, model.size + 1, out)
-            out.flush()
-            os.fsync(out.fileno())
-        if size != model.size or digest != model.sha256:
-            got = f"more than {model.size:,} bytes" if size > model.size else f"{size:,} bytes with sha256 {digest}"
-            raise ArtifactIntegrityError(
-                f"{model.uri}: {model.artifact_uri} has {got}, but the registry recorded {model.size:,} bytes with sha256 "
-                f"{model.sha256}; refusing it"
-            )
-        os.replace(tmp, final)
+        # renamed into place only when the block ends without an error: a mismatch leaves nothing behind
+        with open_uri(model.artifact_uri) as src, atomic_output(final) as out:
+            digest, size = sha256_of(src, model.size + 1, out)
+            if size != model.size or digest != model.sha256:
+                got = f"more than {model.size:,} bytes" if size > model.size else f"{size:,} bytes with sha256 {digest}"
+                raise ArtifactIntegrityError(
+                    f"{model.uri}: {model.artifact_uri} has {got}, but the registry recorded {model.size:,} bytes "
+                    f"with sha256 {model.sha256}; refusing it"
+                )
     except OSError as e:
         raise SourceUnavailable(f"cannot fetch {model.artifact_uri}: {e}") from None
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
     return final
 
 

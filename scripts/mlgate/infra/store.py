@@ -1,0 +1,131 @@
+"""Artifact bytes wherever they live: local paths, ``file://`` and any fsspec URL (s3://, gs://, https://...).
+
+The only importer of fsspec, and only when a URL needs it: local paths and ``file://`` are opened directly,
+without following the stream past a limit. Every read is bounded (:func:`bounded`), so an endless or oversized
+source (``file:///dev/zero``) costs at most the limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from mlgate.errors import StoreError
+
+CHUNK = 1 << 20
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+
+
+def fsspec_package(uri: str) -> str:
+    """The package fsspec needs for a URI's protocol (what to tell a user who lacks it)."""
+    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    return {
+        "s3": "s3fs",
+        "gs": "gcsfs",
+        "gcs": "gcsfs",
+        "az": "adlfs",
+        "abfs": "adlfs",
+        "http": "aiohttp",
+        "https": "aiohttp",
+    }.get(protocol, f"an fsspec implementation of {protocol}://")
+
+
+def _open_local(path: str) -> BinaryIO:
+    # O_NONBLOCK: a FIFO opens at once (and reads as empty) instead of hanging the server
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _O_CLOEXEC)
+    return os.fdopen(fd, "rb")
+
+
+def open_uri(uri: str) -> BinaryIO:
+    """A readable stream: local paths and file:// without fsspec, anything else through it.
+
+    :class:`StoreError` when the URI's package is missing or the URL is malformed; ``OSError`` when the
+    object cannot be read.
+    """
+    if uri.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return _open_local(unquote(urlparse(uri).path))
+    if "://" not in uri:
+        return _open_local(uri)
+    try:
+        import fsspec
+    except ImportError:
+        raise StoreError(f"reading {uri} needs fsspec: pip install fsspec") from None
+    try:
+        stream: BinaryIO = fsspec.open(uri, "rb").open()
+    except ImportError as e:
+        package = fsspec_package(uri)
+        raise StoreError(f"reading {uri} needs the package {package} (pip install {package}): {e}") from None
+    except ValueError as e:
+        raise StoreError(f"cannot read {uri}: {e}") from None
+    return stream
+
+
+def bounded(stream: BinaryIO, limit: int | None = None) -> Iterator[bytes]:
+    """The stream's chunks, ``limit`` bytes at most in all (None: to its end)."""
+    left = limit
+    while left is None or left > 0:
+        chunk = stream.read(CHUNK if left is None else min(CHUNK, left))
+        if not chunk:
+            return
+        if left is not None:
+            left -= len(chunk)
+        yield chunk
+
+
+def sha256_of(stream: BinaryIO, limit: int | None = None, out: BinaryIO | None = None) -> tuple[str, int]:
+    """sha256 (hex) and length of at most ``limit`` bytes of ``stream``, copied to ``out`` on the way."""
+    h, size = hashlib.sha256(), 0
+    for chunk in bounded(stream, limit):
+        h.update(chunk)
+        size += len(chunk)
+        if out is not None:
+            out.write(chunk)
+    return h.hexdigest(), size
+
+
+def store_path(store: str, digest: str) -> str:
+    """Where an artifact of ``digest`` lands in a content-addressed store: ``<store>/sha256/<aa>/<digest>``."""
+    return f"{store.rstrip('/')}/sha256/{digest[:2]}/{digest}"
+
+
+def put(source: BinaryIO, store: str, digest: str, size: int, progress: Progress | None = None) -> str:
+    """Copy ``source`` into ``store`` under ``digest`` unless it is there already; the stored URI.
+
+    The copy goes to a temporary name and is renamed into place, so a reader never sees a partial artifact.
+    :class:`StoreError` when the store cannot be used (missing package, malformed URL).
+    """
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec is a dependency
+        raise StoreError("storing artifacts needs fsspec: pip install fsspec") from None
+    target = store_path(store, digest)
+    try:
+        fs, fs_path = fsspec.core.url_to_fs(target)
+    except ImportError as e:
+        package = fsspec_package(store)
+        raise StoreError(f"artifact store {store!r} needs {package} (pip install {package}): {e}") from None
+    except ValueError as e:
+        raise StoreError(f"cannot use artifact store {store!r}: {e}") from None
+    if not fs.exists(fs_path):
+        fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
+        tmp = f"{fs_path}.partial-{os.getpid()}"
+        done = 0
+        try:
+            with fs.open(tmp, "wb") as out:
+                for chunk in bounded(source):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, size)
+            fs.mv(tmp, fs_path)
+        finally:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+    return target if "://" in target else Path(target).resolve().as_uri()
