@@ -78,11 +78,11 @@ def _ident(login: str) -> str:
 def _schema_check(kind: str, data: dict[str, Any], what: str, hints: dict[str, str] | None = None) -> None:
     problems = []
     for e in schemas.errors(kind, data):
-        where = field_path(e.absolute_path)
+        where = field_path(e.path)
         msg = e.message
         if e.validator == "required":
             missing = e.message.split("'")[1]
-            where = field_path([*e.absolute_path, missing])
+            where = field_path([*e.path, missing])
             msg = f"missing required field {where!r}"
             hint = (hints or {}).get(where)
             if hint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -106,7 +107,31 @@ def validator(kind: str) -> jsonschema.Draft202012Validator:
     return _Validator(_inline(schema(kind), _registry().resolver(_BASE_URI + SCHEMA_FILES[kind])))
 
 
-def errors(kind: str, data: Any) -> Iterator[jsonschema.ValidationError]:
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One schema violation, as plain data (so that no module above infra touches jsonschema's types)."""
+
+    path: tuple[str | int, ...]  # where in the document
+    validator: str  # the keyword that failed: required, type, pattern...
+    validator_value: Any  # that keyword's value in the schema
+    instance: Any  # the value that failed
+    schema: Any  # the (sub)schema holding the keyword
+    schema_path: tuple[str | int, ...]  # where in the schema
+    message: str  # jsonschema's own message
+
+
+def errors(kind: str, data: Any) -> Iterator[SchemaProblem]:
     """Every schema violation of ``data`` as a ``kind`` manifest, in document order."""
-    found = validator(kind).iter_errors(data)
-    return iter(sorted(found, key=lambda e: [str(p) for p in e.absolute_path]))
+    found = sorted(validator(kind).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    return iter(
+        SchemaProblem(
+            tuple(e.absolute_path),
+            str(e.validator),
+            e.validator_value,
+            e.instance,
+            e.schema,
+            tuple(e.absolute_schema_path),
+            e.message,
+        )
+        for e in found
+    )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import jsonschema
-
 from mlgate.core.findings import Finding
 from mlgate.errors import InputError
 from mlgate.infra import schemas, yamlio
 from mlgate.infra.git import Entry, FileTooLarge
+from mlgate.infra.schemas import SchemaProblem
 from mlgate.infra.yamlio import Document
 
 
@@ -97,11 +96,11 @@ def _json_type(value: Any) -> str:
     return "a list" if isinstance(value, list) else "a mapping"
 
 
-def _schema_finding(doc: Document, e: jsonschema.ValidationError) -> Finding:
-    where = list(e.absolute_path)
+def _schema_finding(doc: Document, e: SchemaProblem) -> Finding:
+    where = list(e.path)
     v, inst, sch = e.validator, e.instance, e.schema
     described = sch.get("description") if isinstance(sch, dict) else None
-    if "propertyNames" in e.absolute_schema_path:
+    if "propertyNames" in e.schema_path:
         where.append(inst)
         rule = described or (
             f"it must match {sch['pattern']}" if isinstance(sch, dict) and "pattern" in sch else e.message
