@@ -15,7 +15,7 @@ from mlgate.cli import main
 from mlgate.forge.github import GitHubForge
 from mlgate.infra.resources import example_registry_dir, schemas_dir
 from mlgate.testing import RegistryRepo
-from tests.github_standin import StandIn
+from mlgate.testing.github import StandIn
 
 CHAMPION = "registry/models/fraud-detector/aliases/champion.yaml"
 ALICE, BOB, CAROL = "alice <alice@acme.test>", "bob <bob@acme.test>", "carol <carol@acme.test>"

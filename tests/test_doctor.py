@@ -12,7 +12,7 @@ import pytest
 from mlgate.check.doctor import diagnose
 from mlgate.cli import cli, main
 from mlgate.forge.github import GitHubForge
-from tests.github_standin import (
+from mlgate.testing.github import (
     NON_FAST_FORWARD,
     BranchSettings,
     StandIn,

@@ -13,8 +13,8 @@ from mlgate.change.propose import merge_pull_request, promote, register
 from mlgate.cli import main
 from mlgate.forge.local import LocalForge
 from mlgate.testing import RegistryRepo
+from mlgate.testing.github import StandIn
 from tests.adversarial.conftest import DIGEST, register_args
-from tests.github_standin import StandIn
 
 LINEAGE = {
     "run_id": "r",

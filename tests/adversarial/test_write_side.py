@@ -23,9 +23,9 @@ from mlgate.forge.local import LocalForge
 from mlgate.infra.git import GitRepo
 from mlgate.infra.yamlio import dump
 from mlgate.testing import RegistryRepo
+from mlgate.testing.github import StandIn
 from tests.adversarial.conftest import DIGEST
 from tests.adversarial.conftest import register_args as register_cli
-from tests.github_standin import StandIn
 
 PROMOTE = "mlgate/promote-fraud-detector-champion-v3"
 REGISTER = "mlgate/register-search-ranker-v3"

@@ -9,7 +9,7 @@ import pytest
 
 from mlgate.errors import UsageError
 from mlgate.forge import COMMENT_MARKER, actions_context, open_forge
-from tests.github_standin import StandIn
+from mlgate.testing.github import StandIn
 
 
 def _event(tmp_path: Path, payload: dict) -> dict[str, str]:

@@ -14,7 +14,7 @@ from mlgate.cli import main
 from mlgate.forge import COMMENT_MARKER, ForgeError, ForgeReviews
 from mlgate.forge.github import GitHubForge
 from mlgate.testing import RegistryRepo
-from tests.github_standin import StandIn
+from mlgate.testing.github import StandIn
 
 H = "a" * 40
 

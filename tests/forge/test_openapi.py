@@ -21,9 +21,9 @@ import pytest
 
 from mlgate.forge import ForgeError
 from mlgate.forge.github import GitHubForge
+from mlgate.testing.github import StandIn
 from tests.forge.openapi import Description, translate
 from tests.forge.test_github import FakeTime
-from tests.github_standin import StandIn
 
 ENV = "MLGATE_GITHUB_OPENAPI"
 H = "a" * 40
@@ -136,7 +136,7 @@ def failures(gh: StandIn, f: GitHubForge) -> None:
 def branch_settings(gh: StandIn, f: GitHubForge) -> None:
     """`mlgate doctor`: classic protection and rulesets (repository and organization), then a branch with none."""
     from mlgate.check.doctor import diagnose
-    from tests.github_standin import (
+    from mlgate.testing.github import (
         NON_FAST_FORWARD,
         BranchSettings,
         merge_queue_rule,

@@ -7,8 +7,8 @@ import pytest
 from mlgate.core.policy import Approvals
 from mlgate.core.signoff import count_approvals
 from mlgate.forge import ForgeError, ForgeReviews
+from mlgate.testing.github import StandIn
 from tests.forge.test_github import FakeTime, forge
-from tests.github_standin import StandIn
 
 H = "a" * 40
 

@@ -1,7 +1,14 @@
-"""A GitHub REST API stand-in on 127.0.0.1 for testing the github forge with real PyGithub over HTTP.
+"""A GitHub REST API stand-in on 127.0.0.1: test mlgate's github forge, or your own pipeline around it, with
+real PyGithub over HTTP and no GitHub account.
+
+>>> with StandIn() as gh:                          # serves acme/registry; gh.url is the API base URL
+...     gh.collaborator("dave", "write")
+...     gh.add_pull(12, "alice", head_sha)
+...     gh.review(12, "dave", "APPROVED")
+...     run_your_pipeline(env=gh.environment())     # GITHUB_TOKEN, GITHUB_API_URL, GITHUB_REPOSITORY
 
 It is meant to be as strict as GitHub for everything mlgate relies on, with the payloads GitHub's OpenAPI
-description documents (``tests/forge/test_openapi.py`` checks every answer against it):
+description documents (mlgate's ``tests/forge/test_openapi.py`` checks every answer against it):
 
 * pulls (one, the closed ones into a base, paginated with ``Link`` headers), their reviews (a PENDING review
   is listed to its own author only, ``user: null`` for a deleted account, DISMISSED in place), their commits
@@ -30,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, quote, urlencode
 
 DOCS = "https://docs.github.com/rest"
@@ -129,6 +136,7 @@ class State:
     routes: list[tuple[str, str]] = field(default_factory=list)  # (method, pattern) of every endpoint served
     next_id: int = 1000
     branch_lookup: Any = None  # optional callable: branch name -> sha or None (e.g. reading a bare origin)
+    settings: BranchSettings | None = None  # the branch's protection and rulesets (mlgate doctor); None: unprotected
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -163,6 +171,14 @@ class StandIn:
 
     def repo_url(self) -> str:
         return f"{self.url}/repos/{self.state.owner}/{self.state.name}"
+
+    def environment(self) -> dict[str, str]:
+        """The variables GitHub Actions sets that point mlgate (``--forge github``) at this stand-in."""
+        return {
+            "GITHUB_TOKEN": self.state.token,
+            "GITHUB_API_URL": self.url,
+            "GITHUB_REPOSITORY": f"{self.state.owner}/{self.state.name}",
+        }
 
     def collaborator(self, login: str, role: str = "write") -> None:
         """Give ``login`` a role on the repository (admin, maintain, write, triage, read)."""
@@ -677,7 +693,7 @@ class _Handler(BaseHTTPRequestHandler):
         self,
         status: int,
         message: str,
-        errors: list | None = None,
+        errors: list[dict[str, Any]] | None = None,
         docs: str = DOCS,
         headers: dict[str, str] | None = None,
     ) -> None:
@@ -754,7 +770,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(403, NOT_INTEGRATION, docs=f"{DOCS}/teams/members")
             return self._error(404, "Not Found", docs=f"{DOCS}/teams/members")
         prefix = f"/repos/{self.state.owner}/{self.state.name}"
-        routes = [
+        routes: list[tuple[str, str, Callable[..., None]]] = [
             ("GET", r"^/user$", self.get_user),
             ("POST", rf"^{prefix}/pulls$", self.create_pull),
             ("GET", rf"^{prefix}/pulls$", self.list_pulls),
@@ -1060,10 +1076,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(404, "Not Found")
 
     # --- mlgate doctor: branch protection and rulesets ---------------------------------------------------------
-    # The world lives in ``state.settings`` (a :class:`BranchSettings`, set by the test); absent, nothing is protected.
+    # The world lives in ``state.settings`` (a :class:`BranchSettings`, set by the test); None: nothing is protected.
 
     def _settings(self) -> BranchSettings:
-        return getattr(self.state, "settings", None) or BranchSettings()
+        return self.state.settings or BranchSettings()
 
     def _query(self) -> dict[str, str]:
         from urllib.parse import parse_qsl
