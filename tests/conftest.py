@@ -9,8 +9,6 @@ import pytest
 
 from mlgate.testing import RegistryRepo
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(autouse=True)
 def _isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

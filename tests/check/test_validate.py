@@ -11,8 +11,9 @@ from mlgate.core.findings import RULES
 from mlgate.errors import GitError, InputError
 from mlgate.infra.yamlio import load
 from mlgate.testing import RegistryRepo, StaticReviews
+from tests import ROOT
 
-CASES = sorted((Path(__file__).parent / "cases" / "invalid").iterdir())
+CASES = sorted((ROOT / "tests" / "cases" / "invalid").iterdir())
 
 
 def _apply(repo: RegistryRepo, case: dict) -> None:

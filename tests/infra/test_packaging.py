@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlgate.testing import RegistryRepo
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
 
 
 @pytest.fixture(scope="module")

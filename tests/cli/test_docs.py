@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mlgate.cli import cli
 from mlgate.core.findings import RULES
+from tests import ROOT
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (ROOT / "README.md").read_text()
 
 
 def test_every_rule_is_in_the_readme_table() -> None:
@@ -26,7 +25,7 @@ def test_every_command_is_in_the_readme() -> None:
 
 
 def test_security_policy_covers_the_threat_model() -> None:
-    text = (Path(__file__).resolve().parent.parent / ".github" / "SECURITY.md").read_text()
+    text = (ROOT / ".github" / "SECURITY.md").read_text()
     for heading in (
         "## What mlgate defends against",
         "## What mlgate relies on GitHub for",

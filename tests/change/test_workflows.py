@@ -12,8 +12,8 @@ from mlgate.cli import main
 from mlgate.infra.resources import github_dir
 from mlgate.infra.yamlio import load
 from mlgate.testing import RegistryRepo
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 

@@ -18,8 +18,9 @@ from mlgate.cli import main
 from mlgate.forge.local import LocalForge
 from mlgate.registry.index import build_index, write_index
 from mlgate.testing import RegistryRepo
+from tests import ROOT
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (ROOT / "README.md").read_text()
 DIGEST = hashlib.sha256(b"data").hexdigest()
 LINEAGE = {
     "run_id": "r",

@@ -10,12 +10,13 @@ import pytest
 
 from mlgate.infra import schemas
 from mlgate.infra.resources import schemas_dir
+from tests import ROOT
 
 SCHEMA_FILES = sorted(schemas_dir().glob("*.schema.json"))
 
 
 def test_repository_schemas_are_the_ones_used() -> None:
-    repo_schemas = Path(__file__).resolve().parent.parent / "schemas"
+    repo_schemas = ROOT / "schemas"
     assert {p.name for p in SCHEMA_FILES} == {p.name for p in repo_schemas.glob("*.schema.json")}
     for p in SCHEMA_FILES:
         assert p.read_bytes() == (repo_schemas / p.name).read_bytes(), f"{p.name} drifted from schemas/"
