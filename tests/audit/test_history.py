@@ -13,6 +13,7 @@ import pytest
 from mlgate.audit.history import history, holder_at, parse_when
 from mlgate.cli import main
 from mlgate.forge.github import GitHubForge
+from mlgate.forge.local import LocalForge
 from mlgate.infra.resources import example_registry_dir, schemas_dir
 from mlgate.testing import RegistryRepo
 from mlgate.testing.github import StandIn
@@ -348,3 +349,21 @@ def test_a_revert_trailer_does_not_buy_the_rollback_rule(audited: RegistryRepo) 
     assert event.kind == "rollback"  # what the trailer says
     assert [a.login for a in event.approvers] == ["dave", "erin"]  # what the champion gate counts
     assert [n.login for n in event.not_counted] == ["frank"]
+
+
+def test_history_asks_the_forge_which_pull_request_merged_a_commit_without_a_number(repo) -> None:
+    """A rebase merge (or a direct push) leaves a subject that names no pull request: the forge is asked."""
+    forge = LocalForge(repo.root)
+    repo.branch("feature", "main")
+    repo.edit_yaml("registry/models/fraud-detector/aliases/challenger.yaml", version=1)
+    tip = repo.commit("Point challenger at v1", author="bob <bob@example.com>")
+    forge.open_pull_request(
+        title="Promote fraud-detector v1 to challenger", body="", head="feature", base="main", labels=[], author="bob"
+    )
+    forge.review(1, "dave", "APPROVED")
+    repo.switch("main")
+    repo.git.git("merge", "--ff-only", "feature")  # what a rebase merge leaves on main: the PR's own commit
+    forge.mark_merged(1, tip, "erin", tip)
+    event = next(e for e in history(repo.root, forge=forge).events if e.commit == tip)
+    assert (event.pr, event.author, event.merger) == (1, "bob", "erin")
+    assert [a.login for a in event.approvers] == ["dave"]

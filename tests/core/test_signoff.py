@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mlgate.core.policy import Approvals
-from mlgate.core.signoff import Review, count_approvals, is_login, is_team, requester_of
-from mlgate.infra.schemas import errors
+from mlgate.core.signoff import (
+    GHOST,
+    ApprovalCount,
+    PullRequest,
+    Review,
+    count_approvals,
+    is_bot,
+    is_login,
+    is_team,
+    requester_of,
+    requester_trailer,
+    requesters_of,
+)
 from mlgate.testing import StaticReviews
 
 HEAD = "a" * 40
+OLD = "b" * 40
 
 
 class CountingReviews(StaticReviews):
@@ -107,140 +121,11 @@ def test_what_is_not_a_login(login: str) -> None:
     assert not is_login(login)
 
 
-def test_emu_logins_and_teams_are_accepted_by_the_policy_schema() -> None:
-    policy = {
-        "apiVersion": "mlgate/v1",
-        "kind": "Policy",
-        "admins": ["@acme/ml-platform", "mona-cat_octo"],
-        "aliases": {"*": {"approvals": {"min": 1, "from": ["mona-cat_octo", "@acme-corp/ml-leads"]}}},
-    }
-    assert list(errors("Policy", policy)) == []
-    assert is_team("@acme-corp/ml-leads") and not is_team("@acme/ml leads")
-
-
 def test_the_requester_trailer_is_read_from_the_body() -> None:
     body = "Moves champion.\n\nMlgate-Requested-By: alice\n"
     assert requester_of(body) == "alice"
     assert requester_of("Mlgate-Requested-By: not a login\n") is None
     assert requester_of(None) is None
-
-
-def test_a_promotion_opened_for_someone_else_records_and_excludes_the_requester(repo, capsys) -> None:
-    """The local forge stores what mlgate opened: the body and the commit carry the requester's trailer."""
-    from mlgate.cli import main
-    from mlgate.forge.local import LocalForge
-
-    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
-    forge = LocalForge(repo.root)
-    pr = forge.pull_request(1)
-    assert pr.requester == "alice" and "Mlgate-Requested-By: alice" in repo.git.git(
-        "log", "-1", "--format=%B", pr.head_sha
-    )
-    forge.set_permission("stranger", "read")
-    forge.set_permission("dave", "write")
-    for user in ("stranger", "alice", "dave"):
-        forge.review(1, user, "APPROVED")
-    capsys.readouterr()
-    code = main(["-C", str(repo.root), "validate", "--forge", "local", "--pr", "1", "--format", "json"])
-    import json
-
-    (change,) = json.loads(capsys.readouterr()[0])["gates"]
-    approvals = next(c for c in change["checks"] if c["gate"] == "approvals")
-    assert code == 0 and approvals["details"]["counted"] == ["dave"]
-    reasons = {i["user"]: i["reason"] for i in approvals["details"]["ignored"]}
-    assert reasons["stranger"].startswith("has read permission")
-    assert reasons["alice"] == "the author cannot approve their own change"
-
-
-def test_history_lists_rejected_promotions_with_who_requested_changes(repo, capsys) -> None:
-    import json
-
-    from mlgate.cli import main
-    from mlgate.forge.local import LocalForge
-
-    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
-    forge = LocalForge(repo.root)
-    forge.review(1, "dave", "CHANGES_REQUESTED")
-    forge.close(1)
-    capsys.readouterr()
-    assert (
-        main(
-            [
-                "-C",
-                str(repo.root),
-                "history",
-                "fraud-detector",
-                "--forge",
-                "local",
-                "--include-rejected",
-                "--format",
-                "json",
-            ]
-        )
-        == 0
-    )
-    events = json.loads(capsys.readouterr()[0])["events"]
-    (rejected,) = [e for e in events if e["kind"] == "rejected"]
-    assert (rejected["model"], rejected["alias"], rejected["to"], rejected["pr"], rejected["author"]) == (
-        "fraud-detector",
-        "shadow",
-        3,
-        1,
-        "alice",
-    )
-    assert {"login": "dave", "reason": "changes requested"} in rejected["not_counted"]
-    assert main(["-C", str(repo.root), "history", "--include-rejected"]) == 2  # needs a forge
-    assert "needs a forge" in capsys.readouterr()[1]
-
-
-def test_history_asks_the_forge_which_pull_request_merged_a_commit_without_a_number(repo) -> None:
-    """A rebase merge (or a direct push) leaves a subject that names no pull request: the forge is asked."""
-    from mlgate.audit.history import history
-    from mlgate.forge.local import LocalForge
-
-    forge = LocalForge(repo.root)
-    repo.branch("feature", "main")
-    repo.edit_yaml("registry/models/fraud-detector/aliases/challenger.yaml", version=1)
-    tip = repo.commit("Point challenger at v1", author="bob <bob@example.com>")
-    forge.open_pull_request(
-        title="Promote fraud-detector v1 to challenger", body="", head="feature", base="main", labels=[], author="bob"
-    )
-    forge.review(1, "dave", "APPROVED")
-    repo.switch("main")
-    repo.git.git("merge", "--ff-only", "feature")  # what a rebase merge leaves on main: the PR's own commit
-    forge.mark_merged(1, tip, "erin", tip)
-    event = next(e for e in history(repo.root, forge=forge).events if e.commit == tip)
-    assert (event.pr, event.author, event.merger) == (1, "bob", "erin")
-    assert [a.login for a in event.approvers] == ["dave"]
-
-
-def test_emu_logins_work_everywhere_a_login_does(tmp_path, capsys) -> None:
-    from mlgate.cli import main
-    from mlgate.testing import RegistryRepo
-
-    target = RegistryRepo.create(tmp_path / "fresh", example=False)
-    assert (
-        main(
-            [
-                "init",
-                str(target.root),
-                "--admin",
-                "mona-cat_octo",
-                "--reviewer",
-                "@octo-corp/ml-leads",
-                "--mlgate-requirement",
-                "mlgate @ git+https://github.com/acme/mlgate@" + "c" * 40,
-            ]
-        )
-        == 0
-    )
-    assert "mona-cat_octo" in target.path("registry/policy.yaml").read_text()
-    repo = RegistryRepo.create(tmp_path / "example")
-    capsys.readouterr()
-    assert (
-        main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "mona-cat_octo"])
-        == 0
-    )
 
 
 def test_every_requester_trailer_in_the_body_is_excluded() -> None:
@@ -250,8 +135,6 @@ def test_every_requester_trailer_in_the_body_is_excluded() -> None:
     source = StaticReviews("mlgate-ci[bot]", HEAD, requester="bob")
     source.review("alice").review("bob").review("erin")
     pr = source.pull_request()
-    from dataclasses import replace
-
     result = count_approvals(Approvals(min=1), replace(pr, body=body), source)
     assert result.counted == ("erin",)
     assert dict(result.ignored) == {
@@ -260,54 +143,203 @@ def test_every_requester_trailer_in_the_body_is_excluded() -> None:
     }
 
 
-def test_history_excludes_every_requester_the_gate_excluded(repo, capsys) -> None:
-    """A trailer added to the body keeps its reviewer from counting, in the gate and in history alike."""
-    import json
-
-    from mlgate.cli import main
-    from mlgate.forge.local import LocalForge
-
-    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
-    forge = LocalForge(repo.root)
-    forge._update(1, lambda r: r.update(body="Mlgate-Requested-By: carol\n\n" + r["body"]))
-    forge.review(1, "carol", "APPROVED")
-    forge.review(1, "dave", "APPROVED")
-    capsys.readouterr()
-    assert main(["-C", str(repo.root), "merge", "1", "--as", "pat"]) == 0
-    capsys.readouterr()
-    assert (
-        main(
-            [
-                "-C",
-                str(repo.root),
-                "history",
-                "fraud-detector",
-                "--alias",
-                "shadow",
-                "--forge",
-                "local",
-                "--format",
-                "json",
-            ]
-        )
-        == 0
+def test_a_comment_after_an_approval_keeps_the_approval() -> None:
+    pr = PullRequest(
+        1, "alice", "h" * 40, (Review("dave", "APPROVED", "h" * 40), Review("dave", "COMMENTED", "h" * 40))
     )
-    event = json.loads(capsys.readouterr()[0])["events"][0]
-    assert [a["login"] for a in event["approvers"]] == ["dave"]
-    assert {"login": "carol", "reason": "the requester cannot approve their own change"} in event["not_counted"]
+    result = count_approvals(Approvals(min=1), pr, StaticReviews("alice", "h" * 40))
+    assert result.ok and result.counted == ("dave",)
 
 
-def test_a_run_that_cannot_judge_replaces_an_earlier_verdict(repo, capsys) -> None:
-    """The report comment never keeps saying "passed" when the latest run could not judge at all."""
-    from mlgate.cli import main
-    from mlgate.forge.local import LocalForge
+# --- the counting rules, case by case ----------------------------------------------------------------------
 
-    assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
-    forge = LocalForge(repo.root)
-    forge.review(1, "dave", "APPROVED")
-    assert main(["-C", str(repo.root), "validate", "--forge", "local", "--pr", "1", "--comment"]) == 0
-    assert forge.comment(1).startswith("### mlgate validate: passed")
-    capsys.readouterr()
-    # a base that cannot be read (a force-pushed or unfetched ref): the run stops with exit 2
-    code = main(["-C", str(repo.root), "validate", "--forge", "local", "--pr", "1", "--comment", "--base", "gone"])
-    assert code == 2 and "could not judge" in forge.comment(1)
+LEADS = ("@acme/ml-leads", "carol")
+TEAMS = {"@acme/ml-leads": {"dave", "erin"}}
+
+#: (reviews as (user, state, commit), rule, expected counted, expected ignored)
+RULES = {
+    "latest-review-wins-changes": (
+        [("dave", "APPROVED", HEAD), ("dave", "CHANGES_REQUESTED", HEAD)],
+        ONE,
+        (),
+        {"dave": "changes requested"},
+    ),
+    "latest-review-wins-approval": (
+        [("dave", "CHANGES_REQUESTED", HEAD), ("dave", "APPROVED", HEAD)],
+        ONE,
+        ("dave",),
+        {},
+    ),
+    "comment-keeps-changes-requested": (
+        [("dave", "CHANGES_REQUESTED", HEAD), ("dave", "COMMENTED", HEAD)],
+        ONE,
+        (),
+        {"dave": "changes requested"},
+    ),
+    "dismissed-approval": ([("dave", "APPROVED", HEAD), ("dave", "DISMISSED", HEAD)], ONE, (), {"dave": "dismissed"}),
+    "older-commit": (
+        [("dave", "APPROVED", OLD)],
+        ONE,
+        (),
+        {"dave": "approved an older commit bbbbbbb, not the head aaaaaaa"},
+    ),
+    "older-then-head": ([("dave", "APPROVED", OLD), ("dave", "APPROVED", HEAD)], ONE, ("dave",), {}),
+    "head-then-older": (  # re-approving an old commit after the head is still the latest review
+        [("dave", "APPROVED", HEAD), ("dave", "APPROVED", OLD)],
+        ONE,
+        (),
+        {"dave": "approved an older commit bbbbbbb, not the head aaaaaaa"},
+    ),
+    "bot": ([("ci-app[bot]", "APPROVED", HEAD)], ONE, (), {"ci-app[bot]": "a bot's approval is not a sign-off"}),
+    "not-a-login": ([("mona cat", "APPROVED", HEAD)], ONE, (), {"mona cat": "not a valid login"}),
+    "author-any-case": (
+        [("ALICE", "APPROVED", HEAD)],
+        ONE,
+        (),
+        {"ALICE": "the author cannot approve their own change"},
+    ),
+    "author-allowed-by-the-rule": ([("alice", "APPROVED", HEAD)], Approvals(1, exclude_author=False), ("alice",), {}),
+    "bot-even-if-authors-may": (
+        [("ci-app[bot]", "APPROVED", HEAD)],
+        Approvals(1, exclude_author=False),
+        (),
+        {"ci-app[bot]": "a bot's approval is not a sign-off"},
+    ),
+    "named-user-any-case": ([("Carol", "APPROVED", HEAD)], Approvals(1, LEADS), ("Carol",), {}),
+    "team-member": ([("erin", "APPROVED", HEAD)], Approvals(1, LEADS), ("erin",), {}),
+    "outsider": ([("mallory", "APPROVED", HEAD)], Approvals(1, LEADS), (), {"mallory": "not in @acme/ml-leads, carol"}),
+    "many-ghosts-one-line": (
+        [(None, "APPROVED", HEAD), (None, "APPROVED", HEAD), ("dave", "APPROVED", HEAD)],
+        ONE,
+        ("dave",),
+        {GHOST: "a deleted account's review never counts"},
+    ),
+    "a-ghosts-comment-is-nothing": ([(None, "COMMENTED", HEAD)], ONE, (), {}),
+    "sorted": (
+        [("erin", "APPROVED", HEAD), ("carol", "APPROVED", HEAD), ("dave", "APPROVED", HEAD)],
+        Approvals(3),
+        ("carol", "dave", "erin"),
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize(("reviews", "rule", "counted", "ignored"), list(RULES.values()), ids=list(RULES))
+def test_the_counting_rules(
+    reviews: list[tuple[str | None, str, str]], rule: Approvals, counted: tuple[str, ...], ignored: dict[str, str]
+) -> None:
+    pr = PullRequest(1, "alice", HEAD, tuple(Review(u, s, c) for u, s, c in reviews))
+    result = count_approvals(rule, pr, StaticReviews("alice", HEAD, teams=TEAMS))
+    assert (result.counted, result.ignored) == (counted, tuple(sorted(ignored.items())))  # one line per reviewer
+    assert result.required == rule.min
+
+
+AUTHOR = "the author cannot approve their own change"
+REQUESTER = "the requester cannot approve their own change"
+PUSHER = "pushed a commit to this pull request"
+
+
+@pytest.mark.parametrize(
+    ("pr", "excluded"),
+    [
+        (PullRequest(1, "alice", HEAD), {"alice": AUTHOR}),
+        (PullRequest(1, "alice", HEAD, requester="Bob"), {"alice": AUTHOR, "bob": REQUESTER}),
+        (
+            PullRequest(1, "alice", HEAD, requested_by=("bob", "carol")),
+            {"alice": AUTHOR, "bob": REQUESTER, "carol": REQUESTER},
+        ),
+        (
+            PullRequest(1, "alice", HEAD, body="x\n\n  mlgate-requested-by :  bob  \n"),
+            {"alice": AUTHOR, "bob": REQUESTER},
+        ),
+        (PullRequest(1, "alice", HEAD, pushers=("BOB",)), {"alice": AUTHOR, "bob": PUSHER}),
+        # one reason each, the first that applies: author, then requester, then pusher
+        (PullRequest(1, "alice", HEAD, pushers=("alice", "bob"), requester="bob"), {"alice": AUTHOR, "bob": REQUESTER}),
+    ],
+    ids=["author", "requester", "requested-by-commits", "trailer-in-body", "pusher", "first-reason-kept"],
+)
+def test_who_is_excluded_and_why(pr: PullRequest, excluded: dict[str, str]) -> None:
+    reviewers = ("alice", "bob", "carol", "dave")
+    pr = replace(pr, reviews=tuple(Review(u, "APPROVED", HEAD) for u in reviewers))
+    source = StaticReviews("alice", HEAD)
+    result = count_approvals(ONE, pr, source)
+    assert dict(result.ignored) == excluded
+    assert result.counted == tuple(u for u in reviewers if u not in excluded)
+    # a rule that lets authors approve lets every one of them approve
+    assert count_approvals(Approvals(1, exclude_author=False), pr, source).counted == reviewers
+
+
+@pytest.mark.parametrize(
+    ("count", "ok", "text"),
+    [
+        (ApprovalCount(1, ("dave",), ()), True, "1 of 1 required approval (dave)"),
+        (ApprovalCount(2, ("dave",), ()), False, "1 of 2 required approvals (dave)"),
+        (ApprovalCount(0, (), ()), True, "0 of 0 required approvals"),
+        (
+            ApprovalCount(2, ("carol", "dave"), (("alice", "the author cannot approve their own change"),)),
+            True,
+            "2 of 2 required approvals from @acme/ml-leads, carol (carol, dave); "
+            "not counted: alice (the author cannot approve their own change)",
+        ),
+        (
+            ApprovalCount(1, (), (("erin", "dismissed"), ("frank", "changes requested"))),
+            False,
+            "0 of 1 required approval from @acme/ml-leads, carol; not counted: erin (dismissed); "
+            "frank (changes requested)",
+        ),
+    ],
+    ids=["one", "short", "none-required", "with-ignored", "only-ignored"],
+)
+def test_the_count_in_words(count: ApprovalCount, ok: bool, text: str) -> None:
+    assert count.ok is ok
+    assert count.describe(LEADS if "from" in text else ()) == text
+
+
+@pytest.mark.parametrize(
+    ("body", "requesters"),
+    [
+        (None, ()),
+        ("", ()),
+        ("no trailer here", ()),
+        ("Mlgate-Requested-By: alice", ("alice",)),
+        ("x\r\nMLGATE-REQUESTED-BY:bob\r\n", ("bob",)),
+        ("Mlgate-Requested-By: alice\nMlgate-Requested-By: bob\n", ("alice", "bob")),
+        ("Mlgate-Requested-By: not a login\nMlgate-Requested-By: bob", ("bob",)),
+        ("Mlgate-Requested-By: bob\nMlgate-Requested-By: not a login", ("bob",)),
+        ("see Mlgate-Requested-By: bob", ()),  # a trailer is a line of its own
+        ("Mlgate-Requested-By:", ()),
+    ],
+)
+def test_requesters_named_in_a_body(body: str | None, requesters: tuple[str, ...]) -> None:
+    assert requesters_of(body) == requesters
+    assert requester_of(body) == (requesters[-1] if requesters else None)
+
+
+def test_the_trailer_mlgate_writes_is_the_one_it_reads() -> None:
+    assert requester_trailer("mona-cat_octo") == "Mlgate-Requested-By: mona-cat_octo"
+    assert requesters_of("Body.\n\n" + requester_trailer("mona-cat_octo")) == ("mona-cat_octo",)
+
+
+@pytest.mark.parametrize(
+    ("text", "team"),
+    [
+        ("@acme/ml-leads", True),
+        ("@acme-corp/ml.leads_2", True),
+        ("@acme/ml leads", False),
+        ("acme/ml-leads", False),
+        ("@acme", False),
+        ("@acme/", False),
+        ("@acme/ml-leads\n", False),
+        ("@-acme/leads", False),
+    ],
+)
+def test_teams(text: str, team: bool) -> None:
+    assert is_team(text) is team
+    assert is_login(text) is False
+
+
+@pytest.mark.parametrize(
+    ("user", "bot"), [("ci-app[bot]", True), ("dependabot[bot]", True), ("bot", False), ("robot", False)]
+)
+def test_bots(user: str, bot: bool) -> None:
+    assert is_bot(user) is bot

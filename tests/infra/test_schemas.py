@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from mlgate.core.signoff import is_login, is_team
 from mlgate.infra import schemas
 from mlgate.infra.resources import schemas_dir
 from tests import ROOT
@@ -113,3 +114,16 @@ def test_timestamps_need_a_time_zone() -> None:
     v = _version()
     v["created_at"] = "2026-01-01 00:00:00"
     assert list(schemas.errors("ModelVersion", v))
+
+
+def test_emu_logins_and_teams_are_accepted_by_the_policy_schema() -> None:
+    policy = {
+        "apiVersion": "mlgate/v1",
+        "kind": "Policy",
+        "admins": ["@acme/ml-platform", "mona-cat_octo"],
+        "aliases": {"*": {"approvals": {"min": 1, "from": ["mona-cat_octo", "@acme-corp/ml-leads"]}}},
+    }
+    assert list(schemas.errors("Policy", policy)) == []
+    # and what the schema accepts, the gate can match: every entry is a login or a team to the sign-off rules
+    entries = policy["admins"] + policy["aliases"]["*"]["approvals"]["from"]
+    assert all(is_login(x) or is_team(x) for x in entries)
