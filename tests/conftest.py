@@ -1,13 +1,24 @@
-"""Shared fixtures: an isolated git environment, real registry repositories, no network."""
+"""Fixtures shared by every layer's tests: an isolated git environment and no network (both autouse), real
+registry repositories, the local forge and the GitHub stand-in, the command line, and a count of the processes
+a test starts. Builders a user of mlgate would want too live in :mod:`mlgate.testing`."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from mlgate.testing import RegistryRepo
+from mlgate.forge.local import LocalForge
+from mlgate.infra.resources import example_registry_dir
+from mlgate.testing import RegistryRepo, local_forge
+from mlgate.testing.github import StandIn
+
+#: what ``run_cli`` returns: the exit code, stdout and stderr
+Ran = tuple[int, str, str]
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +50,66 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> RegistryRepo:
+def repo(tmp_path: Path) -> Iterator[RegistryRepo]:
     """A git repository with the example registry committed on main."""
     r = RegistryRepo.create(tmp_path / "repo")
     yield r
     r.close()
+
+
+@pytest.fixture
+def example_files() -> list[str]:
+    """Every file of the example registry (the source of what ``repo`` holds), as paths in the repository."""
+    root = example_registry_dir()
+    return sorted(f"registry/{p.relative_to(root).as_posix()}" for p in root.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def forge(repo: RegistryRepo) -> LocalForge:
+    """The local forge of ``repo``, with the teams the example policy names (dave and erin lead ML, pat is an
+    admin)."""
+    return local_forge(repo.root)
+
+
+@pytest.fixture
+def gh() -> Iterator[StandIn]:
+    """The GitHub REST stand-in, serving acme/registry on 127.0.0.1."""
+    with StandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def gh_env(gh: StandIn, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    """The stand-in, with GitHub Actions' variables (token, API URL, repository) pointing at it."""
+    for name, value in gh.environment().items():
+        monkeypatch.setenv(name, value)
+    return gh
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """``mlgate ARGS`` in this process: the exit code, stdout and stderr, never a traceback or an internal error."""
+    from mlgate.cli import main
+
+    def run(*args: str | os.PathLike[str]) -> Ran:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err and "internal error" not in err, err
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def processes(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The command line of every process the test starts from here on (subprocess.Popen, which git runs use)."""
+    started: list[list[str]] = []
+    real = subprocess.Popen
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, args, *a, **kw):  # noqa: ANN001
+            started.append([args] if isinstance(args, (str, bytes)) else [str(x) for x in args])
+            super().__init__(args, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", Counting)
+    return started

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,35 +11,13 @@ from mlgate import Registry, validate_repo
 from mlgate.change.propose import merge_pull_request, promote, register
 from mlgate.cli import main
 from mlgate.forge.local import LocalForge
-from mlgate.testing import RegistryRepo
+from mlgate.testing import RegistryRepo, TrainingRun, branch_sha
 from mlgate.testing.github import StandIn
-from tests.adversarial.conftest import DIGEST, register_args
-
-LINEAGE = {
-    "run_id": "r",
-    "git_sha": "a" * 40,
-    "code_repo": "https://x.test/y",
-    "dataset": {"uri": "s3://d/x", "sha256": DIGEST},
-}
 
 
-@pytest.fixture
-def forge(repo: RegistryRepo) -> LocalForge:
-    f = LocalForge(repo.root)
-    f.set_team("@acme/ml-leads", ["dave", "erin"])
-    return f
-
-
-def _inputs(tmp_path: Path, tag: str) -> dict:
-    (tmp_path / f"{tag}.bin").write_bytes(tag.encode() * 50)
-    (tmp_path / "eval.yaml").write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.95}}\n")
-    (tmp_path / "card.md").write_text("# card\ntext\n")
-    return dict(
-        artifact=str(tmp_path / f"{tag}.bin"),
-        eval_file=str(tmp_path / "eval.yaml"),
-        card_file=str(tmp_path / "card.md"),
-        lineage=LINEAGE,
-    )
+def _training(tmp_path: Path, tag: str) -> TrainingRun:
+    """A run whose artifact is its own (``tag``), the rest like every other run's."""
+    return TrainingRun.write(tmp_path / tag, artifact=tag.encode() * 50)
 
 
 def test_two_prs_promoting_the_same_alias(repo: RegistryRepo, forge: LocalForge, capsys) -> None:
@@ -58,44 +35,22 @@ def test_two_prs_promoting_the_same_alias(repo: RegistryRepo, forge: LocalForge,
 
 
 def test_two_registrations_taking_the_same_number_from_two_clones(repo: RegistryRepo, tmp_path: Path, capsys) -> None:
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(repo.root), str(origin)], check=True)
-    clones = []
-    for name in ("alice", "bob"):
-        path = tmp_path / name
-        subprocess.run(["git", "clone", "--quiet", str(origin), str(path)], check=True)
-        clones.append(path)
-    a = register(clones[0], "search-ranker", author="alice", open_pr=False, **_inputs(tmp_path, "a"))
+    origin = repo.add_origin(tmp_path / "origin.git")
+    alice, bob = (RegistryRepo.clone(origin, tmp_path / name) for name in ("alice", "bob"))
+    training = _training(tmp_path, "a")
+    a = register(alice.root, "search-ranker", author="alice", open_pr=False, **training.register_kwargs())
     assert a.version == 3
     capsys.readouterr()
-    code = main(
-        [
-            "-C",
-            str(clones[1]),
-            *register_args(tmp_path / "a.bin", tmp_path),
-            "--as",
-            "bob",
-            "--no-pr",
-        ]
-    )
+    code = main(["-C", str(bob.root), *training.register_args("search-ranker"), "--as", "bob", "--no-pr"])
     err = capsys.readouterr()[1]
     # the number is taken: the create-only push of the same branch is refused, and alice's branch left alone
     assert code == 2 and "branch 'mlgate/register-search-ranker-v3' already exists on origin with another change" in err
-    assert (
-        subprocess.run(
-            ["git", "rev-parse", "refs/heads/mlgate/register-search-ranker-v3"],
-            cwd=origin,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        == a.commit
-    )
-    bob = RegistryRepo(clones[1])
+    assert branch_sha(origin, "mlgate/register-search-ranker-v3") == a.commit
     assert bob.git.branch_sha("mlgate/register-search-ranker-v3") is None  # nothing left behind
 
 
 def test_the_same_number_in_two_prs_of_one_repository(repo: RegistryRepo, forge: LocalForge, tmp_path: Path) -> None:
-    a = register(repo.root, "search-ranker", author="alice", forge=forge, **_inputs(tmp_path, "a"))
+    a = register(repo.root, "search-ranker", author="alice", forge=forge, **_training(tmp_path, "a").register_kwargs())
     repo.branch("by-hand")
     for name in ("version.yaml", "eval.yaml", "card.md"):
         repo.write(
@@ -111,7 +66,9 @@ def test_the_same_number_in_two_prs_of_one_repository(repo: RegistryRepo, forge:
     assert validate_repo(repo.root).ok
 
 
-def test_merge_group_rejudges_against_the_new_base(repo: RegistryRepo, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_merge_group_rejudges_against_the_new_base(
+    repo: RegistryRepo, gh_env: StandIn, tmp_path: Path, monkeypatch, capsys
+) -> None:
     """The PR was green against the old main; in the merge queue, main has since deprecated its target."""
     repo.branch("promote")
     repo.edit_yaml("registry/models/search-ranker/aliases/challenger.yaml", version=1)
@@ -125,31 +82,24 @@ def test_merge_group_rejudges_against_the_new_base(repo: RegistryRepo, tmp_path:
     repo.commit("deprecate v1")
     repo.branch("queue")  # what GitHub's merge queue builds: the new base plus the PR
     repo.git.merge("promote", "Merge pull request #12")
-    with StandIn() as gh:
-        gh.add_pull(12, "alice", repo.rev("promote"), head="promote", base_sha=old_base)
-        gh.review(12, "dave", "APPROVED")
-        event = tmp_path / "event.json"
-        event.write_text(
-            json.dumps(
-                {
-                    "merge_group": {
-                        "base_sha": repo.rev("main"),
-                        "head_sha": repo.rev("queue"),
-                        "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}",
-                    }
+    gh_env.add_pull(12, "alice", repo.rev("promote"), head="promote", base_sha=old_base)
+    gh_env.review(12, "dave", "APPROVED")
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "merge_group": {
+                    "base_sha": repo.rev("main"),
+                    "head_sha": repo.rev("queue"),
+                    "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}",
                 }
-            )
+            }
         )
-        for k, v in {
-            "GITHUB_EVENT_PATH": str(event),
-            "GITHUB_TOKEN": gh.state.token,
-            "GITHUB_REPOSITORY": "acme/registry",
-            "GITHUB_API_URL": gh.url,
-        }.items():
-            monkeypatch.setenv(k, v)
-        # against the old base it was fine
-        assert validate_repo(repo.root, base=old_base, head="promote").errors == []
-        code = main(["-C", str(repo.root), "validate", "--forge", "github", "--format", "json"])
+    )
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    # against the old base it was fine
+    assert validate_repo(repo.root, base=old_base, head="promote").errors == []
+    code = main(["-C", str(repo.root), "validate", "--forge", "github", "--format", "json"])
     report = json.loads(capsys.readouterr()[0])
     assert code == 1
     assert "MG205" in {f["rule"] for f in report["findings"]}  # reported once: the gate table shows MG405

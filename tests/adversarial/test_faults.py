@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.change.propose import merge_pull_request, promote
+from mlgate.change.propose import promote
 from mlgate.forge.local import LocalForge
-from mlgate.testing import RegistryRepo
-from tests.adversarial.conftest import DIGEST, register_args
+from mlgate.testing import RegistryRepo, TrainingRun, branch_sha, merge_approved
 
 STEPS = {
     "after-commit": ("mlgate.infra.git", "GitRepo", "write_commit", "after"),
@@ -51,25 +50,15 @@ def run_with_fault(repo: RegistryRepo, args: list[str], step: str | None, mode: 
 
 
 @pytest.fixture
-def setup(repo: RegistryRepo, tmp_path: Path) -> tuple[RegistryRepo, Path, dict[str, list[str]]]:
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(repo.root), str(origin)], check=True)
-    repo.git.git("remote", "add", "origin", str(origin))
-    forge = LocalForge(repo.root)
-    forge.set_team("@acme/ml-leads", ["dave", "erin"])
+def setup(repo: RegistryRepo, forge: LocalForge, tmp_path: Path) -> tuple[RegistryRepo, Path, dict[str, list[str]]]:
+    origin = repo.add_origin(tmp_path / "origin.git")
     # something to roll back: fraud-detector's champion moved 2 -> 3 by a merged PR
     p = promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
-    forge.review(p.pr.number, "dave", "APPROVED")
-    forge.review(p.pr.number, "erin", "APPROVED")
-    merge_pull_request(repo.root, forge, p.pr.number, "dave")
+    merge_approved(repo.root, forge, p.pr.number, "dave", "erin")
     subprocess.run(["git", "push", "--quiet", "origin", "main"], cwd=repo.root, check=True)
-    (tmp_path / "m.bin").write_bytes(b"m" * 100)
-    (tmp_path / "eval.yaml").write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.95}}\n")
-    (tmp_path / "card.md").write_text(
-        "# card\n\n## Intended use\nx\n## Training data\nx\n## Evaluation\nx\n## Limitations\nx\n"
-    )
+    training = TrainingRun.write(tmp_path / "training", artifact=b"m" * 100)
     commands = {
-        "register": register_args(tmp_path / "m.bin", tmp_path),
+        "register": training.register_args("search-ranker"),
         "promote": ["promote", "search-ranker", "1", "--alias", "challenger"],
         "rollback": ["rollback", "fraud-detector", "--alias", "champion"],
     }
@@ -77,6 +66,7 @@ def setup(repo: RegistryRepo, tmp_path: Path) -> tuple[RegistryRepo, Path, dict[
 
 
 def state(repo: RegistryRepo, origin: Path) -> tuple[str, str, list[int]]:
+    """The checkout and its branches, every branch of the remote, and the local forge's pull requests."""
     remote = subprocess.run(
         ["git", "for-each-ref", "--format=%(refname) %(objectname)"], cwd=origin, capture_output=True, text=True
     ).stdout
@@ -110,7 +100,4 @@ def test_a_kill_at_any_step_can_be_rerun_to_success(setup, command: str, step: s
     prs = LocalForge(repo.root).list_pull_requests()
     assert len(prs) == before_prs + 1
     branch = prs[-1].head
-    remote = subprocess.run(
-        ["git", "rev-parse", f"refs/heads/{branch}"], cwd=origin, capture_output=True, text=True
-    ).stdout.strip()
-    assert remote == repo.git.branch_sha(branch) == prs[-1].head_sha
+    assert branch_sha(origin, branch) == repo.git.branch_sha(branch) == prs[-1].head_sha

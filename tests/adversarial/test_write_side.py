@@ -16,26 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.change.propose import merge_pull_request, promote, register
-from mlgate.cli import cli, main
+from mlgate.change.propose import promote, register
+from mlgate.cli import cli
 from mlgate.forge import ForgeError
 from mlgate.forge.local import LocalForge
 from mlgate.infra.git import GitRepo
 from mlgate.infra.yamlio import dump
-from mlgate.testing import RegistryRepo
-from mlgate.testing.github import StandIn
-from tests.adversarial.conftest import DIGEST
-from tests.adversarial.conftest import register_args as register_cli
+from mlgate.testing import RegistryRepo, TrainingRun, branch_sha, merge_approved
 
 PROMOTE = "mlgate/promote-fraud-detector-champion-v3"
 REGISTER = "mlgate/register-search-ranker-v3"
-
-
-def run(capsys: pytest.CaptureFixture, repo: RegistryRepo | Path, *args: str) -> tuple[int, str, str]:
-    code = main(["-C", str(repo.root if isinstance(repo, RegistryRepo) else repo), *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in err, err
-    return code, out, err
 
 
 def one_line_error(err: str) -> str:
@@ -44,39 +34,15 @@ def one_line_error(err: str) -> str:
 
 
 @pytest.fixture
-def forge(repo: RegistryRepo) -> LocalForge:
-    f = LocalForge(repo.root)
-    f.set_team("@acme/ml-leads", ["dave", "erin"])
-    return f
+def training(tmp_path: Path) -> dict[str, TrainingRun]:
+    """Two people's training runs of search-ranker: their own weights, the same evaluation and card."""
+    return {
+        who: TrainingRun.write(tmp_path / who, artifact=f"{who}'s weights".encode() * 10) for who in ("alice", "bob")
+    }
 
 
-@pytest.fixture
-def training(tmp_path: Path) -> Path:
-    d = tmp_path / "training"
-    d.mkdir()
-    (d / "alice.bin").write_bytes(b"alice's weights" * 10)
-    (d / "bob.bin").write_bytes(b"bob's weights" * 10)
-    (d / "eval.yaml").write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.95}}\n")
-    (d / "card.md").write_text("# card\ntext\n")
-    return d
-
-
-def register_args(training: Path, who: str, *extra: str) -> list[str]:
-    return [*register_cli(training / f"{who}.bin", training), "--as", who, *extra]
-
-
-def with_origin(repo: RegistryRepo, tmp_path: Path) -> Path:
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(repo.root), str(origin)], check=True)
-    repo.git.git("remote", "add", "origin", str(origin))
-    return origin
-
-
-def ref_in(git_dir: Path, branch: str) -> str | None:
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], cwd=git_dir, capture_output=True, text=True
-    )
-    return proc.stdout.strip() or None
+def register_args(training: dict[str, TrainingRun], who: str, *extra: str) -> list[str]:
+    return [*training[who].register_args("search-ranker"), "--as", who, *extra]
 
 
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,12 +54,12 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- 1. a leftover branch is taken over only if it is exactly this run's change --------------------
 
 
-def test_another_requesters_leftover_registration_is_not_adopted(repo, forge, training, capsys) -> None:
-    code, _, _ = run(capsys, repo, *register_args(training, "alice", "--no-pr"))
+def test_another_requesters_leftover_registration_is_not_adopted(repo, forge, training, run_cli) -> None:
+    code, _, _ = run_cli("-C", repo.root, *register_args(training, "alice", "--no-pr"))
     assert code == 0
     left = repo.git.branch_sha(REGISTER)
     before = repo.status()
-    code, _, err = run(capsys, repo, *register_args(training, "bob"))
+    code, _, err = run_cli("-C", repo.root, *register_args(training, "bob"))
     assert code == 2
     assert one_line_error(err) == (
         f"mlgate: error: branch '{REGISTER}' already exists with another change (it was made for alice "
@@ -104,59 +70,61 @@ def test_another_requesters_leftover_registration_is_not_adopted(repo, forge, tr
     assert forge.list_pull_requests() == []  # no PR carrying alice's artifact under bob's name
 
 
-def test_a_rerun_with_another_note_does_not_publish_the_first_runs_content(repo, forge, capsys) -> None:
+def test_a_rerun_with_another_note_does_not_publish_the_first_runs_content(repo, forge, run_cli) -> None:
     args = ["promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"]
-    assert run(capsys, repo, *args, "--note", "first", "--no-pr")[0] == 0
+    assert run_cli("-C", repo.root, *args, "--note", "first", "--no-pr")[0] == 0
     first = repo.git.branch_sha(PROMOTE)
     before = repo.status()
-    code, _, err = run(capsys, repo, *args, "--note", "second")
+    code, _, err = run_cli("-C", repo.root, *args, "--note", "second")
     assert code == 2 and "its files differ from what this run would write" in one_line_error(err)
     assert f"`git branch -D {PROMOTE}`" in err
     assert repo.status() == before and forge.list_pull_requests() == []
     # the identical command takes its own leftover over, and says so
-    code, out, _ = run(capsys, repo, *args, "--note", "first")
+    code, out, _ = run_cli("-C", repo.root, *args, "--note", "first")
     assert code == 0 and "(left by an earlier identical run, taken over)" in out
     assert forge.pull_request(1).head_sha == first
 
 
-def test_another_requesters_identical_branch_is_not_adopted(repo, forge, capsys) -> None:
+def test_another_requesters_identical_branch_is_not_adopted(repo, forge, run_cli) -> None:
     """The alias file does not name its requester: same tree, but bob must not publish alice's branch."""
     assert (
-        run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--no-pr")[0] == 0
+        run_cli("-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--no-pr")[0]
+        == 0
     )
-    code, _, err = run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "bob")
+    code, _, err = run_cli("-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "bob")
     assert code == 2 and "(it was made for alice <alice@users.noreply.localhost>, not for bob)" in one_line_error(err)
     assert forge.list_pull_requests() == []
 
 
-def test_a_leftover_on_an_older_base_is_refused(repo, forge, capsys) -> None:
+def test_a_leftover_on_an_older_base_is_refused(repo, forge, run_cli) -> None:
     assert (
-        run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--no-pr")[0] == 0
+        run_cli("-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--no-pr")[0]
+        == 0
     )
     repo.write("registry/README.md", "moved on\n")
     main_now = repo.commit("main moves on")
-    code, _, err = run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice")
+    code, _, err = run_cli("-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice")
     assert code == 2 and f"(it is not one commit on main as it is now ({main_now[:12]});" in one_line_error(err)
 
 
-def test_an_identical_rerun_names_the_open_pull_request(repo, forge, capsys) -> None:
+def test_an_identical_rerun_names_the_open_pull_request(repo, forge, run_cli) -> None:
     args = ["promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"]
-    assert run(capsys, repo, *args)[0] == 0
+    assert run_cli("-C", repo.root, *args)[0] == 0
     before = repo.status()
-    code, _, err = run(capsys, repo, *args)
+    code, _, err = run_cli("-C", repo.root, *args)
     assert code == 2 and one_line_error(err) == (
         f"mlgate: error: branch '{PROMOTE}' already has an open pull request (#1) with this very change: nothing to do\n"
     )
-    code, _, err = run(capsys, repo, *args, "--note", "other")
+    code, _, err = run_cli("-C", repo.root, *args, "--note", "other")
     assert code == 2 and "; it is the head of open pull request #1: settle that pull request first" in one_line_error(
         err
     )
     assert repo.status() == before and len(forge.list_pull_requests()) == 1
 
 
-def test_a_rerun_of_register_keeps_the_earlier_runs_created_at(repo, forge, training, capsys) -> None:
+def test_a_rerun_of_register_keeps_the_earlier_runs_created_at(repo, forge, training, run_cli) -> None:
     """A registration killed a while ago: the re-run writes the same tree by reusing its created_at, and takes over."""
-    assert run(capsys, repo, *register_args(training, "alice", "--no-pr"))[0] == 0
+    assert run_cli("-C", repo.root, *register_args(training, "alice", "--no-pr"))[0] == 0
     path = "registry/models/search-ranker/versions/3/version.yaml"
     doc = repo.git.tree(REGISTER).read(path).replace(b"created_at: ", b"created_at: '2020-01-01T00:00:00Z'\nx: ", 1)
     doc = b"\n".join(line for line in doc.splitlines() if not line.startswith(b"x: ")) + b"\n"
@@ -173,79 +141,78 @@ def test_a_rerun_of_register_keeps_the_earlier_runs_created_at(repo, forge, trai
         "alice <alice@users.noreply.localhost>",
     )
     repo.git.set_branch(REGISTER, old, repo.git.branch_sha(REGISTER))
-    code, out, _ = run(capsys, repo, *register_args(training, "alice"))
+    code, out, _ = run_cli("-C", repo.root, *register_args(training, "alice"))
     assert code == 0 and "taken over" in out
     assert forge.pull_request(1).head_sha == old
     assert b"created_at: '2020-01-01T00:00:00Z'" in repo.git.tree(REGISTER).read(path)
 
 
 def test_a_pushed_leftover_with_another_change_is_refused_locally_and_on_the_remote(
-    repo, forge, tmp_path, capsys
+    repo, forge, tmp_path, run_cli
 ) -> None:
-    origin = with_origin(repo, tmp_path)
+    origin = repo.add_origin(tmp_path / "origin.git")
     args = ["promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"]
-    assert run(capsys, repo, *args, "--note", "first", "--no-pr")[0] == 0
-    pushed = ref_in(origin, PROMOTE)
+    assert run_cli("-C", repo.root, *args, "--note", "first", "--no-pr")[0] == 0
+    pushed = branch_sha(origin, PROMOTE)
     assert pushed == repo.git.branch_sha(PROMOTE)
-    code, _, err = run(capsys, repo, *args, "--note", "second")
+    code, _, err = run_cli("-C", repo.root, *args, "--note", "second")
     assert code == 2 and f"(and `git push origin --delete {PROMOTE}` if it was pushed)" in one_line_error(err)
     repo.git.git("branch", "-D", PROMOTE)  # the local half removed only: the remote one still holds the first note
     before = repo.status()
-    code, _, err = run(capsys, repo, *args, "--note", "second")
+    code, _, err = run_cli("-C", repo.root, *args, "--note", "second")
     assert code == 2 and one_line_error(err).startswith(
         f"mlgate: error: branch '{PROMOTE}' already exists on origin with another change (at {pushed[:12]})"
     )
     assert f"remove it with `git push origin --delete {PROMOTE}`" in err
-    assert repo.status() == before and ref_in(origin, PROMOTE) == pushed and forge.list_pull_requests() == []
+    assert repo.status() == before and branch_sha(origin, PROMOTE) == pushed and forge.list_pull_requests() == []
 
 
-def test_a_run_in_another_clone_never_deletes_the_branch_it_did_not_push(repo, tmp_path, monkeypatch, capsys) -> None:
+def test_a_run_in_another_clone_never_deletes_the_branch_it_did_not_push(
+    repo, gh, tmp_path, monkeypatch, run_cli
+) -> None:
     """Two clones build the very same commit; the second must not adopt, then delete, the first's pushed branch."""
     fixed_clock(monkeypatch)
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(repo.root), str(origin)], check=True)
-    clones = []
-    for name in ("laptop", "ci"):
-        subprocess.run(["git", "clone", "--quiet", str(origin), str(tmp_path / name)], check=True)
-        clones.append(tmp_path / name)
-    with StandIn() as gh:
-        gh.state.branch_lookup = lambda branch: ref_in(origin, branch)
-        monkeypatch.setenv("GITHUB_TOKEN", gh.state.token)
-        args = [
-            "promote",
-            "fraud-detector",
-            "3",
-            "--alias",
-            "champion",
-            "--as",
-            "alice",
-            "--forge",
-            "github",
-            "--github-repo",
-            "acme/registry",
-            "--github-url",
-            gh.url,
-        ]
-        code, _, err = run(capsys, clones[0], *args)
-        assert code == 0, err
-        winner = ref_in(origin, PROMOTE)
-        code, _, err = run(capsys, clones[1], *args)
-        assert code == 2 and one_line_error(err) == (
-            f"mlgate: error: branch '{PROMOTE}' is already on origin, pushed by another run: this run removed its own "
-            "local branch and left the remote one alone\n"
-        )
-        assert (
-            ref_in(origin, PROMOTE) == winner
-            and gh.state.pulls[1]["head"]["sha"] == winner
-            and len(gh.state.pulls) == 1
-        )
-        assert GitRepo(clones[1]).branch_sha(PROMOTE) is None
+    origin = repo.add_origin(tmp_path / "origin.git")
+    laptop, ci = (RegistryRepo.clone(origin, tmp_path / name) for name in ("laptop", "ci"))
+    gh.use_branches_of(origin)
+    monkeypatch.setenv("GITHUB_TOKEN", gh.state.token)
+    args = [
+        "promote",
+        "fraud-detector",
+        "3",
+        "--alias",
+        "champion",
+        "--as",
+        "alice",
+        "--forge",
+        "github",
+        "--github-repo",
+        "acme/registry",
+        "--github-url",
+        gh.url,
+    ]
+    code, _, err = run_cli("-C", laptop.root, *args)
+    assert code == 0, err
+    winner = branch_sha(origin, PROMOTE)
+    code, _, err = run_cli("-C", ci.root, *args)
+    assert code == 2 and one_line_error(err) == (
+        f"mlgate: error: branch '{PROMOTE}' is already on origin, pushed by another run: this run removed its own "
+        "local branch and left the remote one alone\n"
+    )
+    assert (
+        branch_sha(origin, PROMOTE) == winner
+        and gh.state.pulls[1]["head"]["sha"] == winner
+        and len(gh.state.pulls) == 1
+    )
+    assert ci.git.branch_sha(PROMOTE) is None
 
 
-def test_a_run_holding_the_branch_makes_a_second_one_stop_at_once(repo, forge, capsys) -> None:
+def test_a_run_holding_the_branch_makes_a_second_one_stop_at_once(repo, forge, run_cli) -> None:
     before = repo.status()
     with repo.git.lock(f"publish {PROMOTE}", wait=False):
-        code, _, err = run(capsys, repo, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice")
+        code, _, err = run_cli(
+            "-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"
+        )
     assert code == 2 and one_line_error(err) == (
         f"mlgate: error: another mlgate run is publishing branch '{PROMOTE}' right now: let it finish "
         "(and run this again if it fails)\n"
@@ -350,7 +317,7 @@ def test_two_identical_promotes_at_once_leave_one_pull_request_whose_branch_exis
     fixed_clock(
         monkeypatch
     )  # both runs build the same commit sha: the case where a loser could delete the winner's branch
-    origin = with_origin(repo, tmp_path) if remote else None
+    origin = repo.add_origin(tmp_path / "origin.git") if remote else None
     command = ["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"]
     results = race(command, command)
     assert sorted(code for code, _, _ in results) == [0, 2], results
@@ -365,7 +332,7 @@ def test_two_identical_promotes_at_once_leave_one_pull_request_whose_branch_exis
     assert [(p.number, p.head, p.state) for p in prs] == [(1, PROMOTE, "open")]
     assert repo.git.branch_sha(PROMOTE) == prs[0].head_sha
     if origin is not None:
-        assert ref_in(origin, PROMOTE) == prs[0].head_sha
+        assert branch_sha(origin, PROMOTE) == prs[0].head_sha
 
 
 @pytest.mark.parametrize("attempt", range(3))
@@ -439,7 +406,7 @@ CORRUPTIONS = [
 
 
 @pytest.mark.parametrize("kind", CORRUPTIONS)
-def test_a_corrupt_pull_request_record_is_a_one_line_error_naming_the_file(repo, forge, capsys, kind: str) -> None:
+def test_a_corrupt_pull_request_record_is_a_one_line_error_naming_the_file(repo, forge, run_cli, kind: str) -> None:
     promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
     path = repo.git.git_dir() / "mlgate" / "pulls" / "1.json"
     bad = _corrupt(kind, json.loads(path.read_text()))
@@ -451,7 +418,7 @@ def test_a_corrupt_pull_request_record_is_a_one_line_error_naming_the_file(repo,
         ["merge", "1", "--as", "dave"],
         ["promote", "search-ranker", "2", "--alias", "shadow", "--as", "bob"],
     ):
-        code, _, err = run(capsys, repo, *args)
+        code, _, err = run_cli("-C", repo.root, *args)
         assert code == 2, (args, err)
         assert one_line_error(err).startswith(f"mlgate: error: {path}: corrupt local pull request record ("), err
         assert err.endswith("; fix or delete the file\n")
@@ -467,26 +434,26 @@ def test_a_corrupt_pull_request_record_is_a_one_line_error_naming_the_file(repo,
     [b"", b"[]", b'{"@acme/ml-leads": "dave"}', b'{"@acme/ml-leads": [1]}', b"{"],
     ids=["empty", "a-list", "members-not-a-list", "member-not-a-string", "truncated"],
 )
-def test_a_corrupt_team_list_is_a_one_line_error_naming_the_file(repo, forge, capsys, content: bytes) -> None:
+def test_a_corrupt_team_list_is_a_one_line_error_naming_the_file(repo, forge, run_cli, content: bytes) -> None:
     promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
     forge.review(1, "dave", "APPROVED")
     forge.teams_file.write_bytes(content)
-    code, _, err = run(capsys, repo, "validate", "--forge", "local", "--pr", "1")
+    code, _, err = run_cli("-C", repo.root, "validate", "--forge", "local", "--pr", "1")
     assert code == 2 and one_line_error(err).startswith(f"mlgate: error: {forge.teams_file}: corrupt team list (")
     with pytest.raises(ForgeError, match="corrupt team list"):
         forge.set_team("@acme/ml-leads", ["dave"])
     assert forge.teams_file.read_bytes() == content
 
 
-def test_stray_files_beside_the_records_are_not_pull_requests(repo, forge, capsys) -> None:
+def test_stray_files_beside_the_records_are_not_pull_requests(repo, forge, run_cli) -> None:
     promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
     pulls = repo.git.git_dir() / "mlgate" / "pulls"
     for name in (".tmp-k2j3.json", "notes.json", "01.json"):  # an interrupted write, a note, not a record name
         (pulls / name).write_text("")
     assert [p.number for p in forge.list_pull_requests()] == [1]
-    assert run(capsys, repo, "promote", "search-ranker", "2", "--alias", "shadow", "--as", "bob")[0] == 0
+    assert run_cli("-C", repo.root, "promote", "search-ranker", "2", "--alias", "shadow", "--as", "bob")[0] == 0
     assert [p.number for p in forge.list_pull_requests()] == [1, 2]
-    code, _, err = run(capsys, repo, "review", "7", "--approve", "--as", "dave")
+    code, _, err = run_cli("-C", repo.root, "review", "7", "--approve", "--as", "dave")
     assert code == 2 and "no pull request #7 in the local forge; pull requests: 1, 2" in err
 
 
@@ -501,9 +468,11 @@ def test_stray_files_beside_the_records_are_not_pull_requests(repo, forge, capsy
     ],
     ids=["promote", "rollback"],
 )
-def test_a_deprecated_target_exits_1_with_the_gate_table_for_promote_and_rollback(repo, forge, capsys, command) -> None:
+def test_a_deprecated_target_exits_1_with_the_gate_table_for_promote_and_rollback(
+    repo, forge, run_cli, command
+) -> None:
     before = repo.status()
-    code, out, err = run(capsys, repo, *command, "--as", "oncall")
+    code, out, err = run_cli("-C", repo.root, *command, "--as", "oncall")
     assert code == 1
     assert "fail     deprecated             version 1 is deprecated" in out
     assert (
@@ -511,27 +480,27 @@ def test_a_deprecated_target_exits_1_with_the_gate_table_for_promote_and_rollbac
         "nothing was created (use --force to open the pull request anyway)" in one_line_error(err)
     )
     assert repo.status() == before and forge.list_pull_requests() == []
-    code, _, err = run(capsys, repo, *command, "--as", "oncall", "--force")  # forced: the validator still refuses it
+    code, _, err = run_cli(
+        "-C", repo.root, *command, "--as", "oncall", "--force"
+    )  # forced: the validator still refuses it
     assert code == 2 and "MG205 alias 'champion' points at version 1, deprecated in model.yaml" in one_line_error(err)
     assert repo.status() == before
 
 
-def test_a_revert_to_a_version_deprecated_since_exits_1(repo, forge, capsys) -> None:
+def test_a_revert_to_a_version_deprecated_since_exits_1(repo, forge, run_cli) -> None:
     p = promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
-    forge.review(p.pr.number, "dave", "APPROVED")
-    forge.review(p.pr.number, "erin", "APPROVED")
-    merge_pull_request(repo.root, forge, p.pr.number, "dave")
+    merge_approved(repo.root, forge, p.pr.number, "dave", "erin")
     model = repo.read_yaml("registry/models/fraud-detector/model.yaml")
     model["deprecated"] = [{"version": 2, "reason": "label leak"}]
     repo.write("registry/models/fraud-detector/model.yaml", dump(model))
     repo.commit("Deprecate fraud-detector v2")
     before = repo.status()
-    code, out, err = run(capsys, repo, "rollback", "fraud-detector", "--alias", "champion", "--as", "oncall")
+    code, out, err = run_cli("-C", repo.root, "rollback", "fraud-detector", "--alias", "champion", "--as", "oncall")
     assert code == 1 and "version 2 is deprecated: label leak" in out and "fails its gate (deprecated" in err
     assert repo.status() == before and len(forge.list_pull_requests()) == 1
 
 
-def test_the_rollback_help_example_of_a_refused_rollback_works(repo, capsys) -> None:
+def test_the_rollback_help_example_of_a_refused_rollback_works(repo, run_cli) -> None:
     import click
 
     text = cli.commands["rollback"].get_help(click.Context(cli.commands["rollback"], info_name="rollback"))
@@ -539,24 +508,12 @@ def test_the_rollback_help_example_of_a_refused_rollback_works(repo, capsys) -> 
     line = next(l for l in text.splitlines() if "--to 1" in l)
     args = shlex.split(line.split("#")[0])
     assert args[0] == "mlgate" and "exit 1" in line
-    code, out, _ = run(capsys, repo, *args[1:], "--as", "oncall")
+    code, out, _ = run_cli("-C", repo.root, *args[1:], "--as", "oncall")
     assert code == 1 and "fail     deprecated" in out
 
 
 def test_register_library_still_reports_the_open_pull_request(repo, forge, training) -> None:
-    kw = dict(
-        artifact=str(training / "alice.bin"),
-        eval_file=str(training / "eval.yaml"),
-        card_file=str(training / "card.md"),
-        author="alice",
-        lineage={
-            "run_id": "r",
-            "git_sha": "a" * 40,
-            "code_repo": "https://x.test/y",
-            "dataset": {"uri": "s3://d/x", "sha256": DIGEST},
-        },
-        forge=forge,
-    )
+    kw = {**training["alice"].register_kwargs(), "author": "alice", "forge": forge}
     first = register(repo.root, "search-ranker", **kw)
     with pytest.raises(ForgeError, match=r"already has an open pull request \(#1\) with this very change") as info:
         register(repo.root, "search-ranker", **kw)

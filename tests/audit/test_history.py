@@ -12,7 +12,6 @@ import pytest
 
 from mlgate.audit.history import history, holder_at, parse_when
 from mlgate.cli import main
-from mlgate.forge.github import GitHubForge
 from mlgate.forge.local import LocalForge
 from mlgate.infra.resources import example_registry_dir, schemas_dir
 from mlgate.testing import RegistryRepo
@@ -195,63 +194,51 @@ def _merged_as(repo: RegistryRepo) -> dict[int, str]:
     return {e.pr: e.commit for e in history(repo.root).events if e.pr}
 
 
-def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo) -> None:
+def test_approvers_from_github_are_fetched_once_and_cached(audited: RegistryRepo, gh: StandIn) -> None:
     merged = _merged_as(audited)
-    with StandIn() as gh:
-        for login in ("dave", "erin", "frank", "carol", "mallory", "gina", "alice", "bob"):
-            gh.collaborator(login, "write")
-        gh.state.teams["acme/ml-leads"] = {"dave"}
-        gh.add_pull(12, "alice", "a" * 40)
-        gh.review(12, "dave", "APPROVED")
-        gh.review(12, "erin", "COMMENTED")
-        gh.review(12, "frank", "APPROVED")
-        gh.review(12, "frank", "CHANGES_REQUESTED")
-        gh.merge(12, merged[12], "carol")
-        gh.add_pull(13, "bob", "b" * 40)
-        gh.review(13, "bob", "APPROVED")  # self-approval is not an approval
-        gh.merge(13, merged[13], "erin")
-        forge = GitHubForge("acme/registry", gh.state.token, gh.url)
-        events = {e.pr: e for e in history(audited.root, forge=forge).events if e.pr}
-        assert [a.login for a in events[12].approvers] == ["dave"] and events[12].approvers[0].at.endswith("Z")
-        assert [(n.login, n.reason) for n in events[12].not_counted] == [("frank", "changes requested")]
-        assert events[12].merger == "carol"
-        assert (events[13].approvers, events[13].merger) == ((), "erin")
-        assert [(n.login, n.reason) for n in events[13].not_counted] == [
-            ("bob", "the author cannot approve their own change")
-        ]
-        pulls = [r for r in gh.state.requests if "/pulls/" in r[1]]
-        assert len(pulls) == 6  # each PR, its reviews and its commits (who pushed), once
-        again = {
-            e.pr: e
-            for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
-            if e.pr
-        }
-        assert [r for r in gh.state.requests if "/pulls/" in r[1]] == pulls  # served from .git/mlgate/cache
-        assert again[12].approvers == events[12].approvers
-        # events without a pull request have no approvers, rather than unknown ones
-        assert all(e.approvers == () for e in history(audited.root, forge=forge).events if e.pr is None)
+    gh.collaborators("dave", "erin", "frank", "carol", "mallory", "gina", "alice", "bob")
+    gh.state.teams["acme/ml-leads"] = {"dave"}
+    gh.add_pull(12, "alice", "a" * 40)
+    gh.review(12, "dave", "APPROVED")
+    gh.review(12, "erin", "COMMENTED")
+    gh.review(12, "frank", "APPROVED")
+    gh.review(12, "frank", "CHANGES_REQUESTED")
+    gh.merge(12, merged[12], "carol")
+    gh.add_pull(13, "bob", "b" * 40)
+    gh.review(13, "bob", "APPROVED")  # self-approval is not an approval
+    gh.merge(13, merged[13], "erin")
+    forge = gh.forge()
+    events = {e.pr: e for e in history(audited.root, forge=forge).events if e.pr}
+    assert [a.login for a in events[12].approvers] == ["dave"] and events[12].approvers[0].at.endswith("Z")
+    assert [(n.login, n.reason) for n in events[12].not_counted] == [("frank", "changes requested")]
+    assert events[12].merger == "carol"
+    assert (events[13].approvers, events[13].merger) == ((), "erin")
+    assert [(n.login, n.reason) for n in events[13].not_counted] == [
+        ("bob", "the author cannot approve their own change")
+    ]
+    pulls = [r for r in gh.state.requests if "/pulls/" in r[1]]
+    assert len(pulls) == 6  # each PR, its reviews and its commits (who pushed), once
+    again = {e.pr: e for e in history(audited.root, forge=gh.forge()).events if e.pr}
+    assert [r for r in gh.state.requests if "/pulls/" in r[1]] == pulls  # served from .git/mlgate/cache
+    assert again[12].approvers == events[12].approvers
+    # events without a pull request have no approvers, rather than unknown ones
+    assert all(e.approvers == () for e in history(audited.root, forge=forge).events if e.pr is None)
 
 
-def test_history_counts_exactly_what_the_gate_counted(audited: RegistryRepo) -> None:
+def test_history_counts_exactly_what_the_gate_counted(audited: RegistryRepo, gh: StandIn) -> None:
     """The champion gate of the base policy asks for @acme/ml-leads or carol: an approval from anyone else, on an
     older commit, or by the author is listed as not counted, with the gate's own reason."""
     merged = _merged_as(audited)
-    with StandIn() as gh:
-        for login in ("dave", "erin", "frank", "carol", "mallory", "gina", "alice", "bob"):
-            gh.collaborator(login, "write")
-        gh.state.teams["acme/ml-leads"] = {"dave"}
-        gh.add_pull(12, "alice", "a" * 40)
-        gh.review(12, "dave", "APPROVED")
-        gh.review(12, "mallory", "APPROVED")  # not in the champion gate's allowed set
-        gh.review(12, "gina", "APPROVED", commit="f" * 40)  # approved a commit the author later replaced
-        gh.review(12, "alice", "APPROVED")
-        gh.review(12, "carol", "APPROVED")
-        gh.merge(12, merged[12], "carol")
-        event = next(
-            e
-            for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
-            if e.pr == 12
-        )
+    gh.collaborators("dave", "erin", "frank", "carol", "mallory", "gina", "alice", "bob")
+    gh.state.teams["acme/ml-leads"] = {"dave"}
+    gh.add_pull(12, "alice", "a" * 40)
+    gh.review(12, "dave", "APPROVED")
+    gh.review(12, "mallory", "APPROVED")  # not in the champion gate's allowed set
+    gh.review(12, "gina", "APPROVED", commit="f" * 40)  # approved a commit the author later replaced
+    gh.review(12, "alice", "APPROVED")
+    gh.review(12, "carol", "APPROVED")
+    gh.merge(12, merged[12], "carol")
+    event = next(e for e in history(audited.root, forge=gh.forge()).events if e.pr == 12)
     assert [a.login for a in event.approvers] == ["carol", "dave"]
     reasons = {n.login: n.reason for n in event.not_counted}
     assert reasons["mallory"] == "not in @acme/ml-leads, carol"
@@ -259,25 +246,24 @@ def test_history_counts_exactly_what_the_gate_counted(audited: RegistryRepo) -> 
     assert reasons["alice"] == "the author cannot approve their own change"
 
 
-def test_an_unreachable_forge_leaves_approvers_unknown(audited: RegistryRepo, capsys, monkeypatch) -> None:
-    with StandIn() as gh:
-        monkeypatch.setenv("GITHUB_TOKEN", gh.state.token)
-        gh.state.rate_limited = True
-        code = main(
-            [
-                "-C",
-                str(audited.root),
-                "history",
-                "--forge",
-                "github",
-                "--github-repo",
-                "acme/registry",
-                "--github-url",
-                gh.url,
-                "--format",
-                "json",
-            ]
-        )
+def test_an_unreachable_forge_leaves_approvers_unknown(audited: RegistryRepo, gh: StandIn, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", gh.state.token)
+    gh.state.rate_limited = True
+    code = main(
+        [
+            "-C",
+            str(audited.root),
+            "history",
+            "--forge",
+            "github",
+            "--github-repo",
+            "acme/registry",
+            "--github-url",
+            gh.url,
+            "--format",
+            "json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0
     doc = json.loads(out)
@@ -285,47 +271,37 @@ def test_an_unreachable_forge_leaves_approvers_unknown(audited: RegistryRepo, ca
     assert "approvers of #12 unknown: GitHub rate limit exceeded" in err
 
 
-def test_history_reads_git_with_a_constant_number_of_processes(audited: RegistryRepo, monkeypatch) -> None:
-    started = []
-    real = subprocess.Popen
-
-    class Counting(real):  # type: ignore[misc, valid-type]
-        def __init__(self, args, *a, **kw):  # noqa: ANN001
-            started.append(args)
-            super().__init__(args, *a, **kw)
-
-    monkeypatch.setattr(subprocess, "Popen", Counting)
+def test_history_reads_git_with_a_constant_number_of_processes(audited: RegistryRepo, processes: list) -> None:
+    processes.clear()  # only what history starts
     history(audited.root)
-    first = len(started)
+    first = len(processes)
     for i in range(20):
         audited.edit_yaml(CHAMPION, version=3 - i % 2)
         audited.commit(f"flip {i}")
-    started.clear()
+    processes.clear()
     assert len(history(audited.root).events) == 46
-    assert len(started) == first <= 5, started
+    assert len(processes) == first <= 5, processes
 
 
-def test_a_subject_naming_a_pull_request_is_checked_against_the_forge(audited: RegistryRepo) -> None:
+def test_a_subject_naming_a_pull_request_is_checked_against_the_forge(audited: RegistryRepo, gh: StandIn) -> None:
     """Anyone can end a commit subject with "(#12)": history credits the commit to #12 only if the forge
     merged #12 as that commit, so #12's author and approvers are never lent to another change."""
     merged = _merged_as(audited)
     audited.edit_yaml("registry/models/fraud-detector/aliases/challenger.yaml", version=1)
     forged = audited.commit("Move challenger to v1 (#12)", author="mallory <mallory@example.com>")
-    with StandIn() as gh:
-        for login in ("dave", "erin", "frank", "carol", "mallory", "gina", "alice", "bob"):
-            gh.collaborator(login, "write")
-        gh.state.teams["acme/ml-leads"] = {"dave"}
-        gh.add_pull(12, "alice", "a" * 40)
-        gh.review(12, "dave", "APPROVED")
-        gh.merge(12, merged[12], "carol")
-        result = history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url))
+    gh.collaborators("dave", "erin", "frank", "carol", "mallory", "gina", "alice", "bob")
+    gh.state.teams["acme/ml-leads"] = {"dave"}
+    gh.add_pull(12, "alice", "a" * 40)
+    gh.review(12, "dave", "APPROVED")
+    gh.merge(12, merged[12], "carol")
+    result = history(audited.root, forge=gh.forge())
     event = next(e for e in result.events if e.commit == forged)
     assert (event.pr, event.author, event.approvers) == (None, "mallory", ())
     assert any("names #12" in w for w in result.warnings)
     assert [a.login for a in next(e for e in result.events if e.pr == 12).approvers] == ["dave"]
 
 
-def test_a_revert_trailer_does_not_buy_the_rollback_rule(audited: RegistryRepo) -> None:
+def test_a_revert_trailer_does_not_buy_the_rollback_rule(audited: RegistryRepo, gh: StandIn) -> None:
     """A commit body saying 'This reverts commit ...' makes the event a rollback, but the approvals are counted
     with the rule the gate applied: the full champion rule for a version the alias never held."""
     audited.branch("sneaky", "main")
@@ -333,19 +309,13 @@ def test_a_revert_trailer_does_not_buy_the_rollback_rule(audited: RegistryRepo) 
     audited.commit("Promote v1\n\nThis reverts commit 1234567.")
     audited.merge("sneaky", message="Merge pull request #21 from acme/sneaky")
     merged = _merged_as(audited)
-    with StandIn() as gh:
-        for login in ("dave", "erin", "frank"):
-            gh.collaborator(login, "write")
-        gh.state.teams["acme/ml-leads"] = {"dave", "erin"}
-        gh.add_pull(21, "alice", "d" * 40)
-        for user in ("dave", "erin", "frank"):
-            gh.review(21, user, "APPROVED")
-        gh.merge(21, merged[21], "carol")
-        event = next(
-            e
-            for e in history(audited.root, forge=GitHubForge("acme/registry", gh.state.token, gh.url)).events
-            if e.pr == 21
-        )
+    gh.collaborators("dave", "erin", "frank")
+    gh.state.teams["acme/ml-leads"] = {"dave", "erin"}
+    gh.add_pull(21, "alice", "d" * 40)
+    for user in ("dave", "erin", "frank"):
+        gh.review(21, user, "APPROVED")
+    gh.merge(21, merged[21], "carol")
+    event = next(e for e in history(audited.root, forge=gh.forge()).events if e.pr == 21)
     assert event.kind == "rollback"  # what the trailer says
     assert [a.login for a in event.approvers] == ["dave", "erin"]  # what the champion gate counts
     assert [n.login for n in event.not_counted] == ["frank"]

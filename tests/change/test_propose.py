@@ -10,56 +10,31 @@ import pytest
 
 from mlgate import Registry, validate_repo
 from mlgate.change.propose import GateFailed, MergeRefused, merge_pull_request, promote, register, rollback
-from mlgate.cli import main
 from mlgate.errors import CheckFailed, InputError, NotFoundError, UsageError
 from mlgate.forge import ForgeError
 from mlgate.forge.local import LocalForge
 from mlgate.registry.artifacts import describe_local
-from mlgate.testing import RegistryRepo
+from mlgate.testing import DATASET_SHA256, RegistryRepo, TrainingRun, approve, lineage
 
-DIGEST = hashlib.sha256(b"data").hexdigest()
-LINEAGE = {
-    "run_id": "run-9",
-    "git_sha": "c" * 40,
-    "code_repo": "https://github.com/acme/fraud",
-    "dataset": {"uri": "s3://d/q4.parquet", "sha256": DIGEST},
-    "params": {"lr": 0.1},
-}
+#: a digest given for an artifact mlgate cannot read (a remote URI)
+REMOTE_SHA256 = hashlib.sha256(b"remote weights").hexdigest()
 
 
 @pytest.fixture
-def forge(repo: RegistryRepo) -> LocalForge:
-    f = LocalForge(repo.root)
-    f.set_team("@acme/ml-leads", ["dave", "erin"])
-    f.set_team("@acme/ml-platform", ["pat"])
-    return f
-
-
-@pytest.fixture
-def inputs(tmp_path: Path) -> dict[str, Path]:
-    d = tmp_path / "out"
-    d.mkdir()
-    (d / "model.onnx").write_bytes(b"\x00weights" * 1000)
-    (d / "eval.yaml").write_text(
-        f"dataset: {{name: holdout, sha256: {DIGEST}}}\nmetrics: {{auc: 0.93, latency_p99_ms: 30}}\n"
+def training(tmp_path: Path) -> TrainingRun:
+    """Version 4 of fraud-detector as a training run leaves it: good enough for champion, with its bias audit."""
+    return TrainingRun.write(
+        tmp_path / "out",
+        artifact=b"\x00weights" * 1000,
+        artifact_name="model.onnx",
+        metrics={"auc": 0.93, "latency_p99_ms": 30},
+        evidence={"bias_audit": "# audit\nfine\n"},
     )
-    (d / "card.md").write_text("# v4\n## Intended use\nx\n## Training data\nx\n## Evaluation\nx\n## Limitations\nx\n")
-    (d / "bias-audit.md").write_text("# audit\nfine\n")
-    return {p.stem.replace("-", "_") if p.suffix == ".md" and p.stem != "card" else p.stem: p for p in d.iterdir()}
 
 
-def _register(repo, inputs, forge, **kw):
-    args = dict(
-        artifact=str(inputs["model"]),
-        eval_file=str(inputs["eval"]),
-        card_file=str(inputs["card"]),
-        author="alice",
-        evidence={"bias_audit": str(inputs["bias_audit"])},
-        lineage=LINEAGE,
-        forge=forge,
-    )
-    args.update(kw)
-    return register(repo.root, kw.pop("model", "fraud-detector"), **{k: v for k, v in args.items() if k != "model"})
+def _register(repo, training: TrainingRun, forge, **kw):
+    args = {**training.register_kwargs(params={"lr": 0.1}), "author": "alice", "forge": forge, **kw}
+    return register(repo.root, args.pop("model", "fraud-detector"), **args)
 
 
 def _worktree(repo: RegistryRepo) -> tuple[str, str, str]:
@@ -70,26 +45,26 @@ def _worktree(repo: RegistryRepo) -> tuple[str, str, str]:
     )
 
 
-def test_register_writes_the_next_version_on_a_branch_and_opens_a_pr(repo, inputs, forge) -> None:
+def test_register_writes_the_next_version_on_a_branch_and_opens_a_pr(repo, training, forge) -> None:
     before = _worktree(repo)
-    p = _register(repo, inputs, forge)
+    p = _register(repo, training, forge)
     assert (p.version, p.branch, p.pr.number) == (4, "mlgate/register-fraud-detector-v4", 1)
     assert _worktree(repo) == before  # no checkout, nothing staged
     reg = Registry.open(repo.root, p.branch)
     v = reg.version("fraud-detector", 4)
-    info = describe_local(inputs["model"])
+    info = describe_local(training.artifact)
     assert (v.artifact.sha256, v.artifact.size, v.artifact.format) == (info.sha256, 8000, "onnx")
-    assert v.artifact.uri == inputs["model"].resolve().as_uri()
+    assert v.artifact.uri == training.artifact.resolve().as_uri()
     assert dict(v.evidence) == {"bias_audit": "bias-audit.md"} and v.created_by == "alice"
     assert reg.eval("fraud-detector", 4).metrics["auc"] == 0.93
     assert forge.pull_request(1).head_sha == p.commit and forge.pull_request(1).author == "alice"
     assert validate_repo(repo.root, base="main", head=p.branch).ok
 
 
-def test_register_a_new_model_needs_its_description_and_owners(repo, inputs, forge) -> None:
+def test_register_a_new_model_needs_its_description_and_owners(repo, training, forge) -> None:
     with pytest.raises(UsageError, match="is new: pass --model-description and at least one --owner"):
-        _register(repo, inputs, forge, model="new-model")
-    p = _register(repo, inputs, forge, model="new-model", model_description="A new one.", owners=["@acme/ml-leads"])
+        _register(repo, training, forge, model="new-model")
+    p = _register(repo, training, forge, model="new-model", model_description="A new one.", owners=["@acme/ml-leads"])
     assert p.version == 1
     assert Registry.open(repo.root, p.branch).model("new-model").owners == ("@acme/ml-leads",)
 
@@ -98,66 +73,63 @@ def test_register_a_new_model_needs_its_description_and_owners(repo, inputs, for
     ("change", "error", "words"),
     [
         (
-            lambda i: i["eval"].write_text("dataset: {name: h, sha256: 12}\n"),
+            lambda r: r.eval_file.write_text("dataset: {name: h, sha256: 12}\n"),
             UsageError,
             r"eval.yaml \(from .* would be invalid",
         ),
-        (lambda i: i["eval"].write_text("metrics: [1\n"), InputError, "eval.yaml"),
-        (lambda i: i["card"].write_text("  \n"), InputError, "the model card is empty"),
-        (lambda i: i["model"].unlink(), InputError, "artifact not found"),
+        (lambda r: r.eval_file.write_text("metrics: [1\n"), InputError, "eval.yaml"),
+        (lambda r: r.card_file.write_text("  \n"), InputError, "the model card is empty"),
+        (lambda r: r.artifact.unlink(), InputError, "artifact not found"),
     ],
     ids=["eval-schema", "eval-yaml", "empty-card", "no-artifact"],
 )
-def test_register_refuses_bad_input_and_leaves_nothing(repo, inputs, forge, change, error, words) -> None:
+def test_register_refuses_bad_input_and_leaves_nothing(repo, training, forge, change, error, words) -> None:
     before = repo.status()
-    change(inputs)
+    change(training)
     with pytest.raises(error, match=words):
-        _register(repo, inputs, forge)
+        _register(repo, training, forge)
     assert repo.status() == before
     assert forge.list_pull_requests() == []
 
 
-def test_register_names_the_missing_lineage_option(repo, inputs, forge) -> None:
+def test_register_names_the_missing_lineage_option(repo, training, forge) -> None:
     with pytest.raises(UsageError, match=r"missing required field 'lineage.run_id' \(pass --run-id\)"):
-        _register(repo, inputs, forge, lineage={k: v for k, v in LINEAGE.items() if k != "run_id"})
+        _register(repo, training, forge, lineage={k: v for k, v in lineage().items() if k != "run_id"})
 
 
-def test_register_a_remote_uri_needs_its_digest(repo, inputs, forge) -> None:
+def test_register_a_remote_uri_needs_its_digest(repo, training, forge) -> None:
     with pytest.raises(UsageError, match="needs --sha256, --size and --format"):
-        _register(repo, inputs, forge, artifact="s3://bucket/model.onnx")
+        _register(repo, training, forge, artifact="s3://bucket/model.onnx")
     p = _register(
         repo,
-        inputs,
+        training,
         forge,
         artifact="s3://bucket/model.onnx",
-        artifact_sha256=DIGEST,
+        artifact_sha256=REMOTE_SHA256,
         artifact_size=5,
         artifact_format="onnx",
     )
     assert Registry.open(repo.root, p.branch).version("fraud-detector", 4).artifact.uri == "s3://bucket/model.onnx"
 
 
-def test_register_checks_a_given_digest_of_a_local_file(repo, inputs, forge) -> None:
+def test_register_checks_a_given_digest_of_a_local_file(repo, training, forge) -> None:
     with pytest.raises(InputError, match="not the 0000"):
-        _register(repo, inputs, forge, artifact_sha256="0" * 64)
+        _register(repo, training, forge, artifact_sha256="0" * 64)
 
 
-def test_store_is_content_addressed_and_idempotent(repo, inputs, forge, tmp_path: Path) -> None:
+def test_store_is_content_addressed_and_idempotent(repo, training, forge, tmp_path: Path) -> None:
     store = tmp_path / "store"
-    p = _register(repo, inputs, forge, store=str(store), open_pr=False)
-    digest = describe_local(inputs["model"]).sha256
+    p = _register(repo, training, forge, store=str(store), open_pr=False)
+    digest = describe_local(training.artifact).sha256
     stored = store / "sha256" / digest[:2] / digest
-    assert stored.read_bytes() == inputs["model"].read_bytes()
+    assert stored.read_bytes() == training.artifact.read_bytes()
     assert Registry.open(repo.root, p.branch).version("fraud-detector", 4).artifact.uri == stored.resolve().as_uri()
     mtime = stored.stat().st_mtime_ns
     register(
         repo.root,
         "search-ranker",
-        artifact=str(inputs["model"]),
-        eval_file=str(inputs["eval"]),
-        card_file=str(inputs["card"]),
         author="bob",
-        lineage=LINEAGE,
+        **{**training.register_kwargs(), "evidence": {}},
         store=f"file://{store}",
         open_pr=False,
     )
@@ -178,20 +150,20 @@ def test_folder_artifacts_have_a_deterministic_digest(tmp_path: Path) -> None:
     assert describe_local(tmp_path / "model1").sha256 != digests[0].sha256
 
 
-def test_two_registrations_of_the_same_number_collide(repo, inputs, forge) -> None:
-    _register(repo, inputs, forge)
+def test_two_registrations_of_the_same_number_collide(repo, training, forge) -> None:
+    _register(repo, training, forge)
     before = repo.status()
     with pytest.raises(
         ForgeError, match=r"branch 'mlgate/register-fraud-detector-v4' already has an open pull request \(#1\)"
     ):
-        _register(repo, inputs, forge)
-    inputs["eval"].write_text(f"dataset: {{name: other, sha256: {DIGEST}}}\nmetrics: {{auc: 0.99}}\n")
+        _register(repo, training, forge)
+    training.eval_file.write_text(f"dataset: {{name: other, sha256: {DATASET_SHA256}}}\nmetrics: {{auc: 0.99}}\n")
     with pytest.raises(
         UsageError,
         match=r"already exists with another change \(its files differ from what this run would "
         r"write\); it is the head of open pull request #1",
     ):
-        _register(repo, inputs, forge, evidence={})
+        _register(repo, training, forge, evidence={})
     assert repo.status() == before
 
 
@@ -219,17 +191,12 @@ def test_promote_refuses_a_failing_gate_unless_forced(repo, forge) -> None:
     assert p.pr.number == 1 and ":x: fail" in p.body
 
 
-def test_promote_needs_a_merged_version(repo, inputs, forge) -> None:
-    _register(repo, inputs, forge)
+def test_promote_needs_a_merged_version(repo, training, forge) -> None:
+    _register(repo, training, forge)
     with pytest.raises(NotFoundError, match="no version 4; versions: 1, 2, 3 on main"):
         promote(repo.root, "fraud-detector", 4, "champion", author="alice", forge=forge)
     with pytest.raises(UsageError, match="already points at version 2"):
         promote(repo.root, "fraud-detector", 2, "champion", author="alice", forge=forge)
-
-
-def _approve(forge: LocalForge, number: int, *users: str) -> None:
-    for u in users:
-        forge.review(number, u, "APPROVED")
 
 
 def test_merge_refuses_until_approved_then_merges_like_github(repo, forge) -> None:
@@ -239,7 +206,7 @@ def test_merge_refuses_until_approved_then_merges_like_github(repo, forge) -> No
         merge_pull_request(repo.root, forge, 1, "dave")
     assert [f.rule for f in info.value.report.errors] == ["MG406"]
     assert repo.rev("main") == main_before
-    _approve(forge, 1, "dave", "erin")
+    approve(forge, 1, "dave", "erin")
     sha, report = merge_pull_request(repo.root, forge, 1, "dave")
     assert report.ok and repo.rev("main") == sha
     assert repo.git.git("log", "-1", "--format=%P%n%an%n%s%n%b", "main").splitlines()[:4] == [
@@ -257,7 +224,7 @@ def test_merge_refuses_until_approved_then_merges_like_github(repo, forge) -> No
 
 def test_an_approval_goes_stale_when_the_branch_moves(repo, forge) -> None:
     p = promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
-    _approve(forge, 1, "dave", "erin")
+    approve(forge, 1, "dave", "erin")
     repo.switch(p.branch)
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", note="changed after review")
     repo.commit("tweak")
@@ -269,7 +236,7 @@ def test_an_approval_goes_stale_when_the_branch_moves(repo, forge) -> None:
 
 def test_merge_refuses_a_dirty_checkout_of_the_base(repo, forge) -> None:
     promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
-    _approve(forge, 1, "dave", "erin")
+    approve(forge, 1, "dave", "erin")
     repo.write(
         "registry/models/fraud-detector/model.yaml",
         repo.path("registry/models/fraud-detector/model.yaml").read_text() + "# local edit\n",
@@ -283,7 +250,7 @@ def test_merge_refuses_a_dirty_checkout_of_the_base(repo, forge) -> None:
 def test_a_merge_is_rejudged_against_the_moved_base(repo, forge) -> None:
     """PR 1 promotes v2; meanwhile PR 2 deprecates v2 and merges first: PR 1 can no longer merge."""
     promote(repo.root, "search-ranker", 2, "champion", author="alice", forge=forge)
-    _approve(forge, 1, "dave", "erin")
+    approve(forge, 1, "dave", "erin")
     repo.branch("deprecate-v2")
     model = repo.read_yaml("registry/models/search-ranker/model.yaml")
     model["deprecated"] = [{"version": 2, "reason": "leaks labels"}]
@@ -294,7 +261,7 @@ def test_a_merge_is_rejudged_against_the_moved_base(repo, forge) -> None:
     pr2 = forge.open_pull_request(
         title="Deprecate v2", body="", head="deprecate-v2", base="main", labels=[], author="bob"
     )
-    _approve(forge, pr2.number, "dave")
+    approve(forge, pr2.number, "dave")
     merge_pull_request(repo.root, forge, pr2.number, "pat")
     with pytest.raises(MergeRefused) as info:
         merge_pull_request(repo.root, forge, 1, "dave")
@@ -304,16 +271,16 @@ def test_a_merge_is_rejudged_against_the_moved_base(repo, forge) -> None:
 def test_merge_conflict_is_refused(repo, forge) -> None:
     promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
     promote(repo.root, "fraud-detector", 1, "champion", author="bob", forge=forge, force=True)
-    _approve(forge, 1, "dave", "erin")
+    approve(forge, 1, "dave", "erin")
     merge_pull_request(repo.root, forge, 1, "dave")
-    _approve(forge, 2, "dave", "erin")
+    approve(forge, 2, "dave", "erin")
     with pytest.raises(CheckFailed, match="conflicts with main"):
         merge_pull_request(repo.root, forge, 2, "dave")
 
 
 def test_rollback_reverts_the_last_change(repo, forge) -> None:
     promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
-    _approve(forge, 1, "dave", "erin")
+    approve(forge, 1, "dave", "erin")
     merge_sha, _ = merge_pull_request(repo.root, forge, 1, "dave")
     p = rollback(repo.root, "fraud-detector", "champion", author="oncall", forge=forge)
     assert p.title == 'Revert "Promote fraud-detector v3 to champion"'
@@ -321,7 +288,7 @@ def test_rollback_reverts_the_last_change(repo, forge) -> None:
     assert (p.gate.kind, p.gate.from_version, p.gate.to_version) == ("rollback", 3, 2)
     path = "registry/models/fraud-detector/aliases/champion.yaml"
     assert repo.git.tree(p.branch).read(path) == repo.git.tree(f"{merge_sha}^1").read(path)  # the exact old bytes
-    _approve(forge, 2, "mallory")
+    approve(forge, 2, "mallory")
     merge_pull_request(repo.root, forge, 2, "mallory")
     assert Registry.open(repo.root, "main").resolve("models:/fraud-detector@champion").version.version == 2
 
@@ -360,25 +327,22 @@ def test_a_failure_while_opening_the_pr_removes_the_branch(repo) -> None:
     )
 
 
-def test_cli_flow(repo, inputs, capsys) -> None:
+def test_cli_flow(repo, training, run_cli) -> None:
     def run(*args: str) -> tuple[int, str, str]:
-        code = main(["-C", str(repo.root), *args])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
+        return run_cli("-C", repo.root, *args)
 
     LocalForge(repo.root).set_team("@acme/ml-leads", ["dave", "erin"])
     code, out, _ = run(
         "register",
         "fraud-detector",
         "--artifact",
-        str(inputs["model"]),
+        str(training.artifact),
         "--eval",
-        str(inputs["eval"]),
+        str(training.eval_file),
         "--card",
-        str(inputs["card"]),
+        str(training.card_file),
         "--evidence",
-        f"bias_audit={inputs['bias_audit']}",
+        f"bias_audit={training.evidence['bias_audit']}",
         "--run-id",
         "r1",
         "--git-sha",
@@ -388,7 +352,7 @@ def test_cli_flow(repo, inputs, capsys) -> None:
         "--dataset-uri",
         "s3://d/x",
         "--dataset-sha256",
-        DIGEST,
+        DATASET_SHA256,
         "--param",
         "lr=0.1",
         "--param",

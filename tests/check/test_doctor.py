@@ -40,37 +40,33 @@ ADMINS_MAY_BYPASS = {"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode
 
 
 @pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch):
-    with StandIn() as server:
-        monkeypatch.setenv("GITHUB_TOKEN", server.state.token)
-        monkeypatch.setenv("GITHUB_API_URL", server.url)
-        monkeypatch.setenv("GITHUB_REPOSITORY", "acme/registry")
-        yield server
+def gh(gh: StandIn, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    """The stand-in, found by every doctor run here through GitHub Actions' variables."""
+    for name, value in gh.environment().items():
+        monkeypatch.setenv(name, value)
+    return gh
 
 
 def required_workflow(gh: StandIn, **kw) -> dict:
     return ruleset_payload(gh, 90, "mlgate validate", [workflows_rule(**kw)], organization=True)
 
 
-def doctor(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["doctor", "--forge", "github", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
+def doctor(run_cli, *args: str) -> tuple[int, str, str]:
+    return run_cli("doctor", "--forge", "github", *args)
 
 
-def statuses(capsys, *args: str) -> tuple[int, dict[str, dict]]:
-    code, out, _ = doctor(capsys, "--json", *args)
+def statuses(run_cli, *args: str) -> tuple[int, dict[str, dict]]:
+    code, out, _ = doctor(run_cli, "--json", *args)
     doc = json.loads(out)
     assert [i["key"] for i in doc["items"]] == KEYS
     return code, {i["key"]: i for i in doc["items"]}
 
 
-def test_classic_protection_and_an_organization_required_workflow_are_all_set(gh: StandIn, capsys) -> None:
+def test_classic_protection_and_an_organization_required_workflow_are_all_set(gh: StandIn, run_cli) -> None:
     gh.state.settings = BranchSettings(
         protection={"main": protection_payload(gh.repo_url())}, rulesets=[required_workflow(gh)]
     )
-    code, out, err = doctor(capsys)
+    code, out, err = doctor(run_cli)
     assert code == 0, out + err
     assert out.startswith(
         "mlgate doctor: acme/registry, branch main (protected by branch protection, "
@@ -85,7 +81,7 @@ def test_classic_protection_and_an_organization_required_workflow_are_all_set(gh
     assert ("GET", "/repos/acme/registry/rules/branches/main") in gh.state.requests
 
 
-def test_rulesets_alone_with_a_merge_queue_are_all_set(gh: StandIn, capsys) -> None:
+def test_rulesets_alone_with_a_merge_queue_are_all_set(gh: StandIn, run_cli) -> None:
     gh.state.settings = BranchSettings(
         rulesets=[
             ruleset_payload(
@@ -102,7 +98,7 @@ def test_rulesets_alone_with_a_merge_queue_are_all_set(gh: StandIn, capsys) -> N
             required_workflow(gh, ref=None, sha="d" * 40),
         ]
     )
-    code, items = statuses(capsys)
+    code, items = statuses(run_cli)
     assert code == 0, items
     assert items["approvals"]["detail"] == "2 required by ruleset 'main' (repository acme/registry, id 7)"
     assert items["up-to-date"]["detail"].startswith("merge queue by ruleset 'main'")
@@ -113,7 +109,7 @@ def test_rulesets_alone_with_a_merge_queue_are_all_set(gh: StandIn, capsys) -> N
     )
 
 
-def test_partial_classic_protection_lists_what_is_missing_with_a_fix_each(gh: StandIn, capsys) -> None:
+def test_partial_classic_protection_lists_what_is_missing_with_a_fix_each(gh: StandIn, run_cli) -> None:
     gh.state.settings = BranchSettings(
         protection={
             "main": protection_payload(
@@ -128,7 +124,7 @@ def test_partial_classic_protection_lists_what_is_missing_with_a_fix_each(gh: St
             )
         }
     )
-    code, out, _ = doctor(capsys)
+    code, out, _ = doctor(run_cli)
     assert code == 1
     lines = out.splitlines()
     assert "[x] pull request required" in out
@@ -150,19 +146,19 @@ def test_partial_classic_protection_lists_what_is_missing_with_a_fix_each(gh: St
     assert out.endswith("1 of 10 set, 9 missing\n")
 
 
-def test_unprotected_branch_says_so(gh: StandIn, capsys) -> None:
-    code, items = statuses(capsys)
+def test_unprotected_branch_says_so(gh: StandIn, run_cli) -> None:
+    code, items = statuses(run_cli)
     assert code == 1 and all(i["status"] == "missing" for i in items.values())
-    _, out, _ = doctor(capsys)
+    _, out, _ = doctor(run_cli)
     assert "note: nothing protects main: no branch protection and no active ruleset applies to it" in out
 
 
 @pytest.mark.parametrize("status", [403, 404])
-def test_protection_hidden_from_a_non_admin_is_said_in_words(gh: StandIn, capsys, status: int) -> None:
+def test_protection_hidden_from_a_non_admin_is_said_in_words(gh: StandIn, run_cli, status: int) -> None:
     gh.state.settings = BranchSettings(
         admin=False, hidden_status=status, rulesets=[ruleset_payload(gh, 7, "main", [pull_request_rule()])]
     )
-    code, out, err = doctor(capsys)
+    code, out, err = doctor(run_cli)
     assert code == 1 and err == ""
     assert (
         f"note: GitHub shows branch protection only to repository admins, and this token is not one (answered "
@@ -173,7 +169,7 @@ def test_protection_hidden_from_a_non_admin_is_said_in_words(gh: StandIn, capsys
     assert "[ ] .github/workflows/validate.yml required from a ruleset" in out  # classic protection cannot set it
 
 
-def test_a_bypass_actor_on_the_only_ruleset_is_missing_no_bypass(gh: StandIn, capsys) -> None:
+def test_a_bypass_actor_on_the_only_ruleset_is_missing_no_bypass(gh: StandIn, run_cli) -> None:
     gh.state.settings = BranchSettings(
         rulesets=[
             ruleset_payload(
@@ -186,7 +182,7 @@ def test_a_bypass_actor_on_the_only_ruleset_is_missing_no_bypass(gh: StandIn, ca
             required_workflow(gh),
         ]
     )
-    code, items = statuses(capsys)
+    code, items = statuses(run_cli)
     assert code == 1
     assert items["no-bypass"] == {
         **items["no-bypass"],
@@ -195,21 +191,21 @@ def test_a_bypass_actor_on_the_only_ruleset_is_missing_no_bypass(gh: StandIn, ca
     }
     # the same rules also enforced, without bypass, by branch protection: nobody gets through both
     gh.state.settings.protection["main"] = protection_payload(gh.repo_url())
-    code, items = statuses(capsys)
+    code, items = statuses(run_cli)
     assert code == 0 and items["no-bypass"]["status"] == "ok"
 
 
-def test_classic_bypass_allowances_are_a_bypass(gh: StandIn, capsys) -> None:
+def test_classic_bypass_allowances_are_a_bypass(gh: StandIn, run_cli) -> None:
     gh.state.settings = BranchSettings(
         protection={"main": protection_payload(gh.repo_url(), bypass_users=("mallory",))},
         rulesets=[required_workflow(gh)],
     )
-    _, items = statuses(capsys)
+    _, items = statuses(run_cli)
     assert items["no-bypass"]["status"] == "missing"
     assert "user mallory (pull request requirements)" in items["no-bypass"]["detail"]
 
 
-def test_a_hidden_bypass_list_is_unknown(gh: StandIn, capsys) -> None:
+def test_a_hidden_bypass_list_is_unknown(gh: StandIn, run_cli) -> None:
     gh.state.settings = BranchSettings(
         can_see_bypass=False,
         rulesets=[
@@ -217,12 +213,12 @@ def test_a_hidden_bypass_list_is_unknown(gh: StandIn, capsys) -> None:
             required_workflow(gh),
         ],
     )
-    code, items = statuses(capsys)
+    code, items = statuses(run_cli)
     assert code == 1 and items["no-bypass"]["status"] == "unknown"
     assert items["no-bypass"]["detail"].startswith("the bypass list is hidden from this token: ruleset 'main'")
 
 
-def test_rulesets_in_evaluate_mode_or_for_other_branches_or_workflows_do_not_count(gh: StandIn, capsys) -> None:
+def test_rulesets_in_evaluate_mode_or_for_other_branches_or_workflows_do_not_count(gh: StandIn, run_cli) -> None:
     gh.state.settings = BranchSettings(
         protection={"main": protection_payload(gh.repo_url())},
         rulesets=[
@@ -233,23 +229,23 @@ def test_rulesets_in_evaluate_mode_or_for_other_branches_or_workflows_do_not_cou
             ruleset_payload(gh, 3, "other", [workflows_rule(".github/workflows/lint.yml")], organization=True),
         ],
     )
-    code, items = statuses(capsys)
+    code, items = statuses(run_cli)
     assert code == 1 and items["required-workflow"]["status"] == "missing"
-    code, items = statuses(capsys, "--branch", "release/2.x")  # a branch name with a slash reaches GitHub quoted
+    code, items = statuses(run_cli, "--branch", "release/2.x")  # a branch name with a slash reaches GitHub quoted
     assert items["required-workflow"]["status"] == "ok" and items["pull-request"]["status"] == "missing"
     assert ("GET", "/repos/acme/registry/rules/branches/release%2F2.x") in gh.state.requests
 
 
-def test_a_branch_that_does_not_exist_is_a_usage_error(gh: StandIn, capsys) -> None:
+def test_a_branch_that_does_not_exist_is_a_usage_error(gh: StandIn, run_cli) -> None:
     gh.state.settings = BranchSettings(branches=("main",))
-    code, out, err = doctor(capsys, "--branch", "mian")
+    code, out, err = doctor(run_cli, "--branch", "mian")
     assert code == 2 and out == ""
     assert (
         err == "mlgate: error: GitHub has no branch 'mian' in acme/registry: pass the registry's branch with --branch\n"
     )
 
 
-def test_odd_payloads_never_crash(gh: StandIn, capsys) -> None:
+def test_odd_payloads_never_crash(gh: StandIn, run_cli) -> None:
     odd = protection_payload(gh.repo_url())
     odd.update(
         enforce_admins=True, allow_force_pushes=None, required_status_checks={"contexts": "validate", "checks": [1]}
@@ -267,7 +263,7 @@ def test_odd_payloads_never_crash(gh: StandIn, capsys) -> None:
         bypass=({"actor_type": "User"},),
     )
     gh.state.settings = BranchSettings(protection={"main": odd}, rulesets=[ruleset])
-    code, items = statuses(capsys)
+    code, items = statuses(run_cli)
     assert code == 1
     assert items["pull-request"]["status"] == "ok" and items["approvals"]["status"] == "missing"
     assert items["force-push"]["status"] == "missing" and items["status-check"]["status"] == "missing"
@@ -290,22 +286,22 @@ def test_library_use_without_the_cli(gh: StandIn) -> None:
     ],
     ids=["401", "no-such-repository", "html-instead-of-json", "local-forge"],
 )
-def test_unreachable_or_wrong_usage_exits_2_in_one_line(gh: StandIn, capsys, setup, args, words: str) -> None:
+def test_unreachable_or_wrong_usage_exits_2_in_one_line(gh: StandIn, run_cli, setup, args, words: str) -> None:
     setup(gh)
-    code, out, err = doctor(capsys, *args)
+    code, out, err = doctor(run_cli, *args)
     assert code == 2 and out == ""
     assert err.startswith("mlgate: error: ") and err.count("\n") == 1 and words in err
 
 
-def test_no_token_and_no_server(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_token_and_no_server(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/registry")
-    code, _, err = doctor(capsys)
+    code, _, err = doctor(run_cli)
     assert code == 2 and "set GITHUB_TOKEN" in err
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("GITHUB_TOKEN", "t")
-    code, _, err = doctor(capsys, "--github-url", f"http://127.0.0.1:{port}")
+    code, _, err = doctor(run_cli, "--github-url", f"http://127.0.0.1:{port}")
     assert code == 2 and err.startswith("mlgate: error: ") and err.count("\n") == 1
 
 
@@ -329,19 +325,19 @@ def test_the_help_examples_work(gh: StandIn, capsys, monkeypatch: pytest.MonkeyP
         lambda gh: workflows_rule(ref="refs/pull/7/head"),
     ],
 )
-def test_a_required_workflow_from_a_ref_anyone_can_push_pins_nothing(gh: StandIn, capsys, rule) -> None:
+def test_a_required_workflow_from_a_ref_anyone_can_push_pins_nothing(gh: StandIn, run_cli, rule) -> None:
     gh.state.settings = BranchSettings(
         protection={"main": protection_payload(gh.repo_url())},
         rulesets=[ruleset_payload(gh, 90, "mlgate validate", [rule(gh)], organization=True)],
     )
-    code, items = statuses(capsys)
+    code, items = statuses(run_cli)
     assert code == 1 and items["required-workflow"]["status"] != "ok"
 
 
-def test_a_required_check_from_any_source_is_not_enough(gh: StandIn, capsys) -> None:
+def test_a_required_check_from_any_source_is_not_enough(gh: StandIn, run_cli) -> None:
     """A check required by name only can be satisfied by a commit status anyone with write access posts."""
     protection = protection_payload(gh.repo_url())
     protection["required_status_checks"]["checks"] = [{"context": "validate", "app_id": None}]
     gh.state.settings = BranchSettings(protection={"main": protection}, rulesets=[required_workflow(gh)])
-    code, items = statuses(capsys)
+    code, items = statuses(run_cli)
     assert code == 1 and items["status-check"]["status"] != "ok"

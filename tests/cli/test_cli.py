@@ -11,27 +11,20 @@ import click
 import jsonschema
 import pytest
 
-from mlgate.cli import cli, main
+from mlgate.cli import cli
 from mlgate.infra.resources import schemas_dir
 from mlgate.testing import RegistryRepo
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
-def test_validate_ok(repo: RegistryRepo, capsys) -> None:
-    code, out, _ = run(capsys, "-C", str(repo.root), "validate")
+def test_validate_ok(repo: RegistryRepo, run_cli) -> None:
+    code, out, _ = run_cli("-C", str(repo.root), "validate")
     assert code == 0
     assert out.startswith("OK: no problems (48 files checked; all of working tree)")
 
 
-def test_validate_failure_text_and_exit_1(repo: RegistryRepo, capsys) -> None:
+def test_validate_failure_text_and_exit_1(repo: RegistryRepo, run_cli) -> None:
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=42)
-    code, out, _ = run(capsys, "-C", str(repo.root), "validate")
+    code, out, _ = run_cli("-C", str(repo.root), "validate")
     assert code == 1
     assert (
         "registry/models/fraud-detector/aliases/champion.yaml:5: MG204 alias-target: alias 'champion' points at "
@@ -40,12 +33,12 @@ def test_validate_failure_text_and_exit_1(repo: RegistryRepo, capsys) -> None:
     assert "FAILED: 1 problem" in out
 
 
-def test_validate_json_follows_its_documented_schema(repo: RegistryRepo, capsys) -> None:
+def test_validate_json_follows_its_documented_schema(repo: RegistryRepo, run_cli) -> None:
     repo.branch("pr")
     repo.write("registry/models/fraud-detector/versions/1/card.md", "# edited\n")
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=42)
     repo.commit("bad")
-    code, out, _ = run(capsys, "-C", str(repo.root), "validate", "--base", "main", "--head", "pr", "--format", "json")
+    code, out, _ = run_cli("-C", str(repo.root), "validate", "--base", "main", "--head", "pr", "--format", "json")
     assert code == 1
     doc = json.loads(out)
     schema = json.loads((schemas_dir() / "validate-report.schema.json").read_text())
@@ -58,9 +51,9 @@ def test_validate_json_follows_its_documented_schema(repo: RegistryRepo, capsys)
     assert doc["base"].startswith("main (") and doc["head"].startswith("pr (")
 
 
-def test_validate_markdown(repo: RegistryRepo, capsys) -> None:
+def test_validate_markdown(repo: RegistryRepo, run_cli) -> None:
     repo.write("registry/models/fraud-detector/aliases/champion.yaml", "version: |bad\n")
-    code, out, _ = run(capsys, "-C", str(repo.root), "validate", "--format", "markdown")
+    code, out, _ = run_cli("-C", str(repo.root), "validate", "--format", "markdown")
     assert code == 1
     assert out.startswith("### mlgate validate: 1 problem :x:")
     assert "| `MG001` parse | `registry/models/fraud-detector/aliases/champion.yaml:1` |" in out
@@ -83,65 +76,65 @@ def test_validate_markdown(repo: RegistryRepo, capsys) -> None:
         (["nope"], "No such command 'nope'"),
     ],
 )
-def test_usage_and_lookup_errors_exit_2(repo: RegistryRepo, capsys, args: list[str], words: str) -> None:
-    code, out, err = run(capsys, "-C", str(repo.root), *args)
+def test_usage_and_lookup_errors_exit_2(repo: RegistryRepo, run_cli, args: list[str], words: str) -> None:
+    code, out, err = run_cli("-C", str(repo.root), *args)
     assert code == 2
     assert words in err
     assert out == ""
 
 
-def test_broken_manifest_in_a_read_command_names_file_and_line(repo: RegistryRepo, capsys) -> None:
+def test_broken_manifest_in_a_read_command_names_file_and_line(repo: RegistryRepo, run_cli) -> None:
     repo.write(
         "registry/models/fraud-detector/aliases/champion.yaml", "apiVersion: mlgate/v1\nkind: Alias\nkind: Alias\n"
     )
-    code, _, err = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion")
+    code, _, err = run_cli("-C", str(repo.root), "resolve", "models:/fraud-detector@champion")
     assert code == 2
     assert "registry/models/fraud-detector/aliases/champion.yaml:3: MG001 duplicate key 'kind'" in err
 
 
-def test_not_a_registry(tmp_path: Path, capsys) -> None:
-    code, _, err = run(capsys, "-C", str(tmp_path), "validate")
+def test_not_a_registry(tmp_path: Path, run_cli) -> None:
+    code, _, err = run_cli("-C", str(tmp_path), "validate")
     assert code == 2 and "no registry/ folder" in err
-    code, _, err = run(capsys, "-C", str(tmp_path), "list")
+    code, _, err = run_cli("-C", str(tmp_path), "list")
     assert code == 2 and "no registry/ folder" in err
 
 
-def test_list(repo: RegistryRepo, capsys) -> None:
-    code, out, _ = run(capsys, "-C", str(repo.root), "list")
+def test_list(repo: RegistryRepo, run_cli) -> None:
+    code, out, _ = run_cli("-C", str(repo.root), "list")
     assert code == 0
     line = next(l for l in out.splitlines() if l.strip().startswith("churn-predictor"))
     assert line.split()[:5] == ["churn-predictor", "4", "4", "challenger=4,", "champion=3,"]
-    code, out, _ = run(capsys, "-C", str(repo.root), "list", "--ref", "main", "--json")
+    code, out, _ = run_cli("-C", str(repo.root), "list", "--ref", "main", "--json")
     doc = json.loads(out)
     assert doc["commit"] == repo.rev("main")
     assert [m["name"] for m in doc["models"]] == ["churn-predictor", "fraud-detector", "search-ranker"]
     assert doc["models"][0]["deprecated"] == [1]
 
 
-def test_show_model_and_version(repo: RegistryRepo, capsys) -> None:
-    code, out, _ = run(capsys, "-C", str(repo.root), "show", "churn-predictor")
+def test_show_model_and_version(repo: RegistryRepo, run_cli) -> None:
+    code, out, _ = run_cli("-C", str(repo.root), "show", "churn-predictor")
     assert code == 0
     assert "aliases: challenger=4, champion=3, shadow=4" in out
     assert "deprecated: Trained on data that included post-cancellation events" in out
-    code, out, _ = run(capsys, "-C", str(repo.root), "show", "fraud-detector", "2", "--json")
+    code, out, _ = run_cli("-C", str(repo.root), "show", "fraud-detector", "2", "--json")
     doc = json.loads(out)
     assert doc["aliases"] == ["champion"]
     assert doc["eval"]["metrics"]["auc"] == 0.902
     assert doc["evidence"] == {"eval": "eval.yaml", "card": "card.md", "bias_audit": "bias-audit.md"}
-    code, out, _ = run(capsys, "-C", str(repo.root), "show", "fraud-detector", "2")
+    code, out, _ = run_cli("-C", str(repo.root), "show", "fraud-detector", "2")
     assert "fraud-detector version 2: Adds merchant-category embeddings." in out
     assert "auc" in out and "0.902" in out
 
 
-def test_resolve_text_json_and_at_a_ref(repo: RegistryRepo, capsys) -> None:
-    code, out, _ = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion")
+def test_resolve_text_json_and_at_a_ref(repo: RegistryRepo, run_cli) -> None:
+    code, out, _ = run_cli("-C", str(repo.root), "resolve", "models:/fraud-detector@champion")
     assert code == 0
     assert out.splitlines()[0] == "models:/fraud-detector@champion -> version 2"
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
-    code, out, _ = run(capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion", "--json")
+    code, out, _ = run_cli("-C", str(repo.root), "resolve", "models:/fraud-detector@champion", "--json")
     assert json.loads(out)["version"] == 3  # the working tree
-    code, out, _ = run(
-        capsys, "-C", str(repo.root), "resolve", "models:/fraud-detector@champion", "--ref", "main", "--json"
+    code, out, _ = run_cli(
+        "-C", str(repo.root), "resolve", "models:/fraud-detector@champion", "--ref", "main", "--json"
     )
     doc = json.loads(out)
     assert doc["version"] == 2 and doc["commit"] == repo.rev("main")
@@ -151,8 +144,8 @@ def test_resolve_text_json_and_at_a_ref(repo: RegistryRepo, capsys) -> None:
     )
 
 
-def test_rules(capsys) -> None:
-    code, out, _ = run(capsys, "rules", "mg204")
+def test_rules(run_cli) -> None:
+    code, out, _ = run_cli("rules", "mg204")
     assert (code, out) == (0, "MG204 alias-target: An alias points at a version that does not exist.\n")
 
 
@@ -182,13 +175,13 @@ def test_console_script_runs_without_traceback(repo: RegistryRepo) -> None:
     assert proc.returncode == 0 and "mlgate validate --base origin/main" in proc.stdout
 
 
-def test_gate_dry_run(repo: RegistryRepo, capsys) -> None:
-    code, out, _ = run(capsys, "-C", str(repo.root), "gate", "fraud-detector", "3", "--alias", "champion")
+def test_gate_dry_run(repo: RegistryRepo, run_cli) -> None:
+    code, out, _ = run_cli("-C", str(repo.root), "gate", "fraud-detector", "3", "--alias", "champion")
     assert code == 0  # every gate passes; approvals wait for a pull request
     assert out.splitlines()[0] == "fraud-detector@champion: 2 -> 3 (promotion)  [policy: champion]  PENDING"
     assert "pending  approvals              needs 2 from @acme/ml-leads, carol; not in a pull request yet" in out
-    code, out, _ = run(
-        capsys, "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "json"
+    code, out, _ = run_cli(
+        "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "json"
     )
     assert code == 1
     doc = json.loads(out)
@@ -202,30 +195,30 @@ def test_gate_dry_run(repo: RegistryRepo, capsys) -> None:
         "tolerance": 0.005,
         "better": "higher",
     }
-    code, out, _ = run(
-        capsys, "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "markdown"
+    code, out, _ = run_cli(
+        "-C", str(repo.root), "gate", "churn-predictor", "4", "--alias", "champion", "--format", "markdown"
     )
     assert "| no regression auc | :x: fail | auc regresses: v4 0.868 vs v3 0.874" in out
-    code, _, err = run(capsys, "-C", str(repo.root), "gate", "churn-predictor", "9", "--alias", "champion")
+    code, _, err = run_cli("-C", str(repo.root), "gate", "churn-predictor", "9", "--alias", "champion")
     assert code == 2 and "versions: 1, 2, 3, 4" in err
 
 
-def test_validate_shows_gate_tables_and_exits_1_while_pending(repo: RegistryRepo, capsys) -> None:
+def test_validate_shows_gate_tables_and_exits_1_while_pending(repo: RegistryRepo, run_cli) -> None:
     repo.branch("pr")
     repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
     repo.commit("promote")
-    code, out, _ = run(capsys, "-C", str(repo.root), "validate", "--base", "main", "--head", "pr")
+    code, out, _ = run_cli("-C", str(repo.root), "validate", "--base", "main", "--head", "pr")
     assert code == 1
     assert "fraud-detector@champion: 2 -> 3 (promotion)  [policy: champion]  PENDING" in out
     assert out.rstrip().splitlines()[-1].startswith("NOT YET: 1 gate pending (1 file checked;")
-    code, out, _ = run(capsys, "-C", str(repo.root), "validate", "--base", "main", "--head", "pr", "--format", "json")
+    code, out, _ = run_cli("-C", str(repo.root), "validate", "--base", "main", "--head", "pr", "--format", "json")
     doc = json.loads(out)
     assert doc["counts"] == {"error": 0, "pending": 1, "warning": 0}
     assert doc["gates"][0]["status"] == "pending" and doc["gates"][0]["from"] == 2 and doc["gates"][0]["to"] == 3
 
 
-def test_demo_runs_the_whole_cycle(capsys, tmp_path: Path) -> None:
-    code, out, _ = run(capsys, "demo", "--keep", str(tmp_path / "demo"))
+def test_demo_runs_the_whole_cycle(run_cli, tmp_path: Path) -> None:
+    code, out, _ = run_cli("demo", "--keep", str(tmp_path / "demo"))
     assert code == 0, out
     assert "!! unexpected" not in out
     assert "mlgate: error: pull request #4 cannot be merged: mlgate validate does not pass" in out
@@ -237,5 +230,5 @@ def test_demo_runs_the_whole_cycle(capsys, tmp_path: Path) -> None:
     resolved = [l for l in out.splitlines() if l.startswith("models:/fraud-detector@champion -> ")]
     assert resolved == ["models:/fraud-detector@champion -> version 2", "models:/fraud-detector@champion -> version 1"]
     # the kept repository is a real one, and its main validates
-    code, out, _ = run(capsys, "-C", str(tmp_path / "demo" / "registry-repo"), "validate")
+    code, out, _ = run_cli("-C", str(tmp_path / "demo" / "registry-repo"), "validate")
     assert code == 0, out

@@ -23,7 +23,6 @@ from mlgate.forge import ForgeError
 from mlgate.forge.github import GitHubForge
 from mlgate.testing.github import StandIn
 from tests.forge.openapi import Description, translate
-from tests.forge.test_github import FakeTime
 
 ENV = "MLGATE_GITHUB_OPENAPI"
 H = "a" * 40
@@ -110,7 +109,7 @@ def writing(gh: StandIn, f: GitHubForge) -> None:
 
 def as_an_installation(gh: StandIn, f: GitHubForge) -> None:
     gh.state.token_kind = "app"
-    app = GitHubForge("acme/registry", gh.state.token, gh.url, sleep=FakeTime().sleep, clock=FakeTime().clock)
+    app = gh.forge()
     gh.add_pull(20, "alice", H)
     gh.comment(20, "alice", "a comment to tell apart from the bot's")
     app.upsert_comment(20, "report from GITHUB_TOKEN")
@@ -130,7 +129,7 @@ def failures(gh: StandIn, f: GitHubForge) -> None:
     _refused(lambda: f.pull_request(7))
     gh.html_success()
     _refused(lambda: f.pull_request(7))
-    _refused(lambda: GitHubForge("acme/registry", "wrong", gh.url, sleep=FakeTime().sleep).pull_request(7))
+    _refused(lambda: gh.forge(token="wrong").pull_request(7))
 
 
 def branch_settings(gh: StandIn, f: GitHubForge) -> None:
@@ -211,7 +210,7 @@ def _route(gh: StandIn, method: str, path: str) -> str | None:
 
 def test_every_answer_of_the_stand_in_is_what_github_documents(description: Description) -> None:
     with StandIn() as gh:
-        f = GitHubForge("acme/registry", gh.state.token, gh.url, sleep=FakeTime().sleep, clock=FakeTime().clock)
+        f = gh.forge()
         for exercise in EXERCISES:
             exercise(gh, f)
         answers, routes = gh.state.answers, gh.state.routes

@@ -8,15 +8,8 @@ from mlgate.core.policy import Approvals
 from mlgate.core.signoff import count_approvals
 from mlgate.forge import ForgeError, ForgeReviews
 from mlgate.testing.github import StandIn
-from tests.forge.test_github import FakeTime, forge
 
 H = "a" * 40
-
-
-@pytest.fixture
-def gh():
-    with StandIn() as server:
-        yield server
 
 
 def test_the_requester_cannot_approve_after_deleting_the_body_trailer(gh: StandIn) -> None:
@@ -26,7 +19,7 @@ def test_the_requester_cannot_approve_after_deleting_the_body_trailer(gh: StandI
     gh.add_pull(7, "github-actions[bot]", H, body="Promote.", commits=[commit])  # the body's trailer was deleted
     gh.collaborator("alice", "write")
     gh.review(7, "alice", "APPROVED")
-    f = forge(gh)
+    f = gh.forge()
     result = count_approvals(Approvals(min=1), f.pull_request(7), ForgeReviews(f, 7))
     assert result.counted == () and dict(result.ignored)["alice"] == "the requester cannot approve their own change"
 
@@ -36,7 +29,7 @@ def test_a_check_for_an_earlier_push_does_not_borrow_approvals_of_a_later_head(g
     gh.push(7, "f" * 40, "alice")
     gh.collaborator("dave", "write")
     gh.review(7, "dave", "APPROVED")  # on the new head
-    f = forge(gh)
+    f = gh.forge()
     judged_old = ForgeReviews(f, 7, head_sha=H)  # the event the check runs for is about the earlier push
     result = count_approvals(Approvals(min=1), judged_old.pull_request(), judged_old)
     assert result.counted == () and "older commit" in dict(result.ignored)["dave"]
@@ -59,7 +52,7 @@ def test_absurd_rate_limit_headers_are_one_clear_error(gh: StandIn, headers: dic
         times=10,
     )
     with pytest.raises(ForgeError):
-        forge(gh).pull_request(7)
+        gh.forge().pull_request(7)
 
 
 def test_pages_that_never_end_are_refused(gh: StandIn) -> None:
@@ -69,7 +62,7 @@ def test_pages_that_never_end_are_refused(gh: StandIn) -> None:
     loop = f"{gh.url}/repos/acme/registry/pulls/7/reviews?per_page=100&page=2"
     gh.fault(200, [], headers={"link": f'<{loop}>; rel="next"'}, times=5000, match="/reviews")
     with pytest.raises(ForgeError, match="do not end"):
-        forge(gh, time=FakeTime()).pull_request(7)
+        gh.forge().pull_request(7)
 
 
 def test_local_team_slugs_ignore_case(tmp_path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from mlgate import Registry, parse_uri
@@ -72,22 +70,14 @@ def test_invalid_manifest_is_never_half_read(repo: RegistryRepo) -> None:
         reg.resolve("models:/search-ranker@champion")
 
 
-def test_git_reads_use_one_long_lived_process(repo: RegistryRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_git_reads_use_one_long_lived_process(repo: RegistryRepo, processes: list) -> None:
     """Reading every file of a commit costs a constant number of git processes, not one per file."""
-    started: list[list[str]] = []
-    real_popen = subprocess.Popen
-
-    class CountingPopen(real_popen):  # type: ignore[misc, valid-type]
-        def __init__(self, args, *a, **kw):  # noqa: ANN001
-            started.append(list(args) if not isinstance(args, str) else [args])
-            super().__init__(args, *a, **kw)
-
-    monkeypatch.setattr(subprocess, "Popen", CountingPopen)
+    processes.clear()  # only what the reads start
     git = GitRepo(repo.root)
     tree = git.tree("main")
     files = tree.walk("registry")
     data = [tree.read(p) for p in files]
     git.close()
     assert len(files) == 48 and all(data)
-    assert len(started) <= 4, started  # rev-parse, ls-tree, cat-file --batch(-check)
-    assert sum("--batch" in " ".join(a) for a in started) <= 2
+    assert len(processes) <= 4, processes  # rev-parse, ls-tree, cat-file --batch(-check)
+    assert sum("--batch" in " ".join(a) for a in processes) <= 2

@@ -13,21 +13,14 @@ from pathlib import Path
 import pytest
 
 from mlgate import serving
-from mlgate.change.propose import merge_pull_request, promote, register, rollback
+from mlgate.change.propose import promote, register, rollback
 from mlgate.cli import main
 from mlgate.forge.local import LocalForge
 from mlgate.registry.index import build_index, write_index
-from mlgate.testing import RegistryRepo
+from mlgate.testing import RegistryRepo, TrainingRun, merge_approved
 from tests import ROOT
 
 README = (ROOT / "README.md").read_text()
-DIGEST = hashlib.sha256(b"data").hexdigest()
-LINEAGE = {
-    "run_id": "r",
-    "git_sha": "c" * 40,
-    "code_repo": "https://x.test/y",
-    "dataset": {"uri": "s3://d/x", "sha256": DIGEST},
-}
 
 
 def test_import_is_light() -> None:
@@ -65,29 +58,20 @@ def served(tmp_path: Path) -> tuple[RegistryRepo, LocalForge, dict[int, Path]]:
     forge = LocalForge(repo.root)
     files = {}
     for v in (1, 2):
-        art = tmp_path / f"model-v{v}.bin"
-        art.write_bytes(os.urandom(3000 + v))
-        files[v] = art
-        ev = tmp_path / "eval.yaml"
-        ev.write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.9{v}}}\n")
-        card = tmp_path / "card.md"
-        card.write_text("# card\ntext\n")
+        training = TrainingRun.write(tmp_path / f"v{v}", artifact=os.urandom(3000 + v), metrics={"auc": 0.9 + v / 100})
+        files[v] = training.artifact
         p = register(
             repo.root,
             "fraud-detector",
-            artifact=str(art),
-            eval_file=str(ev),
-            card_file=str(card),
             author="alice",
-            lineage=LINEAGE,
             model_description="Fraud.",
             owners=["alice"],
             forge=forge,
+            **training.register_kwargs(),
         )
-        merge_pull_request(repo.root, forge, p.pr.number, "pat")
+        merge_approved(repo.root, forge, p.pr.number, merger="pat")
     p = promote(repo.root, "fraud-detector", 1, "champion", author="alice", forge=forge)
-    forge.review(p.pr.number, "bob", "APPROVED")
-    merge_pull_request(repo.root, forge, p.pr.number, "bob")
+    merge_approved(repo.root, forge, p.pr.number, "bob")
     return repo, forge, files
 
 
@@ -251,12 +235,10 @@ def test_watch_sees_a_promotion_and_then_a_revert(served, tmp_path: Path) -> Non
     watcher = serving.Watcher(source, lambda moves, error: seen.append((moves, error)), interval=3600)
     assert watcher.poll_once() == []
     p = promote(repo.root, "fraud-detector", 2, "champion", author="alice", forge=forge)
-    forge.review(p.pr.number, "bob", "APPROVED")
-    merge_pull_request(repo.root, forge, p.pr.number, "bob")
+    merge_approved(repo.root, forge, p.pr.number, "bob")
     assert watcher.poll_once() == [serving.AliasMove("fraud-detector", "champion", 1, 2)]
     p = rollback(repo.root, "fraud-detector", "champion", author="oncall", forge=forge)
-    forge.review(p.pr.number, "bob", "APPROVED")
-    merge_pull_request(repo.root, forge, p.pr.number, "bob")
+    merge_approved(repo.root, forge, p.pr.number, "bob")
     assert watcher.poll_once() == [serving.AliasMove("fraud-detector", "champion", 2, 1)]
     assert [m for m, e in seen] == [
         [serving.AliasMove("fraud-detector", "champion", 1, 2)],
@@ -312,26 +294,20 @@ def test_the_readme_serving_example_runs(served, tmp_path: Path) -> None:
 
 def test_register_into_a_memory_store_then_serve_it(tmp_path: Path) -> None:
     repo = RegistryRepo.create(tmp_path / "repo")
-    art = tmp_path / "model.bin"
-    art.write_bytes(b"\x01" * 5000)
-    (tmp_path / "eval.yaml").write_text(f"dataset: {{name: h, sha256: {DIGEST}}}\nmetrics: {{auc: 0.95}}\n")
-    (tmp_path / "card.md").write_text("# card\ntext\n")
+    training = TrainingRun.write(tmp_path / "training", artifact=b"\x01" * 5000)
     p = register(
         repo.root,
         "search-ranker",
-        artifact=str(art),
-        eval_file=str(tmp_path / "eval.yaml"),
-        card_file=str(tmp_path / "card.md"),
         author="alice",
-        lineage=LINEAGE,
         store="memory://mlgate-store",
         open_pr=False,
+        **training.register_kwargs(),
     )
     source = serving.open_source(repo.root)
     repo.switch(p.branch)
     model = serving.resolve("models:/search-ranker/3", source)
     assert model.artifact_uri == f"memory://mlgate-store/sha256/{model.sha256[:2]}/{model.sha256}"
-    assert serving.fetch(model, cache_dir=tmp_path / "cache").read_bytes() == art.read_bytes()
+    assert serving.fetch(model, cache_dir=tmp_path / "cache").read_bytes() == training.artifact.read_bytes()
 
 
 def test_a_store_without_its_package_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import http
 import json
+import os
 import re
 import threading
 import zlib
@@ -37,8 +38,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, quote, urlencode
+
+if TYPE_CHECKING:
+    from mlgate.forge.github import GitHubForge
 
 DOCS = "https://docs.github.com/rest"
 WEB = "https://github.com"
@@ -146,8 +150,24 @@ class State:
         return "github-actions[bot]" if self.token_kind == "app" else self.token_user
 
 
+class FakeClock:
+    """A clock that only moves when slept on, recording every sleep: give it to :meth:`StandIn.forge` (or to
+    ``GitHubForge(sleep=..., clock=...)``) and retries and rate-limit waits take no time in a test."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
 class StandIn:
-    """Start with ``with StandIn() as gh:``; ``gh.url`` is the API base URL."""
+    """Start with ``with StandIn() as gh:``; ``gh.url`` is the API base URL, ``gh.forge()`` mlgate's forge on it."""
 
     def __init__(self) -> None:
         self.state = State()
@@ -179,6 +199,28 @@ class StandIn:
             "GITHUB_API_URL": self.url,
             "GITHUB_REPOSITORY": f"{self.state.owner}/{self.state.name}",
         }
+
+    def forge(self, token: str | None = None, clock: FakeClock | None = None, **options: Any) -> GitHubForge:
+        """mlgate's GitHub forge (real PyGithub) on this stand-in's repository, with the stand-in's token unless
+        ``token`` is given. It never sleeps: its waits are recorded on ``clock`` (a new :class:`FakeClock` by
+        default). ``options`` go to :class:`~mlgate.forge.github.GitHubForge` (``deadline``, ``run_url`` ...)."""
+        from mlgate.forge.github import GitHubForge  # PyGithub is imported only when a forge is asked for
+
+        clock = clock or FakeClock()
+        repo = f"{self.state.owner}/{self.state.name}"
+        return GitHubForge(repo, token or self.state.token, self.url, sleep=clock.sleep, clock=clock.clock, **options)
+
+    def use_branches_of(self, git_dir: str | os.PathLike[str]) -> None:
+        """Answer which branches exist (opening a pull request needs its head pushed) from a real repository,
+        e.g. the bare ``origin`` mlgate pushes to (:meth:`mlgate.testing.RegistryRepo.add_origin`)."""
+        from mlgate.testing.repo import branch_sha
+
+        self.state.branch_lookup = lambda branch: branch_sha(git_dir, branch)
+
+    def collaborators(self, *logins: str, role: str = "write") -> None:
+        """Give each of ``logins`` the same role on the repository."""
+        for login in logins:
+            self.collaborator(login, role)
 
     def collaborator(self, login: str, role: str = "write") -> None:
         """Give ``login`` a role on the repository (admin, maintain, write, triage, read)."""
