@@ -90,14 +90,16 @@ def test_a_failure_at_any_step_leaves_everything_as_it_was(setup, command: str, 
 @pytest.mark.parametrize("command", ["register", "promote", "rollback"])
 def test_a_kill_at_any_step_can_be_rerun_to_success(setup, command: str, step: str) -> None:
     repo, origin, commands = setup
-    before_prs = len(LocalForge(repo.root).list_pull_requests())
+    before = state(repo, origin)
     killed = run_with_fault(repo, commands[command], step, "kill")
     assert killed.returncode == 137
-    if step == "after-commit":  # nothing was published yet: not even a branch
-        assert state(repo, origin)[0] == repo.status()
+    if step == "after-commit":  # nothing was published yet: not even a branch, locally or on the remote
+        assert state(repo, origin) == before
+    else:  # the new branch is left behind (and pushed, from the push on), but no pull request yet
+        assert state(repo, origin) != before and state(repo, origin)[2] == before[2]
     again = run_with_fault(repo, commands[command], None, "")
     assert again.returncode == 0, again.stderr
     prs = LocalForge(repo.root).list_pull_requests()
-    assert len(prs) == before_prs + 1
+    assert len(prs) == len(before[2]) + 1
     branch = prs[-1].head
     assert branch_sha(origin, branch) == repo.git.branch_sha(branch) == prs[-1].head_sha

@@ -142,7 +142,7 @@ def test_jsonl_follows_the_documented_schema(audited: RegistryRepo, capsys) -> N
         ]
     )
     validator = jsonschema.Draft202012Validator(schema, registry=registry)
-    assert len(lines) == 26
+    assert len(lines) == len(history(audited.root).events) > 0  # one line per event
     for line in lines:
         validator.validate(json.loads(line))
     assert json.loads(lines[0])["approvers"] == "unknown"
@@ -273,13 +273,13 @@ def test_an_unreachable_forge_leaves_approvers_unknown(audited: RegistryRepo, gh
 
 def test_history_reads_git_with_a_constant_number_of_processes(audited: RegistryRepo, processes: list) -> None:
     processes.clear()  # only what history starts
-    history(audited.root)
+    events = len(history(audited.root).events)
     first = len(processes)
     for i in range(20):
         audited.edit_yaml(CHAMPION, version=3 - i % 2)
         audited.commit(f"flip {i}")
     processes.clear()
-    assert len(history(audited.root).events) == 46
+    assert len(history(audited.root).events) == events + 20  # one promotion or rollback per flip
     assert len(processes) == first <= 5, processes
 
 

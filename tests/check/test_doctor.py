@@ -72,7 +72,7 @@ def test_classic_protection_and_an_organization_required_workflow_are_all_set(gh
         "mlgate doctor: acme/registry, branch main (protected by branch protection, "
         "ruleset 'mlgate validate' (organization acme, id 90))\n"
     )
-    assert out.count("[x] ") == 10 and "fix:" not in out and out.endswith("10 of 10 set\n")
+    assert out.count("[x] ") == len(KEYS) and "fix:" not in out and out.endswith(f"{len(KEYS)} of {len(KEYS)} set\n")
     assert (
         ".github/workflows/validate.yml required from a ruleset  from refs/heads/main by ruleset 'mlgate validate'"
         in out
@@ -315,7 +315,7 @@ def test_the_help_examples_work(gh: StandIn, capsys, monkeypatch: pytest.MonkeyP
     first = examples[0].split("mlgate ", 1)[1].split()  # GITHUB_TOKEN=$(gh auth token) is the shell's part
     assert main(first) == 0
     assert main(examples[1].split()[1:]) == 0
-    assert json.loads(capsys.readouterr()[0].split("\n10 of 10 set\n", 1)[1])["ok"] is True
+    assert json.loads(capsys.readouterr()[0].split(f"\n{len(KEYS)} of {len(KEYS)} set\n", 1)[1])["ok"] is True
 
 
 @pytest.mark.parametrize(
