@@ -328,11 +328,10 @@ def test_a_failure_while_opening_the_pr_removes_the_branch(repo) -> None:
     )
 
 
-def test_cli_flow(repo, training, run_cli) -> None:
+def test_cli_flow(repo, forge, training, run_cli) -> None:
     def run(*args: str) -> tuple[int, str, str]:
         return run_cli("-C", repo.root, *args)
 
-    LocalForge(repo.root).set_team("@acme/ml-leads", ["dave", "erin"])
     code, out, _ = run(
         "register",
         "fraud-detector",

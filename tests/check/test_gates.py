@@ -6,15 +6,14 @@ import pytest
 
 from mlgate import validate_repo
 from mlgate.check.gates import card_sections
-from mlgate.testing import RegistryRepo, StaticReviews
+from mlgate.testing import EXAMPLE_TEAMS, RegistryRepo, StaticReviews
 
-LEADS = {"@acme/ml-leads": {"dave", "erin"}, "@acme/ml-platform": {"pat"}}
 CHURN = "registry/models/churn-predictor"
 FRAUD = "registry/models/fraud-detector"
 
 
 def approved(repo: RegistryRepo, *users: str, author: str = "alice", head: str = "pr") -> StaticReviews:
-    reviews = StaticReviews(author, repo.rev(head), teams=LEADS)
+    reviews = StaticReviews(author, repo.rev(head), teams=EXAMPLE_TEAMS)
     for u in users:
         reviews.review(u)
     return reviews
@@ -294,7 +293,7 @@ def test_approvals_that_do_not_count(repo: RegistryRepo, reviews, expected: str)
     stale = repo.rev("pr")
     repo.edit_yaml(f"{FRAUD}/aliases/champion.yaml", note="v3 after review")
     repo.commit("add a note")
-    source = StaticReviews("alice", repo.rev("pr"), teams=LEADS)
+    source = StaticReviews("alice", repo.rev("pr"), teams=EXAMPLE_TEAMS)
     reviews(source, stale)
     report, changes = judge(repo, source)
     status, reason = checks(changes[("fraud-detector", "champion")])["approvals"]
