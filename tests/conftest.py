@@ -4,6 +4,7 @@ a test starts. Builders a user of mlgate would want too live in :mod:`mlgate.tes
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -84,6 +85,22 @@ def gh_env(gh: StandIn, monkeypatch: pytest.MonkeyPatch) -> StandIn:
     for name, value in gh.environment().items():
         monkeypatch.setenv(name, value)
     return gh
+
+
+@pytest.fixture
+def actions_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """``actions_event(payload, name=None)``: the event GitHub Actions would hand a workflow, written to a file
+    that GITHUB_EVENT_PATH (and, given a name, GITHUB_EVENT_NAME) points at."""
+
+    def write(payload: dict[str, object], name: str | None = None) -> Path:
+        path = tmp_path / "event.json"
+        path.write_text(json.dumps(payload))
+        monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
+        if name is not None:
+            monkeypatch.setenv("GITHUB_EVENT_NAME", name)
+        return path
+
+    return write
 
 
 @pytest.fixture

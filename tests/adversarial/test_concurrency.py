@@ -66,9 +66,7 @@ def test_the_same_number_in_two_prs_of_one_repository(repo: RegistryRepo, forge:
     assert validate_repo(repo.root).ok
 
 
-def test_merge_group_rejudges_against_the_new_base(
-    repo: RegistryRepo, gh_env: StandIn, tmp_path: Path, monkeypatch, capsys
-) -> None:
+def test_merge_group_rejudges_against_the_new_base(repo: RegistryRepo, gh_env: StandIn, actions_event, capsys) -> None:
     """The PR was green against the old main; in the merge queue, main has since deprecated its target."""
     repo.branch("promote")
     repo.edit_yaml("registry/models/search-ranker/aliases/challenger.yaml", version=1)
@@ -84,19 +82,15 @@ def test_merge_group_rejudges_against_the_new_base(
     repo.git.merge("promote", "Merge pull request #12")
     gh_env.add_pull(12, "alice", repo.rev("promote"), head="promote", base_sha=old_base)
     gh_env.review(12, "dave", "APPROVED")
-    event = tmp_path / "event.json"
-    event.write_text(
-        json.dumps(
-            {
-                "merge_group": {
-                    "base_sha": repo.rev("main"),
-                    "head_sha": repo.rev("queue"),
-                    "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}",
-                }
+    actions_event(
+        {
+            "merge_group": {
+                "base_sha": repo.rev("main"),
+                "head_sha": repo.rev("queue"),
+                "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}",
             }
-        )
+        }
     )
-    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     # against the old base it was fine
     assert validate_repo(repo.root, base=old_base, head="promote").errors == []
     code = main(["-C", str(repo.root), "validate", "--forge", "github", "--format", "json"])

@@ -40,39 +40,28 @@ def test_a_pull_request_from_a_fork_is_told_apart(tmp_path: Path) -> None:
     )
 
 
-def test_a_long_report_points_at_this_runs_job_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with StandIn() as gh:
-        gh.add_pull(5, "alice", "a" * 40)
-        for k, v in {
-            "GITHUB_TOKEN": gh.state.token,
-            "GITHUB_REPOSITORY": "acme/registry",
-            "GITHUB_API_URL": gh.url,
-            "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_RUN_ID": "42",
-            "GITHUB_RUN_ATTEMPT": "2",
-        }.items():
-            monkeypatch.setenv(k, v)
-        open_forge("github", tmp_path).upsert_comment(5, "x\n" * 40000, short="the failing gates")
-        [comment] = gh.state.comments.values()
+def test_a_long_report_points_at_this_runs_job_summary(
+    gh_env: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gh_env.add_pull(5, "alice", "a" * 40)
+    for k, v in {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "2"}.items():
+        monkeypatch.setenv(k, v)
+    open_forge("github", tmp_path).upsert_comment(5, "x\n" * 40000, short="the failing gates")
+    [comment] = gh_env.state.comments.values()
     assert comment["body"].startswith(f"{COMMENT_MARKER}\nthe failing gates\n")
     assert "[the job summary](https://github.com/acme/registry/actions/runs/42/attempts/2)" in comment["body"]
 
 
-def test_the_bot_an_installation_token_writes_as_can_be_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with StandIn() as gh:
-        gh.add_pull(5, "alice", "a" * 40)
-        gh.state.token_kind = "app"  # its comments are github-actions[bot]'s
-        for k, v in {
-            "GITHUB_TOKEN": gh.state.token,
-            "GITHUB_REPOSITORY": "acme/registry",
-            "GITHUB_API_URL": gh.url,
-        }.items():
-            monkeypatch.setenv(k, v)
-        monkeypatch.setenv("MLGATE_GITHUB_APP_LOGIN", "mlgate-app[bot]")
-        forge = open_forge("github", tmp_path)
-        forge.upsert_comment(5, "one")
-        forge.upsert_comment(5, "two")  # the earlier comment is not mlgate-app[bot]'s: not edited
-        assert len(gh.state.comments) == 2
-        monkeypatch.setenv("MLGATE_GITHUB_APP_LOGIN", "alice")
-        with pytest.raises(UsageError, match="MLGATE_GITHUB_APP_LOGIN='alice' is not an app's bot login"):
-            open_forge("github", tmp_path)
+def test_the_bot_an_installation_token_writes_as_can_be_named(
+    gh_env: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gh_env.add_pull(5, "alice", "a" * 40)
+    gh_env.state.token_kind = "app"  # its comments are github-actions[bot]'s
+    monkeypatch.setenv("MLGATE_GITHUB_APP_LOGIN", "mlgate-app[bot]")
+    forge = open_forge("github", tmp_path)
+    forge.upsert_comment(5, "one")
+    forge.upsert_comment(5, "two")  # the earlier comment is not mlgate-app[bot]'s: not edited
+    assert len(gh_env.state.comments) == 2
+    monkeypatch.setenv("MLGATE_GITHUB_APP_LOGIN", "alice")
+    with pytest.raises(UsageError, match="MLGATE_GITHUB_APP_LOGIN='alice' is not an app's bot login"):
+        open_forge("github", tmp_path)

@@ -576,27 +576,21 @@ def test_validate_counts_github_approvals(promotion, run_cli) -> None:
     assert "2 of 2 required approvals from @acme/ml-leads, carol (dave, erin)" in out
 
 
-def test_validate_in_github_actions_reads_the_event_and_comments(
-    promotion, run_cli, tmp_path: Path, monkeypatch
-) -> None:
+def test_validate_in_github_actions_reads_the_event_and_comments(promotion, run_cli, actions_event) -> None:
     repo, gh = promotion
     gh.review(12, "dave", "APPROVED")
     gh.review(12, "carol", "APPROVED")
-    event = tmp_path / "event.json"
-    event.write_text(
-        json.dumps(
-            {
-                "action": "submitted",
-                "pull_request": {
-                    "number": 12,
-                    "base": {"sha": repo.rev("main"), "ref": "main"},
-                    "head": {"sha": repo.rev("mlgate/promote"), "ref": "x"},
-                },
-            }
-        )
+    actions_event(
+        {
+            "action": "submitted",
+            "pull_request": {
+                "number": 12,
+                "base": {"sha": repo.rev("main"), "ref": "main"},
+                "head": {"sha": repo.rev("mlgate/promote"), "ref": "x"},
+            },
+        },
+        "pull_request_review",
     )
-    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
-    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request_review")
     code, out, _ = _validate(run_cli, repo, "--comment", "--format", "markdown")
     assert code == 0, out
     assert out.startswith("### mlgate validate: passed")
@@ -604,23 +598,19 @@ def test_validate_in_github_actions_reads_the_event_and_comments(
     assert comment["body"].startswith(COMMENT_MARKER) and "fraud-detector@champion" in comment["body"]
 
 
-def test_merge_group_event_finds_the_pull_request(promotion, run_cli, tmp_path: Path, monkeypatch) -> None:
+def test_merge_group_event_finds_the_pull_request(promotion, run_cli, actions_event) -> None:
     repo, gh = promotion
-    event = tmp_path / "event.json"
-    event.write_text(
-        json.dumps(
-            {
-                "action": "checks_requested",
-                "merge_group": {
-                    "base_sha": repo.rev("main"),
-                    "head_sha": repo.rev("mlgate/promote"),
-                    "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}",
-                    "base_ref": "refs/heads/main",
-                },
-            }
-        )
+    actions_event(
+        {
+            "action": "checks_requested",
+            "merge_group": {
+                "base_sha": repo.rev("main"),
+                "head_sha": repo.rev("mlgate/promote"),
+                "head_ref": f"refs/heads/gh-readonly-queue/main/pr-12-{repo.rev('main')}",
+                "base_ref": "refs/heads/main",
+            },
+        }
     )
-    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     code, out, _ = _validate(run_cli, repo)
     assert code == 1 and "0 of 2 required approvals" in out
     assert ("GET", "/repos/acme/registry/pulls/12") in gh.state.requests
@@ -643,23 +633,17 @@ def test_forge_errors_exit_2_with_a_message(promotion, run_cli, monkeypatch) -> 
     assert code == 2 and "set GITHUB_TOKEN" in err
 
 
-def test_a_comment_that_fails_is_a_warning_and_the_check_still_counts(
-    promotion, run_cli, tmp_path: Path, monkeypatch
-) -> None:
+def test_a_comment_that_fails_is_a_warning_and_the_check_still_counts(promotion, run_cli, actions_event) -> None:
     repo, gh = promotion
-    event = tmp_path / "event.json"
-    event.write_text(
-        json.dumps(
-            {
-                "pull_request": {
-                    "number": 12,
-                    "base": {"sha": repo.rev("main")},
-                    "head": {"sha": repo.rev("mlgate/promote")},
-                }
+    actions_event(
+        {
+            "pull_request": {
+                "number": 12,
+                "base": {"sha": repo.rev("main")},
+                "head": {"sha": repo.rev("mlgate/promote")},
             }
-        )
+        }
     )
-    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     gh.fault(
         403,
         {"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"},
