@@ -29,6 +29,7 @@ WATCHED = (REGISTRY + "/", *GOVERNANCE_FILES, *GOVERNANCE_DIRS, *(f":(glob)**/{n
 # ``\Z``, not ``$``: ``$`` also matches before a trailing newline, and ``"champion\n"`` is not a name.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")  # an artifact digest, lower-case hex
 NAME_RULE = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters"
 #: the one dotfile registry/ may hold: an empty placeholder that keeps a folder in git (mlgate init writes one)
 KEEP_FILE = ".gitkeep"

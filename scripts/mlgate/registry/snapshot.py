@@ -8,7 +8,7 @@ from typing import Any
 
 from mlgate.core import layout
 from mlgate.core.model import FACTORIES, Alias, EvalResult, Model, ModelVersion
-from mlgate.core.uris import STAGES, ModelRef, parse_uri  # noqa: F401 - re-exported
+from mlgate.core.uris import STAGES, ModelRef, parse_uri, version_named  # noqa: F401 - re-exported
 from mlgate.errors import InputError, NotFoundError
 from mlgate.infra.git import DIR, FILE, SYMLINK, GitRepo, WorkTree, find_root
 from mlgate.registry.loader import Tree, load_manifest
@@ -114,15 +114,7 @@ class Registry:
     def resolve(self, uri: str | ModelRef) -> Resolved:
         """The version a ``models:/`` URI names in this snapshot; :class:`NotFoundError` if none."""
         ref = parse_uri(uri) if isinstance(uri, str) else uri
-        if ref.alias is not None:
-            aliases = self.aliases(ref.name)
-            if ref.alias not in aliases:
-                raise NotFoundError(
-                    f"model {ref.name!r} has no alias {ref.alias!r}; aliases: {', '.join(aliases) or 'none'}"
-                )
-            version = aliases[ref.alias].version
-        else:
-            version = ref.version
+        version = version_named(ref, lambda name: {a: al.version for a, al in self.aliases(name).items()})
         return Resolved(ref, self.version(ref.name, version), self.tree.commit)
 
 
