@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from mlgate.check.gates import FAIL, AliasChange, Judge
-from mlgate.check.run import alias_history, load_policy, validate, watched
+from mlgate.check.gates import FAIL, AliasChange
+from mlgate.check.run import judge_before_review, validate, watched
 from mlgate.core import layout
 from mlgate.core.findings import Report, family
 from mlgate.core.signoff import is_login, requester_trailer
@@ -532,18 +532,7 @@ def _alias_bytes(tree: GitTree, model: str, alias: str, version: int, note: str 
 
 
 def _judge(git: GitRepo, tree: GitTree, model: str, alias: str, to_v: int | None, from_v: int | None) -> AliasChange:
-    policy, found = load_policy(tree)
-    if found:
-        raise InputError(found[0].message, path=layout.POLICY)
-    judge = Judge(
-        tree,
-        tree,
-        policy,
-        None,
-        history=lambda m, a, since=None: alias_history(tree, m, a, since),
-        no_reviews_reason="reviewers approve this pull request",
-    )
-    return judge.alias_change(model, alias, from_v, to_v)
+    return judge_before_review(tree, tree, model, alias, from_v, to_v, reason="reviewers approve this pull request")
 
 
 def _current(tree: GitTree, model: str, alias: str) -> int | None:

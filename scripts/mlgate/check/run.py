@@ -111,9 +111,6 @@ def check_gate(
     reg = Registry.open(path, ref)
     reg.version(model, version)  # NotFoundError listing the versions
     tree = reg.tree
-    policy, found = load_policy(tree)
-    if found:
-        raise InputError(found[0].message, path=layout.POLICY)
     current = reg.aliases(model).get(alias)
     history_tree = tree
     if not isinstance(tree, GitTree):
@@ -121,15 +118,41 @@ def check_gate(
             history_tree = GitRepo(path).tree("HEAD")
         except MlgateError:
             pass  # not a git repository (or no commit yet): no history, so no rollback detection
+    return judge_before_review(
+        tree,
+        history_tree,
+        model,
+        alias,
+        current.version if current else None,
+        version,
+        reason="not in a pull request yet: reviewers approve the PR",
+    )
+
+
+def judge_before_review(
+    tree: Tree,
+    history_tree: Tree,
+    model: str,
+    alias: str,
+    from_version: int | None,
+    to_version: int | None,
+    *,
+    reason: str,
+) -> AliasChange:
+    """An alias change judged by the policy of ``tree`` before any review (approvals pending for ``reason``),
+    rollbacks recognised from the first-parent history of ``history_tree``."""
+    policy, found = load_policy(tree)
+    if found:
+        raise InputError(found[0].message, path=layout.POLICY)
     judge = Judge(
         tree,
         tree,
         policy,
         None,
         history=lambda m, a, since=None: alias_history(history_tree, m, a, since),
-        no_reviews_reason="not in a pull request yet: reviewers approve the PR",
+        no_reviews_reason=reason,
     )
-    return judge.alias_change(model, alias, current.version if current else None, version)
+    return judge.alias_change(model, alias, from_version, to_version)
 
 
 def watched(base: Tree) -> tuple[str, ...]:

@@ -12,6 +12,10 @@ from mlgate.cli.app import FORMATS, Context, _echo, _forge_options, _open_forge,
 from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, MlgateError
 
 
+def _format_option(text: str) -> Any:
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help=text)
+
+
 @cli.command()
 @click.option(
     "--base",
@@ -20,14 +24,7 @@ from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, MlgateError
     "versions that exist on it must not change, and its policy judges every alias change.",
 )
 @click.option("--head", metavar="REF", help="Git ref to check instead of the working tree.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Report format: text for terminals, markdown for PR comments and job summaries, json for tools.",
-)
+@_format_option("Report format: text for terminals, markdown for PR comments and job summaries, json for tools.")
 @_forge_options(None)
 @click.option(
     "--pr",
@@ -229,14 +226,7 @@ def resolve(obj: Context, uri: str, ref: str | None, as_json: bool) -> int:
 @click.argument("version", type=click.IntRange(min=1))
 @click.option("--alias", "alias", required=True, metavar="ALIAS", help="The alias to check the version against.")
 @_ref_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text for terminals, markdown for a PR body, json for tools.",
-)
+@_format_option("text for terminals, markdown for a PR body, json for tools.")
 @click.pass_obj
 def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fmt: str) -> int:
     """Dry-run the promotion gate: could VERSION of MODEL take ALIAS?

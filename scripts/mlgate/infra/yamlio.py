@@ -31,7 +31,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -214,7 +214,7 @@ class _Builder:
         self.plain_text: dict[FieldPath, str] = {}
 
     def fail(self, message: str, event: yaml.Event, rule: str = RULE_PARSE, fp: FieldPath | None = None) -> YamlError:
-        where = _dotted(fp) if fp else None
+        where = field_path(fp) if fp else None
         return YamlError(message, path=self.path, line=event.start_mark.line + 1, rule=rule, field=where)
 
     def feed(self, event: yaml.Event) -> None:
@@ -356,9 +356,10 @@ def _short(text: str) -> str:
     return repr(text) if len(text) <= 40 else f"{text[:20]!r}...({len(text):,} characters)"
 
 
-def _dotted(fp: FieldPath) -> str:
+def field_path(parts: Iterable[Any]) -> str:
+    """A field's path as users write it: ``metrics.auc``, ``owners[0]``."""
     out = ""
-    for p in fp:
+    for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 

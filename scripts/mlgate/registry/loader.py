@@ -9,7 +9,7 @@ from mlgate.errors import InputError
 from mlgate.infra import schemas, yamlio
 from mlgate.infra.git import Entry, FileTooLarge
 from mlgate.infra.schemas import SchemaProblem
-from mlgate.infra.yamlio import Document
+from mlgate.infra.yamlio import Document, field_path
 
 
 class Tree(Protocol):
@@ -75,13 +75,6 @@ def check_document(doc: Document, kind: str) -> list[Finding]:
     if found:
         return found
     return [_schema_finding(doc, e) for e in schemas.errors(kind, data)]
-
-
-def field_path(parts: Any) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
 
 
 def _json_type(value: Any) -> str:
