@@ -19,7 +19,8 @@ from typing import Any, Sequence
 from mlgate.check.gates import FAIL, AliasChange
 from mlgate.check.run import judge_before_review, validate, watched
 from mlgate.core import layout
-from mlgate.core.findings import Report, family
+from mlgate.core.findings import Report
+from mlgate.core.rules import Family, family
 from mlgate.core.signoff import is_login, requester_trailer
 from mlgate.core.times import format_time
 from mlgate.errors import (  # noqa: F401
@@ -316,7 +317,7 @@ def _require_valid(git: GitRepo, base_sha: str, commit: str, what: str) -> None:
     """Refuse to publish a change the validator would reject (gates aside: they need review)."""
     head, base = GitTree(git, commit), GitTree(git, base_sha)
     report = validate(head, base, git.changed_paths(base_sha, commit, watched(base)), gates=False)
-    problems = [f for f in report.errors if family(f.rule) not in ("gate", "policy")]
+    problems = [f for f in report.errors if family(f.rule) not in (Family.GATE, Family.POLICY)]
     if problems:
         listing = "; ".join(f"{f.path}: {f.rule} {f.message}" for f in problems[:5])
         raise UsageError(f"{what} would not pass validation: {listing}")

@@ -12,11 +12,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from mlgate.check.gates import AliasChange, Judge, model_policy_findings
+from mlgate.check.gates import MG204, AliasChange, Judge, model_policy_findings
 from mlgate.core import layout
 from mlgate.core.findings import Finding, Report
 from mlgate.core.layout import LayoutError, Place
 from mlgate.core.policy import Policy
+from mlgate.core.rules import Family, define
 from mlgate.core.signoff import ReviewSource
 from mlgate.core.times import parse_iso
 from mlgate.errors import InputError, MlgateError, UsageError
@@ -24,6 +25,81 @@ from mlgate.infra.git import FILE, GitRepo, GitTree, WorkTree, find_root
 from mlgate.infra.yamlio import Document
 from mlgate.registry.loader import Tree, field_path, load_manifest
 from mlgate.registry.readers import alias_version_of, alias_version_or_none
+
+# --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
+
+MG201 = define(
+    "MG201",
+    "layout",
+    Family.INTEGRITY,
+    "A file or folder under registry/ has no place in the registry layout (dotfiles such as .gitattributes included; only .gitkeep is allowed, outside version folders), its name is not a valid model, alias or version name, or it holds control characters or text not in Unicode NFC.",
+)
+MG202 = define(
+    "MG202",
+    "name-mismatch",
+    Family.INTEGRITY,
+    "A manifest's model, alias or version field disagrees with the folder or file it is in.",
+)
+MG203 = define(
+    "MG203",
+    "missing-manifest",
+    Family.INTEGRITY,
+    "A model folder has no model.yaml, or a version folder has no version.yaml.",
+)
+MG205 = define(
+    "MG205",
+    "deprecated-target",
+    Family.INTEGRITY,
+    "An alias points at a version that model.yaml lists as deprecated.",
+)
+MG206 = define(
+    "MG206",
+    "evidence-missing",
+    Family.INTEGRITY,
+    "An evidence file named in version.yaml does not exist in the version folder.",
+)
+MG207 = define(
+    "MG207",
+    "path-escape",
+    Family.INTEGRITY,
+    "A path in a manifest is absolute, uses '..' or '\\', or otherwise leaves its folder.",
+)
+MG208 = define(
+    "MG208",
+    "symlink",
+    Family.INTEGRITY,
+    "A symlink, submodule or other non-regular file is in registry/.",
+)
+MG209 = define(
+    "MG209",
+    "deprecated-unknown",
+    Family.INTEGRITY,
+    "model.yaml deprecates a version that does not exist.",
+)
+MG301 = define(
+    "MG301",
+    "immutable-modified",
+    Family.IMMUTABILITY,
+    "A file of a version that exists on the base was modified, or a file (any file, whatever its name) was added to it.",
+)
+MG302 = define(
+    "MG302",
+    "immutable-deleted",
+    Family.IMMUTABILITY,
+    "A file of a version that exists on the base was deleted.",
+)
+MG303 = define(
+    "MG303",
+    "immutable-renamed",
+    Family.IMMUTABILITY,
+    "A file of a version that exists on the base was moved elsewhere.",
+)
+MG503 = define(
+    "MG503",
+    "policy-unreadable",
+    Family.POLICY,
+    "The base branch's registry/policy.yaml cannot be read, so changes cannot be judged.",
+)
 
 
 def validate_repo(
@@ -174,7 +250,7 @@ def load_policy(tree: Tree) -> tuple[Policy | None, list[Finding]]:
             Finding(
                 layout.POLICY,
                 None,
-                "MG503",
+                MG503,
                 f"the policy on {tree.label} cannot be read, so no change can be judged: {why}",
             )
         ]
@@ -258,7 +334,7 @@ class _Run:
                 what = "a symlink" if entry and entry.kind == "symlink" else "not a regular file"
                 self.add(
                     path,
-                    "MG208",
+                    MG208,
                     f"{what}: registry/ may hold regular files only (symlinks could point outside the repository)",
                 )
                 continue
@@ -295,7 +371,7 @@ class _Run:
         try:
             return layout.classify(path)
         except LayoutError as e:
-            self.add(path, "MG201", str(e))
+            self.add(path, MG201, str(e))
             return None
 
     def _check_manifest(self, path: str, place: Place) -> None:
@@ -314,7 +390,7 @@ class _Run:
                 if dep["version"] not in versions:
                     self.add(
                         path,
-                        "MG209",
+                        MG209,
                         f"deprecates version {dep['version']}, which does not exist",
                         doc,
                         ("deprecated", i),
@@ -327,7 +403,7 @@ class _Run:
 
     def _expect(self, doc: Document, key: str, wanted: object, what: str) -> None:
         if doc.data.get(key) != wanted:
-            self.add(doc.path, "MG202", f"{key} is {doc.data.get(key)!r} but {what} is {wanted!r}", doc, (key,))
+            self.add(doc.path, MG202, f"{key} is {doc.data.get(key)!r} but {what} is {wanted!r}", doc, (key,))
 
     def _check_evidence(self, doc: Document, place: Place) -> None:
         folder = layout.version_dir(place.model, place.version)
@@ -336,7 +412,7 @@ class _Run:
             if problem:
                 self.add(
                     doc.path,
-                    "MG207",
+                    MG207,
                     f"evidence {name!r} path {rel!r} {problem}; it must stay inside {folder}/",
                     doc,
                     ("evidence", name),
@@ -346,15 +422,13 @@ class _Run:
             if entry is None:
                 self.add(
                     doc.path,
-                    "MG206",
+                    MG206,
                     f"evidence {name!r} names {rel!r}, which does not exist in {folder}/",
                     doc,
                     ("evidence", name),
                 )
             elif entry.kind != FILE:
-                self.add(
-                    doc.path, "MG208", f"evidence {name!r} ({rel!r}) is not a regular file", doc, ("evidence", name)
-                )
+                self.add(doc.path, MG208, f"evidence {name!r} ({rel!r}) is not a regular file", doc, ("evidence", name))
 
     def _check_alias(self, path: str, model: str, alias: str) -> None:
         doc = self.manifest(path, "Alias")
@@ -368,7 +442,7 @@ class _Run:
             known = ", ".join(str(v) for v in self._version_numbers(model)) or "none"
             self.add(
                 path,
-                "MG204",
+                MG204,
                 f"alias {alias!r} points at version {version} of {model!r}, which does not exist (versions: {known})",
                 doc,
                 ("version",),
@@ -380,7 +454,7 @@ class _Run:
                 if dep["version"] == version:
                     self.add(
                         path,
-                        "MG205",
+                        MG205,
                         f"alias {alias!r} points at version {version}, deprecated in model.yaml: {dep['reason']}",
                         doc,
                         ("version",),
@@ -396,14 +470,14 @@ class _Run:
     def _check_model_folder(self, model: str) -> None:
         listing = self.head.listdir(layout.model_dir(model))
         if listing is not None and "model.yaml" not in listing:
-            self.add(layout.model_dir(model), "MG203", f"model folder {model!r} has no model.yaml")
+            self.add(layout.model_dir(model), MG203, f"model folder {model!r} has no model.yaml")
 
     def _check_version_folder(self, model: str, version: int) -> None:
         listing = self.head.listdir(layout.version_dir(model, version))
         if listing is not None and "version.yaml" not in listing:
             self.add(
                 layout.version_dir(model, version),
-                "MG203",
+                MG203,
                 f"version folder {model}/versions/{version} has no version.yaml",
             )
 
@@ -447,15 +521,15 @@ def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Fi
             base_entry = base.entry(path)
             target = moved_to(base_entry.oid) if base_entry else None
             if target:
-                found.append(Finding(path, None, "MG303", f"moved to {target}: {ref}; register a new version instead"))
+                found.append(Finding(path, None, MG303, f"moved to {target}: {ref}; register a new version instead"))
             else:
-                found.append(Finding(path, None, "MG302", f"deleted: {ref}; deprecate it in model.yaml instead"))
+                found.append(Finding(path, None, MG302, f"deleted: {ref}; deprecate it in model.yaml instead"))
         elif status == "A":
             found.append(
-                Finding(path, None, "MG301", f"added to a merged version: {ref}; register a new version instead")
+                Finding(path, None, MG301, f"added to a merged version: {ref}; register a new version instead")
             )
         else:
-            found.append(Finding(path, None, "MG301", f"modified: {ref}; register a new version instead"))
+            found.append(Finding(path, None, MG301, f"modified: {ref}; register a new version instead"))
     return found
 
 

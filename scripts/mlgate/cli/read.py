@@ -495,21 +495,27 @@ def verify(obj: Context, selector: str | None, ref: str | None, as_json: bool) -
 @cli.command()
 @click.argument("rule", required=False)
 def rules(rule: str | None) -> int:
-    """Explain the validator's rule ids (all of them, or one).
+    """Explain the validator's rule ids (all of them, or one, with where its check lives).
 
     \b
     Examples:
       mlgate rules
-      mlgate rules MG204
+      mlgate rules MG403      # the rule, its family, and the module that holds its check
     """
-    from mlgate.core.findings import RULES
+    from mlgate.check.rules import RULES, source_of
     from mlgate.errors import UsageError
 
-    if rule is not None and rule.upper() not in RULES:
+    if rule is None:
+        for r in RULES.values():
+            _echo(f"{r} {r.name} ({r.family}): {r.doc}")
+        return EXIT_OK
+    found = RULES.get(rule.strip().upper())
+    if found is None:
         raise UsageError(f"unknown rule {rule!r}; rules: {', '.join(RULES)}")
-    for rid, (name, text) in RULES.items():
-        if rule is None or rid == rule.upper():
-            _echo(f"{rid} {name}: {text}")
+    _echo(f"{found} {found.name}: {found.doc}")
+    _echo(f"  family:   {found.family}")
+    _echo(f"  severity: {found.severity}")
+    _echo(f"  checked in {source_of(found)}")
     return EXIT_OK
 
 

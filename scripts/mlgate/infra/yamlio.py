@@ -35,7 +35,24 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from mlgate.core.rules import Family, define
 from mlgate.errors import InputError, YamlError  # noqa: F401 - YamlError re-exported: defined in mlgate.errors
+
+# --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
+
+MG001 = define(
+    "MG001",
+    "parse",
+    Family.PARSE,
+    "The file is not valid UTF-8 YAML, or uses a YAML feature mlgate refuses (tags, duplicate keys, merge keys, several documents, NaN, infinity), holds an integer of more than 18 digits, or a string or key with a control character (ESC, C1 controls, bidi overrides).",
+)
+MG002 = define(
+    "MG002",
+    "limits",
+    Family.PARSE,
+    "The file is over 1 MiB, nested deeper than 64 levels, or expands past 100,000 values through aliases.",
+)
+
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
@@ -44,8 +61,8 @@ MAX_DEPTH = 64
 #: conversions of longer ones raise (4,300-digit limit) or overflow in comparisons
 MAX_INT_DIGITS = 18
 
-RULE_PARSE = "MG001"
-RULE_LIMIT = "MG002"
+RULE_PARSE = MG001
+RULE_LIMIT = MG002
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STD = "tag:yaml.org,2002:"

@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from mlgate.core.findings import Finding
+from mlgate.core.rules import Family, define
 from mlgate.errors import InputError
 from mlgate.infra import schemas, yamlio
 from mlgate.infra.git import Entry, FileTooLarge
 from mlgate.infra.schemas import SchemaProblem
 from mlgate.infra.yamlio import Document, field_path
+from mlgate.registry.readers import MG102
+
+# --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
+
+MG101 = define(
+    "MG101",
+    "schema",
+    Family.SCHEMA,
+    "A manifest does not match its JSON Schema in schemas/: a missing, unknown or mistyped field.",
+)
 
 
 class Tree(Protocol):
@@ -35,7 +46,7 @@ def load_manifest(tree: Tree, path: str, kind: str) -> tuple[Document | None, li
         msg = f"file is {e.size:,} bytes; manifests are limited to {yamlio.MAX_BYTES:,} bytes (1 MiB)"
         return None, [Finding(path, None, yamlio.RULE_LIMIT, msg)]
     except InputError as e:
-        return None, [Finding(path, None, "MG001", e.message)]
+        return None, [Finding(path, None, yamlio.MG001, e.message)]
     try:
         doc = yamlio.load(raw, path)
     except yamlio.YamlError as e:
@@ -48,7 +59,7 @@ def check_document(doc: Document, kind: str) -> list[Finding]:
     """Kind and schema findings for a parsed document that must be a ``kind`` manifest."""
     data = doc.data
     if not isinstance(data, dict):
-        return [Finding(doc.path, 1, "MG101", f"a manifest must be a mapping of fields, not {_json_type(data)}")]
+        return [Finding(doc.path, 1, MG101, f"a manifest must be a mapping of fields, not {_json_type(data)}")]
     found = []
     if data.get("apiVersion") != schemas.API_VERSION:
         got = "is missing" if "apiVersion" not in data else f"is {data['apiVersion']!r}"
@@ -56,7 +67,7 @@ def check_document(doc: Document, kind: str) -> list[Finding]:
             Finding(
                 doc.path,
                 doc.line_of(("apiVersion",)),
-                "MG102",
+                MG102,
                 f"apiVersion {got}; expected {schemas.API_VERSION!r}",
                 "apiVersion",
             )
@@ -67,7 +78,7 @@ def check_document(doc: Document, kind: str) -> list[Finding]:
             Finding(
                 doc.path,
                 doc.line_of(("kind",)),
-                "MG102",
+                MG102,
                 f"kind {got}; a file at this path must be kind {kind!r}",
                 "kind",
             )
@@ -134,4 +145,4 @@ def _schema_finding(doc: Document, e: SchemaProblem) -> Finding:
     name = field_path(where) or None
     line = doc.line_of(tuple(where))
     prefix = f"{name}: " if name and v != "required" else ""
-    return Finding(doc.path, line, "MG101", prefix + msg, name)
+    return Finding(doc.path, line, MG101, prefix + msg, name)

@@ -18,10 +18,19 @@ import re
 from typing import Any, Mapping
 
 from mlgate.core.layout import SHA256_RE, VERSION_RE
+from mlgate.core.rules import Family, define
 from mlgate.errors import InputError, ManifestError  # noqa: F401 - ManifestError re-exported
 from mlgate.infra.yamlio import YamlError, load
 
 API_VERSION = "mlgate/v1"
+
+MG102 = define(
+    "MG102",
+    "kind",
+    Family.SCHEMA,
+    "apiVersion is not mlgate/v1, or kind is missing or not the kind this path holds.",
+)
+
 MAX_VERSION = 999_999_999  # version folders are at most nine digits
 
 
@@ -33,7 +42,7 @@ def _document(raw: bytes, path: str, kind: str) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise ManifestError("a manifest must be a mapping of fields", path=path, line=1)
     if data.get("apiVersion") != API_VERSION or data.get("kind") != kind:
-        raise ManifestError(f"not an {API_VERSION} {kind} manifest (apiVersion/kind)", path=path, rule="MG102")
+        raise ManifestError(f"not an {API_VERSION} {kind} manifest (apiVersion/kind)", path=path, rule=MG102)
     return data
 
 

@@ -13,7 +13,8 @@ import json
 import re
 from typing import Any
 
-from mlgate.core.findings import RULES, Finding, Report
+from mlgate.check.rules import RULES
+from mlgate.core.findings import Finding, Report
 
 REPORT_FORMAT = "mlgate.validate/v1"
 
@@ -197,7 +198,7 @@ def report_markdown(report: Report) -> str:
         lines.append("")
         used = sorted({f.rule for f in findings})
         lines += ["<details><summary>What the rules check</summary>", ""]
-        lines += [f"- `{r}` {RULES[r][0]}: {RULES[r][1]}" for r in used]
+        lines += [f"- `{r}` {RULES[r].name}: {RULES[r].doc}" for r in used]
         lines += ["", "</details>", ""]
     return "\n".join(lines)
 
