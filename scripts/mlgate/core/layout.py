@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Iterable
 
-from mlgate.errors import LayoutError  # raised here, defined with every other error in mlgate.errors
+from mlgate.errors import LayoutError as LayoutError  # raised here (and re-exported), defined in mlgate.errors
 
 REGISTRY = "registry"
 MODELS = f"{REGISTRY}/models"
@@ -67,12 +68,12 @@ def segment_problem(name: str) -> str | None:
     return None
 
 
-def version_numbers(names: object) -> list[int]:
+def version_numbers(names: Iterable[str]) -> list[int]:
     """The entries of a ``versions/`` folder that are version folders, as sorted numbers."""
     return sorted(int(n) for n in names if VERSION_RE.match(n))
 
 
-def alias_names(names: object) -> list[str]:
+def alias_names(names: Iterable[str]) -> list[str]:
     """The entries of an ``aliases/`` folder that are alias files, as sorted alias names."""
     return sorted(n[:-5] for n in names if n.endswith(".yaml") and NAME_RE.match(n[:-5]))
 

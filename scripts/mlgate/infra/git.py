@@ -18,7 +18,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
-from mlgate.errors import FileTooLarge, GitError, InputError, LockBusy  # noqa: F401 - re-exported
+from mlgate.errors import FileTooLarge as FileTooLarge  # re-exported
+from mlgate.errors import GitError, InputError
+from mlgate.errors import LockBusy as LockBusy  # re-exported
 
 FILE, SYMLINK, DIR, OTHER = "file", "symlink", "dir", "other"
 ZERO = "0" * 40
@@ -44,6 +46,12 @@ class Entry:
     kind: str
     oid: str | None = None
     mode: str = ""  # git's octal mode as written in the tree ("100644", "40000"...), when read from git
+
+
+def _oid(entry: Entry) -> str:
+    """The object id of an entry read from (or just written to) git, which always has one."""
+    assert entry.oid is not None, entry
+    return entry.oid
 
 
 def _kind_of_mode(mode: int) -> str:
@@ -214,7 +222,7 @@ class GitRepo:
             f"{entries[n].mode or ('40000' if entries[n].kind == DIR else '100644')} ".encode()
             + n.encode("utf-8", "surrogateescape")
             + b"\0"
-            + bytes.fromhex(entries[n].oid)
+            + bytes.fromhex(_oid(entries[n]))
             for n in order
         )
         return self._plumb("hash-object", "-w", "-t", "tree", "--stdin", stdin=raw).strip()
@@ -430,6 +438,7 @@ class GitRepo:
         keep = tuple(paths)
         commits: list[Commit] = []
         with subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            assert proc.stdout is not None and proc.stderr is not None  # both piped
             pending = b""
             while True:
                 chunk = proc.stdout.read(1 << 20)
@@ -592,7 +601,7 @@ class ObjectReader:
         self._finalizer()
 
 
-def _end_process(proc: subprocess.Popen) -> None:
+def _end_process(proc: subprocess.Popen[bytes]) -> None:
     if proc.stdin:
         proc.stdin.close()
     if proc.stdout:
@@ -640,10 +649,10 @@ class GitTree:
         if entry is None or entry.kind != FILE:
             raise InputError(f"not a file in {self.label}", path=path)
         if limit is not None:
-            info = self.repo.objects.info(entry.oid)
+            info = self.repo.objects.info(_oid(entry))
             if info and info[1] > limit:
                 raise FileTooLarge(path, info[1])
-        got = self.repo.objects.contents(entry.oid)
+        got = self.repo.objects.contents(_oid(entry))
         if got is None:
             raise InputError(f"object {entry.oid} is missing from the repository", path=path)
         return got[1]

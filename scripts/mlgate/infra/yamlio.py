@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from mlgate.core.rules import Family, define
-from mlgate.errors import InputError, YamlError  # noqa: F401 - YamlError re-exported: defined in mlgate.errors
+from mlgate.errors import YamlError as YamlError  # re-exported: defined in mlgate.errors
 
 # --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
 
@@ -76,7 +76,7 @@ _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 
-FieldPath = tuple  # of str keys and int indexes
+FieldPath = tuple[str | int, ...]  # of str keys and int indexes
 
 #: characters refused in any string or key: C0 controls but tab and newline, DEL, C1 controls, and the
 #: bidirectional overrides and isolates that can make text read differently from what it is ("Trojan source")
@@ -98,13 +98,14 @@ class Number(float):
     """
 
     __slots__ = ("text",)
+    text: str
 
     def __new__(cls, value: float, text: str) -> "Number":
         self = super().__new__(cls, value)
         self.text = text
         return self
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Number], tuple[float, str]]:
         return (Number, (float(self), self.text))
 
 
@@ -200,10 +201,16 @@ def load(source: bytes | str, path: str) -> Document:
 _MISSING = object()
 
 
+def _line(event: yaml.Event) -> int:
+    """The (1-based) line an event starts on: the parser marks every event."""
+    assert event.start_mark is not None
+    return event.start_mark.line + 1
+
+
 class _Frame:
     __slots__ = ("value", "fp", "anchor", "size", "key", "key_lines")
 
-    def __init__(self, value: dict | list, fp: FieldPath, anchor: str | None) -> None:
+    def __init__(self, value: dict[str, Any] | list[Any], fp: FieldPath, anchor: str | None) -> None:
         self.value = value
         self.fp = fp
         self.anchor = anchor
@@ -232,7 +239,7 @@ class _Builder:
 
     def fail(self, message: str, event: yaml.Event, rule: str = RULE_PARSE, fp: FieldPath | None = None) -> YamlError:
         where = field_path(fp) if fp else None
-        return YamlError(message, path=self.path, line=event.start_mark.line + 1, rule=rule, field=where)
+        return YamlError(message, path=self.path, line=_line(event), rule=rule, field=where)
 
     def feed(self, event: yaml.Event) -> None:
         if isinstance(event, yaml.ScalarEvent):
@@ -268,7 +275,10 @@ class _Builder:
         if not self.stack:
             return ()
         top = self.stack[-1]
-        return top.fp + ((top.key,) if isinstance(top.value, dict) else (len(top.value),))
+        if isinstance(top.value, dict):
+            assert top.key is not None  # a mapping's value is read after its key
+            return top.fp + (top.key,)
+        return top.fp + (len(top.value),)
 
     def _start(self, event: yaml.CollectionStartEvent) -> None:
         is_map = isinstance(event, yaml.MappingStartEvent)
@@ -280,14 +290,14 @@ class _Builder:
         if event.tag not in (None, "!", wanted):
             raise self.fail(_tag_message(event.tag, "a mapping" if is_map else "a sequence"), event)
         fp = self._fp()
-        self.lines.setdefault(fp, event.start_mark.line + 1)
+        self.lines.setdefault(fp, _line(event))
         self.stack.append(_Frame({} if is_map else [], fp, event.anchor))
 
     def _key(self, event: yaml.ScalarEvent) -> None:
         top = self.stack[-1]
         if event.tag not in (None, "!", _STD + "str"):
             raise self.fail("mapping keys must be plain strings", event)
-        key, line = event.value, event.start_mark.line + 1
+        key, line = event.value, _line(event)
         bad = forbidden_character(key)
         if bad:
             raise self.fail(f"key {key!r} contains the control character {bad}", event, fp=top.fp)
@@ -315,6 +325,7 @@ class _Builder:
         top = self.stack[-1]
         top.size += size
         if isinstance(top.value, dict):
+            assert top.key is not None  # a mapping's value is attached after its key
             top.value[top.key] = value
             top.key = None
         else:
@@ -323,7 +334,7 @@ class _Builder:
     def _scalar(self, event: yaml.ScalarEvent) -> Any:
         text, tag = event.value, event.tag
         fp = self._fp()
-        self.lines.setdefault(fp, event.start_mark.line + 1)
+        self.lines.setdefault(fp, _line(event))
         bad = forbidden_character(text)
         if bad:
             raise self.fail(
@@ -340,7 +351,7 @@ class _Builder:
             raise self.fail(_tag_message(tag, "a scalar"), event)
         kind = tag[len(_STD) :]
         value = _resolve_plain(text)
-        wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
+        wanted = {"int": (int,), "float": (int, float), "bool": (bool,), "null": (type(None),)}[kind]
         if value is _NONFINITE or not isinstance(value, wanted) or (kind != "bool" and isinstance(value, bool)):
             raise self.fail(f"{text!r} is not a valid {kind}", event, fp=fp)
         value = self._number(value, text, event, fp)
