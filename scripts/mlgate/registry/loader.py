@@ -27,7 +27,9 @@ class Tree(Protocol):
     """A snapshot of the repository's files: a git commit or the working tree."""
 
     label: str
-    commit: str | None
+
+    @property
+    def commit(self) -> str | None: ...  # read-only, so a GitTree's str and a WorkTree's None both fit
 
     def listdir(self, path: str) -> dict[str, Entry] | None: ...
     def entry(self, path: str) -> Entry | None: ...
@@ -124,7 +126,7 @@ def _schema_finding(doc: Document, e: SchemaProblem) -> Finding:
     elif v == "type":
         wanted = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
         msg = f"expected {wanted}, got {_json_type(inst)} {inst!r}"
-        text = doc.source_text(where)
+        text = doc.source_text(tuple(where))
         if wanted == "string" and text is not None:
             msg += f" (YAML read `{text}` as {_json_type(inst)[2:]}; quote it: '{text}')"
     elif v == "const":

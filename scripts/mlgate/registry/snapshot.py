@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from mlgate.core import layout
 from mlgate.core.model import FACTORIES, Alias, EvalResult, Model, ModelVersion
@@ -43,7 +43,7 @@ class Registry:
 
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Model | ModelVersion | EvalResult | Alias] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None) -> Registry:
@@ -52,7 +52,15 @@ class Registry:
             return cls(WorkTree(find_root(path)))
         return cls(GitRepo(path).tree(ref))
 
-    def _load(self, path: str, kind: str) -> Any:
+    @overload
+    def _load(self, path: str, kind: Literal["Model"]) -> Model: ...
+    @overload
+    def _load(self, path: str, kind: Literal["ModelVersion"]) -> ModelVersion: ...
+    @overload
+    def _load(self, path: str, kind: Literal["EvalResult"]) -> EvalResult: ...
+    @overload
+    def _load(self, path: str, kind: Literal["Alias"]) -> Alias: ...
+    def _load(self, path: str, kind: str) -> Model | ModelVersion | EvalResult | Alias:
         if path not in self._cache:
             doc, findings = load_manifest(self.tree, path, kind)
             if doc is None:
