@@ -55,6 +55,7 @@ from mlgate.errors import (
     IndexUnsigned,
     IndexUntrustedKey,
     InputError,
+    ManifestError,
     ServingError,
     SourceUnavailable,
     StoreError,
@@ -186,7 +187,8 @@ def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: st
             keys[s["keyid"]].verify(base64.b64decode(s["sig"], validate=True), message)
         except (InvalidSignature, binascii.Error, ValueError):
             continue
-        return s["keyid"]
+        keyid: str = s["keyid"]  # a string: checked above
+        return keyid
     raise IndexBadSignature(
         f"{where}: the signature by trusted key {ours[0]['keyid'][:16]} does not match the content; "
         "refusing an index altered after it was signed"
@@ -229,7 +231,7 @@ class Source(Protocol):
 
 
 def _alias_version(raw: bytes, where: str) -> int:
-    from mlgate.registry.readers import ManifestError, alias_version
+    from mlgate.registry.readers import alias_version
 
     try:
         return alias_version(raw, where)
@@ -238,7 +240,7 @@ def _alias_version(raw: bytes, where: str) -> int:
 
 
 def _version_entry(raw: bytes, where: str) -> dict[str, Any]:
-    from mlgate.registry.readers import ManifestError, artifact
+    from mlgate.registry.readers import artifact
 
     try:
         return artifact(raw, where)
@@ -247,7 +249,7 @@ def _version_entry(raw: bytes, where: str) -> dict[str, Any]:
 
 
 def _deprecated(raw: bytes | None, where: str) -> set[int]:
-    from mlgate.registry.readers import ManifestError, deprecations
+    from mlgate.registry.readers import deprecations
 
     try:
         return set(deprecations(raw, where))
@@ -260,8 +262,11 @@ class _FileSource:
 
     label = ""
 
-    def _read(self, path: str) -> bytes | None: ...
-    def _list(self, path: str) -> list[str]: ...
+    def _read(self, path: str) -> bytes | None:
+        raise NotImplementedError
+
+    def _list(self, path: str) -> list[str]:
+        raise NotImplementedError
 
     def model_names(self) -> list[str]:
         return sorted(n for n in self._list("registry/models") if NAME_RE.match(n))
@@ -569,7 +574,7 @@ def _state_load(path: Path) -> dict[str, Any]:
             or not isinstance(data.get("indexes"), dict)
         ):
             raise ValueError("not an index state file")
-        indexes = data["indexes"]
+        indexes: dict[str, Any] = data["indexes"]
         if not all(isinstance(v, dict) and _is_int(v.get("serial")) for v in indexes.values()):
             raise ValueError("an entry has no serial")
     except (ValueError, RecursionError) as e:
@@ -635,9 +640,9 @@ class IndexSource:
             None
             if state_file is False or self.keys is None
             else Path(state_file)
-            if state_file not in (None, True)
+            if isinstance(state_file, (str, os.PathLike))
             else _default_state_file()
-        )  # type: ignore[arg-type]
+        )
         self._state_key = self.location if "://" in self.location else os.path.abspath(self.location)
         self.accepted: tuple[int, str | None] | None = None  # (serial, commit) of the newest index accepted
         self.keyid: str | None = None
@@ -702,7 +707,8 @@ class IndexSource:
     def token(self) -> str:
         fresh = self._load()
         self.data = fresh
-        return fresh["digest"]
+        digest: str = fresh["digest"]  # a string: checked against the content by _load
+        return digest
 
     def commit(self) -> str | None:
         return self.data.get("commit")
@@ -717,7 +723,8 @@ class IndexSource:
                 "to resolve from it"
             )
         try:
-            return self.data["models"][model]
+            entry: dict[str, Any] = self.data["models"][model]
+            return entry
         except KeyError:
             raise UnknownModel(
                 f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}"
