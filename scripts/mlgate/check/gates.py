@@ -361,6 +361,7 @@ class Judge:
             )
             return Check(gate, FAIL, f"cannot compare {name}: {where}", MG403, {"candidate": value, "holder": None})
         delta = _dec(value) - _dec(held)
+        assert bound.no_regression is not None  # checked only for a bound with a tolerance
         tol = _dec(bound.no_regression)
         lower_better = bound.lower_is_better
         worse_by = delta if lower_better else -delta

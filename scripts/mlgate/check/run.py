@@ -22,8 +22,8 @@ from mlgate.core.signoff import ReviewSource
 from mlgate.core.times import parse_iso
 from mlgate.errors import InputError, MlgateError, UsageError
 from mlgate.infra.git import FILE, GitRepo, GitTree, WorkTree, find_root
-from mlgate.infra.yamlio import Document
-from mlgate.registry.loader import Tree, field_path, load_manifest
+from mlgate.infra.yamlio import Document, FieldPath, field_path
+from mlgate.registry.loader import Tree, load_manifest
 from mlgate.registry.readers import alias_version_of, alias_version_or_none
 
 # --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
@@ -278,6 +278,7 @@ def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
         to_v = alias_version_of(after.data, path) if after else None
         if from_v == to_v:
             continue  # only the note changed
+        assert place.model is not None and place.alias is not None  # both named by an alias file's path
         out.append(judge.alias_change(place.model, place.alias, from_v, to_v))
     return out
 
@@ -319,7 +320,7 @@ class _Run:
             self.findings.extend(found)
         return self._docs[path]
 
-    def add(self, path: str, rule: str, message: str, doc: Document | None = None, fld: tuple = ()) -> None:
+    def add(self, path: str, rule: str, message: str, doc: Document | None = None, fld: FieldPath = ()) -> None:
         line = doc.line_of(fld) if doc is not None and fld else None
         self.findings.append(Finding(path, line, rule, message, field_path(fld) or None))
 
@@ -343,11 +344,11 @@ class _Run:
                 continue
             if place.model:
                 models.add(place.model)
-            if place.version:
+            if place.model and place.version:
                 versions.add((place.model, place.version))
             if place.kind:
                 self._check_manifest(path, place)
-                if place.role == "model":
+                if place.role == "model" and place.model:
                     alias_rechecks.add(place.model)
         for path in deleted:
             try:
@@ -376,13 +377,16 @@ class _Run:
 
     def _check_manifest(self, path: str, place: Place) -> None:
         if place.role == "alias":
+            assert place.model is not None and place.alias is not None  # both named by an alias file's path
             self._check_alias(path, place.model, place.alias)
             return
+        assert place.kind is not None  # called for manifests only
         doc = self.manifest(path, place.kind)
         if doc is None:
             return
         data = doc.data
         if place.role == "model":
+            assert place.model is not None  # named by a model.yaml's path
             self._expect(doc, "name", place.model, "the model folder name")
             self.findings.extend(model_policy_findings(doc, self.policy))
             versions = set(self._version_numbers(place.model))
@@ -406,6 +410,7 @@ class _Run:
             self.add(doc.path, MG202, f"{key} is {doc.data.get(key)!r} but {what} is {wanted!r}", doc, (key,))
 
     def _check_evidence(self, doc: Document, place: Place) -> None:
+        assert place.model is not None and place.version is not None  # both named by a version.yaml's path
         folder = layout.version_dir(place.model, place.version)
         for name, rel in doc.data.get("evidence", {}).items():
             problem = layout.safe_relative(rel)
@@ -493,6 +498,7 @@ def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Fi
     merged: dict[tuple[str, int], bool] = {}
 
     def is_merged(place: Place) -> bool:
+        assert place.model is not None and place.version is not None  # a place built from version_of below
         key = (place.model, place.version)
         if key not in merged:
             merged[key] = base.entry(layout.version_path(place.model, place.version)) is not None
@@ -519,7 +525,7 @@ def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Fi
         ref = f"version {place.version} of {place.model!r} is merged on {base.label} and immutable"
         if status == "D":
             base_entry = base.entry(path)
-            target = moved_to(base_entry.oid) if base_entry else None
+            target = moved_to(base_entry.oid) if base_entry and base_entry.oid else None
             if target:
                 found.append(Finding(path, None, MG303, f"moved to {target}: {ref}; register a new version instead"))
             else:
