@@ -15,17 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TypedDict
 
 from mlgate.core import layout
 from mlgate.core.layout import LayoutError
 from mlgate.core.policy import Approvals
 from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
 from mlgate.core.times import normalize, parse_iso
-from mlgate.errors import MlgateError, UsageError
+from mlgate.errors import ManifestError, MlgateError, UsageError
 from mlgate.infra.files import write_json
 from mlgate.infra.git import Commit, GitRepo, GitTree
-from mlgate.registry.readers import ManifestError, alias_version_or_none, deprecations
+from mlgate.registry.readers import alias_version_or_none, deprecations
 
 REGISTRATION, PROMOTION, ROLLBACK, REMOVAL = "registration", "promotion", "rollback", "removal"
 REJECTED = "rejected"  # a pull request closed without merge (--include-rejected)
@@ -410,6 +410,19 @@ def _wanted_blobs(commits: list[Commit]) -> list[str]:
     return wanted
 
 
+class _CommitFields(TypedDict):
+    """The fields every event of one commit shares."""
+
+    time: str
+    commit: str
+    pr: int | None
+    author: str
+    merger: str | None
+    approvers: tuple[Approver, ...] | None
+    subject: str
+    reverts: str | None
+
+
 def _events(
     commits: list[Commit],
     blobs: dict[str, bytes],
@@ -424,7 +437,7 @@ def _events(
         pr = pr_number(c)
         merger = c.author if len(c.parents) > 1 else (c.committer if c.committer != c.author else None)
         reverted = _REVERT.search(c.body) or _REVERT.search(merged_messages.get(c.sha, ""))
-        base = dict(
+        base = _CommitFields(
             time=_utc(c.date),
             commit=c.sha,
             pr=pr,
@@ -519,7 +532,7 @@ def _reviews(pr: Any) -> list[dict[str, str]]:
 
 def _forge_info(
     repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable[int], warnings: list[str]
-) -> dict[int, dict]:
+) -> dict[int, dict[str, Any]]:
     """Author, merger and approvers per pull request: from the cache, else fetched (in parallel) and cached."""
     path = _cache_file(repo_path, forge)
     try:
@@ -529,7 +542,7 @@ def _forge_info(
         cache = {}  # no cache, or a damaged one: ask the forge again
     missing = sorted(set(numbers) - set(cache))
 
-    def fetch(n: int) -> tuple[int, dict | None, str | None]:
+    def fetch(n: int) -> tuple[int, dict[str, Any] | None, str | None]:
         try:
             pr = forge.pull_request(n)
         except MlgateError as e:
@@ -551,7 +564,7 @@ def _forge_info(
             None,
         )
 
-    fresh: dict[int, dict] = {}
+    fresh: dict[int, dict[str, Any]] = {}
     if missing:
         with ThreadPoolExecutor(max_workers=8) as pool:
             for n, data, error in pool.map(fetch, missing):

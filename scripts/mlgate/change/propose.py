@@ -36,9 +36,8 @@ from mlgate.errors import (  # noqa: F401
 from mlgate.forge import Forge, ForgeReviews, PullRequestExists
 from mlgate.infra import schemas
 from mlgate.infra.git import GitRepo, GitTree, LockBusy
-from mlgate.infra.yamlio import YamlError, dump, load
+from mlgate.infra.yamlio import YamlError, dump, field_path, load
 from mlgate.registry import artifacts, readers
-from mlgate.registry.loader import field_path
 from mlgate.render.report import gate_markdown, report_markdown
 
 LABEL = "mlgate"
@@ -576,7 +575,7 @@ def promote(
     change = _judge(git, tree, model, alias, version, current)
     if change.status == FAIL and not force:
         raise GateFailed(change, _gate_failure(change))
-    files = {layout.alias_path(model, alias): _alias_bytes(tree, model, alias, version, note)}
+    files: dict[str, bytes | None] = {layout.alias_path(model, alias): _alias_bytes(tree, model, alias, version, note)}
     verb = "Roll back" if change.kind == "rollback" else "Promote"
     title = f"{verb} {model} v{version} to {alias}"
     commit = _commit(git, base_sha, files, f"{title}\n", author)

@@ -4,15 +4,18 @@ rules and demo."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from mlgate.cli.app import FORMATS, Context, _echo, _forge_options, _open_forge, _out, cli, progress_bar
 from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, MlgateError
 
+if TYPE_CHECKING:
+    from click.decorators import FC
 
-def _format_option(text: str) -> Any:
+
+def _format_option(text: str) -> Callable[[FC], FC]:
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help=text)
 
 

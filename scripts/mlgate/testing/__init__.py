@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.core import layout
 from mlgate.infra.git import GitRepo
 from mlgate.infra.resources import example_registry_dir
 from mlgate.infra.yamlio import dump, load
+
+if TYPE_CHECKING:
+    from mlgate.core.signoff import PullRequest, Review
 
 AUTHOR = "Test Author <author@example.com>"
 
@@ -53,7 +56,8 @@ class RegistryRepo:
         return p
 
     def read_yaml(self, rel: str) -> dict[str, Any]:
-        return load(self.path(rel).read_bytes(), rel).data
+        data: dict[str, Any] = load(self.path(rel).read_bytes(), rel).data
+        return data
 
     def edit_yaml(self, rel: str, **fields: Any) -> Path:
         """Set top-level fields of a YAML manifest."""
@@ -106,7 +110,7 @@ class RegistryRepo:
         model: str,
         version: int,
         like: int,
-        metrics: dict | None = None,
+        metrics: dict[str, Any] | None = None,
         card: str | None = None,
         drop_metrics: tuple[str, ...] = (),
     ) -> None:
@@ -161,7 +165,7 @@ class StaticReviews:
         self.permissions = {k.lower(): v for k, v in (permissions or {}).items()}
         self.requester = requester
         self.pushers = pushers
-        self.reviews: list = []
+        self.reviews: list[Review] = []
         self.calls = 0
 
     def review(self, user: str, state: str = "APPROVED", commit: str | None = None) -> StaticReviews:
@@ -170,7 +174,7 @@ class StaticReviews:
         self.reviews.append(Review(user, state, commit or self.head_sha, f"2026-01-01T00:00:{len(self.reviews):02d}Z"))
         return self
 
-    def pull_request(self):  # noqa: ANN201 - mlgate.reviews.PullRequest
+    def pull_request(self) -> PullRequest:
         from mlgate.core.signoff import PullRequest
 
         self.calls += 1
