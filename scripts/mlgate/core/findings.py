@@ -39,7 +39,7 @@ class Finding:
         }
 
 
-def _sort_key(f: Finding) -> tuple:
+def _sort_key(f: Finding) -> tuple[str, int, str, str, str]:
     return (f.path, f.line or 0, f.rule, f.field or "", f.message)
 
 
@@ -52,7 +52,7 @@ class Report:
     mode: str = "full"
     files_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
-    gates: list = field(default_factory=list)  # of mlgate.gates.AliasChange
+    gates: list[Any] = field(default_factory=list)  # of mlgate.check.gates.AliasChange (a higher layer)
 
     def add(self, findings: Iterable[Finding]) -> None:
         self.findings.extend(findings)

@@ -185,7 +185,10 @@ def load(source: bytes | str, path: str) -> Document:
             builder.feed(event)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        raise YamlError(e.problem or "invalid YAML", path=path, line=mark.line + 1 if mark else None) from None
+        line = mark.line + 1 if mark else None
+        if "nesting depth" in (e.problem or ""):  # libyaml >= 0.2.6 (PyYAML 6.0.4) stops deep nesting itself
+            raise YamlError(f"nesting is deeper than {MAX_DEPTH} levels", path=path, line=line, rule=MG002) from None
+        raise YamlError(e.problem or "invalid YAML", path=path, line=line) from None
     except yaml.reader.ReaderError as e:  # an unprintable character; carries an offset, not a mark
         line = text.count("\n", 0, e.position) + 1
         raise YamlError(
