@@ -18,6 +18,19 @@ from pathlib import Path
 from typing import Any, Iterable, TypedDict
 
 from mlgate.core import layout
+from mlgate.core.events import (
+    DEPRECATION,
+    POLICY_CHANGE,
+    PROMOTION,
+    REGISTRATION,
+    REJECTED,
+    REMOVAL,
+    ROLLBACK,
+    UNDEPRECATION,
+    VERSION_REMOVED,
+    EventKind,
+    GateKind,
+)
 from mlgate.core.layout import LayoutError
 from mlgate.core.policy import Approvals
 from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
@@ -27,25 +40,6 @@ from mlgate.infra.files import write_json
 from mlgate.infra.git import Commit, GitRepo, GitTree
 from mlgate.registry.readers import alias_version_or_none, deprecations
 
-REGISTRATION, PROMOTION, ROLLBACK, REMOVAL = "registration", "promotion", "rollback", "removal"
-REJECTED = "rejected"  # a pull request closed without merge (--include-rejected)
-DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED = (
-    "deprecation",
-    "undeprecation",
-    "policy-change",
-    "version-removed",
-)
-KINDS = (
-    REGISTRATION,
-    PROMOTION,
-    ROLLBACK,
-    REMOVAL,
-    DEPRECATION,
-    UNDEPRECATION,
-    POLICY_CHANGE,
-    VERSION_REMOVED,
-    REJECTED,
-)
 UNKNOWN = "unknown"
 
 _MERGE = re.compile(r"^Merge pull request #(\d+) from ")
@@ -72,7 +66,7 @@ class Event:
     """One change to the registry on the target branch."""
 
     time: str
-    kind: str
+    kind: EventKind
     model: str | None
     alias: str | None
     from_version: int | None
@@ -87,7 +81,7 @@ class Event:
     not_counted: tuple[NotCounted, ...] | None = None  # reviews the gate did not count; None: unknown
     #: the kind the gate judged the change as (a revert trailer makes a "rollback" event, but the gate's
     #: rollback rule applies only to a return to a version the alias held before)
-    gate_kind: str | None = field(default=None, repr=False, compare=False)
+    gate_kind: GateKind | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -463,7 +457,9 @@ def _events(
             if (model and place.model != model) or (alias and place.alias != alias):
                 continue
             if place.role == "version":
-                kind = REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
+                kind: EventKind | None = (
+                    REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
+                )
                 if kind:
                     events.append(
                         Event(
@@ -481,6 +477,7 @@ def _events(
                 seen = held.setdefault(f.path, [])
                 if before == after:
                     continue  # only the note changed
+                gate_kind: GateKind
                 if after is None and f.status == "D":
                     kind = gate_kind = REMOVAL
                 elif after is None:
@@ -490,6 +487,7 @@ def _events(
                     gate_kind = ROLLBACK if after in earlier else PROMOTION
                     kind = ROLLBACK if reverted else gate_kind
                     seen.append(after)
+                assert kind is not None
                 events.append(
                     Event(
                         kind=kind,

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from mlgate.check.gates import FAIL, AliasChange
+from mlgate.check.gates import AliasChange
 from mlgate.check.run import judge_before_review, validate, watched
 from mlgate.core import layout
 from mlgate.core.findings import Report
-from mlgate.core.rules import Family, family
+from mlgate.core.rules import FAIL, Family, family
 from mlgate.core.signoff import is_login, requester_trailer
 from mlgate.core.times import format_time
 from mlgate.errors import (  # noqa: F401

@@ -14,9 +14,10 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from mlgate.core import layout
+from mlgate.core.events import POLICY_CHANGE, PROMOTION, REMOVAL, ROLLBACK
 from mlgate.core.findings import Finding
 from mlgate.core.policy import Approvals, Bound, Gate, Policy, loosenings, tighten
-from mlgate.core.rules import Family, Severity, define, family
+from mlgate.core.rules import FAIL, PASS, PENDING, Family, Severity, Status, define, family
 from mlgate.core.signoff import PullRequest, ReviewSource, count_approvals
 from mlgate.infra.git import FileTooLarge
 from mlgate.infra.yamlio import Document, YamlError, decode, exact
@@ -83,9 +84,7 @@ MG502 = define(
 #: evidence files (model cards, audits) are read whole; past this they fail their gate instead
 MAX_EVIDENCE_BYTES = 4 * 1024 * 1024
 
-PASS, FAIL, PENDING = "pass", "fail", "pending"
 _DEPRECATED_RULE = MG405  # the gate's deprecated check; the alias file's MG205 reports the same problem
-PROMOTION, ROLLBACK, REMOVAL, POLICY_CHANGE = "promotion", "rollback", "removal", "policy-change"
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class Check:
     """One gate's verdict on one alias change, in words a reviewer understands."""
 
     gate: str
-    status: str
+    status: Status
     reason: str
     rule: str
     details: Mapping[str, Any] = field(default_factory=dict)

@@ -189,8 +189,8 @@ def show(obj: Context, model: str, version: int | None, ref: str | None, as_json
 
 def _timeline(obj: Context, model: str, ref: str | None) -> list[dict[str, Any]] | None:
     """The model's alias changes, latest first, from git history (None outside a git repository)."""
-    from mlgate.audit.history import PROMOTION, REMOVAL, ROLLBACK
     from mlgate.audit.history import history as read_history
+    from mlgate.core.events import PROMOTION, REMOVAL, ROLLBACK
     from mlgate.errors import GitError
 
     try:
@@ -243,8 +243,8 @@ def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fm
     Example:
       mlgate gate fraud-detector 3 --alias champion
     """
-    from mlgate.check.gates import FAIL
     from mlgate.check.run import check_gate
+    from mlgate.core.rules import FAIL
     from mlgate.render.report import gate_markdown, gate_text, to_json
 
     change = check_gate(obj.repo, model, version, alias, ref=ref)

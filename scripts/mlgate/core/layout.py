@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Literal
 
 from mlgate.errors import LayoutError as LayoutError  # raised here (and re-exported), defined in mlgate.errors
 
@@ -106,6 +106,12 @@ def card_path(model: str, version: int) -> str:
     return f"{version_dir(model, version)}/card.md"
 
 
+#: what a path under registry/ is
+Role = Literal["policy", "model", "alias", "version", "eval", "evidence", "doc", "ignored"]
+#: the manifest kinds, one per file name
+ManifestKind = Literal["Policy", "Model", "ModelVersion", "EvalResult", "Alias"]
+
+
 @dataclass(frozen=True)
 class Place:
     """What a path under registry/ is.
@@ -115,8 +121,8 @@ class Place:
     that are not manifests).
     """
 
-    role: str
-    kind: str | None = None
+    role: Role
+    kind: ManifestKind | None = None
     model: str | None = None
     alias: str | None = None
     version: int | None = None

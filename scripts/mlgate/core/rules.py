@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from enum import Enum
-from typing import Any
+from typing import Any, Final, Literal
 
 _ID = re.compile(r"MG[0-9]{3}\Z")
 
@@ -28,6 +28,13 @@ class Family(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+#: a gate check's verdict: passed, failed, or not decided yet (approvals with no forge to ask)
+Status = Literal["pass", "fail", "pending"]
+PASS: Final = "pass"
+FAIL: Final = "fail"
+PENDING: Final = "pending"
 
 
 class Severity(str, Enum):

@@ -16,13 +16,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import Final, Iterator, Literal
 
 from mlgate.errors import FileTooLarge as FileTooLarge  # re-exported
 from mlgate.errors import GitError, InputError
 from mlgate.errors import LockBusy as LockBusy  # re-exported
 
-FILE, SYMLINK, DIR, OTHER = "file", "symlink", "dir", "other"
+#: what a tree entry is
+EntryKind = Literal["file", "symlink", "dir", "other"]
+FILE: Final = "file"
+SYMLINK: Final = "symlink"
+DIR: Final = "dir"
+OTHER: Final = "other"
 ZERO = "0" * 40
 
 
@@ -43,7 +48,7 @@ def _identity_env(author: str, committer: str | None = None, date: str | None = 
 class Entry:
     """A path in a tree: its kind (file, symlink, dir, other) and git object id when known."""
 
-    kind: str
+    kind: EntryKind
     oid: str | None = None
     mode: str = ""  # git's octal mode as written in the tree ("100644", "40000"...), when read from git
 
@@ -54,7 +59,7 @@ def _oid(entry: Entry) -> str:
     return entry.oid
 
 
-def _kind_of_mode(mode: int) -> str:
+def _kind_of_mode(mode: int) -> EntryKind:
     if stat.S_ISLNK(mode):
         return SYMLINK
     if stat.S_ISDIR(mode):
