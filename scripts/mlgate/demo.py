@@ -12,14 +12,14 @@ import hashlib
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from mlgate.audit.history import history
-from mlgate.change.propose import MergeRefused, merge_pull_request, promote, register, rollback
+from mlgate.change.propose import merge_pull_request, promote, register, rollback
 from mlgate.change.scaffold import scaffold
 from mlgate.check.run import validate_repo
 from mlgate.core import layout
-from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
+from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, MergeRefused, UsageError
 from mlgate.forge.local import LocalForge
 from mlgate.infra.git import GitRepo
 from mlgate.infra.yamlio import dump, load
@@ -38,8 +38,8 @@ def run_demo(keep: str | None = None, echo: Echo = print) -> int:
     """Run the cycle in ``keep`` (a new folder) or a temporary one; 0 when every step behaved as expected."""
     if keep is not None and Path(keep).exists():
         raise UsageError(f"{keep} already exists; --keep needs a new folder")
-    tmp = None if keep else tempfile.mkdtemp(prefix="mlgate-demo-")
-    root = Path(keep or tmp)
+    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="mlgate-demo-"))
+    tmp = None if keep else root
     try:
         return _Demo(root, echo).run()
     finally:
@@ -137,7 +137,7 @@ class _Demo:
         p = rollback(self.repo, "fraud-detector", "champion", author="oncall", forge=forge)
         self.echo(gate_text(p.gate).rstrip())
         self.echo(f'opened #{p.pr.number} "{p.title}"')
-        self.expect(p.gate.kind == "rollback", "the revert should be judged as a rollback")
+        self.expect(p.gate is not None and p.gate.kind == "rollback", "the revert should be judged as a rollback")
         self.cmd(f"mlgate review {p.pr.number} --approve --as erin    # the rollback gate needs one approval")
         forge.review(p.pr.number, "erin", "APPROVED")
         self.cmd(f"mlgate merge {p.pr.number} --as erin")
@@ -230,7 +230,7 @@ class _Demo:
         return {"artifact": artifact, "eval": ev, "card": card}
 
     @staticmethod
-    def lineage(v: int) -> dict:
+    def lineage(v: int) -> dict[str, Any]:
         return {
             "run_id": f"run-{v}",
             "git_sha": hashlib.sha1(f"code {v}".encode()).hexdigest(),

@@ -8,7 +8,8 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlgate.core.findings import RULES, Finding
+from mlgate.check.rules import RULES
+from mlgate.core.findings import Finding
 from mlgate.infra import schemas
 from mlgate.infra.yamlio import Document, YamlError, load
 from mlgate.registry.loader import check_document, load_manifest

@@ -269,6 +269,15 @@ def test_odd_payloads_never_crash(gh: StandIn, run_cli) -> None:
     assert items["force-push"]["status"] == "missing" and items["status-check"]["status"] == "missing"
 
 
+def test_an_odd_required_check_name_never_crashes(gh: StandIn, run_cli) -> None:
+    """A check's context that is not a string (here a list, unhashable) names no check: it is left out."""
+    protection = protection_payload(gh.repo_url())
+    protection["required_status_checks"]["checks"] = [{"context": ["validate"], "app_id": 15368}]
+    gh.state.settings = BranchSettings(protection={"main": protection}, rulesets=[required_workflow(gh)])
+    code, items = statuses(run_cli)
+    assert code == 1 and items["status-check"]["status"] == "missing"
+
+
 def test_library_use_without_the_cli(gh: StandIn) -> None:
     gh.state.settings = BranchSettings(protection={"main": protection_payload(gh.repo_url())})
     result = diagnose(GitHubForge("acme/registry", gh.state.token, gh.url))

@@ -146,7 +146,22 @@ def test_resolve_text_json_and_at_a_ref(repo: RegistryRepo, run_cli) -> None:
 
 def test_rules(run_cli) -> None:
     code, out, _ = run_cli("rules", "mg204")
-    assert (code, out) == (0, "MG204 alias-target: An alias points at a version that does not exist.\n")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "MG204 alias-target: An alias points at a version that does not exist."
+    assert lines[1:3] == ["  family:   integrity", "  severity: error"]
+    # one hop from a rule to its check: the module, and a file that exists and defines it
+    module, _, path = lines[3].removeprefix("  checked in ").partition(" (")
+    assert module == "mlgate.check.gates"
+    assert "MG204 = define(" in Path(path.rstrip(")")).read_text()
+
+
+def test_rules_lists_every_rule_with_its_family(run_cli) -> None:
+    from mlgate.check.rules import RULES
+
+    code, out, _ = run_cli("rules")
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == list(RULES)
+    assert "MG403 gate-regression (gate): " in out and "MG301 immutable-modified (immutability): " in out
+    assert run_cli("rules", "MG999")[0] == 2
 
 
 def _commands(group: click.Group) -> list[tuple[str, click.Command]]:

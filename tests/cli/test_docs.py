@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from mlgate.check.rules import RULES
 from mlgate.cli import cli
-from mlgate.core.findings import RULES
 from tests import ROOT
 
 README = (ROOT / "README.md").read_text()
 
 
 def test_every_rule_is_in_the_readme_table() -> None:
-    for rid, (name, text) in RULES.items():
-        assert f"| {rid} | {name} | {text.replace(chr(92), chr(92) * 2)} |" in README, rid
+    for rid, rule in RULES.items():
+        assert f"| {rid} | {rule.name} | {rule.doc.replace(chr(92), chr(92) * 2)} |" in README, rid
 
 
 def test_quick_start_commands() -> None:

@@ -15,37 +15,31 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TypedDict
 
 from mlgate.core import layout
+from mlgate.core.events import (
+    DEPRECATION,
+    POLICY_CHANGE,
+    PROMOTION,
+    REGISTRATION,
+    REJECTED,
+    REMOVAL,
+    ROLLBACK,
+    UNDEPRECATION,
+    VERSION_REMOVED,
+    EventKind,
+    GateKind,
+)
 from mlgate.core.layout import LayoutError
 from mlgate.core.policy import Approvals
 from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
 from mlgate.core.times import normalize, parse_iso
-from mlgate.errors import MlgateError, UsageError
+from mlgate.errors import ManifestError, MlgateError, UsageError
 from mlgate.infra.files import write_json
 from mlgate.infra.git import Commit, GitRepo, GitTree
-from mlgate.registry.readers import ManifestError, alias_version_or_none, deprecations
+from mlgate.registry.readers import alias_version_or_none, deprecations
 
-REGISTRATION, PROMOTION, ROLLBACK, REMOVAL = "registration", "promotion", "rollback", "removal"
-REJECTED = "rejected"  # a pull request closed without merge (--include-rejected)
-DEPRECATION, UNDEPRECATION, POLICY_CHANGE, VERSION_REMOVED = (
-    "deprecation",
-    "undeprecation",
-    "policy-change",
-    "version-removed",
-)
-KINDS = (
-    REGISTRATION,
-    PROMOTION,
-    ROLLBACK,
-    REMOVAL,
-    DEPRECATION,
-    UNDEPRECATION,
-    POLICY_CHANGE,
-    VERSION_REMOVED,
-    REJECTED,
-)
 UNKNOWN = "unknown"
 
 _MERGE = re.compile(r"^Merge pull request #(\d+) from ")
@@ -72,7 +66,7 @@ class Event:
     """One change to the registry on the target branch."""
 
     time: str
-    kind: str
+    kind: EventKind
     model: str | None
     alias: str | None
     from_version: int | None
@@ -87,7 +81,7 @@ class Event:
     not_counted: tuple[NotCounted, ...] | None = None  # reviews the gate did not count; None: unknown
     #: the kind the gate judged the change as (a revert trailer makes a "rollback" event, but the gate's
     #: rollback rule applies only to a return to a version the alias held before)
-    gate_kind: str | None = field(default=None, repr=False, compare=False)
+    gate_kind: GateKind | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -410,6 +404,19 @@ def _wanted_blobs(commits: list[Commit]) -> list[str]:
     return wanted
 
 
+class _CommitFields(TypedDict):
+    """The fields every event of one commit shares."""
+
+    time: str
+    commit: str
+    pr: int | None
+    author: str
+    merger: str | None
+    approvers: tuple[Approver, ...] | None
+    subject: str
+    reverts: str | None
+
+
 def _events(
     commits: list[Commit],
     blobs: dict[str, bytes],
@@ -424,7 +431,7 @@ def _events(
         pr = pr_number(c)
         merger = c.author if len(c.parents) > 1 else (c.committer if c.committer != c.author else None)
         reverted = _REVERT.search(c.body) or _REVERT.search(merged_messages.get(c.sha, ""))
-        base = dict(
+        base = _CommitFields(
             time=_utc(c.date),
             commit=c.sha,
             pr=pr,
@@ -450,7 +457,9 @@ def _events(
             if (model and place.model != model) or (alias and place.alias != alias):
                 continue
             if place.role == "version":
-                kind = REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
+                kind: EventKind | None = (
+                    REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
+                )
                 if kind:
                     events.append(
                         Event(
@@ -468,6 +477,7 @@ def _events(
                 seen = held.setdefault(f.path, [])
                 if before == after:
                     continue  # only the note changed
+                gate_kind: GateKind
                 if after is None and f.status == "D":
                     kind = gate_kind = REMOVAL
                 elif after is None:
@@ -477,6 +487,7 @@ def _events(
                     gate_kind = ROLLBACK if after in earlier else PROMOTION
                     kind = ROLLBACK if reverted else gate_kind
                     seen.append(after)
+                assert kind is not None
                 events.append(
                     Event(
                         kind=kind,
@@ -519,7 +530,7 @@ def _reviews(pr: Any) -> list[dict[str, str]]:
 
 def _forge_info(
     repo_path: str | os.PathLike[str], forge: Any, numbers: Iterable[int], warnings: list[str]
-) -> dict[int, dict]:
+) -> dict[int, dict[str, Any]]:
     """Author, merger and approvers per pull request: from the cache, else fetched (in parallel) and cached."""
     path = _cache_file(repo_path, forge)
     try:
@@ -529,7 +540,7 @@ def _forge_info(
         cache = {}  # no cache, or a damaged one: ask the forge again
     missing = sorted(set(numbers) - set(cache))
 
-    def fetch(n: int) -> tuple[int, dict | None, str | None]:
+    def fetch(n: int) -> tuple[int, dict[str, Any] | None, str | None]:
         try:
             pr = forge.pull_request(n)
         except MlgateError as e:
@@ -551,7 +562,7 @@ def _forge_info(
             None,
         )
 
-    fresh: dict[int, dict] = {}
+    fresh: dict[int, dict[str, Any]] = {}
     if missing:
         with ThreadPoolExecutor(max_workers=8) as pool:
             for n, data, error in pool.map(fetch, missing):

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from mlgate.check.gates import FAIL, AliasChange, Judge
-from mlgate.check.run import alias_history, load_policy, validate, watched
+from mlgate.check.gates import AliasChange
+from mlgate.check.run import judge_before_review, validate, watched
 from mlgate.core import layout
-from mlgate.core.findings import Report, family
+from mlgate.core.findings import Report
+from mlgate.core.rules import FAIL, Family, family
 from mlgate.core.signoff import is_login, requester_trailer
 from mlgate.core.times import format_time
 from mlgate.errors import (  # noqa: F401
@@ -35,9 +36,8 @@ from mlgate.errors import (  # noqa: F401
 from mlgate.forge import Forge, ForgeReviews, PullRequestExists
 from mlgate.infra import schemas
 from mlgate.infra.git import GitRepo, GitTree, LockBusy
-from mlgate.infra.yamlio import YamlError, dump, load
+from mlgate.infra.yamlio import YamlError, dump, field_path, load
 from mlgate.registry import artifacts, readers
-from mlgate.registry.loader import field_path
 from mlgate.render.report import gate_markdown, report_markdown
 
 LABEL = "mlgate"
@@ -316,7 +316,7 @@ def _require_valid(git: GitRepo, base_sha: str, commit: str, what: str) -> None:
     """Refuse to publish a change the validator would reject (gates aside: they need review)."""
     head, base = GitTree(git, commit), GitTree(git, base_sha)
     report = validate(head, base, git.changed_paths(base_sha, commit, watched(base)), gates=False)
-    problems = [f for f in report.errors if family(f.rule) not in ("gate", "policy")]
+    problems = [f for f in report.errors if family(f.rule) not in (Family.GATE, Family.POLICY)]
     if problems:
         listing = "; ".join(f"{f.path}: {f.rule} {f.message}" for f in problems[:5])
         raise UsageError(f"{what} would not pass validation: {listing}")
@@ -532,18 +532,7 @@ def _alias_bytes(tree: GitTree, model: str, alias: str, version: int, note: str 
 
 
 def _judge(git: GitRepo, tree: GitTree, model: str, alias: str, to_v: int | None, from_v: int | None) -> AliasChange:
-    policy, found = load_policy(tree)
-    if found:
-        raise InputError(found[0].message, path=layout.POLICY)
-    judge = Judge(
-        tree,
-        tree,
-        policy,
-        None,
-        history=lambda m, a, since=None: alias_history(tree, m, a, since),
-        no_reviews_reason="reviewers approve this pull request",
-    )
-    return judge.alias_change(model, alias, from_v, to_v)
+    return judge_before_review(tree, tree, model, alias, from_v, to_v, reason="reviewers approve this pull request")
 
 
 def _current(tree: GitTree, model: str, alias: str) -> int | None:
@@ -586,7 +575,7 @@ def promote(
     change = _judge(git, tree, model, alias, version, current)
     if change.status == FAIL and not force:
         raise GateFailed(change, _gate_failure(change))
-    files = {layout.alias_path(model, alias): _alias_bytes(tree, model, alias, version, note)}
+    files: dict[str, bytes | None] = {layout.alias_path(model, alias): _alias_bytes(tree, model, alias, version, note)}
     verb = "Roll back" if change.kind == "rollback" else "Promote"
     title = f"{verb} {model} v{version} to {alias}"
     commit = _commit(git, base_sha, files, f"{title}\n", author)

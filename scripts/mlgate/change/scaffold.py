@@ -166,11 +166,11 @@ def pin_from_distribution(dist: metadata.Distribution | None = None) -> Pin:
         )
     archive = info.get("archive_info")
     if isinstance(archive, dict):
-        hashes = archive.get("hashes") if isinstance(archive.get("hashes"), dict) else {}
+        hashes = listed if isinstance(listed := archive.get("hashes"), dict) else {}
         legacy = archive.get("hash")
         if not hashes and isinstance(legacy, str) and "=" in legacy:
-            algo, _, digest = legacy.partition("=")
-            hashes = {algo: digest}
+            algo, _, value = legacy.partition("=")
+            hashes = {algo: value}
         digest = hashes.get("sha256")
         if not isinstance(digest, str):
             raise _refuse(f"{name} {version} was installed from {url} with no recorded sha256")

@@ -206,16 +206,20 @@ def _status_checks(source: _Source) -> Iterable[tuple[set[str], bool]]:
         r = source.protection.get("required_status_checks")
         if isinstance(r, dict):
             names = {
-                c.get("context")
+                name
                 for c in _list(r.get("checks"))
-                if isinstance(c, dict) and isinstance(c.get("app_id"), int)
+                if isinstance(c, dict)
+                and isinstance(c.get("app_id"), int)
+                and isinstance(name := c.get("context"), str)
             }
             yield names, bool(r.get("strict"))
     for p in source.params("required_status_checks"):
         names = {
-            c.get("context")
+            name
             for c in _list(p.get("required_status_checks"))
-            if isinstance(c, dict) and isinstance(c.get("integration_id"), int)
+            if isinstance(c, dict)
+            and isinstance(c.get("integration_id"), int)
+            and isinstance(name := c.get("context"), str)
         }
         yield names, bool(p.get("strict_required_status_checks_policy"))
 

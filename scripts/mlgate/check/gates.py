@@ -14,19 +14,77 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from mlgate.core import layout
-from mlgate.core.findings import Finding, family
+from mlgate.core.events import POLICY_CHANGE, PROMOTION, REMOVAL, ROLLBACK
+from mlgate.core.findings import Finding
 from mlgate.core.policy import Approvals, Bound, Gate, Policy, loosenings, tighten
+from mlgate.core.rules import FAIL, PASS, PENDING, Family, Severity, Status, define, family
 from mlgate.core.signoff import PullRequest, ReviewSource, count_approvals
 from mlgate.infra.git import FileTooLarge
 from mlgate.infra.yamlio import Document, YamlError, decode, exact
 from mlgate.registry.loader import Tree, load_manifest
 
+# --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
+
+MG204 = define(
+    "MG204",
+    "alias-target",
+    Family.INTEGRITY,
+    "An alias points at a version that does not exist.",
+)
+MG401 = define(
+    "MG401",
+    "gate-evidence",
+    Family.GATE,
+    "An alias change's target lacks evidence the policy requires (eval, card, or a named file), or it is empty (no visible text), over 4 MiB, or invalid.",
+)
+MG402 = define(
+    "MG402",
+    "gate-metric",
+    Family.GATE,
+    "A metric of the target's eval.yaml is missing or outside the policy's min/max bounds.",
+)
+MG403 = define(
+    "MG403",
+    "gate-regression",
+    Family.GATE,
+    "A metric regresses against the version holding the alias on the base by more than the policy's tolerance, or cannot be compared.",
+)
+MG404 = define(
+    "MG404",
+    "gate-card",
+    Family.GATE,
+    "The target's model card (read as CommonMark) lacks a heading the policy requires, or the section shows no visible text.",
+)
+MG405 = define(
+    "MG405",
+    "gate-deprecated",
+    Family.GATE,
+    "An alias change targets a version listed as deprecated in model.yaml.",
+)
+MG406 = define(
+    "MG406",
+    "gate-approvals",
+    Family.GATE,
+    "The pull request lacks the approvals the policy requires (or they are pending: no forge to ask).",
+)
+MG501 = define(
+    "MG501",
+    "policy-approval",
+    Family.POLICY,
+    "Something that decides how pull requests are judged changed without the approval of the base policy's admins: registry/policy.yaml, a CODEOWNERS file, anything under .github/ (workflows, the pinned validator in mlgate-requirements.txt), a .gitattributes at any depth, .gitmodules, .lfsconfig, or a path the base policy's protect list names.",
+)
+MG502 = define(
+    "MG502",
+    "policy-loosened",
+    Family.POLICY,
+    "A model.yaml policy loosens the registry policy instead of tightening it.",
+)
+
+
 #: evidence files (model cards, audits) are read whole; past this they fail their gate instead
 MAX_EVIDENCE_BYTES = 4 * 1024 * 1024
 
-PASS, FAIL, PENDING = "pass", "fail", "pending"
-_DEPRECATED_RULE = "MG405"  # the gate's deprecated check; the alias file's MG205 reports the same problem
-PROMOTION, ROLLBACK, REMOVAL, POLICY_CHANGE = "promotion", "rollback", "removal", "policy-change"
+_DEPRECATED_RULE = MG405  # the gate's deprecated check; the alias file's MG205 reports the same problem
 
 
 @dataclass(frozen=True)
@@ -34,7 +92,7 @@ class Check:
     """One gate's verdict on one alias change, in words a reviewer understands."""
 
     gate: str
-    status: str
+    status: Status
     reason: str
     rule: str
     details: Mapping[str, Any] = field(default_factory=dict)
@@ -91,9 +149,9 @@ class AliasChange:
         for c in self.checks:
             # integrity rules report themselves, and so does a deprecated target (MG205 on the alias file):
             # one problem, one finding; the gate table still shows the failing check
-            if c.status != PASS and family(c.rule) != "integrity" and c.rule != _DEPRECATED_RULE:
+            if c.status != PASS and family(c.rule) is not Family.INTEGRITY and c.rule != _DEPRECATED_RULE:
                 what = f"{self.model}@{self.alias}" if self.model else "policy change"
-                severity = "pending" if c.status == PENDING else "error"
+                severity = Severity.PENDING if c.status == PENDING else Severity.ERROR
                 out.append(Finding(self.path, None, c.rule, f"{what} {c.gate}: {c.reason}", severity=severity))
         return out
 
@@ -155,7 +213,7 @@ class Judge:
     def alias_change(self, model: str, alias: str, from_v: int | None, to_v: int | None) -> AliasChange:
         path = layout.alias_path(model, alias)
         if self.policy is None:
-            check = Check("policy", PASS, "no registry/policy.yaml on the base: alias changes are not gated", "MG406")
+            check = Check("policy", PASS, "no registry/policy.yaml on the base: alias changes are not gated", MG406)
             kind = REMOVAL if to_v is None else PROMOTION
             return AliasChange(kind, path, model, alias, from_v, to_v, None, (check,))
         gate, key = self.gate_of(model, alias)
@@ -166,12 +224,12 @@ class Judge:
         previous = [v for v in self.history(model, alias, since) if v != from_v]
         kind = ROLLBACK if to_v in previous else PROMOTION
         if gate is None:
-            check = Check("policy", PASS, f"the policy has no gate for {alias!r} and no '*' default", "MG406")
+            check = Check("policy", PASS, f"the policy has no gate for {alias!r} and no '*' default", MG406)
             return AliasChange(kind, path, model, alias, from_v, to_v, None, (self._deprecated(model, to_v), check))
         if kind == ROLLBACK:
             gate = gate.for_rollback()
         if target is None:
-            check = Check("target", FAIL, f"version {to_v} does not exist or its version.yaml is invalid", "MG204")
+            check = Check("target", FAIL, f"version {to_v} does not exist or its version.yaml is invalid", MG204)
             return AliasChange(kind, path, model, alias, from_v, to_v, key, (check,))
         checks = [self._deprecated(model, to_v)]
         checks += self._evidence(model, to_v, gate)
@@ -185,7 +243,7 @@ class Judge:
         rule = self.approval_rule(model, alias, REMOVAL)
         if rule is None:
             check = Check(
-                "removal", PASS, f"{alias!r} is not named in the policy: removing it needs no sign-off", "MG406"
+                "removal", PASS, f"{alias!r} is not named in the policy: removing it needs no sign-off", MG406
             )
             return AliasChange(REMOVAL, path, model, alias, from_v, None, key, (check,))
         return AliasChange(REMOVAL, path, model, alias, from_v, None, key, (self._approvals(rule),))
@@ -203,8 +261,8 @@ class Judge:
         doc = self.load(self.head, layout.model_path(model), "Model")
         for dep in doc.data.get("deprecated", []) if doc else []:
             if dep["version"] == version:
-                return Check("deprecated", FAIL, f"version {version} is deprecated: {dep['reason']}", "MG405")
-        return Check("deprecated", PASS, f"version {version} is not deprecated", "MG405")
+                return Check("deprecated", FAIL, f"version {version} is deprecated: {dep['reason']}", MG405)
+        return Check("deprecated", PASS, f"version {version} is not deprecated", MG405)
 
     def _evidence(self, model: str, version: int, gate: Gate) -> list[Check]:
         checks = []
@@ -221,7 +279,7 @@ class Judge:
                 ok, reason = False, f"version.yaml lists no {name!r} evidence file"
             else:
                 ok, reason = self._text_file(f"{folder}/{listed[name]}", listed[name])
-            checks.append(Check(f"evidence {name}", PASS if ok else FAIL, reason, "MG401"))
+            checks.append(Check(f"evidence {name}", PASS if ok else FAIL, reason, MG401))
         return checks
 
     def _text(self, path: str, label: str) -> tuple[str | None, str]:
@@ -257,7 +315,7 @@ class Judge:
                     if cand is None
                     else f"eval.yaml of version {to_v} has no {name!r}"
                 )
-                checks.append(Check(f"metric {name}", FAIL, f"cannot check {name}: {where}", "MG402"))
+                checks.append(Check(f"metric {name}", FAIL, f"cannot check {name}: {where}", MG402))
                 continue
             if bound.min is not None or bound.max is not None:
                 checks.append(self._bounds(name, value, bound))
@@ -278,8 +336,8 @@ class Judge:
                 problems.append(f"above the maximum {bound.max:g}")
         details = {"candidate": value, "min": bound.min, "max": bound.max}
         if problems:
-            return Check(f"metric {name}", FAIL, f"{name} = {value:g} is {' and '.join(problems)}", "MG402", details)
-        return Check(f"metric {name}", PASS, f"{name} = {value:g} (required {' and '.join(limits)})", "MG402", details)
+            return Check(f"metric {name}", FAIL, f"{name} = {value:g} is {' and '.join(problems)}", MG402, details)
+        return Check(f"metric {name}", PASS, f"{name} = {value:g} (required {' and '.join(limits)})", MG402, details)
 
     def _regression(
         self, name: str, value: float, bound: Bound, to_v: int, from_v: int | None, holder: Document | None
@@ -290,7 +348,7 @@ class Judge:
                 gate,
                 PASS,
                 "no version holds this alias on the base: nothing to regress against",
-                "MG403",
+                MG403,
                 {"candidate": value, "holder": None},
             )
         held = holder.data["metrics"].get(name) if holder else None
@@ -300,8 +358,9 @@ class Judge:
                 if holder is None
                 else f"the current holder (version {from_v}) has no {name!r} in its eval.yaml"
             )
-            return Check(gate, FAIL, f"cannot compare {name}: {where}", "MG403", {"candidate": value, "holder": None})
+            return Check(gate, FAIL, f"cannot compare {name}: {where}", MG403, {"candidate": value, "holder": None})
         delta = _dec(value) - _dec(held)
+        assert bound.no_regression is not None  # checked only for a bound with a tolerance
         tol = _dec(bound.no_regression)
         lower_better = bound.lower_is_better
         worse_by = delta if lower_better else -delta
@@ -315,14 +374,14 @@ class Judge:
         }
         compare = f"v{to_v} {value:g} vs v{from_v} {held:g} (delta {float(delta):+g}, tolerance {bound.no_regression:g}, {details['better']} is better)"
         if worse_by > tol:
-            return Check(gate, FAIL, f"{name} regresses: {compare}", "MG403", details)
-        return Check(gate, PASS, compare, "MG403", details)
+            return Check(gate, FAIL, f"{name} regresses: {compare}", MG403, details)
+        return Check(gate, PASS, compare, MG403, details)
 
     def _card(self, model: str, version: int, sections: tuple[str, ...]) -> Check:
         path = layout.card_path(model, version)
         text, reason = self._text(path, "card.md")
         if text is None:
-            return Check("card sections", FAIL, reason, "MG404")
+            return Check("card sections", FAIL, reason, MG404)
         found = card_sections(text)
         missing = [s for s in sections if s.lower() not in found]
         empty = [s for s in sections if s.lower() in found and not found[s.lower()]]
@@ -332,19 +391,19 @@ class Judge:
                 parts.append(f"missing: {', '.join(missing)}")
             if empty:
                 parts.append(f"empty: {', '.join(empty)}")
-            return Check("card sections", FAIL, "; ".join(parts), "MG404", {"missing": missing, "empty": empty})
-        return Check("card sections", PASS, f"all {len(sections)} required sections have content", "MG404")
+            return Check("card sections", FAIL, "; ".join(parts), MG404, {"missing": missing, "empty": empty})
+        return Check("card sections", PASS, f"all {len(sections)} required sections have content", MG404)
 
     def _approvals(self, rule: Approvals | None) -> Check:
         if rule is None or rule.min == 0:
-            return Check("approvals", PASS, "no approvals required", "MG406")
+            return Check("approvals", PASS, "no approvals required", MG406)
         who = f" from {', '.join(rule.allowed)}" if rule.allowed else ""
         if self.reviews is None:
             return Check(
                 "approvals",
                 PENDING,
                 f"needs {rule.min}{who}; {self.no_reviews_reason}",
-                "MG406",
+                MG406,
                 {"required": rule.min, "allowed": list(rule.allowed)},
             )
         if self._pr is None:
@@ -356,18 +415,18 @@ class Judge:
             "counted": list(result.counted),
             "ignored": [{"user": u, "reason": r} for u, r in result.ignored],
         }
-        return Check("approvals", PASS if result.ok else FAIL, result.describe(rule.allowed), "MG406", details)
+        return Check("approvals", PASS if result.ok else FAIL, result.describe(rule.allowed), MG406, details)
 
     # --- policy itself -----------------------------------------------------------
 
     def policy_change(self, path: str = layout.POLICY) -> AliasChange:
         """A change to registry/policy.yaml, CODEOWNERS or the workflows needs the base policy's admins' approval."""
         if self.policy is None:
-            check = Check("admin approval", PASS, "no policy on the base: there are no admins yet", "MG501")
+            check = Check("admin approval", PASS, "no policy on the base: there are no admins yet", MG501)
         else:
             rule = Approvals(min=1, allowed=self.policy.admins, exclude_author=True)
             c = self._approvals(rule)
-            check = Check("admin approval", c.status, c.reason, "MG501", c.details)
+            check = Check("admin approval", c.status, c.reason, MG501, c.details)
         return AliasChange(POLICY_CHANGE, path, None, None, None, None, None, (check,))
 
 
@@ -385,7 +444,7 @@ def model_policy_findings(doc: Document, policy: Policy | None) -> list[Finding]
                 Finding(
                     doc.path,
                     line,
-                    "MG502",
+                    MG502,
                     f"a model may tighten the registry policy, never loosen it: {problem}",
                     f"policy.aliases.{alias}",
                 )

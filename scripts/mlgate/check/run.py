@@ -12,18 +12,94 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from mlgate.check.gates import AliasChange, Judge, model_policy_findings
+from mlgate.check.gates import MG204, AliasChange, Judge, model_policy_findings
 from mlgate.core import layout
 from mlgate.core.findings import Finding, Report
 from mlgate.core.layout import LayoutError, Place
 from mlgate.core.policy import Policy
+from mlgate.core.rules import Family, define
 from mlgate.core.signoff import ReviewSource
 from mlgate.core.times import parse_iso
 from mlgate.errors import InputError, MlgateError, UsageError
 from mlgate.infra.git import FILE, GitRepo, GitTree, WorkTree, find_root
-from mlgate.infra.yamlio import Document
-from mlgate.registry.loader import Tree, field_path, load_manifest
+from mlgate.infra.yamlio import Document, FieldPath, field_path
+from mlgate.registry.loader import Tree, load_manifest
 from mlgate.registry.readers import alias_version_of, alias_version_or_none
+
+# --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
+
+MG201 = define(
+    "MG201",
+    "layout",
+    Family.INTEGRITY,
+    "A file or folder under registry/ has no place in the registry layout (dotfiles such as .gitattributes included; only .gitkeep is allowed, outside version folders), its name is not a valid model, alias or version name, or it holds control characters or text not in Unicode NFC.",
+)
+MG202 = define(
+    "MG202",
+    "name-mismatch",
+    Family.INTEGRITY,
+    "A manifest's model, alias or version field disagrees with the folder or file it is in.",
+)
+MG203 = define(
+    "MG203",
+    "missing-manifest",
+    Family.INTEGRITY,
+    "A model folder has no model.yaml, or a version folder has no version.yaml.",
+)
+MG205 = define(
+    "MG205",
+    "deprecated-target",
+    Family.INTEGRITY,
+    "An alias points at a version that model.yaml lists as deprecated.",
+)
+MG206 = define(
+    "MG206",
+    "evidence-missing",
+    Family.INTEGRITY,
+    "An evidence file named in version.yaml does not exist in the version folder.",
+)
+MG207 = define(
+    "MG207",
+    "path-escape",
+    Family.INTEGRITY,
+    "A path in a manifest is absolute, uses '..' or '\\', or otherwise leaves its folder.",
+)
+MG208 = define(
+    "MG208",
+    "symlink",
+    Family.INTEGRITY,
+    "A symlink, submodule or other non-regular file is in registry/.",
+)
+MG209 = define(
+    "MG209",
+    "deprecated-unknown",
+    Family.INTEGRITY,
+    "model.yaml deprecates a version that does not exist.",
+)
+MG301 = define(
+    "MG301",
+    "immutable-modified",
+    Family.IMMUTABILITY,
+    "A file of a version that exists on the base was modified, or a file (any file, whatever its name) was added to it.",
+)
+MG302 = define(
+    "MG302",
+    "immutable-deleted",
+    Family.IMMUTABILITY,
+    "A file of a version that exists on the base was deleted.",
+)
+MG303 = define(
+    "MG303",
+    "immutable-renamed",
+    Family.IMMUTABILITY,
+    "A file of a version that exists on the base was moved elsewhere.",
+)
+MG503 = define(
+    "MG503",
+    "policy-unreadable",
+    Family.POLICY,
+    "The base branch's registry/policy.yaml cannot be read, so changes cannot be judged.",
+)
 
 
 def validate_repo(
@@ -111,9 +187,6 @@ def check_gate(
     reg = Registry.open(path, ref)
     reg.version(model, version)  # NotFoundError listing the versions
     tree = reg.tree
-    policy, found = load_policy(tree)
-    if found:
-        raise InputError(found[0].message, path=layout.POLICY)
     current = reg.aliases(model).get(alias)
     history_tree = tree
     if not isinstance(tree, GitTree):
@@ -121,15 +194,41 @@ def check_gate(
             history_tree = GitRepo(path).tree("HEAD")
         except MlgateError:
             pass  # not a git repository (or no commit yet): no history, so no rollback detection
+    return judge_before_review(
+        tree,
+        history_tree,
+        model,
+        alias,
+        current.version if current else None,
+        version,
+        reason="not in a pull request yet: reviewers approve the PR",
+    )
+
+
+def judge_before_review(
+    tree: Tree,
+    history_tree: Tree,
+    model: str,
+    alias: str,
+    from_version: int | None,
+    to_version: int | None,
+    *,
+    reason: str,
+) -> AliasChange:
+    """An alias change judged by the policy of ``tree`` before any review (approvals pending for ``reason``),
+    rollbacks recognised from the first-parent history of ``history_tree``."""
+    policy, found = load_policy(tree)
+    if found:
+        raise InputError(found[0].message, path=layout.POLICY)
     judge = Judge(
         tree,
         tree,
         policy,
         None,
         history=lambda m, a, since=None: alias_history(history_tree, m, a, since),
-        no_reviews_reason="not in a pull request yet: reviewers approve the PR",
+        no_reviews_reason=reason,
     )
-    return judge.alias_change(model, alias, current.version if current else None, version)
+    return judge.alias_change(model, alias, from_version, to_version)
 
 
 def watched(base: Tree) -> tuple[str, ...]:
@@ -151,7 +250,7 @@ def load_policy(tree: Tree) -> tuple[Policy | None, list[Finding]]:
             Finding(
                 layout.POLICY,
                 None,
-                "MG503",
+                MG503,
                 f"the policy on {tree.label} cannot be read, so no change can be judged: {why}",
             )
         ]
@@ -179,6 +278,7 @@ def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
         to_v = alias_version_of(after.data, path) if after else None
         if from_v == to_v:
             continue  # only the note changed
+        assert place.model is not None and place.alias is not None  # both named by an alias file's path
         out.append(judge.alias_change(place.model, place.alias, from_v, to_v))
     return out
 
@@ -220,7 +320,7 @@ class _Run:
             self.findings.extend(found)
         return self._docs[path]
 
-    def add(self, path: str, rule: str, message: str, doc: Document | None = None, fld: tuple = ()) -> None:
+    def add(self, path: str, rule: str, message: str, doc: Document | None = None, fld: FieldPath = ()) -> None:
         line = doc.line_of(fld) if doc is not None and fld else None
         self.findings.append(Finding(path, line, rule, message, field_path(fld) or None))
 
@@ -235,7 +335,7 @@ class _Run:
                 what = "a symlink" if entry and entry.kind == "symlink" else "not a regular file"
                 self.add(
                     path,
-                    "MG208",
+                    MG208,
                     f"{what}: registry/ may hold regular files only (symlinks could point outside the repository)",
                 )
                 continue
@@ -244,11 +344,11 @@ class _Run:
                 continue
             if place.model:
                 models.add(place.model)
-            if place.version:
+            if place.model and place.version:
                 versions.add((place.model, place.version))
             if place.kind:
                 self._check_manifest(path, place)
-                if place.role == "model":
+                if place.role == "model" and place.model:
                     alias_rechecks.add(place.model)
         for path in deleted:
             try:
@@ -272,18 +372,21 @@ class _Run:
         try:
             return layout.classify(path)
         except LayoutError as e:
-            self.add(path, "MG201", str(e))
+            self.add(path, MG201, str(e))
             return None
 
     def _check_manifest(self, path: str, place: Place) -> None:
         if place.role == "alias":
+            assert place.model is not None and place.alias is not None  # both named by an alias file's path
             self._check_alias(path, place.model, place.alias)
             return
+        assert place.kind is not None  # called for manifests only
         doc = self.manifest(path, place.kind)
         if doc is None:
             return
         data = doc.data
         if place.role == "model":
+            assert place.model is not None  # named by a model.yaml's path
             self._expect(doc, "name", place.model, "the model folder name")
             self.findings.extend(model_policy_findings(doc, self.policy))
             versions = set(self._version_numbers(place.model))
@@ -291,7 +394,7 @@ class _Run:
                 if dep["version"] not in versions:
                     self.add(
                         path,
-                        "MG209",
+                        MG209,
                         f"deprecates version {dep['version']}, which does not exist",
                         doc,
                         ("deprecated", i),
@@ -304,16 +407,17 @@ class _Run:
 
     def _expect(self, doc: Document, key: str, wanted: object, what: str) -> None:
         if doc.data.get(key) != wanted:
-            self.add(doc.path, "MG202", f"{key} is {doc.data.get(key)!r} but {what} is {wanted!r}", doc, (key,))
+            self.add(doc.path, MG202, f"{key} is {doc.data.get(key)!r} but {what} is {wanted!r}", doc, (key,))
 
     def _check_evidence(self, doc: Document, place: Place) -> None:
+        assert place.model is not None and place.version is not None  # both named by a version.yaml's path
         folder = layout.version_dir(place.model, place.version)
         for name, rel in doc.data.get("evidence", {}).items():
             problem = layout.safe_relative(rel)
             if problem:
                 self.add(
                     doc.path,
-                    "MG207",
+                    MG207,
                     f"evidence {name!r} path {rel!r} {problem}; it must stay inside {folder}/",
                     doc,
                     ("evidence", name),
@@ -323,15 +427,13 @@ class _Run:
             if entry is None:
                 self.add(
                     doc.path,
-                    "MG206",
+                    MG206,
                     f"evidence {name!r} names {rel!r}, which does not exist in {folder}/",
                     doc,
                     ("evidence", name),
                 )
             elif entry.kind != FILE:
-                self.add(
-                    doc.path, "MG208", f"evidence {name!r} ({rel!r}) is not a regular file", doc, ("evidence", name)
-                )
+                self.add(doc.path, MG208, f"evidence {name!r} ({rel!r}) is not a regular file", doc, ("evidence", name))
 
     def _check_alias(self, path: str, model: str, alias: str) -> None:
         doc = self.manifest(path, "Alias")
@@ -345,7 +447,7 @@ class _Run:
             known = ", ".join(str(v) for v in self._version_numbers(model)) or "none"
             self.add(
                 path,
-                "MG204",
+                MG204,
                 f"alias {alias!r} points at version {version} of {model!r}, which does not exist (versions: {known})",
                 doc,
                 ("version",),
@@ -357,7 +459,7 @@ class _Run:
                 if dep["version"] == version:
                     self.add(
                         path,
-                        "MG205",
+                        MG205,
                         f"alias {alias!r} points at version {version}, deprecated in model.yaml: {dep['reason']}",
                         doc,
                         ("version",),
@@ -373,14 +475,14 @@ class _Run:
     def _check_model_folder(self, model: str) -> None:
         listing = self.head.listdir(layout.model_dir(model))
         if listing is not None and "model.yaml" not in listing:
-            self.add(layout.model_dir(model), "MG203", f"model folder {model!r} has no model.yaml")
+            self.add(layout.model_dir(model), MG203, f"model folder {model!r} has no model.yaml")
 
     def _check_version_folder(self, model: str, version: int) -> None:
         listing = self.head.listdir(layout.version_dir(model, version))
         if listing is not None and "version.yaml" not in listing:
             self.add(
                 layout.version_dir(model, version),
-                "MG203",
+                MG203,
                 f"version folder {model}/versions/{version} has no version.yaml",
             )
 
@@ -396,6 +498,7 @@ def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Fi
     merged: dict[tuple[str, int], bool] = {}
 
     def is_merged(place: Place) -> bool:
+        assert place.model is not None and place.version is not None  # a place built from version_of below
         key = (place.model, place.version)
         if key not in merged:
             merged[key] = base.entry(layout.version_path(place.model, place.version)) is not None
@@ -422,17 +525,17 @@ def _immutability(head: Tree, base: GitTree, changes: dict[str, str]) -> list[Fi
         ref = f"version {place.version} of {place.model!r} is merged on {base.label} and immutable"
         if status == "D":
             base_entry = base.entry(path)
-            target = moved_to(base_entry.oid) if base_entry else None
+            target = moved_to(base_entry.oid) if base_entry and base_entry.oid else None
             if target:
-                found.append(Finding(path, None, "MG303", f"moved to {target}: {ref}; register a new version instead"))
+                found.append(Finding(path, None, MG303, f"moved to {target}: {ref}; register a new version instead"))
             else:
-                found.append(Finding(path, None, "MG302", f"deleted: {ref}; deprecate it in model.yaml instead"))
+                found.append(Finding(path, None, MG302, f"deleted: {ref}; deprecate it in model.yaml instead"))
         elif status == "A":
             found.append(
-                Finding(path, None, "MG301", f"added to a merged version: {ref}; register a new version instead")
+                Finding(path, None, MG301, f"added to a merged version: {ref}; register a new version instead")
             )
         else:
-            found.append(Finding(path, None, "MG301", f"modified: {ref}; register a new version instead"))
+            found.append(Finding(path, None, MG301, f"modified: {ref}; register a new version instead"))
     return found
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
@@ -17,6 +17,10 @@ from mlgate import __version__
 from mlgate.core.signoff import is_login
 from mlgate.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, MlgateError
 from mlgate.render.report import terminal_safe
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+    from click.decorators import FC
 
 FORMATS = ("text", "markdown", "json")
 
@@ -56,8 +60,8 @@ def cli(ctx: click.Context, repo: str, traceback: bool) -> None:  # noqa: ARG001
     ctx.obj = Context(repo)
 
 
-def _forge_options(default: str | None) -> Any:
-    def wrap(f: Any) -> Any:
+def _forge_options(default: str | None) -> Callable[[FC], FC]:
+    def wrap(f: FC) -> FC:
         f = click.option(
             "--github-repo", metavar="OWNER/NAME", help="GitHub repository (default: $GITHUB_REPOSITORY)."
         )(f)
@@ -117,7 +121,7 @@ def progress_bar(label: str) -> Any:
 
     class Bar:
         def __init__(self) -> None:
-            self.bar = None
+            self.bar: ProgressBar[int] | None = None
 
         def __call__(self, done: int, total: int) -> None:
             if total < 16 * 1024 * 1024 or not sys.stderr.isatty():

@@ -80,7 +80,7 @@ def _show(proposal: Any, as_json: bool) -> None:
 
 def _gated(propose: Any, as_json: bool) -> int:
     """Run a gated proposal (promote, rollback); when its gate refuses, print the gate table, then the error."""
-    from mlgate.change.propose import GateFailed
+    from mlgate.errors import GateFailed
     from mlgate.render.report import gate_text
 
     try:
@@ -394,7 +394,8 @@ def merge(obj: Context, pr: str, login: str | None) -> int:
     Example:
       mlgate merge 4 --as carol
     """
-    from mlgate.change.propose import MergeRefused, merge_pull_request, pr_number
+    from mlgate.change.propose import merge_pull_request, pr_number
+    from mlgate.errors import MergeRefused
     from mlgate.render.report import report_text
 
     number = pr_number(pr)

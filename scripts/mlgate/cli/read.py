@@ -4,12 +4,19 @@ rules and demo."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from mlgate.cli.app import FORMATS, Context, _echo, _forge_options, _open_forge, _out, cli, progress_bar
 from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, MlgateError
+
+if TYPE_CHECKING:
+    from click.decorators import FC
+
+
+def _format_option(text: str) -> Callable[[FC], FC]:
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help=text)
 
 
 @cli.command()
@@ -20,14 +27,7 @@ from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, MlgateError
     "versions that exist on it must not change, and its policy judges every alias change.",
 )
 @click.option("--head", metavar="REF", help="Git ref to check instead of the working tree.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Report format: text for terminals, markdown for PR comments and job summaries, json for tools.",
-)
+@_format_option("Report format: text for terminals, markdown for PR comments and job summaries, json for tools.")
 @_forge_options(None)
 @click.option(
     "--pr",
@@ -189,8 +189,8 @@ def show(obj: Context, model: str, version: int | None, ref: str | None, as_json
 
 def _timeline(obj: Context, model: str, ref: str | None) -> list[dict[str, Any]] | None:
     """The model's alias changes, latest first, from git history (None outside a git repository)."""
-    from mlgate.audit.history import PROMOTION, REMOVAL, ROLLBACK
     from mlgate.audit.history import history as read_history
+    from mlgate.core.events import PROMOTION, REMOVAL, ROLLBACK
     from mlgate.errors import GitError
 
     try:
@@ -229,14 +229,7 @@ def resolve(obj: Context, uri: str, ref: str | None, as_json: bool) -> int:
 @click.argument("version", type=click.IntRange(min=1))
 @click.option("--alias", "alias", required=True, metavar="ALIAS", help="The alias to check the version against.")
 @_ref_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text for terminals, markdown for a PR body, json for tools.",
-)
+@_format_option("text for terminals, markdown for a PR body, json for tools.")
 @click.pass_obj
 def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fmt: str) -> int:
     """Dry-run the promotion gate: could VERSION of MODEL take ALIAS?
@@ -250,8 +243,8 @@ def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fm
     Example:
       mlgate gate fraud-detector 3 --alias champion
     """
-    from mlgate.check.gates import FAIL
     from mlgate.check.run import check_gate
+    from mlgate.core.rules import FAIL
     from mlgate.render.report import gate_markdown, gate_text, to_json
 
     change = check_gate(obj.repo, model, version, alias, ref=ref)
@@ -505,21 +498,27 @@ def verify(obj: Context, selector: str | None, ref: str | None, as_json: bool) -
 @cli.command()
 @click.argument("rule", required=False)
 def rules(rule: str | None) -> int:
-    """Explain the validator's rule ids (all of them, or one).
+    """Explain the validator's rule ids (all of them, or one, with where its check lives).
 
     \b
     Examples:
       mlgate rules
-      mlgate rules MG204
+      mlgate rules MG403      # the rule, its family, and the module that holds its check
     """
-    from mlgate.core.findings import RULES
+    from mlgate.check.rules import RULES, source_of
     from mlgate.errors import UsageError
 
-    if rule is not None and rule.upper() not in RULES:
+    if rule is None:
+        for r in RULES.values():
+            _echo(f"{r} {r.name} ({r.family}): {r.doc}")
+        return EXIT_OK
+    found = RULES.get(rule.strip().upper())
+    if found is None:
         raise UsageError(f"unknown rule {rule!r}; rules: {', '.join(RULES)}")
-    for rid, (name, text) in RULES.items():
-        if rule is None or rid == rule.upper():
-            _echo(f"{rid} {name}: {text}")
+    _echo(f"{found} {found.name}: {found.doc}")
+    _echo(f"  family:   {found.family}")
+    _echo(f"  severity: {found.severity}")
+    _echo(f"  checked in {source_of(found)}")
     return EXIT_OK
 
 

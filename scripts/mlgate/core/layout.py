@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Iterable, Literal
 
-from mlgate.errors import LayoutError  # raised here, defined with every other error in mlgate.errors
+from mlgate.errors import LayoutError as LayoutError  # raised here (and re-exported), defined in mlgate.errors
 
 REGISTRY = "registry"
 MODELS = f"{REGISTRY}/models"
@@ -29,6 +30,7 @@ WATCHED = (REGISTRY + "/", *GOVERNANCE_FILES, *GOVERNANCE_DIRS, *(f":(glob)**/{n
 # ``\Z``, not ``$``: ``$`` also matches before a trailing newline, and ``"champion\n"`` is not a name.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")  # an artifact digest, lower-case hex
 NAME_RULE = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters"
 #: the one dotfile registry/ may hold: an empty placeholder that keeps a folder in git (mlgate init writes one)
 KEEP_FILE = ".gitkeep"
@@ -66,12 +68,12 @@ def segment_problem(name: str) -> str | None:
     return None
 
 
-def version_numbers(names: object) -> list[int]:
+def version_numbers(names: Iterable[str]) -> list[int]:
     """The entries of a ``versions/`` folder that are version folders, as sorted numbers."""
     return sorted(int(n) for n in names if VERSION_RE.match(n))
 
 
-def alias_names(names: object) -> list[str]:
+def alias_names(names: Iterable[str]) -> list[str]:
     """The entries of an ``aliases/`` folder that are alias files, as sorted alias names."""
     return sorted(n[:-5] for n in names if n.endswith(".yaml") and NAME_RE.match(n[:-5]))
 
@@ -104,6 +106,12 @@ def card_path(model: str, version: int) -> str:
     return f"{version_dir(model, version)}/card.md"
 
 
+#: what a path under registry/ is
+Role = Literal["policy", "model", "alias", "version", "eval", "evidence", "doc", "ignored"]
+#: the manifest kinds, one per file name
+ManifestKind = Literal["Policy", "Model", "ModelVersion", "EvalResult", "Alias"]
+
+
 @dataclass(frozen=True)
 class Place:
     """What a path under registry/ is.
@@ -113,8 +121,8 @@ class Place:
     that are not manifests).
     """
 
-    role: str
-    kind: str | None = None
+    role: Role
+    kind: ManifestKind | None = None
     model: str | None = None
     alias: str | None = None
     version: int | None = None

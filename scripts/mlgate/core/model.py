@@ -120,4 +120,9 @@ class Alias:
         return cls(model=data["model"], alias=data["alias"], version=data["version"], note=data.get("note"))
 
 
-FACTORIES = {"Model": Model, "ModelVersion": ModelVersion, "EvalResult": EvalResult, "Alias": Alias}
+FACTORIES: dict[str, type[Model | ModelVersion | EvalResult | Alias]] = {
+    "Model": Model,
+    "ModelVersion": ModelVersion,
+    "EvalResult": EvalResult,
+    "Alias": Alias,
+}

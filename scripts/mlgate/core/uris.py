@@ -1,12 +1,13 @@
-"""``models:/`` URIs: parsing only, importable anywhere (serving included) without the validator."""
+"""``models:/`` URIs: parsing, and the one rule of what a URI names; importable anywhere (serving included)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mlgate.core.layout import NAME_RULE, VERSION_RE, is_name
-from mlgate.errors import UsageError
+from mlgate.errors import UnknownAlias, UsageError
 
 _URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<ref>[^/@]+))\Z")
 #: MLflow's stage names, and the aliases they stand for
@@ -41,3 +42,20 @@ def parse_uri(uri: str) -> ModelRef:
             return ModelRef(name, alias=STAGES[ref.lower()])
         raise UsageError(f"{uri!r}: {ref!r} is neither a version number nor a stage (Production, Staging)")
     return ModelRef(name, alias=alias)
+
+
+def version_named(ref: ModelRef, aliases: Callable[[str], Mapping[str, int]]) -> int:
+    """The version number ``ref`` names: its own, or the one its alias points at.
+
+    ``aliases(model)`` gives a model's aliases and their versions (asked only for an alias URI). The one rule
+    both the registry snapshot and serving resolve by; :class:`UnknownAlias` lists the aliases there are.
+    """
+    if ref.alias is None:
+        assert ref.version is not None  # parse_uri gives exactly one of the two
+        return ref.version
+    held = aliases(ref.name)
+    if ref.alias not in held:
+        raise UnknownAlias(
+            f"model {ref.name!r} has no alias {ref.alias!r}; aliases: {', '.join(sorted(held)) or 'none'}"
+        )
+    return held[ref.alias]

@@ -17,7 +17,8 @@ from typing import Mapping, Protocol, Sequence
 
 from mlgate.core.signoff import PullRequest, is_login
 from mlgate.errors import ForgeError as ForgeError  # re-exported: every error is defined in mlgate.errors
-from mlgate.errors import PullRequestExists, UsageError  # noqa: F401 - PullRequestExists re-exported
+from mlgate.errors import PullRequestExists as PullRequestExists  # re-exported
+from mlgate.errors import UsageError
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 FORGES = ("local", "github")

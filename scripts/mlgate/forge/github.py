@@ -67,7 +67,7 @@ def _describe(e: GithubException, what: str, now: float) -> str:
     status = e.status
     headers = {k.lower(): v for k, v in (e.headers or {}).items()}
     data = e.data if isinstance(e.data, dict) else {}
-    message = data.get("message") if isinstance(data.get("message"), str) else ""
+    message = got if isinstance(got := data.get("message"), str) else ""
     gave_up = f"; {headers['x-mlgate-gave-up']}" if headers.get("x-mlgate-gave-up") else ""
     tried = _tried(headers)
     head = f"{status} {_phrase(status)}".strip()
@@ -261,7 +261,7 @@ def _pushers(commits: list[Any]) -> tuple[str, ...]:
 def _connection_class(base: type, make_adapter: Callable[[int | None], GitHubAdapter]) -> Callable[..., Any]:
     """PyGithub's connection class with mlgate's adapter mounted on its session."""
 
-    class Connection(base):  # type: ignore[misc, valid-type]
+    class Connection(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.adapter = make_adapter(self.pool_size)
@@ -516,7 +516,7 @@ class GitHubForge:
             return None
         role = data.get("role_name") if isinstance(data, dict) else None
         permission = data.get("permission") if isinstance(data, dict) else None
-        if role in ROLES:
+        if isinstance(role, str) and role in ROLES:
             return role
         return permission if permission in ("admin", "write", "read", "none") else None
 
@@ -612,7 +612,7 @@ class GitHubForge:
         ``github_message`` (GitHub's own ``message``): a 404 "Branch not protected" and a 404 that hides
         protection from a non-admin say different things.
         """
-        answer: dict = {"status": None, "message": None}
+        answer: dict[str, Any] = {"status": None, "message": None}
         try:
             with _translated(f"read {path.split('?', 1)[0]}"):
                 try:

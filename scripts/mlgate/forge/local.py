@@ -13,7 +13,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from mlgate.core.signoff import (
     APPROVED,
@@ -36,6 +36,7 @@ REVIEW_STATES = (APPROVED, CHANGES_REQUESTED, COMMENTED)
 PR_STATES = ("open", "merged", "closed")
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # a record holds reviews and report comments: megabytes at most
 _RECORD_NAME = re.compile(r"^[1-9][0-9]{0,9}\.json$")  # <n>.json; leftovers like .tmp-*.json are not records
+_T = TypeVar("_T")
 
 # the fields of a pull request record: their JSON types, and whether the field is required
 _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -172,6 +173,7 @@ class LocalForge:
         problem = _record_problem(data, number)
         if problem:
             raise ForgeError(f"{path}: corrupt local pull request record ({problem}); fix or delete the file")
+        assert isinstance(data, dict)  # checked by _record_problem
         return data
 
     def _write_json(self, path: Path, data: Any) -> None:
@@ -180,7 +182,7 @@ class LocalForge:
     def _write(self, record: dict[str, Any]) -> None:
         self._write_json(self._path(record["number"]), record)
 
-    def _update(self, number: int, change: Callable[[dict[str, Any]], Any]) -> Any:
+    def _update(self, number: int, change: Callable[[dict[str, Any]], _T]) -> _T:
         """Apply ``change`` to record ``number`` and write it back, under the lock; returns what ``change`` returns."""
         with self._locked():
             r = self._read(number)
@@ -322,7 +324,8 @@ class LocalForge:
                 f'{self.collaborators_file}: corrupt collaborator list (expected {{"login": "write", ...}}); '
                 "fix or delete the file"
             )
-        return {k.lower(): v for k, v in table.items()}.get(user.lower(), "none")
+        permissions: dict[str, str] = {k.lower(): v for k, v in table.items()}
+        return permissions.get(user.lower(), "none")
 
     def set_permission(self, user: str, permission: str) -> None:
         """Give ``user`` a permission on the repository (admin, maintain, write, triage, read, none)."""
@@ -346,7 +349,8 @@ class LocalForge:
         self._update(number, lambda r: r["comments"].__setitem__(marker, body))
 
     def comment(self, number: int, marker: str = COMMENT_MARKER) -> str | None:
-        return self._read(number)["comments"].get(marker)
+        body: str | None = self._read(number)["comments"].get(marker)
+        return body
 
     def pull_requests_for_commit(self, sha: str) -> list[int]:
         return [n for n in self._numbers() if self._read(n).get("merge_commit") == sha]

@@ -110,7 +110,7 @@ class _DeadlineSocket:
     def makefile(self, mode: str = "r", buffering: int | None = None, **kwargs: Any) -> Any:
         # http.client reads the status line, headers and body through makefile("rb"): route them through recv_into
         if mode != "rb":
-            return self._sock.makefile(mode, buffering, **kwargs)
+            return self._sock.makefile(mode, buffering, **kwargs)  # type: ignore[call-overload]  # typeshed takes literal modes only; any is passed on
         return io.BufferedReader(socket.SocketIO(self, "rb"), io.DEFAULT_BUFFER_SIZE)  # type: ignore[arg-type]
 
     def _decref_socketios(self) -> None:
@@ -123,13 +123,13 @@ class _DeadlineSocket:
 class _HTTPConnection(HTTPConnection):
     def connect(self) -> None:
         super().connect()
-        self.sock = _DeadlineSocket(self.sock)  # type: ignore[assignment]
+        self.sock = _DeadlineSocket(self.sock)
 
 
 class _HTTPSConnection(HTTPSConnection):
     def connect(self) -> None:
         super().connect()  # the TLS handshake is bounded per operation only
-        self.sock = _DeadlineSocket(self.sock)  # type: ignore[assignment]
+        self.sock = _DeadlineSocket(self.sock)
 
 
 class _HTTPPool(HTTPConnectionPool):

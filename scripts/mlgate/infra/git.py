@@ -16,11 +16,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import Final, Iterator, Literal
 
-from mlgate.errors import FileTooLarge, GitError, InputError, LockBusy  # noqa: F401 - re-exported
+from mlgate.errors import FileTooLarge as FileTooLarge  # re-exported
+from mlgate.errors import GitError, InputError
+from mlgate.errors import LockBusy as LockBusy  # re-exported
 
-FILE, SYMLINK, DIR, OTHER = "file", "symlink", "dir", "other"
+#: what a tree entry is
+EntryKind = Literal["file", "symlink", "dir", "other"]
+FILE: Final = "file"
+SYMLINK: Final = "symlink"
+DIR: Final = "dir"
+OTHER: Final = "other"
 ZERO = "0" * 40
 
 
@@ -41,12 +48,18 @@ def _identity_env(author: str, committer: str | None = None, date: str | None = 
 class Entry:
     """A path in a tree: its kind (file, symlink, dir, other) and git object id when known."""
 
-    kind: str
+    kind: EntryKind
     oid: str | None = None
     mode: str = ""  # git's octal mode as written in the tree ("100644", "40000"...), when read from git
 
 
-def _kind_of_mode(mode: int) -> str:
+def _oid(entry: Entry) -> str:
+    """The object id of an entry read from (or just written to) git, which always has one."""
+    assert entry.oid is not None, entry
+    return entry.oid
+
+
+def _kind_of_mode(mode: int) -> EntryKind:
     if stat.S_ISLNK(mode):
         return SYMLINK
     if stat.S_ISDIR(mode):
@@ -214,7 +227,7 @@ class GitRepo:
             f"{entries[n].mode or ('40000' if entries[n].kind == DIR else '100644')} ".encode()
             + n.encode("utf-8", "surrogateescape")
             + b"\0"
-            + bytes.fromhex(entries[n].oid)
+            + bytes.fromhex(_oid(entries[n]))
             for n in order
         )
         return self._plumb("hash-object", "-w", "-t", "tree", "--stdin", stdin=raw).strip()
@@ -430,6 +443,7 @@ class GitRepo:
         keep = tuple(paths)
         commits: list[Commit] = []
         with subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            assert proc.stdout is not None and proc.stderr is not None  # both piped
             pending = b""
             while True:
                 chunk = proc.stdout.read(1 << 20)
@@ -447,50 +461,8 @@ class GitRepo:
         return commits
 
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
-        """Many objects in one ``git cat-file --batch`` round: ids written while contents are read."""
-        reader = BlobReader(self)
-        for oid in oids:
-            reader.want(oid)
-        return reader.finish()
-
-
-class BlobReader:
-    """A ``git cat-file --batch`` process fed while other work goes on; contents gathered by a thread."""
-
-    def __init__(self, repo: GitRepo) -> None:
-        import threading
-
-        self.proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"], cwd=repo.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        self.asked: set[str] = set()
-        self.found: dict[str, bytes] = {}
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def want(self, oid: str) -> None:
-        if oid not in self.asked:
-            self.asked.add(oid)
-            self.proc.stdin.write(oid.encode() + b"\n")
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        while True:
-            header = out.readline()
-            if not header:
-                return
-            parts = header.split()
-            if len(parts) < 3 or parts[1] == b"missing":
-                continue
-            self.found[parts[0].decode()] = out.read(int(parts[2]))
-            out.read(1)  # the newline after each object
-
-    def finish(self) -> dict[str, bytes]:
-        self.proc.stdin.close()
-        self.thread.join()
-        self.proc.stdout.close()
-        self.proc.wait()
-        return self.found
+        """Many objects' contents in one round of the object reader (ids written while contents are read)."""
+        return self.objects.read_many(oids)
 
 
 def _parse_record(record: str, keep: tuple[str, ...]) -> Commit:
@@ -548,14 +520,20 @@ def parse_tree(data: bytes, width: int = 20) -> dict[str, Entry]:
 
 
 class ObjectReader:
-    """One ``git cat-file --batch-command`` process: object sizes and contents on request."""
+    """The one reader of git objects: a long-lived ``git cat-file --batch-command`` process.
 
-    def __init__(self, root: Path) -> None:
+    Used by the repository (``cwd`` a work tree) and by serving's git source (``git_dir`` a bare cache).
+    One request at a time (a lock), or many in one round (:meth:`read_many`), whose requests are written by a
+    thread while the answers are read, so a pipe never fills up.
+    """
+
+    def __init__(self, root: Path | None = None, *, git_dir: Path | None = None) -> None:
         import threading
         import weakref
 
+        args = ["git", "--git-dir", str(git_dir)] if git_dir is not None else ["git"]
         self.proc = subprocess.Popen(
-            ["git", "cat-file", "--batch-command"],
+            [*args, "cat-file", "--batch-command"],
             cwd=root,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -564,15 +542,26 @@ class ObjectReader:
         self.lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _end_process, self.proc)
 
-    def _ask(self, command: str, name: str) -> list[bytes] | None:
-        if "\n" in name:
-            return None
-        self.proc.stdin.write(f"{command} {name}\n".encode())
-        self.proc.stdin.flush()
+    def _header(self) -> list[bytes] | None:
+        assert self.proc.stdout is not None
         header = self.proc.stdout.readline().split()
         if len(header) < 3 or header[-1] == b"missing" or header[1] in (b"missing", b"ambiguous"):
             return None
         return header
+
+    def _ask(self, command: str, name: str) -> list[bytes] | None:
+        if "\n" in name:
+            return None
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{command} {name}\n".encode())
+        self.proc.stdin.flush()
+        return self._header()
+
+    def _body(self, size: int) -> bytes:
+        assert self.proc.stdout is not None
+        data = self.proc.stdout.read(size)
+        self.proc.stdout.read(1)  # the newline after the contents
+        return data
 
     def info(self, name: str) -> tuple[str, int] | None:
         """(type, size) of an object, without reading it."""
@@ -586,15 +575,38 @@ class ObjectReader:
             header = self._ask("contents", name)
             if header is None:
                 return None
-            data = self.proc.stdout.read(int(header[2]))
-            self.proc.stdout.read(1)  # the newline after the contents
+            data = self._body(int(header[2]))
         return header[1].decode(), data
+
+    def read_many(self, names: list[str]) -> dict[str, bytes]:
+        """The contents of many objects by id, in one round; missing ones are left out."""
+        import threading
+
+        wanted = list(dict.fromkeys(n for n in names if "\n" not in n))
+        stdin = self.proc.stdin
+        assert stdin is not None
+
+        def ask() -> None:
+            for name in wanted:
+                stdin.write(f"contents {name}\n".encode())
+            stdin.flush()
+
+        found: dict[str, bytes] = {}
+        with self.lock:
+            writer = threading.Thread(target=ask, daemon=True)
+            writer.start()
+            for name in wanted:
+                header = self._header()
+                if header is not None:
+                    found[name] = self._body(int(header[2]))
+            writer.join()
+        return found
 
     def close(self) -> None:
         self._finalizer()
 
 
-def _end_process(proc: subprocess.Popen) -> None:
+def _end_process(proc: subprocess.Popen[bytes]) -> None:
     if proc.stdin:
         proc.stdin.close()
     if proc.stdout:
@@ -642,10 +654,10 @@ class GitTree:
         if entry is None or entry.kind != FILE:
             raise InputError(f"not a file in {self.label}", path=path)
         if limit is not None:
-            info = self.repo.objects.info(entry.oid)
+            info = self.repo.objects.info(_oid(entry))
             if info and info[1] > limit:
                 raise FileTooLarge(path, info[1])
-        got = self.repo.objects.contents(entry.oid)
+        got = self.repo.objects.contents(_oid(entry))
         if got is None:
             raise InputError(f"object {entry.oid} is missing from the repository", path=path)
         return got[1]

@@ -40,7 +40,8 @@ def _registry() -> Registry:
 @lru_cache(maxsize=None)
 def schema(kind: str) -> dict[str, Any]:
     """The JSON Schema (as a dict) for a manifest kind."""
-    return _registry()[_BASE_URI + SCHEMA_FILES[kind]].contents
+    contents: dict[str, Any] = _registry()[_BASE_URI + SCHEMA_FILES[kind]].contents
+    return contents
 
 
 _ANNOTATIONS = {"description", "title", "$comment", "examples", "default"}
@@ -94,7 +95,8 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterat
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator = jsonschema.validators.extend(
+# extend() builds a new validator class (not a subclass of Draft202012Validator): typed as the protocol it meets
+_Validator: type[jsonschema.protocols.Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]  # types-jsonschema leaves validators.extend unannotated
     jsonschema.Draft202012Validator,
     validators={"pattern": _pattern},
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
@@ -102,7 +104,7 @@ _Validator = jsonschema.validators.extend(
 
 
 @lru_cache(maxsize=None)
-def validator(kind: str) -> jsonschema.Draft202012Validator:
+def validator(kind: str) -> jsonschema.protocols.Validator:
     """A ready validator for a manifest kind (built once per process, from a self-contained copy)."""
     return _Validator(_inline(schema(kind), _registry().resolver(_BASE_URI + SCHEMA_FILES[kind])))
 

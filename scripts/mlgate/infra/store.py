@@ -11,7 +11,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from mlgate.errors import StoreError
 
@@ -79,7 +79,7 @@ def bounded(stream: BinaryIO, limit: int | None = None) -> Iterator[bytes]:
         yield chunk
 
 
-def sha256_of(stream: BinaryIO, limit: int | None = None, out: BinaryIO | None = None) -> tuple[str, int]:
+def sha256_of(stream: BinaryIO, limit: int | None = None, out: IO[bytes] | None = None) -> tuple[str, int]:
     """sha256 (hex) and length of at most ``limit`` bytes of ``stream``, copied to ``out`` on the way."""
     h, size = hashlib.sha256(), 0
     for chunk in bounded(stream, limit):

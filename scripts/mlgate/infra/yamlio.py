@@ -31,11 +31,28 @@ import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
-from mlgate.errors import InputError, YamlError  # noqa: F401 - YamlError re-exported: defined in mlgate.errors
+from mlgate.core.rules import Family, define
+from mlgate.errors import YamlError as YamlError  # re-exported: defined in mlgate.errors
+
+# --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
+
+MG001 = define(
+    "MG001",
+    "parse",
+    Family.PARSE,
+    "The file is not valid UTF-8 YAML, or uses a YAML feature mlgate refuses (tags, duplicate keys, merge keys, several documents, NaN, infinity), holds an integer of more than 18 digits, or a string or key with a control character (ESC, C1 controls, bidi overrides).",
+)
+MG002 = define(
+    "MG002",
+    "limits",
+    Family.PARSE,
+    "The file is over 1 MiB, nested deeper than 64 levels, or expands past 100,000 values through aliases.",
+)
+
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
@@ -44,8 +61,8 @@ MAX_DEPTH = 64
 #: conversions of longer ones raise (4,300-digit limit) or overflow in comparisons
 MAX_INT_DIGITS = 18
 
-RULE_PARSE = "MG001"
-RULE_LIMIT = "MG002"
+RULE_PARSE = MG001
+RULE_LIMIT = MG002
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STD = "tag:yaml.org,2002:"
@@ -59,7 +76,7 @@ _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 
-FieldPath = tuple  # of str keys and int indexes
+FieldPath = tuple[str | int, ...]  # of str keys and int indexes
 
 #: characters refused in any string or key: C0 controls but tab and newline, DEL, C1 controls, and the
 #: bidirectional overrides and isolates that can make text read differently from what it is ("Trojan source")
@@ -81,13 +98,14 @@ class Number(float):
     """
 
     __slots__ = ("text",)
+    text: str
 
     def __new__(cls, value: float, text: str) -> "Number":
         self = super().__new__(cls, value)
         self.text = text
         return self
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Number], tuple[float, str]]:
         return (Number, (float(self), self.text))
 
 
@@ -167,7 +185,10 @@ def load(source: bytes | str, path: str) -> Document:
             builder.feed(event)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        raise YamlError(e.problem or "invalid YAML", path=path, line=mark.line + 1 if mark else None) from None
+        line = mark.line + 1 if mark else None
+        if "nesting depth" in (e.problem or ""):  # libyaml >= 0.2.6 (PyYAML 6.0.4) stops deep nesting itself
+            raise YamlError(f"nesting is deeper than {MAX_DEPTH} levels", path=path, line=line, rule=MG002) from None
+        raise YamlError(e.problem or "invalid YAML", path=path, line=line) from None
     except yaml.reader.ReaderError as e:  # an unprintable character; carries an offset, not a mark
         line = text.count("\n", 0, e.position) + 1
         raise YamlError(
@@ -183,10 +204,16 @@ def load(source: bytes | str, path: str) -> Document:
 _MISSING = object()
 
 
+def _line(event: yaml.Event) -> int:
+    """The (1-based) line an event starts on: the parser marks every event."""
+    assert event.start_mark is not None
+    return event.start_mark.line + 1
+
+
 class _Frame:
     __slots__ = ("value", "fp", "anchor", "size", "key", "key_lines")
 
-    def __init__(self, value: dict | list, fp: FieldPath, anchor: str | None) -> None:
+    def __init__(self, value: dict[str, Any] | list[Any], fp: FieldPath, anchor: str | None) -> None:
         self.value = value
         self.fp = fp
         self.anchor = anchor
@@ -214,8 +241,8 @@ class _Builder:
         self.plain_text: dict[FieldPath, str] = {}
 
     def fail(self, message: str, event: yaml.Event, rule: str = RULE_PARSE, fp: FieldPath | None = None) -> YamlError:
-        where = _dotted(fp) if fp else None
-        return YamlError(message, path=self.path, line=event.start_mark.line + 1, rule=rule, field=where)
+        where = field_path(fp) if fp else None
+        return YamlError(message, path=self.path, line=_line(event), rule=rule, field=where)
 
     def feed(self, event: yaml.Event) -> None:
         if isinstance(event, yaml.ScalarEvent):
@@ -251,7 +278,10 @@ class _Builder:
         if not self.stack:
             return ()
         top = self.stack[-1]
-        return top.fp + ((top.key,) if isinstance(top.value, dict) else (len(top.value),))
+        if isinstance(top.value, dict):
+            assert top.key is not None  # a mapping's value is read after its key
+            return top.fp + (top.key,)
+        return top.fp + (len(top.value),)
 
     def _start(self, event: yaml.CollectionStartEvent) -> None:
         is_map = isinstance(event, yaml.MappingStartEvent)
@@ -263,14 +293,14 @@ class _Builder:
         if event.tag not in (None, "!", wanted):
             raise self.fail(_tag_message(event.tag, "a mapping" if is_map else "a sequence"), event)
         fp = self._fp()
-        self.lines.setdefault(fp, event.start_mark.line + 1)
+        self.lines.setdefault(fp, _line(event))
         self.stack.append(_Frame({} if is_map else [], fp, event.anchor))
 
     def _key(self, event: yaml.ScalarEvent) -> None:
         top = self.stack[-1]
         if event.tag not in (None, "!", _STD + "str"):
             raise self.fail("mapping keys must be plain strings", event)
-        key, line = event.value, event.start_mark.line + 1
+        key, line = event.value, _line(event)
         bad = forbidden_character(key)
         if bad:
             raise self.fail(f"key {key!r} contains the control character {bad}", event, fp=top.fp)
@@ -298,6 +328,7 @@ class _Builder:
         top = self.stack[-1]
         top.size += size
         if isinstance(top.value, dict):
+            assert top.key is not None  # a mapping's value is attached after its key
             top.value[top.key] = value
             top.key = None
         else:
@@ -306,7 +337,7 @@ class _Builder:
     def _scalar(self, event: yaml.ScalarEvent) -> Any:
         text, tag = event.value, event.tag
         fp = self._fp()
-        self.lines.setdefault(fp, event.start_mark.line + 1)
+        self.lines.setdefault(fp, _line(event))
         bad = forbidden_character(text)
         if bad:
             raise self.fail(
@@ -323,7 +354,7 @@ class _Builder:
             raise self.fail(_tag_message(tag, "a scalar"), event)
         kind = tag[len(_STD) :]
         value = _resolve_plain(text)
-        wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
+        wanted = {"int": (int,), "float": (int, float), "bool": (bool,), "null": (type(None),)}[kind]
         if value is _NONFINITE or not isinstance(value, wanted) or (kind != "bool" and isinstance(value, bool)):
             raise self.fail(f"{text!r} is not a valid {kind}", event, fp=fp)
         value = self._number(value, text, event, fp)
@@ -356,9 +387,10 @@ def _short(text: str) -> str:
     return repr(text) if len(text) <= 40 else f"{text[:20]!r}...({len(text):,} characters)"
 
 
-def _dotted(fp: FieldPath) -> str:
+def field_path(parts: Iterable[Any]) -> str:
+    """A field's path as users write it: ``metrics.auc``, ``owners[0]``."""
     out = ""
-    for p in fp:
+    for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 

@@ -30,7 +30,10 @@ from mlgate.core.indexfmt import index_canonical, index_digest
 from mlgate.core.times import format_time
 from mlgate.errors import GitError, UsageError
 from mlgate.infra.files import write_json
-from mlgate.infra.keys import KeyPair, generate_key, key_id, load_signing_key  # noqa: F401 - re-exported
+from mlgate.infra.keys import KeyPair as KeyPair  # re-exported
+from mlgate.infra.keys import generate_key as generate_key  # re-exported
+from mlgate.infra.keys import key_id
+from mlgate.infra.keys import load_signing_key as load_signing_key  # re-exported
 from mlgate.registry.snapshot import Registry
 
 DEFAULT_EXPIRES_IN = "7d"
@@ -58,10 +61,10 @@ def parse_duration(text: str) -> timedelta:
 
 def _serial(reg: Registry, repo_path: str | os.PathLike[str], signing: bool) -> int:
     """The first-parent commit count of the indexed commit (of HEAD for a working tree; 0 outside git)."""
-    from mlgate.infra.git import GitRepo
+    from mlgate.infra.git import GitRepo, GitTree
 
     try:
-        git = reg.tree.repo if reg.tree.commit else GitRepo(repo_path)
+        git = reg.tree.repo if isinstance(reg.tree, GitTree) else GitRepo(repo_path)
         commit = reg.tree.commit or git.resolve("HEAD")
         if signing and git.git("rev-parse", "--is-shallow-repository").strip() == "true":
             raise UsageError(

@@ -5,18 +5,31 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from mlgate.core.findings import Finding
+from mlgate.core.rules import Family, define
 from mlgate.errors import InputError
 from mlgate.infra import schemas, yamlio
 from mlgate.infra.git import Entry, FileTooLarge
 from mlgate.infra.schemas import SchemaProblem
-from mlgate.infra.yamlio import Document
+from mlgate.infra.yamlio import Document, field_path
+from mlgate.registry.readers import MG102
+
+# --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
+
+MG101 = define(
+    "MG101",
+    "schema",
+    Family.SCHEMA,
+    "A manifest does not match its JSON Schema in schemas/: a missing, unknown or mistyped field.",
+)
 
 
 class Tree(Protocol):
     """A snapshot of the repository's files: a git commit or the working tree."""
 
     label: str
-    commit: str | None
+
+    @property
+    def commit(self) -> str | None: ...  # read-only, so a GitTree's str and a WorkTree's None both fit
 
     def listdir(self, path: str) -> dict[str, Entry] | None: ...
     def entry(self, path: str) -> Entry | None: ...
@@ -35,7 +48,7 @@ def load_manifest(tree: Tree, path: str, kind: str) -> tuple[Document | None, li
         msg = f"file is {e.size:,} bytes; manifests are limited to {yamlio.MAX_BYTES:,} bytes (1 MiB)"
         return None, [Finding(path, None, yamlio.RULE_LIMIT, msg)]
     except InputError as e:
-        return None, [Finding(path, None, "MG001", e.message)]
+        return None, [Finding(path, None, yamlio.MG001, e.message)]
     try:
         doc = yamlio.load(raw, path)
     except yamlio.YamlError as e:
@@ -48,7 +61,7 @@ def check_document(doc: Document, kind: str) -> list[Finding]:
     """Kind and schema findings for a parsed document that must be a ``kind`` manifest."""
     data = doc.data
     if not isinstance(data, dict):
-        return [Finding(doc.path, 1, "MG101", f"a manifest must be a mapping of fields, not {_json_type(data)}")]
+        return [Finding(doc.path, 1, MG101, f"a manifest must be a mapping of fields, not {_json_type(data)}")]
     found = []
     if data.get("apiVersion") != schemas.API_VERSION:
         got = "is missing" if "apiVersion" not in data else f"is {data['apiVersion']!r}"
@@ -56,7 +69,7 @@ def check_document(doc: Document, kind: str) -> list[Finding]:
             Finding(
                 doc.path,
                 doc.line_of(("apiVersion",)),
-                "MG102",
+                MG102,
                 f"apiVersion {got}; expected {schemas.API_VERSION!r}",
                 "apiVersion",
             )
@@ -67,7 +80,7 @@ def check_document(doc: Document, kind: str) -> list[Finding]:
             Finding(
                 doc.path,
                 doc.line_of(("kind",)),
-                "MG102",
+                MG102,
                 f"kind {got}; a file at this path must be kind {kind!r}",
                 "kind",
             )
@@ -75,13 +88,6 @@ def check_document(doc: Document, kind: str) -> list[Finding]:
     if found:
         return found
     return [_schema_finding(doc, e) for e in schemas.errors(kind, data)]
-
-
-def field_path(parts: Any) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
 
 
 def _json_type(value: Any) -> str:
@@ -120,7 +126,7 @@ def _schema_finding(doc: Document, e: SchemaProblem) -> Finding:
     elif v == "type":
         wanted = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
         msg = f"expected {wanted}, got {_json_type(inst)} {inst!r}"
-        text = doc.source_text(where)
+        text = doc.source_text(tuple(where))
         if wanted == "string" and text is not None:
             msg += f" (YAML read `{text}` as {_json_type(inst)[2:]}; quote it: '{text}')"
     elif v == "const":
@@ -141,4 +147,4 @@ def _schema_finding(doc: Document, e: SchemaProblem) -> Finding:
     name = field_path(where) or None
     line = doc.line_of(tuple(where))
     prefix = f"{name}: " if name and v != "required" else ""
-    return Finding(doc.path, line, "MG101", prefix + msg, name)
+    return Finding(doc.path, line, MG101, prefix + msg, name)

@@ -17,10 +17,20 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from mlgate.core.layout import SHA256_RE, VERSION_RE
+from mlgate.core.rules import Family, define
 from mlgate.errors import InputError, ManifestError  # noqa: F401 - ManifestError re-exported
 from mlgate.infra.yamlio import YamlError, load
 
 API_VERSION = "mlgate/v1"
+
+MG102 = define(
+    "MG102",
+    "kind",
+    Family.SCHEMA,
+    "apiVersion is not mlgate/v1, or kind is missing or not the kind this path holds.",
+)
+
 MAX_VERSION = 999_999_999  # version folders are at most nine digits
 
 
@@ -32,7 +42,7 @@ def _document(raw: bytes, path: str, kind: str) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise ManifestError("a manifest must be a mapping of fields", path=path, line=1)
     if data.get("apiVersion") != API_VERSION or data.get("kind") != kind:
-        raise ManifestError(f"not an {API_VERSION} {kind} manifest (apiVersion/kind)", path=path, rule="MG102")
+        raise ManifestError(f"not an {API_VERSION} {kind} manifest (apiVersion/kind)", path=path, rule=MG102)
     return data
 
 
@@ -51,7 +61,7 @@ _KEYS = ("apiVersion", "kind", "model", "alias", "version", "note")
 # is left to the full parse
 _LINE = re.compile(rb"(apiVersion|kind|model|alias|version): ([A-Za-z0-9][A-Za-z0-9._/-]{0,127})")
 _NOTE = re.compile(rb"note: ([A-Za-z0-9][A-Za-z0-9 .,;()/_+=-]{0,999})")
-_DECIMAL = re.compile(rb"[1-9][0-9]{0,8}")
+_DECIMAL = re.compile(VERSION_RE.pattern.encode())  # the version pattern, for the bytes of a line
 
 
 def _fast_alias_version(raw: bytes) -> int | None:
@@ -128,8 +138,6 @@ def deprecations(raw: bytes | None, path: str) -> dict[int, str]:
 
 # --- versions ----------------------------------------------------------------------------------------
 
-_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
-
 
 def artifact(raw: bytes, path: str) -> dict[str, Any]:
     """A version manifest's artifact {uri, sha256, size, format} and the whole manifest (``manifest``)."""
@@ -140,7 +148,7 @@ def artifact(raw: bytes, path: str) -> dict[str, Any]:
         not isinstance(art, dict)
         or not isinstance(art.get("uri"), str)
         or not isinstance(art.get("sha256"), str)
-        or not _SHA256.match(art["sha256"])
+        or not SHA256_RE.match(art["sha256"])
         or not isinstance(size, int)
         or isinstance(size, bool)
         or size < 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from mlgate.core import layout
 from mlgate.core.model import FACTORIES, Alias, EvalResult, Model, ModelVersion
-from mlgate.core.uris import STAGES, ModelRef, parse_uri  # noqa: F401 - re-exported
+from mlgate.core.uris import STAGES, ModelRef, parse_uri, version_named  # noqa: F401 - re-exported
 from mlgate.errors import InputError, NotFoundError
 from mlgate.infra.git import DIR, FILE, SYMLINK, GitRepo, WorkTree, find_root
 from mlgate.registry.loader import Tree, load_manifest
@@ -43,7 +43,7 @@ class Registry:
 
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Model | ModelVersion | EvalResult | Alias] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None) -> Registry:
@@ -52,7 +52,15 @@ class Registry:
             return cls(WorkTree(find_root(path)))
         return cls(GitRepo(path).tree(ref))
 
-    def _load(self, path: str, kind: str) -> Any:
+    @overload
+    def _load(self, path: str, kind: Literal["Model"]) -> Model: ...
+    @overload
+    def _load(self, path: str, kind: Literal["ModelVersion"]) -> ModelVersion: ...
+    @overload
+    def _load(self, path: str, kind: Literal["EvalResult"]) -> EvalResult: ...
+    @overload
+    def _load(self, path: str, kind: Literal["Alias"]) -> Alias: ...
+    def _load(self, path: str, kind: str) -> Model | ModelVersion | EvalResult | Alias:
         if path not in self._cache:
             doc, findings = load_manifest(self.tree, path, kind)
             if doc is None:
@@ -114,15 +122,7 @@ class Registry:
     def resolve(self, uri: str | ModelRef) -> Resolved:
         """The version a ``models:/`` URI names in this snapshot; :class:`NotFoundError` if none."""
         ref = parse_uri(uri) if isinstance(uri, str) else uri
-        if ref.alias is not None:
-            aliases = self.aliases(ref.name)
-            if ref.alias not in aliases:
-                raise NotFoundError(
-                    f"model {ref.name!r} has no alias {ref.alias!r}; aliases: {', '.join(aliases) or 'none'}"
-                )
-            version = aliases[ref.alias].version
-        else:
-            version = ref.version
+        version = version_named(ref, lambda name: {a: al.version for a, al in self.aliases(name).items()})
         return Resolved(ref, self.version(ref.name, version), self.tree.commit)
 
 

@@ -13,7 +13,8 @@ import json
 import re
 from typing import Any
 
-from mlgate.core.findings import RULES, Finding, Report
+from mlgate.check.rules import RULES
+from mlgate.core.findings import Finding, Report
 
 REPORT_FORMAT = "mlgate.validate/v1"
 
@@ -197,7 +198,7 @@ def report_markdown(report: Report) -> str:
         lines.append("")
         used = sorted({f.rule for f in findings})
         lines += ["<details><summary>What the rules check</summary>", ""]
-        lines += [f"- `{r}` {RULES[r][0]}: {RULES[r][1]}" for r in used]
+        lines += [f"- `{r}` {RULES[r].name}: {RULES[r].doc}" for r in used]
         lines += ["", "</details>", ""]
     return "\n".join(lines)
 
@@ -334,51 +335,42 @@ def _change_text(e: dict[str, Any]) -> str:
     return f"v{e['to']}" if e["to"] else ""
 
 
+_HISTORY_COLUMNS = ["time (UTC)", "kind", "model", "change", "PR", "author", "merged by", "approved by", "commit"]
+
+
+def _history_row(e: dict[str, Any]) -> list[str]:
+    """One event's cells, before the format's own escaping (the time as recorded, the commit in full)."""
+    return [
+        e["time"],
+        e["kind"],
+        e["model"] or "(policy)",
+        _change_text(e),
+        f"#{e['pr']}" if e["pr"] else "-",
+        e["author"],
+        e["merger"] or "-",
+        _approvers_text(e),
+        e["commit"],
+    ]
+
+
 def history_text(events: list[dict[str, Any]], ref: str) -> str:
     if not events:
         return f"no registry events on {ref}\n"
-    rows = [
-        [
-            e["time"].replace("T", " ").rstrip("Z"),
-            e["kind"],
-            e["model"] or "(policy)",
-            _change_text(e),
-            f"#{e['pr']}" if e["pr"] else "-",
-            e["author"],
-            e["merger"] or "-",
-            _approvers_text(e),
-            e["commit"][:10],
-        ]
-        for e in events
-    ]
-    return _table(
-        None, ["time (UTC)", "kind", "model", "change", "PR", "author", "merged by", "approved by", "commit"], rows
-    )
+    rows = []
+    for e in events:
+        row = _history_row(e)
+        rows.append([row[0].replace("T", " ").rstrip("Z"), *row[1:-1], row[-1][:10]])
+    return _table(None, _HISTORY_COLUMNS, rows)
 
 
 def history_markdown(events: list[dict[str, Any]], ref: str) -> str:
     lines = [
         f"### Registry history of {md_code(ref)}",
         "",
-        "| time (UTC) | kind | model | change | PR | author | merged by | approved by | commit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| " + " | ".join(_HISTORY_COLUMNS) + " |",
+        "|" + "---|" * len(_HISTORY_COLUMNS),
     ]
     for e in events:
-        lines.append(
-            "| "
-            + " | ".join(
-                _md_cell(x)
-                for x in (
-                    e["time"],
-                    e["kind"],
-                    e["model"] or "(policy)",
-                    _change_text(e),
-                    f"#{e['pr']}" if e["pr"] else "-",
-                    e["author"],
-                    e["merger"] or "-",
-                    _approvers_text(e),
-                )
-            )
-            + f" | {md_code(e['commit'][:10])} |"
-        )
+        row = _history_row(e)
+        lines.append("| " + " | ".join(_md_cell(x) for x in row[:-1]) + f" | {md_code(row[-1][:10])} |")
     return "\n".join(lines) + "\n"

@@ -33,17 +33,17 @@ import shutil
 import stat
 import subprocess
 import threading
-import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from mlgate.core import times
 from mlgate.core.indexfmt import INDEX_FORMAT, index_canonical, index_digest
+from mlgate.core.layout import NAME_RE, SHA256_RE, VERSION_RE, alias_names, version_numbers
 from mlgate.core.times import TIME_FORMAT, format_time
-from mlgate.core.uris import ModelRef, parse_uri
+from mlgate.core.uris import ModelRef, parse_uri, version_named
 from mlgate.errors import (
     ArtifactIntegrityError,
     DeprecatedVersion,
@@ -55,6 +55,7 @@ from mlgate.errors import (
     IndexUnsigned,
     IndexUntrustedKey,
     InputError,
+    ManifestError,
     ServingError,
     SourceUnavailable,
     StoreError,
@@ -66,11 +67,11 @@ from mlgate.infra.files import atomic_output, read_small, write_json
 from mlgate.infra.keys import TrustedKey, key_id, load_public_key
 from mlgate.infra.store import bounded, fsspec_package, open_uri, sha256_of
 
+if TYPE_CHECKING:
+    from mlgate.infra.git import ObjectReader
+
 INDEX_MAX_BYTES = 256 << 20  # an index larger than this is refused unread
 MANIFEST_MAX_BYTES = 1 << 20  # the validator's limit for one manifest (mlgate.yamlio.MAX_BYTES)
-_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # layout.NAME_RE, without importing the layout module
-_VERSION = re.compile(r"[1-9][0-9]{0,8}")
 _MAX_INT = (1 << 63) - 1
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO, getattr(errno, "EMLINK", errno.ELOOP))
 
@@ -186,7 +187,8 @@ def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: st
             keys[s["keyid"]].verify(base64.b64decode(s["sig"], validate=True), message)
         except (InvalidSignature, binascii.Error, ValueError):
             continue
-        return s["keyid"]
+        keyid: str = s["keyid"]  # a string: checked above
+        return keyid
     raise IndexBadSignature(
         f"{where}: the signature by trusted key {ours[0]['keyid'][:16]} does not match the content; "
         "refusing an index altered after it was signed"
@@ -229,7 +231,7 @@ class Source(Protocol):
 
 
 def _alias_version(raw: bytes, where: str) -> int:
-    from mlgate.registry.readers import ManifestError, alias_version
+    from mlgate.registry.readers import alias_version
 
     try:
         return alias_version(raw, where)
@@ -238,7 +240,7 @@ def _alias_version(raw: bytes, where: str) -> int:
 
 
 def _version_entry(raw: bytes, where: str) -> dict[str, Any]:
-    from mlgate.registry.readers import ManifestError, artifact
+    from mlgate.registry.readers import artifact
 
     try:
         return artifact(raw, where)
@@ -247,7 +249,7 @@ def _version_entry(raw: bytes, where: str) -> dict[str, Any]:
 
 
 def _deprecated(raw: bytes | None, where: str) -> set[int]:
-    from mlgate.registry.readers import ManifestError, deprecations
+    from mlgate.registry.readers import deprecations
 
     try:
         return set(deprecations(raw, where))
@@ -260,19 +262,21 @@ class _FileSource:
 
     label = ""
 
-    def _read(self, path: str) -> bytes | None: ...
-    def _list(self, path: str) -> list[str]: ...
+    def _read(self, path: str) -> bytes | None:
+        raise NotImplementedError
+
+    def _list(self, path: str) -> list[str]:
+        raise NotImplementedError
 
     def model_names(self) -> list[str]:
-        return sorted(n for n in self._list("registry/models") if _NAME.match(n))
+        return sorted(n for n in self._list("registry/models") if NAME_RE.match(n))
 
     def _require(self, model: str) -> None:
-        if not _NAME.match(model) or self._read(f"registry/models/{model}/model.yaml") is None:
+        if not NAME_RE.match(model) or self._read(f"registry/models/{model}/model.yaml") is None:
             raise UnknownModel(f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}")
 
     def aliases(self, model: str) -> dict[str, int]:
         self._require(model)
-        from mlgate.core.layout import alias_names
 
         out = {}
         for name in alias_names(self._list(f"registry/models/{model}/aliases")):
@@ -284,7 +288,6 @@ class _FileSource:
 
     def versions(self, model: str) -> list[int]:
         self._require(model)
-        from mlgate.core.layout import version_numbers
 
         return version_numbers(self._list(f"registry/models/{model}/versions"))
 
@@ -410,38 +413,6 @@ class WorkTreeSource(_FileSource):
         return h.hexdigest()
 
 
-class _CatFile:
-    """A persistent ``git cat-file --batch`` in a repository, for blobs and tree listings."""
-
-    def __init__(self, git_dir: Path) -> None:
-        self.proc = subprocess.Popen(
-            ["git", "--git-dir", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        self.lock = threading.Lock()
-        # the process ends with this object, however the serving code lets go of it
-        self._finalizer = weakref.finalize(self, _end_process, self.proc)
-
-    def get(self, name: str) -> tuple[str, bytes] | None:
-        with self.lock:
-            self.proc.stdin.write(name.encode() + b"\n")
-            self.proc.stdin.flush()
-            header = self.proc.stdout.readline().split()
-            if len(header) < 3:
-                return None
-            data = self.proc.stdout.read(int(header[2]))
-            self.proc.stdout.read(1)
-            return header[1].decode(), data
-
-    def close(self) -> None:
-        self._finalizer()
-
-
-def _end_process(proc: subprocess.Popen) -> None:
-    proc.stdin.close()
-    proc.stdout.close()
-    proc.wait()
-
-
 class GitSource(_FileSource):
     """A registry at a git URL and ref, fetched shallowly into a cache reused on the next start."""
 
@@ -459,7 +430,7 @@ class GitSource(_FileSource):
         base = Path(cache_dir) if cache_dir else _cache_root() / "git"
         self.git_dir = base / hashlib.sha256(url.encode()).hexdigest()[:24]
         self.label = f"{url}#{ref}"
-        self._cat: _CatFile | None = None
+        self._cat: ObjectReader | None = None
         self._sha: str | None = None
         try:
             self.refresh()
@@ -497,17 +468,19 @@ class GitSource(_FileSource):
             self._cat = None
         return self._sha or ""
 
-    def _objects(self) -> _CatFile:
+    def _objects(self) -> ObjectReader:
         if self._cat is None:
-            self._cat = _CatFile(self.git_dir)
+            from mlgate.infra.git import ObjectReader
+
+            self._cat = ObjectReader(git_dir=self.git_dir)
         return self._cat
 
     def _read(self, path: str) -> bytes | None:
-        got = self._objects().get(f"{self._sha}:{path}")
+        got = self._objects().contents(f"{self._sha}:{path}")
         return got[1] if got and got[0] == "blob" else None
 
     def _list(self, path: str) -> list[str]:
-        got = self._objects().get(f"{self._sha}:{path}")
+        got = self._objects().contents(f"{self._sha}:{path}")
         if not got or got[0] != "tree":
             return []
         from mlgate.infra.git import SYMLINK, parse_tree
@@ -550,10 +523,10 @@ def _check_index(data: dict[str, Any], where: str) -> None:
         raise bad("'serial' must be a non-negative integer")
     models = data["models"]
     for name, model in models.items():
-        if not _NAME.fullmatch(name) or not isinstance(model, dict):
+        if not NAME_RE.fullmatch(name) or not isinstance(model, dict):
             raise bad(f"model {name[:80]!r} must be a model name with an object")
         aliases, deprecated, versions = model.get("aliases", {}), model.get("deprecated", []), model.get("versions", {})
-        if not isinstance(aliases, dict) or not all(_NAME.fullmatch(a) and _is_int(v, 1) for a, v in aliases.items()):
+        if not isinstance(aliases, dict) or not all(NAME_RE.fullmatch(a) and _is_int(v, 1) for a, v in aliases.items()):
             raise bad(f"{name}: 'aliases' must map alias names to version numbers")
         if not isinstance(deprecated, list) or not all(_is_int(v, 1) for v in deprecated):
             raise bad(f"{name}: 'deprecated' must be a list of version numbers")
@@ -561,11 +534,11 @@ def _check_index(data: dict[str, Any], where: str) -> None:
             raise bad(f"{name}: 'versions' must be an object")
         for number, entry in versions.items():
             if (
-                not _VERSION.fullmatch(number)
+                not VERSION_RE.fullmatch(number)
                 or not isinstance(entry, dict)
                 or not isinstance(entry.get("uri"), str)
                 or not isinstance(entry.get("sha256"), str)
-                or not _SHA256.fullmatch(entry["sha256"])
+                or not SHA256_RE.fullmatch(entry["sha256"])
                 or not _is_int(entry.get("size"))
                 or not isinstance(entry.get("format", ""), str)
             ):
@@ -601,7 +574,7 @@ def _state_load(path: Path) -> dict[str, Any]:
             or not isinstance(data.get("indexes"), dict)
         ):
             raise ValueError("not an index state file")
-        indexes = data["indexes"]
+        indexes: dict[str, Any] = data["indexes"]
         if not all(isinstance(v, dict) and _is_int(v.get("serial")) for v in indexes.values()):
             raise ValueError("an entry has no serial")
     except (ValueError, RecursionError) as e:
@@ -667,9 +640,9 @@ class IndexSource:
             None
             if state_file is False or self.keys is None
             else Path(state_file)
-            if state_file not in (None, True)
+            if isinstance(state_file, (str, os.PathLike))
             else _default_state_file()
-        )  # type: ignore[arg-type]
+        )
         self._state_key = self.location if "://" in self.location else os.path.abspath(self.location)
         self.accepted: tuple[int, str | None] | None = None  # (serial, commit) of the newest index accepted
         self.keyid: str | None = None
@@ -734,7 +707,8 @@ class IndexSource:
     def token(self) -> str:
         fresh = self._load()
         self.data = fresh
-        return fresh["digest"]
+        digest: str = fresh["digest"]  # a string: checked against the content by _load
+        return digest
 
     def commit(self) -> str | None:
         return self.data.get("commit")
@@ -749,7 +723,8 @@ class IndexSource:
                 "to resolve from it"
             )
         try:
-            return self.data["models"][model]
+            entry: dict[str, Any] = self.data["models"][model]
+            return entry
         except KeyError:
             raise UnknownModel(
                 f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}"
@@ -826,14 +801,7 @@ def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = Fal
     raises :class:`DeprecatedVersion` unless ``allow_deprecated``.
     """
     ref = parse_uri(uri) if isinstance(uri, str) else uri
-    version = ref.version
-    if ref.alias is not None:
-        aliases = source.aliases(ref.name)
-        if ref.alias not in aliases:
-            raise UnknownAlias(
-                f"model {ref.name!r} has no alias {ref.alias!r}; aliases: {', '.join(sorted(aliases)) or 'none'}"
-            )
-        version = aliases[ref.alias]
+    version = version_named(ref, source.aliases)
     entry = source.version(ref.name, version)
     if not allow_deprecated and version in source.deprecated(ref.name):
         raise DeprecatedVersion(f"{ref} is version {version}, which is deprecated; refusing to serve it")
@@ -859,7 +827,7 @@ def _cache_root() -> Path:
 
 
 def cache_path(sha256: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    if not _SHA256.fullmatch(sha256):
+    if not SHA256_RE.fullmatch(sha256):
         raise ServingError(f"{sha256!r} is not a sha256 digest")
     root = Path(cache_dir) if cache_dir else _cache_root() / "artifacts"
     return root / "sha256" / sha256[:2] / sha256

@@ -109,7 +109,7 @@ class RegistryRepo:
         model: str,
         version: int,
         like: int,
-        metrics: dict[str, float] | None = None,
+        metrics: dict[str, Any] | None = None,
         card: str | None = None,
         drop_metrics: tuple[str, ...] = (),
     ) -> None:
