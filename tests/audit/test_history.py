@@ -337,3 +337,21 @@ def test_history_asks_the_forge_which_pull_request_merged_a_commit_without_a_num
     event = next(e for e in history(repo.root, forge=forge).events if e.commit == tip)
     assert (event.pr, event.author, event.merger) == (1, "bob", "erin")
     assert [a.login for a in event.approvers] == ["dave"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["fraud-detecter"], "no model 'fraud-detecter' was ever on main; did you mean 'fraud-detector'?"),
+        (["nothing-like-it"], "no model 'nothing-like-it' was ever on main (models: "),
+        (["fraud-detector", "--alias", "champoin"], "never had an alias 'champoin' on main; did you mean 'champion'?"),
+    ],
+)
+def test_a_misspelled_model_or_alias_is_an_error_not_an_empty_history(
+    audited: RegistryRepo, capsys, args: list[str], expected: str
+) -> None:
+    assert main(["-C", str(audited.root), "history", *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and expected in err
+    # the real names still read as before
+    assert main(["-C", str(audited.root), "history", "fraud-detector", "--alias", "champion"]) == 0

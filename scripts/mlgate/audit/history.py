@@ -35,7 +35,7 @@ from mlgate.core.layout import LayoutError
 from mlgate.core.policy import Approvals
 from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
 from mlgate.core.times import normalize, parse_iso
-from mlgate.errors import ManifestError, MlgateError, UsageError
+from mlgate.errors import ManifestError, MlgateError, NotFoundError, UsageError
 from mlgate.infra.files import write_json
 from mlgate.infra.git import Commit, GitRepo, GitTree
 from mlgate.registry.readers import alias_version_or_none, deprecations
@@ -156,6 +156,26 @@ def _author_and_message(raw_commit: bytes) -> tuple[str | None, str]:
     return author, message.decode(errors="replace")
 
 
+def _never_existed(git: GitRepo, head: str, ref: str, model: str, alias: str | None) -> NotFoundError:
+    """No commit of ``ref`` ever touched this model (or alias): a typo, never an empty history."""
+    import difflib
+
+    tree = git.tree(head)
+    if alias:
+        models = tree.listdir(layout.model_dir(model)) is not None
+        if models:
+            known = layout.alias_names(tree.listdir(f"{layout.model_dir(model)}/aliases") or {})
+            close = difflib.get_close_matches(alias, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return NotFoundError(
+                f"model {model!r} never had an alias {alias!r} on {ref}{hint} (aliases: {', '.join(known) or 'none'})"
+            )
+    known = sorted(n for n in (tree.listdir(layout.MODELS) or {}) if layout.is_name(n))
+    close = difflib.get_close_matches(model, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return NotFoundError(f"no model {model!r} was ever on {ref}{hint} (models: {', '.join(known) or 'none'})")
+
+
 def history(
     repo_path: str | os.PathLike[str] = ".",
     *,
@@ -183,6 +203,8 @@ def history(
         else:
             pathspec = [layout.REGISTRY + "/"]
         commits = git.log_changes(head, pathspec)
+        if model and not commits:
+            raise _never_existed(git, head, ref, model, alias)
         merges = [c for c in commits if len(c.parents) > 1]
         # one cat-file round for everything: the alias and model.yaml blobs whose versions we need, and
         # each merged branch's head commit (the change's author, and a revert trailer if it is a revert)
