@@ -184,12 +184,7 @@ def test_a_run_in_another_clone_never_deletes_the_branch_it_did_not_push(
         "champion",
         "--as",
         "alice",
-        "--forge",
-        "github",
-        "--github-repo",
-        "acme/registry",
-        "--github-url",
-        gh.url,
+        *gh.cli_options(),
     ]
     code, _, err = run_cli("-C", laptop.root, *args)
     assert code == 0, err

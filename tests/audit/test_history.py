@@ -254,12 +254,7 @@ def test_an_unreachable_forge_leaves_approvers_unknown(audited: RegistryRepo, gh
             "-C",
             str(audited.root),
             "history",
-            "--forge",
-            "github",
-            "--github-repo",
-            "acme/registry",
-            "--github-url",
-            gh.url,
+            *gh.cli_options(),
             "--format",
             "json",
         ]

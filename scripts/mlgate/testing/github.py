@@ -189,16 +189,22 @@ class StandIn:
 
     # --- scripting the world --------------------------------------------------------
 
+    @property
+    def full_name(self) -> str:
+        """The repository the stand-in serves, as ``OWNER/NAME``."""
+        return f"{self.state.owner}/{self.state.name}"
+
     def repo_url(self) -> str:
-        return f"{self.url}/repos/{self.state.owner}/{self.state.name}"
+        return f"{self.url}/repos/{self.full_name}"
 
     def environment(self) -> dict[str, str]:
         """The variables GitHub Actions sets that point mlgate (``--forge github``) at this stand-in."""
-        return {
-            "GITHUB_TOKEN": self.state.token,
-            "GITHUB_API_URL": self.url,
-            "GITHUB_REPOSITORY": f"{self.state.owner}/{self.state.name}",
-        }
+        return {"GITHUB_TOKEN": self.state.token, "GITHUB_API_URL": self.url, "GITHUB_REPOSITORY": self.full_name}
+
+    def cli_options(self) -> list[str]:
+        """The command-line options that point an mlgate command at this stand-in (the token comes from
+        ``$GITHUB_TOKEN``)."""
+        return ["--forge", "github", "--github-repo", self.full_name, "--github-url", self.url]
 
     def forge(self, token: str | None = None, clock: FakeClock | None = None, **options: Any) -> GitHubForge:
         """mlgate's GitHub forge (real PyGithub) on this stand-in's repository, with the stand-in's token unless
@@ -207,8 +213,9 @@ class StandIn:
         from mlgate.forge.github import GitHubForge  # PyGithub is imported only when a forge is asked for
 
         clock = clock or FakeClock()
-        repo = f"{self.state.owner}/{self.state.name}"
-        return GitHubForge(repo, token or self.state.token, self.url, sleep=clock.sleep, clock=clock.clock, **options)
+        return GitHubForge(
+            self.full_name, token or self.state.token, self.url, sleep=clock.sleep, clock=clock.clock, **options
+        )
 
     def use_branches_of(self, git_dir: str | os.PathLike[str]) -> None:
         """Answer which branches exist (opening a pull request needs its head pushed) from a real repository,
