@@ -247,3 +247,16 @@ def test_demo_runs_the_whole_cycle(run_cli, tmp_path: Path) -> None:
     # the kept repository is a real one, and its main validates
     code, out, _ = run_cli("-C", str(tmp_path / "demo" / "registry-repo"), "validate")
     assert code == 0, out
+
+
+def test_the_command_line_starts_without_the_validators_dependencies() -> None:
+    """`mlgate --help` and every command pay only for what they use: importing the CLI loads no YAML, JSON
+    Schema, PyGithub or checking module (they are imported by the commands that need them)."""
+    heavy = ["yaml", "jsonschema", "github", "markdown_it", "mlgate.check.gates", "mlgate.check.rules"]
+    code = f"import sys, mlgate.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "[]"
+    # the probe sees an import when there is one
+    code = f"import sys, mlgate.cli, mlgate.check.rules; print([m for m in {heavy!r} if m in sys.modules])"
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "'jsonschema'" in probe.stdout and "'mlgate.check.rules'" in probe.stdout

@@ -13,7 +13,6 @@ import json
 import re
 from typing import Any
 
-from mlgate.check.rules import RULES
 from mlgate.core.findings import Finding, Report
 
 REPORT_FORMAT = "mlgate.validate/v1"
@@ -196,6 +195,10 @@ def report_markdown(report: Report) -> str:
             label = " (pending)" if f.severity == "pending" else ""
             lines.append(f"| `{f.rule}` {f.rule_name}{label} | {md_code(_location(f))} | {_md_cell(f.message)} |")
         lines.append("")
+        # the catalogue loads every checking module (jsonschema, PyYAML): only when a report names rules, so
+        # that importing the renderer (the CLI does, at start-up) stays light
+        from mlgate.check.rules import RULES
+
         used = sorted({f.rule for f in findings})
         lines += ["<details><summary>What the rules check</summary>", ""]
         lines += [f"- `{r}` {RULES[r].name}: {RULES[r].doc}" for r in used]
