@@ -335,7 +335,7 @@ def rollback(
     \b
     Examples:
       mlgate rollback fraud-detector --alias champion
-      mlgate rollback fraud-detector --alias champion --to 2
+      mlgate rollback churn-predictor --alias challenger --to 3   # point it at an earlier version
       mlgate rollback churn-predictor --alias champion --to 1   # v1 was deprecated: refused, exit 1
     """
     from mlgate.change.propose import rollback as do_rollback

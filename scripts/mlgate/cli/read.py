@@ -346,7 +346,7 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
     \b
     Examples:
       mlgate whois fraud-detector@champion --at 2026-06-01
-      mlgate whois fraud-detector@champion --at 3f2a9c1 --json
+      mlgate whois fraud-detector@champion --at HEAD~1 --json   # a commit, a tag or a date
     """
     from mlgate.audit.history import holder_at
     from mlgate.core.layout import NAME_RULE, is_name
