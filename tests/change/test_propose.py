@@ -62,7 +62,7 @@ def test_register_writes_the_next_version_on_a_branch_and_opens_a_pr(repo, train
 
 
 def test_register_a_new_model_needs_its_description_and_owners(repo, training, forge) -> None:
-    with pytest.raises(UsageError, match="is new: pass --model-description and at least one --owner"):
+    with pytest.raises(UsageError, match=r"missing --model-description and at least one --owner \(the model is new\)"):
         _register(repo, training, forge, model="new-model")
     p = _register(repo, training, forge, model="new-model", model_description="A new one.", owners=["@acme/ml-leads"])
     assert p.version == 1
@@ -93,8 +93,21 @@ def test_register_refuses_bad_input_and_leaves_nothing(repo, training, forge, ch
 
 
 def test_register_names_the_missing_lineage_option(repo, training, forge) -> None:
-    with pytest.raises(UsageError, match=r"missing required field 'lineage.run_id' \(pass --run-id\)"):
+    with pytest.raises(UsageError, match=r"cannot register fraud-detector: missing --run-id\Z"):
         _register(repo, training, forge, lineage={k: v for k, v in lineage().items() if k != "run_id"})
+
+
+def test_register_names_every_missing_option_in_one_error(repo, training, forge, tmp_path: Path) -> None:
+    """B8: not one refusal per run, each naming the next missing flag."""
+    before = repo.status()
+    store = tmp_path / "store"
+    with pytest.raises(UsageError) as e:
+        _register(repo, training, forge, model="new-model", lineage={}, store=str(store))
+    assert str(e.value) == (
+        "cannot register new-model: missing --run-id; --git-sha (or --lineage auto); --code-repo (or --lineage "
+        "auto); --dataset-uri; --dataset-sha256; --model-description and at least one --owner (the model is new)"
+    )
+    assert repo.status() == before and not store.exists()  # refused before anything was uploaded
 
 
 def test_register_a_remote_uri_needs_its_digest(repo, training, forge) -> None:
