@@ -110,6 +110,17 @@ def test_register_names_every_missing_option_in_one_error(repo, training, forge,
     assert repo.status() == before and not store.exists()  # refused before anything was uploaded
 
 
+@pytest.mark.parametrize(
+    ("name", "why"), [("a..b", "contains '..'"), ("a.lock", "ends in '.lock'"), ("a.", "ends in '.'")]
+)
+def test_register_refuses_a_model_name_git_cannot_branch(repo, training, forge, name, why) -> None:
+    """B6: such a name passed the name rule, then failed inside git."""
+    before = repo.status()
+    with pytest.raises(UsageError, match=f"{name!r} is not a valid model name: {why}"):
+        _register(repo, training, forge, model=name, model_description="x", owners=["alice"])
+    assert repo.status() == before and forge.list_pull_requests() == []
+
+
 def test_register_a_remote_uri_needs_its_digest(repo, training, forge) -> None:
     with pytest.raises(UsageError, match="needs --sha256, --size and --format"):
         _register(repo, training, forge, artifact="s3://bucket/model.onnx")

@@ -497,7 +497,7 @@ def register(
     # the artifact is the last input read (it may be uploaded): a version.yaml that cannot be valid stops first
     _schema_check("ModelVersion", {**version_doc, "artifact": _PLACEHOLDER_ARTIFACT}, "version.yaml", hints)
     info = _artifact(artifact, store, artifact_sha256, artifact_size, artifact_format, progress)
-    if info.uri.startswith("file://"):
+    if store is None and info.uri.startswith("file://"):
         warnings.append(
             f"the artifact is recorded as {info.uri}, which only machines with that path can read: "
             "pass --store URI to copy it into a shared artifact store"
