@@ -253,9 +253,9 @@ def register(
     --eval-dataset and its digest), and the lineage (--run-id, --git-sha and
     --code-repo or --lineage auto, --dataset-uri, --dataset-sha256); for a new
     model also --model-description and --owner. Whatever is missing is named in
-    one error. Before the pull request opens, a warning names each card section
-    or evidence file the base policy's gates require and this version lacks (a
-    merged version is immutable).
+    one error. A warning (on stderr) names each card section or evidence file
+    the base policy's gates require and this version lacks: fix them before the
+    pull request is merged, as a merged version is immutable.
 
     \b
     Examples:
@@ -311,10 +311,12 @@ def register(
             base=base,
             forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
             open_pr=open_pr,
-            on_warning=lambda text: _echo(f"mlgate: warning: {text}", err=True),
         )
     finally:
         bar.close()
+    # printed with the result, not as they come: a run that fails says only why it failed
+    for warning in proposal.warnings:
+        _echo(f"mlgate: warning: {warning}", err=True)
     _show(proposal, as_json)
     return EXIT_OK
 
