@@ -242,6 +242,13 @@ def test_lineage_auto_warns_about_a_dirty_checkout_and_explicit_options_win(repo
     assert any(f"{checkout} has uncommitted changes" in w for w in p.warnings)
 
 
+def test_lineage_auto_from_a_checkout_without_a_remote_says_so(repo, forge, run, checkout) -> None:
+    _git(checkout, "remote", "remove", "origin")
+    line = {k: v for k, v in lineage().items() if k not in ("git_sha", "code_repo")}
+    with pytest.raises(UsageError, match=rf"missing --code-repo \({checkout} has no remote to take it from\)\Z"):
+        register(repo.root, "fraud-detector", forge=forge, lineage_from=checkout, **_kwargs(run, lineage=line))
+
+
 def test_lineage_auto_outside_a_checkout_is_a_usage_error(repo, forge, run, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--lineage auto: .* is not inside a git repository"):
         register(repo.root, "fraud-detector", forge=forge, lineage_from=tmp_path, **_kwargs(run))

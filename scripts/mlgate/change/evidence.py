@@ -160,14 +160,17 @@ def missing_options(
     metrics: Mapping[str, Any] | None,
     dataset: Mapping[str, Any] | None,
     card: object,
+    checkout: CheckoutLineage | None = None,
 ) -> list[str]:
-    """Every option a registration lacks, as the flags that give it (empty when nothing is missing)."""
+    """Every option a registration lacks, as the flags that give it (empty when nothing is missing);
+    ``checkout``: what ``--lineage`` found, if it was given."""
     missing = []
     if not lineage.get("run_id"):
         missing.append("--run-id")
     for key, flag in (("git_sha", "--git-sha"), ("code_repo", "--code-repo")):
         if not lineage.get(key):
-            missing.append(f"{flag} (or --lineage auto)")
+            why = f"{checkout.root} has no remote to take it from" if checkout else "or --lineage auto"
+            missing.append(f"{flag} ({why})")
     data = lineage.get("dataset") or {}
     for key, flag in (("uri", "--dataset-uri"), ("sha256", "--dataset-sha256")):
         if not data.get(key):

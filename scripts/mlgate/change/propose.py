@@ -412,6 +412,7 @@ def register(
         raise UsageError("give the model card as a file (--card) or as text, not both")
     warnings: list[str] = []
     lineage = dict(lineage or {})
+    auto = None
     if lineage_from is not None:
         auto = ev.checkout_lineage(lineage_from)
         filled = {k: v for k, v in auto.fields().items() if not lineage.get(k)}
@@ -434,6 +435,7 @@ def register(
         metrics=metrics,
         dataset=eval_dataset,
         card=card_file if card_text is None else card_text,
+        checkout=auto,
     )
     if missing:
         raise UsageError(f"cannot register {model}: missing {'; '.join(missing)}")
