@@ -62,7 +62,7 @@ def test_register_writes_the_next_version_on_a_branch_and_opens_a_pr(repo, train
 
 
 def test_register_a_new_model_needs_its_description_and_owners(repo, training, forge) -> None:
-    with pytest.raises(UsageError, match="is new: pass --model-description and at least one --owner"):
+    with pytest.raises(UsageError, match=r"missing --model-description and at least one --owner \(the model is new\)"):
         _register(repo, training, forge, model="new-model")
     p = _register(repo, training, forge, model="new-model", model_description="A new one.", owners=["@acme/ml-leads"])
     assert p.version == 1
@@ -93,8 +93,32 @@ def test_register_refuses_bad_input_and_leaves_nothing(repo, training, forge, ch
 
 
 def test_register_names_the_missing_lineage_option(repo, training, forge) -> None:
-    with pytest.raises(UsageError, match=r"missing required field 'lineage.run_id' \(pass --run-id\)"):
+    with pytest.raises(UsageError, match=r"cannot register fraud-detector: missing --run-id\Z"):
         _register(repo, training, forge, lineage={k: v for k, v in lineage().items() if k != "run_id"})
+
+
+def test_register_names_every_missing_option_in_one_error(repo, training, forge, tmp_path: Path) -> None:
+    """B8: not one refusal per run, each naming the next missing flag."""
+    before = repo.status()
+    store = tmp_path / "store"
+    with pytest.raises(UsageError) as e:
+        _register(repo, training, forge, model="new-model", lineage={}, store=str(store))
+    assert str(e.value) == (
+        "cannot register new-model: missing --run-id; --git-sha (or --lineage auto); --code-repo (or --lineage "
+        "auto); --dataset-uri; --dataset-sha256; --model-description and at least one --owner (the model is new)"
+    )
+    assert repo.status() == before and not store.exists()  # refused before anything was uploaded
+
+
+@pytest.mark.parametrize(
+    ("name", "why"), [("a..b", "contains '..'"), ("a.lock", "ends in '.lock'"), ("a.", "ends in '.'")]
+)
+def test_register_refuses_a_model_name_git_cannot_branch(repo, training, forge, name, why) -> None:
+    """B6: such a name passed the name rule, then failed inside git."""
+    before = repo.status()
+    with pytest.raises(UsageError, match=f"{name!r} is not a valid model name: {why}"):
+        _register(repo, training, forge, model=name, model_description="x", owners=["alice"])
+    assert repo.status() == before and forge.list_pull_requests() == []
 
 
 def test_register_a_remote_uri_needs_its_digest(repo, training, forge) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from mlgate.check.gates import AliasChange
 from mlgate.check.run import judge_before_review, validate, watched
@@ -57,6 +57,8 @@ class Proposal:
     version: int | None = None
     gate: AliasChange | None = None
     reused: bool = False  # the branch was left by an earlier, identical run that did not finish
+    #: what the policy's gates would miss and other things worth knowing before merging (register)
+    warnings: tuple[str, ...] = ()
 
 
 def _gate_failure(change: AliasChange) -> str:
@@ -325,17 +327,6 @@ def _require_valid(git: GitRepo, base_sha: str, commit: str, what: str) -> None:
 # --- register -------------------------------------------------------------------------
 
 
-def _read_yaml_file(path: str, what: str) -> dict[str, Any]:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read {what}: {e.strerror}", path=path) from None
-    data = load(raw, path).data
-    if not isinstance(data, dict):
-        raise InputError(f"{what} must be a YAML mapping", path=path)
-    return data
-
-
 def _read_text_file(path: str, what: str) -> bytes:
     try:
         raw = Path(path).read_bytes()
@@ -375,11 +366,15 @@ def register(
     model: str,
     *,
     artifact: str,
-    eval_file: str,
-    card_file: str,
     author: str,
+    eval_file: str | os.PathLike[str] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    eval_dataset: Mapping[str, Any] | None = None,
+    card_file: str | os.PathLike[str] | None = None,
+    card_text: str | None = None,
     evidence: dict[str, str] | None = None,
     lineage: dict[str, Any] | None = None,
+    lineage_from: str | os.PathLike[str] | None = None,
     artifact_sha256: str | None = None,
     artifact_size: int | None = None,
     artifact_format: str | None = None,
@@ -391,18 +386,62 @@ def register(
     forge: Forge | None = None,
     open_pr: bool = True,
     progress: Any = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> Proposal:
-    """Write version N+1 of ``model`` (and its model.yaml if the model is new) on a branch, and open a PR."""
-    if not layout.NAME_RE.match(model):
-        raise UsageError(f"{model!r} is not a valid model name: use {layout.NAME_RULE}")
+    """Write version N+1 of ``model`` (and its model.yaml if the model is new) on a branch, and open a PR.
+
+    The evaluation is ``eval_file`` (an eval.yaml) or ``metrics`` measured on ``eval_dataset`` (``{"name": ...,
+    "sha256": ...}``, or ``"file"`` instead of ``sha256`` to digest the data set), never both. The card is
+    ``card_file`` or ``card_text``. ``lineage_from`` (a path to the training code's checkout) fills the
+    lineage's ``git_sha`` and ``code_repo`` where ``lineage`` leaves them out.
+
+    Everything missing is reported in one :class:`UsageError`, before anything is uploaded or written.
+    What the base policy's gates would miss (card sections, evidence) does not stop the registration: each
+    is passed to ``on_warning`` before the pull request opens, and returned in :attr:`Proposal.warnings`.
+    """
+    from mlgate.change import evidence as ev
+
+    problem = layout.name_problem(model)
+    if problem:
+        raise UsageError(f"{model!r} is not a valid model name: {problem}")
+    if eval_file is not None and (metrics or eval_dataset):
+        raise UsageError(
+            "give the evaluation either as a file (--eval) or as --metric/--eval-dataset options, not both"
+        )
+    if card_file is not None and card_text is not None:
+        raise UsageError("give the model card as a file (--card) or as text, not both")
+    warnings: list[str] = []
+    lineage = dict(lineage or {})
+    auto = None
+    if lineage_from is not None:
+        auto = ev.checkout_lineage(lineage_from)
+        filled = {k: v for k, v in auto.fields().items() if not lineage.get(k)}
+        lineage.update(filled)
+        if auto.dirty and "git_sha" in filled:
+            warnings.append(
+                f"the training checkout {auto.root} has uncommitted changes: git_sha {auto.git_sha[:12]} "
+                "is not exactly the code that trained this model"
+            )
     git, base_sha, tree = _open_base(repo_path, base, author)
     versions = tree.listdir(f"{layout.model_dir(model)}/versions") or {}
     version = max((int(v) for v in versions if layout.VERSION_RE.match(v)), default=0) + 1
+    new_model = tree.entry(layout.model_path(model)) is None
+    missing = ev.missing_options(
+        lineage=lineage,
+        new_model=new_model,
+        model_description=model_description,
+        owners=owners,
+        eval_file=eval_file,
+        metrics=metrics,
+        dataset=eval_dataset,
+        card=card_file if card_text is None else card_text,
+        checkout=auto,
+    )
+    if missing:
+        raise UsageError(f"cannot register {model}: missing {'; '.join(missing)}")
     files: dict[str, bytes | None] = {}
 
-    if tree.entry(layout.model_path(model)) is None:
-        if not model_description or not owners:
-            raise UsageError(f"model {model!r} is new: pass --model-description and at least one --owner")
+    if new_model:
         model_doc = {
             "apiVersion": "mlgate/v1",
             "kind": "Model",
@@ -413,21 +452,15 @@ def register(
         _schema_check("Model", model_doc, "model.yaml")
         files[layout.model_path(model)] = dump(model_doc).encode()
 
-    if "://" in artifact and not artifact.startswith("file://"):
-        if not artifact_sha256 or artifact_size is None or not artifact_format:
-            raise UsageError(
-                "a remote --artifact URI needs --sha256, --size and --format (mlgate cannot read it to compute them)"
-            )
-        info = artifacts.ArtifactInfo(artifact, artifact_sha256, artifact_size, artifact_format)
+    eval_doc = ev.eval_document(model, version, eval_file=eval_file, metrics=metrics, dataset=eval_dataset)
+    _schema_check("EvalResult", eval_doc, f"eval.yaml (from {eval_file})" if eval_file else "eval.yaml")
+    if card_text is not None:
+        if not card_text.strip():
+            raise UsageError("the model card is empty")
+        card = card_text.encode("utf-8")
     else:
-        local = artifact[len("file://") :] if artifact.startswith("file://") else artifact
-        info = (
-            artifacts.upload(local, store, artifact_format, progress)
-            if store
-            else artifacts.describe_local(local, artifact_format)
-        )
-        if artifact_sha256 and artifact_sha256 != info.sha256:
-            raise InputError(f"artifact sha256 is {info.sha256}, not the {artifact_sha256} given", path=local)
+        assert card_file is not None  # missing_options said so otherwise
+        card = _read_text_file(os.fspath(card_file), "the model card")
 
     branch = f"mlgate/register-{model}-v{version}"
     folder = layout.version_dir(model, version)
@@ -452,8 +485,7 @@ def register(
             "created_at": _earlier_created_at(git, branch, base_sha, author, layout.version_path(model, version))
             or _now(),
             "created_by": author,
-            "artifact": {"uri": info.uri, "sha256": info.sha256, "size": info.size, "format": info.format},
-            "lineage": {k: v for k, v in (lineage or {}).items() if v not in (None, {}, "")},
+            "lineage": {k: v for k, v in lineage.items() if v not in (None, {}, "")},
         }
     )
     if evidence_map:
@@ -464,33 +496,37 @@ def register(
         "lineage.code_repo": "--code-repo",
         "lineage.dataset": "--dataset-uri and --dataset-sha256",
     }
+    # the artifact is the last input read (it may be uploaded): a version.yaml that cannot be valid stops first
+    _schema_check("ModelVersion", {**version_doc, "artifact": _PLACEHOLDER_ARTIFACT}, "version.yaml", hints)
+    info = _artifact(artifact, store, artifact_sha256, artifact_size, artifact_format, progress)
+    if store is None and info.uri.startswith("file://"):
+        warnings.append(
+            f"the artifact is recorded as {info.uri}, which only machines with that path can read: "
+            "pass --store URI to copy it into a shared artifact store"
+        )
+    version_doc["artifact"] = {"uri": info.uri, "sha256": info.sha256, "size": info.size, "format": info.format}
+    version_doc = {k: version_doc[k] for k in (*_VERSION_ORDER, *version_doc) if k in version_doc}
     _schema_check("ModelVersion", version_doc, "version.yaml", hints)
-
-    eval_doc = _read_yaml_file(eval_file, "the eval file")
-    eval_doc = {
-        "apiVersion": "mlgate/v1",
-        "kind": "EvalResult",
-        "model": model,
-        "version": version,
-        **{k: v for k, v in eval_doc.items() if k not in ("apiVersion", "kind", "model", "version")},
-    }
-    _schema_check("EvalResult", eval_doc, f"eval.yaml (from {eval_file})")
 
     files[layout.version_path(model, version)] = dump(version_doc).encode()
     files[layout.eval_path(model, version)] = dump(eval_doc).encode()
-    files[layout.card_path(model, version)] = _read_text_file(card_file, "the model card")
+    files[layout.card_path(model, version)] = card
 
     title = f"Register {model} v{version}"
     message = f"{title}\n\nArtifact {info.uri}\nsha256 {info.sha256}\n"
     commit = _commit(git, base_sha, files, message, author)
     _require_valid(git, base_sha, commit, title)
+    warnings += ev.gate_gaps(tree, GitTree(git, commit), model, version, card.decode("utf-8", "replace"), evidence_map)
+    for warning in warnings:
+        if on_warning is not None:
+            on_warning(warning)
     body = (
         f"Registers **{model} v{version}**.\n\n| | |\n|---|---|\n| artifact | `{info.uri}` |\n"
         f"| sha256 | `{info.sha256}` |\n| size | {info.size:,} bytes ({info.format}) |\n"
         f"| run | `{version_doc['lineage'].get('run_id', '-')}` |\n\nA registration moves no alias: "
         f"promote it with `mlgate promote {model} {version} --alias ALIAS` once merged.\n"
     )
-    return _publish(
+    proposal = _publish(
         git,
         kind="register",
         base=base,
@@ -504,6 +540,40 @@ def register(
         labels=[LABEL, "registration"],
         version=version,
     )
+    return replace(proposal, warnings=tuple(warnings))
+
+
+#: version.yaml's keys in the order they were always written (a stable file, minimal diffs)
+_VERSION_ORDER = ("apiVersion", "kind", "model", "version", "description", "created_at", "created_by", "artifact")
+#: stands in for the artifact while the rest of version.yaml is checked, before the artifact is read or uploaded
+_PLACEHOLDER_ARTIFACT = {"uri": "file:///placeholder", "sha256": "0" * 64, "size": 0, "format": "bin"}
+
+
+def _artifact(
+    artifact: str,
+    store: str | None,
+    sha256: str | None,
+    size: int | None,
+    fmt: str | None,
+    progress: Any,
+) -> artifacts.ArtifactInfo:
+    """What version.yaml records about the artifact: a remote URI as given, a local one read (and stored)."""
+    if "://" in artifact and not artifact.startswith("file://"):
+        if not sha256 or size is None or not fmt:
+            raise UsageError(
+                "a remote --artifact URI needs --sha256, --size and --format (mlgate cannot read it to compute them)"
+            )
+        return artifacts.ArtifactInfo(artifact, sha256, size, fmt)
+    if artifact.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        local = unquote(urlparse(artifact).path)
+    else:
+        local = artifact
+    info = artifacts.record_local(local, store, fmt, progress)
+    if sha256 and sha256 != info.sha256:
+        raise InputError(f"artifact sha256 is {info.sha256}, not the {sha256} given", path=local)
+    return info
 
 
 # --- promote / rollback ------------------------------------------------------------------

@@ -104,23 +104,49 @@ def _local_forge(obj: Context) -> Any:
     "--artifact",
     required=True,
     metavar="PATH|URI",
-    help="The model file or folder (a folder is stored as a deterministic tar), or a remote URI with --sha256/--size/--format.",
+    help="The model file, or a folder (stored as a deterministic tar: needs --store), or a remote URI "
+    "with --sha256/--size/--format.",
 )
 @click.option(
     "--eval",
     "eval_file",
-    required=True,
     metavar="FILE",
     type=click.Path(dir_okay=False),
-    help="Evaluation result YAML: dataset {name, sha256}, metrics {name: number}, optional slices.",
+    help="Evaluation result YAML: dataset {name, sha256}, metrics {name: number}, optional slices. "
+    "Or, instead, --metric with --eval-dataset.",
 )
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME=NUMBER",
+    help="A metric on the eval data set (auc=0.93); mlgate writes eval.yaml. Repeatable. Not with --eval.",
+)
+@click.option(
+    "--eval-dataset",
+    "--dataset-name",
+    "eval_dataset_name",
+    metavar="NAME",
+    help="With --metric: the eval data set's name (holdout).",
+)
+@click.option(
+    "--eval-dataset-sha256",
+    metavar="DIGEST",
+    help="With --metric: the eval data set's sha256 (or --eval-dataset-file).",
+)
+@click.option(
+    "--eval-dataset-file",
+    metavar="PATH",
+    type=click.Path(exists=True),
+    help="With --metric: the eval data set's file or folder, digested by mlgate.",
+)
+@click.option("--eval-dataset-uri", metavar="URI", help="With --metric: where the eval data set is (optional).")
 @click.option(
     "--card",
     "card_file",
-    required=True,
     metavar="FILE",
     type=click.Path(dir_okay=False),
-    help="The model card (Markdown).",
+    help="Required. The model card (Markdown); `mlgate new card` writes one with the sections the policy requires.",
 )
 @click.option(
     "--evidence",
@@ -129,11 +155,20 @@ def _local_forge(obj: Context) -> Any:
     help="Extra evidence the policy may require, e.g. bias_audit=audit.md. Repeatable.",
 )
 @click.option("--description", metavar="TEXT", help="What changed in this version.")
-@click.option("--run-id", metavar="ID", help="The training run's id.")
-@click.option("--git-sha", metavar="SHA", help="The training code's commit (40 hex characters).")
-@click.option("--code-repo", metavar="URL", help="Where the training code lives.")
-@click.option("--dataset-uri", metavar="URI", help="The training data snapshot.")
-@click.option("--dataset-sha256", metavar="DIGEST", help="Digest of the training data snapshot.")
+@click.option("--run-id", metavar="ID", help="Required. The training run's id.")
+@click.option(
+    "--lineage",
+    "lineage_from",
+    metavar="auto|PATH",
+    help="Fill --git-sha and --code-repo from the training code's git checkout: 'auto' is the current folder's "
+    "(HEAD, and origin's URL without credentials); warns if it has uncommitted changes.",
+)
+@click.option(
+    "--git-sha", metavar="SHA", help="Required (or --lineage). The training code's commit (40 hex characters)."
+)
+@click.option("--code-repo", metavar="URL", help="Required (or --lineage). Where the training code lives.")
+@click.option("--dataset-uri", metavar="URI", help="Required. The training data snapshot.")
+@click.option("--dataset-sha256", metavar="DIGEST", help="Required. Digest of the training data snapshot.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A training hyper-parameter. Repeatable.")
 @click.option(
     "--env", "environment", multiple=True, metavar="NAME=VERSION", help="A runtime version (python=3.11). Repeatable."
@@ -158,11 +193,17 @@ def _local_forge(obj: Context) -> Any:
     help="Artifact format (onnx, mlflow, safetensors...); default from the file suffix.",
 )
 @click.option(
-    "--store", metavar="URI", help="Copy the artifact into this content-addressed store (any fsspec URL or a folder)."
+    "--store",
+    metavar="URI",
+    help="Copy the artifact into this content-addressed store (any fsspec URL or a folder); needed for a folder.",
 )
-@click.option("--model-description", metavar="TEXT", help="For a new model: what it does.")
+@click.option("--model-description", metavar="TEXT", help="Required for a new model: what it does.")
 @click.option(
-    "--owner", "owners", multiple=True, metavar="LOGIN|@ORG/TEAM", help="For a new model: an owner. Repeatable."
+    "--owner",
+    "owners",
+    multiple=True,
+    metavar="LOGIN|@ORG/TEAM",
+    help="Required for a new model: an owner. Repeatable.",
 )
 @_proposal_options
 @click.pass_obj
@@ -170,11 +211,17 @@ def register(
     obj: Context,
     model: str,
     artifact: str,
-    eval_file: str,
-    card_file: str,
+    eval_file: str | None,
+    metrics: tuple[str, ...],
+    eval_dataset_name: str | None,
+    eval_dataset_sha256: str | None,
+    eval_dataset_file: str | None,
+    eval_dataset_uri: str | None,
+    card_file: str | None,
     evidence: tuple[str, ...],
     description: str | None,
     run_id: str | None,
+    lineage_from: str | None,
     git_sha: str | None,
     code_repo: str | None,
     dataset_uri: str | None,
@@ -202,11 +249,24 @@ def register(
     the validator, pushes it when there is a remote and opens a pull request.
     Nothing is left behind if a step fails.
 
+    Required: --artifact, --card, the evaluation (--eval FILE, or --metric with
+    --eval-dataset and its digest), and the lineage (--run-id, --git-sha and
+    --code-repo or --lineage auto, --dataset-uri, --dataset-sha256); for a new
+    model also --model-description and --owner. Whatever is missing is named in
+    one error. A warning (on stderr) names each card section or evidence file
+    the base policy's gates require and this version lacks: fix them before the
+    pull request is merged, as a merged version is immutable.
+
     \b
-    Example:
+    Examples:
+      mlgate register fraud-detector --artifact model.onnx --card card.md \\
+        --metric auc=0.93 --metric latency_p99_ms=31 \\
+        --eval-dataset holdout --eval-dataset-file holdout.parquet \\
+        --evidence bias_audit=audit.md --run-id run-42 --lineage auto \\
+        --dataset-uri s3://data/q3.parquet --dataset-sha256 ab12...
       mlgate register fraud-detector --artifact model.onnx --eval eval.yaml --card card.md \\
-        --evidence bias_audit=audit.md --run-id run-42 --git-sha $(git rev-parse HEAD) \\
-        --code-repo https://github.com/acme/fraud --dataset-uri s3://data/q3.parquet --dataset-sha256 ab12...
+        --run-id run-42 --git-sha $(git rev-parse HEAD) --code-repo https://github.com/acme/fraud \\
+        --dataset-uri s3://data/q3.parquet --dataset-sha256 ab12...
     """
     from mlgate.change.propose import register as do_register
     from mlgate.cli.app import progress_bar
@@ -216,6 +276,16 @@ def register(
         lineage["dataset"] = {k: v for k, v in {"uri": dataset_uri, "sha256": dataset_sha256}.items() if v}
     lineage["params"] = _pairs(params, "--param", parse=True)
     lineage["environment"] = _pairs(environment, "--env")
+    dataset = {
+        k: v
+        for k, v in {
+            "name": eval_dataset_name,
+            "sha256": eval_dataset_sha256,
+            "file": eval_dataset_file,
+            "uri": eval_dataset_uri,
+        }.items()
+        if v
+    }
     bar = progress_bar("uploading")
     try:
         proposal = do_register(
@@ -224,10 +294,13 @@ def register(
             progress=bar,
             artifact=artifact,
             eval_file=eval_file,
+            metrics=_metrics(metrics),
+            eval_dataset=dataset or None,
             card_file=card_file,
             author=_whoami(obj, login),
             evidence=_pairs(evidence, "--evidence"),
             lineage=lineage,
+            lineage_from=None if lineage_from is None else "." if lineage_from == "auto" else lineage_from,
             artifact_sha256=artifact_sha256,
             artifact_size=artifact_size,
             artifact_format=artifact_format,
@@ -241,8 +314,25 @@ def register(
         )
     finally:
         bar.close()
+    # printed with the result, not as they come: a run that fails says only why it failed
+    for warning in proposal.warnings:
+        _echo(f"mlgate: warning: {warning}", err=True)
     _show(proposal, as_json)
     return EXIT_OK
+
+
+def _metrics(values: tuple[str, ...]) -> dict[str, float] | None:
+    """``--metric NAME=NUMBER`` options as numbers, or None when there are none."""
+    out: dict[str, float] = {}
+    for item in values:
+        key, _, text = item.partition("=")
+        try:
+            out[key] = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+        except ValueError:
+            raise UsageError(f"--metric {item!r}: expected NAME=NUMBER, e.g. auc=0.93") from None
+        if not key:
+            raise UsageError(f"--metric {item!r}: expected NAME=NUMBER, e.g. auc=0.93")
+    return out or None
 
 
 @cli.command()

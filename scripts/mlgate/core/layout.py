@@ -27,19 +27,39 @@ GOVERNANCE_NAMES = (".gitattributes",)  # at any depth
 #: what a pull request is judged on: the git pathspecs of registry/ and of every governance file
 WATCHED = (REGISTRY + "/", *GOVERNANCE_FILES, *GOVERNANCE_DIRS, *(f":(glob)**/{n}" for n in GOVERNANCE_NAMES))
 
+# A name is a folder or file name and a part of git branch names (``mlgate/promote-<model>-<alias>-v3``), so
+# beyond its characters it keeps git's ref rules (``git check-ref-format``): no ``..``, no trailing ``.``, no
+# ``.lock`` suffix. The same pattern is ``common.schema.json#/$defs/name``.
 # ``\Z``, not ``$``: ``$`` also matches before a trailing newline, and ``"champion\n"`` is not a name.
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
+NAME_PATTERN = r"^(?!.*\.\.)(?!.*\.lock$)[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9_-])?$"
+NAME_RE = re.compile(NAME_PATTERN[:-1] + r"\Z")
 VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")  # an artifact digest, lower-case hex
-NAME_RULE = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters"
+NAME_RULE = (
+    "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters, "
+    "without '..' and not ending in '.' or '.lock'"
+)
 #: the one dotfile registry/ may hold: an empty placeholder that keeps a folder in git (mlgate init writes one)
 KEEP_FILE = ".gitkeep"
 DOC_FILES = {"README.md"}
 
 
 def is_name(text: str) -> bool:
-    """Whether ``text`` is a valid model or alias name (the whole string)."""
+    """Whether ``text`` is a valid model or alias name (the whole string): also a valid git ref component."""
     return bool(NAME_RE.match(text))
+
+
+def name_problem(text: str) -> str | None:
+    """Why ``text`` is not a valid model or alias name, in words (None when it is one)."""
+    if is_name(text):
+        return None
+    if ".." in text:
+        return "contains '..' (git refuses it in branch names)"
+    if text.endswith(".lock"):
+        return "ends in '.lock' (git refuses it in branch names)"
+    if text.endswith("."):
+        return "ends in '.' (git refuses it in branch names)"
+    return f"use {NAME_RULE}"
 
 
 def is_governance(path: str) -> bool:
@@ -129,8 +149,9 @@ class Place:
 
 
 def _check_name(value: str, what: str) -> None:
-    if not NAME_RE.match(value):
-        raise LayoutError(f"{value!r} is not a valid {what} name: use {NAME_RULE}")
+    problem = name_problem(value)
+    if problem:
+        raise LayoutError(f"{value!r} is not a valid {what} name: {problem}")
 
 
 def classify(path: str) -> Place:

@@ -113,19 +113,52 @@ def put(source: BinaryIO, store: str, digest: str, size: int, progress: Progress
         raise StoreError(f"artifact store {store!r} needs {package} (pip install {package}): {e}") from None
     except ValueError as e:
         raise StoreError(f"cannot use artifact store {store!r}: {e}") from None
-    if not fs.exists(fs_path):
-        fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
-        tmp = f"{fs_path}.partial-{os.getpid()}"
-        done = 0
-        try:
-            with fs.open(tmp, "wb") as out:
-                for chunk in bounded(source):
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, size)
-            fs.mv(tmp, fs_path)
-        finally:
-            if fs.exists(tmp):
-                fs.rm(tmp)
+    _usable(store, target)
+    try:
+        if not fs.exists(fs_path):
+            fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
+            tmp = f"{fs_path}.partial-{os.getpid()}"
+            done = 0
+            try:
+                with fs.open(tmp, "wb") as out:
+                    for chunk in bounded(source):
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, size)
+                fs.mv(tmp, fs_path)
+            finally:
+                if fs.exists(tmp):
+                    fs.rm(tmp)
+    except OSError as e:  # the store's own failure (unwritable, full, a file in the way, a missing bucket)
+        raise StoreError(f"cannot write to artifact store {store!r}: {_why(e)}") from None
     return target if "://" in target else Path(target).resolve().as_uri()
+
+
+def _why(e: OSError) -> str:
+    what = e.strerror or str(e) or type(e).__name__
+    return f"{what} ({e.filename})" if e.filename else what
+
+
+def _usable(store: str, target: str) -> None:
+    """Refuse a local store that cannot hold ``target``: a file where a folder must be, or a folder not writable.
+
+    Checked before anything is written, so the error names the store instead of an errno from deep inside
+    fsspec. Other stores (s3://, gs://...) report their own problems when written, as :class:`StoreError` too.
+    """
+    if "://" in store and not store.startswith("file://"):
+        return
+    from urllib.parse import unquote, urlparse
+
+    folder = Path(unquote(urlparse(target).path) if target.startswith("file://") else target).parent
+    for p in (folder, *folder.parents):
+        if not p.exists():
+            continue
+        if not p.is_dir():
+            raise StoreError(
+                f"artifact store {store!r} cannot be used: {p} is a file, not a folder "
+                "(--store takes a folder or an fsspec URL)"
+            )
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise StoreError(f"artifact store {store!r} is not writable ({p}): fix its permissions or pick another")
+        return

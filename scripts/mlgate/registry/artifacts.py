@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mlgate.errors import InputError, StoreError
+from mlgate.errors import InputError, StoreError, UsageError
 from mlgate.infra.store import Progress, bounded, open_uri, put, sha256_of, store_path  # noqa: F401 - store_path re-exported
 
 
@@ -49,9 +49,16 @@ def _tar_bytes(folder: Path) -> bytes:
             else:
                 info.size = path.stat().st_size
                 info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
-                with path.open("rb") as fh:
+                with _opened(path) as fh:
                     tar.addfile(info, fh)
     return buf.getvalue()
+
+
+def _opened(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as e:
+        raise InputError(f"cannot read the artifact: {e.strerror or e}", path=str(path)) from None
 
 
 def open_local(path: str | os.PathLike[str]) -> tuple[BinaryIO, str]:
@@ -61,7 +68,7 @@ def open_local(path: str | os.PathLike[str]) -> tuple[BinaryIO, str]:
         return io.BytesIO(_tar_bytes(p)), "tar"
     if not p.is_file():
         raise InputError("artifact not found (expected a file or a folder)", path=str(p))
-    return p.open("rb"), (p.suffix.lstrip(".").lower() or "bin")
+    return _opened(p), (p.suffix.lstrip(".").lower() or "bin")
 
 
 def describe_local(path: str | os.PathLike[str], fmt: str | None = None) -> ArtifactInfo:
@@ -85,6 +92,26 @@ def upload(
     with stream:
         uri = put(stream, store, info.sha256, info.size, progress)
     return ArtifactInfo(uri, info.sha256, info.size, info.format)
+
+
+def record_local(
+    path: str | os.PathLike[str], store: str | None, fmt: str | None = None, progress: Progress | None = None
+) -> ArtifactInfo:
+    """What a registration records for a local artifact: only ever a URI that :func:`verify` and
+    ``mlgate.serving.fetch`` can read back and check against its sha256.
+
+    With ``store``, the bytes are copied there (a folder as its deterministic archive). Without one, a file is
+    recorded as its own ``file://`` URI; a folder is refused, since its digest is that of an archive that
+    exists nowhere until a store holds it.
+    """
+    if store:
+        return upload(path, store, fmt, progress)
+    if Path(path).is_dir():
+        raise UsageError(
+            f"the artifact {os.fspath(path)} is a folder: mlgate records it as a tar archive, which must live in "
+            "an artifact store; pass --store URI (a folder or an fsspec URL such as s3://bucket/models)"
+        )
+    return describe_local(path, fmt)
 
 
 @dataclass(frozen=True)
