@@ -61,7 +61,7 @@ CHAMPION = "registry/models/fraud-detector/aliases/champion.yaml"
 @pytest.fixture(scope="module")
 def playground(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example registry with a history (fraud-detector's champion was v1 from late May, v2 since July), a
-    bare origin, four open pull requests approved by dave, a hand-made branch and a training run's files."""
+    bare origin, four open pull requests (1, 3 and 4 approved by dave), a hand-made branch and a training run's files."""
     root = tmp_path_factory.mktemp("examples") / "registry"
     repo = RegistryRepo.create(root, example=False)
     shutil.copytree(example_registry_dir(), root / "registry")
@@ -73,16 +73,19 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo.git.git("fetch", "--quiet", "origin")
     forge = local_forge(root)
     run = TrainingRun.write(root.parent / "run", metrics={"auc": 0.95, "latency_p99_ms": 30})
-    for model in ("fraud-detector", "churn-predictor", "search-ranker"):
-        register(root, model, author="alice", forge=forge, **run.register_kwargs())
-    promote(root, "search-ranker", 1, "shadow", author="alice", forge=forge)
+    register(root, "churn-predictor", author="alice", forge=forge, **run.register_kwargs())
+    for model, version in (("fraud-detector", 3), ("churn-predictor", 3), ("search-ranker", 1)):
+        promote(root, model, version, "shadow", author="alice", forge=forge)
     approve(forge, 1, "dave")
+    approve(forge, 3, "dave")
     approve(forge, 4, "dave")
     repo.branch("pr-42")
     repo.edit_yaml("registry/models/search-ranker/aliases/challenger.yaml", note="hand edit")
     repo.commit("A hand-made change")
     repo.switch("main")
-    for name, text in (("model.onnx", "onnx bytes"), ("card.md", CARD), ("audit.md", "# Bias audit\nfine\n")):
+    files = {"model.onnx": "onnx bytes", "card.md": CARD, "audit.md": "# Bias audit\nfine\n"}
+    files |= {name: f"{name} rows" for name in ("holdout.parquet", "train.parquet", "clicks.parquet")}
+    for name, text in files.items():
         (root / name).write_text(text)
     shutil.copy(run.eval_file, root / "eval.yaml")
     return root

@@ -17,7 +17,7 @@ def new() -> None:
 
     \b
     Example:
-      mlgate new card --model fraud-detector --alias champion -o card.md
+      mlgate new card --model fraud-detector --alias champion -o fraud-card.md
     """
 
 
@@ -56,7 +56,7 @@ def card(obj: Context, model: str | None, aliases: tuple[str, ...], output: str,
 
     \b
     Examples:
-      mlgate new card --model fraud-detector --alias champion -o card.md
+      mlgate new card --model fraud-detector --alias champion -o fraud-card.md
       mlgate new card -o -            # every alias the policy names, to stdout
     """
     from mlgate.change.evidence import card_skeleton, write_new

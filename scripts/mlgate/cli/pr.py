@@ -263,10 +263,10 @@ def register(
         --metric auc=0.93 --metric latency_p99_ms=31 \\
         --eval-dataset holdout --eval-dataset-file holdout.parquet \\
         --evidence bias_audit=audit.md --run-id run-42 --lineage auto \\
-        --dataset-uri s3://data/q3.parquet --dataset-sha256 ab12...
-      mlgate register fraud-detector --artifact model.onnx --eval eval.yaml --card card.md \\
-        --run-id run-42 --git-sha $(git rev-parse HEAD) --code-repo https://github.com/acme/fraud \\
-        --dataset-uri s3://data/q3.parquet --dataset-sha256 ab12...
+        --dataset-uri s3://acme-data/train.parquet --dataset-sha256 $(sha256sum train.parquet | cut -d' ' -f1)
+      mlgate register search-ranker --artifact model.onnx --eval eval.yaml --card card.md \\
+        --run-id run-43 --git-sha $(git rev-parse HEAD) --code-repo https://github.com/acme/ranking \\
+        --dataset-uri s3://acme-data/clicks.parquet --dataset-sha256 $(sha256sum clicks.parquet | cut -d' ' -f1)
     """
     from mlgate.change.propose import register as do_register
     from mlgate.cli.app import progress_bar
