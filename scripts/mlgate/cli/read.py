@@ -179,7 +179,7 @@ def show(obj: Context, target: str, version: str | None, ref: str | None, as_jso
       mlgate show fraud-detector
       mlgate show fraud-detector@champion
       mlgate show fraud-detector/2 --json
-      mlgate show models:/fraud-detector/Production --ref main
+      mlgate show models:/fraud-detector/2 --ref main
     """
     from mlgate.registry.names import resolve_target
     from mlgate.registry.snapshot import Registry, describe_model, describe_version

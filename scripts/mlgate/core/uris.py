@@ -136,7 +136,7 @@ def parse_target(text: str, *, want: Collection[str] = FORMS, then: str | None =
     if not want or not set(want) <= FORMS:
         raise ValueError(f"want must name some of {sorted(FORMS)}, not {want!r}")  # a caller's bug
     expected = _wanted(want)
-    raw = text.strip()
+    raw = text  # never stripped: "champion\n" is not the name champion (what is echoed must be what was asked)
     if raw.startswith("models:/"):
         ref = parse_uri(raw)
         target = Target(ref.name, alias=ref.alias, version=ref.version)
@@ -153,7 +153,7 @@ def parse_target(text: str, *, want: Collection[str] = FORMS, then: str | None =
     if then is not None:
         if target.form != "model":
             raise UsageError(f"{text!r} already names {_NAMES[target.form]}: drop the extra argument {then!r}")
-        extra = _part(then, then.strip())
+        extra = _part(then, then)
         assert extra is not None  # a non-empty part always parses to an alias or a version
         target = Target(target.model, alias=extra.alias, version=extra.version)
     if target.alias is not None and not is_name(target.alias):
