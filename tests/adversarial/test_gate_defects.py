@@ -343,7 +343,7 @@ def test_a_symlinked_aliases_folder_is_not_followed(repo: RegistryRepo, tmp_path
     repo.symlink(f"{FD}/aliases", str(outside))
     code = main(["-C", str(repo.root), "resolve", "models:/fraud-detector@champion"])
     _, err = capsys.readouterr()
-    assert code == 2 and "has no alias 'champion'" in err
+    assert code == 2 and "no alias 'champion' of model 'fraud-detector' in working tree (aliases: none)" in err
 
 
 def test_init_never_writes_through_a_symlink(tmp_path: Path, capsys) -> None:

@@ -339,7 +339,10 @@ def test_history_asks_the_forge_which_pull_request_merged_a_commit_without_a_num
     [
         (["fraud-detecter"], "no model 'fraud-detecter' was ever on main; did you mean 'fraud-detector'?"),
         (["nothing-like-it"], "no model 'nothing-like-it' was ever on main (models: "),
-        (["fraud-detector", "--alias", "champoin"], "never had an alias 'champoin' on main; did you mean 'champion'?"),
+        (
+            ["fraud-detector", "--alias", "champoin"],
+            "no alias 'champoin' of model 'fraud-detector' was ever on main; did you mean 'champion'?",
+        ),
     ],
 )
 def test_a_misspelled_model_or_alias_is_an_error_not_an_empty_history(

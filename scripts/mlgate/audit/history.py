@@ -35,7 +35,8 @@ from mlgate.core.layout import LayoutError
 from mlgate.core.policy import Approvals
 from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
 from mlgate.core.times import normalize, parse_iso
-from mlgate.errors import ManifestError, MlgateError, NotFoundError, UsageError
+from mlgate.core.uris import unknown
+from mlgate.errors import ManifestError, MlgateError, NotFoundError, UnknownAlias, UnknownModel, UsageError
 from mlgate.infra.files import write_json
 from mlgate.infra.git import Commit, GitRepo, GitTree
 from mlgate.registry.readers import alias_version_or_none, deprecations
@@ -158,22 +159,14 @@ def _author_and_message(raw_commit: bytes) -> tuple[str | None, str]:
 
 def _never_existed(git: GitRepo, head: str, ref: str, model: str, alias: str | None) -> NotFoundError:
     """No commit of ``ref`` ever touched this model (or alias): a typo, never an empty history."""
-    import difflib
-
     tree = git.tree(head)
     if alias:
         models = tree.listdir(layout.model_dir(model)) is not None
         if models:
             known = layout.alias_names(tree.listdir(f"{layout.model_dir(model)}/aliases") or {})
-            close = difflib.get_close_matches(alias, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            return NotFoundError(
-                f"model {model!r} never had an alias {alias!r} on {ref}{hint} (aliases: {', '.join(known) or 'none'})"
-            )
+            return UnknownAlias(unknown("alias", alias, known, where=f"of model {model!r} was ever on {ref}"))
     known = sorted(n for n in (tree.listdir(layout.MODELS) or {}) if layout.is_name(n))
-    close = difflib.get_close_matches(model, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return NotFoundError(f"no model {model!r} was ever on {ref}{hint} (models: {', '.join(known) or 'none'})")
+    return UnknownModel(unknown("model", model, known, where=f"was ever on {ref}"))
 
 
 def history(

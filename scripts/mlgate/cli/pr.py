@@ -336,8 +336,8 @@ def _metrics(values: tuple[str, ...]) -> dict[str, float] | None:
 
 
 @cli.command()
-@click.argument("model")
-@click.argument("version", type=click.IntRange(min=1))
+@click.argument("model", metavar="MODEL/VERSION|MODEL@ALIAS")
+@click.argument("version", required=False, metavar="[VERSION]")
 @click.option("--alias", required=True, metavar="ALIAS", help="The alias to move (champion, challenger...).")
 @click.option("--note", metavar="TEXT", help="Why; kept in the alias file and shown in history.")
 @click.option("--force", is_flag=True, help="Open the pull request even though a gate already fails (for discussion).")
@@ -346,7 +346,7 @@ def _metrics(values: tuple[str, ...]) -> dict[str, float] | None:
 def promote(
     obj: Context,
     model: str,
-    version: int,
+    version: str | None,
     alias: str,
     note: str | None,
     force: bool,
@@ -364,16 +364,20 @@ def promote(
     branch) and refuses if a gate other than approvals already fails.
 
     \b
-    Example:
-      mlgate promote fraud-detector 3 --alias champion --note "Wins the Q3 shadow run"
+    Examples:
+      mlgate promote fraud-detector/3 --alias champion --note "Wins the Q3 shadow run"
+      mlgate promote fraud-detector@challenger --alias champion   # the version challenger holds on the base
+      mlgate promote fraud-detector 3 --alias champion
     """
     from mlgate.change.propose import promote as do_promote
+    from mlgate.registry.names import promoted_version
 
+    model, number = promoted_version(obj.repo, base, model, then=version)
     return _gated(
         lambda: do_promote(
             obj.repo,
             model,
-            version,
+            number,
             alias,
             author=_whoami(obj, login),
             note=note,
@@ -387,8 +391,8 @@ def promote(
 
 
 @cli.command()
-@click.argument("model")
-@click.option("--alias", required=True, metavar="ALIAS", help="The alias to roll back.")
+@click.argument("model", metavar="MODEL@ALIAS|MODEL")
+@click.option("--alias", metavar="ALIAS", help="The alias to roll back (or write MODEL@ALIAS).")
 @click.option(
     "--to",
     "to",
@@ -402,7 +406,7 @@ def promote(
 def rollback(
     obj: Context,
     model: str,
-    alias: str,
+    alias: str | None,
     to: int | None,
     force: bool,
     base: str,
@@ -424,17 +428,19 @@ def rollback(
 
     \b
     Examples:
-      mlgate rollback fraud-detector --alias champion
+      mlgate rollback fraud-detector@champion
       mlgate rollback churn-predictor --alias challenger --to 3   # point it at an earlier version
-      mlgate rollback churn-predictor --alias champion --to 1   # v1 was deprecated: refused, exit 1
+      mlgate rollback churn-predictor@champion --to 1   # v1 was deprecated: refused, exit 1
     """
     from mlgate.change.propose import rollback as do_rollback
+    from mlgate.core.uris import with_alias
 
+    target = with_alias(model, alias)
     return _gated(
         lambda: do_rollback(
             obj.repo,
-            model,
-            alias,
+            target.model,
+            str(target.alias),
             author=_whoami(obj, login),
             to=to,
             base=base,

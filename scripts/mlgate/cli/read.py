@@ -1,5 +1,5 @@
-"""The registry's read-side commands: validate, list, show, resolve, gate, history, whois, index, verify,
-rules and demo."""
+"""The registry's read-side commands: validate, list, show, resolve, gate, compare, history, whois, index,
+verify, rules and demo."""
 
 from __future__ import annotations
 
@@ -159,30 +159,40 @@ def list_models(obj: Context, ref: str | None, as_json: bool) -> int:
     return EXIT_OK
 
 
+_TARGET = "MODEL[@ALIAS|/VERSION]"
+
+
 @cli.command()
-@click.argument("model")
-@click.argument("version", type=click.IntRange(min=1), required=False)
+@click.argument("target", metavar=_TARGET)
+@click.argument("version", required=False, metavar="[VERSION|ALIAS]")
 @_ref_option
 @_json_option
 @click.pass_obj
-def show(obj: Context, model: str, version: int | None, ref: str | None, as_json: bool) -> int:
-    """Show a model (aliases, versions) or one version in full.
+def show(obj: Context, target: str, version: str | None, ref: str | None, as_json: bool) -> int:
+    """Show a model (aliases, versions with their metrics) or one version in full.
+
+    A version is named MODEL/VERSION, MODEL@ALIAS (the version the alias
+    holds), a models:/ URI, or MODEL VERSION.
 
     \b
     Examples:
       mlgate show fraud-detector
-      mlgate show fraud-detector 2 --json
+      mlgate show fraud-detector@champion
+      mlgate show fraud-detector/2 --json
+      mlgate show models:/fraud-detector/2 --ref main
     """
+    from mlgate.registry.names import resolve_target
     from mlgate.registry.snapshot import Registry, describe_model, describe_version
     from mlgate.render.report import model_text, to_json, version_text
 
     reg = Registry.open(obj.repo, ref)
-    if version is None:
-        view = describe_model(reg, model)
-        view["timeline"] = _timeline(obj, model, ref)
+    named = resolve_target(reg, target, then=version)
+    if named.version is None:
+        view = describe_model(reg, named.model)
+        view["timeline"] = _timeline(obj, named.model, ref)
         _out(to_json(view) if as_json else model_text(view))
     else:
-        view = describe_version(reg, model, version)
+        view = describe_version(reg, named.model, named.version)
         _out(to_json(view) if as_json else version_text(view))
     return EXIT_OK
 
@@ -201,53 +211,65 @@ def _timeline(obj: Context, model: str, ref: str | None) -> list[dict[str, Any]]
 
 
 @cli.command()
-@click.argument("uri", metavar="models:/NAME@ALIAS|models:/NAME/VERSION")
+@click.argument("uri", metavar="MODEL@ALIAS|MODEL/VERSION|models:/...")
 @_ref_option
 @_json_option
 @click.pass_obj
 def resolve(obj: Context, uri: str, ref: str | None, as_json: bool) -> int:
-    """Resolve a model URI to a version, its artifact URI and sha256.
+    """Resolve an alias or version to a version, its artifact URI and sha256.
 
-    MLflow stage names work too: models:/NAME/Production is the alias
-    'production'.
+    Takes models:/NAME@ALIAS, models:/NAME/VERSION, or the same without
+    models:/ (NAME@ALIAS, NAME/VERSION). MLflow stage names work too:
+    models:/NAME/Production is the alias 'production'.
 
     \b
     Examples:
+      mlgate resolve fraud-detector@champion
       mlgate resolve models:/fraud-detector@champion
       mlgate resolve models:/fraud-detector/3 --ref main --json
     """
+    from mlgate.registry.names import resolve_target
     from mlgate.registry.snapshot import Registry
     from mlgate.render.report import resolved_text, to_json
 
-    view = Registry.open(obj.repo, ref).resolve(uri).to_dict()
+    reg = Registry.open(obj.repo, ref)
+    named = resolve_target(reg, uri, want=("alias", "version"))
+    view = reg.resolve(named.target.ref).to_dict()
     _out(to_json(view) if as_json else resolved_text(view))
     return EXIT_OK
 
 
 @cli.command()
-@click.argument("model")
-@click.argument("version", type=click.IntRange(min=1))
+@click.argument("target", metavar="MODEL/VERSION|MODEL@ALIAS")
+@click.argument("version", required=False, metavar="[VERSION]")
 @click.option("--alias", "alias", required=True, metavar="ALIAS", help="The alias to check the version against.")
 @_ref_option
 @_format_option("text for terminals, markdown for a PR body, json for tools.")
 @click.pass_obj
-def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fmt: str) -> int:
+def gate(obj: Context, target: str, version: str | None, alias: str, ref: str | None, fmt: str) -> int:
     """Dry-run the promotion gate: could VERSION of MODEL take ALIAS?
 
     Evaluates every gate of the policy (evidence, metrics against the current
     holder, card sections, deprecation) as a pull request would be judged.
     Approvals show as pending: they come from reviewers once there is a PR.
-    Exits 1 if a gate fails, 0 otherwise.
+    The version is MODEL/VERSION, MODEL VERSION, or MODEL@ALIAS (the version
+    that alias holds). Exits 1 if a gate fails, 0 otherwise.
 
     \b
-    Example:
-      mlgate gate fraud-detector 3 --alias champion
+    Examples:
+      mlgate gate fraud-detector/3 --alias champion
+      mlgate gate fraud-detector@challenger --alias champion
+      mlgate gate fraud-detector 3 --alias champion --format markdown
     """
     from mlgate.check.run import check_gate
     from mlgate.core.rules import FAIL
+    from mlgate.registry.names import resolve_target
+    from mlgate.registry.snapshot import Registry
     from mlgate.render.report import gate_markdown, gate_text, to_json
 
-    change = check_gate(obj.repo, model, version, alias, ref=ref)
+    named = resolve_target(Registry.open(obj.repo, ref), target, want=("version", "alias"), then=version)
+    assert named.version is not None  # want: a version, or an alias (the version it holds)
+    change = check_gate(obj.repo, named.model, named.version, alias, ref=ref)
     if fmt == "json":
         _out(to_json(change.to_dict()))
     elif fmt == "markdown":
@@ -258,8 +280,55 @@ def gate(obj: Context, model: str, version: int, alias: str, ref: str | None, fm
 
 
 @cli.command()
-@click.argument("model", required=False)
-@click.option("--alias", metavar="ALIAS", help="Only this alias of MODEL.")
+@click.argument("names", nargs=-1, required=True, metavar="MODEL A B | MODEL/A MODEL@B")
+@_ref_option
+@_format_option("text for terminals, markdown for a PR or a job summary, json for tools.")
+@click.pass_obj
+def compare(obj: Context, names: tuple[str, ...], ref: str | None, fmt: str) -> int:
+    """Compare two versions: metrics side by side, then what else differs.
+
+    A and B are versions or aliases of MODEL (or give each as MODEL/VERSION,
+    MODEL@ALIAS or a models:/ URI). Metrics show b - a and which is better,
+    by the direction of the policy's metric gates (min: higher is better,
+    max: lower is better; a metric no gate names has no known direction).
+    Then lineage, parameters, environment, artifact, card sections and
+    evidence, each only where the two differ.
+
+    \b
+    Examples:
+      mlgate compare fraud-detector 2 3
+      mlgate compare fraud-detector champion challenger --format markdown
+      mlgate compare fraud-detector/1 fraud-detector@champion --ref main --format json
+    """
+    from mlgate.audit.compare import compare as do_compare
+    from mlgate.errors import UsageError
+    from mlgate.registry.names import resolve_target
+    from mlgate.registry.snapshot import Registry
+    from mlgate.render.compare import compare_markdown, compare_text
+    from mlgate.render.report import to_json
+
+    reg = Registry.open(obj.repo, ref)
+    if len(names) == 3:
+        a, b = (resolve_target(reg, names[0], want=("alias", "version"), then=x) for x in names[1:])
+    elif len(names) == 2:
+        a, b = (resolve_target(reg, x, want=("alias", "version")) for x in names)
+    else:
+        raise UsageError(
+            f"compare takes MODEL A B or two versions (MODEL/A MODEL@B), not {len(names)} argument{'s' if len(names) != 1 else ''}"
+        )
+    view = do_compare(reg, a, b)
+    if fmt == "json":
+        _out(to_json(view))
+    elif fmt == "markdown":
+        _out(compare_markdown(view))
+    else:
+        _out(compare_text(view))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("model", required=False, metavar="[MODEL[@ALIAS]]")
+@click.option("--alias", metavar="ALIAS", help="Only this alias of MODEL (or write MODEL@ALIAS).")
 @click.option("--since", metavar="DATE", help="Only events from this date (YYYY-MM-DD or an ISO date-time) on.")
 @click.option(
     "--ref", default="main", show_default=True, metavar="REF", help="The branch whose first-parent history to read."
@@ -301,14 +370,19 @@ def history(
 
     \b
     Examples:
+      mlgate history fraud-detector@champion
       mlgate history fraud-detector --alias champion
       mlgate history --since 2026-01-01 --forge github --format jsonl >> audit.jsonl
       mlgate history fraud-detector --forge local --include-rejected
     """
     from mlgate.audit.history import history as read_history
     from mlgate.audit.history import parse_when
+    from mlgate.core.uris import with_alias
     from mlgate.render.report import history_markdown, history_text, to_json
 
+    if model is not None:  # not looked up in today's registry: the history of a model since removed is still asked
+        named = with_alias(model, alias, required=False)
+        model, alias = named.model, named.alias
     result = read_history(
         obj.repo,
         ref=ref,
@@ -335,7 +409,7 @@ def history(
 
 
 @cli.command()
-@click.argument("target", metavar="MODEL@ALIAS")
+@click.argument("target", metavar="MODEL@ALIAS|models:/MODEL@ALIAS")
 @click.option("--at", "at", required=True, metavar="DATE|COMMIT", help="A date (the state of REF then) or any commit.")
 @click.option("--ref", default="main", show_default=True, metavar="REF", help="The branch a date refers to.")
 @_json_option
@@ -349,16 +423,12 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
       mlgate whois fraud-detector@champion --at HEAD~1 --json   # a commit, a tag or a date
     """
     from mlgate.audit.history import holder_at
-    from mlgate.core.layout import NAME_RULE, is_name
-    from mlgate.errors import UsageError
+    from mlgate.core.uris import parse_target
     from mlgate.render.report import to_json
 
-    model, sep, alias = target.partition("@")
-    if not sep or not model or not alias:
-        raise UsageError(f"{target!r}: expected MODEL@ALIAS")
-    for value, what in ((model, "model"), (alias, "alias")):
-        if not is_name(value):
-            raise UsageError(f"{target!r}: {value!r} is not a valid {what} name: use {NAME_RULE}")
+    named = parse_target(target, want=("alias",))
+    model, alias = named.model, named.alias
+    assert alias is not None  # want: an alias
     version, commit = holder_at(obj.repo, model, alias, ref=ref, at=at)
     if as_json:
         _out(to_json({"model": model, "alias": alias, "at": at, "commit": commit, "version": version}))
@@ -474,15 +544,20 @@ def verify(obj: Context, selector: str | None, ref: str | None, as_json: bool) -
     \b
     Examples:
       mlgate verify fraud-detector@champion
+      mlgate verify models:/fraud-detector/2
       mlgate verify --ref main --json
     """
     from mlgate.registry.artifacts import verify as do_verify
+    from mlgate.registry.names import resolve_target
     from mlgate.registry.snapshot import Registry
     from mlgate.render.report import to_json
 
+    reg = Registry.open(obj.repo, ref)
+    if selector is not None:  # checked here, with a did-you-mean, before anything is streamed
+        selector = str(resolve_target(reg, selector))
     bar = progress_bar("verifying")
     try:
-        results = do_verify(Registry.open(obj.repo, ref), selector, progress=bar)
+        results = do_verify(reg, selector, progress=bar)
     finally:
         bar.close()
     if as_json:

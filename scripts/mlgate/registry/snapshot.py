@@ -158,9 +158,12 @@ def describe_model(reg: Registry, name: str) -> dict[str, Any]:
     for a, al in aliases.items():
         by_version.setdefault(al.version, []).append(a)
     versions = []
+    metric_names: dict[str, None] = {}  # every version's metrics, in the order they first appear
     for n in reg.version_numbers(name):
         v = reg.version(name, n)
         dep = model.deprecation(n)
+        metrics = _metrics_or_none(reg, name, n)
+        metric_names.update(dict.fromkeys(metrics or ()))
         versions.append(
             {
                 "version": n,
@@ -169,6 +172,7 @@ def describe_model(reg: Registry, name: str) -> dict[str, Any]:
                 "description": v.description,
                 "aliases": by_version.get(n, []),
                 "deprecated": dep.reason if dep else None,
+                "metrics": metrics,
             }
         )
     return {
@@ -178,8 +182,18 @@ def describe_model(reg: Registry, name: str) -> dict[str, Any]:
         "owners": list(model.owners),
         "tags": dict(model.tags),
         "aliases": {a: {"version": al.version, "note": al.note} for a, al in aliases.items()},
+        "metrics": list(metric_names),
         "versions": versions,
     }
+
+
+def _metrics_or_none(reg: Registry, name: str, version: int) -> dict[str, float] | None:
+    """A version's eval.yaml metrics ({} without an eval.yaml; None when it cannot be read: validate says why)."""
+    try:
+        ev = reg.eval(name, version)
+    except InputError:
+        return None
+    return {} if ev is None else dict(ev.metrics)
 
 
 def describe_version(reg: Registry, name: str, version: int) -> dict[str, Any]:

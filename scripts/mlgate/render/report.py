@@ -255,22 +255,39 @@ def models_text(view: dict[str, Any]) -> str:
     return _table(None, ["model", "versions", "latest", "aliases", "owners"], rows)
 
 
+#: metric columns `show MODEL` draws at most (the first metrics to appear); --json has every one
+METRIC_COLUMNS = 4
+
+
+def _metric_cells(values: dict[str, float] | None, names: list[str]) -> list[str]:
+    """One version's metric cells: blank where it has no such metric, '?' when its eval.yaml is unreadable."""
+    if values is None:
+        return ["?"] * len(names)
+    return [f"{values[n]:.4g}" if n in values else "" for n in names]
+
+
 def model_text(view: dict[str, Any]) -> str:
     out = [f"{view['name']}: {view['description']}", f"owners: {', '.join(view['owners'])}"]
     if view["tags"]:
         out.append("tags: " + ", ".join(f"{k}={v}" for k, v in view["tags"].items()))
     out.append("aliases: " + (_aliases({a: x["version"] for a, x in view["aliases"].items()})))
+    metrics = view.get("metrics", [])[:METRIC_COLUMNS]
     rows = [
         [
             str(v["version"]),
             v["created_at"],
             v["created_by"],
             ", ".join(v["aliases"]) or "-",
+            *_metric_cells(v.get("metrics"), metrics),
             f"deprecated: {v['deprecated']}" if v["deprecated"] else v["description"],
         ]
         for v in view["versions"]
     ]
-    text = "\n".join(out) + "\n\n" + _table(None, ["version", "created", "by", "aliases", "description"], rows)
+    columns = ["version", "created", "by", "aliases", *metrics, "description"]
+    text = "\n".join(out) + "\n\n" + _table(None, columns, rows)
+    hidden = view.get("metrics", [])[METRIC_COLUMNS:]
+    if hidden:
+        text += f"{len(hidden)} more metrics not shown: {', '.join(hidden)} (--json has them all)\n"
     if view.get("timeline"):
         rows = [
             [
