@@ -366,8 +366,8 @@ def promote(
     \b
     Examples:
       mlgate promote fraud-detector/3 --alias champion --note "Wins the Q3 shadow run"
-      mlgate promote fraud-detector@challenger --alias champion   # the version challenger holds on the base
-      mlgate promote fraud-detector 3 --alias champion
+      mlgate promote search-ranker@challenger --alias champion   # the version challenger holds on the base
+      mlgate promote churn-predictor 4 --alias champion --force   # its gate fails: opened for discussion
     """
     from mlgate.change.propose import promote as do_promote
     from mlgate.registry.names import promoted_version
