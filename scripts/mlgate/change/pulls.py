@@ -18,6 +18,7 @@ from mlgate.core.findings import Report
 from mlgate.core.rules import Family, family
 from mlgate.core.signoff import APPROVED, PullRequest, Review, is_login, requester_trailer
 from mlgate.errors import CheckFailed, UsageError
+from mlgate.forge import ForgeReviews
 from mlgate.forge.local import PR_STATES, LocalForge
 from mlgate.infra.git import GitRepo, GitTree
 from mlgate.render.report import report_markdown
@@ -175,9 +176,22 @@ def open_pull(
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise UsageError(f"branch {branch!r} would not pass validation: {listing}{more}; nothing was opened")
     title = (title or "").strip() or git.subject(head_sha)
-    body = (
+    pr = forge.open_pull_request(
+        title=title, body=_body(report, author), head=branch, base=base, labels=[LABEL], author=author
+    )
+    # judged again as the pull request it now is (no review yet): the gates say whose approval they wait for
+    report = validate(
+        GitTree(git, merged),
+        base_tree,
+        git.changed_paths(base_sha, merged, watched(base_tree)),
+        reviews=ForgeReviews(forge, pr.number, head_sha),
+    )
+    report.head = branch
+    return Opened(forge.set_body(pr.number, _body(report, author)), report)
+
+
+def _body(report: Report, author: str) -> str:
+    return (
         f"{report_markdown(report)}\n_Validation report by mlgate when the pull request was opened, before any "
         f"review; the `validate` check re-judges with the reviews._\n\n{requester_trailer(author)}\n"
     )
-    pr = forge.open_pull_request(title=title, body=body, head=branch, base=base, labels=[LABEL], author=author)
-    return Opened(pr, report)
