@@ -127,7 +127,7 @@ def _details_text(d: dict[str, Any]) -> str:
         ("merged by", d["merged_by"]),
         ("merge commit", d["merge_commit"]),
         ("closed by", d["closed_by"]),
-        ("closed", d["closed_at"]),
+        ("merged" if d["state"] == "merged" else "closed", d["closed_at"]),
         ("reason", d["close_reason"]),
     ]
     lines += [f"  {k:<13} {v}" for k, v in rows if v]
