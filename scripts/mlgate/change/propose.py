@@ -200,6 +200,8 @@ def _leftover(
         why.append(f"it is not one commit on {base}")
     if not same_requester:
         why.append(f"it was made for {who} <{email}>, not for {author}")
+    if tree != mine[0]:
+        why.append("its files differ from what this run would write")
     what = f"branch {branch!r} already exists with another change ({'; '.join(why)})"
     if pr is not None:
         raise UsageError(
