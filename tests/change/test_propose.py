@@ -162,7 +162,7 @@ def test_two_registrations_of_the_same_number_collide(repo, training, forge) -> 
     with pytest.raises(
         UsageError,
         match=r"already exists with another change \(it was made for alice <alice@users.noreply.localhost>, "
-        r"not for bob\); it is the head of open pull request #1",
+        r"not for bob; its files differ from what this run would write\); it is the head of open pull request #1",
     ):
         _register(repo, training, forge, evidence={}, author="bob")
     assert repo.status() == before
