@@ -152,3 +152,21 @@ def test_a_merged_branch_left_behind_is_stale_and_replaced(repo, forge, tmp_path
     again = promote(repo.root, "fraud-detector", 3, "champion", author="bob", forge=forge)
     assert again.stale and again.replaced == first.commit and again.pr.number == 3
     assert repo.rev(BRANCH) == again.commit == branch_sha(origin, BRANCH)
+
+
+def test_a_no_pr_rerun_never_leaves_an_open_pull_request_describing_the_earlier_change(repo, forge) -> None:
+    promote(repo.root, "fraud-detector", 3, "champion", author="alice", note="A", forge=forge)
+    before = (repo.status(), forge.pull_request(1))
+    with pytest.raises(UsageError, match=r"head of open pull request #1: run again without --no-pr to update"):
+        promote(repo.root, "fraud-detector", 3, "champion", author="alice", note="B", open_pr=False)
+    assert (repo.status(), forge.pull_request(1)) == before
+
+
+def test_a_forge_that_cannot_edit_a_pull_request_refuses_before_moving_anything(repo, gh, tmp_path: Path) -> None:
+    origin = repo.add_origin(tmp_path / "origin.git")
+    gh.use_branches_of(origin)
+    github = gh.forge()
+    first = promote(repo.root, "fraud-detector", 3, "champion", author="alice", note="A", forge=github)
+    with pytest.raises(UsageError, match=r"the github forge cannot update its pull request yet: close that pull"):
+        promote(repo.root, "fraud-detector", 3, "champion", author="alice", note="B", forge=github)
+    assert repo.rev(BRANCH) == first.commit == branch_sha(origin, BRANCH) == gh.state.pulls[1]["head"]["sha"]

@@ -149,6 +149,29 @@ def _open_pr_of(forge: Forge | None, branch: str) -> Any:
     return lookup(branch) if lookup else None
 
 
+def _check_replaceable(git: GitRepo, forge: Forge | None, branch: str) -> None:
+    """Refuse to replace the requester's own branch when its open pull request would keep describing the
+    earlier change: a run without a forge (``--no-pr``) over a branch the local forge has an open pull request
+    for, or a forge that cannot edit a pull request's title and description."""
+    if forge is None:
+        from mlgate.forge.local import LocalForge
+
+        try:
+            pr = LocalForge(git.root).open_pull_request_for(branch)
+        except MlgateError:
+            pr = None  # no local forge to speak of (or an unreadable one): nothing mlgate knows to be open
+        if pr is not None:
+            raise UsageError(
+                f"branch {branch!r} holds your earlier run's change and is the head of open pull request "
+                f"#{pr.number}: run again without --no-pr to update that pull request with this change"
+            )
+    elif getattr(forge, "edit_pull_request", None) is None:
+        raise UsageError(
+            f"branch {branch!r} holds your earlier run's change, and the {forge.name} forge cannot update its pull "
+            f"request yet: close that pull request if it is open, {_removal(git, branch)}"
+        )
+
+
 def _is_ancestor(git: GitRepo, commit: str, of: str) -> bool:
     """Whether ``commit`` is reachable from ``of`` (False as well when git does not know ``commit``)."""
     try:
@@ -194,6 +217,7 @@ def _leftover(
         return REUSE
     on_base = len(parents) == 1 and _is_ancestor(git, parents[0], base_sha)
     if on_base and same_requester:
+        _check_replaceable(git, forge, branch)
         return REPLACE
     why = []
     if not on_base:
