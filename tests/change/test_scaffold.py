@@ -223,7 +223,7 @@ def test_the_cli_refuses_in_one_line_and_takes_the_option(tmp_path: Path, capsys
 def test_the_init_help_example_works(tmp_path: Path, capsys) -> None:
     from mlgate.cli import cli
 
-    example = cli.commands["init"].help.split("Examples:")[1]
+    example = "\n".join(cli.commands["init"].examples)
     spec = example.split("--mlgate-requirement")[1].replace("\\", " ").split("'")[1]
     repo = RegistryRepo.create(tmp_path / "r", example=False)
     assert main(["init", str(repo.root), "--admin", "alice", "--mlgate-requirement", spec]) == 0, capsys.readouterr()[1]

@@ -11,6 +11,7 @@ import pytest
 
 from mlgate.check.doctor import diagnose
 from mlgate.cli import cli, main
+from mlgate.cli.helptext import commands_of
 from mlgate.forge.github import GitHubForge
 from mlgate.testing.github import (
     NON_FAST_FORWARD,
@@ -318,8 +319,7 @@ def test_the_help_examples_work(gh: StandIn, capsys, monkeypatch: pytest.MonkeyP
     gh.state.settings = BranchSettings(
         protection={"main": protection_payload(gh.repo_url())}, rulesets=[required_workflow(gh)]
     )
-    help_text = cli.commands["doctor"].help
-    examples = [line.strip() for line in help_text.split("Example:")[1].splitlines() if line.strip()]
+    examples = commands_of(cli.commands["doctor"].examples)
     assert len(examples) == 2
     first = examples[0].split("mlgate ", 1)[1].split()  # GITHUB_TOKEN=$(gh auth token) is the shell's part
     assert main(first) == 0

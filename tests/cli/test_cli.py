@@ -170,7 +170,7 @@ def _commands(group: click.Group) -> list[tuple[str, click.Command]]:
 
 @pytest.mark.parametrize(("name", "command"), _commands(cli), ids=[n for n, _ in _commands(cli)])
 def test_every_command_and_option_has_help_with_an_example(name: str, command: click.Command) -> None:
-    assert command.help and "Example" in command.help, f"{name} has no example in its help"
+    assert command.help and getattr(command, "examples", None), f"{name} has no example in its help"
     for param in command.params:
         if isinstance(param, click.Option) and not param.hidden:
             assert param.help, f"{name} {param.opts} has no help"

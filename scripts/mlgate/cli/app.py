@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from mlgate import __version__
+from mlgate.cli.helptext import Group
 from mlgate.core.signoff import is_login
 from mlgate.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, MlgateError
 from mlgate.render.report import terminal_safe
@@ -39,7 +40,7 @@ def _echo(text: str, err: bool = False) -> None:
     click.echo(terminal_safe(text), err=err)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "-C", "--repo", default=".", show_default=True, metavar="PATH", help="Repository to work on (any folder inside it)."
 )
