@@ -70,19 +70,18 @@ def test_another_requesters_leftover_registration_is_not_adopted(repo, forge, tr
     assert forge.list_pull_requests() == []  # no PR carrying alice's artifact under bob's name
 
 
-def test_a_rerun_with_another_note_does_not_publish_the_first_runs_content(repo, forge, run_cli) -> None:
+def test_a_rerun_with_another_note_publishes_the_new_note_never_the_first(repo, forge, run_cli) -> None:
     args = ["promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice"]
     assert run_cli("-C", repo.root, *args, "--note", "first", "--no-pr")[0] == 0
     first = repo.git.branch_sha(PROMOTE)
-    before = repo.status()
+    code, out, _ = run_cli("-C", repo.root, *args, "--note", "second")
+    second = repo.git.branch_sha(PROMOTE)
+    assert code == 0 and f"updated branch {PROMOTE}: {first[:12]} -> {second[:12]}" in out
+    assert b"note: second" in repo.git.tree(PROMOTE).read("registry/models/fraud-detector/aliases/champion.yaml")
+    assert forge.pull_request(1).head_sha == second
+    # the identical command finds its own open pull request: nothing to do
     code, _, err = run_cli("-C", repo.root, *args, "--note", "second")
-    assert code == 2 and "its files differ from what this run would write" in one_line_error(err)
-    assert f"`git branch -D {PROMOTE}`" in err
-    assert repo.status() == before and forge.list_pull_requests() == []
-    # the identical command takes its own leftover over, and says so
-    code, out, _ = run_cli("-C", repo.root, *args, "--note", "first")
-    assert code == 0 and "(left by an earlier identical run, taken over)" in out
-    assert forge.pull_request(1).head_sha == first
+    assert code == 2 and "with this very change: nothing to do" in err
 
 
 def test_another_requesters_identical_branch_is_not_adopted(repo, forge, run_cli) -> None:
@@ -96,15 +95,16 @@ def test_another_requesters_identical_branch_is_not_adopted(repo, forge, run_cli
     assert forge.list_pull_requests() == []
 
 
-def test_a_leftover_on_an_older_base_is_refused(repo, forge, run_cli) -> None:
+def test_a_leftover_on_an_older_base_is_replaced_on_the_base_as_it_is_now(repo, forge, run_cli) -> None:
     assert (
         run_cli("-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice", "--no-pr")[0]
         == 0
     )
     repo.write("registry/README.md", "moved on\n")
     main_now = repo.commit("main moves on")
-    code, _, err = run_cli("-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice")
-    assert code == 2 and f"(it is not one commit on main as it is now ({main_now[:12]});" in one_line_error(err)
+    code, out, _ = run_cli("-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "alice")
+    assert code == 0 and f"updated branch {PROMOTE}" in out
+    assert repo.git.git("log", "-1", "--format=%P", PROMOTE).strip() == main_now
 
 
 def test_an_identical_rerun_names_the_open_pull_request(repo, forge, run_cli) -> None:
@@ -115,7 +115,8 @@ def test_an_identical_rerun_names_the_open_pull_request(repo, forge, run_cli) ->
     assert code == 2 and one_line_error(err) == (
         f"mlgate: error: branch '{PROMOTE}' already has an open pull request (#1) with this very change: nothing to do\n"
     )
-    code, _, err = run_cli("-C", repo.root, *args, "--note", "other")
+    assert repo.status() == before
+    code, _, err = run_cli("-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "bob")
     assert code == 2 and "; it is the head of open pull request #1: settle that pull request first" in one_line_error(
         err
     )
@@ -155,7 +156,7 @@ def test_a_pushed_leftover_with_another_change_is_refused_locally_and_on_the_rem
     assert run_cli("-C", repo.root, *args, "--note", "first", "--no-pr")[0] == 0
     pushed = branch_sha(origin, PROMOTE)
     assert pushed == repo.git.branch_sha(PROMOTE)
-    code, _, err = run_cli("-C", repo.root, *args, "--note", "second")
+    code, _, err = run_cli("-C", repo.root, "promote", "fraud-detector", "3", "--alias", "champion", "--as", "bob")
     assert code == 2 and f"(and `git push origin --delete {PROMOTE}` if it was pushed)" in one_line_error(err)
     repo.git.git("branch", "-D", PROMOTE)  # the local half removed only: the remote one still holds the first note
     before = repo.status()

@@ -185,10 +185,10 @@ def test_two_registrations_of_the_same_number_collide(repo, training, forge) -> 
     training.eval_file.write_text(f"dataset: {{name: other, sha256: {DATASET_SHA256}}}\nmetrics: {{auc: 0.99}}\n")
     with pytest.raises(
         UsageError,
-        match=r"already exists with another change \(its files differ from what this run would "
-        r"write\); it is the head of open pull request #1",
+        match=r"already exists with another change \(it was made for alice <alice@users.noreply.localhost>, "
+        r"not for bob; its files differ from what this run would write\); it is the head of open pull request #1",
     ):
-        _register(repo, training, forge, evidence={})
+        _register(repo, training, forge, evidence={}, author="bob")
     assert repo.status() == before
 
 

@@ -98,7 +98,7 @@ def test_history_excludes_every_requester_the_gate_excluded(repo, capsys) -> Non
     """A trailer added to the body keeps its reviewer from counting, in the gate and in history alike."""
     assert main(["-C", str(repo.root), "promote", "fraud-detector", "3", "--alias", "shadow", "--as", "alice"]) == 0
     forge = LocalForge(repo.root)
-    forge._update(1, lambda r: r.update(body="Mlgate-Requested-By: carol\n\n" + r["body"]))
+    forge.set_body(1, "Mlgate-Requested-By: carol\n\n" + forge.pull_request(1).body)
     forge.review(1, "carol", "APPROVED")
     forge.review(1, "dave", "APPROVED")
     capsys.readouterr()

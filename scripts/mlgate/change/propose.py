@@ -59,6 +59,11 @@ class Proposal:
     reused: bool = False  # the branch was left by an earlier, identical run that did not finish
     #: what the policy's gates would miss and other things worth knowing before merging (register)
     warnings: tuple[str, ...] = ()
+    #: the commit the branch held before this run replaced it: the same requester's earlier change, or (``stale``)
+    #: a change already merged into the base
+    replaced: str | None = None
+    stale: bool = False
+    updated_pr: bool = False  # ``pr`` was already open from the branch: it now shows this change
 
 
 def _gate_failure(change: AliasChange) -> str:
@@ -146,39 +151,91 @@ def _open_pr_of(forge: Forge | None, branch: str) -> Any:
     return lookup(branch) if lookup else None
 
 
+def _check_replaceable(git: GitRepo, forge: Forge | None, branch: str) -> None:
+    """Refuse to replace the requester's own branch when its open pull request would keep describing the
+    earlier change: a run without a forge (``--no-pr``) over a branch the local forge has an open pull request
+    for, or a forge that cannot edit a pull request's title and description."""
+    if forge is None:
+        from mlgate.forge.local import LocalForge
+
+        try:
+            pr = LocalForge(git.root).open_pull_request_for(branch)
+        except MlgateError:
+            pr = None  # no local forge to speak of (or an unreadable one): nothing mlgate knows to be open
+        if pr is not None:
+            raise UsageError(
+                f"branch {branch!r} holds your earlier run's change and is the head of open pull request "
+                f"#{pr.number}: run again without --no-pr to update that pull request with this change"
+            )
+    elif getattr(forge, "edit_pull_request", None) is None:
+        raise UsageError(
+            f"branch {branch!r} holds your earlier run's change, and the {forge.name} forge cannot update its pull "
+            f"request yet: close that pull request if it is open, {_removal(git, branch)}"
+        )
+
+
+def _is_ancestor(git: GitRepo, commit: str, of: str) -> bool:
+    """Whether ``commit`` is reachable from ``of`` (False as well when git does not know ``commit``)."""
+    try:
+        git.git("merge-base", "--is-ancestor", commit, of)
+    except GitError:
+        return False
+    return True
+
+
+#: what :func:`_leftover` decides about a branch an earlier run left
+REUSE, REPLACE, STALE = "reuse", "replace", "stale"
+
+
 def _leftover(
     git: GitRepo, forge: Forge | None, *, branch: str, existing: str, base: str, base_sha: str, commit: str, author: str
 ) -> str:
-    """``existing`` if the branch left by an earlier run holds exactly this run's change; refuse otherwise.
+    """What to do with ``branch``, left at ``existing`` by an earlier run; refuse when it is not ours to take.
 
-    Exactly: one commit on the same base commit, the same tree, made for the same requester. Anything
-    else is someone else's work (or another change of one's own), never published under this run's name.
+    - STALE: its commit is already merged into the base (and no pull request is open from it): nothing of it
+      would be lost, so this run's change replaces it.
+    - REUSE: it holds exactly this run's change (one commit on the base as it is now, the same tree, made for
+      the same requester), so the run takes it over.
+    - REPLACE: it is this requester's own unmerged change (one commit on a commit of the base, made for the
+      same requester) with other inputs: this run's change replaces it, and its open pull request, if any,
+      now shows this change (its head moved: approvals of the earlier commit no longer count).
+
+    Anything else is someone else's work (or more than a change of mlgate's) and is never replaced.
     """
     tree, parents, who, email = _commit_meta(git, existing)
     mine = _commit_meta(git, commit)
+    pr = _open_pr_of(forge, branch)
+    if pr is None and _is_ancestor(git, existing, base_sha):
+        return STALE
+    same_requester = email.lower() == mine[3].lower()
+    if parents == [base_sha] and same_requester and tree == mine[0]:
+        if pr is not None:
+            raise PullRequestExists(
+                pr.number,
+                branch,
+                f"branch {branch!r} already has an open pull request (#{pr.number}) with this very change: "
+                "nothing to do",
+            )
+        return REUSE
+    on_base = len(parents) == 1 and _is_ancestor(git, parents[0], base_sha)
+    if on_base and same_requester:
+        _check_replaceable(git, forge, branch)
+        return REPLACE
     why = []
-    if parents != [base_sha]:
-        why.append(f"it is not one commit on {base} as it is now ({base_sha[:12]})")
-    if email.lower() != mine[3].lower():
+    if not on_base:
+        why.append(f"it is not one commit on {base}")
+    if not same_requester:
         why.append(f"it was made for {who} <{email}>, not for {author}")
     if tree != mine[0]:
         why.append("its files differ from what this run would write")
-    pr = _open_pr_of(forge, branch)
-    if why:
-        what = f"branch {branch!r} already exists with another change ({'; '.join(why)})"
-        if pr is not None:
-            raise UsageError(
-                f"{what}; it is the head of open pull request #{pr.number}: settle that pull request first "
-                f"(merge it, or close it and remove the branch with `git branch -D {branch}`)"
-            )
-        raise UsageError(f"{what}: {_removal(git, branch)}")
+    what = f"branch {branch!r} already exists with another change ({'; '.join(why)})"
     if pr is not None:
-        raise PullRequestExists(
-            pr.number,
-            branch,
-            f"branch {branch!r} already has an open pull request (#{pr.number}) with this very change: nothing to do",
+        raise UsageError(
+            f"{what}; it is the head of open pull request #{pr.number}: settle that pull request first "
+            f"(merge it, or close it with `mlgate pr close {pr.number}` and remove the branch with "
+            f"`git branch -D {branch}`)"
         )
-    return existing
+    raise UsageError(f"{what}: {_removal(git, branch)}")
 
 
 def _publish(
@@ -199,12 +256,12 @@ def _publish(
 ) -> Proposal:
     """Create ``branch`` at ``commit``, push it when there is a remote, open the pull request; undo on failure.
 
-    A branch left by an earlier run that was killed before it finished is taken over only if it holds
-    exactly this run's change (see :func:`_leftover`), so the command can simply be run again; any other
-    existing branch is refused. The whole step holds a per-branch lock shared by every process of this
-    repository, and each ref is created compare-and-swap (locally, and on the remote with a lease): of two
-    identical runs at once, one publishes and the other stops with a message. A run removes only the
-    refs it created itself.
+    A branch left by an earlier run is taken over when it holds exactly this run's change, replaced when it
+    is the same requester's own unmerged change or already merged (see :func:`_leftover`), so the command can
+    simply be run again, with the same inputs or new ones; anyone else's branch is refused. The whole step
+    holds a per-branch lock shared by every process of this repository, and each ref moves compare-and-swap
+    (locally, and on the remote with a lease): of two runs at once, one publishes and the other stops with a
+    message. On failure a run puts back only the refs it moved itself.
     """
     try:
         with git.lock(f"publish {branch}", wait=False):
@@ -248,11 +305,17 @@ def _publish_locked(
 ) -> Proposal:
     body = f"{body.rstrip()}\n\n{requester_trailer(author)}\n"  # machine-readable: who asked (never approves)
     existing = git.branch_sha(branch)
+    decision = None
     if existing is not None:
-        commit = _leftover(
+        decision = _leftover(
             git, forge, branch=branch, existing=existing, base=base, base_sha=base_sha, commit=commit, author=author
         )
-    created = pushed = False
+        if decision == REUSE:
+            commit = existing
+    replaced = existing if decision in (REPLACE, STALE) else None
+    created = moved = False
+    remote: tuple[bool, str | None] = (False, None)
+    updated_pr = False
     try:
         if existing is None:
             try:
@@ -270,27 +333,97 @@ def _publish_locked(
                 created = git.branch_sha(branch) == commit  # interrupted after git created it: it is this run's
                 raise
             created = True
-        if git.has_remote():
-            pushed = _push(git, branch, commit, reused=existing is not None)
-        pr = (
-            forge.open_pull_request(title=title, body=body, head=branch, base=base, labels=labels, author=author)
-            if forge
-            else None
-        )
-    except BaseException:
-        if pushed:
+        elif replaced is not None:
             try:
-                git.delete_remote_branch(branch, commit)  # only while it is still at this run's commit
-            except MlgateError:
-                pass  # the remote refused or moved on: the error below says what failed
+                git.set_branch(branch, commit, replaced)  # compare-and-swap: only from the commit judged above
+            except GitError:
+                raise UsageError(
+                    f"branch {branch!r} moved while this run was replacing it; this run left it alone"
+                ) from None
+            except BaseException:
+                moved = git.branch_sha(branch) == commit
+                raise
+            moved = True
+        if git.has_remote():
+            remote = _push(git, branch, commit, reused=decision == REUSE, replacing=replaced, base_sha=base_sha)
+        pr = None
+        if forge is not None:
+            earlier = _open_pr_of(forge, branch) if replaced is not None else None
+            edit = getattr(forge, "edit_pull_request", None)
+            if earlier is not None and edit is not None:
+                pr = edit(earlier.number, title=title, body=body)
+                updated_pr = True
+            else:
+                pr = forge.open_pull_request(
+                    title=title, body=body, head=branch, base=base, labels=labels, author=author
+                )
+    except BaseException:
+        _undo_remote(git, branch, commit, remote)
         if created and git.branch_sha(branch) == commit:
             git.delete_branch(branch, commit)
+        if moved and replaced is not None and git.branch_sha(branch) == commit:
+            git.set_branch(branch, replaced, commit)
         raise
-    return Proposal(kind, branch, base, commit, title, body, pr, version, gate, reused=existing is not None)
+    return Proposal(
+        kind,
+        branch,
+        base,
+        commit,
+        title,
+        body,
+        pr,
+        version,
+        gate,
+        reused=decision == REUSE,
+        replaced=replaced,
+        stale=decision == STALE,
+        updated_pr=updated_pr,
+    )
 
 
-def _push(git: GitRepo, branch: str, commit: str, *, reused: bool) -> bool:
-    """Push ``branch`` create-only; True if this push created the remote branch (so undoing may delete it)."""
+def _lease_push(git: GitRepo, branch: str, commit: str, expected: str) -> None:
+    """Point ``branch`` on origin at ``commit`` only if it is still at ``expected`` (a lease)."""
+    ref = f"refs/heads/{branch}"
+    git.git("push", "--quiet", f"--force-with-lease={ref}:{expected}", "origin", f"{commit}:{ref}")
+
+
+def _undo_remote(git: GitRepo, branch: str, commit: str, remote: tuple[bool, str | None]) -> None:
+    """Put origin's ``branch`` back as it was before this run pushed ``commit`` (only while it is still there)."""
+    changed, before = remote
+    if not changed:
+        return
+    try:
+        if before is None:
+            git.delete_remote_branch(branch, commit)
+        else:
+            _lease_push(git, branch, before, commit)
+    except MlgateError:
+        pass  # the remote refused or moved on: the error being raised says what failed
+
+
+def _push(
+    git: GitRepo, branch: str, commit: str, *, reused: bool, replacing: str | None, base_sha: str
+) -> tuple[bool, str | None]:
+    """Push ``branch`` at ``commit``: create-only, or over what this run replaces (a lease on what origin holds).
+
+    Returns whether this push changed origin and what origin held before (None: this push created it), so
+    that undoing puts back exactly that. Origin's branch is replaced only when it holds the change this run
+    replaces locally, or a change already merged into the base.
+    """
+    if replacing is not None:
+        there = git.remote_branch_sha(branch)
+        if there is None:
+            return git.push(branch, create_only=True), None
+        if there == commit:
+            return False, None
+        if there == replacing or _is_ancestor(git, there, base_sha):
+            _lease_push(git, branch, commit, there)
+            return True, there
+        raise UsageError(
+            f"branch {branch!r} on origin holds another change (at {there[:12]}) than the one this run replaces; "
+            f"this run left it alone: if it is a leftover of yours, remove it with "
+            f"`git push origin --delete {branch}`, then run again"
+        )
     try:
         made = git.push(branch, create_only=True)
     except GitError as e:
@@ -300,6 +433,9 @@ def _push(git: GitRepo, branch: str, commit: str, *, reused: bool) -> bool:
             raise e from None
         if there is None or there == commit:
             raise
+        if _is_ancestor(git, there, base_sha):  # a merged branch nobody deleted: stale, nothing of it is lost
+            _lease_push(git, branch, commit, there)
+            return True, there
         raise UsageError(
             f"branch {branch!r} already exists on origin with another change (at {there[:12]}), pushed by "
             f"someone else or by an earlier run; this run left it alone: if it is a leftover of yours, "
@@ -311,7 +447,7 @@ def _push(git: GitRepo, branch: str, commit: str, *, reused: bool) -> bool:
             f"branch {branch!r} is already on origin, pushed by another run: this run removed its own "
             f"local branch and left the remote one alone"
         )
-    return made
+    return made, None
 
 
 def _require_valid(git: GitRepo, base_sha: str, commit: str, what: str) -> None:
@@ -754,13 +890,32 @@ def judge_pull_request(repo_path: str | os.PathLike[str], forge: Forge, number: 
     )
 
 
+@dataclass(frozen=True)
+class Merged:
+    """A merged pull request: its merge commit, the report that let it merge, the head branches deleted."""
+
+    number: int
+    commit: str
+    report: Report
+    #: where the head branch was deleted: "local", "origin"
+    deleted: tuple[str, ...] = ()
+    branch: str = ""
+
+
 def merge_pull_request(
     repo_path: str | os.PathLike[str], forge: Any, number: int, merged_by: str
 ) -> tuple[str, Report]:
+    """Merge a local pull request (see :func:`merge`); returns the merge commit and the report."""
+    merged = merge(repo_path, forge, number, merged_by)
+    return merged.commit, merged.report
+
+
+def merge(repo_path: str | os.PathLike[str], forge: Any, number: int, merged_by: str) -> Merged:
     """Merge a local pull request with a merge commit, refusing when validation fails (like a required check).
 
-    The merge result is judged against the current base, with the PR's reviews.
-    Returns the merge commit and the report.
+    The merge result is judged against the current base, with the PR's reviews. Then the head branch is
+    deleted, as GitHub's "automatically delete head branches" does (here and on origin, each only while it is
+    still at the merged commit), so a later run may use the same branch name again.
     """
     pr = forge.pull_request(number)
     if pr.state != "open":
@@ -771,11 +926,11 @@ def merge_pull_request(
     if tree is None:
         raise CheckFailed(f"pull request #{number} conflicts with {pr.base}: update its branch first")
     message = f"Merge pull request #{number} from {pr.head}\n\n{pr.title}\n"
-    merge = git.write_commit([base_sha, pr.head_sha], {}, message, _ident(merged_by), tree=tree)
+    merge_sha = git.write_commit([base_sha, pr.head_sha], {}, message, _ident(merged_by), tree=tree)
     report = validate(
-        GitTree(git, merge),
+        GitTree(git, merge_sha),
         GitTree(git, base_sha),
-        git.changed_paths(base_sha, merge, watched(GitTree(git, base_sha))),
+        git.changed_paths(base_sha, merge_sha, watched(GitTree(git, base_sha))),
         reviews=ForgeReviews(forge, number),
     )
     if not report.ok:
@@ -783,12 +938,34 @@ def merge_pull_request(
     checked_out = git.current_branch() == pr.base
     if checked_out and not git.is_clean():
         raise UsageError(f"{pr.base} is checked out with uncommitted changes: commit or stash them before merging")
-    git.set_branch(pr.base, merge, base_sha)
+    git.set_branch(pr.base, merge_sha, base_sha)
     if checked_out:
-        git.update_checkout(base_sha, merge)
-    forge.mark_merged(number, merge, merged_by, pr.head_sha)
+        git.update_checkout(base_sha, merge_sha)
+    forge.mark_merged(number, merge_sha, merged_by, pr.head_sha)
     forge.upsert_comment(number, report_markdown(report))
-    return merge, report
+    return Merged(number, merge_sha, report, _delete_merged(git, pr.head, pr.head_sha), pr.head)
+
+
+def _checked_out(git: GitRepo, branch: str) -> bool:
+    """Whether ``branch`` is the current branch of this or another worktree of the repository."""
+    out = git.git("for-each-ref", "--format=%(worktreepath)", f"refs/heads/{branch}")
+    return bool(out.strip())
+
+
+def _delete_merged(git: GitRepo, branch: str, head_sha: str) -> tuple[str, ...]:
+    """Delete the merged head ``branch`` where it is still at ``head_sha`` (compare-and-swap); a branch that moved
+    on, or that a worktree has checked out, is left alone. The merge is done either way."""
+    deleted = []
+    try:
+        if git.branch_sha(branch) == head_sha and not _checked_out(git, branch):
+            git.delete_branch(branch, head_sha)
+            deleted.append("local")
+        if git.has_remote() and git.remote_branch_sha(branch) == head_sha:
+            git.delete_remote_branch(branch, head_sha)
+            deleted.append("origin")
+    except MlgateError:
+        pass  # a branch that could not be deleted is stale: the next run over it replaces it
+    return tuple(deleted)
 
 
 _PR_NUMBER = re.compile(r"^#?([1-9][0-9]*)$")

@@ -60,6 +60,8 @@ def _show(proposal: Any, as_json: bool) -> None:
                     "title": proposal.title,
                     "version": proposal.version,
                     "reused": proposal.reused,
+                    "replaced": proposal.replaced,
+                    "pull_request_updated": proposal.updated_pr,
                     "pull_request": None if pr is None else {"number": pr.number, "url": pr.url},
                     "gate": proposal.gate.to_dict() if proposal.gate else None,
                 }
@@ -70,12 +72,20 @@ def _show(proposal: Any, as_json: bool) -> None:
         from mlgate.render.report import gate_text
 
         _out(gate_text(proposal.gate, color=sys.stdout.isatty()) + "\n")
-    _echo(
-        f"{proposal.title}: branch {proposal.branch} ({proposal.commit[:12]}) on top of {proposal.base}"
-        + (" (left by an earlier identical run, taken over)" if proposal.reused else "")
-    )
+    if proposal.replaced and not proposal.stale:
+        what = f"updated branch {proposal.branch}: {proposal.replaced[:12]} -> {proposal.commit[:12]}"
+        _echo(f"{proposal.title}: {what} on top of {proposal.base} (this run's change replaces the earlier run's)")
+    else:
+        _echo(
+            f"{proposal.title}: branch {proposal.branch} ({proposal.commit[:12]}) on top of {proposal.base}"
+            + (" (left by an earlier identical run, taken over)" if proposal.reused else "")
+            + (f" (replaces {proposal.replaced[:12]}, already merged)" if proposal.stale and proposal.replaced else "")
+        )
     if pr is not None:
-        _echo(f"pull request #{pr.number}: {pr.url}")
+        if proposal.updated_pr:
+            _echo(f"updated pull request #{pr.number}: {pr.url} (its head moved: earlier approvals no longer count)")
+        else:
+            _echo(f"pull request #{pr.number}: {pr.url}")
 
 
 def _gated(propose: Any, as_json: bool) -> int:
@@ -485,22 +495,26 @@ def merge(obj: Context, pr: str, login: str | None) -> int:
 
     Like a required check on GitHub: the merge result is validated against the
     current base branch with the pull request's reviews, and refused otherwise.
+    The merged branch is then deleted (here, and on origin if it was pushed).
 
     \b
     Example:
       mlgate merge 4 --as carol
     """
-    from mlgate.change.propose import merge_pull_request, pr_number
+    from mlgate.change.propose import merge as do_merge
+    from mlgate.change.propose import pr_number
     from mlgate.errors import MergeRefused
     from mlgate.render.report import report_text
 
     number = pr_number(pr)
     try:
-        sha, report = merge_pull_request(obj.repo, _local_forge(obj), number, _whoami(obj, login))
+        merged = do_merge(obj.repo, _local_forge(obj), number, _whoami(obj, login))
     except MergeRefused as e:
         _out(report_text(e.report, color=sys.stdout.isatty()))
         raise
-    _echo(f"merged #{number} as {sha[:12]}")
+    _echo(f"merged #{number} as {merged.commit[:12]}")
+    if merged.deleted:
+        _echo(f"deleted branch {merged.branch} ({' and '.join(merged.deleted)})")
     return EXIT_OK
 
 

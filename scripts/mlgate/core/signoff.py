@@ -62,6 +62,7 @@ class PullRequest:
     #: a body can be edited by anyone with write access, a pushed commit cannot be taken back
     requested_by: tuple[str, ...] = ()
     closed_at: str = ""  # when it was closed (merged or not), ISO UTC; "" while open
+    closed_by: str | None = None  # who closed it (merged or not), when the forge says
 
 
 class ReviewSource(Protocol):

@@ -56,6 +56,8 @@ _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "merged_by": ((str, type(None)), False),
     "merged_at": ((str,), False),
     "closed_at": ((str,), False),
+    "closed_by": ((str,), False),
+    "close_reason": ((str,), False),
 }
 _REVIEW_FIELDS = {"user": True, "state": True, "commit": True, "submitted_at": False}
 
@@ -209,7 +211,8 @@ class LocalForge:
             merge_commit=r.get("merge_commit"),
             merged_by=r.get("merged_by"),
             body=r.get("body", ""),
-            closed_at=r.get("closed_at", ""),
+            closed_at=r.get("closed_at", "") or r.get("merged_at", ""),
+            closed_by=r.get("closed_by") or r.get("merged_by"),
             requester=requester_of(r.get("body")),
             pushers=self._pushers(r, head_sha or ""),
             requested_by=self._commit_requesters(r, head_sha or ""),
@@ -292,8 +295,26 @@ class LocalForge:
     def pull_request(self, number: int) -> PullRequest:
         return self._to_pr(self._read(number))
 
-    def list_pull_requests(self) -> list[PullRequest]:
-        return [self.pull_request(n) for n in self._numbers()]
+    def list_pull_requests(self, state: str | None = None) -> list[PullRequest]:
+        """Every pull request, oldest first; only those in ``state`` (open, merged, closed) when given."""
+        if state is not None and state not in PR_STATES:
+            raise ForgeError(f"unknown pull request state {state!r}; states: {', '.join(PR_STATES)}")
+        records = (self._read(n) for n in self._numbers())
+        return [self._to_pr(r) for r in records if state is None or r["state"] == state]
+
+    def numbers(self) -> list[int]:
+        """The numbers of every pull request, oldest first."""
+        return self._numbers()
+
+    def opened_at(self, number: int) -> str:
+        """When pull request ``number`` was opened (ISO UTC; "" for records that predate the field)."""
+        value: str = self._read(number).get("created_at", "")
+        return value
+
+    def close_reason(self, number: int) -> str:
+        """Why pull request ``number`` was closed without merge, as its closer said ("" if unsaid)."""
+        value: str = self._read(number).get("close_reason", "")
+        return value
 
     def _teams(self) -> dict[str, list[str]]:
         try:
@@ -373,17 +394,47 @@ class LocalForge:
 
         return self._update(number, add)
 
-    def close(self, number: int) -> PullRequest:
-        """Close an open pull request without merging it (its reviews stay: history shows it as rejected)."""
+    def close(self, number: int, closed_by: str | None = None, reason: str = "") -> PullRequest:
+        """Close an open pull request without merging it: rejected (its reviews stay: history shows it as
+        rejected), recording who closed it, when and, if given, why."""
+        if closed_by is not None and not is_login(closed_by):
+            raise ForgeError(f"{closed_by!r} is not a login: whoever closes a pull request is a forge user name")
 
         def shut(r: dict[str, Any]) -> None:
+            if r["state"] == "merged":
+                raise ForgeError(
+                    f"pull request #{number} is merged: it cannot be closed (roll its change back with "
+                    "`mlgate rollback`, or revert it by a new pull request)"
+                )
             if r["state"] != "open":
-                raise ForgeError(f"pull request #{number} is {r['state']}: only an open one can be closed")
+                raise ForgeError(f"pull request #{number} is already closed")
             head = self.git.branch_sha(r["head"])
             r.update(state="closed", closed_at=now(), **({"head_sha": head} if head else {}))
+            if closed_by is not None:
+                r["closed_by"] = closed_by
+            if reason:
+                r["close_reason"] = reason
 
         self._update(number, shut)
         return self.pull_request(number)
+
+    def edit_pull_request(self, number: int, *, title: str | None = None, body: str | None = None) -> PullRequest:
+        """Replace an open pull request's title and/or description (what GitHub's "Edit" button does)."""
+
+        def edit(r: dict[str, Any]) -> None:
+            if r["state"] != "open":
+                raise ForgeError(f"pull request #{number} is {r['state']}: it can no longer be edited")
+            if title is not None:
+                r["title"] = title
+            if body is not None:
+                r["body"] = body
+
+        self._update(number, edit)
+        return self.pull_request(number)
+
+    def set_body(self, number: int, body: str) -> PullRequest:
+        """Replace an open pull request's description."""
+        return self.edit_pull_request(number, body=body)
 
     def rejected_pull_requests(self, base: str) -> list[PullRequest]:
         """Pull requests into ``base`` closed without merge."""
