@@ -83,6 +83,11 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo.edit_yaml("registry/models/search-ranker/aliases/challenger.yaml", note="hand edit")
     repo.commit("A hand-made change")
     repo.switch("main")
+    repo.branch("edit-policy")
+    policy = (root / "registry/policy.yaml").read_text()
+    repo.write("registry/policy.yaml", policy.replace("auc: {min: 0.85", "auc: {min: 0.86"))
+    repo.commit("Tighten the champion gate", author="pat <pat@example.com>")
+    repo.switch("main")
     files = {"model.onnx": "onnx bytes", "card.md": CARD, "audit.md": "# Bias audit\nfine\n"}
     files |= {name: f"{name} rows" for name in ("holdout.parquet", "train.parquet", "clicks.parquet")}
     for name, text in files.items():
@@ -112,6 +117,9 @@ def test_the_examples_run(command: str, playground: Path, tmp_path: Path) -> Non
         "MLGATE_USER": "alice",
     }
     env.pop("MLGATE_FORGE", None)
+    env["EDITOR"] = "sed -i s/0.85,/0.86,/"  # the one edit an example asks for: tighten the champion's auc bound
+    for who in ("AUTHOR", "COMMITTER"):
+        env[f"GIT_{who}_NAME"], env[f"GIT_{who}_EMAIL"] = "Alice", "alice@example.com"
     ran_any = False
     for line in EXAMPLES[command]:
         if any(marker in line for marker in ELSEWHERE):

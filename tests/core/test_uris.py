@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlgate.core import layout
 from mlgate.core.uris import Target, did_you_mean, parse_target, unknown, with_alias
 from mlgate.errors import UsageError
 
 FAST = settings(max_examples=400, deadline=None, database=None)
 
-names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,20}", fullmatch=True)
+names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,20}", fullmatch=True).filter(layout.is_name)
 versions = st.integers(min_value=1, max_value=999_999_999)
 targets = st.one_of(
     st.builds(Target, names),
