@@ -25,7 +25,9 @@ from mlgate.infra.git import GitRepo
 from mlgate.infra.resources import github_dir
 from mlgate.infra.yamlio import dump
 
-INSTALL_FROM_CHECKOUT = "run: python -m pip install ."
+#: the shipped workflows' install step: the checkout itself, with the extra the workflow needs (validate.yml's
+#: github forge) or none
+INSTALL_FROM_CHECKOUT = r"^( *)run: python -m pip install (?:\.|'\.\[([a-z]+)\]')$"
 REQUIREMENTS = ".github/mlgate-requirements.txt"
 INSTALL_PINNED = f"run: python -m pip install -r {REQUIREMENTS}"
 PLACEHOLDER_ADMIN = "@OWNER/ml-platform"
@@ -195,23 +197,30 @@ def _requirements_file(pin: Pin) -> str:
 
 
 def _install_step(workflow: str, pin: Pin) -> str:
-    """The shipped workflow, installing the pinned mlgate instead of the checkout."""
+    """The shipped workflow, installing the pinned mlgate instead of the checkout (with the extra it installs:
+    validate.yml's ``'.[github]'`` for the github forge becomes ``'mlgate[github]'``)."""
     workflow = re.sub(
         r"^( *- name: )Install mlgate.*$", rf"\1Install the mlgate pinned in {REQUIREMENTS}", workflow, flags=re.M
     )
-    if not pin.hashed:
-        return workflow.replace(INSTALL_FROM_CHECKOUT, INSTALL_PINNED)
 
-    def hashed(m: re.Match[str]) -> str:
+    def pinned(m: re.Match[str]) -> str:
         pad = m.group(1) + "  "
-        # pip's hash-checking mode needs a hash for every requirement, dependencies included: mlgate alone is
-        # installed by hash; naming it again then makes pip keep that copy (no --upgrade) and add its dependencies.
-        return (
-            f"{m.group(1)}run: |\n{pad}python -m pip install --require-hashes --no-deps -r {REQUIREMENTS}\n"
-            f"{pad}python -m pip install {pin.name}   # only its dependencies: the hash-checked {pin.name} stays"
-        )
+        extra = m.group(2)
+        if not pin.hashed and not extra:
+            return f"{m.group(1)}{INSTALL_PINNED}"
+        if pin.hashed:
+            # pip's hash-checking mode needs a hash for every requirement, dependencies included: mlgate alone is
+            # installed by hash; naming it again then makes pip keep that copy (no --upgrade) and add its
+            # dependencies (and the extra's).
+            first = f"python -m pip install --require-hashes --no-deps -r {REQUIREMENTS}"
+            why = f"only its dependencies: the hash-checked {pin.name} stays"
+        else:
+            first = INSTALL_PINNED.removeprefix("run: ")
+            why = f"only the extra's dependencies: the pinned {pin.name} stays"
+        second = f"'{pin.name}[{extra}]'" if extra else pin.name
+        return f"{m.group(1)}run: |\n{pad}{first}\n{pad}python -m pip install {second}   # {why}"
 
-    return re.sub(rf"^( *){re.escape(INSTALL_FROM_CHECKOUT)}$", hashed, workflow, flags=re.M)
+    return re.sub(INSTALL_FROM_CHECKOUT, pinned, workflow, flags=re.M)
 
 
 def _policy(admins: Sequence[str], reviewers: Sequence[str]) -> str:
@@ -250,7 +259,7 @@ def planned_files(admins: Sequence[str], reviewers: Sequence[str], pin: Pin) -> 
     shipped = github_dir()
     workflow = (shipped / "workflows" / "validate.yml").read_text()
     publish = (shipped / "workflows" / "publish.yml").read_text()
-    if INSTALL_FROM_CHECKOUT not in workflow or INSTALL_FROM_CHECKOUT not in publish:
+    if not (re.search(INSTALL_FROM_CHECKOUT, workflow, re.M) and re.search(INSTALL_FROM_CHECKOUT, publish, re.M)):
         raise UsageError("the shipped workflows have no install step to adapt (a packaging bug)")
     return {
         f"{layout.REGISTRY}/policy.yaml": _policy(admins, reviewers),
