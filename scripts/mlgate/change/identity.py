@@ -35,7 +35,7 @@ def _open(forge: ForgeSource) -> Forge | None:
         return None
     if hasattr(forge, "open_pull_request"):
         return cast(Forge, forge)
-    return cast(Callable[[], Union[Forge, None]], forge)()
+    return forge()
 
 
 def acting_login(
