@@ -111,16 +111,22 @@ def test_in_a_repository_with_history_init_leaves_the_commit_to_you(tmp_path: Pa
     assert git(root, "log", "--format=%s") == "first" and git(root, "config", "mlgate.base") == "work"
 
 
-def test_without_a_git_identity_nothing_is_created(tmp_path: Path, run_cli, monkeypatch) -> None:
+def test_without_a_git_identity_init_says_how_to_make_the_first_commit(tmp_path: Path, run_cli, monkeypatch) -> None:
     blank = tmp_path / "blank.gitconfig"
     blank.write_text("[user]\n\tuseConfigOnly = true\n")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(blank))
     for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
         monkeypatch.delenv(var, raising=False)
     folder = tmp_path / "new"
-    code, _, err = run_cli("init", folder, *INIT, "--git-init")
-    assert code == 2 and "git config --global user.name 'Your Name'" in err and "nothing was written" in err
-    assert not (folder / ".git").exists() and not (folder / "registry").exists()
+    code, out, err = run_cli("init", folder, *INIT, "--git-init")
+    assert code == 0, err
+    assert out.splitlines()[-2] == (
+        "next: git config --global user.name 'Your Name' && git config --global user.email you@example.com && "
+        "git add .github registry && git commit -m 'Set up mlgate'   # on main"
+    )
+    assert (folder / "registry/policy.yaml").is_file() and git(
+        folder, "status", "--porcelain"
+    ) == "?? .github/\n?? registry/"
 
 
 @pytest.mark.parametrize(

@@ -35,13 +35,18 @@ class Initialised:
     commit: str | None = None
     #: ``git config mlgate.base`` was set to ``branch`` (no remote names a default branch)
     recorded_base: bool = False
+    #: the repository had no commit, but git does not know who you are: the first commit is left to you
+    no_identity: bool = False
 
     def next_step(self) -> str | None:
         """What the user has to do with the files, when init did not commit them."""
         if self.commit is not None:
             return None
         paths = " ".join(sorted({p.split("/", 1)[0] for p in self.written}))
-        return f"git add {paths} && git commit -m '{FIRST_COMMIT}'   # on {self.branch}"
+        who = "git config --global user.name 'Your Name' && git config --global user.email you@example.com && "
+        return (
+            f"{who if self.no_identity else ''}git add {paths} && git commit -m '{FIRST_COMMIT}'   # on {self.branch}"
+        )
 
 
 def is_repository(directory: str | os.PathLike[str]) -> bool:
@@ -65,15 +70,12 @@ def _has_commit(root: Path) -> bool:
     return subprocess.run(["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=root).returncode == 0
 
 
-def _check_identity(cwd: Path) -> None:
-    """The first commit needs git's author identity: say how to set it before anything is written."""
-    for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
-        if subprocess.run(["git", "var", var], cwd=cwd, capture_output=True).returncode != 0:
-            raise UsageError(
-                "the set-up becomes the repository's first commit, and git does not know who you are: "
-                "git config --global user.name 'Your Name' && git config --global user.email you@example.com, "
-                "then run init again; nothing was written"
-            )
+def _knows_who(cwd: Path) -> bool:
+    """Whether git can name the author of a commit made here (``user.name`` and ``user.email``)."""
+    return all(
+        subprocess.run(["git", "var", var], cwd=cwd, capture_output=True).returncode == 0
+        for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
+    )
 
 
 def _existing_parent(path: Path) -> Path:
@@ -98,7 +100,8 @@ def init_registry(
     Not a git repository: with ``git_init``, ``git init`` on git's ``init.defaultBranch`` (else ``main``);
     without it, a UsageError. The registry's branch is the remote's default branch when one is known, else the
     current branch, recorded as ``git config mlgate.base`` (what ``register``/``promote`` ``--base`` default
-    to). A repository with no commit gets the set-up as its first commit, on that branch; in one with commits,
+    to). A repository with no commit gets the set-up as its first commit, on that branch (when git knows the author's name and email; otherwise
+    :meth:`Initialised.next_step` says what to run); in one with commits,
     the files are left for the user to review and commit. Every check runs before anything is written or
     created.
     """
@@ -124,8 +127,8 @@ def init_registry(
         metrics=metrics,
         branch=branch,
     )
-    if first:
-        _check_identity(root if repository else _existing_parent(root))
+    # the first commit needs git's author identity; without one, init says what to run instead of failing
+    unknown = first and not _knows_who(root if repository else _existing_parent(root))
     if not repository:
         GitRepo.init(root, branch=branch).close()
     written: list[str] = []
@@ -136,14 +139,14 @@ def init_registry(
             _git(root, "config", BASE_KEY, branch, what=f"git config {BASE_KEY}")
             recorded = True
         commit = None
-        if first:
+        if first and not unknown:
             _git(root, "add", "--", *written, what="git add")
             _git(root, "commit", "--quiet", "-m", FIRST_COMMIT, "--", *written, what="the first commit")
             commit = _git(root, "rev-parse", "HEAD", what="git rev-parse")
     except (GitError, OSError):
         _undo(root, written, recorded, created=not repository)
         raise
-    return Initialised(root, branch, written, not repository, commit, recorded)
+    return Initialised(root, branch, written, not repository, commit, recorded, unknown)
 
 
 def _undo(root: Path, written: list[str], recorded: bool, *, created: bool) -> None:
