@@ -188,8 +188,11 @@ def test_init_refuses_to_overwrite_anything(tmp_path: Path, capsys) -> None:
     _, err = capsys.readouterr()
     assert code == 2 and "refusing to overwrite: .github/CODEOWNERS already exists; nothing was written" in err
     assert repo.status() == before
-    code = main(["init", str(tmp_path / "nope")])
-    assert code == 2 and "is not a folder" in capsys.readouterr()[1]
+    code = main(["init", str(tmp_path / "nope")])  # no such folder: created only with --git-init
+    assert code == 2 and "nope is not a git repository: pass --git-init" in capsys.readouterr()[1]
+    (tmp_path / "file").write_text("x")
+    code = main(["init", str(tmp_path / "file"), "--git-init"])
+    assert code == 2 and "file' is a file" in capsys.readouterr()[1]
 
 
 def test_shipped_templates_are_this_repositorys_files() -> None:
