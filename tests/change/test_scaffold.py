@@ -171,10 +171,15 @@ def test_init_from_a_git_install_writes_the_commit_and_plain_pip(tmp_path: Path)
     scaffold(repo.root, admins=["@acme/platform"], distribution=installed(tmp_path, git_install()))
     lines = (repo.root / ".github/mlgate-requirements.txt").read_text().splitlines()
     assert [l for l in lines if not l.startswith("#")] == [f"mlgate @ git+https://github.com/acme/mlgate@{COMMIT}"]
+    runs = [s.get("run", "") for s in _steps(repo.root, "publish.yml")]
+    assert "python -m pip install -r .github/mlgate-requirements.txt" in runs
+    # validate.yml's github forge needs the `github` extra: added to the pinned mlgate, which stays
+    [install] = [s["run"] for s in _steps(repo.root, "validate.yml") if "pip install" in s.get("run", "")]
+    first, second = install.splitlines()
+    assert first == "python -m pip install -r .github/mlgate-requirements.txt"
+    assert second.startswith("python -m pip install 'mlgate[github]' ")
     for name in ("validate.yml", "publish.yml"):
-        runs = [s.get("run", "") for s in _steps(repo.root, name)]
-        assert "python -m pip install -r .github/mlgate-requirements.txt" in runs
-        assert "python -m pip install ." not in runs
+        assert "install ." not in (repo.root / ".github/workflows" / name).read_text()
 
 
 def test_init_from_an_archive_checks_the_hash_then_adds_the_dependencies(tmp_path: Path) -> None:
@@ -186,7 +191,8 @@ def test_init_from_an_archive_checks_the_hash_then_adds_the_dependencies(tmp_pat
         [install] = [s for s in _steps(repo.root, name) if "pip install" in s.get("run", "")]
         first, second = install["run"].splitlines()
         assert first == "python -m pip install --require-hashes --no-deps -r .github/mlgate-requirements.txt"
-        assert second.startswith("python -m pip install mlgate ")  # keeps the hash-checked copy: no --upgrade
+        extra = "'mlgate[github]'" if name == "validate.yml" else "mlgate"  # the github forge's extra
+        assert second.startswith(f"python -m pip install {extra} ")  # keeps the hash-checked copy: no --upgrade
         assert install["name"] == "Install the mlgate pinned in .github/mlgate-requirements.txt"
 
 

@@ -153,14 +153,22 @@ def test_init_scaffolds_a_repository_that_validates(tmp_path: Path, capsys) -> N
     assert "created .github/workflows/validate.yml" in out
     wf = workflow("validate.yml", repo.root)
     runs = [x.get("run", "") for x in steps(wf)]
-    assert "python -m pip install -r .github/mlgate-requirements.txt" in runs  # pinned, read from the base checkout
+    # pinned, read from the base checkout; then the github forge's extra
+    assert (
+        "python -m pip install -r .github/mlgate-requirements.txt\npython -m pip install 'mlgate[github]' "
+        in "".join(runs)
+    )
     assert re.search(
         r"^mlgate @ git\+https://\S+@[0-9a-f]{40}$", (repo.root / ".github/mlgate-requirements.txt").read_text(), re.M
     )
     # everything else is this repository's workflow, pins and permissions included
     shipped = (WORKFLOWS / "validate.yml").read_text().splitlines()
     written = (repo.root / ".github/workflows/validate.yml").read_text().splitlines()
-    assert [l for l in written if "nstall" not in l] == [l for l in shipped if "nstall" not in l]
+
+    def kept(lines: list[str]) -> list[str]:  # all but the install step (one line or a `run: |` block)
+        return [l for l in lines if "nstall" not in l and l.strip() != "run: |"]
+
+    assert kept(written) == kept(shipped)
     policy = repo.read_yaml("registry/policy.yaml")
     assert policy["admins"] == ["@acme/platform"]
     assert policy["aliases"]["champion"]["approvals"]["from"] == ["@acme/leads", "carol"]
@@ -180,8 +188,11 @@ def test_init_refuses_to_overwrite_anything(tmp_path: Path, capsys) -> None:
     _, err = capsys.readouterr()
     assert code == 2 and "refusing to overwrite: .github/CODEOWNERS already exists; nothing was written" in err
     assert repo.status() == before
-    code = main(["init", str(tmp_path / "nope")])
-    assert code == 2 and "is not a folder" in capsys.readouterr()[1]
+    code = main(["init", str(tmp_path / "nope")])  # no such folder: created only with --git-init
+    assert code == 2 and "nope is not a git repository: pass --git-init" in capsys.readouterr()[1]
+    (tmp_path / "file").write_text("x")
+    code = main(["init", str(tmp_path / "file"), "--git-init"])
+    assert code == 2 and "file' is a file" in capsys.readouterr()[1]
 
 
 def test_shipped_templates_are_this_repositorys_files() -> None:

@@ -323,7 +323,9 @@ def test_rollback_to_a_previous_holder_uses_the_lighter_gate(repo: RegistryRepo)
     report, changes = judge(repo, approved(repo, "mallory", head="rollback"), head="rollback")
     change = changes[("fraud-detector", "champion")]
     assert (change.kind, change.from_version, change.to_version) == ("rollback", 3, 2)
-    assert set(checks(change)) == {"deprecated", "approvals"}  # the rollback gate: 1 approval from anyone
+    # the rollback gate: 1 approval from anyone, and it says that it checks no metric
+    assert set(checks(change)) == {"deprecated", "metrics", "approvals"}
+    assert checks(change)["metrics"][1].startswith("no metric gates configured")
     assert report.ok, report.findings
 
 

@@ -15,17 +15,19 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from mlgate.change.starter import policy_text
 from mlgate.core import layout
 from mlgate.errors import UsageError
 from mlgate.infra.files import write_atomic
 from mlgate.infra.git import GitRepo
 from mlgate.infra.resources import github_dir
-from mlgate.infra.yamlio import dump
 
-INSTALL_FROM_CHECKOUT = "run: python -m pip install ."
+#: the shipped workflows' install step: the checkout itself, with the extra the workflow needs (validate.yml's
+#: github forge) or none
+INSTALL_FROM_CHECKOUT = r"^( *)run: python -m pip install (?:\.|'\.\[([a-z]+)\]')$"
 REQUIREMENTS = ".github/mlgate-requirements.txt"
 INSTALL_PINNED = f"run: python -m pip install -r {REQUIREMENTS}"
 PLACEHOLDER_ADMIN = "@OWNER/ml-platform"
@@ -195,43 +197,30 @@ def _requirements_file(pin: Pin) -> str:
 
 
 def _install_step(workflow: str, pin: Pin) -> str:
-    """The shipped workflow, installing the pinned mlgate instead of the checkout."""
+    """The shipped workflow, installing the pinned mlgate instead of the checkout (with the extra it installs:
+    validate.yml's ``'.[github]'`` for the github forge becomes ``'mlgate[github]'``)."""
     workflow = re.sub(
         r"^( *- name: )Install mlgate.*$", rf"\1Install the mlgate pinned in {REQUIREMENTS}", workflow, flags=re.M
     )
-    if not pin.hashed:
-        return workflow.replace(INSTALL_FROM_CHECKOUT, INSTALL_PINNED)
 
-    def hashed(m: re.Match[str]) -> str:
+    def pinned(m: re.Match[str]) -> str:
         pad = m.group(1) + "  "
-        # pip's hash-checking mode needs a hash for every requirement, dependencies included: mlgate alone is
-        # installed by hash; naming it again then makes pip keep that copy (no --upgrade) and add its dependencies.
-        return (
-            f"{m.group(1)}run: |\n{pad}python -m pip install --require-hashes --no-deps -r {REQUIREMENTS}\n"
-            f"{pad}python -m pip install {pin.name}   # only its dependencies: the hash-checked {pin.name} stays"
-        )
+        extra = m.group(2)
+        if not pin.hashed and not extra:
+            return f"{m.group(1)}{INSTALL_PINNED}"
+        if pin.hashed:
+            # pip's hash-checking mode needs a hash for every requirement, dependencies included: mlgate alone is
+            # installed by hash; naming it again then makes pip keep that copy (no --upgrade) and add its
+            # dependencies (and the extra's).
+            first = f"python -m pip install --require-hashes --no-deps -r {REQUIREMENTS}"
+            why = f"only its dependencies: the hash-checked {pin.name} stays"
+        else:
+            first = INSTALL_PINNED.removeprefix("run: ")
+            why = f"only the extra's dependencies: the pinned {pin.name} stays"
+        second = f"'{pin.name}[{extra}]'" if extra else pin.name
+        return f"{m.group(1)}run: |\n{pad}{first}\n{pad}python -m pip install {second}   # {why}"
 
-    return re.sub(rf"^( *){re.escape(INSTALL_FROM_CHECKOUT)}$", hashed, workflow, flags=re.M)
-
-
-def _policy(admins: Sequence[str], reviewers: Sequence[str]) -> str:
-    data = {
-        "apiVersion": "mlgate/v1",
-        "kind": "Policy",
-        "description": "Promotion gates. Edit to taste; changes to this file need an admin's approval.",
-        "admins": list(admins),
-        "aliases": {
-            "champion": {
-                "evidence": ["eval", "card"],
-                "metrics": {},
-                "card_sections": ["Intended use", "Training data", "Evaluation", "Limitations"],
-                "approvals": {"min": 2, "from": list(reviewers), "exclude_author": True},
-                "rollback": {"approvals": {"min": 1}},
-            },
-            "*": {"evidence": ["eval"], "approvals": {"min": 1}},
-        },
-    }
-    return "# mlgate policy: see the README's 'Policy and promotion gates'.\n" + dump(data)
+    return re.sub(INSTALL_FROM_CHECKOUT, pinned, workflow, flags=re.M)
 
 
 def _codeowners(admins: Sequence[str], reviewers: Sequence[str]) -> str:
@@ -245,18 +234,30 @@ def _codeowners(admins: Sequence[str], reviewers: Sequence[str]) -> str:
     )
 
 
-def planned_files(admins: Sequence[str], reviewers: Sequence[str], pin: Pin) -> dict[str, str]:
+def _on_branch(workflow: str, branch: str) -> str:
+    """publish.yml runs on pushes to the registry's branch, whatever its name."""
+    return workflow if branch == "main" else re.sub(r"\bmain\b", branch, workflow)
+
+
+def planned_files(
+    admins: Sequence[str],
+    reviewers: Sequence[str],
+    pin: Pin,
+    *,
+    metrics: Mapping[str, Mapping[str, Any]] | None = None,
+    branch: str = "main",
+) -> dict[str, str]:
     """Every file ``init`` writes, by path, with its text."""
     shipped = github_dir()
     workflow = (shipped / "workflows" / "validate.yml").read_text()
     publish = (shipped / "workflows" / "publish.yml").read_text()
-    if INSTALL_FROM_CHECKOUT not in workflow or INSTALL_FROM_CHECKOUT not in publish:
+    if not (re.search(INSTALL_FROM_CHECKOUT, workflow, re.M) and re.search(INSTALL_FROM_CHECKOUT, publish, re.M)):
         raise UsageError("the shipped workflows have no install step to adapt (a packaging bug)")
     return {
-        f"{layout.REGISTRY}/policy.yaml": _policy(admins, reviewers),
+        f"{layout.REGISTRY}/policy.yaml": policy_text(admins, reviewers, metrics),
         f"{layout.MODELS}/.gitkeep": "",
         ".github/workflows/validate.yml": _install_step(workflow, pin),
-        ".github/workflows/publish.yml": _install_step(publish, pin),
+        ".github/workflows/publish.yml": _on_branch(_install_step(publish, pin), branch),
         REQUIREMENTS: _requirements_file(pin),
         ".github/CODEOWNERS": _codeowners(admins, reviewers),
         ".github/pull_request_template.md": (shipped / "pull_request_template.md").read_text(),
@@ -272,23 +273,21 @@ def _symlink_on_the_way(root: Path, rel: str) -> str | None:
     return None
 
 
-def scaffold(
+def plan(
     directory: str | os.PathLike[str],
     admins: Sequence[str] = (),
     reviewers: Sequence[str] = (),
     *,
     requirement: str | None = None,
     distribution: metadata.Distribution | None = None,
-) -> list[str]:
-    """Write the registry skeleton into the repository at ``directory``; refuse if any file exists.
-
-    The workflows install ``requirement`` (checked by :func:`parse_requirement`) or, without one, the
-    running mlgate as :func:`pin_from_distribution` pins it from ``distribution`` (default: the installed one).
-    """
+    metrics: Mapping[str, Mapping[str, Any]] | None = None,
+    branch: str = "main",
+) -> dict[str, str]:
+    """The files :func:`scaffold` would write into ``directory`` (which need not exist yet), after every check
+    that can refuse: the admins and reviewers, the pin, the metric bounds, symlinks, files already there."""
     root = Path(directory)
-    if not root.is_dir():
+    if root.exists() and not root.is_dir():
         raise UsageError(f"{directory} is not a folder")
-    GitRepo(root)  # must be a git repository
     admins = tuple(admins) or (PLACEHOLDER_ADMIN,)
     reviewers = tuple(reviewers) or admins
     from mlgate.infra.schemas import errors
@@ -307,7 +306,7 @@ def scaffold(
     if problems:
         raise UsageError(f"--admin/--reviewer: {problems[0].instance!r} is not a user login or an @org/team")
     pin = parse_requirement(requirement) if requirement is not None else pin_from_distribution(distribution)
-    files = planned_files(admins, reviewers, pin)
+    files = planned_files(admins, reviewers, pin, metrics=metrics, branch=branch)
     linked = sorted({link for p in files if (link := _symlink_on_the_way(root, p))})
     if linked:
         raise UsageError(
@@ -319,9 +318,46 @@ def scaffold(
         raise UsageError(
             f"refusing to overwrite: {', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; nothing was written"
         )
+    return files
+
+
+def write_files(directory: str | os.PathLike[str], files: Mapping[str, str]) -> list[str]:
+    """Write the planned ``files`` under ``directory``, each atomically; their paths, in order."""
     written = []
     for rel, text in files.items():
-        target = root / rel
-        write_atomic(target, text, durable=False)
+        write_atomic(Path(directory) / rel, text, durable=False)
         written.append(rel)
     return written
+
+
+def scaffold(
+    directory: str | os.PathLike[str],
+    admins: Sequence[str] = (),
+    reviewers: Sequence[str] = (),
+    *,
+    requirement: str | None = None,
+    distribution: metadata.Distribution | None = None,
+    metrics: Mapping[str, Mapping[str, Any]] | None = None,
+    branch: str = "main",
+) -> list[str]:
+    """Write the registry skeleton into the git repository at ``directory``; refuse if any file exists.
+
+    The workflows install ``requirement`` (checked by :func:`parse_requirement`) or, without one, the
+    running mlgate as :func:`pin_from_distribution` pins it from ``distribution`` (default: the installed one).
+    ``metrics`` bound the champion gate (:func:`mlgate.change.starter.parse_metrics`); publish.yml runs on
+    pushes to ``branch``. :func:`mlgate.change.bootstrap.init_registry` does the rest of ``mlgate init``
+    (``git init``, the registry's branch, the first commit).
+    """
+    if not Path(directory).is_dir():
+        raise UsageError(f"{directory} is not a folder")
+    GitRepo(directory)  # must be a git repository
+    files = plan(
+        directory,
+        admins,
+        reviewers,
+        requirement=requirement,
+        distribution=distribution,
+        metrics=metrics,
+        branch=branch,
+    )
+    return write_files(directory, files)

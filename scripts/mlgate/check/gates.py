@@ -84,6 +84,10 @@ MG502 = define(
 #: evidence files (model cards, audits) are read whole; past this they fail their gate instead
 MAX_EVIDENCE_BYTES = 4 * 1024 * 1024
 
+#: the check that stands for a gate with no metric bound (details ``{"configured": false}``)
+METRICS_GATE = "metrics"
+NO_METRIC_GATES = "no metric gates configured"
+
 _DEPRECATED_RULE = MG405  # the gate's deprecated check; the alias file's MG205 reports the same problem
 
 
@@ -303,7 +307,9 @@ class Judge:
 
     def _metrics(self, model: str, to_v: int, from_v: int | None, gate: Gate) -> list[Check]:
         if not gate.metrics:
-            return []
+            # said out loud: a gate judged on approvals alone should not look like one that checked metrics
+            reason = f"{NO_METRIC_GATES}: this gate bounds no metric of eval.yaml (add metrics: to it in the policy)"
+            return [Check(METRICS_GATE, PASS, reason, MG402, {"configured": False})]
         cand = self.load(self.head, layout.eval_path(model, to_v), "EvalResult")
         holder = self.load(self.base, layout.eval_path(model, from_v), "EvalResult") if from_v is not None else None
         checks = []

@@ -15,7 +15,6 @@ import click
 
 from mlgate import __version__
 from mlgate.cli.helptext import Group
-from mlgate.core.signoff import is_login
 from mlgate.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, MlgateError
 from mlgate.render.report import terminal_safe
 
@@ -29,6 +28,7 @@ FORMATS = ("text", "markdown", "json")
 class Context:
     def __init__(self, repo: str) -> None:
         self.repo = repo
+        self.forges: dict[tuple[str, str | None, str | None], Any] = {}
 
 
 def _out(text: str) -> None:
@@ -87,33 +87,39 @@ def _forge_options(default: str | None) -> Callable[[FC], FC]:
 
 
 def _open_forge(obj: Context, kind: str | None, github_url: str | None, github_repo: str | None) -> Any:
+    """The forge a command was pointed at, opened once per command (the acting user may have asked it first)."""
     if kind is None:
         return None
-    from mlgate.forge import open_forge
+    key = (kind, github_url, github_repo)
+    if key not in obj.forges:
+        from mlgate.forge import open_forge
 
-    return open_forge(kind, obj.repo, github_url=github_url, github_repo=github_repo)
+        obj.forges[key] = open_forge(kind, obj.repo, github_url=github_url, github_repo=github_repo)
+    return obj.forges[key]
+
+
+def _command_forge(obj: Context) -> Any:
+    """The forge the running command opens pull requests on (its --forge options), or None (--no-pr, none)."""
+    ctx = click.get_current_context(silent=True)
+    params = ctx.params if ctx is not None else {}
+    if not params.get("open_pr", True):
+        return None
+    return _open_forge(obj, params.get("forge_kind"), params.get("github_url"), params.get("github_repo"))
 
 
 def _whoami(obj: Context, login: str | None) -> str:
-    """The acting user: --as, else $MLGATE_USER, else git's user.name as a login."""
-    import os
-    import re
+    """The acting user: --as, $MLGATE_USER, git config mlgate.user, or the forge's account (never user.name)."""
+    from mlgate.change.identity import acting_login
 
-    from mlgate.errors import UsageError
-
-    login = login or os.environ.get("MLGATE_USER")
-    if not login:
-        from mlgate.infra.git import GitRepo
-
-        name = GitRepo(obj.repo).user_name() or ""
-        login = re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")
-    if not is_login(login or ""):
-        raise UsageError(f"cannot tell who you are ({login!r} is not a login): pass --as LOGIN or set MLGATE_USER")
-    return login
+    return acting_login(obj.repo, login, forge=lambda: _command_forge(obj))
 
 
 _as_option = click.option(
-    "--as", "login", metavar="LOGIN", help="Act as this user (default: $MLGATE_USER, else git's user.name)."
+    "--as",
+    "login",
+    metavar="LOGIN",
+    help="Act as this forge login (default: $MLGATE_USER, else git config mlgate.user, else the github "
+    "forge's token user; never git's user.name).",
 )
 
 

@@ -13,12 +13,21 @@ import click
 from mlgate.cli.app import Context, _as_option, _echo, _forge_options, _open_forge, _out, _whoami, cli
 from mlgate.errors import EXIT_OK, UsageError
 
+
+def _default_base(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    if value is not None:
+        return value
+    from mlgate.infra.defaults import default_branch
+
+    return default_branch(ctx.obj.repo if isinstance(ctx.obj, Context) else ".")
+
+
 _base_option = click.option(
     "--base",
-    default="main",
-    show_default=True,
     metavar="BRANCH",
-    help="The registry's target branch, which the pull request merges into.",
+    callback=_default_base,
+    help="The registry's target branch, which the pull request merges into. Default: the repository's default "
+    "branch (git config mlgate.base, which init records, else origin/HEAD, else main).",
 )
 _pr_option = click.option(
     "--pr/--no-pr", "open_pr", default=True, show_default=True, help="Open a pull request, or only create the branch."
@@ -532,7 +541,21 @@ def merge(obj: Context, pr: str, login: str | None) -> int:
     "reviewers",
     multiple=True,
     metavar="LOGIN|@ORG/TEAM",
-    help="Who signs off promotions to champion. Repeatable. Default: the admins.",
+    help="Who signs off promotions to champion (and rollbacks of it). Repeatable. Default: the admins.",
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME:BOUND=N[,...]",
+    help="A metric bound of the champion gate: min= (higher is better), max= (lower is better), "
+    "no_regression= (how far below the current champion it may be). Repeatable. "
+    "Default: none, with a commented example in the policy.",
+)
+@click.option(
+    "--git-init",
+    is_flag=True,
+    help="Run `git init` when DIRECTORY is not a git repository (asked on a terminal; required in scripts).",
 )
 @click.option(
     "--mlgate-requirement",
@@ -543,8 +566,22 @@ def merge(obj: Context, pr: str, login: str | None) -> int:
     "(or an https:// archive URL with --hash). Default: the running mlgate, pinned the way it was "
     "installed (a git commit, or an archive with its recorded sha256); init refuses when it cannot.",
 )
-def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...], requirement: str | None) -> int:
-    """Set up mlgate in an existing repository: registry/, policy, workflows, CODEOWNERS, PR template.
+def init(
+    directory: str,
+    admins: tuple[str, ...],
+    reviewers: tuple[str, ...],
+    metrics: tuple[str, ...],
+    git_init: bool,
+    requirement: str | None,
+) -> int:
+    """Set up mlgate in a repository: registry/, policy, workflows, CODEOWNERS, PR template.
+
+    In a folder that is not a git repository, init runs `git init` (on git's
+    init.defaultBranch, else main) when you pass --git-init or say yes on a
+    terminal. The registry's branch is the repository's default (origin/HEAD,
+    else the current branch, recorded as git config mlgate.base): pull requests
+    of register and promote merge into it. In a repository with no commit yet,
+    the set-up is the first commit; otherwise init leaves the files to commit.
 
     The workflows install the mlgate pinned in .github/mlgate-requirements.txt:
     the running one, pinned by the git commit or the archive hash it was
@@ -556,17 +593,31 @@ def init(directory: str, admins: tuple[str, ...], reviewers: tuple[str, ...], re
     \b
     Examples:
       pip install 'mlgate @ git+https://github.com/acme/mlgate@<full commit>'
-      mlgate init --admin @acme/ml-platform --reviewer @acme/ml-leads
-      mlgate init --admin alice --mlgate-requirement \\
+      mlgate init --admin @acme/ml-platform --reviewer @acme/ml-leads \\
+        --metric auc:min=0.8,no_regression=0.01 --metric latency_p99_ms:max=50
+      mlgate init new-registry --git-init --admin alice --mlgate-requirement \\
         'mlgate @ git+https://github.com/acme/mlgate@3f2a9c1d0e4b5a69788796a5b4c3d2e1f0a9b8c7'
     """
-    from mlgate.change.scaffold import scaffold
+    from mlgate.change.bootstrap import init_registry, is_repository
+    from mlgate.change.starter import parse_metrics
 
-    written = scaffold(directory, admins=admins, reviewers=reviewers, requirement=requirement)
-    for path in written:
-        _echo(f"created {path}")
-    click.echo(
-        "next: commit these files, then follow the README's 'Setting up GitHub' section and run "
-        "`mlgate doctor --forge github`"
+    bounds = parse_metrics(metrics)
+    if not git_init and not is_repository(directory) and sys.stdin.isatty():
+        git_init = click.confirm(f"{directory} is not a git repository. Run `git init` there?", default=True)
+    done = init_registry(
+        directory, admins, reviewers, git_init=git_init, requirement=requirement, metrics=bounds or None
     )
+    if done.created_repository:
+        _echo(f"initialised an empty git repository in {done.root} (branch {done.branch})")
+    for path in done.written:
+        _echo(f"created {path}")
+    if done.recorded_base:
+        _echo(f"registry branch: {done.branch} (git config mlgate.base; --base defaults to it)")
+    if not bounds:
+        _echo("note: the champion gate bounds no metric yet: edit registry/policy.yaml, or init with --metric")
+    if done.commit:
+        _echo(f"committed the set-up as {done.commit[:12]} on {done.branch}")
+    else:
+        _echo(f"next: {done.next_step()}")
+    click.echo("then: follow the README's 'Setting up GitHub' section and run `mlgate doctor --forge github`")
     return EXIT_OK

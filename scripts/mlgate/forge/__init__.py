@@ -22,6 +22,8 @@ from mlgate.errors import UsageError
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 FORGES = ("local", "github")
+#: what ``pip install 'mlgate[github]'`` adds: the github forge's imports
+GITHUB_EXTRA_MODULES = ("github", "requests", "urllib3")
 
 
 class Forge(Protocol):
@@ -53,6 +55,22 @@ class Forge(Protocol):
 
     def pull_requests_for_commit(self, sha: str) -> list[int]:
         """Numbers of the pull requests that were merged as commit ``sha`` (merge, squash or last rebased commit)."""
+
+
+class HasAccount(Protocol):
+    """A forge whose credentials belong to an account it can name (the github forge: the token's user)."""
+
+    def account(self) -> tuple[str, bool]:
+        """The login the forge's credentials act as, and whether it is a bot (an app's installation token)."""
+
+
+def forge_account(forge: object) -> tuple[str, bool] | None:
+    """``forge.account()`` when the forge has an account of its own (github), else None (local: no account)."""
+    account = getattr(forge, "account", None)
+    if not callable(account):
+        return None
+    login, bot = account()
+    return str(login), bool(bot)
 
 
 class ForgeReviews:
@@ -158,7 +176,15 @@ def open_forge(
 
         return LocalForge(repo_path)
     if kind == "github":
-        from mlgate.forge.github import ACTIONS_BOT, GitHubForge
+        try:
+            from mlgate.forge.github import ACTIONS_BOT, GitHubForge
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] not in GITHUB_EXTRA_MODULES:
+                raise
+            raise UsageError(
+                f"the github forge needs PyGithub, which is not installed (no module {e.name!r}): "
+                "pip install 'mlgate[github]'"
+            ) from None
 
         token = token or os.environ.get("GITHUB_TOKEN")
         github_repo = github_repo or os.environ.get("GITHUB_REPOSITORY")

@@ -555,6 +555,11 @@ class GitHubForge:
                     self._identity = (str(data["login"]), data.get("type") == "Bot")
         return self._identity
 
+    def account(self) -> tuple[str, bool]:
+        """Whose token this is (``GET /user``), and whether that is a bot: an installation token (GitHub Actions'
+        ``GITHUB_TOKEN``) may not ask, and acts as ``app_login``."""
+        return self._me()
+
     def _is_mine(self, comment: dict[str, Any]) -> bool:
         login, bot = self._me()
         user = comment.get("user")

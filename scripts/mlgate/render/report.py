@@ -108,13 +108,20 @@ def _paint(text: str, status: str, color: bool) -> str:
     return f"\x1b[{_COLORS.get(status, '0')}m{text}\x1b[0m" if color else text
 
 
+def _unconfigured(check: Any) -> bool:
+    """The check that stands for a gate with no metric bound ("no metric gates configured"): shown as none, not
+    as a pass, so that nobody reads it as metrics checked (JSON keeps ``pass`` with ``configured: false``)."""
+    return check.details.get("configured") is False
+
+
 def gate_text(change: Any, color: bool = False) -> str:
     """One alias change and its gate table, for terminals."""
     policy = f"  [policy: {_t(change.policy_key)}]" if change.policy_key else ""
     lines = [f"{_t(change.title())}{policy}  {_paint(change.status.upper(), change.status, color)}"]
     width = max((len(_t(c.gate)) for c in change.checks), default=0)
     for c in change.checks:
-        lines.append(f"  {_paint(f'{c.status:<8}', c.status, color)} {_t(c.gate):<{width}}  {_t(c.reason)}")
+        status = "none" if _unconfigured(c) else c.status
+        lines.append(f"  {_paint(f'{status:<8}', c.status, color)} {_t(c.gate):<{width}}  {_t(c.reason)}")
     return "\n".join(lines) + "\n"
 
 
@@ -168,7 +175,8 @@ def gate_markdown(change: Any) -> str:
         "|---|---|---|",
     ]
     for c in change.checks:
-        lines.append(f"| {_md_cell(c.gate)} | {_ICONS[c.status]} | {_md_cell(c.reason)} |")
+        icon = ":warning: none" if _unconfigured(c) else _ICONS[c.status]
+        lines.append(f"| {_md_cell(c.gate)} | {icon} | {_md_cell(c.reason)} |")
     return "\n".join(lines) + "\n"
 
 
