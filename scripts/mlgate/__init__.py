@@ -29,6 +29,10 @@ _EXPORTS = {
     "parse_uri": "registry.snapshot",
     "validate": "check.run",
     "validate_repo": "check.run",
+    "register": "api",
+    "promote": "api",
+    "PullRequestInfo": "api",
+    "GateFailed": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
