@@ -74,7 +74,13 @@ def parse_metrics(specs: Sequence[str]) -> dict[str, dict[str, Any]]:
 def policy_text(
     admins: Sequence[str], reviewers: Sequence[str], metrics: Mapping[str, Mapping[str, Any]] | None = None
 ) -> str:
-    """registry/policy.yaml for a new registry."""
+    """registry/policy.yaml for a new registry.
+
+    The champion needs two approvals from the reviewers, or as many as there can be: a list of one person
+    (no team) asks for that person's approval, never for a second one nobody can give.
+    """
+    people = {r for r in reviewers if not r.startswith("@")}
+    needed = 2 if not reviewers or len(people) != len(set(reviewers)) or len(people) >= 2 else 1
     data = {
         "apiVersion": "mlgate/v1",
         "kind": "Policy",
@@ -85,7 +91,7 @@ def policy_text(
                 "evidence": ["eval", "card"],
                 "metrics": {k: dict(v) for k, v in (metrics or {}).items()},
                 "card_sections": list(CARD_SECTIONS),
-                "approvals": {"min": 2, "from": list(reviewers), "exclude_author": True},
+                "approvals": {"min": needed, "from": list(reviewers), "exclude_author": True},
                 # a return to a previous champion: lighter, but still one of the champion's own reviewers
                 "rollback": {"approvals": {"min": 1, "from": list(reviewers), "exclude_author": True}},
             },
