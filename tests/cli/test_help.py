@@ -100,3 +100,20 @@ def test_split_examples_loses_no_line(lines: list[str]) -> None:
     for line in inspect.cleandoc(doc).split("\n"):
         if line.strip() and line.strip() not in ("\b", "\\b", "Example:", "Examples:"):
             assert line.strip() in kept, (line, text, examples)
+
+
+def test_shell_completion_as_the_readme_sets_it_up() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mlgate = str(Path(sys.executable).parent / "mlgate")  # the console script beside this python
+    for shell in ("bash", "zsh", "fish"):
+        ran = subprocess.run(
+            [mlgate], env={**os.environ, "_MLGATE_COMPLETE": f"{shell}_source"}, capture_output=True, text=True
+        )
+        assert ran.returncode == 0 and "mlgate" in ran.stdout, (shell, ran.stderr)
+    words = {"COMP_WORDS": "mlgate pr cl", "COMP_CWORD": "2", "_MLGATE_COMPLETE": "bash_complete"}
+    ran = subprocess.run([mlgate], env={**os.environ, **words}, capture_output=True, text=True)
+    assert ran.stdout.split() == ["plain,close"]
