@@ -261,3 +261,11 @@ def test_the_command_line_starts_without_the_validators_dependencies() -> None:
     code = f"import sys, mlgate.cli, mlgate.check.rules; print([m for m in {heavy!r} if m in sys.modules])"
     probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "'jsonschema'" in probe.stdout and "'mlgate.check.rules'" in probe.stdout
+
+
+def test_validate_ignores_mlgate_forge_local_without_a_pull_request(repo, run_cli, monkeypatch) -> None:
+    """$MLGATE_FORGE=local is how a user sets the write commands' forge; a plain validate still checks the tree."""
+    monkeypatch.setenv("MLGATE_FORGE", "local")
+    assert run_cli("-C", repo.root, "validate")[0] == 0
+    code, _, err = run_cli("-C", repo.root, "validate", "--forge", "local")
+    assert code == 2 and "--forge local needs --pr N" in err

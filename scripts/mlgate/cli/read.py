@@ -71,6 +71,9 @@ def validate(
     from mlgate.errors import UsageError
     from mlgate.render.report import report_dict, report_markdown, report_markdown_short, report_text, to_json
 
+    source = click.get_current_context().get_parameter_source("forge_kind")
+    if forge_kind == "local" and pr is None and source is not click.core.ParameterSource.COMMANDLINE:
+        forge_kind = None  # $MLGATE_FORGE=local, set for the write commands: this check reads no pull request
     forge = _open_forge(obj, forge_kind, github_url, github_repo)
     reviews = None
     number = None
