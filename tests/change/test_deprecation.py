@@ -42,9 +42,11 @@ def test_deprecating_a_served_version_is_refused(repo, forge) -> None:
 def test_deprecate_errors(repo, forge) -> None:
     with pytest.raises(UsageError, match="churn-predictor v1 is already deprecated on main: Trained on data"):
         deprecate(repo.root, "churn-predictor", 1, reason="again", author="alice", forge=forge)
-    with pytest.raises(NotFoundError, match="model 'fraud-detector' has no version 7; versions: 1, 2, 3"):
+    with pytest.raises(
+        NotFoundError, match=r"no version 7 of model 'fraud-detector' in main \(\w+\) \(versions: 1, 2, 3\)"
+    ):
         deprecate(repo.root, "fraud-detector", 7, reason="x", author="alice", forge=forge)
-    with pytest.raises(NotFoundError, match="no model 'fraud-detectr'"):
+    with pytest.raises(NotFoundError, match="no model 'fraud-detectr' in main .*did you mean 'fraud-detector'"):
         deprecate(repo.root, "fraud-detectr", 1, reason="x", author="alice", forge=forge)
     with pytest.raises(UsageError, match="say why"):
         deprecate(repo.root, "fraud-detector", 1, reason="  ", author="alice", forge=forge)

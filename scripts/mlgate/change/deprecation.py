@@ -21,17 +21,19 @@ from mlgate.change.propose import (
     _require_valid,
 )
 from mlgate.core import layout
+from mlgate.core.uris import Target
 from mlgate.errors import NotFoundError, UsageError
 from mlgate.forge import Forge
 from mlgate.infra.git import GitTree
 from mlgate.infra.yamlio import dump, load
 from mlgate.registry import readers
+from mlgate.registry.names import lookup
 from mlgate.registry.snapshot import Registry
 
 
 def _model_doc(tree: GitTree, model: str, version: int) -> dict[str, Any]:
     """model.yaml of ``model`` on the base, after checking that ``version`` exists there."""
-    Registry(tree).version(model, version)  # NotFoundError naming the models or versions there are
+    lookup(Registry(tree), Target(model, version=version))  # UnknownModel/UnknownVersion, with a did-you-mean
     path = layout.model_path(model)
     data = load(tree.read(path), path).data
     if not isinstance(data, dict):

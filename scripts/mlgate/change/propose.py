@@ -127,7 +127,9 @@ def _open_base(repo_path: str | os.PathLike[str], base: str, author: str) -> tup
         raise UsageError(f"{author!r} is not a login: the requester of a change is a forge user name")
     git = GitRepo(repo_path)
     base_sha = _base_sha(git, base)
-    return git, base_sha, GitTree(git, base_sha)
+    tree = GitTree(git, base_sha)
+    tree.label = f"{base} ({base_sha[:12]})"  # messages name the branch, at the very commit judged
+    return git, base_sha, tree
 
 
 def _email(login: str) -> str:

@@ -209,15 +209,15 @@ def pr_open(obj: Context, branch: str, title: str | None, base: str, login: str 
 
 
 @cli.command()
-@click.argument("model")
-@click.argument("version", type=click.IntRange(min=1))
+@click.argument("model", metavar="MODEL/VERSION")
+@click.argument("version", required=False, metavar="[VERSION]")
 @click.option("--reason", required=True, metavar="TEXT", help="Why the version must no longer be served.")
 @_proposal_options
 @click.pass_obj
 def deprecate(
     obj: Context,
     model: str,
-    version: int,
+    version: str | None,
     reason: str,
     base: str,
     open_pr: bool,
@@ -234,15 +234,18 @@ def deprecate(
 
     \b
     Example:
-      mlgate deprecate fraud-detector 1 --reason "trained on leaked labels"
+      mlgate deprecate fraud-detector/1 --reason "trained on leaked labels"   # or: fraud-detector 1
     """
     from mlgate.change.deprecation import deprecate as do_deprecate
     from mlgate.cli.app import _open_forge
+    from mlgate.core.uris import parse_target
 
+    target = parse_target(model, want=("version",), then=version)
+    assert target.version is not None  # want=("version",)
     proposal = do_deprecate(
         obj.repo,
-        model,
-        version,
+        target.model,
+        target.version,
         reason=reason,
         author=_whoami(obj, login),
         base=base,
@@ -254,14 +257,14 @@ def deprecate(
 
 
 @cli.command()
-@click.argument("model")
-@click.argument("version", type=click.IntRange(min=1))
+@click.argument("model", metavar="MODEL/VERSION")
+@click.argument("version", required=False, metavar="[VERSION]")
 @_proposal_options
 @click.pass_obj
 def undeprecate(
     obj: Context,
     model: str,
-    version: int,
+    version: str | None,
     base: str,
     open_pr: bool,
     forge_kind: str,
@@ -274,15 +277,18 @@ def undeprecate(
 
     \b
     Example:
-      mlgate undeprecate churn-predictor 1
+      mlgate undeprecate churn-predictor/1
     """
     from mlgate.change.deprecation import undeprecate as do_undeprecate
     from mlgate.cli.app import _open_forge
+    from mlgate.core.uris import parse_target
 
+    target = parse_target(model, want=("version",), then=version)
+    assert target.version is not None  # want=("version",)
     proposal = do_undeprecate(
         obj.repo,
-        model,
-        version,
+        target.model,
+        target.version,
         author=_whoami(obj, login),
         base=base,
         forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
