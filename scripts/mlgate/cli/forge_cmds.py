@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from mlgate.cli.app import Context, _as_option, _echo, _out, _whoami, cli
+from mlgate.cli.app import Context, _as_option, _command_forge, _echo, _out, _whoami, cli
 from mlgate.cli.pr import _base_option, _json_option, _local_forge, _proposal_options, _show
 from mlgate.errors import EXIT_OK
 
@@ -237,7 +237,6 @@ def deprecate(
       mlgate deprecate fraud-detector/1 --reason "trained on leaked labels"   # or: fraud-detector 1
     """
     from mlgate.change.deprecation import deprecate as do_deprecate
-    from mlgate.cli.app import _open_forge
     from mlgate.core.uris import parse_target
 
     target = parse_target(model, want=("version",), then=version)
@@ -249,7 +248,7 @@ def deprecate(
         reason=reason,
         author=_whoami(obj, login),
         base=base,
-        forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+        forge=_command_forge(obj),  # its --forge options; None with --no-pr
         open_pr=open_pr,
     )
     _show(proposal, as_json)
@@ -280,7 +279,6 @@ def undeprecate(
       mlgate undeprecate churn-predictor/1
     """
     from mlgate.change.deprecation import undeprecate as do_undeprecate
-    from mlgate.cli.app import _open_forge
     from mlgate.core.uris import parse_target
 
     target = parse_target(model, want=("version",), then=version)
@@ -291,7 +289,7 @@ def undeprecate(
         target.version,
         author=_whoami(obj, login),
         base=base,
-        forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+        forge=_command_forge(obj),  # its --forge options; None with --no-pr
         open_pr=open_pr,
     )
     _show(proposal, as_json)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from mlgate.cli.app import Context, _as_option, _echo, _forge_options, _open_forge, _out, _whoami, cli
+from mlgate.cli.app import Context, _as_option, _command_forge, _echo, _forge_options, _out, _whoami, cli
 from mlgate.errors import EXIT_OK, UsageError
 
 
@@ -328,7 +328,7 @@ def register(
             model_description=model_description,
             owners=owners,
             base=base,
-            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+            forge=_command_forge(obj),  # its --forge options; None with --no-pr
             open_pr=open_pr,
         )
     finally:
@@ -401,7 +401,7 @@ def promote(
             author=_whoami(obj, login),
             note=note,
             base=base,
-            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+            forge=_command_forge(obj),  # its --forge options; None with --no-pr
             open_pr=open_pr,
             force=force,
         ),
@@ -463,7 +463,7 @@ def rollback(
             author=_whoami(obj, login),
             to=to,
             base=base,
-            forge=_open_forge(obj, forge_kind, github_url, github_repo) if open_pr else None,
+            forge=_command_forge(obj),  # its --forge options; None with --no-pr
             open_pr=open_pr,
             force=force,
         ),
