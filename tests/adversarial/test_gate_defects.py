@@ -380,6 +380,8 @@ def test_the_library_refuses_a_requester_or_reviewer_that_is_not_a_login(lab) ->
         ["promote", "Fraud-Detector", "3", "--alias", "champion"],
         ["rollback", "fraud-detector", "--alias", "Champion"],
         ["rollback", "fraud-detector", "--alias", "champion\n"],
+        ["promote", "fraud-detector", "3", "--alias", "latest"],
+        ["promote", "fraud-detector", "3", "--alias", "v3"],
         ["resolve", "models:/fraud-detector@cham pion"],
     ],
 )
