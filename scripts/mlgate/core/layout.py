@@ -136,14 +136,23 @@ def eval_path(model: str, version: int) -> str:
     return f"{version_dir(model, version)}/eval.yaml"
 
 
+#: the folder of a model's online evidence: ``online/<alias>/<candidate>.yaml`` (mutable, outside the versions)
+ONLINE = "online"
+
+
+def online_path(model: str, alias: str, candidate: int) -> str:
+    """Where the live evidence of rolling ``candidate`` out to ``alias`` lives (an OnlineEvaluation)."""
+    return f"{MODELS}/{model}/{ONLINE}/{alias}/{candidate}.yaml"
+
+
 def card_path(model: str, version: int) -> str:
     return f"{version_dir(model, version)}/card.md"
 
 
 #: what a path under registry/ is
-Role = Literal["policy", "model", "alias", "version", "eval", "evidence", "doc", "ignored"]
+Role = Literal["policy", "model", "alias", "version", "eval", "evidence", "online", "doc", "ignored"]
 #: the manifest kinds, one per file name
-ManifestKind = Literal["Policy", "Model", "ModelVersion", "EvalResult", "Alias"]
+ManifestKind = Literal["Policy", "Model", "ModelVersion", "EvalResult", "Alias", "OnlineEvaluation"]
 
 
 @dataclass(frozen=True)
@@ -207,6 +216,14 @@ def classify(path: str) -> Place:
         if reserved:
             raise LayoutError(f"{stem!r} may not name an alias: {reserved}")
         return Place("alias", "Alias", model, alias=stem)
+    if tail[0] == ONLINE and len(tail) == 3:
+        _check_name(tail[1], "alias")
+        stem, dot, ext = tail[2].rpartition(".")
+        if not dot or ext != "yaml" or not VERSION_RE.match(stem):
+            raise LayoutError(
+                f"{tail[2]!r} is not an online evaluation file: expected online/<alias>/<candidate version>.yaml"
+            )
+        return Place("online", "OnlineEvaluation", model, alias=tail[1], version=int(stem))
     if tail[0] == "versions" and len(tail) >= 3:
         if not VERSION_RE.match(tail[1]):
             raise LayoutError(
@@ -219,7 +236,10 @@ def classify(path: str) -> Place:
         if inner == ["eval.yaml"]:
             return Place("eval", "EvalResult", model, version=version)
         return Place("evidence", None, model, version=version)
-    raise LayoutError("unexpected file: a model folder holds model.yaml, aliases/<alias>.yaml and versions/<n>/...")
+    raise LayoutError(
+        "unexpected file: a model folder holds model.yaml, aliases/<alias>.yaml, versions/<n>/... and "
+        "online/<alias>/<candidate>.yaml"
+    )
 
 
 def safe_relative(path: str) -> str | None:

@@ -105,6 +105,39 @@ def alias_version_of(data: Mapping[str, Any], path: str) -> int:
     return version
 
 
+def alias_rollout_of(data: Mapping[str, Any], path: str) -> dict[str, Any] | None:
+    """The ``rollout:`` block of an alias manifest already loaded ({candidate, mode, percent[, started_at]}), or
+    None. Raises :class:`ManifestError` for a block that is not a well-formed rollout."""
+    block = data.get("rollout")
+    if block is None:
+        return None
+    percent = block.get("percent") if isinstance(block, dict) else None
+    if (
+        not isinstance(block, dict)
+        or version_number(block.get("candidate")) is None
+        or block.get("mode") not in ("canary", "shadow")
+        or not isinstance(percent, (int, float))
+        or isinstance(percent, bool)
+        or not 0 < percent <= 100
+        or not set(block) <= {"candidate", "mode", "percent", "started_at"}
+    ):
+        raise ManifestError(
+            "rollout must have a candidate version, a mode (canary or shadow) and a percent above 0 and at most 100",
+            path=path,
+            field="rollout",
+        )
+    return dict(block)
+
+
+def alias_state(raw: bytes, path: str) -> tuple[int, dict[str, Any] | None]:
+    """The version an alias file points at and its rollout block (None when no rollout is under way)."""
+    fast = _fast_alias_version(raw)  # mlgate's plain form has no rollout block (it has indented lines)
+    if fast is not None:
+        return fast, None
+    data = _document(raw, path, "Alias")
+    return alias_version_of(data, path), alias_rollout_of(data, path)
+
+
 def alias_version_or_none(raw: bytes | None, path: str) -> int | None:
     """:func:`alias_version`, with None for no file or an unreadable one (history's view)."""
     if raw is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from mlgate.core import layout
-from mlgate.core.model import FACTORIES, Alias, EvalResult, Model, ModelVersion
+from mlgate.core.model import FACTORIES, Alias, EvalResult, Model, ModelVersion, OnlineEvaluation
 from mlgate.core.uris import DEFAULT_STAGES, ModelRef, parse_uri, version_named  # noqa: F401 - re-exported
 from mlgate.errors import InputError, NotFoundError
 from mlgate.infra.git import DIR, FILE, SYMLINK, GitRepo, WorkTree, find_root
@@ -44,7 +44,7 @@ class Registry:
 
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
-        self._cache: dict[str, Model | ModelVersion | EvalResult | Alias] = {}
+        self._cache: dict[str, Model | ModelVersion | EvalResult | Alias | OnlineEvaluation] = {}
         self._stages: dict[str, str] | None = None
 
     @classmethod
@@ -62,7 +62,9 @@ class Registry:
     def _load(self, path: str, kind: Literal["EvalResult"]) -> EvalResult: ...
     @overload
     def _load(self, path: str, kind: Literal["Alias"]) -> Alias: ...
-    def _load(self, path: str, kind: str) -> Model | ModelVersion | EvalResult | Alias:
+    @overload
+    def _load(self, path: str, kind: Literal["OnlineEvaluation"]) -> OnlineEvaluation: ...
+    def _load(self, path: str, kind: str) -> Model | ModelVersion | EvalResult | Alias | OnlineEvaluation:
         if path not in self._cache:
             doc, findings = load_manifest(self.tree, path, kind)
             if doc is None:
@@ -120,6 +122,11 @@ class Registry:
         self.model(name)
         names = layout.alias_names(self.tree.listdir(f"{layout.model_dir(name)}/aliases") or {})
         return {a: self._load(layout.alias_path(name, a), "Alias") for a in names}
+
+    def online(self, name: str, alias: str, candidate: int) -> OnlineEvaluation | None:
+        """The live evidence of rolling ``candidate`` out to ``alias`` (online/<alias>/<candidate>.yaml), if any."""
+        path = layout.online_path(name, alias, candidate)
+        return self._load(path, "OnlineEvaluation") if self._is_file(path) else None
 
     def stages(self) -> dict[str, str]:
         """The aliases MLflow's stages stand for: policy.yaml's ``stages:``, else the default mapping."""
