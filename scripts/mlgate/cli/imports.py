@@ -112,3 +112,68 @@ def import_mlflow(
         open_pr=open_pr,
     )
     return _render(result, as_json)
+
+
+def _stage_pairs(values: tuple[str, ...]) -> dict[str, str]:
+    from mlgate.errors import UsageError
+
+    out: dict[str, str] = {}
+    for item in values:
+        stage, sep, alias = item.partition("=")
+        if not sep or not stage or not alias:
+            raise UsageError(f"--stage {item!r}: expected STAGE=ALIAS (prod=champion)")
+        out[stage] = alias
+    return out
+
+
+@import_group.command("gto")
+@click.argument("path", default=".", metavar="[PATH]")
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    metavar="STAGE=ALIAS",
+    help="The alias a GTO stage becomes (prod=champion). Repeatable. Default: the policy's stages: mapping "
+    "read without case (production, and prod, -> champion; staging -> challenger), else the stage's own name.",
+)
+@_store_option
+@_proposal_options
+@click.pass_obj
+def import_gto(
+    obj: Context,
+    path: str,
+    stages: tuple[str, ...],
+    store: str,
+    base: str,
+    open_pr: bool,
+    forge_kind: str,
+    github_url: str | None,
+    github_repo: str | None,
+    login: str | None,
+    as_json: bool,
+) -> int:
+    """Import a GTO repository (default: this one): its annotated tags NAME@vX.Y.Z (registrations) and
+    NAME#STAGE (stage assignments), with the artifact at each registration's commit (the path in its
+    artifacts.yaml) copied to --store.
+
+    GTO versions are numbered 1, 2, ... in semantic-version order (the GTO version is kept in the version's
+    tags, the mapping listed); deregistered versions are skipped; stages become aliases; the report shows
+    who assigned which stage, when.
+
+    \b
+    Example:
+      mlgate import gto . --store ./store --stage prod=champion   # no GTO tags here: nothing to import
+    """
+    from mlgate.interop.importers.gto import import_gto as run
+
+    result = run(
+        obj.repo,
+        path=path,
+        stages=_stage_pairs(stages),
+        store=store,
+        author=_whoami(obj, login),
+        base=base,
+        forge=_command_forge(obj),
+        open_pr=open_pr,
+    )
+    return _render(result, as_json)

@@ -23,12 +23,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from mlgate.change import batch
 from mlgate.change.propose import Proposal
 from mlgate.core import layout
 from mlgate.core.signoff import is_login, is_team
-from mlgate.errors import MlgateError, UsageError
+from mlgate.errors import MlgateError, PullRequestExists, UsageError
 from mlgate.forge import Forge
 from mlgate.infra import schemas
 from mlgate.infra.yamlio import dump, field_path, load
@@ -107,6 +108,17 @@ def map_name(raw: str) -> str | None:
 def detect_format(local: Path) -> str | None:
     """``mlflow`` for a folder holding an MLflow ``MLmodel`` file; None lets the store decide (tar, or the suffix)."""
     return "mlflow" if local.is_dir() and (local / "MLmodel").is_file() else None
+
+
+def safe_uri(uri: str) -> str:
+    """``uri`` without a password or token in its user part (what the report and the PR may show)."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def placeholder_sha256(what: str) -> str:
@@ -624,11 +636,11 @@ def run_import(
         raise UsageError("an import copies artifacts: pass --store URI (a folder or an fsspec URL)")
     start = batch.open_base(repo_path, base, author)
     run = _Run(start, store, author, source)
-    run.notes.extend(notes)
     names: list[str] = []
     for m in models(start.tree):
         names.append(m.name)
         run.model(m)
+    run.notes[:0] = list(notes)  # the source's own notes first (read last: reading the models may add some)
     result = ImportResult(
         source,
         location,
@@ -642,18 +654,22 @@ def run_import(
     if not run.files:
         return result
     title = _title(source, result)
-    proposal = batch.propose(
-        start,
-        run.files,
-        branch=branch,
-        title=title,
-        body=render_body(result),
-        author=author,
-        forge=forge,
-        open_pr=open_pr,
-        labels=["import"],
-        kind="import",
-    )
+    try:
+        proposal = batch.propose(
+            start,
+            run.files,
+            branch=branch,
+            title=title,
+            body=render_body(result),
+            author=author,
+            forge=forge,
+            open_pr=open_pr,
+            labels=["import"],
+            kind="import",
+        )
+    except PullRequestExists as e:
+        # a re-run while the earlier run's pull request is still open with exactly this change: nothing to do
+        return replace(result, extra={**result.extra, "open_pull_request": e.number, "open_branch": e.head})
     return replace(result, proposal=proposal)
 
 

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from mlgate.core.times import format_time
 from mlgate.errors import InputError, UsageError
@@ -49,6 +49,7 @@ from mlgate.interop.importers.common import (
     placeholder_sha256,
     policy_stages,
     run_import,
+    safe_uri,
 )
 
 SOURCE = "mlflow"
@@ -65,17 +66,6 @@ def _mlflow() -> Any:
             "for a sqlite:// or database tracking URI)"
         ) from None
     return mlflow
-
-
-def safe_uri(uri: str) -> str:
-    """``uri`` without a password or token in its user part (what the report and the PR may show)."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def _check_database(uri: str, what: str) -> None:

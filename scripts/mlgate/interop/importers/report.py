@@ -38,7 +38,9 @@ def import_dict(result: ImportResult) -> dict[str, Any]:
         "aliases": [a.to_dict() for a in result.aliases],
         "deprecated": [{"model": m, "version": v, "reason": r} for m, v, r in result.deprecated],
         "notes": [n.to_dict() for n in result.notes],
-        **{k: v for k, v in result.extra.items()},
+        "version_mapping": result.extra.get("version_mapping"),
+        "stage_history": result.extra.get("stage_history"),
+        "open_pull_request": result.extra.get("open_pull_request"),
         "branch": p.branch if p else None,
         "commit": p.commit if p else None,
         "pull_request": None if p is None or p.pr is None else {"number": p.pr.number, "url": p.pr.url},
@@ -91,7 +93,13 @@ def import_text(result: ImportResult) -> str:
             [f"  {_where(n)}{n.detail}" for n in notes[:SHOWN]], len(notes), "  ... and {} more (--json lists all)"
         )
     p = result.proposal
-    if p is None:
+    pending = result.extra.get("open_pull_request")
+    if pending:
+        out.append(
+            f"pull request #{pending} (branch {result.extra.get('open_branch')}) already proposes exactly this import: "
+            "nothing to do until it is merged"
+        )
+    elif p is None:
         out.append("nothing new to import: no branch or pull request was created")
     else:
         out.append(
