@@ -34,6 +34,7 @@ from mlgate.forge import Forge
 from mlgate.infra import schemas
 from mlgate.infra.yamlio import dump, field_path, load
 from mlgate.registry import artifacts, readers
+from mlgate.render.report import terminal_safe
 
 # --- the registry's own rules, as the schemas state them ---------------------------------------------------
 
@@ -269,7 +270,7 @@ def fit_tags(
     out: dict[str, str] = {}
     # the importer's own ``imported.*`` tags first: they say where the version came from, and must fit
     for key, value in sorted(tags.items(), key=lambda kv: (not kv[0].startswith("imported."), kv[0])):
-        value = "" if value is None else str(value)
+        value = printable("" if value is None else str(value))
         if not _TAG_KEY.match(key):
             notes.append(
                 Note("lost", model, version, "tag", f"tag {key!r}: not a valid mlgate tag key (value {value!r})")
@@ -291,7 +292,7 @@ def fit_params(params: Mapping[str, str], model: str, version: int, notes: list[
         elif len(out) >= _PARAMS_MAX:
             notes.append(Note("lost", model, version, "param", f"param {key!r}: over mlgate's {_PARAMS_MAX} params"))
         else:
-            out[key] = str(value)
+            out[key] = printable(str(value))
     return out
 
 
@@ -311,10 +312,17 @@ def fit_metrics(metrics: Mapping[str, float], model: str, version: int, notes: l
     return out
 
 
+def printable(text: str) -> str:
+    """``text`` as a manifest may hold it: control characters (ESC, C1, bidi overrides; not tab or newline)
+    written out as visible ``\\xNN`` escapes, the way mlgate shows them on a terminal."""
+    return terminal_safe(text)
+
+
 def fit_text(text: str | None, limit: int = _TEXT_MAX) -> str | None:
-    """Free text as a manifest holds it: at most ``limit`` characters (the card keeps the whole text)."""
+    """Free text as a manifest holds it: printable, at most ``limit`` characters (the card keeps the whole text)."""
     if not text or not text.strip():
         return None
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 

@@ -82,12 +82,11 @@ def _check_database(uri: str, what: str) -> None:
 
 
 @contextlib.contextmanager
-def _no_retries() -> Iterator[None]:
-    """MLflow's HTTP client retries for minutes by default; the first call, which asks whether the server
-    answers at all, tries once with a short timeout (unless the user set these variables)."""
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+def _environment(**defaults: str) -> Iterator[None]:
+    """MLflow's settings ``defaults`` (environment variables) for the time of a call, unless the user set them."""
+    saved = {k: os.environ.get(k) for k in defaults}
+    for k, v in defaults.items():
+        os.environ.setdefault(k, v)
     try:
         yield
     finally:
@@ -133,7 +132,9 @@ class _Source:
         self.mlflow = mlflow
         try:
             self.client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=self.registry_uri)
-            with _no_retries():
+            # MLflow's HTTP client retries for minutes by default: whether the server answers at all is asked
+            # once, with a short timeout
+            with _environment(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="10"):
                 self.client.search_registered_models(max_results=1)
         except Exception as e:  # MLflow raises many types (MlflowException, requests', SQLAlchemy's...)
             raise InputError(
@@ -165,9 +166,10 @@ class _Source:
     def download(self, name: str, version: Any, folder: Path) -> Path:
         try:
             uri = self.client.get_model_version_download_uri(name, str(version))
-            local = self.mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=str(folder), tracking_uri=self.tracking_uri
-            )
+            with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):  # one bar per version is noise
+                local = self.mlflow.artifacts.download_artifacts(
+                    artifact_uri=uri, dst_path=str(folder), tracking_uri=self.tracking_uri
+                )
         except Exception as e:
             raise InputError(f"MLflow could not download it: {_first_line(e)}") from None
         return Path(local)
