@@ -157,8 +157,9 @@ _LABELS = {"mlflow": "MLflow", "gto": "GTO"}
 
 @dataclass(frozen=True)
 class VersionIn:
-    """One version as a source describes it; ``fetch(folder)`` puts its artifact in ``folder`` and returns the
-    file or folder to store (it may raise :class:`MlgateError` or ``OSError``: the version then fails)."""
+    """One version as a source describes it; ``fetch(folder)`` puts its artifact in ``folder`` (which it creates)
+    and returns the file or folder to store (it may raise :class:`MlgateError` or ``OSError``: the version then
+    fails)."""
 
     number: int
     created_at: str
@@ -362,6 +363,7 @@ class _Run:
         from mlgate.registry.snapshot import Registry
 
         self.registry = Registry(base.tree)
+        self.scratch = Path(tempfile.mkdtemp(prefix="mlgate-import-"))  # one artifact at a time; removed at the end
         self.existing_models = set(self.registry.model_names())
 
     def note(self, kind: str, model: str | None, version: int | None, what: str, detail: str) -> None:
@@ -389,7 +391,7 @@ class _Run:
         if not layout.VERSION_RE.match(str(v.number)):
             self.note("failed", m.name, None, "version", f"{where}: {v.number} is not a version number mlgate can hold")
             return False
-        folder = Path(tempfile.mkdtemp(prefix="mlgate-import-"))
+        folder = self.scratch / str(v.number)  # made by fetch when it writes: a version that fails first costs nothing
         try:
             try:
                 local = v.fetch(folder)
@@ -422,7 +424,8 @@ class _Run:
                 )
                 return False
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
         return self._write_version(m, v, stored)
 
     def _write_version(self, m: ModelIn, v: VersionIn, art: artifacts.ArtifactInfo) -> bool:
@@ -645,9 +648,12 @@ def run_import(
     start = batch.open_base(repo_path, base, author)
     run = _Run(start, store, author, source)
     names: list[str] = []
-    for m in models(start.tree):
-        names.append(m.name)
-        run.model(m)
+    try:
+        for m in models(start.tree):
+            names.append(m.name)
+            run.model(m)
+    finally:
+        shutil.rmtree(run.scratch, ignore_errors=True)
     run.notes[:0] = list(notes)  # the source's own notes first (read last: reading the models may add some)
     result = ImportResult(
         source,

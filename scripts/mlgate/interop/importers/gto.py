@@ -99,6 +99,11 @@ class Tag:
     by: str
     version: str | None = None
     stage: str | None = None
+    counter: int = 0  # GTO's #N: increases with every tag of the artifact (orders tags of the same second)
+
+    @property
+    def order(self) -> tuple[str, int, str]:
+        return (self.time, self.counter, self.name)
 
 
 def parse_tag(name: str) -> dict[str, str] | None:
@@ -117,6 +122,8 @@ def parse_tag(name: str) -> dict[str, str] | None:
     else:
         out["stage"] = m["stage"]
         out["action"] = "unassign" if m["cancel"] else "assign"
+    if m["counter"]:
+        out["counter"] = m["counter"]
     return out
 
 
@@ -182,9 +189,10 @@ def _read_tags(git: GitRepo, notes: list[Note]) -> Iterator[Tag]:
                 who,
                 parsed.get("version"),
                 parsed.get("stage"),
+                int(parsed.get("counter", "0")),
             )
         )
-    found.sort(key=lambda t: (t.time, t.name))
+    found.sort(key=lambda t: t.order)
     yield from found
 
 
@@ -218,7 +226,7 @@ class _Repo:
             named = config.get("index", config.get("INDEX"))
             if isinstance(named, str) and not layout.safe_relative(named):
                 self.index = named
-        self._indexes: dict[str, Any] = {}
+        self._indexes: dict[str, tuple[dict[Any, Any], dict[Any, Any]]] = {}
 
     def _yaml(self, commit: str, path: str) -> Any:
         got = self.git.objects.contents(f"{commit}:{path}")
@@ -229,13 +237,15 @@ class _Repo:
     def entry(self, commit: str, name: str) -> Mapping[str, Any] | None:
         """The artifact's entry in artifacts.yaml at ``commit`` (:class:`InputError` when it cannot be read)."""
         if commit not in self._indexes:
-            self._indexes[commit] = self._yaml(commit, self.index)
-        index = self._indexes[commit]
-        value = index.get(name) if isinstance(index, dict) else None
-        if value is None:  # GTO with DVC annotates artifacts in dvc.yaml's artifacts: section instead
-            dvc = self._yaml(commit, _DVC)
+            index = self._yaml(commit, self.index)
+            dvc = self._yaml(commit, _DVC)  # GTO with DVC annotates artifacts in dvc.yaml's artifacts: instead
             section = dvc.get("artifacts") if isinstance(dvc, dict) else None
-            value = section.get(name) if isinstance(section, dict) else None
+            self._indexes[commit] = (
+                index if isinstance(index, dict) else {},
+                section if isinstance(section, dict) else {},
+            )
+        index, section = self._indexes[commit]
+        value = index.get(name, section.get(name))
         return value if isinstance(value, dict) else None
 
     def origin(self) -> str | None:
@@ -342,7 +352,7 @@ def _holders(events: list[Tag], numbers: Mapping[str, int]) -> dict[str, tuple[s
     for (stage, version), t in latest.items():
         if t.action != "assign" or version not in numbers:
             continue
-        if stage not in out or (t.time, t.name) > (out[stage][1].time, out[stage][1].name):
+        if stage not in out or t.order > out[stage][1].order:
             out[stage] = (version, t)
     return out
 
@@ -455,7 +465,7 @@ def _model(
     for v in sorted(numbers, key=semver_key):
         mapping_rows.append({"model": name, "source_version": v, "version": numbers[v], "tag": active[v].name})
     by_commit: dict[str, str] = {}
-    for v, t in sorted(art.registered.items(), key=lambda kv: (kv[1].time, kv[1].name)):
+    for v, t in sorted(art.registered.items(), key=lambda kv: kv[1].order):
         by_commit[t.commit] = v  # the latest registration at a commit is the version there (GTO's find_version)
     stage_events = []
     for t in art.stage_events:
@@ -483,7 +493,7 @@ def _model(
                 )
             )
             continue
-        stage_events.append(Tag(t.name, t.artifact, t.action, t.commit, t.time, t.by, version, t.stage))
+        stage_events.append(Tag(t.name, t.artifact, t.action, t.commit, t.time, t.by, version, t.stage, t.counter))
     aliases = []
     for stage, (version, t) in sorted(_holders(stage_events, numbers).items()):
         if stage in aliases_of:
@@ -496,7 +506,7 @@ def _model(
     if art.deprecated is not None:
         t = art.deprecated
         deprecated = f"the GTO artifact was deprecated ({t.name} by {t.by}, {t.time})"
-    newest = max(active.values(), key=lambda t: (t.time, t.name)) if active else None
+    newest = max(active.values(), key=lambda t: t.order) if active else None
     head_entry = _safe_entry(src, "HEAD", art.name, notes, name)
     if head_entry is None and newest is not None:  # not annotated on HEAD: as at the newest registration
         head_entry = _safe_entry(src, newest.commit, art.name, notes, name)

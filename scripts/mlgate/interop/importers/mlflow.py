@@ -90,11 +90,11 @@ def _environment(**defaults: str) -> Iterator[None]:
     try:
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
+        for k, before in saved.items():
+            if before is None:
                 os.environ.pop(k, None)
             else:
-                os.environ[k] = v
+                os.environ[k] = before
 
 
 def _first_line(e: BaseException) -> str:
@@ -164,6 +164,7 @@ class _Source:
             return None
 
     def download(self, name: str, version: Any, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
         try:
             uri = self.client.get_model_version_download_uri(name, str(version))
             with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):  # one bar per version is noise
