@@ -32,7 +32,7 @@ def import_group() -> None:
     \b
     Examples:
       mlgate import mlflow --tracking-uri sqlite:///mlflow.db --store s3://acme-models
-      mlgate import gto ../model-repo --store ./store --stage prod=champion
+      mlgate import gto --store ./store --stage prod=champion   # GTO tags of this repository
     """
 
 
