@@ -49,6 +49,20 @@ def is_name(text: str) -> bool:
     return bool(NAME_RE.match(text))
 
 
+#: alias names MLflow reserves (any case): ``latest`` means a model's newest version, ``v<N>`` its version N
+RESERVED_ALIAS_RE = re.compile(r"(?i)(latest|v[0-9]+)\Z")
+
+
+def reserved_alias(text: str) -> str | None:
+    """Why ``text`` may not name an alias although it is a valid name (None when it may): MLflow reserves
+    ``latest`` and ``v<N>`` in ``models:/NAME@ALIAS`` URIs, so an alias of that name could never be reached."""
+    if not RESERVED_ALIAS_RE.match(text):
+        return None
+    if text.lower() == "latest":
+        return "'latest' is reserved: models:/NAME@latest means the newest version (as in MLflow)"
+    return f"{text!r} is reserved: MLflow reserves v<N> alias names for versions (write models:/NAME/{text[1:]})"
+
+
 def name_problem(text: str) -> str | None:
     """Why ``text`` is not a valid model or alias name, in words (None when it is one)."""
     if is_name(text):
@@ -189,6 +203,9 @@ def classify(path: str) -> Place:
         if not dot or ext != "yaml":
             raise LayoutError(f"{tail[1]!r} is not an alias file: expected aliases/<alias>.yaml")
         _check_name(stem, "alias")
+        reserved = reserved_alias(stem)
+        if reserved:
+            raise LayoutError(f"{stem!r} may not name an alias: {reserved}")
         return Place("alias", "Alias", model, alias=stem)
     if tail[0] == "versions" and len(tail) >= 3:
         if not VERSION_RE.match(tail[1]):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from mlgate.core.uris import DEFAULT_STAGES
+
 DEFAULT = "*"
 
 
@@ -75,6 +77,8 @@ class Policy:
     admins: tuple[str, ...]
     gates: Mapping[str, Gate]
     protect: tuple[str, ...] = ()  # more paths (files, or folders ending in '/') whose changes need the admins
+    #: the aliases MLflow's stages stand for (``stages:``; :data:`mlgate.core.uris.DEFAULT_STAGES` when absent)
+    stages: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STAGES))
 
     @classmethod
     def from_manifest(cls, data: Mapping[str, Any]) -> Policy:
@@ -82,6 +86,7 @@ class Policy:
             tuple(data["admins"]),
             {a: Gate.from_manifest(g) for a, g in data["aliases"].items()},
             tuple(data.get("protect", ())),
+            dict(data["stages"]) if "stages" in data else dict(DEFAULT_STAGES),
         )
 
     def protects(self, path: str) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from mlgate.core.layout import SHA256_RE, VERSION_RE
+from mlgate.core.layout import SHA256_RE, VERSION_RE, is_name, reserved_alias
 from mlgate.core.rules import Family, define
 from mlgate.errors import InputError, ManifestError  # noqa: F401 - ManifestError re-exported
 from mlgate.infra.yamlio import YamlError, load
@@ -134,6 +134,28 @@ def deprecations(raw: bytes | None, path: str) -> dict[int, str]:
     if raw is None:
         return {}
     return deprecations_of(_document(raw, path, "Model"))
+
+
+# --- policy ------------------------------------------------------------------------------------------
+
+
+def stages(raw: bytes | None, path: str) -> dict[str, str]:
+    """policy.yaml's ``stages:`` (the aliases MLflow's Production and Staging stand for), or the default
+    mapping when there is no policy or it names none. Raises :class:`ManifestError` for a malformed mapping."""
+    from mlgate.core.uris import DEFAULT_STAGES
+
+    if raw is None:
+        return dict(DEFAULT_STAGES)
+    data = _document(raw, path, "Policy")
+    if "stages" not in data:
+        return dict(DEFAULT_STAGES)
+    mapping = data["stages"]
+    if not isinstance(mapping, dict) or not all(
+        k in ("Production", "Staging") and isinstance(v, str) and is_name(v) and reserved_alias(v) is None
+        for k, v in mapping.items()
+    ):
+        raise ManifestError("stages must map Production and/or Staging to alias names", path=path, field="stages")
+    return dict(mapping)
 
 
 # --- versions ----------------------------------------------------------------------------------------
