@@ -204,3 +204,12 @@ def test_thousands_of_tags_give_a_bounded_report(tmp_path: Path, run_import: Cal
 def test_a_path_that_is_not_a_repository_is_exit_2(run_import: Callable[..., Ran], tmp_path: Path) -> None:
     code, out, err = run_import(tmp_path / "nowhere")
     assert code == 2 and out == "" and "cannot read the GTO repository" in err and len(err.splitlines()) == 1
+
+
+def test_stage_names_mlflow_reserves_are_not_aliases() -> None:
+    from mlgate.interop.importers.gto import stage_aliases
+
+    aliases, notes = stage_aliases({"latest", "Production", "qa"}, {"qa": "v2"}, {"Production": "champion"})
+    assert aliases == {"Production": "champion"}
+    assert sorted(n.kind for n in notes) == ["failed", "failed", "renamed"]
+    assert any("'latest' is reserved" in n.detail for n in notes) and any("'v2' is reserved" in n.detail for n in notes)

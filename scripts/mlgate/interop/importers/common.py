@@ -29,6 +29,7 @@ from mlgate.change import batch
 from mlgate.change.propose import Proposal
 from mlgate.core import layout
 from mlgate.core.signoff import is_login, is_team
+from mlgate.core.uris import DEFAULT_STAGES
 from mlgate.errors import MlgateError, PullRequestExists, UsageError
 from mlgate.forge import Forge
 from mlgate.infra import schemas
@@ -53,32 +54,14 @@ _GIT_SHA = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})\Z")
 PLACEHOLDER_GIT_SHA = "0" * 40
 PLACEHOLDER_URI = "unknown://not-recorded-in-the-source-registry"
 
-#: MLflow's stage -> alias mapping when the policy has no ``stages:`` (the mapping Databricks uses)
-DEFAULT_STAGES = {"Production": "champion", "Staging": "challenger"}
-_RESERVED_ALIAS = re.compile(r"^(latest|v[0-9]+)\Z", re.IGNORECASE)
-
-
-def reserved_alias(name: str) -> str | None:
-    """Why MLflow reserves ``name`` as an alias (``latest``, ``v<N>``), or None."""
-    # TODO(import): use mlgate.core.uris.reserved_alias once the lead's "MLflow URI semantics" change lands
-    if _RESERVED_ALIAS.match(name):
-        return f"MLflow reserves {name!r}: models:/NAME@{name} means a version, not an alias"
-    return None
-
 
 def policy_stages(tree: Any) -> dict[str, str]:
-    """The policy's ``stages:`` mapping (MLflow stage -> alias) on the base branch, else :data:`DEFAULT_STAGES`."""
-    # TODO(import): use mlgate.core.policy's Policy.stages once it lands
-    if tree.entry(layout.POLICY) is None:
-        return dict(DEFAULT_STAGES)
-    try:
-        data = load(tree.read(layout.POLICY), layout.POLICY).data
-    except MlgateError:
-        return dict(DEFAULT_STAGES)
-    stages = data.get("stages") if isinstance(data, dict) else None
-    if not isinstance(stages, dict):
-        return dict(DEFAULT_STAGES)
-    return {str(k): str(v) for k, v in stages.items() if isinstance(v, str)}
+    """The policy's ``stages:`` mapping (MLflow stage -> alias) on the base branch (the default when it has none,
+    or cannot be read: the import's own validation then says why)."""
+    from mlgate.check.run import load_policy
+
+    policy, _ = load_policy(tree)
+    return dict(policy.stages if policy is not None else DEFAULT_STAGES)
 
 
 def alias_problem(name: str) -> str | None:
@@ -86,7 +69,7 @@ def alias_problem(name: str) -> str | None:
     problem = layout.name_problem(name)
     if problem:
         return f"not an mlgate alias name ({problem})"
-    return reserved_alias(name)
+    return layout.reserved_alias(name)
 
 
 def map_name(raw: str) -> str | None:
