@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -307,3 +308,26 @@ def test_watch_reports_each_rollout_change_and_a_revert_as_its_inverse(rolling, 
         "move",
         None,
     )
+
+
+def test_the_readme_routing_example_runs(rolling, tmp_path: Path) -> None:
+    from tests import ROOT
+
+    repo, _ = rolling
+    code = re.search(r"<!-- routing-example -->\n```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    assert len(code.strip().splitlines()) <= 15
+    probe = "\nimport json; print(json.dumps([sorted(loaded), [predict(f'user-{i}', None) for i in range(2000)]]))\n"
+    env = {**os.environ, "MLGATE_CACHE": str(tmp_path / "cache")}
+    shadow = {"candidate": 2, "mode": "shadow", "percent": 50}
+    for rollout, loaded, candidates in ((_canary(5), [1, 3], range(70, 131)), (shadow, [1, 2], range(0, 1))):
+        repo.write(ALIAS_FILE, _alias(1, rollout))
+        repo.commit(f"{rollout['mode']} rollout")
+        write_index(build_index(repo.root, "main"), tmp_path / "registry-index.json")
+        proc = subprocess.run(
+            [sys.executable, "-c", code + probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        got_loaded, answers = json.loads(proc.stdout)
+        assert got_loaded == loaded  # both arms' artifacts fetched and verified at start-up
+        routed = sum(arm == "candidate" for _, arm in answers)
+        assert routed in candidates, routed  # about 5% of 2,000 users on the canary; nobody in shadow mode
