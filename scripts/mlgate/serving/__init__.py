@@ -10,6 +10,13 @@ imported only when an index is checked against trusted keys). The bytes a model 
 the ones the registry approved: :func:`fetch` refuses anything whose sha256 or size differs, reads no
 more than the recorded size plus one byte, and leaves nothing in the cache when it does.
 
+During a progressive rollout (an alias file's ``rollout:`` block) every replica splits traffic alike, with no
+coordination: a request key (a user id) hashes to the same arm everywhere and after every restart::
+
+    arms = serving.arms("models:/fraud-detector@champion", source)   # holder and candidate, resolved once
+    model = arms.route(user_id)            # the candidate for a canary's share of keys, else the holder
+    if arms.shadow and arms.mirror(user_id): ...   # shadow mode: also score with arms.shadow, never answer with it
+
 An index source is authenticated only when it is given the publisher's public keys::
 
     source = serving.open_source("registry-index.json", trusted_keys=["/etc/mlgate/index-key.pub"])
