@@ -189,6 +189,15 @@ class DeprecatedVersion(ServingError):
     """The version is deprecated in model.yaml; serving refuses it unless asked not to."""
 
 
+class RolloutCandidateRefused(ServingError):
+    """An alias's rollout names a candidate version that is missing or deprecated: serving refuses to route or
+    mirror any request to it (and never quietly sends the candidate's share to the holder instead)."""
+
+
+class RolloutKeyError(ServingError):
+    """A request key to route by is not a string or an integer."""
+
+
 class ArtifactIntegrityError(ServingError):
     """The bytes fetched are not the ones the registry recorded (sha256 or size)."""
 

@@ -1,4 +1,4 @@
-"""The serving index: one JSON file with every model's aliases and artifacts, signed with ed25519.
+"""The serving index: one JSON file with every model's aliases, rollouts and artifacts, signed with ed25519.
 
 ``mlgate index`` writes it from a validated registry (publish.yml does so on every push to main, and daily to
 re-sign it before it expires); :mod:`mlgate.serving` reads it, checks the digest and, given the public keys,
@@ -115,8 +115,13 @@ def build_index(
                 **({"description": v.description} if v.description else {}),
                 **({"tags": dict(v.tags)} if v.tags else {}),
             }
+        aliases = reg.aliases(name)
+        # only the aliases with a rollout under way, and no key at all without one: an index of a registry with
+        # no rollout is byte for byte what it was before rollouts existed
+        rollouts = {a: al.rollout.to_manifest() for a, al in aliases.items() if al.rollout is not None}
         models[name] = {
-            "aliases": {a: al.version for a, al in reg.aliases(name).items()},
+            "aliases": {a: al.version for a, al in aliases.items()},
+            **({"rollouts": rollouts} if rollouts else {}),
             "deprecated": sorted(d.version for d in model.deprecated),
             "versions": versions,
             "description": model.description,

@@ -10,6 +10,13 @@ imported only when an index is checked against trusted keys). The bytes a model 
 the ones the registry approved: :func:`fetch` refuses anything whose sha256 or size differs, reads no
 more than the recorded size plus one byte, and leaves nothing in the cache when it does.
 
+During a progressive rollout (an alias file's ``rollout:`` block) every replica splits traffic alike, with no
+coordination: a request key (a user id) hashes to the same arm everywhere and after every restart::
+
+    arms = serving.arms("models:/fraud-detector@champion", source)   # holder and candidate, resolved once
+    model = arms.route(user_id)            # the candidate for a canary's share of keys, else the holder
+    if arms.shadow and arms.mirror(user_id): ...   # shadow mode: also score with arms.shadow, never answer with it
+
 An index source is authenticated only when it is given the publisher's public keys::
 
     source = serving.open_source("registry-index.json", trusted_keys=["/etc/mlgate/index-key.pub"])
@@ -42,6 +49,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Pr
 from mlgate.core import times
 from mlgate.core.indexfmt import INDEX_FORMAT, index_canonical, index_digest
 from mlgate.core.layout import NAME_RE, SHA256_RE, VERSION_RE, alias_names, version_numbers
+from mlgate.core.model import ROLLOUT_MODES, Rollout
+from mlgate.core.rollout import RolloutChange, classify, to_candidate
 from mlgate.core.times import TIME_FORMAT, format_time
 from mlgate.core.uris import DEFAULT_STAGES, ModelRef, parse_uri, version_named
 from mlgate.errors import (
@@ -57,6 +66,8 @@ from mlgate.errors import (
     IndexUntrustedKey,
     InputError,
     ManifestError,
+    RolloutCandidateRefused,
+    RolloutKeyError,
     ServingError,
     SourceUnavailable,
     StoreError,
@@ -78,6 +89,7 @@ _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO, getattr(errno
 
 __all__ = [
     "AliasMove",
+    "Arms",
     "ArtifactIntegrityError",
     "ArtifactPathNotFound",
     "DeprecatedVersion",
@@ -95,6 +107,9 @@ __all__ = [
     "MANIFEST_MAX_BYTES",
     "ModelRef",
     "ResolvedModel",
+    "Rollout",
+    "RolloutCandidateRefused",
+    "RolloutKeyError",
     "ServingError",
     "Source",
     "SourceUnavailable",
@@ -106,6 +121,7 @@ __all__ = [
     "UnknownVersion",
     "Watcher",
     "WorkTreeSource",
+    "arms",
     "cache_path",
     "fetch",
     "fsspec_package",
@@ -114,17 +130,25 @@ __all__ = [
     "index_digest",
     "key_id",
     "load_public_key",
+    "mirror",
     "open_source",
     "parse_time",
     "parse_uri",
     "resolve",
+    "route",
+    "shadow",
     "watch",
 ]
 
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """What a ``models:/`` URI points at: the version and its artifact, as the registry recorded them."""
+    """What a ``models:/`` URI points at: the version and its artifact, as the registry recorded them.
+
+    ``rollout`` is the rollout under way on the URI's alias (``@ALIAS``, or the alias a stage stands for), or
+    None. :func:`resolve` returns the holder (the version the alias points at); :func:`route` returns the holder
+    or the candidate for a request key, and :attr:`arm` says which.
+    """
 
     uri: str
     name: str
@@ -138,16 +162,52 @@ class ResolvedModel:
     manifest: Mapping[str, Any] = field(default_factory=dict, repr=False)
     #: a file or folder inside the artifact the URI ended in (``models:/NAME/3/MLmodel``), or ""
     path: str = ""
+    #: the rollout under way on the alias (candidate, mode canary or shadow, percent), or None
+    rollout: Rollout | None = None
+
+    @property
+    def arm(self) -> str | None:
+        """``"candidate"`` or ``"holder"`` when a rollout is under way on the alias (log it with each request:
+        it is what the online evaluation counts per arm), None otherwise."""
+        if self.rollout is None:
+            return None
+        return "candidate" if self.version == self.rollout.candidate else "holder"
 
 
 @dataclass(frozen=True)
 class AliasMove:
-    """An alias that changed between two polls of a source (``new`` None: removed)."""
+    """An alias that changed between two polls of a source (``new`` None: removed): its version, its rollout, or
+    both. ``old_rollout``/``new_rollout`` are the rollout before and after (None: none under way), so a plain
+    promotion compares equal to ``AliasMove(model, alias, old, new)`` as it always did.
+
+    :attr:`kind` says what happened: ``"move"`` (the version changed, no rollout on either side), or a rollout's
+    ``"start"``, ``"step"`` (up or down), ``"complete"`` or ``"abort"``. A ``git revert`` of a change is reported
+    as the inverse move (old and new swapped): reverting a start is an abort, a step down mirrors a step up,
+    reverting an abort restarts the rollout, and reverting a completion gives the alias back to the holder with
+    the rollout at its last share (a ``"start"``).
+    """
 
     model: str
     alias: str
     old: int | None
     new: int | None
+    old_rollout: Rollout | None = None
+    new_rollout: Rollout | None = None
+
+    @property
+    def rollout_change(self) -> RolloutChange | None:
+        """What the move does to a rollout (:func:`mlgate.core.rollout.classify`), None for a plain move."""
+        return classify(self.old, self.old_rollout, self.new, self.new_rollout)
+
+    @property
+    def kind(self) -> str:
+        """``"move"``, ``"start"``, ``"step"``, ``"complete"`` or ``"abort"`` (an alias removed is a move)."""
+        change = self.rollout_change
+        return "move" if change is None or self.new is None else change.kind
+
+    def inverse(self) -> AliasMove:
+        """The move that undoes this one (what a ``git revert`` of its merge reports)."""
+        return AliasMove(self.model, self.alias, self.new, self.old, self.new_rollout, self.old_rollout)
 
 
 # --- keys and signatures (cryptography is imported only here, when an index is checked) ------------------
@@ -226,6 +286,9 @@ class Source(Protocol):
     def commit(self) -> str | None: ...
     def model_names(self) -> list[str]: ...
     def aliases(self, model: str) -> dict[str, int]: ...
+    def rollouts(self, model: str) -> dict[str, Rollout]:
+        """The rollouts under way on the model's aliases (only the aliases that have one)."""
+
     def versions(self, model: str) -> list[int]: ...
     def version(self, model: str, version: int) -> dict[str, Any]: ...
     def deprecated(self, model: str) -> set[int]: ...
@@ -237,13 +300,14 @@ class Source(Protocol):
 # source is read, so an index-only server never loads PyYAML.
 
 
-def _alias_version(raw: bytes, where: str) -> int:
-    from mlgate.registry.readers import alias_version
+def _alias_state(raw: bytes, where: str) -> tuple[int, Rollout | None]:
+    from mlgate.registry.readers import alias_state
 
     try:
-        return alias_version(raw, where)
+        version, rollout = alias_state(raw, where)
     except ManifestError as e:
         raise ServingError(str(e)) from None
+    return version, None if rollout is None else Rollout.from_manifest(rollout)
 
 
 def _version_entry(raw: bytes, where: str) -> dict[str, Any]:
@@ -291,7 +355,8 @@ class _FileSource:
         if not NAME_RE.match(model) or self._read(f"registry/models/{model}/model.yaml") is None:
             raise UnknownModel(f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}")
 
-    def aliases(self, model: str) -> dict[str, int]:
+    def _alias_states(self, model: str) -> dict[str, tuple[int, Rollout | None]]:
+        """Each alias's version and rollout, each alias file read once."""
         self._require(model)
 
         out = {}
@@ -299,8 +364,14 @@ class _FileSource:
             path = f"registry/models/{model}/aliases/{name}.yaml"
             raw = self._read(path)
             if raw is not None:
-                out[name] = _alias_version(raw, path)
+                out[name] = _alias_state(raw, path)
         return out
+
+    def aliases(self, model: str) -> dict[str, int]:
+        return {a: v for a, (v, _) in self._alias_states(model).items()}
+
+    def rollouts(self, model: str) -> dict[str, Rollout]:
+        return {a: r for a, (_, r) in self._alias_states(model).items() if r is not None}
 
     def versions(self, model: str) -> list[int]:
         self._require(model)
@@ -326,6 +397,10 @@ class _FileSource:
 
     def alias_map(self) -> dict[tuple[str, str], int]:
         return {(m, a): v for m in self.model_names() for a, v in self.aliases(m).items()}
+
+    def alias_states(self) -> dict[tuple[str, str], tuple[int, Rollout | None]]:
+        """Every alias's version and rollout, keyed by (model, alias): what :class:`Watcher` compares."""
+        return {(m, a): state for m in self.model_names() for a, state in self._alias_states(m).items()}
 
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -427,8 +502,10 @@ class WorkTreeSource(_FileSource):
 
     def token(self) -> str:
         h = hashlib.sha256()
-        for (m, a), v in sorted(self.alias_map().items()):
+        for (m, a), (v, rollout) in sorted(self.alias_states().items()):
             h.update(f"{m}@{a}={v}\n".encode())
+            if rollout is not None:  # a rollout step changes the token, not only a move of the version
+                h.update(f"  {json.dumps(rollout.to_manifest(), sort_keys=True)}\n".encode())
         return h.hexdigest()
 
 
@@ -529,6 +606,20 @@ def _is_int(value: object, low: int = 0) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= _MAX_INT
 
 
+def _is_rollout(value: object) -> bool:
+    if not isinstance(value, dict) or not set(value) <= {"candidate", "mode", "percent", "started_at"}:
+        return False
+    percent = value.get("percent")
+    return (
+        _is_int(value.get("candidate"), 1)
+        and value.get("mode") in ROLLOUT_MODES
+        and isinstance(percent, (int, float))
+        and not isinstance(percent, bool)
+        and 0 < percent <= 100
+        and isinstance(value.get("started_at", ""), str)
+    )
+
+
 def _check_index(data: dict[str, Any], where: str) -> None:
     """Enough structure that nothing later meets a wrong type: a hostile index fails here, in one line."""
 
@@ -554,6 +645,17 @@ def _check_index(data: dict[str, Any], where: str) -> None:
             raise bad(f"{name}: 'aliases' must map alias names to version numbers")
         if not isinstance(deprecated, list) or not all(_is_int(v, 1) for v in deprecated):
             raise bad(f"{name}: 'deprecated' must be a list of version numbers")
+        rollouts = model.get("rollouts", {})  # absent from indexes written before rollouts existed
+        if not isinstance(rollouts, dict):
+            raise bad(f"{name}: 'rollouts' must map alias names to rollouts")
+        for alias, rollout in rollouts.items():
+            if alias not in aliases:
+                raise bad(f"{name}: 'rollouts' has {alias[:80]!r}, which is not one of the model's aliases")
+            if not _is_rollout(rollout):
+                raise bad(
+                    f"{name}@{alias}: a rollout needs a candidate version, a mode (canary or shadow), a percent "
+                    "above 0 and at most 100, and nothing else but a string started_at"
+                )
         if not isinstance(versions, dict):
             raise bad(f"{name}: 'versions' must be an object")
         for number, entry in versions.items():
@@ -757,6 +859,9 @@ class IndexSource:
     def aliases(self, model: str) -> dict[str, int]:
         return dict(self._model(model).get("aliases", {}))
 
+    def rollouts(self, model: str) -> dict[str, Rollout]:
+        return {a: Rollout.from_manifest(r) for a, r in self._model(model).get("rollouts", {}).items()}
+
     def versions(self, model: str) -> list[int]:
         return sorted(int(v) for v in self._model(model).get("versions", {}))
 
@@ -777,6 +882,15 @@ class IndexSource:
 
     def alias_map(self) -> dict[tuple[str, str], int]:
         return {(m, a): v for m, e in self.data["models"].items() for a, v in e.get("aliases", {}).items()}
+
+    def alias_states(self) -> dict[tuple[str, str], tuple[int, Rollout | None]]:
+        """Every alias's version and rollout, keyed by (model, alias): what :class:`Watcher` compares."""
+        out: dict[tuple[str, str], tuple[int, Rollout | None]] = {}
+        for m, entry in self.data["models"].items():
+            rollouts = entry.get("rollouts", {})
+            for a, v in entry.get("aliases", {}).items():
+                out[m, a] = (v, Rollout.from_manifest(rollouts[a]) if a in rollouts else None)
+        return out
 
 
 def _no_constant(name: str) -> None:
@@ -829,15 +943,29 @@ def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = Fal
     the newest in no stage), each optionally followed by a path inside the artifact (kept in ``path``; see
     :func:`fetch`). An unknown model, alias or version raises an error that lists what does exist; a
     deprecated version raises :class:`DeprecatedVersion` unless ``allow_deprecated``.
+
+    It always returns the version the alias holds; when a rollout is under way on the alias (``@ALIAS``, or the
+    alias a stage stands for) it is in ``rollout``, and :func:`route` / :func:`arms` split requests by it.
     """
     ref = parse_uri(uri) if isinstance(uri, str) else uri
-    version = version_named(
-        ref,
-        source.aliases,
-        versions=source.versions,
-        deprecated=source.deprecated,
-        stages=source.stages() if ref.stage is not None else DEFAULT_STAGES,
-    )
+    stages = source.stages() if ref.stage is not None else DEFAULT_STAGES
+    version = version_named(ref, source.aliases, versions=source.versions, deprecated=source.deprecated, stages=stages)
+    alias = _routed_alias(ref, stages)
+    rollout = source.rollouts(ref.name).get(alias) if alias is not None else None
+    return _resolved(ref, source, version, allow_deprecated, rollout)
+
+
+def _routed_alias(ref: ModelRef, stages: Mapping[str, str]) -> str | None:
+    """The alias whose rollout applies to ``ref``: its own, or the one its stage stands for (Production is the
+    champion's traffic, rollout included); None for a version number, latest, Archived or None."""
+    if ref.alias is not None:
+        return ref.alias
+    return stages.get(ref.stage) if ref.stage in ("Production", "Staging") else None
+
+
+def _resolved(
+    ref: ModelRef, source: Source, version: int, allow_deprecated: bool, rollout: Rollout | None
+) -> ResolvedModel:
     entry = source.version(ref.name, version)
     if not allow_deprecated and version in source.deprecated(ref.name):
         raise DeprecatedVersion(f"{ref} is version {version}, which is deprecated; refusing to serve it")
@@ -853,7 +981,134 @@ def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = Fal
         source.commit(),
         entry.get("manifest", {}),
         ref.path,
+        rollout,
     )
+
+
+# --- route: the arm of a rollout a request key goes to, the same on every replica -----------------------------
+
+
+def _key(key: object) -> str:
+    # an integer user id routes as its decimal string, so 42 and "42" are one user on every replica
+    if isinstance(key, str):
+        return key
+    if isinstance(key, int) and not isinstance(key, bool):
+        return str(key)
+    raise RolloutKeyError(
+        f"a routing key must be a string or an integer (a user or request id), not {type(key).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class Arms:
+    """The holder and, when a rollout is under way, the candidate of one ``models:/`` URI, resolved once.
+
+    Routing a request is then a hash, with no I/O: resolve the arms when the server loads (and again when
+    :func:`watch` reports a move), and call :meth:`route` (and, in shadow mode, :meth:`mirror`) per request.
+    The key is whatever identifies who is asking (a user or account id): the same key gets the same arm on
+    every replica and after every restart, and stays on the candidate when a step raises the share.
+    """
+
+    holder: ResolvedModel
+    #: the rollout's candidate (canary or shadow) resolved, or None when no rollout is under way
+    candidate: ResolvedModel | None = None
+    #: the alias the rollout is on: the URI's, or the one its stage stands for (the routing hash includes it)
+    alias: str | None = None
+    #: why a shadow rollout's candidate is refused (missing or deprecated); :attr:`shadow` and :meth:`mirror`
+    #: raise it while the holder keeps answering
+    refused: str | None = None
+
+    @property
+    def rollout(self) -> Rollout | None:
+        return self.holder.rollout
+
+    def _to_candidate(self, key: str) -> bool:
+        rollout = self.holder.rollout
+        return (
+            rollout is not None and self.alias is not None and to_candidate(rollout, self.holder.name, self.alias, key)
+        )
+
+    def route(self, key: str | int) -> ResolvedModel:
+        """The arm that answers the request of ``key``: the candidate for a canary's share of keys, else the
+        holder. In shadow mode the holder always answers (see :meth:`mirror`)."""
+        text = _key(key)
+        if self.candidate is not None and self.candidate.rollout is not None:
+            if self.candidate.rollout.mode == "canary" and self._to_candidate(text):
+                return self.candidate
+        return self.holder
+
+    @property
+    def shadow(self) -> ResolvedModel | None:
+        """The version to mirror requests to: the candidate of a shadow rollout, None when none is under way."""
+        rollout = self.holder.rollout
+        if rollout is None or rollout.mode != "shadow":
+            return None
+        if self.refused is not None or self.candidate is None:
+            raise RolloutCandidateRefused(self.refused or f"{self.holder.uri}: the shadow candidate is not resolved")
+        return self.candidate
+
+    def mirror(self, key: str | int) -> bool:
+        """Whether the request of ``key`` is also sent to :attr:`shadow` (its answer recorded, never returned):
+        the shadow rollout's percent of keys, sticky as :meth:`route` is. False when no shadow rollout is under
+        way."""
+        text = _key(key)
+        return self.shadow is not None and self._to_candidate(text)
+
+
+def arms(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = False) -> Arms:
+    """The holder and candidate of ``uri`` (see :class:`Arms`).
+
+    A rollout whose candidate the source does not have, or has deprecated, is refused with
+    :class:`RolloutCandidateRefused` (``allow_deprecated`` serves a deprecated candidate, as it does a deprecated
+    holder): no request is routed or mirrored to it, and its share is never quietly given to the holder. A
+    canary is refused here, for every key alike (a load fails loudly, the same on every replica, rather than a
+    share of users failing later); a shadow only where it is mirrored (:attr:`Arms.shadow`,
+    :meth:`Arms.mirror`), since the holder answers every request anyway.
+    """
+    ref = parse_uri(uri) if isinstance(uri, str) else uri
+    holder = resolve(ref, source, allow_deprecated=allow_deprecated)
+    rollout = holder.rollout
+    if rollout is None:
+        return Arms(holder)
+    alias = _routed_alias(ref, source.stages() if ref.stage is not None else DEFAULT_STAGES)
+    where = f"{ref.base}: the {rollout.mode} rollout of version {rollout.candidate}"
+    versions = source.versions(ref.name)
+    refused = None
+    if rollout.candidate not in versions:
+        refused = (
+            f"{where} names a version the model does not have (versions: {', '.join(map(str, versions)) or 'none'}); "
+            "refusing to route to it"
+        )
+    elif not allow_deprecated and rollout.candidate in source.deprecated(ref.name):
+        refused = f"{where}: that version is deprecated; refusing to route to it (abort the rollout)"
+    if refused is None:
+        return Arms(holder, _resolved(ref, source, rollout.candidate, True, rollout), alias)
+    if rollout.mode == "canary":
+        raise RolloutCandidateRefused(refused)
+    return Arms(holder, None, alias, refused)
+
+
+def route(uri: str | ModelRef, key: str | int, source: Source, *, allow_deprecated: bool = False) -> ResolvedModel:
+    """The version that answers the request of ``key`` (a user or request id) for ``uri``: the holder, or the
+    candidate when a canary rollout is under way and ``key`` falls in its share. Deterministic (a hash of model,
+    alias, candidate and key), so every replica routes a key alike; in shadow mode, always the holder. The
+    result's ``arm`` says which; :func:`fetch` takes it as it is. It reads the source on each call: per
+    request, prefer :func:`arms` once and :meth:`Arms.route`."""
+    _key(key)  # a wrong key type fails before the source is read
+    return arms(uri, source, allow_deprecated=allow_deprecated).route(key)
+
+
+def shadow(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = False) -> ResolvedModel | None:
+    """The version to mirror ``uri``'s requests to (its ``version``; :func:`fetch` it to load it): the candidate
+    of a shadow rollout, None when none is under way (no rollout, or a canary)."""
+    return arms(uri, source, allow_deprecated=allow_deprecated).shadow
+
+
+def mirror(uri: str | ModelRef, key: str | int, source: Source, *, allow_deprecated: bool = False) -> bool:
+    """Whether the request of ``key`` is mirrored to :func:`shadow`'s version: the shadow rollout's percent of
+    keys, chosen as :func:`route` chooses (the same keys on every replica). False without a shadow rollout."""
+    _key(key)
+    return arms(uri, source, allow_deprecated=allow_deprecated).mirror(key)
 
 
 # --- fetch --------------------------------------------------------------------------------------
@@ -1032,17 +1287,35 @@ def _unpack_member(tar: Any, member: Any, dest: Path, model: ResolvedModel) -> N
 # --- watch --------------------------------------------------------------------------------------
 
 
+def _alias_states(source: Source) -> dict[tuple[str, str], tuple[int, Rollout | None]]:
+    """Every alias's version and rollout: in one pass for mlgate's sources, through the protocol for others."""
+    states = getattr(source, "alias_states", None)
+    if states is not None:
+        got: dict[tuple[str, str], tuple[int, Rollout | None]] = states()
+        return got
+    out: dict[tuple[str, str], tuple[int, Rollout | None]] = {}
+    for m in source.model_names():
+        rollouts = source.rollouts(m)
+        out.update({(m, a): (v, rollouts.get(a)) for a, v in source.aliases(m).items()})
+    return out
+
+
 class Watcher:
-    """Polls a source and reports alias moves; never lets an error escape into the serving process."""
+    """Polls a source and reports alias moves and rollout changes; never lets an error escape into the serving
+    process. ``state`` maps (model, alias) to the version, ``rollouts`` to the rollout under way, as last seen."""
 
     def __init__(
         self, source: Source, callback: Callable[[list[AliasMove], Exception | None], None], interval: float
     ) -> None:
         self.source, self.callback, self.interval = source, callback, interval
         self.token = source.token()
-        self.state = source.alias_map()  # type: ignore[attr-defined]
+        self._remember(_alias_states(source))
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="mlgate-watch", daemon=True)
+
+    def _remember(self, states: Mapping[tuple[str, str], tuple[int, Rollout | None]]) -> None:
+        self.state: dict[tuple[str, str], int] = {k: v for k, (v, _) in states.items()}
+        self.rollouts: dict[tuple[str, str], Rollout] = {k: r for k, (_, r) in states.items() if r is not None}
 
     def poll_once(self) -> list[AliasMove]:
         """Check the source now; call back with the moves (or the error). Returns the moves."""
@@ -1050,16 +1323,18 @@ class Watcher:
             token = self.source.token()
             if token == self.token:
                 return []
-            fresh = self.source.alias_map()  # type: ignore[attr-defined]
+            fresh = _alias_states(self.source)
         except Exception as e:  # noqa: BLE001 - keep serving the last good state, whatever went wrong
             self._report([], e)
             return []
-        moves = [
-            AliasMove(m, a, self.state.get((m, a)), fresh.get((m, a)))
-            for (m, a) in sorted(set(self.state) | set(fresh))
-            if self.state.get((m, a)) != fresh.get((m, a))
-        ]
-        self.token, self.state = token, fresh
+        moves = []
+        for m, a in sorted(set(self.state) | set(fresh)):
+            new, new_rollout = fresh.get((m, a), (None, None))
+            old, old_rollout = self.state.get((m, a)), self.rollouts.get((m, a))
+            if (old, old_rollout) != (new, new_rollout):
+                moves.append(AliasMove(m, a, old, new, old_rollout, new_rollout))
+        self.token = token
+        self._remember(fresh)
         if moves:
             self._report(moves, None)
         return moves
