@@ -1,0 +1,1 @@
+"""Interop with other registries: the MLflow plugin and importers."""
