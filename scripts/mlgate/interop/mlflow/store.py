@@ -118,8 +118,8 @@ class MlgateStore(AbstractStore):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        filter_string = add_prompt_filter_string(filter_string, is_prompt=False)
         SearchModelUtils.parse_search_filter(filter_string)  # a bad filter fails before anything is read
+        filter_string = add_prompt_filter_string(filter_string, is_prompt=False)
         with as_mlflow():
             catalog = self._cat
             models = [registered_model(catalog, name) for name in catalog.model_names()]
@@ -162,8 +162,8 @@ class MlgateStore(AbstractStore):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
+        SearchModelVersionUtils.parse_search_filter(filter_string)  # as is, so that its error quotes it
         filter_string = add_prompt_filter_string(filter_string, is_prompt=False)
-        SearchModelVersionUtils.parse_search_filter(filter_string)
         with as_mlflow():
             catalog = self._cat
             versions = [mv for name in catalog.model_names() for mv in versions_of(catalog, name)]
@@ -176,7 +176,11 @@ class MlgateStore(AbstractStore):
     # --- writes that become pull requests ----------------------------------------------------------------------
 
     def create_registered_model(
-        self, name: str, tags: Iterable[Any] | None = None, description: str | None = None, deployment_job_id: Any = None
+        self,
+        name: str,
+        tags: Iterable[Any] | None = None,
+        description: str | None = None,
+        deployment_job_id: Any = None,
     ) -> RegisteredModel:
         """A model exists in mlgate with its first version: nothing is written here. The description and tags
         are kept for the first ``create_model_version`` of this process, whose pull request adds model.yaml."""
@@ -187,11 +191,12 @@ class MlgateStore(AbstractStore):
             exists = name in self._cat.model_names()
         if exists:
             raise MlflowException(f"Registered Model (name={name}) already exists.", RESOURCE_ALREADY_EXISTS)
-        given = {"description": description, "tags": {t.key: t.value for t in tags or ()}}
-        with self._new_lock:
-            self._new_models[name] = given
+        with self._new_lock:  # register_model calls it again, with neither: what was given first stays
+            given = self._new_models.setdefault(name, {"description": None, "tags": {}})
+            given["description"] = description or given["description"]
+            given["tags"].update({t.key: t.value for t in tags or ()})
         tags_out = [*(tags or ()), _pending_tag()]
-        return RegisteredModel(name, description=description, tags=tags_out)
+        return RegisteredModel(name, description=given["description"], tags=tags_out)
 
     def create_model_version(
         self,
@@ -224,7 +229,7 @@ class MlgateStore(AbstractStore):
         )
         _logger.warning("mlgate: %s", message)
         return pending_version(
-            name, opened.version, opened.url, message, tags=recorded, source=source, run_id=run_id,
+            name, opened.version, opened.url, message, tags=recorded, source=source, run_id=opened.run_id,
             run_link=run_link, description=description, model_id=model_id,
         )  # fmt: skip
 

@@ -118,7 +118,8 @@ def parse_registry_uri(uri: str, cwd: str | None = None) -> RegistryURI:
         raise RegistryURIError(f"{uri!r}: a host after mlgate:// is not a location: expected {FORMS}")
     rest, _, fragment = rest.partition("#")
     ref = unquote(fragment) or None
-    remote = "://" in rest and not rest.startswith("file://")
+    head = rest.partition("?")[0]
+    remote = "://" in head and not head.startswith("file://")
     if remote:
         parts = urlsplit(rest)
         options, query = _options(parts.query, uri, keep_unknown=True)

@@ -20,6 +20,9 @@ What a registration needs beyond MLflow's own arguments is read from the version
 ``mlgate.model_description``,                a new model's description and owners (default: the description given
 ``mlgate.owners``                            to ``create_registered_model``, and the acting user)
 ==========================================  ======================================================================
+
+Evidence files the policy's gates ask for are the run's artifacts under ``evidence/``: ``evidence/bias-audit.md``
+is ``bias_audit`` (``mlflow.log_text(text, "evidence/bias-audit.md")``).
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class Opened:
     branch: str
     version: int | None
     report: str | None = None
+    run_id: str | None = None
 
     @property
     def where(self) -> str:
@@ -171,6 +175,7 @@ class Writer:
                 "?store=URI to the registry URI (a folder, file:// or any fsspec URL) or set MLGATE_STORE",
                 INVALID_PARAMETER_VALUE,
             )
+        run_id = run_id or self._logged_model_run(model_id)
         run = self._run(run_id)
         run_tags: dict[str, str] = dict(run.data.tags) if run is not None else {}
 
@@ -184,12 +189,10 @@ class Writer:
         with tempfile.TemporaryDirectory(prefix="mlgate-register-") as tmp:
             folder = self._folder(source, local_model_path, Path(tmp) / "model")
             card = given("mlgate.card") or self._card(folder, run_id, Path(tmp))
-            lineage = {
-                "run_id": run_id,
-                "git_sha": given("mlgate.git_sha", "mlflow.source.git.commit"),
-                "code_repo": given("mlgate.code_repo", "mlflow.source.git.repoURL"),
-                "dataset": {"uri": given("mlgate.dataset_uri"), "sha256": given("mlgate.dataset_sha256")},
-            }
+            git_sha = given("mlgate.git_sha", "mlflow.source.git.commit")
+            code_repo = given("mlgate.code_repo", "mlflow.source.git.repoURL")
+            training = {"uri": given("mlgate.dataset_uri") or "", "sha256": given("mlgate.dataset_sha256") or ""}
+            lineage = {"run_id": run_id, "git_sha": git_sha, "code_repo": code_repo, "dataset": training}
             metrics = dict(run.data.metrics) if run is not None else {}
             dataset = {"name": given("mlgate.eval_dataset"), "sha256": given("mlgate.eval_dataset_sha256")}
             model_description = owners = None
@@ -215,6 +218,7 @@ class Writer:
                     INVALID_PARAMETER_VALUE,
                 )
             recorded = self._tags(tags, model_id)
+            evidence = self._evidence(run_id, Path(tmp) / "evidence")
             params = {k: _number(v) for k, v in (run.data.params.items() if run else ()) if _PARAM_KEY.match(k)}
             with as_mlflow(f"registering a version of {name!r}"):
                 pr = mlgate.api.register(
@@ -223,10 +227,11 @@ class Writer:
                     metrics=metrics,
                     eval_dataset=dataset,
                     card_text=card,
+                    evidence=evidence or None,
                     run_id=run_id,
-                    git_sha=lineage["git_sha"],
-                    code_repo=lineage["code_repo"],
-                    training_data=lineage["dataset"],
+                    git_sha=git_sha,
+                    code_repo=code_repo,
+                    training_data=training,
                     params=params or None,
                     description=description or None,
                     model_description=model_description,
@@ -238,7 +243,16 @@ class Writer:
                     author=author,
                     base=base,
                 )
-        return Opened(pr.number, pr.url, pr.branch, pr.version), recorded
+        return Opened(pr.number, pr.url, pr.branch, pr.version, run_id=run_id), recorded
+
+    def _logged_model_run(self, model_id: str | None) -> str | None:
+        """The run a logged model (``models:/m-...``, what ``log_model`` registers) was logged in."""
+        if not model_id:
+            return None
+        from mlflow.tracking import MlflowClient
+
+        run_id: str | None = MlflowClient(tracking_uri=self.tracking_uri).get_logged_model(model_id).source_run_id
+        return run_id
 
     def _run(self, run_id: str | None) -> Any:
         if not run_id:
@@ -274,6 +288,25 @@ class Writer:
             return None  # the run logged no card: the missing card is reported with the other inputs
         return Path(path).read_text(encoding="utf-8")
 
+    def _evidence(self, run_id: str | None, into: Path) -> dict[str, str]:
+        """The evidence files the run logged under ``evidence/`` (``evidence/bias-audit.md`` is the policy's
+        ``bias_audit``), downloaded."""
+        if not run_id:
+            return {}
+        from mlflow.artifacts import download_artifacts
+        from mlflow.tracking import MlflowClient
+
+        found = {}
+        for info in MlflowClient(tracking_uri=self.tracking_uri).list_artifacts(run_id, "evidence"):
+            if info.is_dir:
+                continue
+            into.mkdir(parents=True, exist_ok=True)
+            local = download_artifacts(
+                run_id=run_id, artifact_path=info.path, dst_path=str(into), tracking_uri=self.tracking_uri
+            )
+            found[Path(info.path).stem.replace("-", "_")] = local
+        return found
+
     @staticmethod
     def _tags(tags: Mapping[str, str], model_id: str | None) -> dict[str, str]:
         """The version's tags as version.yaml records them (the input tags taken out); refused when mlgate cannot
@@ -301,8 +334,7 @@ class Writer:
             pr = mlgate.api.promote(name, version, alias, repo=repo, forge=forge, author=author, base=base)
         opened = Opened(pr.number, pr.url, pr.branch, pr.version, pr.report)
         _logger.warning(
-            "mlgate: opened %s to point alias %r of %r at version %s; the alias moves when it is approved and "
-            "merged%s",
+            "mlgate: opened %s to point alias %r of %r at version %s; the alias moves when it is approved and merged%s",
             opened.where,
             alias,
             name,
