@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
@@ -82,6 +83,16 @@ def _paged(items: list[Any], max_results: Any, page_token: str | None, limit: in
     return PagedList(items[start:end], SearchUtils.create_page_token(end) if end < len(items) else None)
 
 
+@contextmanager
+def _invalid_values() -> Iterator[None]:
+    """MLflow's filter code lets a value of the wrong type escape as a ValueError or TypeError (e.g.
+    ``version_number = 'two'``); it is an invalid parameter like any other bad filter."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        raise MlflowException(f"Invalid filter value: {e}", INVALID_PARAMETER_VALUE) from None
+
+
 class MlgateStore(AbstractStore):
     """The model registry in git, as MLflow's registry store."""
 
@@ -123,7 +134,8 @@ class MlgateStore(AbstractStore):
         with as_mlflow():
             catalog = self._cat
             models = [registered_model(catalog, name) for name in catalog.model_names()]
-        found = SearchModelUtils.sort(SearchModelUtils.filter(models, filter_string), order_by)
+        with _invalid_values():
+            found = SearchModelUtils.sort(SearchModelUtils.filter(models, filter_string), order_by)
         return _paged(found, max_results, page_token, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
@@ -167,10 +179,11 @@ class MlgateStore(AbstractStore):
         with as_mlflow():
             catalog = self._cat
             versions = [mv for name in catalog.model_names() for mv in versions_of(catalog, name)]
-        found = SearchModelVersionUtils.sort(
-            SearchModelVersionUtils.filter(versions, filter_string),
-            order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"],
-        )
+        with _invalid_values():
+            found = SearchModelVersionUtils.sort(
+                SearchModelVersionUtils.filter(versions, filter_string),
+                order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"],
+            )
         return _paged(found, max_results, page_token, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
 
     # --- writes that become pull requests ----------------------------------------------------------------------

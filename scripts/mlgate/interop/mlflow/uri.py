@@ -23,7 +23,7 @@ import difflib
 import os
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from mlgate.core.layout import NAME_RE, SHA256_RE, VERSION_RE
 
@@ -121,9 +121,8 @@ def parse_registry_uri(uri: str, cwd: str | None = None) -> RegistryURI:
     head = rest.partition("?")[0]
     remote = "://" in head and not head.startswith("file://")
     if remote:
-        parts = urlsplit(rest)
-        options, query = _options(parts.query, uri, keep_unknown=True)
-        location = urlunsplit(parts._replace(query=query))
+        options, query = _options(rest.partition("?")[2], uri, keep_unknown=True)
+        location = f"{head}?{query}" if query else head
     else:
         body, _, query = rest.partition("?")
         options, _ = _options(query, uri, keep_unknown=False)
