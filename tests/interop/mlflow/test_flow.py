@@ -74,6 +74,8 @@ def test_register_promote_and_load_through_mlflow(
     for uri in URIS:
         loaded = mlflow.pyfunc.load_model(uri)
         assert list(loaded.predict([1.0, 2.5])) == [2.0, 5.0], uri
+    mlmodel = Path(mlflow.artifacts.download_artifacts("models:/doubler@champion/MLmodel"))  # a sub-path
+    assert mlmodel.name == "MLmodel" and b"python_function" in mlmodel.read_bytes()
 
     # the stored archive altered: MLflow gets an exception naming the model, the version and both digests
     stored.write_bytes(stored.read_bytes().replace(b"Doubler", b"Tripler", 1))
