@@ -195,6 +195,10 @@ class ArtifactIntegrityError(ServingError):
     exit_code = EXIT_CHECK_FAILED
 
 
+class ArtifactPathNotFound(ServingError, NotFoundError):
+    """A ``models:/`` URI ends in a path that the version's (verified) artifact does not hold."""
+
+
 class IndexDigestMismatch(ServingError):
     """The index file's content does not match its own digest: it was altered or truncated."""
 

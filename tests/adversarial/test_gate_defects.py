@@ -380,7 +380,9 @@ def test_the_library_refuses_a_requester_or_reviewer_that_is_not_a_login(lab) ->
         ["promote", "Fraud-Detector", "3", "--alias", "champion"],
         ["rollback", "fraud-detector", "--alias", "Champion"],
         ["rollback", "fraud-detector", "--alias", "champion\n"],
-        ["resolve", "models:/fraud-detector@Champion"],
+        ["promote", "fraud-detector", "3", "--alias", "latest"],
+        ["promote", "fraud-detector", "3", "--alias", "v3"],
+        ["resolve", "models:/fraud-detector@cham pion"],
     ],
 )
 def test_write_and_read_commands_refuse_names_that_are_not_names(repo: RegistryRepo, capsys, args: list[str]) -> None:

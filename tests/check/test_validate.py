@@ -8,7 +8,7 @@ import pytest
 
 from mlgate import validate_repo
 from mlgate.check.rules import RULES, Family
-from mlgate.errors import GitError, InputError
+from mlgate.errors import GitError, InputError, NotFoundError
 from mlgate.infra.yamlio import load
 from mlgate.testing import RegistryRepo, StaticReviews
 from tests import ROOT
@@ -293,3 +293,45 @@ def test_a_deprecated_target_is_one_finding(repo) -> None:
         "gate",
         "policy",
     ]
+
+
+# --- MLflow's stages and reserved alias names in policy.yaml ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stages", "words"),
+    [
+        ({"Production": "latest"}, "'latest' is not allowed"),
+        ({"Staging": "v1"}, "'v1' is not allowed"),
+        ({"Archived": "old"}, "unknown field 'Archived'; allowed here: Production, Staging"),
+        ({"Production": "Champion"}, "'Champion' is not valid"),
+    ],
+)
+def test_policy_stages_map_only_production_and_staging_to_alias_names(
+    repo: RegistryRepo, stages: dict, words: str
+) -> None:
+    repo.edit_yaml("registry/policy.yaml", stages=stages)
+    found = [(f.rule, f.path, f.message) for f in validate_repo(repo.root).errors]
+    assert [(r, p) for r, p, _ in found] == [("MG101", "registry/policy.yaml")], found
+    assert words in found[0][2]
+
+
+def test_policy_stages_are_read_where_stages_are_resolved(repo: RegistryRepo) -> None:
+    from mlgate.registry.snapshot import Registry
+
+    assert Registry.open(repo.root).resolve("models:/fraud-detector/Production").version.version == 2  # champion
+    repo.edit_yaml("registry/policy.yaml", stages={"Production": "challenger"})
+    assert validate_repo(repo.root).ok
+    reg = Registry.open(repo.root)
+    assert reg.stages() == {"Production": "challenger"}
+    assert reg.resolve("models:/fraud-detector/production").version.version == 3
+    with pytest.raises(NotFoundError, match="policy.yaml's stages: maps no alias to Staging"):
+        reg.resolve("models:/fraud-detector/Staging")
+
+
+def test_a_policy_gate_for_a_reserved_alias_is_refused(repo: RegistryRepo) -> None:
+    data = repo.read_yaml("registry/policy.yaml")
+    data["aliases"]["latest"] = {"approvals": {"min": 1}}
+    repo.write("registry/policy.yaml", data)
+    found = [(f.rule, f.message) for f in validate_repo(repo.root).errors]
+    assert found and found[0][0] == "MG101" and "'latest' is not allowed" in found[0][1]

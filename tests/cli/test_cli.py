@@ -269,3 +269,21 @@ def test_validate_ignores_mlgate_forge_local_without_a_pull_request(repo, run_cl
     assert run_cli("-C", repo.root, "validate")[0] == 0
     code, _, err = run_cli("-C", repo.root, "validate", "--forge", "local")
     assert code == 2 and "--forge local needs --pr N" in err
+
+
+def test_resolve_reads_uris_as_mlflow_does(repo, capsys) -> None:
+    from mlgate.cli import main
+
+    for uri, version in (
+        ("models:/fraud-detector/Production", 2),
+        ("models:/fraud-detector/staging", 3),
+        ("fraud-detector/latest", 3),
+        ("models:/fraud-detector@Champion", 2),
+    ):
+        assert main(["-C", str(repo.root), "resolve", uri, "--json"]) == 0, uri
+        assert json.loads(capsys.readouterr().out)["version"] == version, uri
+    assert main(["-C", str(repo.root), "resolve", "models:/fraud-detector/2/model.onnx"]) == 0
+    out = capsys.readouterr().out
+    assert "-> version 2" in out and "path:   model.onnx (inside the artifact)" in out
+    assert main(["-C", str(repo.root), "resolve", "models:/fraud-detector@v2"]) == 2
+    assert "'v2' is reserved" in capsys.readouterr().err

@@ -3,6 +3,7 @@ canonical spelling reads back to the same target, and nothing typed raises anyth
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
@@ -10,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlgate.core import layout
-from mlgate.core.uris import Target, did_you_mean, parse_target, unknown, with_alias
+from mlgate.core.uris import (
+    MLFLOW_STAGES,
+    ModelRef,
+    Target,
+    did_you_mean,
+    parse_target,
+    parse_uri,
+    unknown,
+    with_alias,
+)
 from mlgate.errors import UsageError
 
 FAST = settings(max_examples=400, deadline=None, database=None)
@@ -19,8 +29,10 @@ names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,20}", fullmatch=True).filter(layou
 versions = st.integers(min_value=1, max_value=999_999_999)
 targets = st.one_of(
     st.builds(Target, names),
-    st.builds(lambda m, a: Target(m, alias=a), names, names),
+    st.builds(lambda m, a: Target(m, alias=a), names, names.filter(lambda a: layout.reserved_alias(a) is None)),
     st.builds(lambda m, v: Target(m, version=v), names, versions),
+    st.builds(lambda m, s: Target(m, stage=s), names, st.sampled_from(MLFLOW_STAGES)),
+    st.builds(lambda m: Target(m, latest=True), names),
 )
 
 
@@ -32,12 +44,18 @@ targets = st.one_of(
         ("fraud-detector/3", None, Target("fraud-detector", version=3)),
         ("models:/fraud-detector@champion", None, Target("fraud-detector", alias="champion")),
         ("models:/fraud-detector/3", None, Target("fraud-detector", version=3)),
-        ("models:/fraud-detector/Production", None, Target("fraud-detector", alias="production")),
-        ("fraud-detector/Staging", None, Target("fraud-detector", alias="staging")),
+        ("models:/fraud-detector/Production", None, Target("fraud-detector", stage="Production")),
+        ("fraud-detector/Staging", None, Target("fraud-detector", stage="Staging")),
+        ("fraud-detector/staging", None, Target("fraud-detector", stage="Staging")),
+        ("fraud-detector/latest", None, Target("fraud-detector", latest=True)),
+        ("fraud-detector@Latest", None, Target("fraud-detector", latest=True)),
+        ("fraud-detector@Champion", None, Target("fraud-detector", alias="champion")),
+        ("fraud-detector", "latest", Target("fraud-detector", latest=True)),
+        ("fraud-detector", "archived", Target("fraud-detector", stage="Archived")),
         ("fraud-detector", "3", Target("fraud-detector", version=3)),
         ("fraud-detector", "champion", Target("fraud-detector", alias="champion")),
         ("fraud-detector", "@champion", Target("fraud-detector", alias="champion")),
-        ("fraud-detector", "Production", Target("fraud-detector", alias="production")),
+        ("fraud-detector", "Production", Target("fraud-detector", stage="Production")),
     ],
 )
 def test_every_spelling_names_the_same_thing(text: str, then: str | None, expected: Target) -> None:
@@ -55,7 +73,11 @@ def test_every_spelling_names_the_same_thing(text: str, then: str | None, expect
         ),
         ("fraud-detector/3", ("alias",), None, "'fraud-detector/3' names a version: expected MODEL@ALIAS"),
         ("Fraud", ("model",), None, "'Fraud' is not a valid model name: use lowercase letters"),
-        ("fraud/x", ("version",), None, "'fraud/x': 'x' is neither a version number nor a stage (Production, Staging)"),
+        ("fraud/x", ("version",), None, "'fraud/x': 'x' is not a version number, 'latest' or a stage (stages: None,"),
+        ("fraud@v3", ("alias",), None, "'fraud@v3': 'v3' is reserved"),
+        ("fraud@latest", ("alias",), None, "'fraud@latest' names the newest version: expected MODEL@ALIAS"),
+        ("fraud/Production", ("alias",), None, "'fraud/Production' names a stage: expected MODEL@ALIAS"),
+        ("models:/fraud/3/model.pkl", ("version",), None, "names a path inside an artifact"),
         ("fraud/007", ("version",), None, "'fraud/007': '007' is not a version number"),
         ("fraud@", ("alias",), None, "'fraud@': '' is not a valid alias name"),
         ("fraud@champion\n", ("alias",), None, "'fraud@champion\\n': 'champion\\n' is not a valid alias name"),
@@ -101,6 +123,68 @@ def test_any_text_parses_or_is_a_usage_error(text: str) -> None:
             assert parse_target(str(target)) == target
 
 
+# MLflow's own models:/ URI cases (mlflow/store/artifact/utils/models.py ``_parse_model_uri`` and
+# ModelsArtifactRepository.split_models_uri in MLflow 3) and what each names here. MLflow's model names are
+# case-sensitive and mlgate's are lowercase, so a capitalised model name is an error rather than another model.
+MLFLOW_URI_CASES = [
+    ("models:/fraud/1", ModelRef("fraud", version=1)),
+    ("models:/fraud/123", ModelRef("fraud", version=123)),
+    ("models:/fraud/007", ModelRef("fraud", version=7)),  # MLflow: suffix.isdigit() -> a version
+    ("models:/fraud/latest", ModelRef("fraud", latest=True)),
+    ("models:/fraud/LATEST", ModelRef("fraud", latest=True)),  # 'latest' is case-insensitive
+    ("models:/fraud@latest", ModelRef("fraud", latest=True)),  # the reserved alias means the newest version
+    ("models:/fraud@Latest", ModelRef("fraud", latest=True)),
+    ("models:/fraud/Production", ModelRef("fraud", stage="Production")),
+    ("models:/fraud/production", ModelRef("fraud", stage="Production")),  # stages are case-insensitive
+    ("models:/fraud/STAGING", ModelRef("fraud", stage="Staging")),
+    ("models:/fraud/Archived", ModelRef("fraud", stage="Archived")),
+    ("models:/fraud/None", ModelRef("fraud", stage="None")),
+    ("models:/fraud@champion", ModelRef("fraud", alias="champion")),
+    ("models:/fraud@Champion", ModelRef("fraud", alias="champion")),  # aliases are lowercase here
+    ("models:/fraud/1/", ModelRef("fraud", version=1)),  # split_models_uri strips a trailing '/'
+    ("models:/fraud/1/model.pkl", ModelRef("fraud", version=1, path="model.pkl")),
+    ("models:/fraud/1/sub/dir", ModelRef("fraud", version=1, path="sub/dir")),
+    ("models:/fraud@champion/MLmodel", ModelRef("fraud", alias="champion", path="MLmodel")),
+    ("models:/fraud/Production/data/model.pkl", ModelRef("fraud", stage="Production", path="data/model.pkl")),
+    ("models:/fraud/latest/MLmodel", ModelRef("fraud", latest=True, path="MLmodel")),
+    ("models:/fraud", "models:/ID names an MLflow logged model"),  # MLflow 3: a logged model's id
+    ("models:/", "is not a model URI"),
+    ("models:/fraud/", "is not a model URI"),
+    ("models:/@champion", "is not a model URI"),
+    ("models:/fraud@", "is not a model URI"),
+    ("models:/fraud@v3", "'v3' is reserved"),  # MLflow reserves v<N> alias names
+    ("models:/fraud@V12", "'v12' is reserved"),
+    ("models:/fraud/Prod", "'Prod' is not a version number, 'latest' or a stage"),
+    ("models:/fraud/1/../../etc/passwd", "must be relative segments"),
+    ("models:/fraud/1/a//b", "must be relative segments"),
+    ("models://profile@databricks/fraud/1", "is not a model URI"),
+    ("runs:/abc/model", "is not a model URI"),
+    ("models:/Fraud/1", "'Fraud' is not a valid model name"),
+]
+
+
+@pytest.mark.parametrize(("uri", "expected"), MLFLOW_URI_CASES, ids=[c[0] for c in MLFLOW_URI_CASES])
+def test_mlflow_uri_cases(uri: str, expected: ModelRef | str) -> None:
+    if isinstance(expected, ModelRef):
+        assert parse_uri(uri) == expected
+        assert parse_uri(str(parse_uri(uri))) == expected  # the canonical spelling reads back
+    else:
+        with pytest.raises(UsageError, match=re.escape(expected)):
+            parse_uri(uri)
+
+
+@FAST
+@given(st.text() | st.from_regex(r"models:/[a-zA-Z0-9@/._-]{0,30}", fullmatch=True))
+def test_any_uri_parses_or_is_a_usage_error(uri: str) -> None:
+    try:
+        ref = parse_uri(uri)
+    except UsageError as e:
+        assert "\n" not in str(e).replace("\\n", "")
+    else:
+        assert parse_uri(str(ref)) == ref
+        assert ".." not in ref.path.split("/")
+
+
 def test_an_alias_given_apart_must_agree() -> None:
     assert with_alias("fraud-detector", "champion") == Target("fraud-detector", alias="champion")
     assert with_alias("fraud-detector@champion", None) == Target("fraud-detector", alias="champion")
@@ -109,6 +193,15 @@ def test_an_alias_given_apart_must_agree() -> None:
         with_alias("fraud-detector@champion", "shadow")
     with pytest.raises(UsageError, match="names no alias: write MODEL@ALIAS or pass --alias ALIAS"):
         with_alias("fraud-detector", None)
+    for alias in ("latest", "LATEST", "v2"):
+        with pytest.raises(UsageError, match=f"--alias '{alias}' is not a valid alias name: .* reserved"):
+            with_alias("fraud-detector", alias)
+    with pytest.raises(UsageError, match="'fraud-detector@v2': 'v2' is not a valid alias name: 'v2' is reserved"):
+        with_alias("fraud-detector@v2", None)
+    # a write names a file: no case folding there (a read of an MLflow URI folds: see test_mlflow_uri_cases)
+    for text, alias in (("fraud-detector@Champion", None), ("fraud-detector", "Champion")):
+        with pytest.raises(UsageError, match="'Champion' is not a valid alias name"):
+            with_alias(text, alias)
 
 
 def test_one_message_for_a_name_that_is_not_there() -> None:

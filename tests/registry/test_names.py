@@ -54,9 +54,9 @@ def test_the_snapshot_of_a_ref_is_the_one_asked(repo: RegistryRepo) -> None:
             "(aliases: challenger, champion)",
         ),
         (
-            "models:/fraud-detector/Production",
-            UnknownAlias,
-            "no alias 'production' of model 'fraud-detector' in working tree (aliases: challenger, champion)",
+            "models:/fraud-detector/Archived",
+            UnknownVersion,
+            "models:/fraud-detector/Archived: model 'fraud-detector' has no version in stage Archived",
         ),
         (
             "fraud-detector/9",

@@ -16,8 +16,10 @@ from mlgate.testing import RegistryRepo
     [
         ("models:/fraud-detector@champion", ModelRef("fraud-detector", alias="champion")),
         ("models:/fraud-detector/3", ModelRef("fraud-detector", version=3)),
-        ("models:/fraud-detector/Production", ModelRef("fraud-detector", alias="production")),
-        ("models:/fraud-detector/staging", ModelRef("fraud-detector", alias="staging")),
+        ("models:/fraud-detector/Production", ModelRef("fraud-detector", stage="Production")),
+        ("models:/fraud-detector/staging", ModelRef("fraud-detector", stage="Staging")),
+        ("models:/x/03", ModelRef("x", version=3)),  # as MLflow reads it: digits are a version
+        ("models:/x/Archived", ModelRef("x", stage="Archived")),
     ],
 )
 def test_parse_uri(uri: str, ref: ModelRef) -> None:
@@ -31,8 +33,6 @@ def test_parse_uri(uri: str, ref: ModelRef) -> None:
         "fraud-detector@champion",
         "models:/fraud-detector",
         "models:/a/b/c",
-        "models:/x/03",
-        "models:/x/Archived",
         "models:/x@a@b",
     ],
 )

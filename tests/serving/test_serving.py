@@ -16,6 +16,7 @@ import pytest
 from mlgate import serving
 from mlgate.change.propose import promote, register, rollback
 from mlgate.cli import main
+from mlgate.errors import UsageError
 from mlgate.forge.local import LocalForge
 from mlgate.registry.index import build_index, write_index
 from mlgate.testing import RegistryRepo, TrainingRun, merge_approved
@@ -105,19 +106,129 @@ def test_resolve_and_fetch_from_every_kind_of_source(served, tmp_path: Path) -> 
 
 def test_mlflow_stages_and_errors_that_list_what_exists(served, tmp_path: Path) -> None:
     repo, _, _ = served
-    repo.write(
-        "registry/models/fraud-detector/aliases/production.yaml",
-        {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "production", "version": 2},
-    )
     source = serving.open_source(repo.root)
+    # the default stages: Production is the champion (v1), Staging the challenger (none yet)
+    for uri in ("models:/fraud-detector/Production", "models:/fraud-detector/PRODUCTION"):
+        assert serving.resolve(uri, source).version == 1
+    with pytest.raises(serving.UnknownAlias, match=r"no version in stage Staging \(the alias 'challenger'"):
+        serving.resolve("models:/fraud-detector/Staging", source)
+    # policy.yaml's stages: decides, on every replica alike
+    repo.write(
+        "registry/policy.yaml",
+        "apiVersion: mlgate/v1\nkind: Policy\nadmins: [pat]\nstages: {Production: prod, Staging: champion}\n"
+        "aliases:\n  '*': {approvals: {min: 1}}\n",
+    )
+    repo.write(
+        "registry/models/fraud-detector/aliases/prod.yaml",
+        {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "prod", "version": 2},
+    )
     assert serving.resolve("models:/fraud-detector/Production", source).version == 2
-    assert serving.resolve("models:/fraud-detector/production", source).alias == "production"
+    assert serving.resolve("models:/fraud-detector/staging", source).version == 1
+    with pytest.raises(serving.UnknownVersion, match="has no version in stage None"):
+        serving.resolve("models:/fraud-detector/None", source)  # v1 and v2 are both in a stage
     with pytest.raises(serving.UnknownModel, match=r"no model 'fraud' .*; models: fraud-detector"):
         serving.resolve("models:/fraud@champion", source)
-    with pytest.raises(serving.UnknownAlias, match="aliases: champion, production"):
-        serving.resolve("models:/fraud-detector/Staging", source)
+    with pytest.raises(serving.UnknownAlias, match="aliases: champion, prod"):
+        serving.resolve("models:/fraud-detector@shadow", source)
     with pytest.raises(serving.UnknownVersion, match="versions: 1, 2"):
         serving.resolve("models:/fraud-detector/7", source)
+
+
+def test_latest_and_archived_as_mlflow_means_them(served) -> None:
+    repo, _, _ = served
+    source = serving.open_source(repo.root)
+    for uri in ("models:/fraud-detector/latest", "models:/fraud-detector@latest", "models:/fraud-detector/LATEST"):
+        assert serving.resolve(uri, source).version == 2
+    assert serving.resolve("models:/fraud-detector/None", source).version == 2  # v1 is the champion
+    assert serving.resolve("models:/fraud-detector@Champion", source).version == 1  # aliases in any case
+    data = repo.read_yaml("registry/models/fraud-detector/model.yaml")
+    data["deprecated"] = [{"version": 2, "reason": "leaked labels"}]
+    repo.write("registry/models/fraud-detector/model.yaml", data)
+    # the newest version is deprecated: latest still means it (as in MLflow), and serving still refuses it
+    with pytest.raises(serving.DeprecatedVersion, match="models:/fraud-detector/latest is version 2"):
+        serving.resolve("models:/fraud-detector/latest", source)
+    assert serving.resolve("models:/fraud-detector/Archived", source, allow_deprecated=True).version == 2
+    with pytest.raises(serving.UnknownVersion, match="has no version in stage None"):
+        serving.resolve("models:/fraud-detector/None", source)
+    with pytest.raises(UsageError, match="'v2' is reserved"):
+        serving.resolve("models:/fraud-detector@v2", source)
+
+
+def test_a_path_inside_a_folder_artifact(tmp_path: Path) -> None:
+    """models:/NAME/VERSION/PATH is a file of the folder artifact, unpacked from the verified archive."""
+    repo = RegistryRepo.create(tmp_path / "repo", example=False)
+    repo.write(
+        "registry/policy.yaml",
+        "apiVersion: mlgate/v1\nkind: Policy\nadmins: [pat]\naliases:\n  '*': {approvals: {min: 1}}\n",
+    )
+    repo.commit("policy")
+    folder = tmp_path / "model"
+    (folder / "data").mkdir(parents=True)
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    (folder / "data" / "weights.bin").write_bytes(os.urandom(2048))
+    forge = LocalForge(repo.root)
+    kwargs = {**TrainingRun.write(tmp_path / "run", metrics={"auc": 0.9}).register_kwargs(), "artifact": str(folder)}
+    p = register(
+        repo.root,
+        "fraud-detector",
+        store=str(tmp_path / "store"),
+        **kwargs,
+        author="alice",
+        model_description="Fraud.",
+        owners=["alice"],
+        forge=forge,
+    )
+    merge_approved(repo.root, forge, p.pr.number, merger="pat")
+    source = serving.open_source(repo.root)
+    cache = tmp_path / "cache"
+    model = serving.resolve("models:/fraud-detector/1/data/weights.bin", source)
+    assert model.path == "data/weights.bin" and model.format == "tar"
+    got = serving.fetch(model, cache_dir=cache)
+    assert got.read_bytes() == (folder / "data" / "weights.bin").read_bytes()
+    whole = serving.unpack(serving.resolve("models:/fraud-detector/latest", source), cache_dir=cache)
+    assert sorted(p.relative_to(whole).as_posix() for p in whole.rglob("*")) == [
+        "MLmodel",
+        "data",
+        "data/weights.bin",
+    ]
+    with pytest.raises(serving.ArtifactPathNotFound, match="has no 'nothing/here'"):
+        serving.fetch(serving.resolve("models:/fraud-detector/1/nothing/here", source), cache_dir=cache)
+    # an archive altered in the store is refused before anything is unpacked from it
+    stored = next((tmp_path / "store").rglob(model.sha256))
+    blob = bytearray(stored.read_bytes())
+    blob[600] ^= 0xFF  # one byte inside the first file's content
+    stored.write_bytes(bytes(blob))
+    with pytest.raises(serving.ArtifactIntegrityError, match="refusing it"):
+        serving.fetch(model, cache_dir=tmp_path / "cache2")
+
+
+def test_a_hostile_archive_is_refused_whole(tmp_path: Path) -> None:
+    """An archive that would write outside its folder, or holds a link, is refused, even with the right digest."""
+    import io
+    import tarfile
+
+    for name, kind in (("../escape", tarfile.REGTYPE), ("/abs", tarfile.REGTYPE), ("ok/link", tarfile.SYMTYPE)):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            if kind == tarfile.SYMTYPE:
+                info.linkname = "/etc/passwd"
+                tar.addfile(info)
+            else:
+                info.size = 3
+                tar.addfile(info, io.BytesIO(b"bad"))
+        blob = tmp_path / "blob.tar"
+        blob.write_bytes(buf.getvalue())
+        digest = hashlib.sha256(buf.getvalue()).hexdigest()
+        model = serving.ResolvedModel(
+            "models:/m/1/x", "m", None, 1, blob.as_uri(), digest, len(buf.getvalue()), "tar", None, {}, "x"
+        )
+        with pytest.raises(serving.ArtifactIntegrityError, match="refusing it"):
+            serving.unpack(model, cache_dir=tmp_path / "cache")
+        assert not (tmp_path / "escape").exists() and not (tmp_path / "cache" / "abs").exists()
+        leftovers = [p.name for p in (tmp_path / "cache").rglob("*") if p.name.startswith(".")]
+        assert leftovers == []
 
 
 def test_a_deprecated_version_is_not_served(served) -> None:
@@ -205,6 +316,44 @@ def test_two_processes_fetching_the_same_digest(served, tmp_path: Path) -> None:
     assert [p.returncode for p in procs] == [0, 0]
     assert outs[0] == outs[1]
     assert len(_leftovers(cache)) == 1
+
+
+def test_every_source_resolves_stages_and_latest_alike(served, tmp_path: Path) -> None:
+    """A checkout, a git URL and an index answer models:/NAME/Production by the same policy.yaml stages:."""
+    repo, _, _ = served
+    repo.write(
+        "registry/policy.yaml",
+        "apiVersion: mlgate/v1\nkind: Policy\nadmins: [pat]\nstages: {Production: prod}\n"
+        "aliases:\n  '*': {approvals: {min: 1}}\n",
+    )
+    repo.write(
+        "registry/models/fraud-detector/aliases/prod.yaml",
+        {"apiVersion": "mlgate/v1", "kind": "Alias", "model": "fraud-detector", "alias": "prod", "version": 2},
+    )
+    repo.commit("stages")
+    index = tmp_path / "index.json"
+    write_index(build_index(repo.root, "main"), index)
+    data = json.loads(index.read_text())
+    assert data["stages"] == {"Production": "prod"}
+    assert data["models"]["fraud-detector"]["owners"] == ["alice"]  # what MLflow's entities show, without git
+    sources = [repo.root, f"git+{repo.root}#main", index]
+    for spec in sources:
+        source = (
+            serving.open_source(spec, cache_dir=tmp_path / "git") if "git+" in str(spec) else serving.open_source(spec)
+        )
+        assert source.stages() == {"Production": "prod"}, spec
+        assert serving.resolve("models:/fraud-detector/Production", source).version == 2, spec
+        assert serving.resolve("models:/fraud-detector/latest", source).version == 2, spec
+        with pytest.raises(serving.UnknownAlias, match="maps no alias to Staging"):
+            serving.resolve("models:/fraud-detector/Staging", source)
+    data["stages"] = {"Production": "../x"}
+    data.pop("digest")
+    from mlgate.core.indexfmt import index_digest
+
+    data["digest"] = index_digest(data)
+    index.write_text(json.dumps(data))
+    with pytest.raises(serving.ServingError, match="'stages' must map Production and/or Staging to alias names"):
+        serving.open_source(index)
 
 
 def test_index_digest_protects_the_index(served, tmp_path: Path) -> None:

@@ -116,6 +116,9 @@ def _check_names(model: str, alias: str | None = None) -> None:
     for value, what in ((model, "model"), (alias, "alias")):
         if value is not None and not layout.is_name(value):
             raise UsageError(f"{value!r} is not a valid {what} name: use {layout.NAME_RULE}")
+    reserved = layout.reserved_alias(alias) if alias is not None else None
+    if reserved:
+        raise UsageError(f"{alias!r} is not a valid alias name: {reserved}")
 
 
 def _open_base(repo_path: str | os.PathLike[str], base: str, author: str) -> tuple[GitRepo, str, GitTree]:

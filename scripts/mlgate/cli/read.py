@@ -222,22 +222,31 @@ def resolve(obj: Context, uri: str, ref: str | None, as_json: bool) -> int:
     """Resolve an alias or version to a version, its artifact URI and sha256.
 
     Takes models:/NAME@ALIAS, models:/NAME/VERSION, or the same without
-    models:/ (NAME@ALIAS, NAME/VERSION). MLflow stage names work too:
-    models:/NAME/Production is the alias 'production'.
+    models:/ (NAME@ALIAS, NAME/VERSION), as MLflow reads them: NAME/latest
+    (or NAME@latest) is the newest version; a stage in any case
+    (NAME/Production, NAME/Staging) is the alias policy.yaml's stages: maps
+    it to (default: champion, challenger), NAME/Archived the newest
+    deprecated version, NAME/None the newest in no stage. A models:/ URI may
+    end in a path inside the artifact (models:/NAME/3/MLmodel).
 
     \b
     Examples:
       mlgate resolve fraud-detector@champion
       mlgate resolve models:/fraud-detector@champion
-      mlgate resolve models:/fraud-detector/3 --ref main --json
+      mlgate resolve models:/fraud-detector/Production
+      mlgate resolve fraud-detector/latest --ref main --json
     """
+    from dataclasses import replace
+
+    from mlgate.core.uris import parse_uri
     from mlgate.registry.names import resolve_target
     from mlgate.registry.snapshot import Registry
     from mlgate.render.report import resolved_text, to_json
 
     reg = Registry.open(obj.repo, ref)
-    named = resolve_target(reg, uri, want=("alias", "version"))
-    view = reg.resolve(named.target.ref).to_dict()
+    whole = parse_uri(uri) if uri.startswith("models:/") else None  # may end in a path inside the artifact
+    named = resolve_target(reg, str(whole.base) if whole else uri, want=("alias", "version", "latest", "stage"))
+    view = reg.resolve(replace(named.target.ref, path=whole.path) if whole else named.target.ref).to_dict()
     _out(to_json(view) if as_json else resolved_text(view))
     return EXIT_OK
 
@@ -270,7 +279,9 @@ def gate(obj: Context, target: str, version: str | None, alias: str, ref: str | 
     from mlgate.registry.snapshot import Registry
     from mlgate.render.report import gate_markdown, gate_text, to_json
 
-    named = resolve_target(Registry.open(obj.repo, ref), target, want=("version", "alias"), then=version)
+    named = resolve_target(
+        Registry.open(obj.repo, ref), target, want=("version", "alias", "latest", "stage"), then=version
+    )
     assert named.version is not None  # want: a version, or an alias (the version it holds)
     change = check_gate(obj.repo, named.model, named.version, alias, ref=ref)
     if fmt == "json":
@@ -310,11 +321,12 @@ def compare(obj: Context, names: tuple[str, ...], ref: str | None, fmt: str) -> 
     from mlgate.render.compare import compare_markdown, compare_text
     from mlgate.render.report import to_json
 
+    VERSIONS = ("alias", "version", "latest", "stage")  # noqa: N806 - what names a version of a model
     reg = Registry.open(obj.repo, ref)
     if len(names) == 3:
-        a, b = (resolve_target(reg, names[0], want=("alias", "version"), then=x) for x in names[1:])
+        a, b = (resolve_target(reg, names[0], want=VERSIONS, then=x) for x in names[1:])
     elif len(names) == 2:
-        a, b = (resolve_target(reg, x, want=("alias", "version")) for x in names)
+        a, b = (resolve_target(reg, x, want=VERSIONS) for x in names)
     else:
         raise UsageError(
             f"compare takes MODEL A B or two versions (MODEL/A MODEL@B), not {len(names)} argument{'s' if len(names) != 1 else ''}"

@@ -49,6 +49,20 @@ def is_name(text: str) -> bool:
     return bool(NAME_RE.match(text))
 
 
+#: alias names MLflow reserves (any case): ``latest`` means a model's newest version, ``v<N>`` its version N
+RESERVED_ALIAS_RE = re.compile(r"(?i)(latest|v[0-9]+)\Z")
+
+
+def reserved_alias(text: str) -> str | None:
+    """Why ``text`` may not name an alias although it is a valid name (None when it may): MLflow reserves
+    ``latest`` and ``v<N>`` in ``models:/NAME@ALIAS`` URIs, so an alias of that name could never be reached."""
+    if not RESERVED_ALIAS_RE.match(text):
+        return None
+    if text.lower() == "latest":
+        return "'latest' is reserved: models:/NAME@latest means the newest version (as in MLflow)"
+    return f"{text!r} is reserved: MLflow reserves v<N> alias names for versions (write models:/NAME/{text[1:]})"
+
+
 def name_problem(text: str) -> str | None:
     """Why ``text`` is not a valid model or alias name, in words (None when it is one)."""
     if is_name(text):
@@ -122,14 +136,23 @@ def eval_path(model: str, version: int) -> str:
     return f"{version_dir(model, version)}/eval.yaml"
 
 
+#: the folder of a model's online evidence: ``online/<alias>/<candidate>.yaml`` (mutable, outside the versions)
+ONLINE = "online"
+
+
+def online_path(model: str, alias: str, candidate: int) -> str:
+    """Where the live evidence of rolling ``candidate`` out to ``alias`` lives (an OnlineEvaluation)."""
+    return f"{MODELS}/{model}/{ONLINE}/{alias}/{candidate}.yaml"
+
+
 def card_path(model: str, version: int) -> str:
     return f"{version_dir(model, version)}/card.md"
 
 
 #: what a path under registry/ is
-Role = Literal["policy", "model", "alias", "version", "eval", "evidence", "doc", "ignored"]
+Role = Literal["policy", "model", "alias", "version", "eval", "evidence", "online", "doc", "ignored"]
 #: the manifest kinds, one per file name
-ManifestKind = Literal["Policy", "Model", "ModelVersion", "EvalResult", "Alias"]
+ManifestKind = Literal["Policy", "Model", "ModelVersion", "EvalResult", "Alias", "OnlineEvaluation"]
 
 
 @dataclass(frozen=True)
@@ -189,7 +212,18 @@ def classify(path: str) -> Place:
         if not dot or ext != "yaml":
             raise LayoutError(f"{tail[1]!r} is not an alias file: expected aliases/<alias>.yaml")
         _check_name(stem, "alias")
+        reserved = reserved_alias(stem)
+        if reserved:
+            raise LayoutError(f"{stem!r} may not name an alias: {reserved}")
         return Place("alias", "Alias", model, alias=stem)
+    if tail[0] == ONLINE and len(tail) == 3:
+        _check_name(tail[1], "alias")
+        stem, dot, ext = tail[2].rpartition(".")
+        if not dot or ext != "yaml" or not VERSION_RE.match(stem):
+            raise LayoutError(
+                f"{tail[2]!r} is not an online evaluation file: expected online/<alias>/<candidate version>.yaml"
+            )
+        return Place("online", "OnlineEvaluation", model, alias=tail[1], version=int(stem))
     if tail[0] == "versions" and len(tail) >= 3:
         if not VERSION_RE.match(tail[1]):
             raise LayoutError(
@@ -202,7 +236,10 @@ def classify(path: str) -> Place:
         if inner == ["eval.yaml"]:
             return Place("eval", "EvalResult", model, version=version)
         return Place("evidence", None, model, version=version)
-    raise LayoutError("unexpected file: a model folder holds model.yaml, aliases/<alias>.yaml and versions/<n>/...")
+    raise LayoutError(
+        "unexpected file: a model folder holds model.yaml, aliases/<alias>.yaml, versions/<n>/... and "
+        "online/<alias>/<candidate>.yaml"
+    )
 
 
 def safe_relative(path: str) -> str | None:

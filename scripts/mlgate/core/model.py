@@ -106,23 +106,93 @@ class EvalResult:
         )
 
 
+#: the rollout modes: the candidate answers a share of requests (canary) or receives a mirrored share (shadow)
+ROLLOUT_MODES = ("canary", "shadow")
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A progressive rollout under way on an alias (its ``rollout:`` block)."""
+
+    candidate: int
+    mode: str  # one of ROLLOUT_MODES
+    percent: float
+    started_at: str | None = None
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any]) -> Rollout:
+        return cls(data["candidate"], data["mode"], data["percent"], data.get("started_at"))
+
+    def to_manifest(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"candidate": self.candidate, "mode": self.mode, "percent": self.percent}
+        if self.started_at is not None:
+            out["started_at"] = self.started_at
+        return out
+
+
 @dataclass(frozen=True)
 class Alias:
-    """An alias assignment (aliases/<alias>.yaml)."""
+    """An alias assignment (aliases/<alias>.yaml), with the rollout of a candidate when one is under way."""
 
     model: str
     alias: str
     version: int
     note: str | None = None
+    rollout: Rollout | None = None
 
     @classmethod
     def from_manifest(cls, data: Mapping[str, Any]) -> Alias:
-        return cls(model=data["model"], alias=data["alias"], version=data["version"], note=data.get("note"))
+        rollout = data.get("rollout")
+        return cls(
+            model=data["model"],
+            alias=data["alias"],
+            version=data["version"],
+            note=data.get("note"),
+            rollout=Rollout.from_manifest(rollout) if rollout is not None else None,
+        )
 
 
-FACTORIES: dict[str, type[Model | ModelVersion | EvalResult | Alias]] = {
+@dataclass(frozen=True)
+class OnlineEvaluation:
+    """Live evidence of a rollout (online/<alias>/<candidate>.yaml): requests and metrics per arm over a window."""
+
+    model: str
+    alias: str
+    candidate: int
+    holder: int
+    mode: str
+    percent: float
+    window_start: str
+    window_end: str
+    requests_candidate: int
+    requests_holder: int
+    metrics_candidate: Mapping[str, float]
+    metrics_holder: Mapping[str, float]
+    source: str | None = None
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any]) -> OnlineEvaluation:
+        return cls(
+            model=data["model"],
+            alias=data["alias"],
+            candidate=data["candidate"],
+            holder=data["holder"],
+            mode=data["mode"],
+            percent=data["percent"],
+            window_start=data["window"]["start"],
+            window_end=data["window"]["end"],
+            requests_candidate=data["requests"]["candidate"],
+            requests_holder=data["requests"]["holder"],
+            metrics_candidate=_frozen(data["metrics"]["candidate"]),
+            metrics_holder=_frozen(data["metrics"]["holder"]),
+            source=data.get("source"),
+        )
+
+
+FACTORIES: dict[str, type[Model | ModelVersion | EvalResult | Alias | OnlineEvaluation]] = {
     "Model": Model,
     "ModelVersion": ModelVersion,
     "EvalResult": EvalResult,
     "Alias": Alias,
+    "OnlineEvaluation": OnlineEvaluation,
 }

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from mlgate.core.uris import DEFAULT_STAGES
+
 DEFAULT = "*"
 
 
@@ -36,6 +38,43 @@ class Approvals:
     exclude_author: bool = True
 
 
+def _bounds(data: Mapping[str, Any]) -> dict[str, Bound]:
+    return {k: Bound(v.get("min"), v.get("max"), v.get("no_regression")) for k, v in data.items()}
+
+
+def _approvals(data: Mapping[str, Any] | None) -> Approvals | None:
+    if data is None:
+        return None
+    return Approvals(data["min"], tuple(data.get("from", ())), data.get("exclude_author", True))
+
+
+@dataclass(frozen=True)
+class OnlineGate:
+    """What the live evidence at a rollout's current step must show before a step up or the completion."""
+
+    min_requests: int = 0
+    min_hours: float = 0
+    metrics: Mapping[str, Bound] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RolloutGate:
+    """An alias's required progressive rollout: its steps (percent, increasing), the online gate, approvals."""
+
+    steps: tuple[float, ...]
+    online: OnlineGate = field(default_factory=OnlineGate)
+    approvals: Approvals | None = None  # None: the alias's own approvals
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any]) -> RolloutGate:
+        online = data.get("online", {})
+        return cls(
+            tuple(sorted(data["steps"])),
+            OnlineGate(online.get("min_requests", 0), online.get("min_hours", 0), _bounds(online.get("metrics", {}))),
+            _approvals(data.get("approvals")),
+        )
+
+
 @dataclass(frozen=True)
 class Gate:
     """What a version must show before an alias may point at it."""
@@ -45,22 +84,19 @@ class Gate:
     card_sections: tuple[str, ...] = ()
     approvals: Approvals | None = None  # None: the gate says nothing about approvals
     rollback: Gate | None = None
+    rollout: RolloutGate | None = None  # set: a new version reaches this alias only through a rollout
 
     @classmethod
     def from_manifest(cls, data: Mapping[str, Any], *, allow_rollback: bool = True) -> Gate:
-        appr = data.get("approvals")
         return cls(
             evidence=tuple(data.get("evidence", ())),
-            metrics={
-                k: Bound(v.get("min"), v.get("max"), v.get("no_regression")) for k, v in data.get("metrics", {}).items()
-            },
+            metrics=_bounds(data.get("metrics", {})),
             card_sections=tuple(data.get("card_sections", ())),
-            approvals=None
-            if appr is None
-            else Approvals(appr["min"], tuple(appr.get("from", ())), appr.get("exclude_author", True)),
+            approvals=_approvals(data.get("approvals")),
             rollback=cls.from_manifest(data["rollback"], allow_rollback=False)
             if allow_rollback and "rollback" in data
             else None,
+            rollout=RolloutGate.from_manifest(data["rollout"]) if allow_rollback and "rollout" in data else None,
         )
 
     def for_rollback(self) -> Gate:
@@ -75,6 +111,8 @@ class Policy:
     admins: tuple[str, ...]
     gates: Mapping[str, Gate]
     protect: tuple[str, ...] = ()  # more paths (files, or folders ending in '/') whose changes need the admins
+    #: the aliases MLflow's stages stand for (``stages:``; :data:`mlgate.core.uris.DEFAULT_STAGES` when absent)
+    stages: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STAGES))
 
     @classmethod
     def from_manifest(cls, data: Mapping[str, Any]) -> Policy:
@@ -82,6 +120,7 @@ class Policy:
             tuple(data["admins"]),
             {a: Gate.from_manifest(g) for a, g in data["aliases"].items()},
             tuple(data.get("protect", ())),
+            dict(data["stages"]) if "stages" in data else dict(DEFAULT_STAGES),
         )
 
     def protects(self, path: str) -> bool:
@@ -124,8 +163,24 @@ def tighten(base: Gate | None, extra: Gate | None) -> Gate | None:
         return base
     if base is None:
         return extra
-    metrics = dict(base.metrics)
-    for name, b in extra.metrics.items():
+    approvals = _stricter_approvals(base.approvals, extra.approvals)
+    combined = replace(
+        base,
+        evidence=_union(base.evidence, extra.evidence),
+        metrics=_stricter_metrics(base.metrics, extra.metrics),
+        card_sections=_union(base.card_sections, extra.card_sections),
+        approvals=approvals,
+        rollback=None,
+        rollout=_stricter_rollout(base.rollout, extra.rollout),
+    )
+    if base.rollback is not None or extra.rollback is not None:
+        combined = replace(combined, rollback=tighten(base.rollback or base, extra.rollback))
+    return combined
+
+
+def _stricter_metrics(base: Mapping[str, Bound], extra: Mapping[str, Bound]) -> dict[str, Bound]:
+    metrics = dict(base)
+    for name, b in extra.items():
         a = metrics.get(name)
         # which way is better is the registry's to say: a model adding `min: 0` to a lower-is-better metric
         # must not turn its no-regression check around
@@ -137,18 +192,22 @@ def tighten(base: Gate | None, extra: Gate | None) -> Gate | None:
             _stricter_max(a.no_regression, b.no_regression),
             better,
         )
-    approvals = _stricter_approvals(base.approvals, extra.approvals)
-    combined = replace(
-        base,
-        evidence=_union(base.evidence, extra.evidence),
-        metrics=metrics,
-        card_sections=_union(base.card_sections, extra.card_sections),
-        approvals=approvals,
-        rollback=None,
+    return metrics
+
+
+def _stricter_rollout(a: RolloutGate | None, b: RolloutGate | None) -> RolloutGate | None:
+    """Both rollouts' demands: every step of either, the larger minimums, the stricter bounds and approvals."""
+    if a is None or b is None:
+        return a or b
+    return RolloutGate(
+        tuple(sorted(set(a.steps) | set(b.steps))),
+        OnlineGate(
+            max(a.online.min_requests, b.online.min_requests),
+            max(a.online.min_hours, b.online.min_hours),
+            _stricter_metrics(a.online.metrics, b.online.metrics),
+        ),
+        _stricter_approvals(a.approvals, b.approvals),
     )
-    if base.rollback is not None or extra.rollback is not None:
-        combined = replace(combined, rollback=tighten(base.rollback or base, extra.rollback))
-    return combined
 
 
 def _stricter_approvals(a: Approvals | None, b: Approvals | None) -> Approvals | None:
@@ -188,4 +247,16 @@ def loosenings(base: Gate, extra: Gate, where: str) -> list[str]:
                 found.append(f"{where}.approvals.from adds {', '.join(outside)}, whom the registry does not allow")
     if extra.rollback is not None:
         found += loosenings(base.for_rollback(), extra.rollback, f"{where}.rollback")
+    if base.rollout is not None and extra.rollout is not None:
+        ro, rx = base.rollout.online, extra.rollout.online
+        if rx.min_requests < ro.min_requests:
+            found.append(
+                f"{where}.rollout.online.min_requests {rx.min_requests} is below the registry's {ro.min_requests}"
+            )
+        if rx.min_hours < ro.min_hours:
+            found.append(f"{where}.rollout.online.min_hours {rx.min_hours} is below the registry's {ro.min_hours}")
+        found += loosenings(Gate(metrics=ro.metrics), Gate(metrics=rx.metrics), f"{where}.rollout.online")
+        found += loosenings(
+            Gate(approvals=base.rollout.approvals), Gate(approvals=extra.rollout.approvals), f"{where}.rollout"
+        )
     return found

@@ -5,133 +5,331 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from mlgate.core.layout import NAME_RULE, VERSION_RE, is_name
-from mlgate.errors import UnknownAlias, UsageError
+from mlgate.core.layout import NAME_RULE, VERSION_RE, is_name, reserved_alias
+from mlgate.errors import UnknownAlias, UnknownVersion, UsageError
 
-_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<ref>[^/@]+))\Z")
-#: MLflow's stage names, and the aliases they stand for
-STAGES = {"production": "production", "staging": "staging"}
+__all__ = [
+    "DEFAULT_STAGES",
+    "LATEST",
+    "MLFLOW_STAGES",
+    "ModelRef",
+    "Target",
+    "canonical_stage",
+    "parse_target",
+    "parse_uri",
+    "reserved_alias",
+    "stage_of",
+    "version_named",
+]
+
+#: MLflow's model-version stages; ``None`` is the stage of a version in none of the others
+MLFLOW_STAGES = ("None", "Staging", "Production", "Archived")
+#: the stages an alias stands for, and which alias when policy.yaml has no ``stages:`` (the mapping Databricks
+#: uses when moving workspaces from stages to aliases); ``Archived`` is "deprecated", ``None`` "no stage alias"
+DEFAULT_STAGES: Mapping[str, str] = {"Production": "champion", "Staging": "challenger"}
+#: the suffix (``models:/NAME/latest``) and the alias (``models:/NAME@latest``) that mean the newest version
+LATEST = "latest"
+_STAGE_LIST = ", ".join(MLFLOW_STAGES)
+
+
+def canonical_stage(text: str) -> str | None:
+    """MLflow's spelling of a stage named in any case (``production`` -> ``Production``), or None."""
+    folded = text.lower()
+    return next((s for s in MLFLOW_STAGES if s.lower() == folded), None)
+
+
+def stage_of(version: int, held: Collection[str], deprecated: bool, stages: Mapping[str, str]) -> str:
+    """The MLflow stage of a version that holds the aliases ``held``: ``Production`` or ``Staging`` when it holds
+    the alias ``stages`` maps that stage to (Production first), ``Archived`` when deprecated, else ``None``."""
+    for stage in ("Production", "Staging"):
+        alias = stages.get(stage)
+        if alias is not None and alias in held:
+            return stage
+    return "Archived" if deprecated else "None"
 
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A parsed ``models:/`` URI: a name plus exactly one of alias or version."""
+    """A parsed ``models:/`` URI: a name plus exactly one of an alias, a version, a stage or ``latest``, and an
+    optional artifact sub-path inside the version's artifact (``models:/NAME/3/sub/dir``)."""
 
     name: str
     alias: str | None = None
     version: int | None = None
+    stage: str | None = None  # one of MLFLOW_STAGES, as MLflow spells it
+    latest: bool = False
+    path: str = ""
 
     def __str__(self) -> str:
-        return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
+        if self.alias is not None:
+            head = f"models:/{self.name}@{self.alias}"
+        elif self.stage is not None:
+            head = f"models:/{self.name}/{self.stage}"
+        elif self.latest:
+            head = f"models:/{self.name}/{LATEST}"
+        else:
+            head = f"models:/{self.name}/{self.version}"
+        return f"{head}/{self.path}" if self.path else head
+
+    @property
+    def base(self) -> ModelRef:
+        """The same reference without its artifact sub-path."""
+        return replace(self, path="")
+
+
+_URI_SHAPES = (
+    "expected models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/latest or models:/NAME/STAGE "
+    f"(a stage is one of {_STAGE_LIST}), each optionally followed by /PATH inside the artifact"
+)
+_BAD_SEGMENT = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+def _sub_path(uri: str, segments: list[str]) -> str:
+    """The artifact sub-path after the model part: plain relative segments only (nothing that climbs out)."""
+    for seg in segments:
+        if seg in ("", ".", "..") or _BAD_SEGMENT.search(seg):
+            raise UsageError(
+                f"{uri!r}: the artifact path {'/'.join(segments)!r} must be relative segments without '', '.', "
+                "'..', backslashes or control characters"
+            )
+    return "/".join(segments)
+
+
+def _uri_name(uri: str, name: str) -> str:
+    if not is_name(name):
+        raise UsageError(f"{uri!r}: {name!r} is not a valid model name: use {NAME_RULE}")
+    return name
+
+
+def _uri_alias(uri: str, name: str, alias: str) -> ModelRef:
+    """``@ALIAS`` of a URI: case-insensitive (mlgate's names are lowercase); ``latest`` is the newest version."""
+    folded = alias.lower()
+    if folded == LATEST:
+        return ModelRef(name, latest=True)
+    problem = reserved_alias(folded)
+    if problem is not None:
+        raise UsageError(f"{uri!r}: {problem}")
+    if not is_name(folded):
+        raise UsageError(f"{uri!r}: {alias!r} is not a valid alias name: use {NAME_RULE}")
+    return ModelRef(name, alias=folded)
+
+
+def _uri_suffix(uri: str, name: str, suffix: str) -> ModelRef:
+    """``/SUFFIX`` of a URI, as MLflow reads it: a version (digits), ``latest`` (any case) or a stage (any case)."""
+    if suffix.isascii() and suffix.isdigit():
+        return ModelRef(name, version=int(suffix))
+    if suffix.lower() == LATEST:
+        return ModelRef(name, latest=True)
+    stage = canonical_stage(suffix)
+    if stage is None:
+        raise UsageError(f"{uri!r}: {suffix!r} is not a version number, 'latest' or a stage (stages: {_STAGE_LIST})")
+    return ModelRef(name, stage=stage)
 
 
 def parse_uri(uri: str) -> ModelRef:
-    """Parse ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``models:/NAME/Production``."""
-    m = _URI.match(uri.strip())
-    if not m:
-        raise UsageError(f"{uri!r} is not a model URI: expected models:/NAME@ALIAS or models:/NAME/VERSION")
-    name, alias, ref = m["name"], m["alias"], m["ref"]
-    for value, what in ((name, "model"), (alias, "alias")):
-        if value is not None and not is_name(value):
-            raise UsageError(f"{uri!r}: {value!r} is not a valid {what} name: use {NAME_RULE}")
-    if ref is not None:
-        if VERSION_RE.match(ref):
-            return ModelRef(name, version=int(ref))
-        if ref.lower() in STAGES:
-            return ModelRef(name, alias=STAGES[ref.lower()])
-        raise UsageError(f"{uri!r}: {ref!r} is neither a version number nor a stage (Production, Staging)")
-    return ModelRef(name, alias=alias)
+    """Parse a ``models:/`` URI as MLflow does.
 
-
-def version_named(ref: ModelRef, aliases: Callable[[str], Mapping[str, int]]) -> int:
-    """The version number ``ref`` names: its own, or the one its alias points at.
-
-    ``aliases(model)`` gives a model's aliases and their versions (asked only for an alias URI). The one rule
-    both the registry snapshot and serving resolve by; :class:`UnknownAlias` lists the aliases there are.
+    ``models:/NAME@ALIAS`` (the alias in any case; ``@latest`` is the newest version), ``models:/NAME/VERSION``,
+    ``models:/NAME/latest`` and ``models:/NAME/STAGE`` (``Production``, ``Staging``, ``Archived``, ``None``, in
+    any case), each optionally followed by ``/PATH``, a file or folder inside the version's artifact. Aliases
+    ``v<N>`` are reserved, as in MLflow. Anything else is a :class:`UsageError` saying what was expected.
     """
-    if ref.alias is None:
-        assert ref.version is not None  # parse_uri gives exactly one of the two
+    text = uri.strip()
+    if not text.startswith("models:/") or text.startswith("models://"):
+        raise UsageError(f"{uri!r} is not a model URI: {_URI_SHAPES}")
+    parts = text[len("models:/") :].rstrip("/").split("/")
+    head = parts[0]
+    if "@" in head:
+        name, _, alias = head.partition("@")
+        if not name or not alias or "@" in alias:
+            raise UsageError(f"{uri!r} is not a model URI: {_URI_SHAPES}")
+        ref = _uri_alias(uri, _uri_name(uri, name), alias)
+        rest = parts[1:]
+    else:
+        if len(parts) < 2 or not head:
+            hint = " (models:/ID names an MLflow logged model, which mlgate does not hold)" if head else ""
+            raise UsageError(f"{uri!r} is not a model URI{hint}: {_URI_SHAPES}")
+        ref = _uri_suffix(uri, _uri_name(uri, head), parts[1])
+        rest = parts[2:]
+    return replace(ref, path=_sub_path(uri, rest)) if rest else ref
+
+
+def version_named(
+    ref: ModelRef,
+    aliases: Callable[[str], Mapping[str, int]],
+    *,
+    versions: Callable[[str], Collection[int]] | None = None,
+    deprecated: Callable[[str], Collection[int]] | None = None,
+    stages: Mapping[str, str] = DEFAULT_STAGES,
+) -> int:
+    """The version number ``ref`` names: its own, the one its alias (or its stage's alias) holds, or the newest.
+
+    ``aliases(model)`` gives a model's aliases and their versions, ``versions(model)`` its version numbers and
+    ``deprecated(model)`` its deprecated ones (asked only when needed: ``latest``, ``Archived``, ``None``);
+    ``stages`` maps ``Production`` and ``Staging`` to aliases (policy.yaml's ``stages:``). The one rule both the
+    registry snapshot and serving resolve by; :class:`UnknownAlias` lists the aliases there are, and a stage
+    or ``latest`` with no version is an :class:`UnknownVersion` naming the stage.
+    """
+    if ref.version is not None:
         return ref.version
-    held = aliases(ref.name)
-    if ref.alias not in held:
-        raise UnknownAlias(
-            f"model {ref.name!r} has no alias {ref.alias!r}{did_you_mean(ref.alias, held)}; "
-            f"aliases: {', '.join(sorted(held)) or 'none'}"
-        )
-    return held[ref.alias]
+    if ref.alias is not None:
+        held = aliases(ref.name)
+        if ref.alias not in held:
+            raise UnknownAlias(
+                f"model {ref.name!r} has no alias {ref.alias!r}{did_you_mean(ref.alias, held)}; "
+                f"aliases: {', '.join(sorted(held)) or 'none'}"
+            )
+        return held[ref.alias]
+    if ref.stage in ("Production", "Staging"):
+        alias = stages.get(ref.stage)
+        if alias is None:
+            raise UnknownAlias(
+                f"{ref.base}: policy.yaml's stages: maps no alias to {ref.stage} "
+                f"(stages: {', '.join(f'{s}: {a}' for s, a in stages.items()) or 'none'})"
+            )
+        held = aliases(ref.name)
+        if alias not in held:
+            raise UnknownAlias(
+                f"{ref.base}: model {ref.name!r} has no version in stage {ref.stage} "
+                f"(the alias {alias!r}, by policy.yaml's stages:); aliases: {', '.join(sorted(held)) or 'none'}"
+            )
+        return held[alias]
+    if versions is None:
+        raise ValueError("version_named needs versions() to resolve latest or a stage")  # a caller's bug
+    numbers = list(versions(ref.name))
+    if ref.latest:
+        if not numbers:
+            raise UnknownVersion(f"{ref.base}: model {ref.name!r} has no versions")
+        return max(numbers)
+    gone = set(deprecated(ref.name)) if deprecated is not None else set()
+    if ref.stage == "Archived":
+        candidates = [v for v in numbers if v in gone]
+    else:  # "None": versions in no stage
+        held_by = aliases(ref.name)
+        staged = {held_by[a] for a in stages.values() if a in held_by}
+        candidates = [v for v in numbers if v not in gone and v not in staged]
+    if not candidates:
+        raise UnknownVersion(f"{ref.base}: model {ref.name!r} has no version in stage {ref.stage}")
+    return max(candidates)
 
 
 # --- what a user typed where a model, alias or version is meant ------------------------------------------------
 
-#: the forms a :class:`Target` can take: a bare model, an alias of it, or one of its versions
-Form = Literal["model", "alias", "version"]
-FORMS: frozenset[Form] = frozenset(("model", "alias", "version"))
-_SPELLING: dict[Form, str] = {"model": "MODEL", "alias": "MODEL@ALIAS", "version": "MODEL/VERSION"}
-_NAMES: dict[Form, str] = {"model": "a model", "alias": "an alias", "version": "a version"}
+#: the forms a :class:`Target` can take: a bare model, an alias of it, one of its versions, the version in an
+#: MLflow stage (``MODEL/Production``: the alias policy.yaml maps the stage to), or its newest (``MODEL/latest``)
+Form = Literal["model", "alias", "version", "stage", "latest"]
+FORMS: frozenset[Form] = frozenset(("model", "alias", "version", "stage", "latest"))
+_SPELLING: dict[Form, str] = {
+    "model": "MODEL",
+    "alias": "MODEL@ALIAS",
+    "version": "MODEL/VERSION",
+    "latest": "MODEL/latest",
+    "stage": "MODEL/STAGE",
+}
+_NAMES: dict[Form, str] = {
+    "model": "a model",
+    "alias": "an alias",
+    "version": "a version",
+    "stage": "a stage",
+    "latest": "the newest version",
+}
 
 
 @dataclass(frozen=True)
 class Target:
-    """A model, one of its aliases, or one of its versions, as a user named it (not yet looked up).
+    """A model, one of its aliases or versions, a stage or its newest version, as a user named it (not yet
+    looked up).
 
-    At most one of ``alias`` and ``version`` is set. ``str()`` gives the canonical spelling
-    (``MODEL``, ``MODEL@ALIAS``, ``MODEL/VERSION``), which :func:`parse_target` reads back to the same target.
+    At most one of ``alias``, ``version``, ``stage`` and ``latest`` is set. ``str()`` gives the canonical
+    spelling (``MODEL``, ``MODEL@ALIAS``, ``MODEL/VERSION``, ``MODEL/Production``, ``MODEL/latest``), which
+    :func:`parse_target` reads back to the same target.
     """
 
     model: str
     alias: str | None = None
     version: int | None = None
+    stage: str | None = None
+    latest: bool = False
 
     @property
     def form(self) -> Form:
-        return "alias" if self.alias is not None else "version" if self.version is not None else "model"
+        if self.alias is not None:
+            return "alias"
+        if self.version is not None:
+            return "version"
+        if self.stage is not None:
+            return "stage"
+        return "latest" if self.latest else "model"
 
     @property
     def ref(self) -> ModelRef:
-        """The ``models:/`` reference of an alias or a version (a bare model names no version: UsageError)."""
+        """The ``models:/`` reference of what the target names (a bare model names no version: UsageError)."""
         if self.form == "model":
             raise UsageError(f"{self.model!r} names a model, not a version: use MODEL@ALIAS or MODEL/VERSION")
-        return ModelRef(self.model, alias=self.alias, version=self.version)
+        return ModelRef(self.model, alias=self.alias, version=self.version, stage=self.stage, latest=self.latest)
 
     def __str__(self) -> str:
         if self.alias is not None:
             return f"{self.model}@{self.alias}"
-        return self.model if self.version is None else f"{self.model}/{self.version}"
+        if self.version is not None:
+            return f"{self.model}/{self.version}"
+        if self.stage is not None:
+            return f"{self.model}/{self.stage}"
+        return f"{self.model}/{LATEST}" if self.latest else self.model
 
 
 def _wanted(want: Collection[str]) -> str:
-    forms = [_SPELLING[f] for f in ("model", "alias", "version") if f in want]
+    # MODEL/latest and MODEL/STAGE are other spellings of a version and an alias: named only when alone
+    main: tuple[Form, ...] = ("model", "alias", "version")
+    other: tuple[Form, ...] = ("latest", "stage")
+    forms = [_SPELLING[f] for f in main if f in want] or [_SPELLING[f] for f in other if f in want]
     return forms[0] if len(forms) == 1 else f"{', '.join(forms[:-1])} or {forms[-1]}"
 
 
-def _part(text: str, part: str) -> Target | None:
-    """``part`` after a model name: ``@ALIAS``, ``/VERSION``, ``/Production``, or a bare VERSION or ALIAS."""
+def _alias_part(text: str, alias: str) -> Target:
+    """``@ALIAS`` or a bare ALIAS: in any case (names are lowercase); ``latest`` is the newest version."""
+    folded = alias.lower()
+    if folded == LATEST:
+        return Target("", latest=True)
+    problem = reserved_alias(folded)
+    if problem is not None:
+        raise UsageError(f"{text!r}: {problem}")
+    return Target("", alias=folded)
+
+
+def _part(text: str, part: str) -> Target:
+    """``part`` after a model name: ``@ALIAS``, ``/VERSION``, ``/latest``, ``/STAGE``, or a bare one of them."""
     if part.startswith("@"):
-        return Target("", alias=part[1:])
+        return _alias_part(text, part[1:])
     body = part[1:] if part.startswith("/") else part
     if VERSION_RE.match(body):
         return Target("", version=int(body))
     if body.isascii() and body.isdigit():
         raise UsageError(f"{text!r}: {body!r} is not a version number: versions are 1, 2, 3... without leading zeros")
-    if body.lower() in STAGES:
-        return Target("", alias=STAGES[body.lower()])
+    if body.lower() == LATEST:
+        return Target("", latest=True)
+    stage = canonical_stage(body)
+    if stage is not None:
+        return Target("", stage=stage)
     if part.startswith("/"):
-        raise UsageError(f"{text!r}: {body!r} is neither a version number nor a stage (Production, Staging)")
-    return Target("", alias=body)
+        raise UsageError(f"{text!r}: {body!r} is not a version number, 'latest' or a stage (stages: {_STAGE_LIST})")
+    return _alias_part(text, body)
 
 
 def parse_target(text: str, *, want: Collection[str] = FORMS, then: str | None = None) -> Target:
     """Parse what a user typed where a model, an alias or a version is meant.
 
-    Accepted: ``MODEL``, ``MODEL@ALIAS``, ``MODEL/VERSION``, ``models:/MODEL@ALIAS``, ``models:/MODEL/VERSION``
-    and MLflow's ``models:/MODEL/Production`` (a stage is the alias of the same name, lowercased). ``then``
-    is an optional second argument naming a version or an alias of a bare MODEL (``show MODEL 3``,
-    ``compare MODEL 2 champion``): ``3``, ``champion``, ``@champion`` or ``Production``. ``want`` is the
-    forms the caller accepts; any other is a :class:`UsageError` saying what was expected, as is anything
-    unparsable (never another exception, whatever the text).
+    Accepted: ``MODEL``, ``MODEL@ALIAS``, ``MODEL/VERSION``, ``MODEL/latest`` (the newest version, as is
+    ``MODEL@latest``), ``MODEL/STAGE`` (an MLflow stage in any case: ``Production`` and ``Staging`` are the
+    aliases policy.yaml's ``stages:`` maps them to), and the same as ``models:/`` URIs. Aliases are read in any
+    case; ``v<N>`` aliases are reserved (as in MLflow). ``then`` is an optional second argument naming a version
+    or an alias of a bare MODEL (``show MODEL 3``, ``compare MODEL 2 champion``): ``3``, ``champion``,
+    ``@champion``, ``latest`` or ``Production``. ``want`` is the forms the caller accepts; any other is a
+    :class:`UsageError` saying what was expected, as is anything unparsable (never another exception,
+    whatever the text).
     """
     if not want or not set(want) <= FORMS:
         raise ValueError(f"want must name some of {sorted(FORMS)}, not {want!r}")  # a caller's bug
@@ -139,7 +337,9 @@ def parse_target(text: str, *, want: Collection[str] = FORMS, then: str | None =
     raw = text  # never stripped: "champion\n" is not the name champion (what is echoed must be what was asked)
     if raw.startswith("models:/"):
         ref = parse_uri(raw)
-        target = Target(ref.name, alias=ref.alias, version=ref.version)
+        if ref.path:
+            raise UsageError(f"{text!r} names a path inside an artifact: expected {expected}")
+        target = Target(ref.name, alias=ref.alias, version=ref.version, stage=ref.stage, latest=ref.latest)
     else:
         cut = min((i for i in (raw.find("@"), raw.find("/")) if i >= 0), default=len(raw))
         name, rest = raw[:cut], raw[cut:]
@@ -148,14 +348,11 @@ def parse_target(text: str, *, want: Collection[str] = FORMS, then: str | None =
         if not is_name(name):
             where = "" if name == text else f"{text!r}: "
             raise UsageError(f"{where}{name!r} is not a valid model name: use {NAME_RULE}")
-        part = _part(text, rest) if rest else None
-        target = Target(name, alias=part.alias, version=part.version) if part else Target(name)
+        target = replace(_part(text, rest), model=name) if rest else Target(name)
     if then is not None:
         if target.form != "model":
             raise UsageError(f"{text!r} already names {_NAMES[target.form]}: drop the extra argument {then!r}")
-        extra = _part(then, then)
-        assert extra is not None  # a non-empty part always parses to an alias or a version
-        target = Target(target.model, alias=extra.alias, version=extra.version)
+        target = replace(_part(then, then), model=target.model)
     if target.alias is not None and not is_name(target.alias):
         raise UsageError(f"{text!r}: {target.alias!r} is not a valid alias name: use {NAME_RULE}")
     if target.form not in want:
@@ -183,8 +380,17 @@ def unknown(what: str, name: object, known: Iterable[object], *, where: str) -> 
 def with_alias(text: str, alias: str | None, *, required: bool = True) -> Target:
     """``MODEL@ALIAS``, or ``MODEL`` with the alias given apart (an ``--alias`` option); both must agree.
 
+    The alias must be exactly a name (no case folding: a write names the alias file), and not one MLflow
+    reserves.
+
     ``required``: a target without an alias either way is a :class:`UsageError` (else it names the model).
     """
+    for name in (alias, text.partition("@")[2] if "@" in text else None):
+        # what a write names is a file name: exactly a name, never case-folded as a read of MLflow's URIs is
+        problem = None if name is None else reserved_alias(name) or (None if is_name(name) else f"use {NAME_RULE}")
+        if problem is not None:
+            shown = f"{text!r}: {name!r}" if name != alias else f"--alias {alias!r}"
+            raise UsageError(f"{shown} is not a valid alias name: {problem}")
     target = parse_target(text, want=("model", "alias"))
     if target.alias is not None and alias is not None and alias != target.alias:
         raise UsageError(f"{text!r} names the alias {target.alias!r} but --alias says {alias!r}: give one")

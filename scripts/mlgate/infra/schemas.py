@@ -23,6 +23,7 @@ SCHEMA_FILES = {
     "EvalResult": "eval-result.schema.json",
     "Alias": "alias.schema.json",
     "Policy": "policy.schema.json",
+    "OnlineEvaluation": "online-evaluation.schema.json",
 }
 KINDS = tuple(SCHEMA_FILES)
 _BASE_URI = "https://mlgate.dev/schemas/v1/"

@@ -110,12 +110,18 @@ def build_index(
                 "size": v.artifact.size,
                 "format": v.artifact.format,
                 "created_at": v.created_at,
+                "created_by": v.created_by,
                 "run_id": v.lineage.get("run_id"),
+                **({"description": v.description} if v.description else {}),
+                **({"tags": dict(v.tags)} if v.tags else {}),
             }
         models[name] = {
             "aliases": {a: al.version for a, al in reg.aliases(name).items()},
             "deprecated": sorted(d.version for d in model.deprecated),
             "versions": versions,
+            "description": model.description,
+            "owners": list(model.owners),
+            **({"tags": dict(model.tags)} if model.tags else {}),
         }
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     data: dict[str, Any] = {
@@ -125,6 +131,7 @@ def build_index(
         "serial": _serial(reg, repo_path, key is not None),
         "generated_at": format_time(now),
         "expires": format_time(now + span),
+        "stages": reg.stages(),
         "models": models,
     }
     data["digest"] = index_digest(data)

@@ -129,6 +129,8 @@ def _schema_finding(doc: Document, e: SchemaProblem) -> Finding:
         text = doc.source_text(tuple(where))
         if wanted == "string" and text is not None:
             msg += f" (YAML read `{text}` as {_json_type(inst)[2:]}; quote it: '{text}')"
+    elif v == "not":
+        msg = f"{inst!r} is not allowed" + (f": {described}" if described else "")
     elif v == "const":
         msg = f"expected {e.validator_value!r}, got {inst!r}"
     elif v == "pattern":

@@ -61,6 +61,10 @@ def lookup(reg: Registry, target: Target) -> Named:
             where = f"of model {target.model!r} in {reg.tree.label}"
             raise UnknownVersion(unknown("version", target.version, versions, where=where))
         return Named(target, target.model, None, target.version)
+    if target.stage is not None or target.latest:
+        version = reg.resolve(target.ref).version.version  # through policy.yaml's stages:, or the newest
+        alias = reg.stages().get(target.stage) if target.stage is not None else None
+        return Named(target, target.model, alias, version)
     return Named(target, target.model, None, None)
 
 
@@ -76,7 +80,7 @@ def resolve_target(reg: Registry, text: str, *, want: Collection[str] = FORMS, t
 def promoted_version(repo: str | os.PathLike[str], base: str, text: str, *, then: str | None = None) -> tuple[str, int]:
     """The model and version a promotion names: ``MODEL/VERSION`` (or ``MODEL VERSION``) as written, checked by
     the promotion itself; ``MODEL@ALIAS`` is the version that alias holds on ``base``, looked up here."""
-    target = parse_target(text, want=("version", "alias"), then=then)
+    target = parse_target(text, want=("version", "alias", "latest", "stage"), then=then)
     if target.version is not None:
         return target.model, target.version
     named = lookup(Registry.open(repo, base), target)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from mlgate.core.layout import SHA256_RE, VERSION_RE
+from mlgate.core.layout import SHA256_RE, VERSION_RE, is_name, reserved_alias
 from mlgate.core.rules import Family, define
 from mlgate.errors import InputError, ManifestError  # noqa: F401 - ManifestError re-exported
 from mlgate.infra.yamlio import YamlError, load
@@ -105,6 +105,39 @@ def alias_version_of(data: Mapping[str, Any], path: str) -> int:
     return version
 
 
+def alias_rollout_of(data: Mapping[str, Any], path: str) -> dict[str, Any] | None:
+    """The ``rollout:`` block of an alias manifest already loaded ({candidate, mode, percent[, started_at]}), or
+    None. Raises :class:`ManifestError` for a block that is not a well-formed rollout."""
+    block = data.get("rollout")
+    if block is None:
+        return None
+    percent = block.get("percent") if isinstance(block, dict) else None
+    if (
+        not isinstance(block, dict)
+        or version_number(block.get("candidate")) is None
+        or block.get("mode") not in ("canary", "shadow")
+        or not isinstance(percent, (int, float))
+        or isinstance(percent, bool)
+        or not 0 < percent <= 100
+        or not set(block) <= {"candidate", "mode", "percent", "started_at"}
+    ):
+        raise ManifestError(
+            "rollout must have a candidate version, a mode (canary or shadow) and a percent above 0 and at most 100",
+            path=path,
+            field="rollout",
+        )
+    return dict(block)
+
+
+def alias_state(raw: bytes, path: str) -> tuple[int, dict[str, Any] | None]:
+    """The version an alias file points at and its rollout block (None when no rollout is under way)."""
+    fast = _fast_alias_version(raw)  # mlgate's plain form has no rollout block (it has indented lines)
+    if fast is not None:
+        return fast, None
+    data = _document(raw, path, "Alias")
+    return alias_version_of(data, path), alias_rollout_of(data, path)
+
+
 def alias_version_or_none(raw: bytes | None, path: str) -> int | None:
     """:func:`alias_version`, with None for no file or an unreadable one (history's view)."""
     if raw is None:
@@ -134,6 +167,28 @@ def deprecations(raw: bytes | None, path: str) -> dict[int, str]:
     if raw is None:
         return {}
     return deprecations_of(_document(raw, path, "Model"))
+
+
+# --- policy ------------------------------------------------------------------------------------------
+
+
+def stages(raw: bytes | None, path: str) -> dict[str, str]:
+    """policy.yaml's ``stages:`` (the aliases MLflow's Production and Staging stand for), or the default
+    mapping when there is no policy or it names none. Raises :class:`ManifestError` for a malformed mapping."""
+    from mlgate.core.uris import DEFAULT_STAGES
+
+    if raw is None:
+        return dict(DEFAULT_STAGES)
+    data = _document(raw, path, "Policy")
+    if "stages" not in data:
+        return dict(DEFAULT_STAGES)
+    mapping = data["stages"]
+    if not isinstance(mapping, dict) or not all(
+        k in ("Production", "Staging") and isinstance(v, str) and is_name(v) and reserved_alias(v) is None
+        for k, v in mapping.items()
+    ):
+        raise ManifestError("stages must map Production and/or Staging to alias names", path=path, field="stages")
+    return dict(mapping)
 
 
 # --- versions ----------------------------------------------------------------------------------------

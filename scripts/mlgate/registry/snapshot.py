@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from mlgate.core import layout
-from mlgate.core.model import FACTORIES, Alias, EvalResult, Model, ModelVersion
-from mlgate.core.uris import STAGES, ModelRef, parse_uri, version_named  # noqa: F401 - re-exported
+from mlgate.core.model import FACTORIES, Alias, EvalResult, Model, ModelVersion, OnlineEvaluation
+from mlgate.core.uris import DEFAULT_STAGES, ModelRef, parse_uri, version_named  # noqa: F401 - re-exported
 from mlgate.errors import InputError, NotFoundError
 from mlgate.infra.git import DIR, FILE, SYMLINK, GitRepo, WorkTree, find_root
 from mlgate.registry.loader import Tree, load_manifest
@@ -29,6 +29,7 @@ class Resolved:
             "model": self.ref.name,
             "alias": self.ref.alias,
             "version": self.version.version,
+            **({"path": self.ref.path} if self.ref.path else {}),
             "artifact": {"uri": a.uri, "sha256": a.sha256, "size": a.size, "format": a.format},
             "commit": self.commit,
         }
@@ -43,7 +44,8 @@ class Registry:
 
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
-        self._cache: dict[str, Model | ModelVersion | EvalResult | Alias] = {}
+        self._cache: dict[str, Model | ModelVersion | EvalResult | Alias | OnlineEvaluation] = {}
+        self._stages: dict[str, str] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None) -> Registry:
@@ -60,7 +62,9 @@ class Registry:
     def _load(self, path: str, kind: Literal["EvalResult"]) -> EvalResult: ...
     @overload
     def _load(self, path: str, kind: Literal["Alias"]) -> Alias: ...
-    def _load(self, path: str, kind: str) -> Model | ModelVersion | EvalResult | Alias:
+    @overload
+    def _load(self, path: str, kind: Literal["OnlineEvaluation"]) -> OnlineEvaluation: ...
+    def _load(self, path: str, kind: str) -> Model | ModelVersion | EvalResult | Alias | OnlineEvaluation:
         if path not in self._cache:
             doc, findings = load_manifest(self.tree, path, kind)
             if doc is None:
@@ -119,10 +123,39 @@ class Registry:
         names = layout.alias_names(self.tree.listdir(f"{layout.model_dir(name)}/aliases") or {})
         return {a: self._load(layout.alias_path(name, a), "Alias") for a in names}
 
+    def online(self, name: str, alias: str, candidate: int) -> OnlineEvaluation | None:
+        """The live evidence of rolling ``candidate`` out to ``alias`` (online/<alias>/<candidate>.yaml), if any."""
+        path = layout.online_path(name, alias, candidate)
+        return self._load(path, "OnlineEvaluation") if self._is_file(path) else None
+
+    def stages(self) -> dict[str, str]:
+        """The aliases MLflow's stages stand for: policy.yaml's ``stages:``, else the default mapping."""
+        if self._stages is None:
+            stages = dict(DEFAULT_STAGES)
+            if self.tree.entry(layout.POLICY) is not None:
+                doc, findings = load_manifest(self.tree, layout.POLICY, "Policy")
+                if doc is None:
+                    f = findings[0]
+                    raise InputError(f"{f.rule} {f.message}", path=f.path, line=f.line)
+                stages = dict(doc.data.get("stages", stages))
+            self._stages = stages
+        return dict(self._stages)
+
+    def deprecated(self, name: str) -> set[int]:
+        """The versions model.yaml marks deprecated."""
+        return {d.version for d in self.model(name).deprecated}
+
     def resolve(self, uri: str | ModelRef) -> Resolved:
-        """The version a ``models:/`` URI names in this snapshot; :class:`NotFoundError` if none."""
+        """The version a ``models:/`` URI names in this snapshot (an alias, a version, ``latest`` or an MLflow
+        stage through policy.yaml's ``stages:``); :class:`NotFoundError` if none."""
         ref = parse_uri(uri) if isinstance(uri, str) else uri
-        version = version_named(ref, lambda name: {a: al.version for a, al in self.aliases(name).items()})
+        version = version_named(
+            ref,
+            lambda name: {a: al.version for a, al in self.aliases(name).items()},
+            versions=self.version_numbers,
+            deprecated=self.deprecated,
+            stages=self.stages() if ref.stage is not None else DEFAULT_STAGES,
+        )
         return Resolved(ref, self.version(ref.name, version), self.tree.commit)
 
 

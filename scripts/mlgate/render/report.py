@@ -345,6 +345,7 @@ def resolved_text(view: dict[str, Any]) -> str:
         f"  uri:    {a['uri']}\n"
         f"  sha256: {a['sha256']}\n"
         f"  size:   {a['size']:,} bytes ({a['format']})\n"
+        + (f"  path:   {view['path']} (inside the artifact)\n" if view.get("path") else "")
     )
 
 

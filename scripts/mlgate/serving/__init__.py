@@ -43,9 +43,10 @@ from mlgate.core import times
 from mlgate.core.indexfmt import INDEX_FORMAT, index_canonical, index_digest
 from mlgate.core.layout import NAME_RE, SHA256_RE, VERSION_RE, alias_names, version_numbers
 from mlgate.core.times import TIME_FORMAT, format_time
-from mlgate.core.uris import ModelRef, parse_uri, version_named
+from mlgate.core.uris import DEFAULT_STAGES, ModelRef, parse_uri, version_named
 from mlgate.errors import (
     ArtifactIntegrityError,
+    ArtifactPathNotFound,
     DeprecatedVersion,
     IndexBadSignature,
     IndexDigestMismatch,
@@ -78,6 +79,7 @@ _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO, getattr(errno
 __all__ = [
     "AliasMove",
     "ArtifactIntegrityError",
+    "ArtifactPathNotFound",
     "DeprecatedVersion",
     "GitSource",
     "INDEX_FORMAT",
@@ -107,6 +109,7 @@ __all__ = [
     "cache_path",
     "fetch",
     "fsspec_package",
+    "unpack",
     "index_canonical",
     "index_digest",
     "key_id",
@@ -133,6 +136,8 @@ class ResolvedModel:
     format: str
     commit: str | None
     manifest: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: a file or folder inside the artifact the URI ended in (``models:/NAME/3/MLmodel``), or ""
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,8 @@ class Source(Protocol):
     def versions(self, model: str) -> list[int]: ...
     def version(self, model: str, version: int) -> dict[str, Any]: ...
     def deprecated(self, model: str) -> set[int]: ...
+    def stages(self) -> dict[str, str]:
+        """The aliases MLflow's stages stand for (policy.yaml's ``stages:``, or the default mapping)."""
 
 
 # The registry's one reader of each manifest field (mlgate.readers), imported only when a checkout or git
@@ -244,6 +251,15 @@ def _version_entry(raw: bytes, where: str) -> dict[str, Any]:
 
     try:
         return artifact(raw, where)
+    except ManifestError as e:
+        raise ServingError(str(e)) from None
+
+
+def _stages(raw: bytes | None, where: str) -> dict[str, str]:
+    from mlgate.registry.readers import stages
+
+    try:
+        return stages(raw, where)
     except ManifestError as e:
         raise ServingError(str(e)) from None
 
@@ -304,6 +320,9 @@ class _FileSource:
     def deprecated(self, model: str) -> set[int]:
         path = f"registry/models/{model}/model.yaml"
         return _deprecated(self._read(path), path)
+
+    def stages(self) -> dict[str, str]:
+        return _stages(self._read("registry/policy.yaml"), "registry/policy.yaml")
 
     def alias_map(self) -> dict[tuple[str, str], int]:
         return {(m, a): v for m in self.model_names() for a, v in self.aliases(m).items()}
@@ -521,6 +540,11 @@ def _check_index(data: dict[str, Any], where: str) -> None:
             raise bad(f"'{key}' must be a string")
     if "serial" in data and not _is_int(data["serial"]):
         raise bad("'serial' must be a non-negative integer")
+    stages = data.get("stages", {})
+    if not isinstance(stages, dict) or not all(
+        k in ("Production", "Staging") and isinstance(v, str) and NAME_RE.fullmatch(v) for k, v in stages.items()
+    ):
+        raise bad("'stages' must map Production and/or Staging to alias names")
     models = data["models"]
     for name, model in models.items():
         if not NAME_RE.fullmatch(name) or not isinstance(model, dict):
@@ -748,6 +772,9 @@ class IndexSource:
     def deprecated(self, model: str) -> set[int]:
         return set(self._model(model).get("deprecated", []))
 
+    def stages(self) -> dict[str, str]:
+        return dict(self.data.get("stages") or DEFAULT_STAGES)
+
     def alias_map(self) -> dict[tuple[str, str], int]:
         return {(m, a): v for m, e in self.data["models"].items() for a, v in e.get("aliases", {}).items()}
 
@@ -794,14 +821,23 @@ def open_source(
 
 
 def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = False) -> ResolvedModel:
-    """The version and artifact a ``models:/`` URI names in ``source``.
+    """The version and artifact a ``models:/`` URI names in ``source``, read as MLflow reads it.
 
-    MLflow stage names (``models:/NAME/Production``) are the aliases ``production``/``staging``.
-    An unknown model, alias or version raises an error that lists what does exist; a deprecated version
-    raises :class:`DeprecatedVersion` unless ``allow_deprecated``.
+    ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``models:/NAME/latest`` (the newest version) and MLflow's
+    stages in any case (``models:/NAME/Production`` is the alias policy.yaml's ``stages:`` maps it to, by
+    default ``champion``; ``Staging``: ``challenger``; ``Archived``: the newest deprecated version; ``None``:
+    the newest in no stage), each optionally followed by a path inside the artifact (kept in ``path``; see
+    :func:`fetch`). An unknown model, alias or version raises an error that lists what does exist; a
+    deprecated version raises :class:`DeprecatedVersion` unless ``allow_deprecated``.
     """
     ref = parse_uri(uri) if isinstance(uri, str) else uri
-    version = version_named(ref, source.aliases)
+    version = version_named(
+        ref,
+        source.aliases,
+        versions=source.versions,
+        deprecated=source.deprecated,
+        stages=source.stages() if ref.stage is not None else DEFAULT_STAGES,
+    )
     entry = source.version(ref.name, version)
     if not allow_deprecated and version in source.deprecated(ref.name):
         raise DeprecatedVersion(f"{ref} is version {version}, which is deprecated; refusing to serve it")
@@ -816,6 +852,7 @@ def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = Fal
         entry.get("format", ""),
         source.commit(),
         entry.get("manifest", {}),
+        ref.path,
     )
 
 
@@ -878,7 +915,9 @@ def _cache_dirs(final: Path) -> None:
 
 
 def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None, *, verify_cache: bool = True) -> Path:
-    """The artifact of ``model`` as a local file, downloaded into a cache keyed by its sha256.
+    """The artifact of ``model`` as a local file, downloaded into a cache keyed by its sha256; for a URI that
+    ended in a path inside a folder artifact (``models:/NAME/3/MLmodel``), that file or folder of the artifact
+    unpacked by :func:`unpack`.
 
     A cache hit does no network I/O; it must be a regular file (a symlink or anything else there is dropped),
     it is re-hashed locally (``verify_cache``), and an entry that no longer matches is dropped and downloaded
@@ -887,6 +926,19 @@ def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None,
     :class:`ArtifactIntegrityError` is raised. Two processes fetching the same digest both succeed and leave
     one entry.
     """
+    if model.path:
+        inside = unpack(model, cache_dir, verify_cache=verify_cache) / model.path
+        try:
+            os.lstat(inside)
+        except OSError:
+            raise ArtifactPathNotFound(
+                f"{model.uri}: the artifact of version {model.version} has no {model.path!r}"
+            ) from None
+        return inside
+    return _fetch_file(model, cache_dir, verify_cache)
+
+
+def _fetch_file(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None, verify_cache: bool) -> Path:
     final = cache_path(model.sha256, cache_dir)
     try:
         _cache_dirs(final)
@@ -904,6 +956,77 @@ def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None,
     except OSError as e:
         raise SourceUnavailable(f"cannot fetch {model.artifact_uri}: {e}") from None
     return final
+
+
+def unpack(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None, *, verify_cache: bool = True) -> Path:
+    """The folder artifact of ``model`` (format ``tar``: a folder registered as mlgate's deterministic archive),
+    fetched and verified as :func:`fetch` does, unpacked into ``<digest>.d/`` beside it in the cache.
+
+    Only regular files and folders are unpacked, each inside the destination (no absolute path, ``..``,
+    backslash, link or device); anything else refuses the whole archive. It is unpacked into a temporary folder
+    renamed into place, so a half-unpacked folder is never handed out; with ``verify_cache`` (the default) it is
+    unpacked afresh from the re-hashed archive each time, so what is used is what the registry recorded.
+    """
+    if model.format != "tar":
+        raise ServingError(
+            f"{model.uri}: the artifact of version {model.version} is a {model.format or 'single'} file, not a "
+            "folder archive (format tar): nothing to unpack"
+        )
+    archive = _fetch_file(model, cache_dir, verify_cache)
+    final = archive.with_name(archive.name + ".d")
+    try:
+        if not verify_cache and stat.S_ISDIR(os.lstat(final).st_mode):
+            return final
+    except FileNotFoundError:
+        pass
+    import secrets
+    import tarfile
+
+    staging = archive.with_name(f".{archive.name}.d.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        staging.mkdir()
+        with tarfile.open(archive, mode="r:") as tar:
+            for member in tar:
+                _unpack_member(tar, member, staging, model)
+        _remove(final)
+        try:
+            os.rename(staging, final)
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            # another process unpacked the same verified archive at the same moment: theirs is as good
+    except tarfile.TarError as e:
+        raise ArtifactIntegrityError(f"{model.uri}: the artifact is not a readable tar archive: {e}") from None
+    except OSError as e:
+        raise SourceUnavailable(f"cannot unpack {model.artifact_uri}: {e}") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+_BAD_MEMBER = re.compile(r"(^|/)\.{1,2}(/|$)|^/|\\|[\x00-\x1f]|//")
+
+
+def _unpack_member(tar: Any, member: Any, dest: Path, model: ResolvedModel) -> None:
+    name = member.name.rstrip("/")
+    if not name or _BAD_MEMBER.search(name) or not (member.isreg() or member.isdir()):
+        kind = "file" if member.isreg() else "folder" if member.isdir() else "link or special file"
+        raise ArtifactIntegrityError(
+            f"{model.uri}: the archive holds {kind} {member.name[:200]!r}, which would not stay a plain file or "
+            "folder inside the destination; refusing it"
+        )
+    target = dest.joinpath(*name.split("/"))
+    if member.isdir():
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = tar.extractfile(member)
+    assert src is not None  # a regular member
+    mode = 0o755 if member.mode & 0o111 else 0o644
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, mode)
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
 
 
 # --- watch --------------------------------------------------------------------------------------
