@@ -109,6 +109,7 @@ def plugin_suite(syn: Synthetic, work: Path, runs: int) -> tuple[dict[str, dict]
         text=True,
         check=True,
         env=_env(),
+        cwd=where,  # MLflow keeps the run's artifacts in ./mlruns
     )
     _add_pyfunc(syn.path, out.stdout.split()[-1], where / "store")
     print(f"built MLflow's SQLite registry and the pyfunc model in {time.perf_counter() - t:.1f} s", file=sys.stderr)

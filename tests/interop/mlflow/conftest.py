@@ -67,7 +67,9 @@ def tracking(tmp_path: Path, _tracking_template: Path) -> Iterator[str]:
     shutil.copyfile(_tracking_template, db)
     uri = f"sqlite:///{db}"
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(f"exp-{tmp_path.name}")
+    # runs keep their artifacts under tmp_path (MLflow's default is ./mlruns, in whatever folder the tests run)
+    experiment = MlflowClient().create_experiment("tests", artifact_location=(tmp_path / "mlruns").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
     yield uri
     mlflow.set_registry_uri("")
     mlflow.set_tracking_uri("")
