@@ -84,7 +84,7 @@ def test_register_promote_and_load_through_mlflow(
     with pytest.raises(MlflowException) as refused:
         mlflow.pyfunc.load_model("models:/doubler@champion")
     message = str(refused.value)
-    assert "model 'doubler' version 1: refusing the artifact" in message
+    assert "model 'doubler' version 1: refusing the artifact (registered: sha256" in message
     assert version["artifact"]["sha256"] in message and hashlib.sha256(stored.read_bytes()).hexdigest() in message
 
 

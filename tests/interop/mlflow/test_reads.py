@@ -178,7 +178,10 @@ def test_search_registered_models(client: MlflowClient) -> None:
 def _answers(client: MlflowClient) -> list[tuple]:
     out = []
     for mv in client.search_model_versions(order_by=["name ASC", "version_number ASC"]):
-        out.append((mv.name, mv.version, mv.current_stage, mv.run_id, mv.source, mv.creation_timestamp, mv.aliases))
+        out.append(
+            (mv.name, mv.version, mv.current_stage, mv.run_id, mv.source, mv.creation_timestamp, mv.aliases)
+            + (mv.user_id, mv.description, mv.tags)
+        )
     champion = client.get_model_version_by_alias("fraud-detector", "champion")
     out.append((champion.version, client.get_model_version_download_uri("fraud-detector", 2)))
     return out
@@ -198,6 +201,11 @@ def test_a_git_ref_and_an_index_read_the_same(client: MlflowClient, registry: Re
         f"mlgate:{index.as_uri()}",
     ):
         assert _answers(MlflowClient(registry_uri=uri)) == expected, uri
-    # an index holds no descriptions or tags: what it lacks is empty, never invented
-    from_index = MlflowClient(registry_uri=f"mlgate:{index}").get_registered_model("fraud-detector")
-    assert (from_index.description, from_index.tags, from_index.aliases) == ("", {}, {"champion": 2, "challenger": 3})
+    # the index carries the models' metadata too
+    models = [
+        MlflowClient(registry_uri=uri).get_registered_model("fraud-detector")
+        for uri in (f"mlgate:{index}", f"mlgate:{registry.root}#main")
+    ]
+    assert [(m.description, m.tags, m.aliases) for m in models] == [
+        (models[1].description, models[1].tags, {"champion": 2, "challenger": 3})
+    ] * 2

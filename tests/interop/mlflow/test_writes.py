@@ -56,7 +56,10 @@ def test_a_gate_that_already_fails_opens_nothing(client: MlflowClient, forge: Lo
 
 @pytest.mark.parametrize(
     ("alias", "words"),
-    [("latest", "'latest' alias name (case insensitive) is reserved"), ("V2", "Version alias name 'V2' is reserved")],
+    [
+        ("latest", "Invalid alias name: 'latest' is reserved: models:/NAME@latest means the newest version"),
+        ("V2", "Invalid alias name: 'V2' is reserved: MLflow reserves v<N> alias names for versions"),
+    ],
 )
 def test_aliases_mlflow_reserves_are_refused(client: MlflowClient, forge: LocalForge, alias: str, words: str) -> None:
     with pytest.raises(MlflowException) as e:

@@ -6,17 +6,15 @@ repository registered for that URI's scheme for the files. Here that repository 
 place only when size and sha256 match), so MLflow never sees a byte the registry did not approve: a mismatch is
 an ``MlflowException`` naming the model, the version, the recorded digest and the one found.
 
-A folder artifact (mlgate's deterministic tar) is unpacked into the destination: only regular files and
-folders, each at a relative path that stays inside it (no absolute path, no ``..``, no link, no device). Any
-other artifact is one file, ``model.<format>``.
+A folder artifact (mlgate's deterministic tar) is unpacked by :func:`mlgate.serving.unpack` (only regular files
+and folders, each inside the destination: no absolute path, ``..``, link or device) and copied to where MLflow
+asks. Any other artifact is one file, ``model.<format>``.
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -26,8 +24,8 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, INVALID_STATE,
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
 from mlgate.errors import ArtifactIntegrityError, ServingError
-from mlgate.interop.mlflow.uri import ArtifactRef, RegistryURIError, parse_download_uri
-from mlgate.serving import ResolvedModel, fetch
+from mlgate.interop.mlflow.uri import RegistryURIError, parse_download_uri
+from mlgate.serving import ResolvedModel, fetch, unpack
 
 #: the formats stored as mlgate's folder archive
 FOLDER_FORMATS = ("tar",)
@@ -39,20 +37,6 @@ def _clean(path: str | None) -> str:
     parts = [p for p in text.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise MlflowException(f"artifact path {path!r} leaves the model's folder", INVALID_PARAMETER_VALUE)
-    return "/".join(parts)
-
-
-def _member_name(member: tarfile.TarInfo, ref: ArtifactRef) -> str:
-    """The member's path if it is a regular file or folder that stays inside the destination; else refused."""
-    name = member.name.replace("\\", "/")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if name.startswith("/") or ".." in parts or not parts or not (member.isreg() or member.isdir()):
-        raise MlflowException(
-            f"model {ref.model!r} version {ref.version}: the archive holds {member.name!r} "
-            f"({'a link or special file' if not (member.isreg() or member.isdir()) else 'a path outside the folder'}); "
-            "refusing to unpack it",
-            INVALID_STATE,
-        )
     return "/".join(parts)
 
 
@@ -75,74 +59,52 @@ class VerifyingArtifactRepository(ArtifactRepository):
         return f"model.{self.ref.format}" if self.ref.format else "model"
 
     def verified(self) -> Path:
-        """The artifact's bytes in mlgate's cache, checked against the registered sha256 and size."""
+        """The artifact, checked against the registered sha256 and size: a folder artifact unpacked, else the file."""
         ref = self.ref
         resolved = ResolvedModel(
             f"models:/{ref.model}/{ref.version}", ref.model, None, ref.version, ref.uri, ref.sha256, ref.size,
             ref.format, None,
         )  # fmt: skip
         try:
-            return fetch(resolved)
+            return unpack(resolved) if self.is_folder else fetch(resolved)
         except ArtifactIntegrityError as e:
             raise MlflowException(
-                f"model {ref.model!r} version {ref.version}: refusing the artifact, its bytes are not the ones "
-                f"registered (expected sha256 {ref.sha256}, {ref.size:,} bytes): {e}",
+                f"model {ref.model!r} version {ref.version}: refusing the artifact (registered: sha256 {ref.sha256}, "
+                f"{ref.size:,} bytes): {e}",
                 INVALID_STATE,
             ) from None
         except ServingError as e:
             raise MlflowException(f"model {ref.model!r} version {ref.version}: {e}", RESOURCE_DOES_NOT_EXIST) from None
 
-    def _entries(self) -> dict[str, FileInfo]:
-        """Every file and folder of the artifact, by path."""
-        if not self.is_folder:
-            return {self._file_name: FileInfo(self._file_name, False, self.ref.size)}
-        entries: dict[str, FileInfo] = {}
-        with tarfile.open(self.verified(), "r:") as tar:
-            for member in tar:
-                name = _member_name(member, self.ref)
-                entries[name] = FileInfo(name, member.isdir(), None if member.isdir() else member.size)
-                parent = posixpath.dirname(name)
-                while parent and parent not in entries:  # folders an archive leaves implicit
-                    entries[parent] = FileInfo(parent, True, None)
-                    parent = posixpath.dirname(parent)
-        return entries
-
-    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
-        folder = _clean(path)
-        entries = self._entries()
-        if folder and folder in entries and not entries[folder].is_dir:
-            return []
-        return sorted(
-            (info for name, info in entries.items() if posixpath.dirname(name) == folder), key=lambda i: i.path
-        )
-
-    def _unpack(self, wanted: str, dst: Path) -> None:
-        """The files at or under ``wanted`` ('' for all), written below ``dst`` at their own paths."""
-        source = self.verified()
+    def _local(self, wanted: str) -> Path:
+        """The verified file or folder at ``wanted`` ('' for the whole artifact)."""
+        root = self.verified()
         if not self.is_folder:
             if wanted not in ("", self._file_name):
                 raise self._missing(wanted)
-            shutil.copyfile(source, dst / self._file_name)
-            return
-        found = wanted == ""
-        with tarfile.open(source, "r:") as tar:
-            for member in tar:
-                name = _member_name(member, self.ref)
-                if wanted and name != wanted and not name.startswith(wanted + "/"):
-                    continue
-                found = True
-                target = dst.joinpath(*name.split("/"))
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                stream = tar.extractfile(member)
-                assert stream is not None  # a regular file: checked by _member_name
-                with stream, open(target, "wb") as out:
-                    shutil.copyfileobj(stream, out)
-                os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
-        if not found:
+            return root
+        here = root.joinpath(*wanted.split("/")) if wanted else root
+        if not os.path.lexists(here):
             raise self._missing(wanted)
+        return here
+
+    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
+        folder = _clean(path)
+        if not self.is_folder:
+            return [FileInfo(self._file_name, False, self.ref.size)] if not folder else []
+        here = self._local(folder)
+        if not here.is_dir():
+            return []
+        prefix = f"{folder}/" if folder else ""
+        with os.scandir(here) as entries:
+            return sorted(
+                (
+                    FileInfo(prefix + e.name, e.is_dir(), None if e.is_dir() else e.stat().st_size)
+                    for e in entries
+                    if not e.is_symlink()
+                ),
+                key=lambda i: i.path,
+            )
 
     def _missing(self, wanted: str) -> MlflowException:
         return MlflowException(
@@ -154,14 +116,18 @@ class VerifyingArtifactRepository(ArtifactRepository):
         dst = Path(dst_path).resolve() if dst_path else Path(tempfile.mkdtemp(prefix="mlgate-"))
         if not dst.is_dir():
             raise MlflowException(f"the download destination {dst} is not a folder", RESOURCE_DOES_NOT_EXIST)
-        self._unpack(wanted, dst)
+        source = self._local(wanted)
+        name = wanted or (self._file_name if not self.is_folder else "")
+        target = dst.joinpath(*name.split("/")) if name else dst
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
         return str(dst.joinpath(*wanted.split("/"))) if wanted else str(dst)
 
     def _download_file(self, remote_file_path: str, local_path: str) -> None:
-        with tempfile.TemporaryDirectory(prefix="mlgate-") as tmp:
-            wanted = _clean(remote_file_path)
-            self._unpack(wanted, Path(tmp))
-            shutil.copyfile(Path(tmp).joinpath(*wanted.split("/")), local_path)
+        shutil.copyfile(self._local(_clean(remote_file_path)), local_path)
 
     def _read_only(self) -> MlflowException:
         return MlflowException(

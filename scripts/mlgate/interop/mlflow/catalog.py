@@ -1,8 +1,8 @@
 """What MLflow reads of the registry: a :mod:`mlgate.serving` source (checkout, git ref or index), plus what
 MLflow's entities carry that serving does not need (descriptions, tags, owners, who created a version, when).
 
-A checkout or git source has every manifest; a serving index has the aliases, deprecations, artifacts, creation
-times and run ids only, so entities read from an index have no description or tags.
+A checkout or git source has every manifest; a serving index (``mlgate index``) carries the same metadata
+(descriptions, owners, tags, who created a version and when, its run id), but not lineage or evaluations.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from mlgate.core.times import parse_time
 from mlgate.core.uris import unknown
 from mlgate.errors import ManifestError, UnknownAlias, UnknownModel, UnknownVersion
 from mlgate.infra.yamlio import YamlError, load
-from mlgate.interop.mlflow._compat import DEFAULT_STAGES, canonical_stage
 from mlgate.interop.mlflow.uri import RegistryURI
 from mlgate.serving import GitSource, IndexSource, Source, WorkTreeSource
 
@@ -152,9 +151,12 @@ class Catalog:
 
     def model(self, name: str) -> ModelInfo:
         self.require_model(name)
-        if not isinstance(self.source, _Manifests):
+        if isinstance(self.source, IndexSource):
+            data: Mapping[str, Any] = self.source.data["models"].get(name) or {}
+        elif isinstance(self.source, _Manifests):
+            data = self.source.manifest(layout.model_path(name)) or {}
+        else:
             return ModelInfo(name)
-        data = self.source.manifest(layout.model_path(name)) or {}
         owners = data.get("owners")
         return ModelInfo(
             name,
@@ -193,16 +195,5 @@ class Catalog:
         return [self.version(name, n) for n in self.versions(name)]
 
     def stages(self) -> dict[str, str]:
-        """MLflow stage -> alias: policy.yaml's ``stages:`` (an index or a policy without it: the default)."""
-        if not isinstance(self.source, _Manifests):
-            return dict(DEFAULT_STAGES)
-        policy = self.source.manifest(layout.POLICY) or {}
-        stages = policy.get("stages")
-        if not isinstance(stages, Mapping):
-            return dict(DEFAULT_STAGES)
-        out = {}
-        for stage, alias in stages.items():
-            canonical = canonical_stage(str(stage))
-            if canonical in ("Production", "Staging") and isinstance(alias, str):
-                out[canonical] = alias
-        return out
+        """MLflow stage -> alias: policy.yaml's ``stages:`` (by default Production: champion, Staging: challenger)."""
+        return self.source.stages()

@@ -28,6 +28,7 @@ from mlflow.protos.databricks_pb2 import (
     TEMPORARILY_UNAVAILABLE,
 )
 
+from mlgate.core.uris import stage_of
 from mlgate.errors import (
     ArtifactIntegrityError,
     GateFailed,
@@ -38,7 +39,6 @@ from mlgate.errors import (
     UnknownAlias,
     UsageError,
 )
-from mlgate.interop.mlflow._compat import stage_of
 from mlgate.interop.mlflow.catalog import Catalog, VersionInfo, millis
 
 READY = ModelVersionStatus.to_string(ModelVersionStatus.READY)

@@ -42,7 +42,7 @@ from mlflow.store.model_registry.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils, SearchUtils
 
 from mlgate.core import layout
-from mlgate.interop.mlflow._compat import reserved_alias
+from mlgate.core.uris import reserved_alias
 from mlgate.interop.mlflow.catalog import Catalog
 from mlgate.interop.mlflow.entities import (
     PULL_REQUEST_TAG,
@@ -253,7 +253,7 @@ class MlgateStore(AbstractStore):
     def set_registered_model_alias(self, name: str, alias: str, version: Any) -> None:
         why = reserved_alias(alias)
         if why:
-            raise MlflowException(why, INVALID_PARAMETER_VALUE)
+            raise MlflowException(f"Invalid alias name: {why}", INVALID_PARAMETER_VALUE)
         self.writer.promote(name, _version(version), alias.lower())
 
     def transition_model_version_stage(
