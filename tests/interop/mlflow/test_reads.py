@@ -209,3 +209,12 @@ def test_a_git_ref_and_an_index_read_the_same(client: MlflowClient, registry: Re
     assert [(m.description, m.tags, m.aliases) for m in models] == [
         (models[1].description, models[1].tags, {"champion": 2, "challenger": 3})
     ] * 2
+
+
+def test_the_policy_maps_stages_to_other_aliases(client: MlflowClient, registry: RegistryRepo) -> None:
+    registry.edit_yaml("registry/policy.yaml", stages={"Production": "challenger", "Staging": "shadow"})
+    registry.commit("Stages are challenger and shadow")
+    assert client.get_model_version("churn-predictor", 3).current_stage == "None"  # champion is no stage now
+    assert client.get_model_version("churn-predictor", 4).current_stage == "Production"  # challenger and shadow
+    assert [v.version for v in client.get_latest_versions("churn-predictor", ["Production"])] == [4]
+    assert client.get_latest_versions("churn-predictor", ["Staging"]) == []
