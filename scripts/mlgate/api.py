@@ -140,6 +140,7 @@ def register(
     description: str | None = None,
     model_description: str | None = None,
     owners: Sequence[str] = (),
+    tags: Mapping[str, str] | None = None,
     artifact_sha256: str | None = None,
     artifact_size: int | None = None,
     artifact_format: str | None = None,
@@ -156,7 +157,7 @@ def register(
     ``card_text``. The lineage is ``run_id``, ``git_sha``, ``code_repo`` and ``training_data`` (``{"uri",
     "sha256"}``), with ``params`` and ``environment``; ``lineage_from`` (the training code's checkout) fills
     ``git_sha`` and ``code_repo``. Every missing input is reported in one :class:`~mlgate.errors.UsageError`.
-    A new model also needs ``model_description`` and ``owners``.
+    A new model also needs ``model_description`` and ``owners``. ``tags`` are the version's free-form labels.
     """
     from mlgate.change.propose import register as propose_register
 
@@ -192,6 +193,7 @@ def register(
             base=target,
             forge=opened,
             open_pr=opened is not None,
+            tags=tags,
         )
     except UsageError as e:
         raise _in_keywords(e) from None

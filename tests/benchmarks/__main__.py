@@ -1,10 +1,12 @@
 """Benchmark suite entry point.
 
-    python -m tests.benchmarks --sizes 1000,10000 --out bench.json [--peers gto,mlflow] [--runs 5]
+    python -m tests.benchmarks --sizes 1000,10000 --out bench.json [--peers gto,mlflow] [--runs 5] [--mlflow-plugin]
 
 For each size N (total versions), builds a synthetic registry of N/10 models x 10 versions with a history
 of N promotions merged as pull requests (deterministic from --seed), then times whole processes, the way
 a user or a CI job feels them, and prints a Markdown table. Times are medians of --runs runs.
+--mlflow-plugin adds MLflow's client through the mlgate plugin next to MLflow's SQLite registry (needs
+mlgate[mlflow] and the full mlflow in this interpreter; see mlflow_plugin.py).
 """
 
 from __future__ import annotations
@@ -234,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         "MLflow's client takes many minutes)",
     )
     ap.add_argument("--peers-venv", default=None, help="reuse (or create) the peers' virtualenv here")
+    ap.add_argument(
+        "--mlflow-plugin",
+        action="store_true",
+        help="also time MLflow's client through the mlgate plugin and through MLflow's SQLite registry",
+    )
     args = ap.parse_args(argv)
     peers = [p for p in args.peers.split(",") if p]
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
@@ -246,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": args.runs,
         "seed": args.seed,
-        "peers": peers,
+        "peers": peers + (["mlflow-sqlite"] if args.mlflow_plugin else []),
         "sizes": [],
     }
     try:
@@ -276,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
                 entry["peers"] = run_peers(
                     peers, syn, work, args.runs, Path(args.peers_venv) if args.peers_venv else None
                 )
+            if args.mlflow_plugin:
+                from .mlflow_plugin import plugin_suite
+
+                mine, sqlite = plugin_suite(syn, work, args.runs)
+                entry["mlgate"].update(mine)
+                entry["peers"]["mlflow-sqlite"] = sqlite
             report["sizes"].append(entry)
             print(table({**report, "sizes": [entry]}))
     finally:

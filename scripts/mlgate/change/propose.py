@@ -528,6 +528,7 @@ def register(
     open_pr: bool = True,
     progress: Any = None,
     on_warning: Callable[[str], None] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> Proposal:
     """Write version N+1 of ``model`` (and its model.yaml if the model is new) on a branch, and open a PR.
 
@@ -631,6 +632,8 @@ def register(
     )
     if evidence_map:
         version_doc["evidence"] = evidence_map
+    if tags:
+        version_doc["tags"] = dict(tags)
     hints = {
         "lineage.run_id": "--run-id",
         "lineage.git_sha": "--git-sha",
