@@ -595,3 +595,35 @@ def test_the_window_check_is_exact(tmp_path_factory: pytest.TempPathFactory, sec
         assert (status == "pass") == (seconds > 0 and seconds >= min_hours * 3600)
     finally:
         repo.close()
+
+
+# --- the report ------------------------------------------------------------------------------------------
+
+
+def test_the_report_shows_where_the_rollout_stands_and_what_evidence_it_has(repo: RegistryRepo) -> None:
+    from mlgate.render.report import report_dict, report_markdown, report_text
+
+    at_step(repo, 5)
+    step_to(repo, 25)
+    report, _ = judge(repo, "dave", "carol")
+    text = report_text(report)
+    assert "fraud-detector@champion: canary of v3: 5% -> 25% (holder v2) (rollout-step)" in text
+    line = (
+        f"rollout: canary of v3 at 25% (steps 5, 25, 50); next: 50%; evidence on the base: {ONLINE} at 5% vs v2 "
+        "(5,000 requests); the next step needs evidence at 25%"
+    )
+    assert line in text
+    assert line in report_markdown(report)
+    data = report_dict(report)["gates"][0]["rollout"]
+    assert (data["before"], data["after"], data["next"], data["steps"]) == (5, 25, 50, [5, 25, 50])
+    assert data["evidence"] == {"path": ONLINE, "present": True, "percent": 5, "holder": 2, "mode": "canary", "requests": 5000}
+
+
+def test_the_report_says_when_evidence_is_missing(repo: RegistryRepo) -> None:
+    from mlgate.render.report import report_text
+
+    set_policy(repo)
+    repo.branch("pr")
+    set_alias(repo, 2, canary(5))
+    report, _ = judge(repo, "dave", "carol")
+    assert f"next: 25%; evidence missing: the next step needs {ONLINE} at 5%" in report_text(report)

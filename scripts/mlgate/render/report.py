@@ -114,10 +114,44 @@ def _unconfigured(check: Any) -> bool:
     return check.details.get("configured") is False
 
 
+def _pct(x: Any) -> str:
+    return f"{x:g}%"
+
+
+def rollout_line(info: Any) -> str | None:
+    """Where a rollout stands after the change, what comes next and what evidence is there or missing."""
+    if not info or "mode" not in info:
+        return None
+    kind, before, after = info.get("change"), info.get("before"), info.get("after")
+    if kind in ("complete", "abort"):
+        stands = f"{info['mode']} of v{info['candidate']} ends at {_pct(before)}"
+    else:
+        stands = f"{info['mode']} of v{info['candidate']} at {_pct(after)}"
+    steps = info.get("steps")
+    parts = [stands + (f" (steps {', '.join(f'{s:g}' for s in steps)})" if steps else " (no policy steps)")]
+    at = after if after is not None else before
+    if kind not in ("complete", "abort"):
+        nxt = info.get("next")
+        parts.append(f"next: {_pct(nxt)}" if nxt is not None else "next: complete")
+    ev = info.get("evidence") or {}
+    if ev.get("present"):
+        parts.append(
+            f"evidence on the base: {ev['path']} at {_pct(ev['percent'])} vs v{ev['holder']} ({ev['requests']:,} requests)"
+        )
+        if kind not in ("complete", "abort") and at is not None and ev["percent"] != at:
+            parts.append(f"the next step needs evidence at {_pct(at)}")
+    elif kind not in ("complete", "abort") and at is not None:
+        parts.append(f"evidence missing: the next step needs {ev.get('path')} at {_pct(at)}")
+    return "rollout: " + "; ".join(parts)
+
+
 def gate_text(change: Any, color: bool = False) -> str:
     """One alias change and its gate table, for terminals."""
     policy = f"  [policy: {_t(change.policy_key)}]" if change.policy_key else ""
     lines = [f"{_t(change.title())}{policy}  {_paint(change.status.upper(), change.status, color)}"]
+    line = rollout_line(getattr(change, "rollout", None))
+    if line:
+        lines.append(f"  {_t(line)}")
     width = max((len(_t(c.gate)) for c in change.checks), default=0)
     for c in change.checks:
         status = "none" if _unconfigured(c) else c.status
@@ -174,6 +208,9 @@ def gate_markdown(change: Any) -> str:
         "| gate | status | why |",
         "|---|---|---|",
     ]
+    line = rollout_line(getattr(change, "rollout", None))
+    if line:
+        lines[1:1] = ["", _md_cell(line)]
     for c in change.checks:
         icon = ":warning: none" if _unconfigured(c) else _ICONS[c.status]
         lines.append(f"| {_md_cell(c.gate)} | {icon} | {_md_cell(c.reason)} |")
