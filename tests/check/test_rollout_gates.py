@@ -616,7 +616,14 @@ def test_the_report_shows_where_the_rollout_stands_and_what_evidence_it_has(repo
     assert line in report_markdown(report)
     data = report_dict(report)["gates"][0]["rollout"]
     assert (data["before"], data["after"], data["next"], data["steps"]) == (5, 25, 50, [5, 25, 50])
-    assert data["evidence"] == {"path": ONLINE, "present": True, "percent": 5, "holder": 2, "mode": "canary", "requests": 5000}
+    assert data["evidence"] == {
+        "path": ONLINE,
+        "present": True,
+        "percent": 5,
+        "holder": 2,
+        "mode": "canary",
+        "requests": 5000,
+    }
 
 
 def test_the_report_says_when_evidence_is_missing(repo: RegistryRepo) -> None:
