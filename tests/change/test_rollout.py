@@ -14,7 +14,7 @@ from mlgate import Registry
 from mlgate.change import rollout
 from mlgate.change.propose import GateFailed, MergeRefused, merge_pull_request, promote, rollback
 from mlgate.errors import InputError, NotFoundError, UsageError
-from mlgate.testing import RegistryRepo, approve, merge_approved
+from mlgate.testing import RegistryRepo, merge_approved
 
 CHAMPION = "registry/models/fraud-detector/aliases/champion.yaml"
 ONLINE = "registry/models/fraud-detector/online/champion/3.yaml"

@@ -36,7 +36,7 @@ def rollout() -> None:
     \b
     Examples:
       mlgate rollout status search-ranker --alias champion
-      mlgate rollout start fraud-detector 3 --alias champion --canary 5
+      mlgate rollout status fraud-detector --alias champion --json
     """
 
 
@@ -328,7 +328,7 @@ def status(obj: Context, model: str, alias: str, base: str, as_json: bool) -> in
     \b
     Examples:
       mlgate rollout status search-ranker --alias champion
-      mlgate rollout status fraud-detector --alias champion --json
+      mlgate rollout status search-ranker --alias champion --json --base main
     """
     from mlgate.change.rollout import status as do_status
     from mlgate.render.report import rollout_status_text, to_json
