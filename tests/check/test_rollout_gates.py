@@ -634,3 +634,19 @@ def test_the_report_says_when_evidence_is_missing(repo: RegistryRepo) -> None:
     set_alias(repo, 2, canary(5))
     report, _ = judge(repo, "dave", "carol")
     assert f"next: 25%; evidence missing: the next step needs {ONLINE} at 5%" in report_text(report)
+
+
+# --- hostile rollout blocks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("percent", "rule"),
+    [("0", "MG101"), ("100.5", "MG101"), ("-5", "MG101"), (".nan", "MG001"), (".inf", "MG001"), ("'5'", "MG101")],
+)
+def test_a_rollout_share_outside_0_to_100_is_refused(repo: RegistryRepo, percent: str, rule: str) -> None:
+    repo.branch("pr")
+    text = repo.path(CHAMPION).read_text() + f"rollout: {{candidate: 3, mode: canary, percent: {percent}}}\n"
+    repo.write(CHAMPION, text)
+    repo.commit("a hostile share")
+    report, _ = judge(repo, "dave", "carol")
+    assert [(f.rule, f.path) for f in report.errors] == [(rule, CHAMPION)]
