@@ -302,3 +302,15 @@ def test_status_of_an_alias_with_no_rollout(gated: RegistryRepo) -> None:
     assert view["rollout"] is None and view["version"] == 2
     assert view["next"]["command"] == "mlgate rollout start fraud-detector VERSION --alias champion --canary 5"
     assert view["policy"]["steps"] == [5, 25]
+
+
+def test_a_rerun_replaces_the_own_branch_and_updates_its_pull_request(gated: RegistryRepo, forge) -> None:
+    first = rollout.start(
+        gated.root, "fraud-detector", 3, "champion", mode="canary", percent=5, note="A", author="alice", forge=forge
+    )
+    second = rollout.start(
+        gated.root, "fraud-detector", 3, "champion", mode="canary", percent=5, note="B", author="alice", forge=forge
+    )
+    assert second.replaced == first.commit and second.updated_pr and second.pr.number == first.pr.number
+    assert Registry.open(gated.root, second.branch).aliases("fraud-detector")["champion"].note == "B"
+    assert len(forge.list_pull_requests()) == 1
