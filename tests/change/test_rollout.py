@@ -314,3 +314,25 @@ def test_a_rerun_replaces_the_own_branch_and_updates_its_pull_request(gated: Reg
     assert second.replaced == first.commit and second.updated_pr and second.pr.number == first.pr.number
     assert Registry.open(gated.root, second.branch).aliases("fraud-detector")["champion"].note == "B"
     assert len(forge.list_pull_requests()) == 1
+
+
+def test_evidence_documents_with_any_unknown_key_are_refused(gated: RegistryRepo, forge, tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    p = rollout.start(
+        gated.root, "fraud-detector", 3, "champion", mode="canary", percent=5, author="alice", forge=forge
+    )
+    merge_approved(gated.root, forge, p.pr.number, "dave", "carol")
+    before = gated.status()
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(key=st.text(min_size=1, max_size=20).filter(lambda k: k not in rollout.MEASURED + rollout.FILLED))
+    def refused(key: str) -> None:
+        source = tmp_path / "extra.json"
+        source.write_text(json.dumps({**MEASURED, key: 1}))
+        with pytest.raises(UsageError, match="unexpected key"):
+            rollout.evidence(gated.root, "fraud-detector", "champion", source=str(source), author="mon", forge=forge)
+
+    refused()
+    assert gated.status() == before and len(forge.list_pull_requests()) == 1

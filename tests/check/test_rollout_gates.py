@@ -650,3 +650,11 @@ def test_a_rollout_share_outside_0_to_100_is_refused(repo: RegistryRepo, percent
     repo.commit("a hostile share")
     report, _ = judge(repo, "dave", "carol")
     assert [(f.rule, f.path) for f in report.errors] == [(rule, CHAMPION)]
+
+
+def test_removing_an_alias_under_rollout_is_a_removal(repo: RegistryRepo) -> None:
+    at_step(repo, 25, with_evidence=False)
+    repo.delete(CHAMPION)
+    repo.commit("drop champion")
+    report, changes = judge(repo, "dave", "carol")
+    assert changes[("fraud-detector", "champion")].kind == "removal"

@@ -91,6 +91,8 @@ def judge_alias(
     rollout_after: Rollout | None = None,
 ) -> AliasChange | None:
     """The gate verdict on one alias change, rollout or not (None when nothing the gates judge changed)."""
+    if to_v is None:  # the alias file removed, rollout and all: a removal
+        return judge.alias_change(model, alias, from_v, to_v)
     rc = classify(from_v, rollout_before, to_v, rollout_after)
     if rc is None:
         if from_v == to_v:
