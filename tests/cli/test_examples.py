@@ -10,6 +10,7 @@ of their command, and are listed here with where.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -58,6 +59,21 @@ def _examples() -> dict[str, list[str]]:
 
 EXAMPLES = _examples()
 CHAMPION = "registry/models/fraud-detector/aliases/champion.yaml"
+#: the online evidence of the canary the playground has under way (search-ranker v2 on champion)
+ONLINE = {
+    "apiVersion": "mlgate/v1",
+    "kind": "OnlineEvaluation",
+    "model": "search-ranker",
+    "alias": "champion",
+    "candidate": 2,
+    "holder": 1,
+    "mode": "canary",
+    "percent": 5,
+    "window": {"start": "2026-07-02T09:00:00Z", "end": "2026-07-03T09:00:00Z"},
+    "requests": {"candidate": 12000, "holder": 228000},
+    "metrics": {"candidate": {"ndcg_at_10": 0.52}, "holder": {"ndcg_at_10": 0.5}},
+    "source": "https://grafana.example/d/ranker-canary",
+}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +87,11 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo.commit("Initial registry", date="2026-05-25T09:00:00Z")
     repo.edit_yaml(CHAMPION, version=2, note="Promoted after the May shadow run.")
     repo.commit("Promote fraud-detector v2 to champion", date="2026-07-01T09:00:00Z")
+    # a canary under way for the rollout examples: search-ranker v2 on champion at 5%, with its evidence
+    ranker = "registry/models/search-ranker"
+    repo.edit_yaml(f"{ranker}/aliases/champion.yaml", rollout={"candidate": 2, "mode": "canary", "percent": 5})
+    repo.write(f"{ranker}/online/champion/2.yaml", {**ONLINE, "percent": 5})
+    repo.commit("Canary of search-ranker v2 on champion at 5%, and its evidence", date="2026-07-02T09:00:00Z")
     repo.add_origin(root.parent / "origin.git")
     repo.git.git("fetch", "--quiet", "origin")
     forge = local_forge(root)
@@ -95,6 +116,8 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, text in files.items():
         (root / name).write_text(text)
     shutil.copy(run.eval_file, root / "eval.yaml")
+    measured = {k: ONLINE[k] for k in ("window", "requests", "metrics", "source")}
+    (root / "canary-metrics.json").write_text(json.dumps(measured))
     return root
 
 

@@ -20,6 +20,7 @@ from mlgate.check.gates import AliasChange
 from mlgate.check.run import judge_before_review, validate, watched
 from mlgate.core import layout
 from mlgate.core.findings import Report
+from mlgate.core.model import Rollout
 from mlgate.core.rules import FAIL, Family, family
 from mlgate.core.signoff import is_login, requester_trailer
 from mlgate.core.times import format_time
@@ -736,6 +737,9 @@ def _alias_bytes(tree: GitTree, model: str, alias: str, version: int, note: str 
         try:
             current = load(tree.read(path), path).data
             doc = {**current, "version": version} if isinstance(current, dict) else doc
+            # moving the alias ends a rollout under way: judged as its completion (to the candidate), its abort
+            # (the holder kept), or refused (MG410) for any other version
+            doc.pop("rollout", None)
         except YamlError:
             pass
     if note is not None:
@@ -745,8 +749,24 @@ def _alias_bytes(tree: GitTree, model: str, alias: str, version: int, note: str 
     return dump(doc).encode()
 
 
-def _judge(git: GitRepo, tree: GitTree, model: str, alias: str, to_v: int | None, from_v: int | None) -> AliasChange:
-    return judge_before_review(tree, tree, model, alias, from_v, to_v, reason="reviewers approve this pull request")
+def _judge(
+    git: GitRepo, tree: GitTree, model: str, alias: str, to_v: int | None, from_v: int | None, after: bytes
+) -> AliasChange:
+    """The alias change from the base to the alias file ``after``, a rollout under way on either side included."""
+    path = layout.alias_path(model, alias)
+    before = readers.alias_state(tree.read(path), path)[1] if tree.entry(path) is not None else None
+    then = readers.alias_state(after, path)[1]
+    return judge_before_review(
+        tree,
+        tree,
+        model,
+        alias,
+        from_v,
+        to_v,
+        reason="reviewers approve this pull request",
+        rollout_before=Rollout.from_manifest(before) if before else None,
+        rollout_after=Rollout.from_manifest(then) if then else None,
+    )
 
 
 def _current(tree: GitTree, model: str, alias: str) -> int | None:
@@ -786,10 +806,11 @@ def promote(
     current = _current(tree, model, alias)
     if current == version:
         raise UsageError(f"{model}@{alias} already points at version {version} on {base}")
-    change = _judge(git, tree, model, alias, version, current)
+    content = _alias_bytes(tree, model, alias, version, note)
+    change = _judge(git, tree, model, alias, version, current, content)
     if change.status == FAIL and not force:
         raise GateFailed(change, _gate_failure(change))
-    files: dict[str, bytes | None] = {layout.alias_path(model, alias): _alias_bytes(tree, model, alias, version, note)}
+    files: dict[str, bytes | None] = {layout.alias_path(model, alias): content}
     verb = "Roll back" if change.kind == "rollback" else "Promote"
     title = f"{verb} {model} v{version} to {alias}"
     commit = _commit(git, base_sha, files, f"{title}\n", author)
@@ -861,7 +882,7 @@ def rollback(
         subject = git.subject(last_sha)
         title = f'Revert "{subject}"'
         message = f"{title}\n\nThis reverts commit {last_sha}.\n"
-    change = _judge(git, tree, model, alias, target, current)
+    change = _judge(git, tree, model, alias, target, current, content)
     if change.status == FAIL and not force:
         raise GateFailed(change, _gate_failure(change))
     commit = _commit(git, base_sha, {path: content}, message, author)

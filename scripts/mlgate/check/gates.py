@@ -81,6 +81,18 @@ MG502 = define(
 )
 
 
+#: the kinds of rollout change a gate judges (core.rollout's kinds, and a pull request adding online evidence)
+ROLLOUT_START = "rollout-start"
+ROLLOUT_STEP = "rollout-step"
+ROLLOUT_STEP_DOWN = "rollout-step-down"
+ROLLOUT_COMPLETE = "rollout-complete"
+ROLLOUT_ABORT = "rollout-abort"
+ROLLOUT_EVIDENCE = "rollout-evidence"
+#: the changes judged with the rollout gate's approvals (the alias's own when it names none)
+ROLLOUT_STEPS = (ROLLOUT_START, ROLLOUT_STEP, ROLLOUT_COMPLETE, ROLLOUT_EVIDENCE)
+#: the changes judged with the rollback gate: back to what served before
+ROLLBACK_LIKE = (ROLLBACK, ROLLOUT_STEP_DOWN, ROLLOUT_ABORT)
+
 #: evidence files (model cards, audits) are read whole; past this they fail their gate instead
 MAX_EVIDENCE_BYTES = 4 * 1024 * 1024
 
@@ -123,6 +135,9 @@ class AliasChange:
     to_version: int | None
     policy_key: str | None
     checks: tuple[Check, ...]
+    #: the rollout a rollout change starts, steps, completes or aborts, or the one online evidence is for:
+    #: candidate, mode, before/after percent, the policy's steps, the next step, the evidence (see check.rollout)
+    rollout: Mapping[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -132,6 +147,8 @@ class AliasChange:
     def title(self) -> str:
         if self.kind == POLICY_CHANGE:
             return f"governance change ({self.path})"
+        if self.rollout is not None:
+            return f"{self.model}@{self.alias}: {self.rollout['summary']} ({self.kind})"
         arrow = f"{self.from_version or '(none)'} -> {self.to_version or '(removed)'}"
         return f"{self.model}@{self.alias}: {arrow} ({self.kind})"
 
@@ -146,6 +163,7 @@ class AliasChange:
             "policy": self.policy_key,
             "status": self.status,
             "checks": [c.to_dict() for c in self.checks],
+            **({"rollout": dict(self.rollout)} if self.rollout is not None else {}),
         }
 
     def findings(self) -> list[Finding]:
@@ -208,7 +226,11 @@ class Judge:
             return gate.approvals or Approvals(min=1)
         if gate is None:
             return None
-        return (gate.for_rollback() if kind == ROLLBACK else gate).approvals
+        if kind in ROLLBACK_LIKE:
+            return gate.for_rollback().approvals
+        if kind in ROLLOUT_STEPS and gate.rollout is not None and gate.rollout.approvals is not None:
+            return gate.rollout.approvals
+        return gate.approvals
 
     def admin_rule(self) -> Approvals | None:
         """The approvals a governance change needs: one of the base policy's admins."""
@@ -365,23 +387,7 @@ class Judge:
                 else f"the current holder (version {from_v}) has no {name!r} in its eval.yaml"
             )
             return Check(gate, FAIL, f"cannot compare {name}: {where}", MG403, {"candidate": value, "holder": None})
-        delta = _dec(value) - _dec(held)
-        assert bound.no_regression is not None  # checked only for a bound with a tolerance
-        tol = _dec(bound.no_regression)
-        lower_better = bound.lower_is_better
-        worse_by = delta if lower_better else -delta
-        details = {
-            "candidate": value,
-            "holder": held,
-            "holder_version": from_v,
-            "delta": float(delta),
-            "tolerance": bound.no_regression,
-            "better": "lower" if lower_better else "higher",
-        }
-        compare = f"v{to_v} {value:g} vs v{from_v} {held:g} (delta {float(delta):+g}, tolerance {bound.no_regression:g}, {details['better']} is better)"
-        if worse_by > tol:
-            return Check(gate, FAIL, f"{name} regresses: {compare}", MG403, details)
-        return Check(gate, PASS, compare, MG403, details)
+        return compare(gate, name, value, held, bound, f"v{to_v}", f"v{from_v}", MG403, {"holder_version": from_v})
 
     def _card(self, model: str, version: int, sections: tuple[str, ...]) -> Check:
         path = layout.card_path(model, version)
@@ -434,6 +440,37 @@ class Judge:
             c = self._approvals(rule)
             check = Check("admin approval", c.status, c.reason, MG501, c.details)
         return AliasChange(POLICY_CHANGE, path, None, None, None, None, None, (check,))
+
+
+def compare(
+    gate: str,
+    name: str,
+    value: float,
+    held: float,
+    bound: Bound,
+    candidate: str,
+    holder: str,
+    rule: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Check:
+    """The no-regression check of ``value`` (the candidate's) against ``held`` (the holder's), in exact decimals."""
+    delta = _dec(value) - _dec(held)
+    assert bound.no_regression is not None  # checked only for a bound with a tolerance
+    tol = _dec(bound.no_regression)
+    lower_better = bound.lower_is_better
+    worse_by = delta if lower_better else -delta
+    details = {
+        "candidate": value,
+        "holder": held,
+        **(extra or {}),
+        "delta": float(delta),
+        "tolerance": bound.no_regression,
+        "better": "lower" if lower_better else "higher",
+    }
+    text = f"{candidate} {value:g} vs {holder} {held:g} (delta {float(delta):+g}, tolerance {bound.no_regression:g}, {details['better']} is better)"
+    if worse_by > tol:
+        return Check(gate, FAIL, f"{name} regresses: {text}", rule, details)
+    return Check(gate, PASS, text, rule, details)
 
 
 def model_policy_findings(doc: Document, policy: Policy | None) -> list[Finding]:

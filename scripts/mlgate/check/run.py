@@ -12,10 +12,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from mlgate.check import rollout
 from mlgate.check.gates import MG204, AliasChange, Judge, model_policy_findings
 from mlgate.core import layout
 from mlgate.core.findings import Finding, Report
 from mlgate.core.layout import LayoutError, Place
+from mlgate.core.model import Rollout
 from mlgate.core.policy import Policy
 from mlgate.core.rules import Family, define
 from mlgate.core.signoff import ReviewSource
@@ -75,6 +77,12 @@ MG209 = define(
     "deprecated-unknown",
     Family.INTEGRITY,
     "model.yaml deprecates a version that does not exist.",
+)
+MG210 = define(
+    "MG210",
+    "rollout-integrity",
+    Family.INTEGRITY,
+    "An alias's rollout names the version the alias already holds as its candidate, or online evidence names a candidate or holder that does not exist, or its window does not end after it starts.",
 )
 MG301 = define(
     "MG301",
@@ -214,6 +222,8 @@ def judge_before_review(
     to_version: int | None,
     *,
     reason: str,
+    rollout_before: Rollout | None = None,
+    rollout_after: Rollout | None = None,
 ) -> AliasChange:
     """An alias change judged by the policy of ``tree`` before any review (approvals pending for ``reason``),
     rollbacks recognised from the first-parent history of ``history_tree``."""
@@ -228,7 +238,10 @@ def judge_before_review(
         history=lambda m, a, since=None: alias_history(history_tree, m, a, since),
         no_reviews_reason=reason,
     )
-    return judge.alias_change(model, alias, from_version, to_version)
+    change = rollout.judge_alias(judge, model, alias, from_version, to_version, rollout_before, rollout_after)
+    if change is None:  # nothing moved: a dry run on the holder itself
+        return judge.alias_change(model, alias, from_version, to_version)
+    return change
 
 
 def watched(base: Tree) -> tuple[str, ...]:
@@ -268,6 +281,12 @@ def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
             place = layout.classify(path)
         except LayoutError:
             continue
+        if place.role == "online":
+            assert place.model is not None and place.alias is not None and place.version is not None
+            evidence = rollout.judge_evidence(judge, place.model, place.alias, place.version, status == "D")
+            if evidence is not None:
+                out.append(evidence)
+            continue
         if place.role != "alias":
             continue
         before = judge.load(judge.base, path, "Alias")
@@ -276,11 +295,16 @@ def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
             continue  # unreadable: already reported by the checks above
         from_v = alias_version_of(before.data, path) if before else None
         to_v = alias_version_of(after.data, path) if after else None
-        if from_v == to_v:
-            continue  # only the note changed
         assert place.model is not None and place.alias is not None  # both named by an alias file's path
-        out.append(judge.alias_change(place.model, place.alias, from_v, to_v))
+        change = rollout.judge_alias(judge, place.model, place.alias, from_v, to_v, _rollout(before), _rollout(after))
+        if change is not None:  # None: only the note changed
+            out.append(change)
     return out
+
+
+def _rollout(doc: Document | None) -> Rollout | None:
+    block = doc.data.get("rollout") if doc is not None else None
+    return Rollout.from_manifest(block) if block else None
 
 
 def alias_history(base: Tree, model: str, alias: str, since: str | None = None) -> list[int]:
@@ -399,11 +423,37 @@ class _Run:
                         doc,
                         ("deprecated", i),
                     )
+        elif place.role == "online":
+            self._check_online(doc, place)
         elif place.role in ("version", "eval"):
             self._expect(doc, "model", place.model, "the model folder name")
             self._expect(doc, "version", place.version, "the version folder name")
             if place.role == "version":
                 self._check_evidence(doc, place)
+
+    def _check_online(self, doc: Document, place: Place) -> None:
+        """Online evidence: its fields match its path, its versions exist, its window ends after it starts."""
+        assert place.model is not None and place.version is not None
+        self._expect(doc, "model", place.model, "the model folder name")
+        self._expect(doc, "alias", place.alias, "the folder name under online/")
+        self._expect(doc, "candidate", place.version, "the file name")
+        versions = set(self._version_numbers(place.model))
+        for key in ("candidate", "holder"):
+            value = doc.data[key]
+            if value not in versions:
+                known = ", ".join(str(v) for v in sorted(versions)) or "none"
+                self.add(
+                    doc.path, MG210, f"{key} is version {value}, which does not exist (versions: {known})", doc, (key,)
+                )
+        start, end = parse_iso(doc.data["window"]["start"]), parse_iso(doc.data["window"]["end"])
+        if start is not None and end is not None and end <= start:
+            self.add(
+                doc.path,
+                MG210,
+                f"window.end {doc.data['window']['end']} is not after window.start {doc.data['window']['start']}",
+                doc,
+                ("window", "end"),
+            )
 
     def _expect(self, doc: Document, key: str, wanted: object, what: str) -> None:
         if doc.data.get(key) != wanted:
@@ -464,6 +514,42 @@ class _Run:
                         doc,
                         ("version",),
                     )
+        if doc.data.get("rollout"):
+            self._check_rollout(doc, model, alias, model_doc)
+
+    def _check_rollout(self, doc: Document, model: str, alias: str, model_doc: Document | None) -> None:
+        """A rollout's candidate exists, is not deprecated, and is not the version the alias already holds."""
+        candidate = doc.data["rollout"]["candidate"]
+        where = ("rollout", "candidate")
+        if candidate == doc.data["version"]:
+            self.add(
+                doc.path,
+                MG210,
+                f"the rollout's candidate is version {candidate}, which {alias!r} already holds: a rollout brings another version",
+                doc,
+                where,
+            )
+            return
+        entry = self.head.entry(layout.version_path(model, candidate))
+        if entry is None or entry.kind != FILE:
+            known = ", ".join(str(v) for v in self._version_numbers(model)) or "none"
+            self.add(
+                doc.path,
+                MG204,
+                f"the rollout of {alias!r} names candidate version {candidate} of {model!r}, which does not exist (versions: {known})",
+                doc,
+                where,
+            )
+            return
+        for dep in model_doc.data.get("deprecated", []) if model_doc is not None else []:
+            if dep["version"] == candidate:
+                self.add(
+                    doc.path,
+                    MG205,
+                    f"the rollout of {alias!r} names candidate version {candidate}, deprecated in model.yaml: {dep['reason']}",
+                    doc,
+                    where,
+                )
 
     def _model_doc(self, model: str) -> Document | None:
         path = layout.model_path(model)

@@ -114,10 +114,46 @@ def _unconfigured(check: Any) -> bool:
     return check.details.get("configured") is False
 
 
+def _pct(x: Any) -> str:
+    return f"{x:g}%"
+
+
+def rollout_line(info: Any) -> str | None:
+    """Where a rollout stands after the change, what comes next and what evidence is there or missing."""
+    if not info or "mode" not in info:
+        return None
+    kind, before, after = info.get("change"), info.get("before"), info.get("after")
+    if kind in ("complete", "abort"):
+        stands = f"{info['mode']} of v{info['candidate']} ends at {_pct(before)}"
+    else:
+        stands = f"{info['mode']} of v{info['candidate']} at {_pct(after)}"
+    steps = info.get("steps")
+    parts = [stands + (f" (steps {', '.join(f'{s:g}' for s in steps)})" if steps else " (no policy steps)")]
+    at = after if after is not None else before
+    if kind not in ("complete", "abort") and steps:
+        nxt = info.get("next")
+        parts.append(f"next: {_pct(nxt)}" if nxt is not None else "next: complete")
+    ev = info.get("evidence") or {}
+    if not steps:
+        kind = "complete"  # no policy steps: no evidence to ask for
+    if ev.get("present"):
+        parts.append(
+            f"evidence on the base: {ev['path']} at {_pct(ev['percent'])} vs v{ev['holder']} ({ev['requests']:,} requests)"
+        )
+        if kind not in ("complete", "abort") and at is not None and ev["percent"] != at:
+            parts.append(f"the next step needs evidence at {_pct(at)}")
+    elif kind not in ("complete", "abort") and at is not None:
+        parts.append(f"evidence missing: the next step needs {ev.get('path')} at {_pct(at)}")
+    return "rollout: " + "; ".join(parts)
+
+
 def gate_text(change: Any, color: bool = False) -> str:
     """One alias change and its gate table, for terminals."""
     policy = f"  [policy: {_t(change.policy_key)}]" if change.policy_key else ""
     lines = [f"{_t(change.title())}{policy}  {_paint(change.status.upper(), change.status, color)}"]
+    line = rollout_line(getattr(change, "rollout", None))
+    if line:
+        lines.append(f"  {_t(line)}")
     width = max((len(_t(c.gate)) for c in change.checks), default=0)
     for c in change.checks:
         status = "none" if _unconfigured(c) else c.status
@@ -174,6 +210,9 @@ def gate_markdown(change: Any) -> str:
         "| gate | status | why |",
         "|---|---|---|",
     ]
+    line = rollout_line(getattr(change, "rollout", None))
+    if line:
+        lines[1:1] = ["", _md_cell(line)]
     for c in change.checks:
         icon = ":warning: none" if _unconfigured(c) else _ICONS[c.status]
         lines.append(f"| {_md_cell(c.gate)} | {icon} | {_md_cell(c.reason)} |")
@@ -403,3 +442,48 @@ def history_markdown(events: list[dict[str, Any]], ref: str) -> str:
         row = _history_row(e)
         lines.append("| " + " | ".join(_md_cell(x) for x in row[:-1]) + f" | {md_code(row[-1][:10])} |")
     return "\n".join(lines) + "\n"
+
+
+# --- rollout status -------------------------------------------------------------
+
+
+def rollout_status_text(view: dict[str, Any]) -> str:
+    """``mlgate rollout status``: where a rollout stands, the next step, what it needs, the evidence."""
+    name = f"{view['model']}@{view['alias']}"
+    holder = f"v{view['version']}" if view["version"] is not None else "(unset)"
+    lines = [f"{name} on {view['base']} ({view['commit'][:12]}): holder {holder}"]
+    r = view["rollout"]
+    if r is None:
+        lines.append("  no rollout under way")
+    else:
+        since = f", since {r['started_at']}" if r.get("started_at") else ""
+        lines.append(f"  rollout: {r['mode']} of v{r['candidate']} at {_pct(r['percent'])}{since}")
+    policy = view["policy"]
+    if policy is None:
+        lines.append("  policy: no rollout gate for this alias (a rollout is optional; steps are free)")
+    else:
+        online = [f"min {policy['min_requests']:,} requests", f"min {policy['min_hours']:g} hours"]
+        for metric, b in policy["metrics"].items():
+            parts = [f"{k} {v:g}" for k, v in b.items() if v is not None]
+            online.append(f"{metric} ({', '.join(parts)})")
+        steps = ", ".join(f"{s:g}" for s in policy["steps"])
+        lines.append(f"  policy [{policy['key']}]: steps {steps}; online: {'; '.join(online)}")
+    nxt = view["next"]
+    target = f" to {_pct(nxt['percent'])}" if nxt.get("percent") is not None else ""
+    lines.append(f"  next: {nxt['action']}{target}: {nxt['command']}")
+    lines.append(f"  needs: {nxt['needs']}")
+    ev = view["evidence"]
+    if ev is not None:
+        if not ev["present"]:
+            lines.append(f"  evidence: missing ({ev['path']})")
+        else:
+            at = "" if ev["current"] else " (not for the current step, holder or mode)"
+            lines.append(
+                f"  evidence: {ev['path']} at {_pct(ev['percent'])} vs v{ev['holder']}, {ev['window']['start']} to "
+                f"{ev['window']['end']}, {ev['requests']['candidate']:,} candidate requests{at}"
+            )
+        if ev.get("passes") is not None:
+            lines.append(f"  online gate: {'PASS' if ev['passes'] else 'FAIL'}")
+            for c in ev.get("checks", []):
+                lines.append(f"    {c['status']:<8} {c['gate']}: {c['reason']}")
+    return "\n".join(_t(line) for line in lines) + "\n"
