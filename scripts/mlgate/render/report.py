@@ -370,32 +370,34 @@ def _rollout_text(e: dict[str, Any]) -> str:
     """A rollout event's change, in words: which candidate, in which mode, from which share to which."""
     r, kind = e["rollout"], e["kind"]
     arm = f"v{r['candidate']} {r['mode']}"
+    before, after = r["from_percent"], r["to_percent"]
+    notes = []
     if kind == "rollout-start":
-        text = f"@{e['alias']} {arm} start at {_percent(r['to_percent'])} ({e['to'] or '-'} holds)"
+        text = f"@{e['alias']} {arm} start at {_percent(after)} ({e['to'] or '-'} holds)"
     elif kind == "rollout-step":
-        down = r["from_percent"] is not None and r["to_percent"] is not None and r["to_percent"] < r["from_percent"]
-        text = f"@{e['alias']} {arm} {_percent(r['from_percent'])} -> {_percent(r['to_percent'])}"
-        text += " (step back)" if down else ""
+        text = f"@{e['alias']} {arm} {_percent(before)} -> {_percent(after)}"
+        if before is not None and after is not None and after < before:
+            notes.append("step back")
     elif kind == "rollout-complete":
-        text = (
-            f"@{e['alias']} {e['from'] or '-'} -> {e['to'] or '-'} ({arm} completed from {_percent(r['from_percent'])})"
-        )
+        text = f"@{e['alias']} {e['from'] or '-'} -> {e['to'] or '-'} ({arm} completed from {_percent(before)})"
     elif kind == "rollout-abort":
-        text = f"@{e['alias']} {arm} {_percent(r['from_percent'])} -> stopped ({e['to'] or '-'} holds)"
+        text = f"@{e['alias']} {arm} {_percent(before)} -> stopped ({e['to'] or '-'} holds)"
     elif kind == "rollout-evidence":
         ev = r["evidence"] or {}
         req = ev.get("requests") or {}
         text = (
-            f"@{e['alias']} {arm} {_percent(r['to_percent'])} evidence: "
+            f"@{e['alias']} {arm} {_percent(after)} evidence: "
             f"{_requests(req.get('candidate'))} vs {_requests(req.get('holder'))} requests"
         )
-    else:  # a promotion or rollback that ends or resumes a rollout (a revert of a completion)
-        text = f"@{e['alias']} {e['from'] or '-'} -> {e['to'] or '-'} (rollout of {arm} at {_percent(r['to_percent'])})"
+    else:  # a promotion or rollback that ends or resumes a rollout (a revert of a completion resumes it)
+        what = f"resumed at {_percent(after)}" if after is not None else f"ended at {_percent(before)}"
+        text = f"@{e['alias']} {e['from'] or '-'} -> {e['to'] or '-'}"
+        notes.append(f"rollout of {arm} {what}")
     if e["reverts"]:
-        text += f" (revert of {str(e['reverts'])[:10]})"
+        notes.append(f"revert of {str(e['reverts'])[:10]}")
     if r["problem"]:
-        text += f" [{r['problem']}]"
-    return text
+        notes.append(str(r["problem"]))
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _change_text(e: dict[str, Any]) -> str:
