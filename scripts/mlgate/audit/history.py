@@ -328,7 +328,26 @@ def history(
                 not_counted = tuple(NotCounted(u, why) for u, why in count.ignored)
             elif forge is not None and pr is None:
                 approvers, not_counted = (), ()  # no pull request: nobody approved it
-            final.append(replace(e, pr=pr, author=author, merger=merger, approvers=approvers, not_counted=not_counted))
+            # built field by field, not with dataclasses.replace: this loop runs once per event (tens of thousands)
+            final.append(
+                Event(
+                    e.time,
+                    e.kind,
+                    e.model,
+                    e.alias,
+                    e.from_version,
+                    e.to_version,
+                    e.commit,
+                    pr,
+                    author,
+                    merger,
+                    approvers,
+                    e.subject,
+                    e.reverts,
+                    not_counted,
+                    rollout=e.rollout,
+                )
+            )
         if include_rejected and (kinds is None or REJECTED in kinds):
             final += _rejected(forge, ref, model, alias, counter, head)
     finally:
