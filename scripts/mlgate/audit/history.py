@@ -493,13 +493,16 @@ def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
     )
 
 
+_ONLINE_DIR = f"/{layout.ONLINE}/"
+
+
 def _wanted_blobs(commits: list[Commit]) -> list[str]:
     wanted: list[str] = []
     for c in commits:
         for f in c.files:
             if f.path.endswith(".yaml") and ("/aliases/" in f.path or f.path.endswith("/model.yaml")):
                 wanted += [x for x in (f.old, f.new) if x]
-            elif f.path.endswith(".yaml") and f"/{layout.ONLINE}/" in f.path and f.new:
+            elif f.path.endswith(".yaml") and _ONLINE_DIR in f.path and f.new:
                 wanted.append(f.new)  # online evidence: what it says now
     return wanted
 
