@@ -247,6 +247,14 @@ def test_kind_filter_and_the_json_schema(canary, run_cli) -> None:
     ]
     code, _, err = run_cli("-C", repo.root, "history", "--kind", "rollout-stepp")
     assert code == 2 and "rollout-stepp" in err
+    # mlgate show's alias timeline has the rollout too, the completion first
+    code, out, _ = run_cli("-C", repo.root, "show", MODEL, "--json")
+    timeline = [(e["alias"], e["kind"], e["to"]) for e in json.loads(out)["timeline"]]
+    assert timeline[:3] == [
+        ("champion", "rollout-complete", 3),
+        ("champion", "rollout-step", 2),
+        ("champion", "rollout-evidence", 2),
+    ]
 
     registry = Registry().with_resources(
         [
