@@ -283,6 +283,8 @@ def history(
         objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
         merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
         events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
+        if kinds is not None:
+            events = [e for e in events if e.kind in kinds]  # before the forge is asked about any of them
         pr_author = {sha: author for sha, (author, _) in merged_heads.items()}
         result = History(ref, head, [])
         asked: set[str] = set()
@@ -297,8 +299,6 @@ def history(
         parents = {c.sha: c.parents[0] for c in commits if c.parents}
         counter = _Counter(git, forge) if forge else None
         final = []
-        if kinds is not None:
-            events = [e for e in events if e.kind in kinds]  # before the forge is asked about them
         for e in events:
             author, merger = (pr_author.get(e.commit) or e.author, e.merger)
             approvers: tuple[Approver, ...] | None = None
