@@ -390,7 +390,10 @@ def _rollout_text(e: dict[str, Any]) -> str:
             f"{_requests(req.get('candidate'))} vs {_requests(req.get('holder'))} requests"
         )
     else:  # a promotion or rollback that ends or resumes a rollout (a revert of a completion resumes it)
-        what = f"resumed at {_percent(after)}" if after is not None else f"ended at {_percent(before)}"
+        if after is None:
+            what = f"ended at {_percent(before)}"
+        else:
+            what = f"{'resumed ' if e['reverts'] else ''}at {_percent(after)}"
         text = f"@{e['alias']} {e['from'] or '-'} -> {e['to'] or '-'}"
         notes.append(f"rollout of {arm} {what}")
     if e["reverts"]:
