@@ -409,3 +409,16 @@ def test_a_revert_of_the_completion_is_a_rollback_that_resumes_the_rollout(canar
         (2, 50),
         (3, 50),
     ]
+
+
+def test_a_change_that_is_no_well_formed_rollout_step_says_why(tmp_path: Path, run_cli) -> None:
+    """History shows what landed, even what the gate would refuse: a 'step' that swaps the candidate."""
+    repo = _new_repo(tmp_path / "odd")
+    _set_rollout(repo, candidate=3, mode="canary", percent=5)
+    repo.commit("start", date=day(2))
+    _set_rollout(repo, candidate=1, mode="canary", percent=10)
+    repo.commit("swap the candidate", date=day(3))
+    code, out, _ = run_cli("-C", repo.root, "history", f"{MODEL}@champion", "--format", "json")
+    event = json.loads(out)["events"][0]
+    assert (event["kind"], event["rollout"]["from_percent"], event["rollout"]["to_percent"]) == ("rollout-step", 5, 10)
+    assert event["rollout"]["problem"].startswith("a rollout's candidate and mode stay the same from start to end")
