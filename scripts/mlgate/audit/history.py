@@ -1,9 +1,17 @@
-"""Audit history: who registered, promoted, rolled back or deprecated what, when, approved by whom.
+"""Audit history: who registered, promoted, rolled back, deprecated or rolled out what, when, approved by whom.
 
 Built from the first-parent history of the target branch with one ``git log``
 process (path-filtered, raw diffs), blob contents through one ``git cat-file
 --batch`` round, and, when a forge is configured, the approvers of each pull
 request, fetched once per pull request and cached on disk.
+
+Progressive rollouts (the alias file's ``rollout:`` block) are events of their own: ``rollout-start``,
+``rollout-step`` (up, or down when a step's merge is reverted), ``rollout-complete`` (one event: the alias
+moves from the holder to the candidate, so it is also the promotion), ``rollout-abort`` (the block removed
+with the version kept: an abort, or a ``git revert`` of the start, which names the start in ``reverts``)
+and ``rollout-evidence`` (an OnlineEvaluation written for the rollout's current step). Alias files in
+mlgate's plain form still go through the alias reader's fast path; only files with a rollout block (or
+anything else the fast path is unsure of) are parsed in full.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, TypedDict
+from typing import Any, Collection, Iterable, Mapping, TypedDict
 
 from mlgate.core import layout
 from mlgate.core.events import (
@@ -26,20 +34,29 @@ from mlgate.core.events import (
     REJECTED,
     REMOVAL,
     ROLLBACK,
+    ROLLOUT_ABORT,
+    ROLLOUT_COMPLETE,
+    ROLLOUT_EVIDENCE,
+    ROLLOUT_START,
+    ROLLOUT_STEP,
     UNDEPRECATION,
     VERSION_REMOVED,
     EventKind,
     GateKind,
 )
 from mlgate.core.layout import LayoutError
+from mlgate.core.model import Rollout
 from mlgate.core.policy import Approvals
+from mlgate.core.rollout import RolloutChange
+from mlgate.core.rollout import classify as classify_rollout
 from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
 from mlgate.core.times import normalize, parse_iso
 from mlgate.core.uris import unknown
 from mlgate.errors import ManifestError, MlgateError, NotFoundError, UnknownAlias, UnknownModel, UsageError
 from mlgate.infra.files import write_json
 from mlgate.infra.git import Commit, GitRepo, GitTree
-from mlgate.registry.readers import alias_version_or_none, deprecations
+from mlgate.infra.yamlio import YamlError, load
+from mlgate.registry.readers import alias_state, alias_version_or_none, deprecations, version_number
 
 UNKNOWN = "unknown"
 
@@ -63,6 +80,58 @@ class NotCounted:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What an OnlineEvaluation said: the holder, the window, requests and live metrics per arm. Fields the
+    file does not state well are None (or empty): history shows what is on the branch, the validator judges it."""
+
+    holder: int | None
+    window_start: str | None
+    window_end: str | None
+    requests_candidate: int | None
+    requests_holder: int | None
+    metrics_candidate: Mapping[str, float]
+    metrics_holder: Mapping[str, float]
+    source: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "holder": self.holder,
+            "window": {"start": self.window_start, "end": self.window_end},
+            "requests": {"candidate": self.requests_candidate, "holder": self.requests_holder},
+            "metrics": {"candidate": dict(self.metrics_candidate), "holder": dict(self.metrics_holder)},
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class RolloutInfo:
+    """The rollout a rollout event starts, steps, completes, aborts or brings evidence for.
+
+    ``from_percent``/``to_percent`` are the candidate's share before and after the change (None: no rollout,
+    so a start has no ``from_percent`` and a completion or abort no ``to_percent``; evidence changes no share,
+    so both are the step it was collected at). ``problem`` says why the change is not one well-formed rollout
+    change (core.rollout's words), None when it is.
+    """
+
+    candidate: int
+    mode: str
+    from_percent: float | None
+    to_percent: float | None
+    problem: str | None = None
+    evidence: Evidence | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "candidate": self.candidate,
+            "mode": self.mode,
+            "from_percent": self.from_percent,
+            "to_percent": self.to_percent,
+            "problem": self.problem,
+            "evidence": None if self.evidence is None else self.evidence.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
 class Event:
     """One change to the registry on the target branch."""
 
@@ -81,8 +150,11 @@ class Event:
     reverts: str | None = None
     not_counted: tuple[NotCounted, ...] | None = None  # reviews the gate did not count; None: unknown
     #: the kind the gate judged the change as (a revert trailer makes a "rollback" event, but the gate's
-    #: rollback rule applies only to a return to a version the alias held before)
-    gate_kind: GateKind | None = field(default=None, repr=False, compare=False)
+    #: rollback rule applies only to a return to a version the alias held before; a rollout step down is
+    #: judged as "rollout-step-down")
+    gate_kind: str | None = field(default=None, repr=False, compare=False)
+    #: the rollout a rollout event is about (also set on a promotion or rollback that ends or resumes one)
+    rollout: RolloutInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +176,7 @@ class Event:
             else [{"login": n.login, "reason": n.reason} for n in self.not_counted],
             "subject": self.subject,
             "reverts": self.reverts,
+            "rollout": None if self.rollout is None else self.rollout.to_dict(),
         }
 
 
@@ -178,11 +251,13 @@ def history(
     since: datetime | None = None,
     forge: Any = None,
     include_rejected: bool = False,
+    kinds: Collection[str] | None = None,
 ) -> History:
     """The registry's events on ``ref``'s first-parent history, latest first.
 
     With a forge, a commit whose subject names no pull request (a rebase merge, a direct push) is looked
-    up with the forge; with ``include_rejected``, pull requests closed without merge are events too.
+    up with the forge; with ``include_rejected``, pull requests closed without merge are events too; with
+    ``kinds``, only events of those kinds.
     """
     if alias and not model:
         raise UsageError("--alias needs a MODEL")
@@ -192,7 +267,11 @@ def history(
     try:
         head = git.resolve(ref)
         if model:
-            pathspec = [layout.alias_path(model, alias)] if alias else [layout.model_dir(model) + "/"]
+            pathspec = (
+                [layout.alias_path(model, alias), f"{layout.model_dir(model)}/{layout.ONLINE}/{alias}/"]
+                if alias
+                else [layout.model_dir(model) + "/"]
+            )
         else:
             pathspec = [layout.REGISTRY + "/"]
         commits = git.log_changes(head, pathspec)
@@ -204,6 +283,8 @@ def history(
         objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
         merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
         events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
+        if kinds is not None:
+            events = [e for e in events if e.kind in kinds]  # before the forge is asked about any of them
         pr_author = {sha: author for sha, (author, _) in merged_heads.items()}
         result = History(ref, head, [])
         asked: set[str] = set()
@@ -247,6 +328,7 @@ def history(
                 not_counted = tuple(NotCounted(u, why) for u, why in count.ignored)
             elif forge is not None and pr is None:
                 approvers, not_counted = (), ()  # no pull request: nobody approved it
+            # built field by field, not with dataclasses.replace: this loop runs once per event (tens of thousands)
             final.append(
                 Event(
                     e.time,
@@ -263,9 +345,10 @@ def history(
                     e.subject,
                     e.reverts,
                     not_counted,
+                    rollout=e.rollout,
                 )
             )
-        if include_rejected:
+        if include_rejected and (kinds is None or REJECTED in kinds):
             final += _rejected(forge, ref, model, alias, counter, head)
     finally:
         git.close()
@@ -410,13 +493,107 @@ def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
     )
 
 
+_ONLINE_DIR = f"/{layout.ONLINE}/"
+
+
 def _wanted_blobs(commits: list[Commit]) -> list[str]:
     wanted: list[str] = []
     for c in commits:
         for f in c.files:
             if f.path.endswith(".yaml") and ("/aliases/" in f.path or f.path.endswith("/model.yaml")):
                 wanted += [x for x in (f.old, f.new) if x]
+            elif f.path.endswith(".yaml") and _ONLINE_DIR in f.path and f.new:
+                wanted.append(f.new)  # online evidence: what it says now
     return wanted
+
+
+_ROLLOUT_KINDS: dict[str, EventKind] = {
+    "start": ROLLOUT_START,
+    "step": ROLLOUT_STEP,
+    "complete": ROLLOUT_COMPLETE,
+    "abort": ROLLOUT_ABORT,
+}
+
+
+def _rollout_gate_kind(change: RolloutChange) -> str:
+    """The kind of change the gate judges a rollout change as, and counts its approvals for: a step down
+    (the revert of a step) is "rollout-step-down", which the gate treats like an abort, as a rollback."""
+    return "rollout-step-down" if change.is_step_down else _ROLLOUT_KINDS[change.kind]
+
+
+def _alias_state(raw: bytes | None, path: str) -> tuple[int | None, Rollout | None]:
+    """The version an alias file points at and its rollout (None, None for no file or an unreadable one).
+
+    mlgate's plain form takes the alias reader's fast path; a rollout block that is not well formed leaves
+    the version readable and no rollout (history shows what the branch says; the validator refuses it)."""
+    if raw is None:
+        return None, None
+    try:
+        version, block = alias_state(raw, path)
+    except ManifestError:
+        return alias_version(raw, path), None
+    return version, None if block is None else Rollout.from_manifest(block)
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _field(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _metrics(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and _number(v) is not None}
+
+
+def _evidence_event(place: layout.Place, raw: bytes | None, path: str, base: _CommitFields) -> Event | None:
+    """The rollout-evidence event of an OnlineEvaluation written on the branch (None: not one at all)."""
+    if raw is None or place.alias is None or place.version is None:
+        return None
+    try:
+        data = load(raw, path).data
+    except YamlError:
+        return None
+    if not isinstance(data, dict) or data.get("kind") != "OnlineEvaluation":
+        return None
+    window, requests, metrics = _field(data, "window"), _field(data, "requests"), _field(data, "metrics")
+    percent = _number(data.get("percent"))
+    holder = version_number(data.get("holder"))
+    evidence = Evidence(
+        holder=holder,
+        window_start=_text(window.get("start")),
+        window_end=_text(window.get("end")),
+        requests_candidate=_count(requests.get("candidate")),
+        requests_holder=_count(requests.get("holder")),
+        metrics_candidate=_metrics(metrics.get("candidate")),
+        metrics_holder=_metrics(metrics.get("holder")),
+        source=_text(data.get("source")),
+    )
+    mode = data.get("mode")
+    return Event(
+        kind=ROLLOUT_EVIDENCE,
+        model=place.model,
+        alias=place.alias,
+        from_version=holder,
+        to_version=holder,
+        gate_kind=ROLLOUT_EVIDENCE,
+        rollout=RolloutInfo(
+            place.version, mode if isinstance(mode, str) else "unknown", percent, percent, evidence=evidence
+        ),
+        **base,
+    )
 
 
 class _CommitFields(TypedDict):
@@ -471,7 +648,12 @@ def _events(
                 continue
             if (model and place.model != model) or (alias and place.alias != alias):
                 continue
-            if place.role == "version":
+            if place.role == "online":
+                if f.new and f.status != "D":  # a deletion of old evidence is housekeeping, not an event
+                    event = _evidence_event(place, blobs.get(f.new), f.path, base)
+                    if event is not None:
+                        events.append(event)
+            elif place.role == "version":
                 kind: EventKind | None = (
                     REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
                 )
@@ -487,9 +669,33 @@ def _events(
                         )
                     )
             elif place.role == "alias":
-                before = alias_version(blobs.get(f.old) if f.old else None, f.path)
-                after = alias_version(blobs.get(f.new) if f.new else None, f.path)
+                before, rollout_before = _alias_state(blobs.get(f.old) if f.old else None, f.path)
+                after, rollout_after = _alias_state(blobs.get(f.new) if f.new else None, f.path)
                 seen = held.setdefault(f.path, [])
+                change = (
+                    None
+                    if after is None or (rollout_before is None and rollout_after is None)
+                    else classify_rollout(before, rollout_before, after, rollout_after)
+                )
+                if change is not None and (after == before or (change.kind == "complete" and not change.problem)):
+                    # a rollout event: the holder stays (start, step, abort) or the candidate takes over (complete)
+                    if change.kind == "complete" and after is not None:
+                        seen.append(after)
+                    events.append(
+                        Event(
+                            kind=_ROLLOUT_KINDS[change.kind],
+                            model=place.model,
+                            alias=place.alias,
+                            from_version=before,
+                            to_version=after,
+                            gate_kind=_rollout_gate_kind(change),
+                            rollout=RolloutInfo(
+                                change.candidate, change.mode, change.before, change.after, change.problem
+                            ),
+                            **base,
+                        )
+                    )
+                    continue
                 if before == after:
                     continue  # only the note changed
                 gate_kind: GateKind
@@ -503,6 +709,9 @@ def _events(
                     kind = ROLLBACK if reverted else gate_kind
                     seen.append(after)
                 assert kind is not None
+                # the version moved: a plain promotion, rollback or removal; or a move no rollout change
+                # explains (a revert of a completion, which resumes the rollout; a hand edit), where the move
+                # is the event and the rollout rides along
                 events.append(
                     Event(
                         kind=kind,
@@ -511,6 +720,15 @@ def _events(
                         from_version=before,
                         to_version=after,
                         gate_kind=gate_kind,
+                        rollout=None
+                        if change is None
+                        else RolloutInfo(
+                            change.candidate,
+                            change.mode,
+                            change.before,
+                            change.after,
+                            None if reverted else change.problem,
+                        ),
                         **base,
                     )
                 )
@@ -591,10 +809,59 @@ def _forge_info(
     return {**cache, **fresh}
 
 
-def holder_at(
-    repo_path: str | os.PathLike[str], model: str, alias: str, *, ref: str = "main", at: str
-) -> tuple[int | None, str]:
-    """Which version held ``model@alias`` at a date (on ``ref``'s first-parent history) or at a commit."""
+@dataclass(frozen=True)
+class Share:
+    """One version's share of an alias's requests: served (it answers them) or mirrored (shadow: it receives
+    a copy and answers none)."""
+
+    version: int
+    role: str  # "holder" or "candidate"
+    percent: float
+    traffic: str  # "served" or "mirrored"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "role": self.role, "percent": self.percent, "traffic": self.traffic}
+
+
+@dataclass(frozen=True)
+class AliasAt:
+    """What an alias was at a point in time: the version holding it and the rollout under way, if any."""
+
+    model: str
+    alias: str
+    commit: str
+    version: int | None
+    rollout: Rollout | None = None
+
+    @property
+    def shares(self) -> tuple[Share, ...]:
+        """Who got the alias's requests: the holder alone (100%); during a canary the holder 100 - percent and
+        the candidate percent; during a shadow the holder 100 and the candidate a mirrored percent."""
+        if self.version is None:
+            return ()
+        r = self.rollout
+        if r is None:
+            return (Share(self.version, "holder", 100, "served"),)
+        if r.mode == "shadow":
+            return (
+                Share(self.version, "holder", 100, "served"),
+                Share(r.candidate, "candidate", r.percent, "mirrored"),
+            )
+        return (
+            Share(self.version, "holder", 100 - r.percent, "served"),
+            Share(r.candidate, "candidate", r.percent, "served"),
+        )
+
+    def rollout_dict(self) -> dict[str, Any] | None:
+        """whois --json's ``rollout`` object (None: no rollout under way)."""
+        if self.rollout is None:
+            return None
+        return {**self.rollout.to_manifest(), "shares": [s.to_dict() for s in self.shares]}
+
+
+def alias_at(repo_path: str | os.PathLike[str], model: str, alias: str, *, ref: str = "main", at: str) -> AliasAt:
+    """What ``model@alias`` was at a date (on ``ref``'s first-parent history) or at a commit: its version and,
+    during a rollout, the candidate and its share."""
     git = GitRepo(repo_path)
     try:
         try:
@@ -611,6 +878,17 @@ def holder_at(
         tree = git.tree(commit)
         path = layout.alias_path(model, alias)
         entry = tree.entry(path)
-        return (alias_version(tree.read(path), path) if entry is not None and entry.kind == "file" else None), commit
+        if entry is None or entry.kind != "file":
+            return AliasAt(model, alias, commit, None)
+        version, rollout = _alias_state(tree.read(path), path)
+        return AliasAt(model, alias, commit, version, rollout if version is not None else None)
     finally:
         git.close()
+
+
+def holder_at(
+    repo_path: str | os.PathLike[str], model: str, alias: str, *, ref: str = "main", at: str
+) -> tuple[int | None, str]:
+    """Which version held ``model@alias`` at a date (on ``ref``'s first-parent history) or at a commit."""
+    state = alias_at(repo_path, model, alias, ref=ref, at=at)
+    return state.version, state.commit

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from mlgate.cli.app import FORMATS, Context, _echo, _forge_options, _open_forge, _out, cli, progress_bar
+from mlgate.core.events import KINDS as EVENT_KINDS
 from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, MlgateError
 
 if TYPE_CHECKING:
@@ -203,14 +204,14 @@ def show(obj: Context, target: str, version: str | None, ref: str | None, as_jso
 def _timeline(obj: Context, model: str, ref: str | None) -> list[dict[str, Any]] | None:
     """The model's alias changes, latest first, from git history (None outside a git repository)."""
     from mlgate.audit.history import history as read_history
-    from mlgate.core.events import PROMOTION, REMOVAL, ROLLBACK
+    from mlgate.core.events import PROMOTION, REMOVAL, ROLLBACK, ROLLOUT_KINDS
     from mlgate.errors import GitError
 
     try:
         result = read_history(obj.repo, ref=ref or "HEAD", model=model)
     except GitError:
         return None
-    return [e.to_dict() for e in result.events if e.kind in (PROMOTION, ROLLBACK, REMOVAL)]
+    return [e.to_dict() for e in result.events if e.kind in (PROMOTION, ROLLBACK, REMOVAL, *ROLLOUT_KINDS)]
 
 
 @cli.command()
@@ -346,6 +347,14 @@ def compare(obj: Context, names: tuple[str, ...], ref: str | None, fmt: str) -> 
 @click.option("--alias", metavar="ALIAS", help="Only this alias of MODEL (or write MODEL@ALIAS).")
 @click.option("--since", metavar="DATE", help="Only events from this date (YYYY-MM-DD or an ISO date-time) on.")
 @click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(EVENT_KINDS),
+    metavar="KIND",
+    help="Only events of this kind (repeatable): " + ", ".join(EVENT_KINDS) + ".",
+)
+@click.option(
     "--ref", default="main", show_default=True, metavar="REF", help="The branch whose first-parent history to read."
 )
 @click.option(
@@ -370,6 +379,7 @@ def history(
     model: str | None,
     alias: str | None,
     since: str | None,
+    kinds: tuple[str, ...],
     ref: str,
     fmt: str,
     include_rejected: bool,
@@ -377,11 +387,14 @@ def history(
     github_url: str | None,
     github_repo: str | None,
 ) -> int:
-    """Who registered, promoted, rolled back or deprecated what, when, and who approved it.
+    """Who registered, promoted, rolled back, deprecated or rolled out what, when, and who approved it.
 
     Reads the first-parent history of REF with one git process. With a forge,
     each pull request's approvers are looked up once and cached in .git/mlgate/;
     without one, approvers are reported as unknown, never guessed. Latest first.
+    A progressive rollout shows as rollout-start, rollout-evidence,
+    rollout-step and rollout-complete (which is also the alias's promotion)
+    or rollout-abort.
 
     \b
     Examples:
@@ -389,6 +402,7 @@ def history(
       mlgate history fraud-detector --alias champion
       mlgate history --since 2026-01-01 --forge github --format jsonl >> audit.jsonl
       mlgate history fraud-detector --forge local --include-rejected
+      mlgate history fraud-detector@champion --kind rollout-step --kind rollout-complete
     """
     from mlgate.audit.history import history as read_history
     from mlgate.audit.history import parse_when
@@ -406,6 +420,7 @@ def history(
         since=parse_when(since) if since else None,
         forge=_open_forge(obj, forge_kind, github_url, github_repo),
         include_rejected=include_rejected,
+        kinds=set(kinds) or None,
     )
     events = [e.to_dict() for e in result.events]
     if fmt == "jsonl":
@@ -430,27 +445,41 @@ def history(
 @_json_option
 @click.pass_obj
 def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
-    """Which version held an alias at a point in time.
+    """Which versions served an alias at a point in time, and at what share.
+
+    During a canary the holder served 100 - PERCENT of the requests and the
+    candidate PERCENT; during a shadow the holder served them all and the
+    candidate received a mirrored PERCENT. --json adds a "rollout" object
+    (null when none was under way) with each version's share.
 
     \b
     Examples:
       mlgate whois fraud-detector@champion --at 2026-06-01
       mlgate whois fraud-detector@champion --at HEAD~1 --json   # a commit, a tag or a date
     """
-    from mlgate.audit.history import holder_at
+    from mlgate.audit.history import alias_at
     from mlgate.core.uris import parse_target
-    from mlgate.render.report import to_json
+    from mlgate.render.report import to_json, whois_text
 
     named = parse_target(target, want=("alias",))
     model, alias = named.model, named.alias
     assert alias is not None  # want: an alias
-    version, commit = holder_at(obj.repo, model, alias, ref=ref, at=at)
+    state = alias_at(obj.repo, model, alias, ref=ref, at=at)
     if as_json:
-        _out(to_json({"model": model, "alias": alias, "at": at, "commit": commit, "version": version}))
-    elif version is None:
-        _echo(f"{model}@{alias} was not set at {at} (commit {commit[:12]})")
+        _out(
+            to_json(
+                {
+                    "model": model,
+                    "alias": alias,
+                    "at": at,
+                    "commit": state.commit,
+                    "version": state.version,
+                    "rollout": state.rollout_dict(),
+                }
+            )
+        )
     else:
-        _echo(f"{model}@{alias} was version {version} at {at} (commit {commit[:12]})")
+        _out(whois_text(model, alias, at, state.commit, state.version, state.rollout_dict()))
     return EXIT_OK
 
 

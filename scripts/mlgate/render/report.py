@@ -397,7 +397,54 @@ def _approvers_text(e: dict[str, Any]) -> str:
     return ", ".join(a["login"] for a in e["approvers"]) or "-"
 
 
+def _percent(p: float | None) -> str:
+    return "-" if p is None else f"{p:g}%"
+
+
+def _requests(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
+def _rollout_text(e: dict[str, Any]) -> str:
+    """A rollout event's change, in words: which candidate, in which mode, from which share to which."""
+    r, kind = e["rollout"], e["kind"]
+    arm = f"v{r['candidate']} {r['mode']}"
+    before, after = r["from_percent"], r["to_percent"]
+    notes = []
+    if kind == "rollout-start":
+        text = f"@{e['alias']} {arm} start at {_percent(after)} ({e['to'] or '-'} holds)"
+    elif kind == "rollout-step":
+        text = f"@{e['alias']} {arm} {_percent(before)} -> {_percent(after)}"
+        if before is not None and after is not None and after < before:
+            notes.append("step back")
+    elif kind == "rollout-complete":
+        text = f"@{e['alias']} {e['from'] or '-'} -> {e['to'] or '-'} ({arm} completed from {_percent(before)})"
+    elif kind == "rollout-abort":
+        text = f"@{e['alias']} {arm} {_percent(before)} -> stopped ({e['to'] or '-'} holds)"
+    elif kind == "rollout-evidence":
+        ev = r["evidence"] or {}
+        req = ev.get("requests") or {}
+        text = (
+            f"@{e['alias']} {arm} {_percent(after)} evidence: "
+            f"{_requests(req.get('candidate'))} vs {_requests(req.get('holder'))} requests"
+        )
+    else:  # a promotion or rollback that ends or resumes a rollout (a revert of a completion resumes it)
+        if after is None:
+            what = f"ended at {_percent(before)}"
+        else:
+            what = f"{'resumed ' if e['reverts'] else ''}at {_percent(after)}"
+        text = f"@{e['alias']} {e['from'] or '-'} -> {e['to'] or '-'}"
+        notes.append(f"rollout of {arm} {what}")
+    if e["reverts"]:
+        notes.append(f"revert of {str(e['reverts'])[:10]}")
+    if r["problem"]:
+        notes.append(str(r["problem"]))
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def _change_text(e: dict[str, Any]) -> str:
+    if e.get("rollout"):
+        return _rollout_text(e)
     if e["alias"]:
         return f"@{e['alias']} {e['from'] or '-'} -> {e['to'] or '-'}"
     return f"v{e['to']}" if e["to"] else ""
@@ -442,6 +489,28 @@ def history_markdown(events: list[dict[str, Any]], ref: str) -> str:
         row = _history_row(e)
         lines.append("| " + " | ".join(_md_cell(x) for x in row[:-1]) + f" | {md_code(row[-1][:10])} |")
     return "\n".join(lines) + "\n"
+
+
+def whois_text(
+    model: str, alias: str, at: str, commit: str, version: int | None, rollout: dict[str, Any] | None
+) -> str:
+    """whois's answer: the version holding the alias then and, during a rollout, each version's share."""
+    where = f"at {at} (commit {commit[:12]})"
+    if version is None:
+        return terminal_safe(f"{model}@{alias} was not set {where}\n")
+    line = f"{model}@{alias} was version {version} {where}"
+    if rollout is None:
+        return terminal_safe(line + "\n")
+    started = f", started {rollout['started_at']}" if rollout.get("started_at") else ""
+    lines = [f"{line}, rolling out version {rollout['candidate']} ({rollout['mode']}{started}):"]
+    for share in rollout["shares"]:
+        what = (
+            f"served {_percent(share['percent'])} of the requests"
+            if share["traffic"] == "served"
+            else f"received a mirrored {_percent(share['percent'])} of the requests and answered none"
+        )
+        lines.append(f"  version {share['version']} ({share['role']}): {what}")
+    return terminal_safe("\n".join(lines) + "\n")
 
 
 # --- rollout status -------------------------------------------------------------
