@@ -2,13 +2,17 @@
 
 register v1 and v2 -> promote v1 (approved, merged) -> promote v2 (merge refused:
 one approval short) -> second approval -> merged -> resolve -> roll back by
-revert -> resolve again -> the audit trail. Every step is printed as the
-command a user would type and what it shows.
+revert -> resolve again; then the platform team requires canaries for champion
+(a policy pull request the admins approve) -> v2 rolled out by canary: start at
+5%, live evidence, a step to 25%, evidence, completion -> v3's canary shows a
+live regression, its step is refused and it is aborted -> the audit trail.
+Every step is printed as the command a user would type and what it shows.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,10 +32,24 @@ from mlgate.render.report import gate_text, history_text, report_text, resolved_
 
 Echo = Callable[[str], None]
 
-TEAMS = {"@demo/ml-leads": ["dave", "erin"], "@demo/platform": ["pat"]}
+TEAMS = {"@demo/ml-leads": ["dave", "erin"], "@demo/platform": ["pat", "quinn"]}
 # The demo never runs its workflows: a well-formed placeholder pin, so that it works from any install.
 DEMO_REQUIREMENT = "mlgate @ git+https://github.com/demo/mlgate@" + "0" * 40
-METRICS = {1: {"auc": 0.912, "latency_p99_ms": 31.0}, 2: {"auc": 0.931, "latency_p99_ms": 29.5}}
+METRICS = {
+    1: {"auc": 0.912, "latency_p99_ms": 31.0},
+    2: {"auc": 0.931, "latency_p99_ms": 29.5},
+    3: {"auc": 0.936, "latency_p99_ms": 30.0},
+}
+#: the canary policy the platform team adds to champion half-way through the demo
+CANARY_POLICY = {
+    "steps": [5, 25],
+    "online": {
+        "min_requests": 10000,
+        "min_hours": 24,
+        "metrics": {"error_rate": {"max": 0.02, "no_regression": 0.002}},
+    },
+    "approvals": {"min": 1, "from": ["@demo/ml-leads"]},
+}
 
 
 def run_demo(keep: str | None = None, echo: Echo = print) -> int:
@@ -147,13 +165,19 @@ class _Demo:
         self.echo(resolved_text(resolved.to_dict()).rstrip())
         self.expect(resolved.version.version == 1, "champion should be back on v1")
 
+        self.canary(forge)
+
         self.step("The audit trail: who changed what, when, merged and approved by whom")
         self.cmd("mlgate history --forge local")
         trail = history(self.repo, ref="main", forge=forge)
         self.echo(history_text([e.to_dict() for e in trail.events], "main").rstrip())
         kinds = [e.kind for e in trail.events]
         self.expect(
-            kinds[:3] == ["rollback", "promotion", "promotion"], "history should end with promote, promote, rollback"
+            "rollback" in kinds and kinds.count("promotion") >= 2, "history should show promotions and a rollback"
+        )
+        self.expect(
+            {"rollout-start", "rollout-step", "rollout-complete", "rollout-abort"} <= set(kinds),
+            "history should show the canaries' start, step, completion and abort",
         )
         self.expect(all(e.approvers is not None for e in trail.events), "the local forge should name every approver")
 
@@ -167,6 +191,164 @@ class _Demo:
             else "Every promotion was gated, reviewed, merged and reversible. (mlgate demo --keep DIR keeps the repository.)"
         )
         return EXIT_OK
+
+    def canary(self, forge: LocalForge) -> None:
+        """Canary rollouts on champion: one completed step by step on live evidence, one aborted."""
+        from mlgate.change import rollout
+        from mlgate.errors import GateFailed
+
+        self.step("The platform team now requires a canary before a new champion; changing the policy needs them")
+        self.cmd("git switch -c require-canary && $EDITOR registry/policy.yaml && git push   # quinn opens the PR")
+        number = self.policy_pull_request(forge)
+        self.cmd(f"mlgate review {number} --approve --as pat    # an admin of the base policy")
+        forge.review(number, "pat", "APPROVED")
+        self.cmd(f"mlgate merge {number} --as pat")
+        self.expect(self.merge(forge, number, "pat") is not None, "the policy change should merge")
+        self.echo(
+            "(champion: a canary at 5% then 25%, each step on 24 h of live evidence with 10,000 requests, "
+            "error_rate <= 2% and at most 0.2 points worse than the holder's)"
+        )
+
+        self.step("v2 goes out again, carefully: a canary at 5%, judged by champion's full offline gate")
+        self.cmd("mlgate rollout start fraud-detector 2 --alias champion --canary 5 --as alice")
+        p = rollout.start(
+            self.repo, "fraud-detector", 2, "champion", mode="canary", percent=5, author="alice", forge=forge
+        )
+        self.echo(gate_text(p.gate).rstrip())
+        self.approve_and_merge(forge, p.pr.number, ("dave", "erin"), "the canary start should merge")
+        self.route_sample()
+
+        for percent, nxt in ((5, 25), (25, None)):
+            self.step(f"Monitoring reports a day of live metrics at {percent}%; the evidence is a pull request too")
+            evidence = self.live_evidence(percent, candidate_error=0.011)
+            self.cmd(f"mlgate rollout evidence fraud-detector --alias champion --from {evidence.name} --as monitor")
+            p = rollout.evidence(
+                self.repo, "fraud-detector", "champion", source=str(evidence), author="monitor", forge=forge
+            )
+            self.approve_and_merge(forge, p.pr.number, ("dave",), f"the evidence at {percent}% should merge")
+            if nxt is not None:
+                self.cmd("mlgate rollout step fraud-detector --alias champion --as alice    # to the next step: 25%")
+                p = rollout.step(self.repo, "fraud-detector", "champion", author="alice", forge=forge)
+            else:
+                self.cmd("mlgate rollout complete fraud-detector --alias champion --as alice")
+                p = rollout.complete(self.repo, "fraud-detector", "champion", author="alice", forge=forge)
+            self.echo(gate_text(p.gate).rstrip())
+            self.approve_and_merge(
+                forge, p.pr.number, ("dave",), f"the rollout {'step' if nxt else 'completion'} should merge"
+            )
+        resolved = Registry.open(self.repo, "main").resolve("models:/fraud-detector@champion")
+        self.cmd("mlgate resolve models:/fraud-detector@champion --ref main")
+        self.echo(resolved_text(resolved.to_dict()).rstrip())
+        self.expect(resolved.version.version == 2, "champion should be v2 after the completed canary")
+
+        self.step("v3 looks better offline; its canary shows a live regression, so its step is refused")
+        files = self.training_output(3)
+        self.cmd("mlgate register fraud-detector --artifact model-v3.onnx ... --as alice")
+        p = register(
+            self.repo,
+            "fraud-detector",
+            artifact=str(files["artifact"]),
+            eval_file=str(files["eval"]),
+            card_file=str(files["card"]),
+            author="alice",
+            lineage=self.lineage(3),
+            description="Gradient-boosted trees, training run 3.",
+            forge=forge,
+        )
+        self.expect(self.merge(forge, p.pr.number, "pat") is not None, "the v3 registration should merge")
+        self.cmd("mlgate rollout start fraud-detector 3 --alias champion --canary 5 --as alice")
+        p = rollout.start(
+            self.repo, "fraud-detector", 3, "champion", mode="canary", percent=5, author="alice", forge=forge
+        )
+        self.approve_and_merge(forge, p.pr.number, ("dave", "erin"), "v3's canary start should merge")
+        evidence = self.live_evidence(5, candidate_error=0.031)
+        self.cmd(f"mlgate rollout evidence fraud-detector --alias champion --from {evidence.name} --as monitor")
+        p = rollout.evidence(
+            self.repo, "fraud-detector", "champion", source=str(evidence), author="monitor", forge=forge
+        )
+        self.approve_and_merge(forge, p.pr.number, ("dave",), "v3's evidence should merge")
+        self.cmd("mlgate rollout step fraud-detector --alias champion --as alice")
+        try:
+            rollout.step(self.repo, "fraud-detector", "champion", author="alice", forge=forge)
+            self.expect(False, "the step on a live regression should be refused")
+        except GateFailed as e:
+            self.echo(gate_text(e.change).rstrip())
+            self.echo(f"mlgate: error: {e}")
+        self.cmd("mlgate rollout abort fraud-detector --alias champion --as oncall    # the rollback gate: 1 approval")
+        p = rollout.abort(self.repo, "fraud-detector", "champion", author="oncall", forge=forge)
+        self.approve_and_merge(forge, p.pr.number, ("erin",), "the abort should merge")
+        champion = Registry.open(self.repo, "main").aliases("fraud-detector")["champion"]
+        self.expect(champion.version == 2 and champion.rollout is None, "v2 should serve everyone again")
+        self.echo("champion: v2 for every request; v3's canary is over")
+
+    def policy_pull_request(self, forge: LocalForge) -> int:
+        git = GitRepo(self.repo)
+        try:
+            base = git.branch_sha("main")
+            assert base is not None
+            policy = load(git.tree(base).read(layout.POLICY), layout.POLICY).data
+            policy["aliases"]["champion"]["rollout"] = CANARY_POLICY
+            commit = git.write_commit(
+                [base],
+                {layout.POLICY: dump(policy).encode()},
+                "Require a canary for champion\n",
+                "quinn <quinn@demo.invalid>",
+            )
+            git.set_branch("require-canary", commit, None)
+        finally:
+            git.close()
+        pr = forge.open_pull_request(
+            title="Require a canary for champion",
+            body="Every new champion goes out by canary: 5%, then 25%, each on a day of live evidence.",
+            head="require-canary",
+            base="main",
+            labels=[],
+            author="quinn",
+        )
+        self.echo(f'opened #{pr.number} "{pr.title}"')
+        return pr.number
+
+    def approve_and_merge(self, forge: LocalForge, number: int, reviewers: tuple[str, ...], what: str) -> None:
+        self.echo(f"opened #{number}")
+        for reviewer in reviewers:
+            self.cmd(f"mlgate review {number} --approve --as {reviewer}")
+            forge.review(number, reviewer, "APPROVED")
+        self.cmd(f"mlgate merge {number} --as {reviewers[0]}")
+        self.expect(self.merge(forge, number, reviewers[0]) is not None, what)
+
+    def live_evidence(self, percent: int, *, candidate_error: float) -> Path:
+        """What a monitoring job measured over a day at ``percent``: requests and live metrics per arm."""
+        path = self.work / f"canary-{percent}-{candidate_error}.json"
+        requests = 250_000 * percent // 100
+        path.write_text(
+            json.dumps(
+                {
+                    "window": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T02:00:00Z"},
+                    "requests": {"candidate": requests, "holder": 250_000 - requests},
+                    "metrics": {"candidate": {"error_rate": candidate_error}, "holder": {"error_rate": 0.012}},
+                    "source": "https://grafana.demo.invalid/d/fraud-canary",
+                },
+                indent=2,
+            )
+        )
+        return path
+
+    def route_sample(self) -> None:
+        """Serving during the canary: every replica routes a user to the same arm, about 5% to the candidate."""
+        from mlgate import serving
+        from mlgate.registry.index import build_index, write_index
+
+        index = self.root / "index.json"
+        write_index(build_index(self.repo, "main"), index)
+        arms = serving.arms("models:/fraud-detector@champion", serving.open_source(index))
+        users = [f"user-{i}" for i in range(10_000)]
+        share = sum(arms.route(u).version == 2 for u in users) / len(users)
+        self.cmd("python -c 'serving.arms(\"models:/fraud-detector@champion\", source).route(user_id)'")
+        self.echo(
+            f"user-1 -> v{arms.route('user-1').version}, user-2 -> v{arms.route('user-2').version}; "
+            f"{share:.1%} of 10,000 users go to v2 (sticky across replicas and restarts)"
+        )
+        self.expect(abs(share - 0.05) < 0.01, "about 5% of users should be routed to the candidate")
 
     def merge(self, forge: LocalForge, number: int, who: str) -> str | None:
         try:

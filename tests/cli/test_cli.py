@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -244,7 +245,17 @@ def test_demo_runs_the_whole_cycle(run_cli, tmp_path: Path) -> None:
     )
     assert "fraud-detector@champion: 2 -> 1 (rollback)" in out
     resolved = [l for l in out.splitlines() if l.startswith("models:/fraud-detector@champion -> ")]
-    assert resolved == ["models:/fraud-detector@champion -> version 2", "models:/fraud-detector@champion -> version 1"]
+    assert resolved == [
+        "models:/fraud-detector@champion -> version 2",
+        "models:/fraud-detector@champion -> version 1",
+        "models:/fraud-detector@champion -> version 2",  # after the canary completed
+    ]
+    # the canaries: a policy change by the admins, a sticky 5% share, a step, a completion, a refused step, an abort
+    assert "governance change" not in out  # the policy pull request passed its admin gate
+    assert re.search(r"\b[45]\.\d% of 10,000 users go to v2", out)
+    assert "fails its gate (live error_rate, live no regression error_rate); nothing was created" in out
+    for kind in ("rollout-start", "rollout-evidence", "rollout-step", "rollout-complete", "rollout-abort"):
+        assert f" {kind} " in out, kind
     # the kept repository is a real one, and its main validates
     code, out, _ = run_cli("-C", str(tmp_path / "demo" / "registry-repo"), "validate")
     assert code == 0, out
