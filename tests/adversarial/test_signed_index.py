@@ -72,7 +72,8 @@ def world(repo: RegistryRepo, tmp_path: Path) -> World:
             "format": "bin",
         }
         repo.write(path, data)
-    repo.edit_yaml(CHAMPION, version=3)
+    champion = {k: v for k, v in repo.read_yaml(CHAMPION).items() if k != "rollout"}  # the example's canary ends
+    repo.write(CHAMPION, {**champion, "version": 3})
     repo.commit("v3 and v4; v3 champion")
     return w
 

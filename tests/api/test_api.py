@@ -96,9 +96,14 @@ def test_register_returns_the_pull_request_and_promote_its_gate_report(repo: Reg
     assert pr.number == forge.pull_request(pr.number).number and pr.url and pr.report is None
     merge_approved(repo.root, forge, pr.number, "dave")
 
-    promoted = mlgate.promote("search-ranker", 3, "champion", note="better", repo=repo.root, forge=forge, author="bob")
+    # the example's champion has a canary of v2 under way: another version cannot jump the queue
+    with pytest.raises(GateFailed, match="ending the rollout of version 2 must set 'version' to it .* not 3"):
+        mlgate.promote("search-ranker", 3, "champion", repo=repo.root, forge=forge, author="bob")
+    promoted = mlgate.promote(
+        "search-ranker", 3, "challenger", note="better", repo=repo.root, forge=forge, author="bob"
+    )
     assert promoted.kind == "promote" and promoted.version == 3
-    assert promoted.report and "auc" in promoted.report
+    assert promoted.report and "search-ranker@challenger" in promoted.report
     assert forge.pull_request(promoted.number).head == promoted.branch
 
 
@@ -125,7 +130,9 @@ def test_who_acts_is_asked_for_never_guessed(repo: RegistryRepo, forge, monkeypa
     with pytest.raises(UsageError, match="MLGATE_USER"):
         mlgate.promote("search-ranker", 2, "champion", repo=repo.root, forge=forge)
     monkeypatch.setenv("MLGATE_USER", "bob")
-    assert mlgate.promote("search-ranker", 2, "champion", repo=repo.root, forge=forge).number == 1
+    assert (
+        mlgate.promote("search-ranker", 2, "champion", repo=repo.root, forge=forge).number == 1
+    )  # completes the canary
 
 
 def test_the_api_names_are_public() -> None:

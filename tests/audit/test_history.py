@@ -85,10 +85,9 @@ def test_every_kind_of_change_in_order(audited: RegistryRepo) -> None:
     result = history(audited.root)
     events = list(reversed(result.events))  # oldest first, for reading
     initial = [e for e in events if e.subject == "Initial registry"]
-    assert (
-        sorted(e.kind for e in initial)
-        == ["deprecation"] + ["policy-change"] + ["promotion"] * 7 + ["registration"] * 9
-    )
+    assert sorted(e.kind for e in initial) == ["deprecation"] + ["policy-change"] + ["promotion"] * 7 + [
+        "registration"
+    ] * 9 + ["rollout-evidence"]  # the example registry's search-ranker canary brings its evidence
     assert ("promotion", "fraud-detector", "champion", None, 2, None) in _summary(initial)
     assert _summary(events[len(initial) :]) == [
         ("promotion", "fraud-detector", "champion", 2, 3, 12),  # merge commit

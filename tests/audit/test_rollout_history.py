@@ -244,6 +244,7 @@ def test_kind_filter_and_the_json_schema(canary, run_cli) -> None:
         ("rollout-complete", 6),
         ("rollout-evidence", 4),
         ("rollout-evidence", 2),
+        ("rollout-evidence", None),  # the example registry's own canary evidence, in its first commit
     ]
     code, _, err = run_cli("-C", repo.root, "history", "--kind", "rollout-stepp")
     assert code == 2 and "rollout-stepp" in err

@@ -273,18 +273,18 @@ def test_merge_refuses_a_dirty_checkout_of_the_base(repo, forge) -> None:
 
 
 def test_a_merge_is_rejudged_against_the_moved_base(repo, forge) -> None:
-    """PR 1 promotes v2; meanwhile PR 2 deprecates v2 and merges first: PR 1 can no longer merge."""
-    promote(repo.root, "search-ranker", 2, "champion", author="alice", forge=forge)
+    """PR 1 promotes v3; meanwhile PR 2 deprecates v3 and merges first: PR 1 can no longer merge."""
+    promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
     approve(forge, 1, "dave", "erin")
-    repo.branch("deprecate-v2")
-    model = repo.read_yaml("registry/models/search-ranker/model.yaml")
-    model["deprecated"] = [{"version": 2, "reason": "leaks labels"}]
-    repo.write("registry/models/search-ranker/model.yaml", model)
-    repo.edit_yaml("registry/models/search-ranker/aliases/challenger.yaml", version=1)
-    repo.commit("Deprecate v2")
+    repo.branch("deprecate-v3")
+    model = repo.read_yaml("registry/models/fraud-detector/model.yaml")
+    model["deprecated"] = [{"version": 3, "reason": "leaks labels"}]
+    repo.write("registry/models/fraud-detector/model.yaml", model)
+    repo.edit_yaml("registry/models/fraud-detector/aliases/challenger.yaml", version=2)
+    repo.commit("Deprecate v3")
     repo.switch("main")
     pr2 = forge.open_pull_request(
-        title="Deprecate v2", body="", head="deprecate-v2", base="main", labels=[], author="bob"
+        title="Deprecate v3", body="", head="deprecate-v3", base="main", labels=[], author="bob"
     )
     approve(forge, pr2.number, "dave")
     merge_pull_request(repo.root, forge, pr2.number, "pat")

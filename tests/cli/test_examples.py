@@ -87,11 +87,7 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo.commit("Initial registry", date="2026-05-25T09:00:00Z")
     repo.edit_yaml(CHAMPION, version=2, note="Promoted after the May shadow run.")
     repo.commit("Promote fraud-detector v2 to champion", date="2026-07-01T09:00:00Z")
-    # a canary under way for the rollout examples: search-ranker v2 on champion at 5%, with its evidence
-    ranker = "registry/models/search-ranker"
-    repo.edit_yaml(f"{ranker}/aliases/champion.yaml", rollout={"candidate": 2, "mode": "canary", "percent": 5})
-    repo.write(f"{ranker}/online/champion/2.yaml", {**ONLINE, "percent": 5})
-    repo.commit("Canary of search-ranker v2 on champion at 5%, and its evidence", date="2026-07-02T09:00:00Z")
+    # the rollout examples use the example registry's own canary: search-ranker v2 on champion at 5%, with evidence
     repo.add_origin(root.parent / "origin.git")
     repo.git.git("fetch", "--quiet", "origin")
     forge = local_forge(root)

@@ -63,7 +63,7 @@ def test_installed_wheel_validates_outside_the_repository(wheel: Path, tmp_path:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     schemas_dir, report = proc.stdout.split("\n", 1)
     assert schemas_dir == str(target / "mlgate" / "_data" / "schemas")
-    assert report.startswith("OK: no problems (48 files checked")
+    assert report.startswith("OK: no problems (49 files checked")
     demo = subprocess.run(
         [sys.executable, "-c", "import sys, mlgate.cli as c; sys.exit(c.main(['demo']))"],
         cwd=tmp_path,

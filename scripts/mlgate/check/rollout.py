@@ -390,6 +390,10 @@ def _info(
     nxt = next_step(rg.steps, at) if rg is not None and rc.kind not in ("complete", "abort") else None
     if verb:
         summary = f"{verb} v{holder}, the {rc.mode} of v{rc.candidate} at {pct(rc.before)}"
+    elif rc.problem:
+        summary = (
+            f"changes the {rc.mode} of v{rc.candidate} at {pct(rc.before)} in a way a rollout cannot: {rc.problem}"
+        )
     elif rc.kind == "start":
         summary = f"starts a {rc.mode} of v{rc.candidate} at {pct(rc.after)} (holder v{holder})"
     elif rc.kind == "step":
