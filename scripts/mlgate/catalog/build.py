@@ -1,0 +1,138 @@
+"""``mlgate catalog``: the whole site built in a temporary folder beside DIR, then renamed into place, so a
+reader (or a web server) never sees half a catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from mlgate.catalog import assets, pages
+from mlgate.catalog.collect import cpu_count, model_site, models_site, write
+from mlgate.catalog.prefetch import PrefetchedTree
+from mlgate.core import layout
+from mlgate.errors import GitError, UsageError
+from mlgate.infra.git import GitTree
+from mlgate.registry.snapshot import Registry
+
+#: the file that marks a folder as a catalog mlgate built (only such a folder is ever replaced)
+MARKER = ".mlgate-catalog"
+#: events per audit page (a page of the whole history of a large registry would be megabytes)
+AUDIT_PAGE = 2000
+#: below this many versions one process is quicker than starting workers
+PARALLEL_FROM = 2000
+
+
+@dataclass
+class CatalogResult:
+    out: Path
+    models: int
+    versions: int
+    pages: int
+    events: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_registry(repo: str, ref: str | None, names: list[str] | None = None) -> Registry:
+    """The registry at ``ref``, every manifest (of ``names``, when given) read from git in one round."""
+    reg = Registry.open(repo, ref)
+    if isinstance(reg.tree, GitTree):
+        prefixes = tuple(f"{layout.model_dir(n)}/" for n in names) if names is not None else (layout.MODELS + "/",)
+
+        def keep(path: str) -> bool:
+            return path == layout.POLICY or path.startswith(prefixes)
+
+        reg = Registry(PrefetchedTree(reg.tree, layout.REGISTRY + "/", keep))
+    return reg
+
+
+def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> tuple[list[dict[str, Any]], str]:
+    from mlgate.audit.history import history
+
+    try:
+        found = history(repo, ref=ref or "HEAD", forge=forge)
+    except GitError as e:
+        warnings.append(f"no audit trail: {e}")
+        return [], ref or "HEAD"
+    warnings.extend(found.warnings)
+    return [ev.to_dict() for ev in found.events], found.ref
+
+
+def _check_output(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
+        raise UsageError(
+            f"{out} exists and is not a catalog mlgate built: give a new or empty folder (mlgate replaces only "
+            "its own catalogs)"
+        )
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """``tmp`` becomes ``out``; an earlier catalog there is removed only once the new one is in place."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        os.replace(out, old / "site")
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _models(repo: str, ref: str | None, reg: Registry, names: list[str], events: dict[str, Any], tmp: Path) -> list[dict[str, Any]]:
+    """Every model's pages: in worker processes when the registry is large and there are CPUs to share."""
+    total = sum(len(reg.version_numbers(n)) for n in names)
+    workers = min(cpu_count(), 8, max(1, len(names)))
+    if total < PARALLEL_FROM or workers < 2:
+        return [model_site(reg, n, events.get(n, []), tmp) for n in names]
+    chunks = [names[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = [
+            pool.submit(models_site, repo, ref, chunk, {n: events.get(n, []) for n in chunk}, str(tmp))
+            for chunk in chunks
+        ]
+        done = {r["summary"]["name"]: r for f in futures for r in f.result()}
+    return [done[n] for n in names]
+
+
+def build_catalog(repo: str | os.PathLike[str], out: str | os.PathLike[str], *, ref: str | None = None, forge: Any = None) -> CatalogResult:
+    """Build the catalog of the registry at ``ref`` (the working tree when None) into ``out``."""
+    repo, target = str(repo), Path(out).absolute()
+    _check_output(target)
+    warnings: list[str] = []
+    reg = open_registry(repo, ref)
+    names = reg.model_names()
+    events, _ = _history(repo, ref, forge, warnings)
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for ev in events:
+        if ev.get("model"):
+            by_model.setdefault(ev["model"], []).append(ev)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    try:
+        results = _models(repo, ref, reg, names, by_model, tmp)
+        summaries = [r["summary"] for r in results]
+        meta = {"source": reg.tree.label}
+        write(tmp / "index.html", pages.home(summaries, meta))
+        parts = max(1, -(-len(events) // AUDIT_PAGE))
+        for i in range(parts):
+            chunk = events[i * AUDIT_PAGE : (i + 1) * AUDIT_PAGE]
+            where = tmp / "audit" / ("" if i == 0 else str(i + 1)) / "index.html"
+            write(where, pages.audit(chunk, i, parts, len(events), warnings))
+        search = [entry for r in results for entry in r["search"]]
+        write(tmp / "assets" / "search-index.js", "window.MLGATE_SEARCH = " + json.dumps(search, separators=(",", ":")).replace("</", "<\\/") + ";\n")
+        write(tmp / "assets" / "site.css", assets.CSS)
+        write(tmp / "assets" / "site.js", assets.JS)
+        write(tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, indent=1))
+        (tmp / MARKER).write_text("built by mlgate catalog\n")
+        os.chmod(tmp, 0o755)
+        count = sum(1 for _ in tmp.rglob("index.html"))
+        _swap(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return CatalogResult(target, len(names), sum(s["count"] for s in summaries), count, len(events), warnings)

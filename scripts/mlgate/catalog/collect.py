@@ -1,0 +1,142 @@
+"""One model's pages, from the registry's own views: what the build runs for each model (in a worker process
+when the registry is large) and what it keeps for the home page and the search index."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mlgate.audit.compare import _metrics as metric_rows
+from mlgate.audit.compare import compare, metric_directions
+from mlgate.catalog import card, pages
+from mlgate.core import layout
+from mlgate.errors import InputError
+from mlgate.registry.names import resolve_target
+from mlgate.registry.snapshot import Registry, describe_model, describe_version
+
+ALIAS_KINDS = ("promotion", "rollback", "removal")
+#: the metrics shown for a champion on the home page when no gate names any
+KEY_METRICS = 3
+CARD_LIMIT = 4 * 1024 * 1024
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _markdown(reg: Registry, path: str) -> str | None:
+    entry = reg.tree.entry(path)
+    if entry is None or entry.kind != "file":
+        return None
+    try:
+        return card.render(reg.tree.read(path, limit=CARD_LIMIT).decode("utf-8", errors="replace"))
+    except InputError:
+        return None
+
+
+def _pairs(versions: list[int], aliases: dict[str, int], champion: int | None) -> list[tuple[int, int]]:
+    """The comparisons a reviewer asks for: every alias holder and the latest version against the champion
+    (the newest version when there is none), and the latest against the one before it."""
+    if len(versions) < 2:
+        return []
+    base = champion if champion is not None else versions[-1]
+    wanted = [(base, v) for v in [*aliases.values(), versions[-1]] if v != base]
+    if versions[-2] != base or versions[-1] != base:
+        wanted.append((versions[-2], versions[-1]))
+    return list(dict.fromkeys((a, b) for a, b in wanted if a != b))
+
+
+def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path) -> dict[str, Any]:
+    """Write ``models/NAME/`` (model, version and compare pages) under ``out``; return the home page's summary
+    of the model and its search entries."""
+    view = describe_model(reg, name)
+    directions = metric_directions(reg, name)
+    aliases = {a: info["version"] for a, info in view["aliases"].items()}
+    champion = aliases.get("champion")
+    numbers = [v["version"] for v in view["versions"]]
+    metrics_of = {v["version"]: v["metrics"] or {} for v in view["versions"]}
+    base = metrics_of.get(champion, {}) if champion is not None else {}
+    deltas = {
+        n: {r["name"]: r for r in metric_rows(base, m, directions)} if champion is not None else {}
+        for n, m in metrics_of.items()
+    }
+    folder = out / "models" / name
+    pairs = _pairs(numbers, aliases, champion)
+    compare_href = {(a, b): f"compare/{a}-{b}/" for a, b in pairs}
+    for (a, b), href in compare_href.items():
+        view_ab = compare(reg, resolve_target(reg, f"{name}/{a}"), resolve_target(reg, f"{name}/{b}"))
+        write(folder / href / "index.html", pages.compare(view_ab))
+    search = [{"k": "model", "n": name, "s": " ".join([name, view["description"], *view["owners"], *(f"{k}:{v}" for k, v in view["tags"].items())]), "u": f"models/{name}/"}]
+    for n in numbers:
+        v = describe_version(reg, name, n)
+        evidence_html = {}
+        for key, file in v["evidence"].items():
+            if file and key not in ("eval", "card") and str(file).endswith(".md"):
+                html = _markdown(reg, f"{layout.version_dir(name, n)}/{file}")
+                if html is not None:
+                    evidence_html[key] = html
+        link = compare_href.get((champion, n)) if champion is not None else None
+        detail = {
+            "champion": champion,
+            "deltas": deltas.get(n, {}) if n != champion else {},
+            "card_html": _markdown(reg, layout.card_path(name, n)),
+            "evidence_html": evidence_html,
+            "compare_link": f"../../{link}" if link else None,
+        }
+        write(folder / "versions" / str(n) / "index.html", pages.version(v, detail))
+        text = " ".join([f"{name} v{n}", v["description"], v["created_by"], *v["aliases"], *(f"{k}:{t}" for k, t in v["tags"].items())])
+        search.append({"k": "version", "n": f"{name} v{n}", "s": text, "u": f"models/{name}/versions/{n}/"})
+    timeline = [ev for ev in events if ev["kind"] in ALIAS_KINDS]
+    last_move: dict[str, dict[str, Any]] = {}
+    for ev in timeline:  # latest first: the first seen is the last move
+        if ev.get("alias") and ev["alias"] not in last_move:
+            last_move[ev["alias"]] = ev
+    held: dict[int, list[str]] = {}
+    for a, v in aliases.items():
+        held.setdefault(v, []).append(a)
+    series = {
+        m: [(n, float(metrics_of[n][m]), held.get(n, [])) for n in numbers if isinstance(metrics_of[n].get(m), (int, float))]
+        for m in view["metrics"]
+    }
+    detail = {
+        "champion": champion,
+        "directions": directions,
+        "deltas": deltas,
+        "last_move": last_move,
+        "timeline": timeline,
+        "series": series,
+        "compare_with_champion": {b: href for (a, b), href in compare_href.items() if a == champion},
+        "compare_links": [(f"v{a} vs v{b}", href) for (a, b), href in compare_href.items()],
+    }
+    write(folder / "index.html", pages.model(view, detail))
+    deprecated = {v["version"] for v in view["versions"] if v["deprecated"]}
+    champ = base if champion is not None else {}
+    keys = [m for m in directions if m in champ] or list(champ)[:KEY_METRICS]
+    promotions = [ev for ev in events if ev["kind"] in ("promotion", "rollback")]
+    summary = {
+        "name": name,
+        "description": view["description"],
+        "owners": view["owners"],
+        "tags": view["tags"],
+        "aliases": aliases,
+        "unhealthy": sorted(a for a, v in aliases.items() if v in deprecated),
+        "key_metrics": {m: champ[m] for m in keys},
+        "last_promotion": promotions[0] if promotions else None,
+        "count": len(numbers),
+        "latest": numbers[-1] if numbers else None,
+    }
+    return {"summary": summary, "search": search}
+
+
+def models_site(repo: str, ref: str | None, names: list[str], events: dict[str, list[dict[str, Any]]], out: str) -> list[dict[str, Any]]:
+    """:func:`model_site` for each of ``names``, in this process (a worker's entry point)."""
+    from mlgate.catalog.build import open_registry
+
+    reg = open_registry(repo, ref, names)
+    return [model_site(reg, n, events.get(n, []), Path(out)) for n in names]
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
