@@ -15,10 +15,8 @@ from typing import Any
 
 from mlgate.catalog import assets, pages
 from mlgate.catalog.collect import cpu_count, model_site, models_site, write
-from mlgate.catalog.prefetch import PrefetchedTree
-from mlgate.core import layout
+from mlgate.catalog.prefetch import open_registry
 from mlgate.errors import GitError, UsageError
-from mlgate.infra.git import GitTree
 from mlgate.registry.snapshot import Registry
 
 #: the file that marks a folder as a catalog mlgate built (only such a folder is ever replaced)
@@ -37,19 +35,6 @@ class CatalogResult:
     pages: int
     events: int
     warnings: list[str] = field(default_factory=list)
-
-
-def open_registry(repo: str, ref: str | None, names: list[str] | None = None) -> Registry:
-    """The registry at ``ref``, every manifest (of ``names``, when given) read from git in one round."""
-    reg = Registry.open(repo, ref)
-    if isinstance(reg.tree, GitTree):
-        prefixes = tuple(f"{layout.model_dir(n)}/" for n in names) if names is not None else (layout.MODELS + "/",)
-
-        def keep(path: str) -> bool:
-            return path == layout.POLICY or path.startswith(prefixes)
-
-        reg = Registry(PrefetchedTree(reg.tree, layout.REGISTRY + "/", keep))
-    return reg
 
 
 def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> tuple[list[dict[str, Any]], str]:
@@ -83,7 +68,9 @@ def _swap(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _models(repo: str, ref: str | None, reg: Registry, names: list[str], events: dict[str, Any], tmp: Path) -> list[dict[str, Any]]:
+def _models(
+    repo: str, ref: str | None, reg: Registry, names: list[str], events: dict[str, Any], tmp: Path
+) -> list[dict[str, Any]]:
     """Every model's pages: in worker processes when the registry is large and there are CPUs to share."""
     total = sum(len(reg.version_numbers(n)) for n in names)
     workers = min(cpu_count(), 8, max(1, len(names)))
@@ -99,7 +86,9 @@ def _models(repo: str, ref: str | None, reg: Registry, names: list[str], events:
     return [done[n] for n in names]
 
 
-def build_catalog(repo: str | os.PathLike[str], out: str | os.PathLike[str], *, ref: str | None = None, forge: Any = None) -> CatalogResult:
+def build_catalog(
+    repo: str | os.PathLike[str], out: str | os.PathLike[str], *, ref: str | None = None, forge: Any = None
+) -> CatalogResult:
     """Build the catalog of the registry at ``ref`` (the working tree when None) into ``out``."""
     repo, target = str(repo), Path(out).absolute()
     _check_output(target)
@@ -124,7 +113,10 @@ def build_catalog(repo: str | os.PathLike[str], out: str | os.PathLike[str], *, 
             where = tmp / "audit" / ("" if i == 0 else str(i + 1)) / "index.html"
             write(where, pages.audit(chunk, i, parts, len(events), warnings))
         search = [entry for r in results for entry in r["search"]]
-        write(tmp / "assets" / "search-index.js", "window.MLGATE_SEARCH = " + json.dumps(search, separators=(",", ":")).replace("</", "<\\/") + ";\n")
+        write(
+            tmp / "assets" / "search-index.js",
+            "window.MLGATE_SEARCH = " + json.dumps(search, separators=(",", ":")).replace("</", "<\\/") + ";\n",
+        )
         write(tmp / "assets" / "site.css", assets.CSS)
         write(tmp / "assets" / "site.js", assets.JS)
         write(tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, indent=1))

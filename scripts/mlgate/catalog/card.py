@@ -33,7 +33,8 @@ def _renderer() -> Any:
         if not href.lower().startswith(_SAFE_SCHEMES) and ":" in href.split("/", 1)[0]:
             tok.attrSet("href", "#")  # an unknown scheme: keep the text, drop the target
         tok.attrSet("rel", "noopener noreferrer nofollow")
-        return str(md.renderer.renderToken(tokens, idx, options, env))
+        renderer: Any = md.renderer
+        return str(renderer.renderToken(tokens, idx, options, env))
 
     md.add_render_rule("image", image)
     md.add_render_rule("link_open", link_open)

@@ -49,6 +49,8 @@ def chart(metric: str, points: list[tuple[int, float, list[str]]], direction: st
                 f"{e(', '.join(aliases))}</text>"
             )
         if aliases or i % label_every == 0 or i == len(points) - 1:
-            parts.append(f'<text class="tick" x="{x(i):.1f}" y="{H - PAD_B + 16}" text-anchor="middle">v{version}</text>')
+            parts.append(
+                f'<text class="tick" x="{x(i):.1f}" y="{H - PAD_B + 16}" text-anchor="middle">v{version}</text>'
+            )
     parts.append(f"</svg><figcaption>{e(title)}</figcaption></figure>")
     return "".join(parts)

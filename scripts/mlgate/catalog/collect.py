@@ -10,6 +10,7 @@ from typing import Any
 from mlgate.audit.compare import _metrics as metric_rows
 from mlgate.audit.compare import compare, metric_directions
 from mlgate.catalog import card, pages
+from mlgate.catalog.prefetch import open_registry
 from mlgate.core import layout
 from mlgate.errors import InputError
 from mlgate.registry.names import resolve_target
@@ -68,7 +69,14 @@ def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path
     for (a, b), href in compare_href.items():
         view_ab = compare(reg, resolve_target(reg, f"{name}/{a}"), resolve_target(reg, f"{name}/{b}"))
         write(folder / href / "index.html", pages.compare(view_ab))
-    search = [{"k": "model", "n": name, "s": " ".join([name, view["description"], *view["owners"], *(f"{k}:{v}" for k, v in view["tags"].items())]), "u": f"models/{name}/"}]
+    search = [
+        {
+            "k": "model",
+            "n": name,
+            "s": " ".join([name, view["description"], *view["owners"], *(f"{k}:{v}" for k, v in view["tags"].items())]),
+            "u": f"models/{name}/",
+        }
+    ]
     for n in numbers:
         v = describe_version(reg, name, n)
         evidence_html = {}
@@ -86,7 +94,15 @@ def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path
             "compare_link": f"../../{link}" if link else None,
         }
         write(folder / "versions" / str(n) / "index.html", pages.version(v, detail))
-        text = " ".join([f"{name} v{n}", v["description"], v["created_by"], *v["aliases"], *(f"{k}:{t}" for k, t in v["tags"].items())])
+        text = " ".join(
+            [
+                f"{name} v{n}",
+                v["description"],
+                v["created_by"],
+                *v["aliases"],
+                *(f"{k}:{t}" for k, t in v["tags"].items()),
+            ]
+        )
         search.append({"k": "version", "n": f"{name} v{n}", "s": text, "u": f"models/{name}/versions/{n}/"})
     timeline = [ev for ev in events if ev["kind"] in ALIAS_KINDS]
     last_move: dict[str, dict[str, Any]] = {}
@@ -97,7 +113,11 @@ def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path
     for a, v in aliases.items():
         held.setdefault(v, []).append(a)
     series = {
-        m: [(n, float(metrics_of[n][m]), held.get(n, [])) for n in numbers if isinstance(metrics_of[n].get(m), (int, float))]
+        m: [
+            (n, float(metrics_of[n][m]), held.get(n, []))
+            for n in numbers
+            if isinstance(metrics_of[n].get(m), (int, float))
+        ]
         for m in view["metrics"]
     }
     detail = {
@@ -130,10 +150,10 @@ def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path
     return {"summary": summary, "search": search}
 
 
-def models_site(repo: str, ref: str | None, names: list[str], events: dict[str, list[dict[str, Any]]], out: str) -> list[dict[str, Any]]:
+def models_site(
+    repo: str, ref: str | None, names: list[str], events: dict[str, list[dict[str, Any]]], out: str
+) -> list[dict[str, Any]]:
     """:func:`model_site` for each of ``names``, in this process (a worker's entry point)."""
-    from mlgate.catalog.build import open_registry
-
     reg = open_registry(repo, ref, names)
     return [model_site(reg, n, events.get(n, []), Path(out)) for n in names]
 

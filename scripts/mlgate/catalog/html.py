@@ -12,8 +12,7 @@ from urllib.parse import quote
 
 #: no inline script, nothing from another origin: a second wall behind the escaping
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "base-uri 'none'; form-action 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
 )
 
 

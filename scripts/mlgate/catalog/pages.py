@@ -50,7 +50,7 @@ def _who(event: dict[str, Any]) -> str:
 def home(models: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     cards = "".join(_model_card(m) for m in models)
     body = (
-        f"<h1>Models</h1><p class=\"lede\">{len(models)} model{'s' if len(models) != 1 else ''}, "
+        f'<h1>Models</h1><p class="lede">{len(models)} model{"s" if len(models) != 1 else ""}, '
         f"{sum(m['count'] for m in models):,} versions, registry at {e(meta['source'])}.</p>"
         f'<ul class="models">{cards}</ul>'
     )
@@ -59,12 +59,19 @@ def home(models: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def _model_card(m: dict[str, Any]) -> str:
     name = m["name"]
-    aliases = "".join(
-        f'<li><span class="alias">{e(a)}</span> → <a href="models/{seg(name)}/versions/{v}/">v{v}</a>'
-        + (' <span class="health bad" title="this version is deprecated">⚠ deprecated</span>' if a in m["unhealthy"] else "")
-        + "</li>"
-        for a, v in m["aliases"].items()
-    ) or '<li class="muted">no aliases</li>'
+    aliases = (
+        "".join(
+            f'<li><span class="alias">{e(a)}</span> → <a href="models/{seg(name)}/versions/{v}/">v{v}</a>'
+            + (
+                ' <span class="health bad" title="this version is deprecated">⚠ deprecated</span>'
+                if a in m["unhealthy"]
+                else ""
+            )
+            + "</li>"
+            for a, v in m["aliases"].items()
+        )
+        or '<li class="muted">no aliases</li>'
+    )
     metrics = ", ".join(f"{e(k)} {num(v)}" for k, v in m["key_metrics"].items())
     last = m["last_promotion"]
     last_html = (
@@ -102,11 +109,17 @@ def model(view: dict[str, Any], d: dict[str, Any]) -> str:
     for a, info in view["aliases"].items():
         ev = d["last_move"].get(a)
         dep = " ".join(
-            '<span class="health bad">⚠ deprecated</span>' for v in view["versions"] if v["version"] == info["version"] and v["deprecated"]
+            '<span class="health bad">⚠ deprecated</span>'
+            for v in view["versions"]
+            if v["version"] == info["version"] and v["deprecated"]
         )
         alias_rows.append(
             f'<tr><th scope="row">{e(a)}</th><td><a href="versions/{info["version"]}/">v{info["version"]}</a> {dep}</td>'
-            + (f"<td>{when(ev['time'])}</td><td>{_who(ev)}</td><td>{_pr(ev)}</td><td>{_approvers(ev)}</td>" if ev else '<td colspan="4" class="muted">not in the history read</td>')
+            + (
+                f"<td>{when(ev['time'])}</td><td>{_who(ev)}</td><td>{_pr(ev)}</td><td>{_approvers(ev)}</td>"
+                if ev
+                else '<td colspan="4" class="muted">not in the history read</td>'
+            )
             + f"<td>{e(info['note'] or '')}</td></tr>"
         )
     version_rows = []
@@ -126,31 +139,44 @@ def model(view: dict[str, Any], d: dict[str, Any]) -> str:
             f"<td>{held}</td><td>{when(v['created_at'])}</td><td>{e(v['created_by'])}</td>{cells}<td>{cmp_html}</td></tr>"
         )
     way = {m: d["directions"].get(m, (None, ""))[0] for m in metrics}
-    heads = [f"{e(m)} <span class=\"way\">{'↑' if way[m] == 'higher' else '↓' if way[m] == 'lower' else ''}</span>" for m in metrics]
-    charts = "".join(
-        chart(m, d["series"][m], way[m], f"c{i}") for i, m in enumerate(metrics) if d["series"].get(m)
+    heads = [
+        f'{e(m)} <span class="way">{"↑" if way[m] == "higher" else "↓" if way[m] == "lower" else ""}</span>'
+        for m in metrics
+    ]
+    charts = "".join(chart(m, d["series"][m], way[m], f"c{i}") for i, m in enumerate(metrics) if d["series"].get(m))
+    timeline = (
+        "".join(
+            f'<li>{when(ev["time"])} <span class="alias">{e(ev["alias"])}</span> '
+            f"{KIND_WORDS.get(ev['kind'], e(ev['kind']))} v{e(ev['from'])} → v{e(ev['to'])} by {_who(ev)}, {_pr(ev)}, "
+            f"approved by {_approvers(ev)}</li>"
+            for ev in d["timeline"]
+        )
+        or '<li class="muted">no alias changes in the history read</li>'
     )
-    timeline = "".join(
-        f"<li>{when(ev['time'])} <span class=\"alias\">{e(ev['alias'])}</span> "
-        f"{KIND_WORDS.get(ev['kind'], e(ev['kind']))} v{e(ev['from'])} → v{e(ev['to'])} by {_who(ev)}, {_pr(ev)}, "
-        f"approved by {_approvers(ev)}</li>"
-        for ev in d["timeline"]
-    ) or '<li class="muted">no alias changes in the history read</li>'
     compares = "".join(f'<li><a href="{href}">{e(text)}</a></li>' for text, href in d["compare_links"])
     tags = ", ".join(f"{e(k)}: {e(v)}" for k, v in view["tags"].items())
     body = (
-        f"<h1>{e(name)}</h1><p class=\"lede\">{e(view['description'])}</p>"
+        f'<h1>{e(name)}</h1><p class="lede">{e(view["description"])}</p>'
         + dl([("Owners", ", ".join(e(o) for o in view["owners"])), ("Tags", tags or "—")])
-        + "<section aria-labelledby=\"h-aliases\"><h2 id=\"h-aliases\">Aliases</h2>"
-        + table("Who moved each alias last, from which pull request, approved by whom", ["alias", "version", "when", "who", "PR", "approved by", "note"], alias_rows)
-        + "</section><section aria-labelledby=\"h-versions\"><h2 id=\"h-versions\">Versions</h2>"
+        + '<section aria-labelledby="h-aliases"><h2 id="h-aliases">Aliases</h2>'
+        + table(
+            "Who moved each alias last, from which pull request, approved by whom",
+            ["alias", "version", "when", "who", "PR", "approved by", "note"],
+            alias_rows,
+        )
+        + '</section><section aria-labelledby="h-versions"><h2 id="h-versions">Versions</h2>'
         + f"<p>Deltas are against the champion (v{e(champion)}); green is better, red worse, by the policy's direction (↑ higher is better, ↓ lower is better).</p>"
-        + table("Every version with its metrics", ["version", "aliases", "created", "by", *heads, "compare"], version_rows, "versions")
-        + "</section><section aria-labelledby=\"h-charts\"><h2 id=\"h-charts\">Metrics across versions</h2>"
+        + table(
+            "Every version with its metrics",
+            ["version", "aliases", "created", "by", *heads, "compare"],
+            version_rows,
+            "versions",
+        )
+        + '</section><section aria-labelledby="h-charts"><h2 id="h-charts">Metrics across versions</h2>'
         + (charts or '<p class="muted">no metrics</p>')
-        + "</section><section aria-labelledby=\"h-compare\"><h2 id=\"h-compare\">Comparisons</h2>"
+        + '</section><section aria-labelledby="h-compare"><h2 id="h-compare">Comparisons</h2>'
         + (f"<ul>{compares}</ul>" if compares else '<p class="muted">one version: nothing to compare</p>')
-        + "</section><section aria-labelledby=\"h-timeline\"><h2 id=\"h-timeline\">Alias timeline</h2>"
+        + '</section><section aria-labelledby="h-timeline"><h2 id="h-timeline">Alias timeline</h2>'
         + f'<ol class="timeline">{timeline}</ol></section>'
     )
     return page(e(name), "../../", body, crumbs=[("Models", "../../index.html"), (e(name), "")])
@@ -172,7 +198,7 @@ def _signature(sig: dict[str, Any]) -> str:
     for side in ("inputs", "outputs"):
         specs = sig.get(side) or []
         rows = [
-            f"<tr><th scope=\"row\">{e(s.get('name'))}</th><td>{e(s.get('type'))}</td>"
+            f'<tr><th scope="row">{e(s.get("name"))}</th><td>{e(s.get("type"))}</td>'
             f"<td>{e(s.get('shape'))}</td><td>{e(s.get('description', ''))}</td></tr>"
             for s in specs
             if isinstance(s, dict)
@@ -192,8 +218,14 @@ def version(v: dict[str, Any], d: dict[str, Any]) -> str:
     repo, sha = lin.get("code_repo"), lin.get("git_sha")
     commit = e(sha)
     if url(repo) and sha:
-        commit = f'<a href="{url(str(repo).rstrip("/") + "/commit/" + str(sha))}" rel="noopener noreferrer">{e(sha)}</a>'
-    lineage = [("Run", _kv(lin.pop("run_id", None))), ("Code commit", f"<code>{commit}</code>"), ("Code repository", _kv(lin.pop("code_repo", None)))]
+        commit = (
+            f'<a href="{url(str(repo).rstrip("/") + "/commit/" + str(sha))}" rel="noopener noreferrer">{e(sha)}</a>'
+        )
+    lineage = [
+        ("Run", _kv(lin.pop("run_id", None))),
+        ("Code commit", f"<code>{commit}</code>"),
+        ("Code repository", _kv(lin.pop("code_repo", None))),
+    ]
     lin.pop("git_sha", None)
     if data:
         lineage.append(("Data set", _kv(data)))
@@ -207,7 +239,9 @@ def version(v: dict[str, Any], d: dict[str, Any]) -> str:
         ]
         metric_names = list(ev["metrics"])
         slices = [
-            f'<tr><th scope="row">{e(s)}</th>' + "".join(f'<td class="num">{num(vals.get(m))}</td>' for m in metric_names) + "</tr>"
+            f'<tr><th scope="row">{e(s)}</th>'
+            + "".join(f'<td class="num">{num(vals.get(m))}</td>' for m in metric_names)
+            + "</tr>"
             for s, vals in ev["slices"].items()
         ]
         evaluation = (
@@ -217,7 +251,11 @@ def version(v: dict[str, Any], d: dict[str, Any]) -> str:
         )
     evidence = "".join(
         f"<li><strong>{e(k)}</strong>: <code>{e(f)}</code>"
-        + (f'<details><summary>Show {e(f)}</summary><div class="md">{d["evidence_html"][k]}</div></details>' if k in d["evidence_html"] else "")
+        + (
+            f'<details><summary>Show {e(f)}</summary><div class="md">{d["evidence_html"][k]}</div></details>'
+            if k in d["evidence_html"]
+            else ""
+        )
         + "</li>"
         for k, f in v["evidence"].items()
         if f
@@ -226,20 +264,42 @@ def version(v: dict[str, Any], d: dict[str, Any]) -> str:
     dep = f'<p class="health bad" role="note">⚠ Deprecated: {e(v["deprecated"])}</p>' if v["deprecated"] else ""
     cmp_link = d.get("compare_link")
     body = (
-        f"<h1>{e(name)} <span class=\"muted\">v{n}</span> {held}</h1>{dep}<p class=\"lede\">{e(v['description'])}</p>"
-        + dl([("Created", when(v["created_at"])), ("By", e(v["created_by"])), ("Tags", ", ".join(f"{e(k)}: {e(t)}" for k, t in v["tags"].items()) or "—")])
+        f'<h1>{e(name)} <span class="muted">v{n}</span> {held}</h1>{dep}<p class="lede">{e(v["description"])}</p>'
+        + dl(
+            [
+                ("Created", when(v["created_at"])),
+                ("By", e(v["created_by"])),
+                ("Tags", ", ".join(f"{e(k)}: {e(t)}" for k, t in v["tags"].items()) or "—"),
+            ]
+        )
         + (f'<p><a href="{cmp_link}">Compare with the champion</a></p>' if cmp_link else "")
         + '<section aria-labelledby="h-art"><h2 id="h-art">Artifact</h2>'
-        + dl([("URI", _kv(a["uri"])), ("sha256", _kv(a["sha256"])), ("Size", f"{size(a['size'])} ({a['size']:,} bytes)"), ("Format", e(a["format"]))])
+        + dl(
+            [
+                ("URI", _kv(a["uri"])),
+                ("sha256", _kv(a["sha256"])),
+                ("Size", f"{size(a['size'])} ({a['size']:,} bytes)"),
+                ("Format", e(a["format"])),
+            ]
+        )
         + '</section><section aria-labelledby="h-lin"><h2 id="h-lin">Lineage</h2>'
         + dl(lineage)
-        + "<h3>Parameters</h3>" + _kv(params) + "<h3>Environment</h3>" + _kv(env)
-        + '</section><section aria-labelledby="h-sig"><h2 id="h-sig">Signature</h2>' + _signature(v["signature"])
-        + '</section><section aria-labelledby="h-eval"><h2 id="h-eval">Evaluation</h2>' + evaluation
+        + "<h3>Parameters</h3>"
+        + _kv(params)
+        + "<h3>Environment</h3>"
+        + _kv(env)
+        + '</section><section aria-labelledby="h-sig"><h2 id="h-sig">Signature</h2>'
+        + _signature(v["signature"])
+        + '</section><section aria-labelledby="h-eval"><h2 id="h-eval">Evaluation</h2>'
+        + evaluation
         + '</section><section aria-labelledby="h-evid"><h2 id="h-evid">Evidence</h2>'
         + (f"<ul>{evidence}</ul>" if evidence else '<p class="muted">no evidence files</p>')
         + '</section><section aria-labelledby="h-card"><h2 id="h-card">Model card</h2>'
-        + (f'<article class="md card">{d["card_html"]}</article>' if d["card_html"] is not None else '<p class="muted">no card.md</p>')
+        + (
+            f'<article class="md card">{d["card_html"]}</article>'
+            if d["card_html"] is not None
+            else '<p class="muted">no card.md</p>'
+        )
         + "</section>"
     )
     crumbs = [("Models", "../../../../index.html"), (e(name), "../../"), (f"v{n}", "")]
@@ -263,35 +323,73 @@ def compare(view: dict[str, Any]) -> str:
     rows = [
         f'<tr><th scope="row">{e(m["name"])}</th><td class="num">{num(m["a"])}</td><td class="num">{num(m["b"])}</td>'
         f'<td class="num">{_delta_cell(m) if m["delta"] is not None else "—"}</td>'
-        f"<td>{e(m['direction'] + ' is better' if m['direction'] else 'unknown')}<span class=\"muted\"> ({e(m['why'])})</span></td></tr>"
+        f'<td>{e(m["direction"] + " is better" if m["direction"] else "unknown")}<span class="muted"> ({e(m["why"])})</span></td></tr>'
         for m in view["metrics"]
     ]
     diffs = []
-    for key, title in (("params", "Parameters"), ("environment", "Environment"), ("lineage", "Lineage"), ("eval_dataset", "Evaluation data set"), ("artifact", "Artifact")):
+    for key, title in (
+        ("params", "Parameters"),
+        ("environment", "Environment"),
+        ("lineage", "Lineage"),
+        ("eval_dataset", "Evaluation data set"),
+        ("artifact", "Artifact"),
+    ):
         found = view[key]
         if found:
-            diffs.append(table(f"{title}: {len(found)} differ", ["field", f"a (v{a['version']})", f"b (v{b['version']})"], (
-                f"<tr><th scope=\"row\">{e(x['field'])}</th><td>{_kv(x['a'])}</td><td>{_kv(x['b'])}</td></tr>" for x in found
-            )))
+            diffs.append(
+                table(
+                    f"{title}: {len(found)} differ",
+                    ["field", f"a (v{a['version']})", f"b (v{b['version']})"],
+                    (
+                        f'<tr><th scope="row">{e(x["field"])}</th><td>{_kv(x["a"])}</td><td>{_kv(x["b"])}</td></tr>'
+                        for x in found
+                    ),
+                )
+            )
         else:
             diffs.append(f"<p><strong>{title}</strong>: same</p>")
     card = view["card"]
     card_words = (
-        "; ".join(f"{w}: {', '.join(e(h) for h in card[k])}" for k, w in (("added", "added in b"), ("removed", "missing in b")) if card[k]) or "same sections"
+        "; ".join(
+            f"{w}: {', '.join(e(h) for h in card[k])}"
+            for k, w in (("added", "added in b"), ("removed", "missing in b"))
+            if card[k]
+        )
+        or "same sections"
         if card["a"] and card["b"]
         else ("only a has a card" if card["a"] else "only b has a card" if card["b"] else "neither has a card")
     )
     ev = view["evidence"]
-    ev_words = "; ".join(f"{w}: {', '.join(e(x) for x in ev[k])}" for k, w in (("added", "added in b"), ("removed", "missing in b"), ("both", "both"))) if any(ev.values()) else "none on either side"
+    ev_words = (
+        "; ".join(
+            f"{w}: {', '.join(e(x) for x in ev[k])}"
+            for k, w in (("added", "added in b"), ("removed", "missing in b"), ("both", "both"))
+        )
+        if any(ev.values())
+        else "none on either side"
+    )
     title = f"{e(a['model'])}: v{a['version']} vs v{b['version']}"
     body = (
-        f"<h1>Compare {title}</h1><div class=\"sides\">{_side(a, 'a')}{_side(b, 'b')}</div>"
+        f'<h1>Compare {title}</h1><div class="sides">{_side(a, "a")}{_side(b, "b")}</div>'
         + '<section aria-labelledby="h-m"><h2 id="h-m">Metrics</h2>'
-        + (table("Metrics side by side (delta is b − a; coloured by the policy's direction)", ["metric", "a", "b", "delta", "better is"], rows) if rows else '<p class="muted">no metrics on either side</p>')
-        + '</section><section aria-labelledby="h-d"><h2 id="h-d">What else differs</h2>' + "".join(diffs)
+        + (
+            table(
+                "Metrics side by side (delta is b − a; coloured by the policy's direction)",
+                ["metric", "a", "b", "delta", "better is"],
+                rows,
+            )
+            if rows
+            else '<p class="muted">no metrics on either side</p>'
+        )
+        + '</section><section aria-labelledby="h-d"><h2 id="h-d">What else differs</h2>'
+        + "".join(diffs)
         + f'</section><section aria-labelledby="h-c"><h2 id="h-c">Card sections and evidence</h2><p><strong>Card sections</strong>: {card_words}</p><p><strong>Evidence</strong>: {ev_words}</p></section>'
     )
-    crumbs = [("Models", "../../../../index.html"), (e(a["model"]), "../../"), (f"v{a['version']} vs v{b['version']}", "")]
+    crumbs = [
+        ("Models", "../../../../index.html"),
+        (e(a["model"]), "../../"),
+        (f"v{a['version']} vs v{b['version']}", ""),
+    ]
     return page(f"Compare {title}", "../../../../", body, crumbs=crumbs)
 
 
@@ -307,7 +405,11 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
             people |= {a["login"] for a in ev["approvers"]}
         people_text = " ".join(sorted(p for p in people if p))
         model_cell = f'<a href="{root}models/{seg(ev["model"])}/">{e(ev["model"])}</a>' if ev.get("model") else "—"
-        change = f"v{e(ev['from'])} → v{e(ev['to'])}" if ev.get("alias") else (f"v{e(ev['to'])}" if ev.get("to") is not None else "")
+        change = (
+            f"v{e(ev['from'])} → v{e(ev['to'])}"
+            if ev.get("alias")
+            else (f"v{e(ev['to'])}" if ev.get("to") is not None else "")
+        )
         rows.append(
             f'<tr data-model="{e(ev.get("model") or "")}" data-alias="{e(ev.get("alias") or "")}" data-kind="{e(ev["kind"])}" '
             f'data-people="{e(people_text.lower())}" data-date="{e(str(ev["time"])[:10])}">'
@@ -333,17 +435,25 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
         pager = f'<nav aria-label="Audit pages" class="pager"><ol>{links}</ol></nav>'
     warn = "".join(f'<p class="health bad" role="note">{e(w)}</p>' for w in warnings)
     body = (
-        f"<h1>Audit trail</h1><p class=\"lede\">{total:,} events on the branch's first-parent history, latest first"
+        f'<h1>Audit trail</h1><p class="lede">{total:,} events on the branch\'s first-parent history, latest first'
         + (f"; page {part + 1} of {parts}" if parts > 1 else "")
-        + ". Filters apply to this page.</p>" + warn
+        + ". Filters apply to this page.</p>"
+        + warn
         + '<form class="filters" aria-label="Filter the audit trail">'
-        + select("f-model", "Model", models) + select("f-alias", "Alias", aliases) + select("f-kind", "Kind", kinds)
+        + select("f-model", "Model", models)
+        + select("f-alias", "Alias", aliases)
+        + select("f-kind", "Kind", kinds)
         + '<label for="f-person">Person</label><input id="f-person" data-filter="person" type="text" autocomplete="off">'
         + '<label for="f-from">From</label><input id="f-from" data-filter="from" type="date">'
         + '<label for="f-to">To</label><input id="f-to" data-filter="to" type="date">'
         + '<output id="f-count" aria-live="polite"></output></form>'
         + pager
-        + table("Registry events", ["when", "kind", "model", "alias", "change", "who", "PR", "approved by", "commit"], rows, "audit")
+        + table(
+            "Registry events",
+            ["when", "kind", "model", "alias", "change", "who", "PR", "approved by", "commit"],
+            rows,
+            "audit",
+        )
         + pager
     )
     return page("Audit trail", root, body, crumbs=[("Models", f"{root}index.html"), ("Audit", "")])

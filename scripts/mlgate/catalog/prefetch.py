@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from mlgate.core import layout
 from mlgate.errors import InputError
 from mlgate.infra.git import DIR, FILE, Entry, FileTooLarge, GitTree
+from mlgate.registry.snapshot import Registry
 
 #: files bigger than this are not read ahead (a card or an evidence file rarely is)
 AHEAD_LIMIT = 1024 * 1024
@@ -63,3 +65,16 @@ class PrefetchedTree:
         if limit is not None and len(data) > limit:
             raise FileTooLarge(path, len(data))
         return data
+
+
+def open_registry(repo: str, ref: str | None, names: list[str] | None = None) -> Registry:
+    """The registry at ``ref``, every manifest (of ``names``, when given) read from git in one round."""
+    reg = Registry.open(repo, ref)
+    if isinstance(reg.tree, GitTree):
+        prefixes = tuple(f"{layout.model_dir(n)}/" for n in names) if names is not None else (layout.MODELS + "/",)
+
+        def keep(path: str) -> bool:
+            return path == layout.POLICY or path.startswith(prefixes)
+
+        reg = Registry(PrefetchedTree(reg.tree, layout.REGISTRY + "/", keep))
+    return reg
