@@ -42,7 +42,7 @@ ul.tags{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}
 .tag,.alias{display:inline-block;padding:0 6px;border-radius:10px;background:#e7eef8;color:#0b3d7a;font-size:.85em}
 .health.bad{color:var(--bad);font-weight:600}
 p.health.bad{background:var(--warn-bg);padding:6px 10px;border-left:4px solid var(--bad)}
-.scroll{overflow-x:auto;margin:8px 0}
+.scroll{overflow-x:auto;margin:8px 0;position:relative}
 table{border-collapse:collapse;min-width:50%}
 caption{text-align:left;font-weight:600;padding:4px 0;color:var(--muted)}
 th,td{border-bottom:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top}
@@ -113,6 +113,7 @@ JS = """\
     k.className = "kind";
     k.textContent = kind;
     li.appendChild(k);
+    li.appendChild(document.createTextNode(" "));
     if (href) {
       var a = document.createElement("a");
       a.href = href;

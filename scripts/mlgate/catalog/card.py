@@ -21,13 +21,13 @@ def _renderer() -> Any:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable("table")
 
-    def image(tokens: Any, idx: int, options: Any, env: Any) -> str:
+    def image(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         tok = tokens[idx]
         src = str(tok.attrGet("src") or "")
         alt = escape(tok.content or "image")
         return f'<a class="card-image" href="{escape(src)}" rel="noopener noreferrer nofollow">[image: {alt}]</a>'
 
-    def link_open(tokens: Any, idx: int, options: Any, env: Any) -> str:
+    def link_open(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         tok = tokens[idx]
         href = str(tok.attrGet("href") or "")
         if not href.lower().startswith(_SAFE_SCHEMES) and ":" in href.split("/", 1)[0]:

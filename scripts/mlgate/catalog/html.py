@@ -90,6 +90,7 @@ def page(title: str, root: str, body: str, *, crumbs: list[tuple[str, str]] = ()
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="referrer" content="no-referrer">
 <title>{title} · mlgate catalog</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{root}assets/site.css">
 {extra}</head>
 <body>
