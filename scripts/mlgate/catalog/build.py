@@ -11,10 +11,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mlgate.catalog import assets, pages
-from mlgate.catalog.collect import cpu_count, model_site, models_site, write
+from mlgate.catalog.collect import cpu_count, model_page, model_site, models_site, new_site, write
 from mlgate.catalog.prefetch import open_registry
 from mlgate.errors import GitError, UsageError
 from mlgate.registry.snapshot import Registry
@@ -37,16 +37,16 @@ class CatalogResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> tuple[list[dict[str, Any]], str]:
+def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> list[dict[str, Any]]:
     from mlgate.audit.history import history
 
     try:
         found = history(repo, ref=ref or "HEAD", forge=forge)
     except GitError as e:
         warnings.append(f"no audit trail: {e}")
-        return [], ref or "HEAD"
+        return []
     warnings.extend(found.warnings)
-    return [ev.to_dict() for ev in found.events], found.ref
+    return [ev.to_dict() for ev in found.events]
 
 
 def _check_output(out: Path) -> None:
@@ -68,20 +68,19 @@ def _swap(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _models(
-    repo: str, ref: str | None, reg: Registry, names: list[str], events: dict[str, Any], tmp: Path
-) -> list[dict[str, Any]]:
-    """Every model's pages: in worker processes when the registry is large and there are CPUs to share."""
+def _models(repo: str, ref: str | None, reg: Registry, tmp: Path, history: Callable[[], None]) -> list[dict[str, Any]]:
+    """Every model's version and compare pages (in worker processes when the registry is large and there are
+    CPUs to share, while ``history`` runs here)."""
+    names = reg.model_names()
     total = sum(len(reg.version_numbers(n)) for n in names)
     workers = min(cpu_count(), 8, max(1, len(names)))
     if total < PARALLEL_FROM or workers < 2:
-        return [model_site(reg, n, events.get(n, []), tmp) for n in names]
+        history()
+        return [model_site(reg, n, tmp) for n in names]
     chunks = [names[i::workers] for i in range(workers)]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = [
-            pool.submit(models_site, repo, ref, chunk, {n: events.get(n, []) for n in chunk}, str(tmp))
-            for chunk in chunks
-        ]
+        futures = [pool.submit(models_site, repo, ref, chunk, str(tmp)) for chunk in chunks]
+        history()
         done = {r["summary"]["name"]: r for f in futures for r in f.result()}
     return [done[n] for n in names]
 
@@ -92,39 +91,40 @@ def build_catalog(
     """Build the catalog of the registry at ``ref`` (the working tree when None) into ``out``."""
     repo, target = str(repo), Path(out).absolute()
     _check_output(target)
+    new_site()
     warnings: list[str] = []
     reg = open_registry(repo, ref)
-    names = reg.model_names()
-    events, _ = _history(repo, ref, forge, warnings)
-    by_model: dict[str, list[dict[str, Any]]] = {}
-    for ev in events:
-        if ev.get("model"):
-            by_model.setdefault(ev["model"], []).append(ev)
+    events: list[dict[str, Any]] = []
+
+    def history() -> None:
+        events.extend(_history(repo, ref, forge, warnings))
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
-        results = _models(repo, ref, reg, names, by_model, tmp)
-        summaries = [r["summary"] for r in results]
-        meta = {"source": reg.tree.label}
-        write(tmp / "index.html", pages.home(summaries, meta))
+        results = _models(repo, ref, reg, tmp, history)
+        by_model: dict[str, list[dict[str, Any]]] = {}
+        for ev in events:
+            if ev.get("model"):
+                by_model.setdefault(ev["model"], []).append(ev)
+        summaries = [model_page(r, by_model.get(r["summary"]["name"], []), tmp) for r in results]
+        write(tmp / "index.html", pages.home(summaries, {"source": reg.tree.label}))
         parts = max(1, -(-len(events) // AUDIT_PAGE))
         for i in range(parts):
             chunk = events[i * AUDIT_PAGE : (i + 1) * AUDIT_PAGE]
             where = tmp / "audit" / ("" if i == 0 else str(i + 1)) / "index.html"
             write(where, pages.audit(chunk, i, parts, len(events), warnings))
         search = [entry for r in results for entry in r["search"]]
-        write(
-            tmp / "assets" / "search-index.js",
-            "window.MLGATE_SEARCH = " + json.dumps(search, separators=(",", ":")).replace("</", "<\\/") + ";\n",
-        )
+        index = json.dumps(search, separators=(",", ":")).replace("</", "<\\/")
+        write(tmp / "assets" / "search-index.js", f"window.MLGATE_SEARCH = {index};\n")
         write(tmp / "assets" / "site.css", assets.CSS)
         write(tmp / "assets" / "site.js", assets.JS)
         write(tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, indent=1))
-        (tmp / MARKER).write_text("built by mlgate catalog\n")
+        write(tmp / MARKER, "built by mlgate catalog\n")
         os.chmod(tmp, 0o755)
         count = sum(1 for _ in tmp.rglob("index.html"))
         _swap(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return CatalogResult(target, len(names), sum(s["count"] for s in summaries), count, len(events), warnings)
+    return CatalogResult(target, len(results), sum(s["count"] for s in summaries), count, len(events), warnings)

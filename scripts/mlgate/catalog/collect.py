@@ -22,9 +22,22 @@ KEY_METRICS = 3
 CARD_LIMIT = 4 * 1024 * 1024
 
 
+#: the folders this process has made (a site has tens of thousands of files in a few thousand folders)
+_made: set[Path] = set()
+
+
+def new_site() -> None:
+    """Forget the folders made for an earlier site."""
+    _made.clear()
+
+
 def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    """Write a new file of the site (its folder made once)."""
+    if path.parent not in _made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _made.add(path.parent)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _markdown(reg: Registry, path: str) -> str | None:
@@ -39,19 +52,19 @@ def _markdown(reg: Registry, path: str) -> str | None:
 
 def _pairs(versions: list[int], aliases: dict[str, int], champion: int | None) -> list[tuple[int, int]]:
     """The comparisons a reviewer asks for: every alias holder and the latest version against the champion
-    (the newest version when there is none), and the latest against the one before it."""
+    (without a champion: against the newest version, and the newest against the one before it)."""
     if len(versions) < 2:
         return []
     base = champion if champion is not None else versions[-1]
     wanted = [(base, v) for v in [*aliases.values(), versions[-1]] if v != base]
-    if versions[-2] != base or versions[-1] != base:
+    if champion is None:
         wanted.append((versions[-2], versions[-1]))
     return list(dict.fromkeys((a, b) for a, b in wanted if a != b))
 
 
-def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path) -> dict[str, Any]:
-    """Write ``models/NAME/`` (model, version and compare pages) under ``out``; return the home page's summary
-    of the model and its search entries."""
+def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
+    """Write a model's version and compare pages under ``out``; return what its model page, the home page and
+    the search index need (the model page waits for the history: :func:`model_page`)."""
     view = describe_model(reg, name)
     directions = metric_directions(reg, name)
     aliases = {a: info["version"] for a, info in view["aliases"].items()}
@@ -67,7 +80,8 @@ def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path
     pairs = _pairs(numbers, aliases, champion)
     compare_href = {(a, b): f"compare/{a}-{b}/" for a, b in pairs}
     for (a, b), href in compare_href.items():
-        view_ab = compare(reg, resolve_target(reg, f"{name}/{a}"), resolve_target(reg, f"{name}/{b}"))
+        named_a, named_b = resolve_target(reg, f"{name}/{a}"), resolve_target(reg, f"{name}/{b}")
+        view_ab = compare(reg, named_a, named_b, directions=directions)
         write(folder / href / "index.html", pages.compare(view_ab))
     search = [
         {
@@ -104,11 +118,6 @@ def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path
             ]
         )
         search.append({"k": "version", "n": f"{name} v{n}", "s": text, "u": f"models/{name}/versions/{n}/"})
-    timeline = [ev for ev in events if ev["kind"] in ALIAS_KINDS]
-    last_move: dict[str, dict[str, Any]] = {}
-    for ev in timeline:  # latest first: the first seen is the last move
-        if ev.get("alias") and ev["alias"] not in last_move:
-            last_move[ev["alias"]] = ev
     held: dict[int, list[str]] = {}
     for a, v in aliases.items():
         held.setdefault(v, []).append(a)
@@ -124,17 +133,13 @@ def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path
         "champion": champion,
         "directions": directions,
         "deltas": deltas,
-        "last_move": last_move,
-        "timeline": timeline,
         "series": series,
         "compare_with_champion": {b: href for (a, b), href in compare_href.items() if a == champion},
         "compare_links": [(f"v{a} vs v{b}", href) for (a, b), href in compare_href.items()],
     }
-    write(folder / "index.html", pages.model(view, detail))
     deprecated = {v["version"] for v in view["versions"] if v["deprecated"]}
     champ = base if champion is not None else {}
     keys = [m for m in directions if m in champ] or list(champ)[:KEY_METRICS]
-    promotions = [ev for ev in events if ev["kind"] in ("promotion", "rollback")]
     summary = {
         "name": name,
         "description": view["description"],
@@ -143,19 +148,33 @@ def model_site(reg: Registry, name: str, events: list[dict[str, Any]], out: Path
         "aliases": aliases,
         "unhealthy": sorted(a for a, v in aliases.items() if v in deprecated),
         "key_metrics": {m: champ[m] for m in keys},
-        "last_promotion": promotions[0] if promotions else None,
+        "last_promotion": None,
         "count": len(numbers),
         "latest": numbers[-1] if numbers else None,
     }
-    return {"summary": summary, "search": search}
+    return {"summary": summary, "search": search, "view": view, "detail": detail}
 
 
-def models_site(
-    repo: str, ref: str | None, names: list[str], events: dict[str, list[dict[str, Any]]], out: str
-) -> list[dict[str, Any]]:
+def model_page(parts: dict[str, Any], events: list[dict[str, Any]], out: Path) -> dict[str, Any]:
+    """Write ``models/NAME/index.html`` once the history is known (its alias timeline); return the model's
+    summary for the home page, with its last promotion."""
+    view, detail = parts["view"], dict(parts["detail"])
+    timeline = [ev for ev in events if ev["kind"] in ALIAS_KINDS]
+    last_move: dict[str, dict[str, Any]] = {}
+    for ev in timeline:  # latest first: the first seen is the last move
+        if ev.get("alias") and ev["alias"] not in last_move:
+            last_move[ev["alias"]] = ev
+    detail.update(timeline=timeline, last_move=last_move)
+    write(out / "models" / view["name"] / "index.html", pages.model(view, detail))
+    promotions = [ev for ev in events if ev["kind"] in ("promotion", "rollback")]
+    return {**parts["summary"], "last_promotion": promotions[0] if promotions else None}
+
+
+def models_site(repo: str, ref: str | None, names: list[str], out: str) -> list[dict[str, Any]]:
     """:func:`model_site` for each of ``names``, in this process (a worker's entry point)."""
+    new_site()
     reg = open_registry(repo, ref, names)
-    return [model_site(reg, n, events.get(n, []), Path(out)) for n in names]
+    return [model_site(reg, n, Path(out)) for n in names]
 
 
 def cpu_count() -> int:

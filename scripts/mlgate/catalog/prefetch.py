@@ -76,5 +76,16 @@ def open_registry(repo: str, ref: str | None, names: list[str] | None = None) ->
         def keep(path: str) -> bool:
             return path == layout.POLICY or path.startswith(prefixes)
 
-        reg = Registry(PrefetchedTree(reg.tree, layout.REGISTRY + "/", keep))
+        reg = _Snapshot(PrefetchedTree(reg.tree, layout.REGISTRY + "/", keep))
     return reg
+
+
+class _Snapshot(Registry):
+    """A registry whose commit cannot change: its model names are listed once (every look-up by name asks)."""
+
+    _names: list[str] | None = None
+
+    def model_names(self) -> list[str]:
+        if self._names is None:
+            self._names = super().model_names()
+        return list(self._names)
