@@ -53,7 +53,8 @@ tr.deprecated th,tr.deprecated td{background:#fbeff0}
 .delta.better{color:var(--good)}.delta.worse{color:var(--bad)}.delta.same,.delta.plain{color:var(--muted)}
 .way{color:var(--muted)}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em;overflow-wrap:anywhere}
-figure.chart{margin:12px 0;max-width:660px}
+figure.chart{margin:0;min-width:0}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:16px;margin:12px 0}
 figure.chart svg{width:100%;height:auto;border:1px solid var(--line);border-radius:4px;background:#fff}
 .axis{stroke:#8c959f}.series{fill:none;stroke:#0b4fa8;stroke-width:2}
 .pt{fill:#0b4fa8}.pt.held{fill:#b35900;stroke:#1b1f23;stroke-width:1}

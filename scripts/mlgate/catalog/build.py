@@ -76,6 +76,7 @@ def _models(repo: str, ref: str | None, reg: Registry, tmp: Path, history: Calla
     workers = min(cpu_count(), 8, max(1, len(names)))
     if total < PARALLEL_FROM or workers < 2:
         history()
+        reg = open_registry(repo, ref)
         return [model_site(reg, n, tmp) for n in names]
     chunks = [names[i::workers] for i in range(workers)]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
@@ -93,7 +94,7 @@ def build_catalog(
     _check_output(target)
     new_site()
     warnings: list[str] = []
-    reg = open_registry(repo, ref)
+    reg = open_registry(repo, ref, [])  # the listing only: the manifests are read where the pages are made
     events: list[dict[str, Any]] = []
 
     def history() -> None:
@@ -119,10 +120,12 @@ def build_catalog(
         write(tmp / "assets" / "search-index.js", f"window.MLGATE_SEARCH = {index};\n")
         write(tmp / "assets" / "site.css", assets.CSS)
         write(tmp / "assets" / "site.js", assets.JS)
-        write(tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, indent=1))
+        write(
+            tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, separators=(",", ":"))
+        )
         write(tmp / MARKER, "built by mlgate catalog\n")
         os.chmod(tmp, 0o755)
-        count = sum(1 for _ in tmp.rglob("index.html"))
+        count = 1 + parts + sum(r["pages"] for r in results)
         _swap(tmp, target)
     finally:
         if tmp.exists():

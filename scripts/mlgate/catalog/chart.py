@@ -44,8 +44,9 @@ def chart(metric: str, points: list[tuple[int, float, list[str]]], direction: st
             f'r="{6 if aliases else 4}"><title>v{version}: {num(value)}{e(held)}</title></circle>'
         )
         if aliases:
+            anchor = "end" if i == len(points) - 1 and len(points) > 1 else "start" if i == 0 else "middle"
             parts.append(
-                f'<text class="alias-label" x="{x(i):.1f}" y="{y(value) - 10:.1f}" text-anchor="middle">'
+                f'<text class="alias-label" x="{x(i):.1f}" y="{max(12.0, y(value) - 10):.1f}" text-anchor="{anchor}">'
                 f"{e(', '.join(aliases))}</text>"
             )
         if aliases or i % label_every == 0 or i == len(points) - 1:

@@ -152,7 +152,8 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
         "count": len(numbers),
         "latest": numbers[-1] if numbers else None,
     }
-    return {"summary": summary, "search": search, "view": view, "detail": detail}
+    pages_made = 1 + len(numbers) + len(compare_href)  # the model page (written later), versions, comparisons
+    return {"summary": summary, "search": search, "view": view, "detail": detail, "pages": pages_made}
 
 
 def model_page(parts: dict[str, Any], events: list[dict[str, Any]], out: Path) -> dict[str, Any]:

@@ -39,6 +39,16 @@ def _pr(event: dict[str, Any]) -> str:
     return f"#{event['pr']}" if event.get("pr") is not None else '<span class="muted">no PR</span>'
 
 
+def _move(event: dict[str, Any]) -> str:
+    """What an alias event did, in words: "set to v2", "promoted v2 → v3", "removed (was v3)"."""
+    before, after = event.get("from"), event.get("to")
+    if event["kind"] == "removal" or after is None:
+        return f"removed (was v{e(before)})"
+    if before is None:
+        return f"set to v{e(after)}"
+    return f"{KIND_WORDS.get(event['kind'], e(event['kind']))} v{e(before)} → v{e(after)}"
+
+
 def _who(event: dict[str, Any]) -> str:
     merger = event.get("merger")
     return e(event.get("author")) + (f" (merged by {e(merger)})" if merger and merger != event.get("author") else "")
@@ -147,7 +157,7 @@ def model(view: dict[str, Any], d: dict[str, Any]) -> str:
     timeline = (
         "".join(
             f'<li>{when(ev["time"])} <span class="alias">{e(ev["alias"])}</span> '
-            f"{KIND_WORDS.get(ev['kind'], e(ev['kind']))} v{e(ev['from'])} → v{e(ev['to'])} by {_who(ev)}, {_pr(ev)}, "
+            f"{_move(ev)} by {_who(ev)}, {_pr(ev)}, "
             f"approved by {_approvers(ev)}</li>"
             for ev in d["timeline"]
         )
@@ -173,7 +183,7 @@ def model(view: dict[str, Any], d: dict[str, Any]) -> str:
             "versions",
         )
         + '</section><section aria-labelledby="h-charts"><h2 id="h-charts">Metrics across versions</h2>'
-        + (charts or '<p class="muted">no metrics</p>')
+        + (f'<div class="charts">{charts}</div>' if charts else '<p class="muted">no metrics</p>')
         + '</section><section aria-labelledby="h-compare"><h2 id="h-compare">Comparisons</h2>'
         + (f"<ul>{compares}</ul>" if compares else '<p class="muted">one version: nothing to compare</p>')
         + '</section><section aria-labelledby="h-timeline"><h2 id="h-timeline">Alias timeline</h2>'
@@ -405,11 +415,7 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
             people |= {a["login"] for a in ev["approvers"]}
         people_text = " ".join(sorted(p for p in people if p))
         model_cell = f'<a href="{root}models/{seg(ev["model"])}/">{e(ev["model"])}</a>' if ev.get("model") else "—"
-        change = (
-            f"v{e(ev['from'])} → v{e(ev['to'])}"
-            if ev.get("alias")
-            else (f"v{e(ev['to'])}" if ev.get("to") is not None else "")
-        )
+        change = _move(ev) if ev.get("alias") else (f"v{e(ev['to'])}" if ev.get("to") is not None else "")
         rows.append(
             f'<tr data-model="{e(ev.get("model") or "")}" data-alias="{e(ev.get("alias") or "")}" data-kind="{e(ev["kind"])}" '
             f'data-people="{e(people_text.lower())}" data-date="{e(str(ev["time"])[:10])}">'

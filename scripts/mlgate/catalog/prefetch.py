@@ -68,7 +68,7 @@ class PrefetchedTree:
 
 
 def open_registry(repo: str, ref: str | None, names: list[str] | None = None) -> Registry:
-    """The registry at ``ref``, every manifest (of ``names``, when given) read from git in one round."""
+    """The registry at ``ref``, the manifests of ``names`` (None: every model's) read from git in one round."""
     reg = Registry.open(repo, ref)
     if isinstance(reg.tree, GitTree):
         prefixes = tuple(f"{layout.model_dir(n)}/" for n in names) if names is not None else (layout.MODELS + "/",)
