@@ -92,3 +92,18 @@ def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(repo: Registry
             os.kill(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=10) == 0
         assert "Traceback" not in proc.stderr.read()
+
+
+def test_an_alias_whose_version_fails_todays_policy_is_marked_on_home_and_model_pages(
+    repo: RegistryRepo, run_cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    policy = (repo.root / "registry/policy.yaml").read_text()
+    repo.write("registry/policy.yaml", policy.replace("auc: {min: 0.85,", "auc: {min: 0.95,"))
+    repo.commit("Tighten the champion's auc bound")
+    assert run_cli("-C", repo.root, "catalog", "-o", tmp_path / "site")[0] == 0
+    home = (tmp_path / "site/index.html").read_text()
+    model = (tmp_path / "site/models/fraud-detector/index.html").read_text()
+    # fraud-detector's champion is v2, with auc 0.902: under the new bound, on both pages
+    for page in (home, model):
+        assert "fails today's policy: metric auc: auc = 0.902 is below the minimum 0.95" in page
+    assert "auc = 0.911" not in model, "the challenger's gate has its own bound (min 0.80): it passes"

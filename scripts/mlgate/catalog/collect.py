@@ -4,6 +4,7 @@ when the registry is large) and what it keeps for the home page and the search i
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,10 @@ from mlgate.audit.compare import _metrics as metric_rows
 from mlgate.audit.compare import compare, metric_directions
 from mlgate.catalog import card, pages
 from mlgate.catalog.prefetch import open_registry
+from mlgate.check.gates import Judge
+from mlgate.check.run import load_policy
 from mlgate.core import layout
+from mlgate.core.rules import FAIL
 from mlgate.errors import InputError
 from mlgate.registry.names import resolve_target
 from mlgate.registry.snapshot import Registry, describe_model, describe_version
@@ -60,6 +64,26 @@ def _pairs(versions: list[int], aliases: dict[str, int], champion: int | None) -
     if champion is None:
         wanted.append((versions[-2], versions[-1]))
     return list(dict.fromkeys((a, b) for a, b in wanted if a != b))
+
+
+#: one judge per registry snapshot (it caches what it reads)
+_judges: weakref.WeakKeyDictionary[Registry, Judge] = weakref.WeakKeyDictionary()
+
+
+def _health(reg: Registry, name: str, aliases: dict[str, int]) -> dict[str, list[str]]:
+    """For each alias whose version would fail today's policy (a deprecated version, missing evidence, a metric
+    out of bounds, a card section missing): the failing gates, judged by the validator's own gate as if the
+    alias were set to its version now (approvals aside: they belong to a pull request)."""
+    judge = _judges.get(reg)
+    if judge is None:
+        judge = _judges[reg] = Judge(head=reg.tree, base=reg.tree, policy=load_policy(reg.tree)[0])
+    found = {}
+    for alias, version in aliases.items():
+        change = judge.alias_change(name, alias, version, version)
+        failed = [f"{c.gate}: {c.reason}" for c in change.checks if c.status == FAIL]
+        if failed:
+            found[alias] = failed
+    return found
 
 
 def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
@@ -129,15 +153,16 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
         ]
         for m in view["metrics"]
     }
+    unhealthy = _health(reg, name, aliases)
     detail = {
         "champion": champion,
+        "unhealthy": unhealthy,
         "directions": directions,
         "deltas": deltas,
         "series": series,
         "compare_with_champion": {b: href for (a, b), href in compare_href.items() if a == champion},
         "compare_links": [(f"v{a} vs v{b}", href) for (a, b), href in compare_href.items()],
     }
-    deprecated = {v["version"] for v in view["versions"] if v["deprecated"]}
     champ = base if champion is not None else {}
     keys = [m for m in directions if m in champ] or list(champ)[:KEY_METRICS]
     summary = {
@@ -146,7 +171,7 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
         "owners": view["owners"],
         "tags": view["tags"],
         "aliases": aliases,
-        "unhealthy": sorted(a for a, v in aliases.items() if v in deprecated),
+        "unhealthy": unhealthy,
         "key_metrics": {m: champ[m] for m in keys},
         "last_promotion": None,
         "count": len(numbers),

@@ -39,6 +39,13 @@ def _pr(event: dict[str, Any]) -> str:
     return f"#{event['pr']}" if event.get("pr") is not None else '<span class="muted">no PR</span>'
 
 
+def _health(problems: list[str] | None) -> str:
+    """The mark of an alias whose version is deprecated or would fail today's policy, with the reasons."""
+    if not problems:
+        return ""
+    return f' <span class="health bad">⚠ fails today\'s policy: {"; ".join(e(p) for p in problems)}</span>'
+
+
 def _move(event: dict[str, Any]) -> str:
     """What an alias event did, in words: "set to v2", "promoted v2 → v3", "removed (was v3)"."""
     before, after = event.get("from"), event.get("to")
@@ -72,11 +79,7 @@ def _model_card(m: dict[str, Any]) -> str:
     aliases = (
         "".join(
             f'<li><span class="alias">{e(a)}</span> → <a href="models/{seg(name)}/versions/{v}/">v{v}</a>'
-            + (
-                ' <span class="health bad" title="this version is deprecated">⚠ deprecated</span>'
-                if a in m["unhealthy"]
-                else ""
-            )
+            + _health(m["unhealthy"].get(a))
             + "</li>"
             for a, v in m["aliases"].items()
         )
@@ -118,11 +121,7 @@ def model(view: dict[str, Any], d: dict[str, Any]) -> str:
     alias_rows = []
     for a, info in view["aliases"].items():
         ev = d["last_move"].get(a)
-        dep = " ".join(
-            '<span class="health bad">⚠ deprecated</span>'
-            for v in view["versions"]
-            if v["version"] == info["version"] and v["deprecated"]
-        )
+        dep = _health(d["unhealthy"].get(a))
         alias_rows.append(
             f'<tr><th scope="row">{e(a)}</th><td><a href="versions/{info["version"]}/">v{info["version"]}</a> {dep}</td>'
             + (
