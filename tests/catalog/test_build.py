@@ -12,7 +12,12 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
+import pytest
+
+from mlgate.catalog import build_catalog
+from mlgate.errors import InputError
 from mlgate.testing import RegistryRepo
+from tests.benchmarks.synth import build as synthetic
 
 Ran = tuple[int, str, str]
 
@@ -107,3 +112,19 @@ def test_an_alias_whose_version_fails_todays_policy_is_marked_on_home_and_model_
     for page in (home, model):
         assert "fails today's policy: metric auc: auc = 0.902 is below the minimum 0.95" in page
     assert "auc = 0.911" not in model, "the challenger's gate has its own bound (min 0.80): it passes"
+
+
+def test_worker_processes_build_the_same_site_and_report_a_broken_manifest(tmp_path: Path) -> None:
+    syn = synthetic(tmp_path / "registry", models=4, versions=5, promotions=8)
+    alone = build_catalog(syn.path, tmp_path / "alone", ref="main", workers=1)
+    shared = build_catalog(syn.path, tmp_path / "shared", ref="main", workers=2)
+    files = sorted(p.relative_to(alone.out) for p in alone.out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(shared.out) for p in shared.out.rglob("*") if p.is_file())
+    assert all((alone.out / f).read_bytes() == (shared.out / f).read_bytes() for f in files)
+    assert (alone.pages, alone.versions) == (shared.pages, 20)
+
+    broken = syn.path / f"registry/models/{syn.model_names[2]}/versions/3/version.yaml"
+    broken.write_text(broken.read_text().replace("format: onnx", "format: [onnx"))
+    with pytest.raises(InputError, match=r"versions/3/version\.yaml"):
+        build_catalog(syn.path, tmp_path / "broken", workers=2)
+    assert not (tmp_path / "broken").exists(), "nothing half-built is left"

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
 from mlgate.catalog import assets, pages
-from mlgate.catalog.collect import cpu_count, model_page, model_site, models_site, new_site, write
+from mlgate.catalog.collect import cpu_count, model_page, model_site, new_site, write
 from mlgate.catalog.prefetch import open_registry
-from mlgate.errors import GitError, UsageError
+from mlgate.errors import GitError, InputError, UsageError
 from mlgate.registry.snapshot import Registry
 
 #: the file that marks a folder as a catalog mlgate built (only such a folder is ever replaced)
@@ -68,28 +69,82 @@ def _swap(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _models(repo: str, ref: str | None, reg: Registry, tmp: Path, history: Callable[[], None]) -> list[dict[str, Any]]:
+def _models(
+    repo: str, ref: str | None, reg: Registry, tmp: Path, history: Callable[[], None], workers: int | None
+) -> list[dict[str, Any]]:
     """Every model's version and compare pages (in worker processes when the registry is large and there are
     CPUs to share, while ``history`` runs here)."""
     names = reg.model_names()
-    total = sum(len(reg.version_numbers(n)) for n in names)
-    workers = min(cpu_count(), 8, max(1, len(names)))
-    if total < PARALLEL_FROM or workers < 2:
+    if workers is None:
+        total = sum(len(reg.version_numbers(n)) for n in names)
+        workers = min(cpu_count(), 8) if total >= PARALLEL_FROM else 1
+    workers = min(workers, max(1, len(names)))
+    if workers < 2:
         history()
         reg = open_registry(repo, ref)
         return [model_site(reg, n, tmp) for n in names]
     chunks = [names[i::workers] for i in range(workers)]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(models_site, repo, ref, chunk, str(tmp)) for chunk in chunks]
+    procs = [_worker(repo, ref, chunk, tmp) for chunk in chunks]
+    try:
         history()
-        done = {r["summary"]["name"]: r for f in futures for r in f.result()}
+        answers = [_answer(p) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            if p.stdout is not None:
+                p.stdout.close()
+    done = {r["summary"]["name"]: r for answer in answers for r in answer}
     return [done[n] for n in names]
 
 
+#: what a worker runs: its task (pickled) on stdin, its pages under the site, its results (pickled) on stdout
+WORKER = "from mlgate.catalog.collect import worker; worker()"
+
+
+def _worker(repo: str, ref: str | None, names: list[str], tmp: Path) -> subprocess.Popen[bytes]:
+    """A worker process for ``names``: a fresh interpreter running :func:`mlgate.catalog.collect.worker` (not
+    multiprocessing, which would import the caller's ``__main__`` again in each worker)."""
+    import mlgate
+
+    here = str(Path(mlgate.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    proc.stdin.write(pickle.dumps((repo, ref, names, str(tmp))))
+    proc.stdin.close()
+    return proc
+
+
+def _answer(proc: subprocess.Popen[bytes]) -> list[dict[str, Any]]:
+    assert proc.stdout is not None
+    data = proc.stdout.read()
+    code = proc.wait()
+    if not data:
+        raise RuntimeError(f"a catalog worker exited {code} without an answer")
+    status, value = pickle.loads(data)
+    if status == "ok":
+        found: list[dict[str, Any]] = value
+        return found
+    if status == "error":  # a problem with the registry, said as the worker's error said it
+        raise InputError(value)
+    raise RuntimeError(value)
+
+
 def build_catalog(
-    repo: str | os.PathLike[str], out: str | os.PathLike[str], *, ref: str | None = None, forge: Any = None
+    repo: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    ref: str | None = None,
+    forge: Any = None,
+    workers: int | None = None,
 ) -> CatalogResult:
-    """Build the catalog of the registry at ``ref`` (the working tree when None) into ``out``."""
+    """Build the catalog of the registry at ``ref`` (the working tree when None) into ``out``.
+
+    ``forge``: where the audit trail's approvers come from (None: "unknown"). ``workers``: processes that make
+    the model pages (None: one per CPU from 2,000 versions on, else this process alone).
+    """
     repo, target = str(repo), Path(out).absolute()
     _check_output(target)
     new_site()
@@ -103,7 +158,7 @@ def build_catalog(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
-        results = _models(repo, ref, reg, tmp, history)
+        results = _models(repo, ref, reg, tmp, history, workers)
         by_model: dict[str, list[dict[str, Any]]] = {}
         for ev in events:
             if ev.get("model"):

@@ -16,7 +16,7 @@ from mlgate.check.gates import Judge
 from mlgate.check.run import load_policy
 from mlgate.core import layout
 from mlgate.core.rules import FAIL
-from mlgate.errors import InputError
+from mlgate.errors import InputError, MlgateError
 from mlgate.registry.names import resolve_target
 from mlgate.registry.snapshot import Registry, describe_model, describe_version
 
@@ -196,11 +196,21 @@ def model_page(parts: dict[str, Any], events: list[dict[str, Any]], out: Path) -
     return {**parts["summary"], "last_promotion": promotions[0] if promotions else None}
 
 
-def models_site(repo: str, ref: str | None, names: list[str], out: str) -> list[dict[str, Any]]:
-    """:func:`model_site` for each of ``names``, in this process (a worker's entry point)."""
-    new_site()
-    reg = open_registry(repo, ref, names)
-    return [model_site(reg, n, Path(out)) for n in names]
+def worker() -> None:
+    """A worker process (:mod:`mlgate.catalog.build`): :func:`model_site` for each model named on stdin."""
+    import pickle
+    import sys
+
+    repo, ref, names, out = pickle.loads(sys.stdin.buffer.read())
+    try:
+        reg = open_registry(repo, ref, names)
+        answer: tuple[str, Any] = ("ok", [model_site(reg, n, Path(out)) for n in names])
+    except MlgateError as e:
+        answer = ("error", str(e))
+    except Exception as e:  # a bug: the parent says so, as an internal error
+        answer = ("bug", f"{type(e).__name__}: {e}")
+    sys.stdout.buffer.write(pickle.dumps(answer))
+    sys.stdout.buffer.flush()
 
 
 def cpu_count() -> int:
