@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlgate.catalog import assets, pages
-from mlgate.catalog.collect import cpu_count, model_page, model_site, new_site, write
+from mlgate.catalog.collect import cpu_count, flush, model_page, model_site, new_site, write
 from mlgate.catalog.prefetch import open_registry
 from mlgate.errors import GitError, InputError, UsageError
 from mlgate.registry.snapshot import Registry
@@ -179,10 +179,14 @@ def build_catalog(
             tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, separators=(",", ":"))
         )
         write(tmp / MARKER, "built by mlgate catalog\n")
+        flush()
         os.chmod(tmp, 0o755)
         count = 1 + parts + sum(r["pages"] for r in results)
         _swap(tmp, target)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            flush()  # nothing may still be writing into the folder removed next
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return CatalogResult(target, len(results), sum(s["count"] for s in summaries), count, len(events), warnings)

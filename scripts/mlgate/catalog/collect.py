@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ CARD_LIMIT = 4 * 1024 * 1024
 
 #: the folders this process has made (a site has tens of thousands of files in a few thousand folders)
 _made: set[Path] = set()
+#: files being written: by a few threads, since writing a file waits on the file system, not on Python
+_writes: list[Future[None]] = []
+_writer: ThreadPoolExecutor | None = None
 
 
 def new_site() -> None:
@@ -35,13 +40,28 @@ def new_site() -> None:
     _made.clear()
 
 
+def _write_file(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def write(path: Path, text: str) -> None:
-    """Write a new file of the site (its folder made once)."""
+    """Write a new file of the site (its folder made once); :func:`flush` waits for every file."""
+    global _writer
     if path.parent not in _made:
         path.parent.mkdir(parents=True, exist_ok=True)
         _made.add(path.parent)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    if _writer is None:
+        _writer = ThreadPoolExecutor(4, thread_name_prefix="mlgate-catalog-write")
+    _writes.append(_writer.submit(_write_file, path, text))
+
+
+def flush() -> None:
+    """Wait for every file :func:`write` was given (and raise the first error writing one)."""
+    pending = list(_writes)
+    _writes.clear()
+    for f in pending:
+        f.result()
 
 
 def _markdown(reg: Registry, path: str) -> str | None:
@@ -76,7 +96,11 @@ def _health(reg: Registry, name: str, aliases: dict[str, int]) -> dict[str, list
     alias were set to its version now (approvals aside: they belong to a pull request)."""
     judge = _judges.get(reg)
     if judge is None:
-        judge = _judges[reg] = Judge(head=reg.tree, base=reg.tree, policy=load_policy(reg.tree)[0])
+        shared = getattr(reg, "documents", None)  # the manifests the registry has parsed already
+        judge = Judge(head=reg.tree, base=reg.tree, policy=load_policy(reg.tree)[0])
+        if shared is not None:
+            judge = replace(judge, load=shared)
+        _judges[reg] = judge
     found = {}
     for alias, version in aliases.items():
         change = judge.alias_change(name, alias, version, version)
@@ -205,6 +229,7 @@ def worker() -> None:
     try:
         reg = open_registry(repo, ref, names)
         answer: tuple[str, Any] = ("ok", [model_site(reg, n, Path(out)) for n in names])
+        flush()
     except MlgateError as e:
         answer = ("error", str(e))
     except Exception as e:  # a bug: the parent says so, as an internal error

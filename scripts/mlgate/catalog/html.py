@@ -7,7 +7,7 @@ comes only from these functions and the literals in :mod:`mlgate.catalog.pages`.
 from __future__ import annotations
 
 from html import escape
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 from urllib.parse import quote
 
 #: no inline script, nothing from another origin: a second wall behind the escaping
@@ -22,7 +22,7 @@ def e(value: Any) -> str:
 
 
 def url(value: Any) -> str:
-    """A link target from registry data: http(s) only, else None (shown as text, never followed)."""
+    """A link target from registry data: http(s) only, else "" (the caller shows text, never a link)."""
     text = str(value or "")
     return escape(text, quote=True) if text.lower().startswith(("https://", "http://")) else ""
 
@@ -47,11 +47,15 @@ def num(value: Any, sign: bool = False) -> str:
 
 
 def size(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+    """A byte count for people: bytes, KiB, MiB or GiB."""
+    if n < 1024:
+        return f"{n:,} bytes"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 def when(iso: str | None) -> str:
@@ -76,7 +80,7 @@ def dl(pairs: Iterable[tuple[str, str]]) -> str:
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in pairs) + "</dl>"
 
 
-def page(title: str, root: str, body: str, *, crumbs: list[tuple[str, str]] = (), extra: str = "") -> str:  # type: ignore[assignment]
+def page(title: str, root: str, body: str, *, crumbs: Sequence[tuple[str, str]] = ()) -> str:
     """A whole page: landmarks (header, nav, main, footer), the search box, and the site's assets."""
     trail = "".join(
         f'<li><a href="{href}">{text}</a></li>' if href else f'<li aria-current="page">{text}</li>'
@@ -92,7 +96,7 @@ def page(title: str, root: str, body: str, *, crumbs: list[tuple[str, str]] = ()
 <title>{title} · mlgate catalog</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="{root}assets/site.css">
-{extra}</head>
+</head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">

@@ -6,11 +6,14 @@ catalog reads every manifest, so it hands the registry this tree instead, which 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
+from mlgate.check.gates import cached_loader
 from mlgate.core import layout
+from mlgate.core.model import FACTORIES
 from mlgate.errors import InputError
 from mlgate.infra.git import DIR, FILE, Entry, FileTooLarge, GitTree
+from mlgate.registry.loader import Tree
 from mlgate.registry.snapshot import Registry
 
 #: files bigger than this are not read ahead (a card or an evidence file rarely is)
@@ -81,9 +84,22 @@ def open_registry(repo: str, ref: str | None, names: list[str] | None = None) ->
 
 
 class _Snapshot(Registry):
-    """A registry whose commit cannot change: its model names are listed once (every look-up by name asks)."""
+    """A registry whose commit cannot change: its model names are listed once (every look-up by name asks), and
+    each manifest is parsed once for the registry's views and the gate's judge alike (:attr:`documents`)."""
 
     _names: list[str] | None = None
+
+    def __init__(self, tree: Tree) -> None:
+        super().__init__(tree)
+        self.documents = cached_loader()
+
+    def _load(self, path: str, kind: str) -> Any:
+        if path not in self._cache:
+            doc = self.documents(self.tree, path, kind)
+            if doc is None:  # missing or invalid: the registry's own reading says why
+                return super()._load(path, kind)  # type: ignore[call-overload]
+            self._cache[path] = FACTORIES[kind].from_manifest(doc.data)
+        return self._cache[path]
 
     def model_names(self) -> list[str]:
         if self._names is None:
