@@ -1,6 +1,7 @@
 """Benchmark suite entry point.
 
     python -m tests.benchmarks --sizes 1000,10000 --out bench.json [--peers gto,mlflow] [--runs 5] [--mlflow-plugin]
+    python -m tests.benchmarks --sizes 1000,10000 --only catalog     # just `mlgate catalog` and its page sizes
 
 For each size N (total versions), builds a synthetic registry of N/10 models x 10 versions with a history
 of N promotions merged as pull requests (deterministic from --seed), then times whole processes, the way
@@ -183,6 +184,43 @@ def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     return results
 
 
+#: what the catalog must stay under at 10,000 versions (issue 16)
+CATALOG_LIMITS = {"build_s": 10.0, "home_bytes": 1_000_000, "model_page_bytes": 200_000}
+
+
+def catalog_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
+    """``mlgate catalog`` of the whole registry (its audit trail too), and the sizes of the pages it writes."""
+    site = syn.path.parent / f"catalog-{syn.models}"
+    result = time_process(_mlgate_cmd("catalog", "--ref", "main", "-o", str(site)), syn.path, runs)
+    models = list((site / "models").iterdir())
+    pages = [m / "index.html" for m in models]
+    result["home_bytes"] = (site / "index.html").stat().st_size
+    result["largest_model_page_bytes"] = max(p.stat().st_size for p in pages)
+    result["largest_version_page_bytes"] = max(p.stat().st_size for p in site.glob("models/*/versions/*/index.html"))
+    result["pages"] = sum(1 for _ in site.rglob("index.html"))
+    result["site_bytes"] = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    shutil.rmtree(site, ignore_errors=True)
+    return {"build the catalog (mlgate catalog)": result}
+
+
+def catalog_lines(entry: dict) -> list[str]:
+    c = entry["mlgate"].get("build the catalog (mlgate catalog)")
+    if not c:
+        return []
+    ok = entry["total_versions"] < 10_000 or (
+        c["median_s"] < CATALOG_LIMITS["build_s"]
+        and c["home_bytes"] < CATALOG_LIMITS["home_bytes"]
+        and c["largest_model_page_bytes"] < CATALOG_LIMITS["model_page_bytes"]
+    )
+    return [
+        f"catalog: {c['pages']:,} pages, {c['site_bytes'] / 1e6:.1f} MB in all; home page {c['home_bytes'] / 1e3:.0f} kB, "
+        f"largest model page {c['largest_model_page_bytes'] / 1e3:.1f} kB, largest version page "
+        f"{c['largest_version_page_bytes'] / 1e3:.1f} kB; built in {_fmt(c['median_s'])} (median of "
+        f"{len(c['runs_s'])})" + ("" if ok else f"  ** over the limits {CATALOG_LIMITS} **"),
+        "",
+    ]
+
+
 def _fmt(seconds: float) -> str:
     if seconds < 0.001:
         return f"{seconds * 1e6:.1f} µs"
@@ -241,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time MLflow's client through the mlgate plugin and through MLflow's SQLite registry",
     )
+    ap.add_argument("--only", choices=["all", "catalog"], default="all", help="run every benchmark, or the catalog's")
     args = ap.parse_args(argv)
     peers = [p for p in args.peers.split(",") if p]
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
@@ -274,9 +313,10 @@ def main(argv: list[str] | None = None) -> int:
                 "versions": args.versions,
                 "total_versions": models * args.versions,
                 "promotions": promotions,
-                "mlgate": mlgate_suite(syn, args.runs),
+                "mlgate": {} if args.only == "catalog" else mlgate_suite(syn, args.runs),
                 "peers": {},
             }
+            entry["mlgate"].update(catalog_suite(syn, max(1, args.runs // 2) if args.only == "all" else args.runs))
             if peers and models * args.versions <= args.peer_max_versions:
                 from .peers import run_peers
 
@@ -291,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                 entry["peers"]["mlflow-sqlite"] = sqlite
             report["sizes"].append(entry)
             print(table({**report, "sizes": [entry]}))
+            print("\n".join(catalog_lines(entry)))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -8,6 +8,7 @@ direction, and the comparison says so rather than guess.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from mlgate.check.gates import Judge
@@ -81,6 +82,12 @@ def headings(markdown: str) -> list[str]:
     A document with one level-1 heading has it as its title ("fraud-detector v3"), which names the version
     rather than a section: then only the headings under it count.
     """
+    return list(_headings(markdown))
+
+
+@lru_cache(maxsize=256)
+def _headings(markdown: str) -> tuple[str, ...]:
+    # cards are often one template filled in: the catalog compares many versions with the same card
     from markdown_it import MarkdownIt
 
     tokens = MarkdownIt("commonmark").parse(markdown)
@@ -91,7 +98,7 @@ def headings(markdown: str) -> list[str]:
     ]
     if sum(level == 1 for level, _ in found) == 1:
         found = [h for h in found if h[0] > 1]
-    return list(dict.fromkeys(title for _, title in found if title))
+    return tuple(dict.fromkeys(title for _, title in found if title))
 
 
 def _sections(reg: Registry, model: str, version: int) -> list[str] | None:
@@ -127,15 +134,18 @@ def _side(named: Named, view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def compare(reg: Registry, a: Named, b: Named) -> dict[str, Any]:
+def compare(
+    reg: Registry, a: Named, b: Named, *, directions: dict[str, tuple[str | None, str]] | None = None
+) -> dict[str, Any]:
     """``a`` and ``b`` (each naming a version) side by side, as plain data (the JSON of ``mlgate compare``).
 
     ``better`` of a metric is "a", "b", "same", or None (a side lacks it, or its direction is unknown);
-    ``delta`` is b - a. Lineage, parameters and environment list only the fields that differ.
+    ``delta`` is b - a. Lineage, parameters and environment list only the fields that differ. ``directions``:
+    :func:`metric_directions` of ``a``'s model when the caller has it already (the catalog compares many pairs).
     """
     assert a.version is not None and b.version is not None, "compare needs two versions"
     va, vb = describe_version(reg, a.model, a.version), describe_version(reg, b.model, b.version)
-    directions = metric_directions(reg, a.model)
+    directions = metric_directions(reg, a.model) if directions is None else directions
     lin_a, lin_b = dict(va["lineage"]), dict(vb["lineage"])
     params = _differences(lin_a.pop("params", {}), lin_b.pop("params", {}))
     env = _differences(lin_a.pop("environment", {}), lin_b.pop("environment", {}))

@@ -1,0 +1,192 @@
+"""``mlgate catalog``: the whole site built in a temporary folder beside DIR, then renamed into place, so a
+reader (or a web server) never sees half a catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mlgate.catalog import assets, pages
+from mlgate.catalog.collect import cpu_count, flush, model_page, model_site, new_site, write
+from mlgate.catalog.prefetch import open_registry
+from mlgate.errors import GitError, InputError, UsageError
+from mlgate.registry.snapshot import Registry
+
+#: the file that marks a folder as a catalog mlgate built (only such a folder is ever replaced)
+MARKER = ".mlgate-catalog"
+#: events per audit page (a page of the whole history of a large registry would be megabytes)
+AUDIT_PAGE = 2000
+#: below this many versions one process is quicker than starting workers
+PARALLEL_FROM = 2000
+
+
+@dataclass
+class CatalogResult:
+    out: Path
+    models: int
+    versions: int
+    pages: int
+    events: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> list[dict[str, Any]]:
+    from mlgate.audit.history import history
+
+    try:
+        found = history(repo, ref=ref or "HEAD", forge=forge)
+    except GitError as e:
+        warnings.append(f"no audit trail: {e}")
+        return []
+    warnings.extend(found.warnings)
+    return [ev.to_dict() for ev in found.events]
+
+
+def _check_output(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
+        raise UsageError(
+            f"{out} exists and is not a catalog mlgate built: give a new or empty folder (mlgate replaces only "
+            "its own catalogs)"
+        )
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """``tmp`` becomes ``out``; an earlier catalog there is removed only once the new one is in place."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        os.replace(out, old / "site")
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _models(
+    repo: str, ref: str | None, reg: Registry, tmp: Path, history: Callable[[], None], workers: int | None
+) -> list[dict[str, Any]]:
+    """Every model's version and compare pages (in worker processes when the registry is large and there are
+    CPUs to share, while ``history`` runs here)."""
+    names = reg.model_names()
+    if workers is None:
+        total = sum(len(reg.version_numbers(n)) for n in names)
+        workers = min(cpu_count(), 8) if total >= PARALLEL_FROM else 1
+    workers = min(workers, max(1, len(names)))
+    if workers < 2:
+        history()
+        reg = open_registry(repo, ref)
+        return [model_site(reg, n, tmp) for n in names]
+    chunks = [names[i::workers] for i in range(workers)]
+    procs = [_worker(repo, ref, chunk, tmp) for chunk in chunks]
+    try:
+        history()
+        answers = [_answer(p) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            if p.stdout is not None:
+                p.stdout.close()
+    done = {r["summary"]["name"]: r for answer in answers for r in answer}
+    return [done[n] for n in names]
+
+
+#: what a worker runs: its task (pickled) on stdin, its pages under the site, its results (pickled) on stdout
+WORKER = "from mlgate.catalog.collect import worker; worker()"
+
+
+def _worker(repo: str, ref: str | None, names: list[str], tmp: Path) -> subprocess.Popen[bytes]:
+    """A worker process for ``names``: a fresh interpreter running :func:`mlgate.catalog.collect.worker` (not
+    multiprocessing, which would import the caller's ``__main__`` again in each worker)."""
+    import mlgate
+
+    here = str(Path(mlgate.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    proc.stdin.write(pickle.dumps((repo, ref, names, str(tmp))))
+    proc.stdin.close()
+    return proc
+
+
+def _answer(proc: subprocess.Popen[bytes]) -> list[dict[str, Any]]:
+    assert proc.stdout is not None
+    data = proc.stdout.read()
+    code = proc.wait()
+    if not data:
+        raise RuntimeError(f"a catalog worker exited {code} without an answer")
+    status, value = pickle.loads(data)
+    if status == "ok":
+        found: list[dict[str, Any]] = value
+        return found
+    if status == "error":  # a problem with the registry, said as the worker's error said it
+        raise InputError(value)
+    raise RuntimeError(value)
+
+
+def build_catalog(
+    repo: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    ref: str | None = None,
+    forge: Any = None,
+    workers: int | None = None,
+) -> CatalogResult:
+    """Build the catalog of the registry at ``ref`` (the working tree when None) into ``out``.
+
+    ``forge``: where the audit trail's approvers come from (None: "unknown"). ``workers``: processes that make
+    the model pages (None: one per CPU from 2,000 versions on, else this process alone).
+    """
+    repo, target = str(repo), Path(out).absolute()
+    _check_output(target)
+    new_site()
+    warnings: list[str] = []
+    reg = open_registry(repo, ref, [])  # the listing only: the manifests are read where the pages are made
+    events: list[dict[str, Any]] = []
+
+    def history() -> None:
+        events.extend(_history(repo, ref, forge, warnings))
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    try:
+        results = _models(repo, ref, reg, tmp, history, workers)
+        by_model: dict[str, list[dict[str, Any]]] = {}
+        for ev in events:
+            if ev.get("model"):
+                by_model.setdefault(ev["model"], []).append(ev)
+        summaries = [model_page(r, by_model.get(r["summary"]["name"], []), tmp) for r in results]
+        write(tmp / "index.html", pages.home(summaries, {"source": reg.tree.label}))
+        parts = max(1, -(-len(events) // AUDIT_PAGE))
+        for i in range(parts):
+            chunk = events[i * AUDIT_PAGE : (i + 1) * AUDIT_PAGE]
+            where = tmp / "audit" / ("" if i == 0 else str(i + 1)) / "index.html"
+            write(where, pages.audit(chunk, i, parts, len(events), warnings))
+        search = [entry for r in results for entry in r["search"]]
+        index = json.dumps(search, separators=(",", ":")).replace("</", "<\\/")
+        write(tmp / "assets" / "search-index.js", f"window.MLGATE_SEARCH = {index};\n")
+        write(tmp / "assets" / "site.css", assets.CSS)
+        write(tmp / "assets" / "site.js", assets.JS)
+        write(
+            tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, separators=(",", ":"))
+        )
+        write(tmp / MARKER, "built by mlgate catalog\n")
+        flush()
+        os.chmod(tmp, 0o755)
+        count = 1 + parts + sum(r["pages"] for r in results)
+        _swap(tmp, target)
+    finally:
+        try:
+            flush()  # nothing may still be writing into the folder removed next
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return CatalogResult(target, len(results), sum(s["count"] for s in summaries), count, len(events), warnings)

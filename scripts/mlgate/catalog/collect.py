@@ -1,0 +1,242 @@
+"""One model's pages, from the registry's own views: what the build runs for each model (in a worker process
+when the registry is large) and what it keeps for the home page and the search index."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mlgate.audit.compare import _metrics as metric_rows
+from mlgate.audit.compare import compare, metric_directions
+from mlgate.catalog import card, pages
+from mlgate.catalog.prefetch import open_registry
+from mlgate.check.gates import Judge
+from mlgate.check.run import load_policy
+from mlgate.core import layout
+from mlgate.core.rules import FAIL
+from mlgate.errors import InputError, MlgateError
+from mlgate.registry.names import resolve_target
+from mlgate.registry.snapshot import Registry, describe_model, describe_version
+
+ALIAS_KINDS = ("promotion", "rollback", "removal")
+#: the metrics shown for a champion on the home page when no gate names any
+KEY_METRICS = 3
+CARD_LIMIT = 4 * 1024 * 1024
+
+
+#: the folders this process has made (a site has tens of thousands of files in a few thousand folders)
+_made: set[Path] = set()
+#: files being written: by a few threads, since writing a file waits on the file system, not on Python
+_writes: list[Future[None]] = []
+_writer: ThreadPoolExecutor | None = None
+
+
+def new_site() -> None:
+    """Forget the folders made for an earlier site."""
+    _made.clear()
+
+
+def _write_file(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def write(path: Path, text: str) -> None:
+    """Write a new file of the site (its folder made once); :func:`flush` waits for every file."""
+    global _writer
+    if path.parent not in _made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _made.add(path.parent)
+    if _writer is None:
+        _writer = ThreadPoolExecutor(4, thread_name_prefix="mlgate-catalog-write")
+    _writes.append(_writer.submit(_write_file, path, text))
+
+
+def flush() -> None:
+    """Wait for every file :func:`write` was given (and raise the first error writing one)."""
+    pending = list(_writes)
+    _writes.clear()
+    for f in pending:
+        f.result()
+
+
+def _markdown(reg: Registry, path: str) -> str | None:
+    entry = reg.tree.entry(path)
+    if entry is None or entry.kind != "file":
+        return None
+    try:
+        return card.render(reg.tree.read(path, limit=CARD_LIMIT).decode("utf-8", errors="replace"))
+    except InputError:
+        return None
+
+
+def _pairs(versions: list[int], aliases: dict[str, int], champion: int | None) -> list[tuple[int, int]]:
+    """The comparisons a reviewer asks for: every alias holder and the latest version against the champion
+    (without a champion: against the newest version, and the newest against the one before it)."""
+    if len(versions) < 2:
+        return []
+    base = champion if champion is not None else versions[-1]
+    wanted = [(base, v) for v in [*aliases.values(), versions[-1]] if v != base]
+    if champion is None:
+        wanted.append((versions[-2], versions[-1]))
+    return list(dict.fromkeys((a, b) for a, b in wanted if a != b))
+
+
+#: one judge per registry snapshot (it caches what it reads)
+_judges: weakref.WeakKeyDictionary[Registry, Judge] = weakref.WeakKeyDictionary()
+
+
+def _health(reg: Registry, name: str, aliases: dict[str, int]) -> dict[str, list[str]]:
+    """For each alias whose version would fail today's policy (a deprecated version, missing evidence, a metric
+    out of bounds, a card section missing): the failing gates, judged by the validator's own gate as if the
+    alias were set to its version now (approvals aside: they belong to a pull request)."""
+    judge = _judges.get(reg)
+    if judge is None:
+        shared = getattr(reg, "documents", None)  # the manifests the registry has parsed already
+        judge = Judge(head=reg.tree, base=reg.tree, policy=load_policy(reg.tree)[0])
+        if shared is not None:
+            judge = replace(judge, load=shared)
+        _judges[reg] = judge
+    found = {}
+    for alias, version in aliases.items():
+        change = judge.alias_change(name, alias, version, version)
+        failed = [f"{c.gate}: {c.reason}" for c in change.checks if c.status == FAIL]
+        if failed:
+            found[alias] = failed
+    return found
+
+
+def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
+    """Write a model's version and compare pages under ``out``; return what its model page, the home page and
+    the search index need (the model page waits for the history: :func:`model_page`)."""
+    view = describe_model(reg, name)
+    directions = metric_directions(reg, name)
+    aliases = {a: info["version"] for a, info in view["aliases"].items()}
+    champion = aliases.get("champion")
+    numbers = [v["version"] for v in view["versions"]]
+    metrics_of = {v["version"]: v["metrics"] or {} for v in view["versions"]}
+    base = metrics_of.get(champion, {}) if champion is not None else {}
+    deltas = {
+        n: {r["name"]: r for r in metric_rows(base, m, directions)} if champion is not None else {}
+        for n, m in metrics_of.items()
+    }
+    folder = out / "models" / name
+    pairs = _pairs(numbers, aliases, champion)
+    compare_href = {(a, b): f"compare/{a}-{b}/" for a, b in pairs}
+    for (a, b), href in compare_href.items():
+        named_a, named_b = resolve_target(reg, f"{name}/{a}"), resolve_target(reg, f"{name}/{b}")
+        view_ab = compare(reg, named_a, named_b, directions=directions)
+        write(folder / href / "index.html", pages.compare(view_ab))
+    search = [
+        {
+            "k": "model",
+            "n": name,
+            "s": " ".join([name, view["description"], *view["owners"], *(f"{k}:{v}" for k, v in view["tags"].items())]),
+            "u": f"models/{name}/",
+        }
+    ]
+    for n in numbers:
+        v = describe_version(reg, name, n)
+        evidence_html = {}
+        for key, file in v["evidence"].items():
+            if file and key not in ("eval", "card") and str(file).endswith(".md"):
+                html = _markdown(reg, f"{layout.version_dir(name, n)}/{file}")
+                if html is not None:
+                    evidence_html[key] = html
+        link = compare_href.get((champion, n)) if champion is not None else None
+        detail = {
+            "champion": champion,
+            "deltas": deltas.get(n, {}) if n != champion else {},
+            "card_html": _markdown(reg, layout.card_path(name, n)),
+            "evidence_html": evidence_html,
+            "compare_link": f"../../{link}" if link else None,
+        }
+        write(folder / "versions" / str(n) / "index.html", pages.version(v, detail))
+        text = " ".join(
+            [
+                f"{name} v{n}",
+                v["description"],
+                v["created_by"],
+                *v["aliases"],
+                *(f"{k}:{t}" for k, t in v["tags"].items()),
+            ]
+        )
+        search.append({"k": "version", "n": f"{name} v{n}", "s": text, "u": f"models/{name}/versions/{n}/"})
+    held: dict[int, list[str]] = {}
+    for a, v in aliases.items():
+        held.setdefault(v, []).append(a)
+    series = {
+        m: [
+            (n, float(metrics_of[n][m]), held.get(n, []))
+            for n in numbers
+            if isinstance(metrics_of[n].get(m), (int, float))
+        ]
+        for m in view["metrics"]
+    }
+    unhealthy = _health(reg, name, aliases)
+    detail = {
+        "champion": champion,
+        "unhealthy": unhealthy,
+        "directions": directions,
+        "deltas": deltas,
+        "series": series,
+        "compare_with_champion": {b: href for (a, b), href in compare_href.items() if a == champion},
+        "compare_links": [(f"v{a} vs v{b}", href) for (a, b), href in compare_href.items()],
+    }
+    champ = base if champion is not None else {}
+    keys = [m for m in directions if m in champ] or list(champ)[:KEY_METRICS]
+    summary = {
+        "name": name,
+        "description": view["description"],
+        "owners": view["owners"],
+        "tags": view["tags"],
+        "aliases": aliases,
+        "unhealthy": unhealthy,
+        "key_metrics": {m: champ[m] for m in keys},
+        "last_promotion": None,
+        "count": len(numbers),
+        "latest": numbers[-1] if numbers else None,
+    }
+    pages_made = 1 + len(numbers) + len(compare_href)  # the model page (written later), versions, comparisons
+    return {"summary": summary, "search": search, "view": view, "detail": detail, "pages": pages_made}
+
+
+def model_page(parts: dict[str, Any], events: list[dict[str, Any]], out: Path) -> dict[str, Any]:
+    """Write ``models/NAME/index.html`` once the history is known (its alias timeline); return the model's
+    summary for the home page, with its last promotion."""
+    view, detail = parts["view"], dict(parts["detail"])
+    timeline = [ev for ev in events if ev["kind"] in ALIAS_KINDS]
+    last_move: dict[str, dict[str, Any]] = {}
+    for ev in timeline:  # latest first: the first seen is the last move
+        if ev.get("alias") and ev["alias"] not in last_move:
+            last_move[ev["alias"]] = ev
+    detail.update(timeline=timeline, last_move=last_move)
+    write(out / "models" / view["name"] / "index.html", pages.model(view, detail))
+    promotions = [ev for ev in events if ev["kind"] in ("promotion", "rollback")]
+    return {**parts["summary"], "last_promotion": promotions[0] if promotions else None}
+
+
+def worker() -> None:
+    """A worker process (:mod:`mlgate.catalog.build`): :func:`model_site` for each model named on stdin."""
+    import pickle
+    import sys
+
+    repo, ref, names, out = pickle.loads(sys.stdin.buffer.read())
+    try:
+        reg = open_registry(repo, ref, names)
+        answer: tuple[str, Any] = ("ok", [model_site(reg, n, Path(out)) for n in names])
+        flush()
+    except MlgateError as e:
+        answer = ("error", str(e))
+    except Exception as e:  # a bug: the parent says so, as an internal error
+        answer = ("bug", f"{type(e).__name__}: {e}")
+    sys.stdout.buffer.write(pickle.dumps(answer))
+    sys.stdout.buffer.flush()
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

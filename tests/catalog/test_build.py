@@ -1,0 +1,131 @@
+"""``mlgate catalog`` as a user runs it: the site's files, the refusal to overwrite a folder it did not build,
+an atomic rebuild, a catalog of a git ref, and ``--serve``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from mlgate.catalog import build_catalog
+from mlgate.errors import InputError
+from mlgate.testing import RegistryRepo
+from tests.benchmarks.synth import build as synthetic
+
+Ran = tuple[int, str, str]
+
+
+def test_the_catalog_has_a_page_per_model_and_version_and_every_asset_inside(
+    repo: RegistryRepo, run_cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    code, out, err = run_cli("-C", repo.root, "catalog", "-o", tmp_path / "site")
+    assert (code, err) == (0, "")
+    assert out.startswith("catalog of 3 models, 9 versions")
+    site = tmp_path / "site"
+    for page in (
+        "index.html",
+        "audit/index.html",
+        "models/fraud-detector/index.html",
+        "models/fraud-detector/versions/1/index.html",
+        "models/churn-predictor/versions/4/index.html",
+        "assets/site.css",
+        "assets/site.js",
+        "assets/search-index.js",
+    ):
+        assert (site / page).is_file(), page
+    for html in site.rglob("*.html"):  # nothing fetched from another origin: no CDN, no font, no image
+        text = html.read_text()
+        assert not re.search(r'<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)="(?:[a-z]+:)?//', text), html
+        assert "<script>" not in text, "no inline script (the Content-Security-Policy would refuse it)"
+    history = json.loads((site / "audit/history.json").read_text())
+    assert {e["kind"] for e in history["events"]} >= {"registration"}
+
+
+def test_a_folder_it_did_not_build_is_refused_and_its_own_is_replaced_whole(
+    repo: RegistryRepo, run_cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "todo.txt").write_text("mine")
+    code, out, err = run_cli("-C", repo.root, "catalog", "-o", mine)
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "is not a catalog mlgate built" in err
+    assert (mine / "todo.txt").read_text() == "mine"
+
+    site = tmp_path / "site"
+    assert run_cli("-C", repo.root, "catalog", "-o", site)[0] == 0
+    (site / "models/old-model").mkdir()
+    repo.delete("registry/models/search-ranker")
+    repo.commit("Remove search-ranker")
+    assert run_cli("-C", repo.root, "catalog", "-o", site)[0] == 0
+    assert sorted(p.name for p in (site / "models").iterdir()) == ["churn-predictor", "fraud-detector"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "repo", "site"], "no temporary folder left behind"
+
+
+def test_a_catalog_of_a_ref_shows_that_commit(repo: RegistryRepo, run_cli: Callable[..., Ran], tmp_path: Path) -> None:
+    first = repo.rev()
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
+    repo.commit("Promote fraud-detector v3 to champion (#12)")
+    assert run_cli("-C", repo.root, "catalog", "--ref", first, "-o", tmp_path / "then")[0] == 0
+    assert run_cli("-C", repo.root, "catalog", "--ref", "main", "-o", tmp_path / "now")[0] == 0
+    then = (tmp_path / "then/models/fraud-detector/index.html").read_text()
+    now = (tmp_path / "now/models/fraud-detector/index.html").read_text()
+    assert '<th scope="row">champion</th><td><a href="versions/2/">v2</a>' in then
+    assert '<th scope="row">champion</th><td><a href="versions/3/">v3</a>' in now
+    assert "#12" in now and "#12" not in then  # who moved it, from which pull request
+
+
+def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(repo: RegistryRepo, tmp_path: Path) -> None:
+    args = ["-m", "mlgate", "-C", str(repo.root), "catalog", "-o", str(tmp_path / "site"), "--serve", "--port", "0"]
+    with subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            proc.stdout.readline()  # what was built
+            line = proc.stdout.readline()
+            assert line.startswith("serving ") and "http://127.0.0.1:" in line
+            url = line.split(" at ", 1)[1].split()[0]
+            with urllib.request.urlopen(url + "models/fraud-detector/", timeout=10) as answer:
+                assert b"<h1>fraud-detector</h1>" in answer.read()
+        finally:
+            os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+        assert "Traceback" not in proc.stderr.read()
+
+
+def test_an_alias_whose_version_fails_todays_policy_is_marked_on_home_and_model_pages(
+    repo: RegistryRepo, run_cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    policy = (repo.root / "registry/policy.yaml").read_text()
+    repo.write("registry/policy.yaml", policy.replace("auc: {min: 0.85,", "auc: {min: 0.95,"))
+    repo.commit("Tighten the champion's auc bound")
+    assert run_cli("-C", repo.root, "catalog", "-o", tmp_path / "site")[0] == 0
+    home = (tmp_path / "site/index.html").read_text()
+    model = (tmp_path / "site/models/fraud-detector/index.html").read_text()
+    # fraud-detector's champion is v2, with auc 0.902: under the new bound, on both pages
+    for page in (home, model):
+        assert "fails today's policy: metric auc: auc = 0.902 is below the minimum 0.95" in page
+    assert "auc = 0.911" not in model, "the challenger's gate has its own bound (min 0.80): it passes"
+
+
+def test_worker_processes_build_the_same_site_and_report_a_broken_manifest(tmp_path: Path) -> None:
+    syn = synthetic(tmp_path / "registry", models=4, versions=5, promotions=8)
+    alone = build_catalog(syn.path, tmp_path / "alone", ref="main", workers=1)
+    shared = build_catalog(syn.path, tmp_path / "shared", ref="main", workers=2)
+    files = sorted(p.relative_to(alone.out) for p in alone.out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(shared.out) for p in shared.out.rglob("*") if p.is_file())
+    assert all((alone.out / f).read_bytes() == (shared.out / f).read_bytes() for f in files)
+    assert (alone.pages, alone.versions) == (shared.pages, 20)
+
+    broken = syn.path / f"registry/models/{syn.model_names[2]}/versions/3/version.yaml"
+    broken.write_text(broken.read_text().replace("format: onnx", "format: [onnx"))
+    with pytest.raises(InputError, match=r"versions/3/version\.yaml"):
+        build_catalog(syn.path, tmp_path / "broken", workers=2)
+    assert not (tmp_path / "broken").exists(), "nothing half-built is left"
