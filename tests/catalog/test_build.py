@@ -85,7 +85,15 @@ def test_a_catalog_of_a_ref_shows_that_commit(repo: RegistryRepo, run_cli: Calla
 
 def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(repo: RegistryRepo, tmp_path: Path) -> None:
     args = ["-m", "mlgate", "-C", str(repo.root), "catalog", "-o", str(tmp_path / "site"), "--serve", "--port", "0"]
-    with subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    # Ctrl-C is SIGINT; a shell running this suite in the background may have it ignored, which its children
+    # inherit (and then Python never raises KeyboardInterrupt): the server gets it as a terminal would send it
+    with subprocess.Popen(
+        [sys.executable, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         try:
             proc.stdout.readline()  # what was built
@@ -96,7 +104,12 @@ def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(repo: Registry
                 assert b"<h1>fraud-detector</h1>" in answer.read()
         finally:
             os.kill(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+            try:
+                code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # never leave the suite waiting on a server that did not stop
+                raise
+        assert code == 0
         assert "Traceback" not in proc.stderr.read()
 
 
