@@ -61,7 +61,7 @@ def test_a_reader_compares_any_two_versions_and_shares_the_link(
     one, two = _metrics(repo, 1), _metrics(repo, 2)
     rows = _metric_rows(page)
     assert set(rows) == set(one)
-    for name, (a, b, delta, better) in rows.items():
+    for name, (a, b, delta, _) in rows.items():
         assert (float(a), float(b)) == (one[name], two[name])
         assert delta.startswith("+" if two[name] >= one[name] else "-")
         assert abs(float(delta.split()[0]) - (two[name] - one[name])) < 1e-9

@@ -147,9 +147,11 @@ def write_model(
     folder: Path,
     write: Callable[[Path, str], None],
 ) -> None:
-    """Write ``folder/compare/index.html`` and ``folder/compare/data.js`` for one model (``folder``:
-    ``models/NAME``; ``prebuilt``: the pre-built comparisons, (a, b) to their folder under it; ``write``: how the site writes a
-    file, :func:`mlgate.catalog.collect.write`)."""
+    """Write ``folder/compare/index.html`` and ``folder/compare/data.js`` for one model.
+
+    ``folder``: ``models/NAME``; ``prebuilt``: the pre-built comparisons, (a, b) to their folder under it;
+    ``write``: how the site writes a file (:func:`mlgate.catalog.collect.write`).
+    """
     write(folder / "compare" / "data.js", script("MLGATE_COMPARE", model_data(reg, view, directions)))
     write(
         folder / "compare" / "index.html",
