@@ -206,7 +206,7 @@ JS = """\
   // --- compare any two versions (models/NAME/compare/): drawn from window.MLGATE_COMPARE (data.js) ---
   var C = window.MLGATE_COMPARE;
   var pickA = document.getElementById("cmp-a"), pickB = document.getElementById("cmp-b");
-  if (C && pickA && pickB) {
+  if (C && pickA && pickB && C.versions.length) {
     var byV = {};
     C.versions.forEach(function (v) { byV[String(v.v)] = v; });
     var cmpOut = document.getElementById("cmp-out"), note = document.getElementById("cmp-note");
