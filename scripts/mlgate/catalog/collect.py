@@ -202,7 +202,7 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
         "count": len(numbers),
         "latest": numbers[-1] if numbers else None,
     }
-    pages_made = 1 + len(numbers) + len(compare_href)  # the model page (written later), versions, comparisons
+    pages_made = 2 + len(numbers) + len(compare_href)  # the model page (written later), compare/, versions, pairs
     return {"summary": summary, "search": search, "view": view, "detail": detail, "pages": pages_made}
 
 

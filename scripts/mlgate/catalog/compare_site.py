@@ -70,8 +70,8 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: value} if prefix else {}
 
 
-def _version(reg: Registry, name: str, n: int) -> dict[str, Any]:
-    v = describe_version(reg, name, n)
+def _version(reg: Registry, name: str, n: int, described: dict[str, Any] | None) -> dict[str, Any]:
+    v = described if described is not None else describe_version(reg, name, n)
     lineage = dict(v["lineage"])
     params, env = lineage.pop("params", {}), lineage.pop("environment", {})
     ev = v["eval"] or {}
@@ -93,8 +93,14 @@ def _version(reg: Registry, name: str, n: int) -> dict[str, Any]:
     }
 
 
-def model_data(reg: Registry, view: dict[str, Any], directions: dict[str, tuple[str | None, str]]) -> dict[str, Any]:
-    """What the compare page draws from: every version of ``view``'s model (:func:`describe_model`)."""
+def model_data(
+    reg: Registry,
+    view: dict[str, Any],
+    directions: dict[str, tuple[str | None, str]],
+    described: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """What the compare page draws from: every version of ``view``'s model (:func:`describe_model`);
+    ``described``: versions the caller has described already (:func:`describe_version`), not read again."""
     name = view["name"]
     aliases = {a: info["version"] for a, info in view["aliases"].items()}
     numbers = [v["version"] for v in view["versions"]]
@@ -103,7 +109,7 @@ def model_data(reg: Registry, view: dict[str, Any], directions: dict[str, tuple[
         "champion": aliases.get("champion"),
         "latest": numbers[-1] if numbers else None,
         "directions": {m: [way, why] for m, (way, why) in directions.items()},
-        "versions": [_version(reg, name, n) for n in numbers],
+        "versions": [_version(reg, name, n, (described or {}).get(n)) for n in numbers],
     }
 
 
@@ -146,13 +152,15 @@ def write_model(
     prebuilt: dict[tuple[int, int], str],
     folder: Path,
     write: Callable[[Path, str], None],
+    described: dict[int, dict[str, Any]] | None = None,
 ) -> None:
     """Write ``folder/compare/index.html`` and ``folder/compare/data.js`` for one model.
 
     ``folder``: ``models/NAME``; ``prebuilt``: the pre-built comparisons, (a, b) to their folder under it;
-    ``write``: how the site writes a file (:func:`mlgate.catalog.collect.write`).
+    ``write``: how the site writes a file (:func:`mlgate.catalog.collect.write`); ``described``: as
+    :func:`model_data`'s (each version described once per build when the caller passes them).
     """
-    write(folder / "compare" / "data.js", script("MLGATE_COMPARE", model_data(reg, view, directions)))
+    write(folder / "compare" / "data.js", script("MLGATE_COMPARE", model_data(reg, view, directions, described)))
     write(
         folder / "compare" / "index.html",
         compare_page(view, [(f"v{a} vs v{b}", href) for (a, b), href in prebuilt.items()]),
