@@ -14,7 +14,7 @@ import yaml
 from mlgate.catalog import build_catalog
 from mlgate.testing import RegistryRepo
 from tests.benchmarks.synth import build as synthetic
-from tests.catalog.test_browser import _by, _check_page, _click, _open, _wait
+from tests.catalog.test_browser import _by, _check_page, _click, _open, _wait, _wider_than_the_screen
 
 VERSION_3 = "registry/models/fraud-detector/versions/3/version.yaml"
 HOSTILE = '<script>window.pwned = 1</script>"><img src=x onerror="window.pwned=2">'
@@ -125,6 +125,17 @@ def test_a_hostile_description_or_parameter_on_the_compare_page_runs_nothing(
     _wait(page, lambda d: _sides(d) == ["v3", "v2"])
     assert page.execute_script("return window.pwned === undefined")
     _check_page(page, axe_source, tmp_path, "compare-hostile")
+
+    page.execute_cdp_cmd(  # on a phone's screen, 390 CSS pixels wide, nothing sticks out (wide tables scroll)
+        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+    )
+    try:
+        _open(page, base + "models/fraud-detector/compare/?a=1&b=3")
+        _wait(page, lambda d: _sides(d) == ["v1", "v3"])
+        assert _wider_than_the_screen(page) == []
+        page.save_screenshot(str(tmp_path / "compare-phone.png"))
+    finally:
+        page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def test_the_audit_filters_search_the_whole_trail_past_its_first_page(
