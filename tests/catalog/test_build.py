@@ -142,3 +142,33 @@ def test_worker_processes_build_the_same_site_and_report_a_broken_manifest(tmp_p
     with pytest.raises(InputError, match=r"versions/3/version\.yaml"):
         build_catalog(syn.path, tmp_path / "broken", workers=2)
     assert not (tmp_path / "broken").exists(), "nothing half-built is left"
+
+
+def test_any_two_versions_compare_from_one_data_file_per_model_not_a_page_per_pair(tmp_path: Path) -> None:
+    syn = synthetic(tmp_path / "registry", models=2, versions=30, promotions=5)
+    result = build_catalog(syn.path, tmp_path / "site", ref="main")
+    assert result.pages == len(list(result.out.rglob("index.html"))), "the count said is the pages written"
+    model = syn.model_names[0]
+    folder = result.out / "models" / model / "compare"
+    pairs = [p for p in folder.iterdir() if p.is_dir()]
+    assert 0 < len(pairs) <= 3, "only the pairs a reviewer asks for first are built in advance"
+    data = (folder / "data.js").read_text()
+    prefix = "window.MLGATE_COMPARE = "
+    assert data.startswith(prefix)
+    found = json.loads(data[len(prefix) :].rstrip().rstrip(";"))
+    assert [v["v"] for v in found["versions"]] == list(range(1, 31))
+    assert found["directions"]["auc"][0] == "higher" and set(found["versions"][0]["metrics"]) >= {"auc"}
+    assert all(v["card"] and all(has for _, has in v["card"]) for v in found["versions"])
+    page = (folder / "index.html").read_text()
+    assert page.count('<option value="') == 60 and '<script src="data.js"></script>' in page
+    assert "<script>" not in page, "no inline script: the Content-Security-Policy allows none"
+    model_page = (result.out / "models" / model / "index.html").read_text()
+    assert 'href="compare/"' in model_page and f'href="compare/?a={syn.champions[model]}&amp;b=30"' in model_page
+
+
+def test_registry_text_in_the_compare_data_cannot_close_its_script(repo: RegistryRepo, tmp_path: Path) -> None:
+    repo.edit_yaml("registry/models/fraud-detector/versions/3/version.yaml", description="</script><!-- Retrained")
+    repo.commit("A description that tries to end the script it is written into")
+    out = build_catalog(repo.root, tmp_path / "site").out
+    data = (out / "models" / "fraud-detector" / "compare" / "data.js").read_text()
+    assert "<" not in data and "\\u003c/script>\\u003c!-- Retrained" in data

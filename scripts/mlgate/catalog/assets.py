@@ -2,7 +2,9 @@
 
 Colours meet WCAG AA contrast on white; a delta says "better"/"worse" in words too (for screen readers and
 for readers who do not tell red from green). The script loads the search index on first use, filters it,
-and filters the audit table; it builds results with ``textContent`` only.
+filters the audit trail (this page at once, the whole trail once ``audit/history.js`` is loaded), and draws
+the comparison of any two versions from a model's ``compare/data.js``; it builds everything with
+``textContent`` only, so no text from the registry is ever read as markup.
 """
 
 from __future__ import annotations
@@ -66,8 +68,13 @@ ol.timeline li{margin:4px 0}
 .side h2{margin-top:0}
 article.md{border:1px solid var(--line);border-radius:6px;padding:4px 16px;overflow-wrap:anywhere}
 .md pre{overflow-x:auto;background:var(--soft);padding:8px}
-form.filters{display:flex;flex-wrap:wrap;gap:6px 10px;align-items:center;margin:12px 0}
-form.filters select,form.filters input{font:inherit;padding:4px;border:1px solid #8c959f;border-radius:4px}
+form.filters,form.pickers{display:flex;flex-wrap:wrap;gap:6px 10px;align-items:center;margin:12px 0}
+form.filters select,form.filters input,form.pickers select,form.pickers button,.pager button{font:inherit;padding:4px 8px;border:1px solid #8c959f;border-radius:4px;background:#fff;color:var(--fg)}
+button:focus{outline:3px solid #f0a000;outline-offset:1px}
+button:disabled{color:var(--muted)}
+tr.differs th,tr.differs td{background:#fff8db}
+#cmp-out td{overflow-wrap:anywhere;min-width:6em}
+.scroll:focus{outline:3px solid #f0a000}
 .pager ol{gap:8px}
 @media (max-width:640px){
   body{font-size:15px}
@@ -152,23 +159,307 @@ JS = """\
     q.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { q.value = ""; run(); } });
   }
 
+  function el(tag, text, cls) {
+    var x = document.createElement(tag);
+    if (text !== undefined && text !== null) { x.textContent = text; }
+    if (cls) { x.className = cls; }
+    return x;
+  }
+
+  function shown(v) {
+    if (v === null || v === undefined) { return "\u2014"; }
+    if (typeof v === "object") { return JSON.stringify(v); }
+    return String(v);
+  }
+
+  function cell(tag, content) {
+    var c = el(tag);
+    if (content !== null && typeof content === "object" && content.nodeType) { c.appendChild(content); }
+    else { c.textContent = shown(content); }
+    return c;
+  }
+
+  // a table with a caption and column headers; each row: [cells...], the first a row header; row.cls a class
+  function table(caption, heads, rows, cls) {
+    var wrap = el("div", null, "scroll"), t = el("table", null, cls || ""), head = el("tr"), body = el("tbody");
+    t.appendChild(el("caption", caption));
+    heads.forEach(function (h) { var th = el("th", h); th.scope = "col"; head.appendChild(th); });
+    t.appendChild(el("thead")).appendChild(head);
+    rows.forEach(function (r) {
+      var tr = el("tr", null, r.cls || "");
+      r.forEach(function (c, i) {
+        var x = cell(i === 0 ? "th" : "td", c);
+        if (i === 0) { x.scope = "row"; }
+        if (r.num && r.num.indexOf(i) >= 0) { x.className = "num"; }
+        tr.appendChild(x);
+      });
+      body.appendChild(tr);
+    });
+    t.appendChild(body);
+    wrap.appendChild(t);
+    wrap.tabIndex = 0;  // a table wider than the screen scrolls by keyboard too
+    wrap.setAttribute("role", "region");
+    wrap.setAttribute("aria-label", caption);
+    return wrap;
+  }
+
+  // --- compare any two versions (models/NAME/compare/): drawn from window.MLGATE_COMPARE (data.js) ---
+  var C = window.MLGATE_COMPARE;
+  var pickA = document.getElementById("cmp-a"), pickB = document.getElementById("cmp-b");
+  if (C && pickA && pickB && C.versions.length) {
+    var byV = {};
+    C.versions.forEach(function (v) { byV[String(v.v)] = v; });
+    var cmpOut = document.getElementById("cmp-out"), note = document.getElementById("cmp-note");
+    var cmpLink = document.getElementById("cmp-link");
+
+    var round = function (x) { return Number(x.toPrecision(12)); };
+
+    var delta = function (m, va, vb) {
+      var dir = C.directions[m] || [null, "no metric gate names it"];
+      if (typeof va !== "number" || typeof vb !== "number") { return {text: "\u2014", dir: dir}; }
+      var d = round(vb - va), cls = "plain", word = "";
+      if (dir[0] && isFinite(d)) {
+        cls = d === 0 ? "same" : (d > 0) === (dir[0] === "higher") ? "better" : "worse";
+        word = cls;
+      }
+      var span = el("span", (d >= 0 ? "+" : "") + String(d), "delta " + cls);
+      if (word) { span.appendChild(el("span", " (" + word + ")", "sr")); }
+      return {node: span, dir: dir};
+    };
+
+    var side = function (label, v) {
+      var box = el("div", null, "side"), h = el("h2", label + ": ");
+      var a = el("a", "v" + v.v);
+      a.href = "../versions/" + encodeURIComponent(v.v) + "/";
+      h.appendChild(a);
+      v.aliases.forEach(function (x) { h.appendChild(document.createTextNode(" ")); h.appendChild(el("span", x, "alias")); });
+      if (v.deprecated) { h.appendChild(el("span", " deprecated: " + v.deprecated, "health bad")); }
+      box.appendChild(h);
+      box.appendChild(el("p", v.description, "description"));
+      box.appendChild(el("p", "Created " + shown(v.created_at).slice(0, 16).replace("T", " ") + " by " + shown(v.created_by)));
+      return box;
+    };
+
+    var fields = function (title, key, a, b) {
+      var fa = a[key] || {}, fb = b[key] || {}, names = Object.keys(fa);
+      Object.keys(fb).forEach(function (k) { if (!(k in fa)) { names.push(k); } });
+      if (!names.length) { return el("p", title + ": none on either side", "muted"); }
+      var differ = 0;
+      var rows = names.map(function (k) {
+        var same = JSON.stringify(fa[k]) === JSON.stringify(fb[k]);
+        if (!same) { differ++; }
+        var r = [k, fa[k], fb[k], same ? "same" : "differs"];
+        r.cls = same ? "" : "differs";
+        return r;
+      });
+      return table(title + ": " + differ + " of " + names.length + " differ", ["field", "a (v" + a.v + ")", "b (v" + b.v + ")", ""], rows, "fields");
+    };
+
+    var cardTable = function (a, b) {
+      if (!a.card && !b.card) { return el("p", "Neither version has a card.", "muted"); }
+      var sa = {}, sb = {}, names = [];
+      (a.card || []).forEach(function (s) { sa[s[0].toLowerCase()] = s[1]; names.push(s[0]); });
+      (b.card || []).forEach(function (s) { sb[s[0].toLowerCase()] = s[1]; if (!(s[0].toLowerCase() in sa)) { names.push(s[0]); } });
+      var say = function (card, found, k) {
+        if (!card) { return "no card"; }
+        if (!(k in found)) { return "missing"; }
+        return found[k] ? "has content" : "empty";
+      };
+      var rows = names.map(function (n) {
+        var k = n.toLowerCase(), r = [n, say(a.card, sa, k), say(b.card, sb, k)];
+        r.cls = r[1] === r[2] ? "" : "differs";
+        return r;
+      });
+      return table("Card sections", ["section", "a (v" + a.v + ")", "b (v" + b.v + ")"], rows, "card-sections");
+    };
+
+    var draw = function (a, b) {
+      cmpOut.textContent = "";
+      var sides = el("div", null, "sides");
+      sides.appendChild(side("a", a));
+      sides.appendChild(side("b", b));
+      cmpOut.appendChild(sides);
+      var names = Object.keys(a.metrics);
+      Object.keys(b.metrics).forEach(function (k) { if (!(k in a.metrics)) { names.push(k); } });
+      var sec = el("section");
+      sec.appendChild(el("h2", "Metrics"));
+      if (names.length) {
+        var rows = names.map(function (m) {
+          var d = delta(m, a.metrics[m], b.metrics[m]);
+          var r = [m, a.metrics[m], b.metrics[m], d.node || d.text,
+            (d.dir[0] ? d.dir[0] + " is better" : "unknown") + " (" + d.dir[1] + ")"];
+          r.num = [1, 2, 3];
+          return r;
+        });
+        sec.appendChild(table("Metrics side by side (delta is b \u2212 a; coloured by the policy's direction)",
+          ["metric", "a (v" + a.v + ")", "b (v" + b.v + ")", "delta", "better is"], rows, "metrics"));
+      } else {
+        sec.appendChild(el("p", "no metrics on either side", "muted"));
+      }
+      cmpOut.appendChild(sec);
+      var rest = el("section");
+      rest.appendChild(el("h2", "Parameters, lineage, environment and artifact"));
+      [["Parameters", "params"], ["Lineage", "lineage"], ["Environment", "environment"],
+        ["Evaluation data set", "eval_dataset"], ["Artifact", "artifact"]].forEach(function (x) {
+        rest.appendChild(fields(x[0], x[1], a, b));
+      });
+      cmpOut.appendChild(rest);
+      var cards = el("section");
+      cards.appendChild(el("h2", "Card sections and evidence"));
+      cards.appendChild(cardTable(a, b));
+      cards.appendChild(el("p", "Evidence: a (v" + a.v + ") " + (a.evidence.join(", ") || "none") +
+        "; b (v" + b.v + ") " + (b.evidence.join(", ") || "none")));
+      cmpOut.appendChild(cards);
+    };
+
+    var update = function () {
+      var a = byV[pickA.value], b = byV[pickB.value];
+      if (!a || !b) { return; }
+      var query = "?a=" + encodeURIComponent(a.v) + "&b=" + encodeURIComponent(b.v);
+      cmpLink.href = query;
+      try { history.replaceState(null, "", query); } catch (err) { /* a page opened from disk may refuse */ }
+      document.title = "Compare " + C.model + " v" + a.v + " and v" + b.v + " \u00b7 mlgate catalog";
+      draw(a, b);
+    };
+
+    var asked = new URLSearchParams(location.search || location.hash.replace(/^#/, "?"));
+    var numbers = C.versions.map(function (v) { return String(v.v); });
+    var latest = numbers[numbers.length - 1];
+    var other = C.champion !== null && String(C.champion) !== latest ? String(C.champion) : numbers[numbers.length - 2] || latest;
+    var missing = [];
+    var choose = function (key, fallback) {
+      var want = asked.get(key);
+      if (want !== null && !(want in byV)) { missing.push(want); }
+      return want !== null && want in byV ? want : fallback;
+    };
+    pickA.value = choose("a", other);
+    pickB.value = choose("b", latest);
+    if (missing.length) {
+      note.textContent = C.model + " has no version " + missing.join(" or ") + ": showing v" + pickA.value + " and v" + pickB.value + ".";
+      note.hidden = false;
+    }
+    document.getElementById("cmp-nojs").hidden = true;
+    document.getElementById("cmp-form").hidden = false;
+    pickA.addEventListener("change", update);
+    pickB.addEventListener("change", update);
+    document.getElementById("cmp-swap").addEventListener("click", function () {
+      var x = pickA.value;
+      pickA.value = pickB.value;
+      pickB.value = x;
+      update();
+    });
+    update();
+  }
+
+  // --- the audit trail's filters: over this page at once, over the whole trail (audit/history.js) when loaded ---
   var form = document.querySelector("form.filters");
   if (form) {
-    var rows = Array.prototype.slice.call(document.querySelectorAll("table.audit tbody tr"));
+    var tbody = document.querySelector("table.audit tbody");
+    var rows = Array.prototype.slice.call(tbody.rows);
     var count = document.getElementById("f-count");
-    var value = function (id) { var el = document.getElementById(id); return el ? el.value.trim().toLowerCase() : ""; };
-    var apply = function () {
-      var m = value("f-model"), a = value("f-alias"), k = value("f-kind"), p = value("f-person");
-      var from = value("f-from"), to = value("f-to"), shown = 0;
-      rows.forEach(function (r) {
-        var d = r.dataset;
-        var ok = (!m || d.model === m) && (!a || d.alias === a) && (!k || d.kind === k) &&
-          (!p || d.people.indexOf(p) >= 0) && (!from || d.date >= from) && (!to || d.date <= to);
-        r.hidden = !ok;
-        if (ok) { shown++; }
-      });
-      count.textContent = shown + " of " + rows.length + " events shown";
+    var total = parseInt(form.getAttribute("data-total") || "0", 10);
+    var pagers = Array.prototype.slice.call(document.querySelectorAll("nav.pager.static"));
+    var more = document.getElementById("f-pages"), where = document.getElementById("f-where");
+    var prev = document.getElementById("f-prev"), next = document.getElementById("f-next");
+    var PAGE = 200, at = 0, matches = [], asking = false, failed = false;
+    var words = {promotion: "promoted", rollback: "rolled back", removal: "removed"};
+    var value = function (id) { var x = document.getElementById(id); return x ? x.value.trim().toLowerCase() : ""; };
+    var wanted = function () {
+      return {m: value("f-model"), a: value("f-alias"), k: value("f-kind"), p: value("f-person"),
+        from: value("f-from"), to: value("f-to")};
     };
+    var fits = function (f, d) {
+      return (!f.m || d.model === f.m) && (!f.a || d.alias === f.a) && (!f.k || d.kind === f.k) &&
+        (!f.p || d.people.indexOf(f.p) >= 0) && (!f.from || d.date >= f.from) && (!f.to || d.date <= f.to);
+    };
+    var facts = function (ev) {
+      var people = [ev.author, ev.merger];
+      if (Array.isArray(ev.approvers)) { ev.approvers.forEach(function (x) { people.push(x.login); }); }
+      return {model: (ev.model || "").toLowerCase(), alias: (ev.alias || "").toLowerCase(),
+        kind: String(ev.kind).toLowerCase(), people: people.filter(Boolean).join(" ").toLowerCase(),
+        date: String(ev.time || "").slice(0, 10)};
+    };
+    var muted = function (text) { return el("span", text, "muted"); };
+    var move = function (ev) {
+      if (ev.kind === "removal" || ev.to === null || ev.to === undefined) { return "removed (was v" + shown(ev.from) + ")"; }
+      if (ev.from === null || ev.from === undefined) { return "set to v" + shown(ev.to); }
+      return (words[ev.kind] || ev.kind) + " v" + shown(ev.from) + " \u2192 v" + shown(ev.to);
+    };
+    var line = function (ev) {
+      var r = el("tr"), t = el("time", String(ev.time || "").slice(0, 16).replace("T", " "));
+      t.setAttribute("datetime", String(ev.time || ""));
+      var model = "\u2014";
+      if (ev.model) { model = el("a", ev.model); model.href = root + "models/" + encodeURIComponent(ev.model) + "/"; }
+      var who = shown(ev.author) + (ev.merger && ev.merger !== ev.author ? " (merged by " + ev.merger + ")" : "");
+      var approvers = ev.approvers === "unknown" || ev.approvers === null || ev.approvers === undefined ?
+        muted("unknown (no forge)") :
+        (ev.approvers.map(function (x) { return x.login; }).join(", ") || muted("none"));
+      var cells = [t, ev.kind, model, ev.alias || "", ev.alias ? move(ev) : (ev.to !== null && ev.to !== undefined ? "v" + ev.to : ""),
+        who, ev.pr !== null && ev.pr !== undefined ? "#" + ev.pr : muted("no PR"), approvers,
+        el("code", String(ev.commit).slice(0, 12))];
+      cells.forEach(function (c) { r.appendChild(cell("td", c)); });
+      return r;
+    };
+    var draw = function () {
+      tbody.textContent = "";
+      var end = Math.min(matches.length, at + PAGE);
+      for (var i = at; i < end; i++) { tbody.appendChild(line(matches[i])); }
+      var pages = Math.max(1, Math.ceil(matches.length / PAGE));
+      more.hidden = pages < 2;
+      where.textContent = "page " + (Math.floor(at / PAGE) + 1) + " of " + pages;
+      prev.disabled = at === 0;
+      next.disabled = end >= matches.length;
+      count.textContent = matches.length + " of " + total + " events match" +
+        (pages > 1 ? " (" + (at + 1) + " to " + end + " shown)" : "");
+    };
+    var options = function (events) {
+      ["model", "alias", "kind"].forEach(function (key) {
+        var select = document.getElementById("f-" + key), seen = {}, keep = select.value;
+        Array.prototype.forEach.call(select.options, function (o) { seen[o.value] = true; });
+        var add = [];
+        events.forEach(function (ev) { var v = ev[key]; if (v && !seen[v]) { seen[v] = true; add.push(v); } });
+        if (!add.length) { return; }
+        var all = Array.prototype.slice.call(select.options, 1).map(function (o) { return o.value; }).concat(add).sort();
+        while (select.options.length > 1) { select.remove(1); }
+        all.forEach(function (v) { var o = el("option", v); o.value = v; select.appendChild(o); });
+        select.value = keep;
+      });
+    };
+    var load = function () {
+      if (window.MLGATE_HISTORY || asking) { return; }
+      asking = true;
+      var s = document.createElement("script");
+      s.src = root + "audit/history.js";
+      s.onload = function () { options(window.MLGATE_HISTORY.events); apply(); };
+      s.onerror = function () { failed = true; apply(); };
+      document.head.appendChild(s);
+    };
+    var apply = function () {
+      var f = wanted(), any = f.m || f.a || f.k || f.p || f.from || f.to;
+      var whole = window.MLGATE_HISTORY;
+      if (any && !whole && !failed) { load(); }
+      if (!any || !whole) {  // this page's own rows, filtered at once
+        more.hidden = true;
+        pagers.forEach(function (p) { p.hidden = false; });
+        if (tbody.rows.length !== rows.length || (rows.length && tbody.rows[0] !== rows[0])) {
+          tbody.textContent = "";
+          rows.forEach(function (r) { tbody.appendChild(r); });
+        }
+        var n = 0;
+        rows.forEach(function (r) { var ok = fits(f, r.dataset); r.hidden = !ok; if (ok) { n++; } });
+        count.textContent = !any ? rows.length + " of " + total + " events on this page" :
+          failed ? n + " of this page's " + rows.length + " events match (the whole trail could not be loaded)" :
+          n + " of this page's " + rows.length + " events match; searching the whole trail\u2026";
+        return;
+      }
+      pagers.forEach(function (p) { p.hidden = true; });
+      matches = whole.events.filter(function (ev) { return fits(f, facts(ev)); });
+      at = 0;
+      draw();
+    };
+    prev.addEventListener("click", function () { at = Math.max(0, at - PAGE); draw(); });
+    next.addEventListener("click", function () { if (at + PAGE < matches.length) { at += PAGE; draw(); } });
+    form.addEventListener("focusin", load);
     form.addEventListener("input", apply);
     form.addEventListener("change", apply);
     form.addEventListener("submit", function (ev) { ev.preventDefault(); });

@@ -175,6 +175,7 @@ def build_catalog(
         write(tmp / "assets" / "search-index.js", f"window.MLGATE_SEARCH = {index};\n")
         write(tmp / "assets" / "site.css", assets.CSS)
         write(tmp / "assets" / "site.js", assets.JS)
+        write(tmp / "audit" / "history.js", pages.history_script(events))  # the audit filters' data
         write(
             tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, separators=(",", ":"))
         )

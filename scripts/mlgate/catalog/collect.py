@@ -12,7 +12,7 @@ from typing import Any
 
 from mlgate.audit.compare import _metrics as metric_rows
 from mlgate.audit.compare import compare, metric_directions
-from mlgate.catalog import card, pages
+from mlgate.catalog import card, compare_site, pages
 from mlgate.catalog.prefetch import open_registry
 from mlgate.check.gates import Judge
 from mlgate.check.run import load_policy
@@ -131,6 +131,7 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
         named_a, named_b = resolve_target(reg, f"{name}/{a}"), resolve_target(reg, f"{name}/{b}")
         view_ab = compare(reg, named_a, named_b, directions=directions)
         write(folder / href / "index.html", pages.compare(view_ab))
+    compare_site.write_model(reg, view, directions, compare_href, folder, write)
     search = [
         {
             "k": "model",
@@ -201,7 +202,7 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
         "count": len(numbers),
         "latest": numbers[-1] if numbers else None,
     }
-    pages_made = 1 + len(numbers) + len(compare_href)  # the model page (written later), versions, comparisons
+    pages_made = 2 + len(numbers) + len(compare_href)  # the model page (written later), compare/, versions, pairs
     return {"summary": summary, "search": search, "view": view, "detail": detail, "pages": pages_made}
 
 

@@ -6,6 +6,7 @@ comes only from these functions and the literals in :mod:`mlgate.catalog.pages`.
 
 from __future__ import annotations
 
+import json
 from html import escape
 from typing import Any, Iterable, Sequence
 from urllib.parse import quote
@@ -46,6 +47,14 @@ def num(value: Any, sign: bool = False) -> str:
     return e(value)
 
 
+def script(variable: str, value: Any) -> str:
+    """``value`` as a script that sets ``window.<variable>``: JSON with every ``<`` escaped, so no text in it can
+    close the script or open a comment, even if the file were ever inlined."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f"window.{variable} = {text};\n"
+
+
 def size(n: int) -> str:
     """A byte count for people: bytes, KiB, MiB or GiB."""
     if n < 1024:
@@ -80,8 +89,11 @@ def dl(pairs: Iterable[tuple[str, str]]) -> str:
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in pairs) + "</dl>"
 
 
-def page(title: str, root: str, body: str, *, crumbs: Sequence[tuple[str, str]] = ()) -> str:
-    """A whole page: landmarks (header, nav, main, footer), the search box, and the site's assets."""
+def page(
+    title: str, root: str, body: str, *, crumbs: Sequence[tuple[str, str]] = (), scripts: Sequence[str] = ()
+) -> str:
+    """A whole page: landmarks (header, nav, main, footer), the search box, and the site's assets; ``scripts``:
+    the page's own data files (relative to it), loaded before the site's script."""
     trail = "".join(
         f'<li><a href="{href}">{text}</a></li>' if href else f'<li aria-current="page">{text}</li>'
         for text, href in crumbs
@@ -113,7 +125,7 @@ def page(title: str, root: str, body: str, *, crumbs: Sequence[tuple[str, str]] 
 {body}
 </main>
 <footer><p>Built by <code>mlgate catalog</code> from the registry in git. Every figure here is a file in the repository.</p></footer>
-<script src="{root}assets/site.js" data-root="{root}"></script>
+{"".join(f'<script src="{src}"></script>' for src in scripts)}<script src="{root}assets/site.js" data-root="{root}"></script>
 </body>
 </html>
 """

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.catalog.chart import chart
-from mlgate.catalog.html import dl, e, num, page, seg, size, table, url, when
+from mlgate.catalog.html import dl, e, num, page, script, seg, size, table, url, when
 
 KIND_WORDS = {"promotion": "promoted", "rollback": "rolled back", "removal": "removed"}
 
@@ -132,6 +132,7 @@ def model(view: dict[str, Any], d: dict[str, Any]) -> str:
             + f"<td>{e(info['note'] or '')}</td></tr>"
         )
     version_rows = []
+    base = champion if champion is not None else (view["versions"][-1]["version"] if view["versions"] else None)
     for v in reversed(view["versions"]):
         n = v["version"]
         deltas = d["deltas"].get(n, {})
@@ -141,8 +142,11 @@ def model(view: dict[str, Any], d: dict[str, Any]) -> str:
         )
         dep = f' <span class="health bad" title="{e(v["deprecated"])}">deprecated</span>' if v["deprecated"] else ""
         held = " ".join(f'<span class="alias">{e(a)}</span>' for a in v["aliases"])
-        cmp_link = d["compare_with_champion"].get(n)
-        cmp_html = f'<a href="{cmp_link}">vs champion</a>' if cmp_link else ""
+        cmp_html = (
+            f'<a href="compare/?a={base}&amp;b={n}">compare with {"champion" if champion is not None else "latest"}</a>'
+            if base is not None and n != base
+            else ""
+        )
         version_rows.append(
             f'<tr class="{"deprecated" if v["deprecated"] else ""}"><th scope="row"><a href="versions/{n}/">v{n}</a>{dep}</th>'
             f"<td>{held}</td><td>{when(v['created_at'])}</td><td>{e(v['created_by'])}</td>{cells}<td>{cmp_html}</td></tr>"
@@ -184,7 +188,13 @@ def model(view: dict[str, Any], d: dict[str, Any]) -> str:
         + '</section><section aria-labelledby="h-charts"><h2 id="h-charts">Metrics across versions</h2>'
         + (f'<div class="charts">{charts}</div>' if charts else '<p class="muted">no metrics</p>')
         + '</section><section aria-labelledby="h-compare"><h2 id="h-compare">Comparisons</h2>'
-        + (f"<ul>{compares}</ul>" if compares else '<p class="muted">one version: nothing to compare</p>')
+        + (
+            '<p><a href="compare/">Compare any two versions</a>: metrics with deltas, parameters, lineage, '
+            "environment, artifact and card sections side by side.</p>"
+            + (f"<p>Comparisons built in advance:</p><ul>{compares}</ul>" if compares else "")
+            if len(view["versions"]) > 1
+            else '<p class="muted">one version: nothing to compare</p>'
+        )
         + '</section><section aria-labelledby="h-timeline"><h2 id="h-timeline">Alias timeline</h2>'
         + f'<ol class="timeline">{timeline}</ol></section>'
     )
@@ -379,7 +389,8 @@ def compare(view: dict[str, Any]) -> str:
     )
     title = f"{e(a['model'])}: v{a['version']} vs v{b['version']}"
     body = (
-        f'<h1>Compare {title}</h1><div class="sides">{_side(a, "a")}{_side(b, "b")}</div>'
+        f'<h1>Compare {title}</h1><p><a href="../?a={a["version"]}&amp;b={b["version"]}">Choose other versions '
+        f'to compare</a></p><div class="sides">{_side(a, "a")}{_side(b, "b")}</div>'
         + '<section aria-labelledby="h-m"><h2 id="h-m">Metrics</h2>'
         + (
             table(
@@ -437,14 +448,14 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
             f'<li><a href="{root}audit/{"" if i == 0 else f"{i + 1}/"}index.html"{current if i == part else ""}>{i + 1}</a></li>'
             for i in range(parts)
         )
-        pager = f'<nav aria-label="Audit pages" class="pager"><ol>{links}</ol></nav>'
+        pager = f'<nav aria-label="Audit pages" class="pager static"><ol>{links}</ol></nav>'
     warn = "".join(f'<p class="health bad" role="note">{e(w)}</p>' for w in warnings)
     body = (
         f'<h1>Audit trail</h1><p class="lede">{total:,} events on the branch\'s first-parent history, latest first'
         + (f"; page {part + 1} of {parts}" if parts > 1 else "")
-        + ". Filters apply to this page.</p>"
+        + ". The filters search the whole trail (this page alone without JavaScript).</p>"
         + warn
-        + '<form class="filters" aria-label="Filter the audit trail">'
+        + f'<form class="filters" aria-label="Filter the audit trail" data-total="{total}">'
         + select("f-model", "Model", models)
         + select("f-alias", "Alias", aliases)
         + select("f-kind", "Kind", kinds)
@@ -453,6 +464,9 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
         + '<label for="f-to">To</label><input id="f-to" data-filter="to" type="date">'
         + '<output id="f-count" aria-live="polite"></output></form>'
         + pager
+        + '<nav aria-label="Pages of matching events" class="pager" id="f-pages" hidden>'
+        + '<button type="button" id="f-prev">Previous</button> <span id="f-where"></span> '
+        + '<button type="button" id="f-next">Next</button></nav>'
         + table(
             "Registry events",
             ["when", "kind", "model", "alias", "change", "who", "PR", "approved by", "commit"],
@@ -462,3 +476,9 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
         + pager
     )
     return page("Audit trail", root, body, crumbs=[("Models", f"{root}index.html"), ("Audit", "")])
+
+
+def history_script(events: list[dict[str, Any]]) -> str:
+    """``audit/history.js``: the whole audit trail for the audit page's filters (the events of
+    ``audit/history.json``, as a script the page loads from disk too, under its CSP)."""
+    return script("MLGATE_HISTORY", {"events": events})
