@@ -237,7 +237,7 @@ def _bound(test: Callable[[Any], bool]) -> _Check:
     return lambda x: not isinstance(x, (int, float)) or isinstance(x, bool) or test(x)
 
 
-def _sized(kind: type, test: Callable[[int], bool]) -> _Check:
+def _sized(kind: type[str] | type[list[Any]] | type[dict[str, Any]], test: Callable[[int], bool]) -> _Check:
     return lambda x: not isinstance(x, kind) or test(len(x))
 
 
