@@ -11,7 +11,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mlgate.core import layout
 from mlgate.core.events import POLICY_CHANGE, PROMOTION, REMOVAL, ROLLBACK
@@ -22,6 +23,9 @@ from mlgate.core.signoff import PullRequest, ReviewSource, count_approvals
 from mlgate.infra.git import FileTooLarge
 from mlgate.infra.yamlio import Document, YamlError, decode, exact
 from mlgate.registry.loader import Tree, load_manifest
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 # --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
 
@@ -519,6 +523,14 @@ def _inline_text(token: Any) -> str:
     return "".join(parts)
 
 
+@lru_cache(maxsize=1)
+def _commonmark() -> MarkdownIt:
+    """One CommonMark parser (with tables) for every card: making one costs as much as parsing a card."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table")
+
+
 def card_sections(markdown: str) -> dict[str, bool]:
     """Headings of a Markdown document, lowercased (white space collapsed) -> whether the section has content.
 
@@ -527,9 +539,7 @@ def card_sections(markdown: str) -> dict[str, bool]:
     it has content when a paragraph, list, table, quote or code block in it shows visible text. Raw HTML
     (comments included) and text made only of invisible characters do not count.
     """
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    tokens = _commonmark().parse(markdown)
     heads: list[tuple[int, str, int]] = []  # level, title, token index
     for i, tok in enumerate(tokens):
         if tok.type == "heading_open":
