@@ -130,7 +130,6 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
         named_a, named_b = resolve_target(reg, f"{name}/{a}"), resolve_target(reg, f"{name}/{b}")
         view_ab = compare(reg, named_a, named_b, directions=directions)
         write(folder / href / "index.html", pages.compare(view_ab))
-    compare_site.write_model(reg, view, directions, compare_href, folder, write)
     search = [
         {
             "k": "model",
@@ -139,8 +138,9 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
             "u": f"models/{name}/",
         }
     ]
+    described: dict[int, dict[str, Any]] = {}
     for n in numbers:
-        v = describe_version(reg, name, n)
+        v = described[n] = describe_version(reg, name, n)
         evidence_html = {}
         for key, file in v["evidence"].items():
             if file and key not in ("eval", "card") and str(file).endswith(".md"):
@@ -166,6 +166,7 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
             ]
         )
         search.append({"k": "version", "n": f"{name} v{n}", "s": text, "u": f"models/{name}/versions/{n}/"})
+    compare_site.write_model(reg, view, directions, compare_href, folder, write, described=described)
     held: dict[int, list[str]] = {}
     for a, v in aliases.items():
         held.setdefault(v, []).append(a)
