@@ -153,3 +153,14 @@ def test_the_rules_are_listed(run_cli) -> None:
     ):
         code, out, _ = run_cli("rules", rid)
         assert code == 0 and name in out
+
+
+def test_status_without_a_rollout_gate_offers_a_step_or_the_completion(repo: RegistryRepo, run_cli) -> None:
+    """The example registry's canary (search-ranker v2 on champion at 5%) has no rollout gate in the policy."""
+    code, out, _ = run_cli("-C", repo.root, "rollout", "status", "search-ranker", "--alias", "champion")
+    assert code == 0
+    assert "rollout: canary of v2 at 5%" in out
+    assert "next: step or complete: mlgate rollout step search-ranker --alias champion --to PERCENT, " in out
+    assert "or mlgate rollout complete search-ranker --alias champion" in out
+    code, out, _ = run_cli("-C", repo.root, "rollout", "status", "search-ranker", "--alias", "champion", "--json")
+    assert json.loads(out)["next"]["action"] == "step or complete"

@@ -559,9 +559,14 @@ def status(repo_path: str | os.PathLike[str], model: str, alias: str, *, base: s
         else f"mlgate rollout complete {model} --alias {alias}"
     )
     out["next"] = {
-        "action": "step" if nxt is not None else "complete",
+        "action": ("step" if nxt is not None else "complete") if rg is not None else "step or complete",
         "percent": nxt,
-        "command": command if rg is not None else f"mlgate rollout step {model} --alias {alias} --to PERCENT",
+        "command": command
+        if rg is not None
+        else (
+            f"mlgate rollout step {model} --alias {alias} --to PERCENT, "
+            f"or mlgate rollout complete {model} --alias {alias}"
+        ),
         "needs": f"online evidence at {pct(r.percent)} that passes the online gate"
         if rg is not None
         else "approvals only (the policy sets no rollout gate)",
