@@ -45,7 +45,7 @@ def metric_directions(reg: Registry, model: str) -> dict[str, tuple[str | None, 
     return found
 
 
-def _metrics(a: dict[str, float], b: dict[str, float], directions: dict[str, tuple[str | None, str]]) -> list[Any]:
+def metric_rows(a: dict[str, float], b: dict[str, float], directions: dict[str, tuple[str | None, str]]) -> list[Any]:
     rows = []
     for name in list(a) + [n for n in b if n not in a]:
         va, vb = a.get(name), b.get(name)
@@ -60,18 +60,18 @@ def _metrics(a: dict[str, float], b: dict[str, float], directions: dict[str, tup
     return rows
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+def flat(value: Any, prefix: str = "") -> dict[str, Any]:
     """Nested mappings as ``a.b.c`` keys (lists stay whole values)."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            out.update(_flat(v, f"{prefix}{k}."))
+            out.update(flat(v, f"{prefix}{k}."))
         return out
     return {prefix[:-1]: value} if prefix else {}
 
 
 def _differences(a: Any, b: Any) -> list[dict[str, Any]]:
-    fa, fb = _flat(a or {}), _flat(b or {})
+    fa, fb = flat(a or {}), flat(b or {})
     keys = list(fa) + [k for k in fb if k not in fa]
     return [{"field": k, "a": fa.get(k), "b": fb.get(k)} for k in keys if fa.get(k) != fb.get(k)]
 
@@ -157,7 +157,7 @@ def compare(
         "commit": reg.tree.commit,
         "a": _side(a, va),
         "b": _side(b, vb),
-        "metrics": _metrics(eval_a.get("metrics", {}), eval_b.get("metrics", {}), directions),
+        "metrics": metric_rows(eval_a.get("metrics", {}), eval_b.get("metrics", {}), directions),
         "eval_dataset": _differences(eval_a.get("dataset"), eval_b.get("dataset")),
         "artifact": _differences(va["artifact"], vb["artifact"]),
         "lineage": _differences(lin_a, lin_b),

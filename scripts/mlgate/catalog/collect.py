@@ -9,8 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mlgate.audit.compare import _metrics as metric_rows
-from mlgate.audit.compare import compare, metric_directions
+from mlgate.audit.compare import compare, metric_directions, metric_rows
 from mlgate.catalog import card, compare_site, pages
 from mlgate.catalog.prefetch import open_registry
 from mlgate.check.gates import Judge

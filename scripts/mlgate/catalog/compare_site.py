@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from mlgate.audit.compare import flat
 from mlgate.catalog.html import e, page, script
 from mlgate.core import layout
 from mlgate.errors import InputError
@@ -60,16 +61,6 @@ def _card(reg: Registry, name: str, n: int) -> list[list[Any]] | None:
     return [[title, content] for title, content in sections(text)]
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as ``a.b.c`` keys (lists stay whole values)."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: value} if prefix else {}
-
-
 def _version(reg: Registry, name: str, n: int, described: dict[str, Any] | None) -> dict[str, Any]:
     v = described if described is not None else describe_version(reg, name, n)
     lineage = dict(v["lineage"])
@@ -83,11 +74,11 @@ def _version(reg: Registry, name: str, n: int, described: dict[str, Any] | None)
         "created_by": v["created_by"],
         "deprecated": v["deprecated"],
         "metrics": ev.get("metrics", {}),
-        "params": _flat(params),
-        "environment": _flat(env),
-        "lineage": _flat(lineage),
-        "eval_dataset": _flat(ev.get("dataset") or {}),
-        "artifact": _flat(v["artifact"]),
+        "params": flat(params),
+        "environment": flat(env),
+        "lineage": flat(lineage),
+        "eval_dataset": flat(ev.get("dataset") or {}),
+        "artifact": flat(v["artifact"]),
         "card": _card(reg, name, n),
         "evidence": sorted(k for k, f in v["evidence"].items() if f),
     }
