@@ -164,3 +164,10 @@ def test_status_without_a_rollout_gate_offers_a_step_or_the_completion(repo: Reg
     assert "or mlgate rollout complete search-ranker --alias champion" in out
     code, out, _ = run_cli("-C", repo.root, "rollout", "status", "search-ranker", "--alias", "champion", "--json")
     assert json.loads(out)["next"]["action"] == "step or complete"
+
+
+@pytest.mark.parametrize("command", ["status", "abort", "complete"])
+def test_a_misspelt_model_gets_a_did_you_mean(repo: RegistryRepo, run_cli, command: str) -> None:
+    args = ["-C", repo.root, "rollout", command, "search-rankr", "--alias", "champion"]
+    code, _, err = run_cli(*args, *([] if command == "status" else ["--as", "carol", "--no-pr"]))
+    assert code == 2 and "did you mean 'search-ranker'?" in err and err.count("\n") == 1

@@ -18,6 +18,7 @@ from typing import Any
 from mlgate.change.propose import (
     LABEL,
     Proposal,
+    _base_sha,
     _body,
     _check_names,
     _commit,
@@ -40,6 +41,7 @@ from mlgate.forge import Forge
 from mlgate.infra import schemas
 from mlgate.infra.git import GitRepo, GitTree
 from mlgate.infra.yamlio import YamlError, dump, field_path, load
+from mlgate.registry.names import check_model
 from mlgate.registry.snapshot import Registry
 
 #: an evidence document (JSON) is read whole; past this it is refused
@@ -65,7 +67,7 @@ def _base(repo_path: str | os.PathLike[str], model: str, alias: str, base: str, 
     _check_names(model, alias)
     git, sha, tree = _open_base(repo_path, base, author)
     reg = Registry(tree)
-    reg.model(model)  # NotFoundError with a did-you-mean
+    check_model(reg, model)  # UnknownModel with a did-you-mean
     current = reg.aliases(model).get(alias)
     return _Base(git, sha, tree, current, layout.alias_path(model, alias))
 
@@ -515,12 +517,10 @@ def status(repo_path: str | os.PathLike[str], model: str, alias: str, *, base: s
     step and what it needs, and whether the online evidence is there and passes."""
     _check_names(model, alias)
     git = GitRepo(repo_path)
-    from mlgate.change.propose import _base_sha
-
     sha = _base_sha(git, base)
     tree = GitTree(git, sha)
     reg = Registry(tree)
-    reg.model(model)
+    check_model(reg, model)
     current = reg.aliases(model).get(alias)
     policy, found = load_policy(tree)
     if found:
