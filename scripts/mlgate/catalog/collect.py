@@ -184,7 +184,6 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
         "directions": directions,
         "deltas": deltas,
         "series": series,
-        "compare_with_champion": {b: href for (a, b), href in compare_href.items() if a == champion},
         "compare_links": [(f"v{a} vs v{b}", href) for (a, b), href in compare_href.items()],
     }
     champ = base if champion is not None else {}
