@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 # the modules holding checks: importing them defines their rules
-from mlgate.check import gates, rollout, run  # noqa: F401
+from mlgate.check import gates, notifications, rollout, run  # noqa: F401
 from mlgate.core.rules import Family, Rule, Severity, defined, family, rule_of
 from mlgate.infra import yamlio  # noqa: F401
 from mlgate.registry import loader, readers  # noqa: F401

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from mlgate.check import rollout
 from mlgate.check.gates import MG204, AliasChange, Judge, model_policy_findings
+from mlgate.check.notifications import notification_findings
 from mlgate.core import layout
 from mlgate.core.findings import Finding, Report
 from mlgate.core.layout import LayoutError, Place
@@ -425,6 +426,8 @@ class _Run:
                     )
         elif place.role == "online":
             self._check_online(doc, place)
+        elif place.role == "notifications":
+            self.findings.extend(notification_findings(doc))
         elif place.role in ("version", "eval"):
             self._expect(doc, "model", place.model, "the model folder name")
             self._expect(doc, "version", place.version, "the version folder name")

@@ -7,7 +7,7 @@ register themselves on the group when imported here.
 
 from __future__ import annotations
 
-from mlgate.cli import catalog, doctor, forge_cmds, imports, new, pr, read, rollout  # noqa: F401 - importing registers the commands
+from mlgate.cli import catalog, doctor, forge_cmds, imports, new, notify, pr, read, rollout  # noqa: F401 - importing registers the commands
 from mlgate.cli.app import cli, main
 
 __all__ = ["cli", "main"]

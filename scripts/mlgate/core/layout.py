@@ -15,6 +15,8 @@ from mlgate.errors import LayoutError as LayoutError  # raised here (and re-expo
 REGISTRY = "registry"
 MODELS = f"{REGISTRY}/models"
 POLICY = f"{REGISTRY}/policy.yaml"
+#: who is told about the registry's events (mlgate notify); protected like the policy (MG501)
+NOTIFICATIONS = f"{REGISTRY}/notifications.yaml"
 
 #: files outside registry/ that decide how a pull request is judged, or how git reads the registry's files:
 #: who reviews (CODEOWNERS), what runs (everything under .github/: workflows, the pinned validator in
@@ -24,6 +26,8 @@ POLICY = f"{REGISTRY}/policy.yaml"
 GOVERNANCE_FILES = ("CODEOWNERS", "docs/CODEOWNERS", ".gitmodules", ".lfsconfig")
 GOVERNANCE_DIRS = (".github/",)
 GOVERNANCE_NAMES = (".gitattributes",)  # at any depth
+#: manifests under registry/ that need the admins' approval like policy.yaml: where the registry's events go
+GOVERNANCE_MANIFESTS = (NOTIFICATIONS,)
 #: what a pull request is judged on: the git pathspecs of registry/ and of every governance file
 WATCHED = (REGISTRY + "/", *GOVERNANCE_FILES, *GOVERNANCE_DIRS, *(f":(glob)**/{n}" for n in GOVERNANCE_NAMES))
 
@@ -77,8 +81,13 @@ def name_problem(text: str) -> str | None:
 
 
 def is_governance(path: str) -> bool:
-    """Whether a change to ``path`` (outside registry/) needs the policy admins' approval."""
-    return path in GOVERNANCE_FILES or path.startswith(GOVERNANCE_DIRS) or path.rsplit("/", 1)[-1] in GOVERNANCE_NAMES
+    """Whether a change to ``path`` (other than policy.yaml) needs the policy admins' approval."""
+    return (
+        path in GOVERNANCE_FILES
+        or path in GOVERNANCE_MANIFESTS
+        or path.startswith(GOVERNANCE_DIRS)
+        or path.rsplit("/", 1)[-1] in GOVERNANCE_NAMES
+    )
 
 
 def version_of(path: str) -> tuple[str, int] | None:
@@ -150,9 +159,9 @@ def card_path(model: str, version: int) -> str:
 
 
 #: what a path under registry/ is
-Role = Literal["policy", "model", "alias", "version", "eval", "evidence", "online", "doc", "ignored"]
+Role = Literal["policy", "notifications", "model", "alias", "version", "eval", "evidence", "online", "doc", "ignored"]
 #: the manifest kinds, one per file name
-ManifestKind = Literal["Policy", "Model", "ModelVersion", "EvalResult", "Alias", "OnlineEvaluation"]
+ManifestKind = Literal["Policy", "Notifications", "Model", "ModelVersion", "EvalResult", "Alias", "OnlineEvaluation"]
 
 
 @dataclass(frozen=True)
@@ -196,10 +205,14 @@ def classify(path: str) -> Place:
     rest = parts[1:]
     if rest == ["policy.yaml"]:
         return Place("policy", "Policy")
+    if rest == ["notifications.yaml"]:
+        return Place("notifications", "Notifications")
     if len(rest) == 1 and rest[0] in DOC_FILES:
         return Place("doc")
     if len(rest) < 3 or rest[0] != "models":
-        raise LayoutError("unexpected file: registry/ holds policy.yaml, README.md and models/<model>/...")
+        raise LayoutError(
+            "unexpected file: registry/ holds policy.yaml, notifications.yaml, README.md and models/<model>/..."
+        )
     model = rest[1]
     _check_name(model, "model")
     tail = rest[2:]

@@ -24,6 +24,7 @@ SCHEMA_FILES = {
     "Alias": "alias.schema.json",
     "Policy": "policy.schema.json",
     "OnlineEvaluation": "online-evaluation.schema.json",
+    "Notifications": "notifications.schema.json",
 }
 KINDS = tuple(SCHEMA_FILES)
 _BASE_URI = "https://mlgate.dev/schemas/v1/"
