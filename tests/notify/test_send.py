@@ -195,7 +195,9 @@ def test_a_url_kept_in_the_environment_is_never_printed(
     code, out, err = run_cli("-C", repo.root, "notify", "--since", since, "--backoff", "0", "--format", "json")
     assert code == 0 and "/services/" not in out + err
     assert json.loads(out)["subscribers"][0]["subscriber"] == "$SLACK_WEBHOOK_URL"
-    assert receiver.at("/services/T0/B0/xyz")[0].json()["text"].startswith("*promotion* models:/fraud-detector@champion")
+    assert (
+        receiver.at("/services/T0/B0/xyz")[0].json()["text"].startswith("*promotion* models:/fraud-detector@champion")
+    )
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://hooks.example.com/x")  # plain http off this machine
     code, out, _ = run_cli("-C", repo.root, "notify", "--since", since)
     assert code == 1 and "the URL in SLACK_WEBHOOK_URL must use https://" in out
@@ -207,7 +209,7 @@ def test_dry_run_sends_nothing_and_needs_no_secret(repo: RegistryRepo, receiver:
     code, out, _ = run_cli("-C", repo.root, "notify", "--since", since, "--dry-run")
     assert code == 0 and receiver.received == []
     assert "1 to send, 0 not subscribed" in out
-    assert 'would send dev.mlgate.promotion models:/fraud-detector@champion (commit' in out
+    assert "would send dev.mlgate.promotion models:/fraud-detector@champion (commit" in out
 
 
 def test_since_all_zeros_sends_nothing(repo: RegistryRepo, receiver: Receiver, secret_env: str, run_cli) -> None:

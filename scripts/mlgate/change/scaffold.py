@@ -227,6 +227,7 @@ def _codeowners(admins: Sequence[str], reviewers: Sequence[str]) -> str:
     return (
         "# Reviews GitHub requests (and, with 'Require review from Code Owners', requires).\n"
         f"/registry/policy.yaml   {' '.join(admins)}\n"
+        f"/registry/notifications.yaml   {' '.join(admins)}\n"
         f"/.github/               {' '.join(admins)}\n"
         f"/registry/models/       {' '.join(reviewers)}\n"
         "# Give each model its owners, e.g.:\n"
