@@ -109,7 +109,7 @@ def slack_text(text: Any) -> str:
 def _versions(event: Event) -> str:
     before = f"v{event.from_version}" if event.from_version is not None else "none"
     after = f"v{event.to_version}" if event.to_version is not None else "none"
-    return f"{before} -> {after}"
+    return f"{before} \u2192 {after}"
 
 
 def slack_message(event: Event) -> dict[str, Any]:
@@ -123,5 +123,5 @@ def slack_message(event: Event) -> dict[str, Any]:
     if event.approvers:
         lines.append("approved by " + ", ".join(slack_text(a.login) for a in event.approvers))
     if event.subject:
-        lines.append(f"> {slack_text(event.subject)}")
+        lines.append(slack_text(event.subject))
     return {"text": "\n".join(lines), "mrkdwn": True, "unfurl_links": False, "unfurl_media": False}
