@@ -75,7 +75,7 @@ MG501 = define(
     "MG501",
     "policy-approval",
     Family.POLICY,
-    "Something that decides how pull requests are judged changed without the approval of the base policy's admins: registry/policy.yaml, a CODEOWNERS file, anything under .github/ (workflows, the pinned validator in mlgate-requirements.txt), a .gitattributes at any depth, .gitmodules, .lfsconfig, or a path the base policy's protect list names.",
+    "Something that decides how pull requests are judged changed without the approval of the base policy's admins: registry/policy.yaml, a CODEOWNERS file, anything under .github/ (workflows, the pinned validator in mlgate-requirements.txt), a .gitattributes at any depth, .gitmodules, .lfsconfig, registry/notifications.yaml, or a path the base policy's protect list names.",
 )
 MG502 = define(
     "MG502",
