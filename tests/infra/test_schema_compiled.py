@@ -21,6 +21,7 @@ KIND_OF = {
     "version.yaml": "ModelVersion",
     "eval.yaml": "EvalResult",
     "policy.yaml": "Policy",
+    "notifications.yaml": "Notifications",
 }
 
 
