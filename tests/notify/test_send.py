@@ -267,3 +267,30 @@ def test_events_name_their_pull_request_and_approvers_with_a_forge(
     data = receiver.at("/hook")[0].json()["data"]
     assert data["pr"] == proposal.pr.number and data["author"] == "alice"
     assert sorted(a["login"] for a in data["approvers"]) == ["carol", "dave"]
+
+
+def test_the_workflow_step_names_approvers_from_github(
+    repo: RegistryRepo, receiver: Receiver, secret_env: str, gh_env, monkeypatch: pytest.MonkeyPatch, run_cli
+) -> None:
+    """`mlgate notify --since "$BEFORE" --ref main --forge github --format json` (the help's example, publish.yml's
+    step) against the GitHub stand-in: the pull request's author, merger and counted approvers reach the receiver."""
+    before = subscribe(repo, {"url": receiver.url(), "secret_env": secret_env})
+    repo.branch("promote-v3")
+    promote(repo, CHAMPION, 3, "Promote fraud-detector v3 to champion", author="alice <alice@acme.test>")
+    merged = repo.merge("promote-v3", message="Merge pull request #12 from acme/promote-v3\n\nPromote v3")
+    gh_env.collaborators("dave", "carol", "alice")
+    gh_env.state.teams["acme/ml-leads"] = {"dave"}
+    gh_env.add_pull(12, "alice", "a" * 40)
+    gh_env.review(12, "dave", "APPROVED")
+    gh_env.merge(12, merged, "carol")
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("BEFORE", before)
+    args = ("--since", before, "--ref", "main", "--forge", "github", "--format", "json", "--backoff", "0")
+    code, out, err = run_cli("-C", repo.root, "notify", *args)
+    assert code == 0, err
+    assert json.loads(out)["subscribers"][0]["delivered"] == 1
+    doc = receiver.at("/hook")[0].json()
+    assert doc["source"] == f"https://github.com/{gh_env.full_name}"
+    data = doc["data"]
+    assert (data["pr"], data["author"], data["merger"]) == (12, "alice", "carol")
+    assert [a["login"] for a in data["approvers"]] == ["dave"]
