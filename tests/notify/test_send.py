@@ -274,7 +274,14 @@ def test_the_workflow_step_names_approvers_from_github(
 ) -> None:
     """`mlgate notify --since "$BEFORE" --ref main --forge github --format json` (the help's example, publish.yml's
     step) against the GitHub stand-in: the pull request's author, merger and counted approvers reach the receiver."""
-    before = subscribe(repo, {"url": receiver.url(), "secret_env": secret_env})
+    subscribe(repo, {"url": receiver.url(), "secret_env": secret_env})
+    for number, version in ((9, 1), (10, 2), (11, 1)):  # earlier pull requests: history the push did not make
+        repo.branch(f"pr-{number}")
+        promote(repo, CHALLENGER, version, f"Point search-ranker challenger at v{version}")
+        sha = repo.merge(f"pr-{number}", message=f"Merge pull request #{number} from acme/pr-{number}\n\nx")
+        gh_env.add_pull(number, "bob", "b" * 40)
+        gh_env.merge(number, sha, "carol")
+    before = repo.rev()
     repo.branch("promote-v3")
     promote(repo, CHAMPION, 3, "Promote fraud-detector v3 to champion", author="alice <alice@acme.test>")
     merged = repo.merge("promote-v3", message="Merge pull request #12 from acme/promote-v3\n\nPromote v3")
@@ -294,3 +301,6 @@ def test_the_workflow_step_names_approvers_from_github(
     data = doc["data"]
     assert (data["pr"], data["author"], data["merger"]) == (12, "alice", "carol")
     assert [a["login"] for a in data["approvers"]] == ["dave"]
+    # the GitHub API budget follows the push, not the history: only #12 was asked about
+    asked = {path for _, path in gh_env.state.requests if "/pulls/" in path}
+    assert asked and all("/pulls/12" in path for path in asked), asked

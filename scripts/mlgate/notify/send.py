@@ -22,7 +22,7 @@ from mlgate.check.notifications import load_notifications
 from mlgate.core import layout
 from mlgate.core.findings import Finding
 from mlgate.core.notifications import CLOUDEVENTS, Notifications, Subscriber, url_problem
-from mlgate.errors import GitError, InputError, UsageError
+from mlgate.errors import ForgeError, GitError, InputError, UsageError
 from mlgate.infra.git import GitRepo
 from mlgate.notify import documents
 from mlgate.notify.deliver import Outcome, RetryPolicy, post
@@ -164,12 +164,48 @@ def _range(git: GitRepo, since: str, ref: str) -> tuple[str, str | None, set[str
     return head, start, set(listed)
 
 
+class _Scoped:
+    """The forge, answering only about the pull requests and commits being notified.
+
+    :func:`history` reads the branch's whole history and, with a forge, asks about every pull request in it
+    (cached in .git/mlgate/, which a CI job's fresh clone does not have): thousands of API calls for a push
+    that merged one. Through this, the forge is asked about the notified range alone; the other events are
+    left without approvers, and dropped.
+    """
+
+    def __init__(self, forge: Any, pulls: set[int], commits: set[str]) -> None:
+        self._forge = forge
+        self._pulls = pulls
+        self._commits = commits
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._forge, name)
+
+    def pull_request(self, number: int) -> Any:
+        if number not in self._pulls:
+            raise ForgeError(f"#{number} is not in the range notified")
+        return self._forge.pull_request(number)
+
+    def pull_requests_for_commit(self, sha: str) -> Any:
+        """The pull requests that merged a commit of the range (a rebase merge names none in its subject):
+        history asks about them next."""
+        if sha not in self._commits:
+            raise ForgeError(f"{sha[:12]} is not in the range notified")
+        found = self._forge.pull_requests_for_commit(sha)
+        self._pulls.update(n for n in found if isinstance(n, int))
+        return found
+
+
 def _events(repo_path: str | os.PathLike[str], head: str, commits: set[str], forge: Any) -> list[Event]:
-    """The registry events of ``commits`` (first-parent commits of ``head``), oldest first."""
+    """The registry events of ``commits`` (first-parent commits of ``head``), oldest first; with a forge, their
+    pull requests' authors, mergers and approvers (the forge asked about those pull requests only)."""
     if not commits:
         return []
-    found = history(repo_path, ref=head, forge=forge)
-    return [e for e in reversed(found.events) if e.commit in commits]
+    events = [e for e in reversed(history(repo_path, ref=head).events) if e.commit in commits]
+    if forge is None or not events:
+        return events
+    scoped = _Scoped(forge, {e.pr for e in events if e.pr is not None}, {e.commit for e in events})
+    return [e for e in reversed(history(repo_path, ref=head, forge=scoped).events) if e.commit in commits]
 
 
 def _secret(sub: Subscriber) -> tuple[bytes | None, str | None]:
