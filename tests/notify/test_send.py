@@ -304,3 +304,26 @@ def test_the_workflow_step_names_approvers_from_github(
     # the GitHub API budget follows the push, not the history: only #12 was asked about
     asked = {path for _, path in gh_env.state.requests if "/pulls/" in path}
     assert asked and all("/pulls/12" in path for path in asked), asked
+
+
+def test_a_rebase_merge_in_the_range_still_names_its_pull_request(
+    repo: RegistryRepo, receiver: Receiver, secret_env: str
+) -> None:
+    """A rebase merge leaves a subject naming no pull request: the forge is asked which one merged it, and then
+    about that pull request, although the first reading of the range knew no number to allow."""
+    from mlgate.forge.local import LocalForge
+
+    since = subscribe(repo, {"url": receiver.url(), "secret_env": secret_env})
+    forge = LocalForge(repo.root)
+    repo.branch("feature", "main")
+    tip = promote(repo, "registry/models/fraud-detector/aliases/challenger.yaml", 1, "Challenger v1", "bob <b@x>")
+    forge.open_pull_request(
+        title="Promote fraud-detector v1 to challenger", body="", head="feature", base="main", labels=[], author="bob"
+    )
+    forge.review(1, "dave", "APPROVED")
+    repo.switch("main")
+    repo.git.git("merge", "--ff-only", "feature")
+    forge.mark_merged(1, tip, "erin", tip)
+    assert notify(repo.root, since=since, policy=FAST, forge=forge).ok
+    data = receiver.at("/hook")[0].json()["data"]
+    assert (data["pr"], data["author"], data["merger"], data["approvers"][0]["login"]) == (1, "bob", "erin", "dave")
