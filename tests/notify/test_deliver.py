@@ -64,3 +64,27 @@ def test_no_wait_is_negative_or_over_the_cap(
 def test_the_schema_lists_every_kind_history_writes_on_a_branch() -> None:
     kinds = schema("Notifications")["$defs"]["subscriber"]["properties"]["kinds"]["items"]["enum"]
     assert kinds == [k for k in KINDS if k != REJECTED]  # rejected pull requests never reach the branch
+
+
+def test_a_receiver_that_hangs_up_or_speaks_no_http_is_retried_then_fails() -> None:
+    import socket
+    import threading
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+
+        def answer_garbage() -> None:
+            for _ in range(2):
+                conn, _ = server.accept()
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        outcome = post(f"http://127.0.0.1:{port}/hook", b"{}", {}, RetryPolicy(attempts=2, backoff=0, timeout=5))
+        thread.join(timeout=5)
+    assert (outcome.delivered, outcome.attempts, outcome.status) == (False, 2, None)
+    assert (outcome.error or "").startswith("connection failed: BadStatusLine")

@@ -3,6 +3,7 @@ Retry-After up to a cap), never on another 4xx; a per-request timeout; no redire
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import time
@@ -146,8 +147,10 @@ def post(
             timed_out = isinstance(reason, (TimeoutError, socket.timeout))
             status = None
             error = f"no answer within {policy.timeout:g} s" if timed_out else f"cannot connect: {reason}"
-        except (ConnectionError, OSError) as e:  # reset mid-response, a bad status line...
-            status, error = None, f"connection failed: {e}"
+        except (OSError, http.client.HTTPException) as e:  # reset mid-response, a bad status line...
+            status, error = None, f"connection failed: {type(e).__name__}: {e}"
+        except (ValueError, UnicodeError) as e:  # a URL http.client cannot send to: no attempt will do better
+            return Outcome(False, attempt, None, f"cannot send to this URL: {e}", tuple(waits))
         if attempt < policy.attempts:
             wait = policy.delay(attempt, after)
             waits.append(wait)
