@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlgate.core.events import KINDS, REJECTED
@@ -44,6 +44,7 @@ def test_retry_after_as_seconds_or_an_http_date() -> None:
     assert retry_after("soon", now) is None and retry_after(None, now) is None and retry_after("-5", now) is None
 
 
+@settings(deadline=None)
 @given(
     attempts=st.integers(1, 20),
     backoff=st.floats(0, 3600),

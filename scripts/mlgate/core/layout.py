@@ -168,7 +168,7 @@ ManifestKind = Literal["Policy", "Notifications", "Model", "ModelVersion", "Eval
 class Place:
     """What a path under registry/ is.
 
-    ``role`` is one of: policy, model, alias, version, eval, evidence, doc,
+    ``role`` is one of: policy, notifications, model, alias, version, eval, evidence, online, doc,
     ignored. ``kind`` is the manifest kind the file must hold (None for files
     that are not manifests).
     """
