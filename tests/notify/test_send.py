@@ -231,6 +231,8 @@ def test_since_unknown_or_not_an_ancestor_is_refused(repo: RegistryRepo, secret_
     assert code == 2 and "is not an ancestor of 'main'" in err and "git merge-base" in err
     code, _, err = run_cli("-C", repo.root, "notify", "--since", "--help")
     assert code == 2
+    code, _, err = run_cli("-C", repo.root, "notify", "--since", "HEAD", "--source", "not a\nuri")
+    assert code == 2 and "is not a URI" in err
     code, _, err = run_cli("-C", repo.root, "notify", "--since", "HEAD", "--ref", "no-such-branch")
     assert code == 2 and "unknown git ref 'no-such-branch'" in err
 

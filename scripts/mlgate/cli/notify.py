@@ -30,7 +30,11 @@ from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
     help="The summary's format.",
 )
 @click.option(
-    "--attempts", type=click.IntRange(1, 20), default=None, help="Tries per event and subscriber.  [default: 5]"
+    "--attempts",
+    type=click.IntRange(1, 20),
+    default=None,
+    metavar="N",
+    help="Tries per event and subscriber.  [default: 5]",
 )
 @click.option(
     "--backoff",

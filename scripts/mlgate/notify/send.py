@@ -313,6 +313,8 @@ def notify(
     """
     if not since or since.startswith("-"):
         raise UsageError(f"--since {since!r} is not a commit")
+    if source is not None and (not source or len(source) > 2048 or re.search(r"[\s\x00-\x1f\x7f]", source)):
+        raise UsageError(f"--source {source!r} is not a URI: no spaces or control characters, 1 to 2048 characters")
     git = GitRepo(repo_path)
     try:
         head, start, commits = _range(git, since, ref)
