@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,7 +127,3 @@ def promote(repo: RegistryRepo, path: str, version: int, message: str, author: s
 def secret_env(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("HOOK_SECRET", SECRET)
     return "HOOK_SECRET"
-
-
-def root_of(repo: RegistryRepo) -> Path:
-    return repo.root
