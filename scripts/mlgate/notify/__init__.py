@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from mlgate.notify.deliver import BACKOFF_ENV, Outcome, RetryPolicy, post
 from mlgate.notify.documents import SIGNATURE_HEADER, cloudevent, event_ids, signature, slack_message, verify
-from mlgate.notify.send import Delivery, NotificationsInvalid, NotifyResult, SubscriberResult, notify
+from mlgate.notify.results import Delivery, NotificationsInvalid, NotifyResult, SubscriberResult
+from mlgate.notify.send import notify
 
 __all__ = [
     "BACKOFF_ENV",

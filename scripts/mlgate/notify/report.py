@@ -3,7 +3,7 @@ why. Every value from the repository, the environment or a receiver is escaped (
 
 from __future__ import annotations
 
-from mlgate.notify.send import NotifyResult, SubscriberResult
+from mlgate.notify.results import NotifyResult, SubscriberResult
 from mlgate.render.report import terminal_safe
 
 

@@ -12,125 +12,20 @@ import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 from urllib.parse import quote
 
-from mlgate.audit.history import Event, history
+from mlgate.audit.history import Event
 from mlgate.check.notifications import load_notifications
 from mlgate.core import layout
-from mlgate.core.findings import Finding
 from mlgate.core.notifications import CLOUDEVENTS, Notifications, Subscriber, url_problem
-from mlgate.errors import ForgeError, GitError, InputError, UsageError
+from mlgate.errors import UsageError
 from mlgate.infra.git import GitRepo
 from mlgate.notify import documents
 from mlgate.notify.deliver import Outcome, RetryPolicy, post
-
-#: GitHub's ``before`` of a push that created the branch: no previous commit
-ZERO_COMMIT = re.compile(r"0{40}(0{24})?\Z")
-
-Status = Literal["delivered", "failed", "skipped", "planned"]
-
-
-class NotificationsInvalid(InputError):
-    """registry/notifications.yaml on the ref cannot be used: ``findings`` says why, one per field."""
-
-    def __init__(self, findings: list[Finding]) -> None:
-        self.findings = findings
-        first = findings[0]
-        more = f" (and {len(findings) - 1} more problems)" if len(findings) > 1 else ""
-        super().__init__(f"{first.rule} {first.message}{more}", path=first.path, line=first.line)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One event for one subscriber, and what became of it."""
-
-    id: str
-    type: str
-    subject: str
-    commit: str
-    title: str  # the commit's subject (the pull request's title): text from the repository
-    status: Status
-    attempts: int = 0
-    http_status: int | None = None
-    error: str | None = None
-    waits: tuple[float, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "subject": self.subject,
-            "commit": self.commit,
-            "title": self.title,
-            "status": self.status,
-            "attempts": self.attempts,
-            "http_status": self.http_status,
-            "error": self.error,
-        }
-
-
-@dataclass
-class SubscriberResult:
-    """What one subscriber got."""
-
-    subscriber: Subscriber
-    deliveries: list[Delivery] = field(default_factory=list)
-    filtered: int = 0  # events its filters do not ask for
-    error: str | None = None  # why nothing was sent at all (a missing secret or URL)
-
-    def count(self, status: Status) -> int:
-        return sum(1 for d in self.deliveries if d.status == status)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.count("failed") == 0
-
-    def to_dict(self) -> dict[str, Any]:
-        s = self.subscriber
-        return {
-            "subscriber": s.label,
-            "index": s.index,
-            "format": s.format,
-            "delivered": self.count("delivered"),
-            "failed": self.count("failed"),
-            "skipped": self.count("skipped"),
-            "planned": self.count("planned"),
-            "not_subscribed": self.filtered,
-            "error": self.error,
-            "deliveries": [d.to_dict() for d in self.deliveries],
-        }
-
-
-@dataclass
-class NotifyResult:
-    """Everything ``mlgate notify`` did: the range, the events in it, each subscriber's deliveries."""
-
-    ref: str
-    commit: str
-    since: str | None
-    events: list[Event]
-    subscribers: list[SubscriberResult]
-    dry_run: bool = False
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(s.ok for s in self.subscribers)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "commit": self.commit,
-            "since": self.since,
-            "dry_run": self.dry_run,
-            "events": len(self.events),
-            "ok": self.ok,
-            "subscribers": [s.to_dict() for s in self.subscribers],
-            "warnings": self.warnings,
-        }
+from mlgate.notify.events import commit_range, events_in
+from mlgate.notify.results import Delivery, NotificationsInvalid, NotifyResult, Status, SubscriberResult
 
 
 def default_source(repo_path: str | os.PathLike[str]) -> str:
@@ -140,72 +35,6 @@ def default_source(repo_path: str | os.PathLike[str]) -> str:
     if server and name and re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]+)?", server) and "/" in name:
         return f"{server}/{quote(name, safe='/')}"
     return "urn:mlgate:" + quote(Path(repo_path).resolve().name or "registry", safe="")
-
-
-def _range(git: GitRepo, since: str, ref: str) -> tuple[str, str | None, set[str] | None]:
-    """The ref's commit, the since commit (None: none, GitHub's zeros) and the first-parent commits after it."""
-    head = git.resolve(ref)
-    if ZERO_COMMIT.match(since):
-        return head, None, None
-    try:
-        start = git.resolve(since)
-    except GitError:
-        raise UsageError(
-            f"--since {since!r} is not a commit of this repository (a force push that dropped it, or a shallow "
-            "clone: fetch with fetch-depth: 0)"
-        ) from None
-    base = git.git("merge-base", start, head).strip() if start != head else head
-    if base != start:
-        raise UsageError(
-            f"--since {since[:40]!r} is not an ancestor of {ref!r}: the history was rewritten (a force push?). "
-            f"Notify from the common ancestor: --since $(git merge-base {since[:40]} {ref})"
-        )
-    listed = git.git("rev-list", "--first-parent", f"{start}..{head}").split()
-    return head, start, set(listed)
-
-
-class _Scoped:
-    """The forge, answering only about the pull requests and commits being notified.
-
-    :func:`history` reads the branch's whole history and, with a forge, asks about every pull request in it
-    (cached in .git/mlgate/, which a CI job's fresh clone does not have): thousands of API calls for a push
-    that merged one. Through this, the forge is asked about the notified range alone; the other events are
-    left without approvers, and dropped.
-    """
-
-    def __init__(self, forge: Any, pulls: set[int], commits: set[str]) -> None:
-        self._forge = forge
-        self._pulls = pulls
-        self._commits = commits
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._forge, name)
-
-    def pull_request(self, number: int) -> Any:
-        if number not in self._pulls:
-            raise ForgeError(f"#{number} is not in the range notified")
-        return self._forge.pull_request(number)
-
-    def pull_requests_for_commit(self, sha: str) -> Any:
-        """The pull requests that merged a commit of the range (a rebase merge names none in its subject):
-        history asks about them next."""
-        if sha not in self._commits:
-            raise ForgeError(f"{sha[:12]} is not in the range notified")
-        found = self._forge.pull_requests_for_commit(sha)
-        self._pulls.update(n for n in found if isinstance(n, int))
-        return found
-
-
-def _events(repo_path: str | os.PathLike[str], head: str, commits: set[str], forge: Any) -> list[Event]:
-    """The registry events of ``commits`` (first-parent commits of ``head``), oldest first; with a forge, their
-    pull requests' authors, mergers and approvers (the forge asked about those pull requests only)."""
-    if not commits:
-        return []
-    events = [e for e in reversed(history(repo_path, ref=head).events) if e.commit in commits]
-    if forge is None or not events:
-        return events
-    scoped = _Scoped(forge, {e.pr for e in events if e.pr is not None}, {e.commit for e in events})
-    return [e for e in reversed(history(repo_path, ref=head, forge=scoped).events) if e.commit in commits]
 
 
 def _secret(sub: Subscriber) -> tuple[bytes | None, str | None]:
@@ -317,7 +146,7 @@ def notify(
         raise UsageError(f"--source {source!r} is not a URI: no spaces or control characters, 1 to 2048 characters")
     git = GitRepo(repo_path)
     try:
-        head, start, commits = _range(git, since, ref)
+        head, start, commits = commit_range(git, since, ref)
         subscriptions, findings = load_notifications(git.tree(head))
     finally:
         git.close()
@@ -325,7 +154,7 @@ def notify(
         raise NotificationsInvalid(findings)
     wanted = commits if subscriptions is not None and subscriptions.subscribers and commits else set()
     # the forge (approvers) is asked only when there is something to send
-    events = _events(repo_path, head, wanted, forge)
+    events = events_in(repo_path, head, wanted, forge)
     result = NotifyResult(ref, head, start, events, [], dry_run)
     if start is None:
         result.warnings.append(
