@@ -331,3 +331,14 @@ def test_a_rebase_merge_in_the_range_still_names_its_pull_request(
     assert notify(repo.root, since=since, policy=FAST, forge=forge).ok
     data = receiver.at("/hook")[0].json()["data"]
     assert (data["pr"], data["author"], data["merger"], data["approvers"][0]["login"]) == (1, "bob", "erin", "dave")
+
+
+def test_a_receiver_with_another_secret_refuses_and_nothing_is_retried(
+    repo: RegistryRepo, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, run_cli
+) -> None:
+    monkeypatch.setenv("HOOK_SECRET", "not-the-receivers-secret")
+    since = subscribe(repo, {"url": receiver.url("/strict"), "secret_env": "HOOK_SECRET"})
+    promote(repo, CHAMPION, 3, "Promote fraud-detector v3 to champion")
+    code, out, _ = run_cli("-C", repo.root, "notify", "--since", since, "--backoff", "0")
+    assert code == 1 and "after 1 attempt: HTTP 401" in out
+    assert [r.signed for r in receiver.at("/strict")] == [False]
