@@ -136,7 +136,7 @@ def notify(
     of ``ref``'s registry/notifications.yaml, oldest first; ``dry_run`` sends nothing.
 
     ``since`` all zeros (GitHub's ``before`` when a push creates the branch) sends nothing: there is no
-    previous commit to start from (pass the root commit to send the whole history). A ``since`` that is not
+    previous commit to start from (pass the root commit to send what followed it). A ``since`` that is not
     an ancestor of ``ref`` (a force push) or no commit at all raises :class:`UsageError`; an unusable
     notifications.yaml raises :class:`NotificationsInvalid` (both exit 2).
     """
