@@ -44,6 +44,20 @@ def test_a_good_manifest_validates(repo: RegistryRepo) -> None:
     ("subscriber", "rule", "field", "words"),
     [
         ({"url": "http://hooks.example.com/x", "secret_env": "S"}, "MG211", "subscribers[0].url", "must use https://"),
+        ({"url": "http://127.0.0.1.nip.io/x", "secret_env": "S"}, "MG211", "subscribers[0].url", "must use https://"),
+        (
+            {"url": "http://localhost.evil.example/x", "secret_env": "S"},
+            "MG211",
+            "subscribers[0].url",
+            "must use https://",
+        ),
+        ({"url": "http://[::ffff:8.8.8.8]/x", "secret_env": "S"}, "MG211", "subscribers[0].url", "must use https://"),
+        (
+            {"url": "https://hooks.example.com:99999/x", "secret_env": "S"},
+            "MG211",
+            "subscribers[0].url",
+            "not a valid URL",
+        ),
         ({"url": "ftp://hooks.example.com/x", "secret_env": "S"}, "MG101", "subscribers[0].url", "is not valid"),
         ({"url": "https://hooks.example.com/x#frag", "secret_env": "S"}, "MG211", "subscribers[0].url", "#fragment"),
         (
@@ -245,3 +259,14 @@ def test_no_manifest_text_crashes_the_rules(value: str) -> None:
     for kind, where, message in problems(data):
         assert kind in ("url", "secret", "subscriber") and where and message
         assert "\n" not in message  # one line per field, whatever the text
+
+
+def test_a_symlinked_manifest_is_refused_and_never_followed(repo: RegistryRepo, tmp_path, run_cli) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("apiVersion: mlgate/v1\nkind: Notifications\nsubscribers: []\n")
+    since = repo.rev()
+    repo.symlink(PATH, str(outside))
+    repo.commit("a symlink")
+    assert ("MG208", PATH) in {(f.rule, f.path) for f in validate_repo(repo.root).errors}
+    code, _, err = run_cli("-C", repo.root, "notify", "--since", since)
+    assert code == 2 and "MG208 a symlink" in err
