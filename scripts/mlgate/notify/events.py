@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, Mapping
 
-from mlgate.audit.history import Event, history
+from mlgate.audit.history import Event, history, pr_number
 from mlgate.errors import ForgeError, GitError, UsageError
-from mlgate.infra.git import GitRepo
+from mlgate.infra.git import Commit, GitRepo
 
 #: GitHub's ``before`` of a push that created the branch: no previous commit
 ZERO_COMMIT = re.compile(r"0{40}(0{24})?\Z")
 
 
-def commit_range(git: GitRepo, since: str, ref: str) -> tuple[str, str | None, set[str] | None]:
-    """The ref's commit, the since commit (None: none, GitHub's zeros) and the first-parent commits after it."""
+def commit_range(git: GitRepo, since: str, ref: str) -> tuple[str, str | None, dict[str, str] | None]:
+    """The ref's commit, the since commit (None: none, GitHub's zeros) and the first-parent commits after it,
+    each with its subject."""
     head = git.resolve(ref)
     if ZERO_COMMIT.match(since):
         return head, None, None
@@ -33,8 +34,9 @@ def commit_range(git: GitRepo, since: str, ref: str) -> tuple[str, str | None, s
             f"--since {since[:40]!r} is not an ancestor of {ref!r}: the history was rewritten (a force push?). "
             f"Notify from the common ancestor: --since $(git merge-base {since[:40]} {ref})"
         )
-    listed = git.git("rev-list", "--first-parent", f"{start}..{head}").split()
-    return head, start, set(listed)
+    listed = git.git("log", "--first-parent", "--format=%H%x1f%s%x1e", f"{start}..{head}")
+    records = (r.strip("\n").split("\x1f", 1) for r in listed.split("\x1e") if r.strip())
+    return head, start, {r[0]: r[1] if len(r) > 1 else "" for r in records}
 
 
 class _Scoped:
@@ -69,13 +71,14 @@ class _Scoped:
         return found
 
 
-def events_in(repo_path: str | os.PathLike[str], head: str, commits: set[str], forge: Any) -> list[Event]:
-    """The registry events of ``commits`` (first-parent commits of ``head``), oldest first; with a forge, their
-    pull requests' authors, mergers and approvers (the forge asked about those pull requests only)."""
+def events_in(repo_path: str | os.PathLike[str], head: str, commits: Mapping[str, str], forge: Any) -> list[Event]:
+    """The registry events of ``commits`` (first-parent commits of ``head``, with their subjects), oldest first;
+    with a forge, their pull requests' authors, mergers and approvers (the forge asked about the pull requests
+    the commits' subjects name, and about the commits that name none)."""
     if not commits:
         return []
-    events = [e for e in reversed(history(repo_path, ref=head).events) if e.commit in commits]
-    if forge is None or not events:
-        return events
-    scoped = _Scoped(forge, {e.pr for e in events if e.pr is not None}, {e.commit for e in events})
+    scoped = None
+    if forge is not None:
+        named = (pr_number(Commit(sha, (), "", "", "", "", subject, "")) for sha, subject in commits.items())
+        scoped = _Scoped(forge, {n for n in named if n is not None}, set(commits))
     return [e for e in reversed(history(repo_path, ref=head, forge=scoped).events) if e.commit in commits]

@@ -152,7 +152,7 @@ def notify(
         git.close()
     if findings:
         raise NotificationsInvalid(findings)
-    wanted = commits if subscriptions is not None and subscriptions.subscribers and commits else set()
+    wanted = commits if subscriptions is not None and subscriptions.subscribers and commits else {}
     # the forge (approvers) is asked only when there is something to send
     events = events_in(repo_path, head, wanted, forge)
     result = NotifyResult(ref, head, start, events, [], dry_run)
