@@ -412,25 +412,12 @@ JS = """\
       count.textContent = matches.length + " of " + total + " events match" +
         (pages > 1 ? " (" + (at + 1) + " to " + end + " shown)" : "");
     };
-    var options = function (events) {
-      ["model", "alias", "kind"].forEach(function (key) {
-        var select = document.getElementById("f-" + key), seen = {}, keep = select.value;
-        Array.prototype.forEach.call(select.options, function (o) { seen[o.value] = true; });
-        var add = [];
-        events.forEach(function (ev) { var v = ev[key]; if (v && !seen[v]) { seen[v] = true; add.push(v); } });
-        if (!add.length) { return; }
-        var all = Array.prototype.slice.call(select.options, 1).map(function (o) { return o.value; }).concat(add).sort();
-        while (select.options.length > 1) { select.remove(1); }
-        all.forEach(function (v) { var o = el("option", v); o.value = v; select.appendChild(o); });
-        select.value = keep;
-      });
-    };
     var load = function () {
       if (window.MLGATE_HISTORY || asking) { return; }
       asking = true;
       var s = document.createElement("script");
       s.src = root + "audit/history.js";
-      s.onload = function () { options(window.MLGATE_HISTORY.events); apply(); };
+      s.onload = apply;  // the filters offer every value of the trail from the start (the page lists them)
       s.onerror = function () { failed = true; apply(); };
       document.head.appendChild(s);
     };

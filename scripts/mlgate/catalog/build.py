@@ -263,10 +263,11 @@ def build_catalog(
         summaries = [model_page(r, by_model.get(r["summary"]["name"], []), tmp) for r in results]
         write(tmp / "index.html", pages.home(summaries, {"source": reg.tree.label}))
         parts = max(1, -(-len(events) // AUDIT_PAGE))
+        values = pages.facets(events)
         for i in range(parts):
             chunk = events[i * AUDIT_PAGE : (i + 1) * AUDIT_PAGE]
             where = tmp / "audit" / ("" if i == 0 else str(i + 1)) / "index.html"
-            write(where, pages.audit(chunk, i, parts, len(events), warnings))
+            write(where, pages.audit(chunk, i, parts, len(events), warnings, values))
         search = [entry for r in results for entry in r["search"]]
         index = json.dumps(search, separators=(",", ":")).replace("</", "<\\/")
         write(tmp / "assets" / "search-index.js", f"window.MLGATE_SEARCH = {index};\n")

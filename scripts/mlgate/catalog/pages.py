@@ -416,8 +416,33 @@ def compare(view: dict[str, Any]) -> str:
 # --- audit --------------------------------------------------------------------------------------------------
 
 
-def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warnings: list[str]) -> str:
+def facets(events: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The values the audit filters offer, from the whole trail (every page offers them all from the start)."""
+    people: set[str] = set()
+    for ev in events:
+        people.update(p for p in (ev.get("author"), ev.get("merger")) if p)
+        if isinstance(ev.get("approvers"), list):
+            people.update(a["login"] for a in ev["approvers"])
+    return {
+        "model": sorted({ev["model"] for ev in events if ev.get("model")}),
+        "alias": sorted({ev["alias"] for ev in events if ev.get("alias")}),
+        "kind": sorted({ev["kind"] for ev in events}),
+        "person": sorted(people, key=str.lower),
+    }
+
+
+def audit(
+    events: list[dict[str, Any]],
+    part: int,
+    parts: int,
+    total: int,
+    warnings: list[str],
+    values: dict[str, list[str]] | None = None,
+) -> str:
+    """One page of the audit trail; ``values``: what the filters offer (:func:`facets` of the whole trail; None:
+    this page's events')."""
     root = "../" if part == 0 else "../../"
+    values = values if values is not None else facets(events)
     rows = []
     for ev in events:
         people = {ev.get("author"), ev.get("merger")}
@@ -433,9 +458,7 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
             f"<td>{change}</td><td>{_who(ev)}</td><td>{_pr(ev)}</td><td>{_approvers(ev)}</td>"
             f"<td><code>{e(str(ev['commit'])[:12])}</code></td></tr>"
         )
-    kinds = sorted({ev["kind"] for ev in events})
-    models = sorted({ev["model"] for ev in events if ev.get("model")})
-    aliases = sorted({ev["alias"] for ev in events if ev.get("alias")})
+    kinds, models, aliases = values["kind"], values["model"], values["alias"]
 
     def select(fid: str, label: str, options: list[str]) -> str:
         opts = "".join(f'<option value="{e(o)}">{e(o)}</option>' for o in options)
@@ -459,7 +482,11 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
         + select("f-model", "Model", models)
         + select("f-alias", "Alias", aliases)
         + select("f-kind", "Kind", kinds)
-        + '<label for="f-person">Person</label><input id="f-person" data-filter="person" type="text" autocomplete="off">'
+        + '<label for="f-person">Person</label>'
+        + '<input id="f-person" data-filter="person" type="text" autocomplete="off" list="f-people">'
+        + '<datalist id="f-people">'
+        + "".join(f"<option>{e(p)}</option>" for p in values["person"])
+        + "</datalist>"
         + '<label for="f-from">From</label><input id="f-from" data-filter="from" type="date">'
         + '<label for="f-to">To</label><input id="f-to" data-filter="to" type="date">'
         + '<output id="f-count" aria-live="polite"></output></form>'
