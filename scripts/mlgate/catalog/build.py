@@ -250,6 +250,13 @@ def build_catalog(
 
     def history() -> None:
         events.extend(_history(repo, ref, forge, warnings))
+        doubtful = sum(len(pages.unverified(ev)) for ev in events)
+        if doubtful:
+            warnings.append(
+                f"{doubtful} approval(s) could not be verified: the forge token cannot read a team's members or a "
+                "reviewer's permission (a team needs a token with read:org); they are shown as not verified, "
+                "never as approvals"
+            )
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))

@@ -28,11 +28,31 @@ def _delta_cell(row: dict[str, Any] | None) -> str:
     return f' <span class="delta {_better_class(row)}">{num(row["delta"], sign=True)}{sr}</span>'
 
 
+#: the words of the gate's reason (mlgate.core.signoff) when an approval could be neither counted nor refused:
+#: the token that read the forge could not see a team's members or a reviewer's permission
+UNVERIFIED_WORDS = "cannot be read"
+
+
+def unverified(event: dict[str, Any]) -> list[dict[str, str]]:
+    """The approvals of ``event`` whose reviewer's team membership (or permission) the forge token could not
+    read: shown as unverified, neither as approvals nor as refusals."""
+    found = event.get("not_counted")
+    if not isinstance(found, list):
+        return []
+    return [n for n in found if UNVERIFIED_WORDS in str(n.get("reason", ""))]
+
+
 def _approvers(event: dict[str, Any]) -> str:
     found = event.get("approvers")
     if found == "unknown" or found is None:
         return '<span class="muted">unknown (no forge)</span>'
-    return ", ".join(e(a["login"]) for a in found) or '<span class="muted">none</span>'
+    names = [e(a["login"]) for a in found]
+    names += [
+        f'<span class="unverified" title="{e(n["reason"])}">{e(n["login"])} (approved; not verified: '
+        f"{e(n['reason'].partition(' (')[0])})</span>"
+        for n in unverified(event)
+    ]
+    return ", ".join(names) or '<span class="muted">none</span>'
 
 
 def _pr(event: dict[str, Any]) -> str:
