@@ -161,9 +161,12 @@ class _Lister:
         return files, folders
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
             self.proc.wait()
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
 
 
 def _update(stage: Path, live: Path, files: list[str], changed: list[str], before: tuple[set[str], list[str]]) -> None:
