@@ -132,10 +132,8 @@ def _pairs(versions: list[int], aliases: dict[str, int], champion: int | None) -
 _judges: weakref.WeakKeyDictionary[Registry, Judge] = weakref.WeakKeyDictionary()
 
 
-def _health(reg: Registry, name: str, aliases: dict[str, int]) -> dict[str, list[str]]:
-    """For each alias whose version would fail today's policy (a deprecated version, missing evidence, a metric
-    out of bounds, a card section missing): the failing gates, judged by the validator's own gate as if the
-    alias were set to its version now (approvals aside: they belong to a pull request)."""
+def _judge(reg: Registry) -> Judge:
+    """The validator's judge of ``reg`` against its own policy, made once per registry snapshot."""
     judge = _judges.get(reg)
     if judge is None:
         shared = getattr(reg, "documents", None)  # the manifests the registry has parsed already
@@ -143,6 +141,14 @@ def _health(reg: Registry, name: str, aliases: dict[str, int]) -> dict[str, list
         if shared is not None:
             judge = replace(judge, load=shared)
         _judges[reg] = judge
+    return judge
+
+
+def _health(reg: Registry, name: str, aliases: dict[str, int]) -> dict[str, list[str]]:
+    """For each alias whose version would fail today's policy (a deprecated version, missing evidence, a metric
+    out of bounds, a card section missing): the failing gates, judged by the validator's own gate as if the
+    alias were set to its version now (approvals aside: they belong to a pull request)."""
+    judge = _judge(reg)
     found = {}
     for alias, version in aliases.items():
         change = judge.alias_change(name, alias, version, version)
@@ -156,7 +162,7 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
     """Write a model's version and compare pages under ``out``; return what its model page, the home page and
     the search index need (the model page waits for the history: :func:`model_page`)."""
     view = describe_model(reg, name)
-    directions = metric_directions(reg, name)
+    directions = metric_directions(reg, name, _judge(reg))
     aliases = {a: info["version"] for a, info in view["aliases"].items()}
     champion = aliases.get("champion")
     numbers = [v["version"] for v in view["versions"]]
