@@ -1,5 +1,8 @@
-"""``mlgate catalog``: the whole site built in a temporary folder beside DIR, then renamed into place, so a
-reader (or a web server) never sees half a catalog."""
+"""``mlgate catalog``: a new site is built in a temporary folder beside DIR, then renamed into place, so a reader
+(or a web server) never sees half a catalog. A catalog mlgate built before is updated in place instead: only the
+pages whose bytes changed are written (in the temporary folder, then each renamed over its live page, so a reader
+sees the old page or the new one, never half of one), then the pages no longer in the site are removed. Nothing
+in the live catalog changes before every page has been made, so a build that fails leaves it as it was."""
 
 from __future__ import annotations
 
