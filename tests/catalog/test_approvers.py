@@ -87,6 +87,22 @@ def test_with_a_token_that_reads_the_teams_every_approval_is_verified(
     assert "not verified" not in (site / "models/fraud-detector/index.html").read_text()
 
 
+def test_a_forge_that_cannot_answer_leaves_approvers_unknown_and_says_so(
+    audited: RegistryRepo,  # noqa: F811
+    gh_env: StandIn,
+    run_cli: Callable[..., Ran],
+    tmp_path: Path,
+) -> None:
+    gh = gh_env
+    _pull_12(audited, gh)
+    gh.state.rate_limited = True
+    site = tmp_path / "site"
+    code, _, err = run_cli("-C", audited.root, "catalog", "-o", site, *gh.cli_options())
+    assert code == 0 and "approvers of #12 unknown" in err
+    assert _approved_by(_row_of_12(site)) == "unknown (the forge could not be read)"
+    assert "unknown (no forge)" not in (site / "audit/index.html").read_text()
+
+
 def test_the_audit_filters_show_unverified_approvals_the_same_way(
     audited: RegistryRepo,  # noqa: F811
     gh_env: StandIn,

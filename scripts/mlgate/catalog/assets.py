@@ -392,7 +392,7 @@ JS = """\
       var model = "\u2014";
       if (ev.model) { model = el("a", ev.model); model.href = root + "models/" + encodeURIComponent(ev.model) + "/"; }
       var who = shown(ev.author) + (ev.merger && ev.merger !== ev.author ? " (merged by " + ev.merger + ")" : "");
-      var approvers = muted("unknown (no forge)");
+      var approvers = muted("unknown (" + (ev.approvers_unknown || "no forge") + ")");
       if (Array.isArray(ev.approvers)) {  // the counted ones, then those the token could not verify
         approvers = el("span");
         var names = ev.approvers.map(function (x) { return document.createTextNode(x.login); });

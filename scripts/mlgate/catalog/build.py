@@ -50,7 +50,12 @@ def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> lis
         warnings.append(f"no audit trail: {e}")
         return []
     warnings.extend(found.warnings)
-    return [ev.to_dict() for ev in found.events]
+    events = [ev.to_dict() for ev in found.events]
+    if forge is not None:  # approvers unknown though a forge was asked: it could not answer (the warnings say why)
+        for ev in events:
+            if ev["approvers"] == "unknown":
+                ev["approvers_unknown"] = "the forge could not be read"
+    return events
 
 
 def _check_output(out: Path) -> None:

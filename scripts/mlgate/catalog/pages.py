@@ -45,7 +45,7 @@ def unverified(event: dict[str, Any]) -> list[dict[str, str]]:
 def _approvers(event: dict[str, Any]) -> str:
     found = event.get("approvers")
     if found == "unknown" or found is None:
-        return '<span class="muted">unknown (no forge)</span>'
+        return f'<span class="muted">unknown ({e(event.get("approvers_unknown") or "no forge")})</span>'
     names = [e(a["login"]) for a in found]
     names += [
         f'<span class="unverified" title="{e(n["reason"])}">{e(n["login"])} (approved; not verified: '
