@@ -315,7 +315,20 @@ def build_catalog(
                 "reviewer's permission (a team needs a token with read:org); they are shown as not verified, "
                 "never as approvals"
             )
+        # the pages made from the history alone, written while the workers are still making the models' pages
+        parts = max(1, -(-len(events) // AUDIT_PAGE))
+        values = pages.facets(events)
+        for i in range(parts):
+            chunk = events[i * AUDIT_PAGE : (i + 1) * AUDIT_PAGE]
+            where = tmp / "audit" / ("" if i == 0 else str(i + 1)) / "index.html"
+            write(where, pages.audit(chunk, i, parts, len(events), warnings, values))
+        audit_pages.append(parts)
+        write(tmp / "audit" / "history.js", pages.history_script(events))  # the audit filters' data
+        write(
+            tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, separators=(",", ":"))
+        )
 
+    audit_pages: list[int] = []
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     new_site(tmp, live)
@@ -327,24 +340,14 @@ def build_catalog(
                 by_model.setdefault(ev["model"], []).append(ev)
         summaries = [model_page(r, by_model.get(r["summary"]["name"], []), tmp) for r in results]
         write(tmp / "index.html", pages.home(summaries, {"source": reg.tree.label}))
-        parts = max(1, -(-len(events) // AUDIT_PAGE))
-        values = pages.facets(events)
-        for i in range(parts):
-            chunk = events[i * AUDIT_PAGE : (i + 1) * AUDIT_PAGE]
-            where = tmp / "audit" / ("" if i == 0 else str(i + 1)) / "index.html"
-            write(where, pages.audit(chunk, i, parts, len(events), warnings, values))
         search = [entry for r in results for entry in r["search"]]
         index = json.dumps(search, separators=(",", ":")).replace("</", "<\\/")
         write(tmp / "assets" / "search-index.js", f"window.MLGATE_SEARCH = {index};\n")
         write(tmp / "assets" / "site.css", assets.CSS)
         write(tmp / "assets" / "site.js", assets.JS)
-        write(tmp / "audit" / "history.js", pages.history_script(events))  # the audit filters' data
-        write(
-            tmp / "audit" / "history.json", json.dumps({"events": events, "warnings": warnings}, separators=(",", ":"))
-        )
         write(tmp / MARKER, "built by mlgate catalog\n")
         mine, mine_changed = written()
-        count = 1 + parts + sum(r["pages"] for r in results)
+        count = 1 + audit_pages[0] + sum(r["pages"] for r in results)
         before = lister.result() if lister is not None else None
         if live is not None and before is not None:
             _update(tmp, live, files + mine, changed + mine_changed, before)
