@@ -189,18 +189,52 @@ CATALOG_LIMITS = {"build_s": 10.0, "home_bytes": 1_000_000, "model_page_bytes": 
 
 
 def catalog_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
-    """``mlgate catalog`` of the whole registry (its audit trail too), and the sizes of the pages it writes."""
+    """``mlgate catalog`` of the whole registry (its audit trail too) into an empty folder, then over the previous
+    catalog after one promotion merged on main (what publish.yml does on each merge), and the page sizes."""
+    import os
+    import re
+
     site = syn.path.parent / f"catalog-{syn.models}"
-    result = time_process(_mlgate_cmd("catalog", "--ref", "main", "-o", str(site)), syn.path, runs)
+    cmd = _mlgate_cmd("catalog", "--ref", "main", "-o", str(site))
+    empty = time_process(cmd, syn.path, runs, setup=lambda: shutil.rmtree(site, ignore_errors=True))
+
+    def git(*args: str, env: dict | None = None, data: str | None = None) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=syn.path, check=True, capture_output=True, text=True, env=env, input=data
+        ).stdout.strip()
+
+    promoted = [0]
+
+    def promote() -> None:
+        """One more promotion on main (plumbing: the working tree and its branch are left alone)."""
+        promoted[0] += 1
+        m = syn.model_names[(promoted[0] * 7) % len(syn.model_names)]
+        path = f"registry/models/{m}/aliases/champion.yaml"
+        text = git("show", f"main:{path}") + "\n"
+        now = int(re.search(r"version: (\d+)", text).group(1))  # type: ignore[union-attr]
+        to = now % syn.versions + 1
+        blob = git("hash-object", "-w", "--stdin", data=text.replace(f"version: {now}", f"version: {to}"))
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            git("read-tree", "main", env=env)
+            git("update-index", "--cacheinfo", f"100644,{blob},{path}", env=env)
+            tree = git("write-tree", env=env)
+        commit = git("commit-tree", tree, "-p", "main", "-m", f"Promote {m} v{to} to champion (#{90000 + promoted[0]})")
+        git("update-ref", "refs/heads/main", commit)
+
+    again = time_process(cmd, syn.path, runs, setup=promote)
     models = list((site / "models").iterdir())
     pages = [m / "index.html" for m in models]
-    result["home_bytes"] = (site / "index.html").stat().st_size
-    result["largest_model_page_bytes"] = max(p.stat().st_size for p in pages)
-    result["largest_version_page_bytes"] = max(p.stat().st_size for p in site.glob("models/*/versions/*/index.html"))
-    result["pages"] = sum(1 for _ in site.rglob("index.html"))
-    result["site_bytes"] = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    empty["home_bytes"] = (site / "index.html").stat().st_size
+    empty["largest_model_page_bytes"] = max(p.stat().st_size for p in pages)
+    empty["largest_version_page_bytes"] = max(p.stat().st_size for p in site.glob("models/*/versions/*/index.html"))
+    empty["pages"] = sum(1 for _ in site.rglob("index.html"))
+    empty["site_bytes"] = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
     shutil.rmtree(site, ignore_errors=True)
-    return {"build the catalog (mlgate catalog)": result}
+    return {
+        "build the catalog (mlgate catalog)": empty,
+        "rebuild the catalog after one promotion": again,
+    }
 
 
 def catalog_lines(entry: dict) -> list[str]:

@@ -2,8 +2,9 @@
 
     python -m tests.catalog.screenshot docs/catalog-model.png
 
-Builds the example registry with a short history (fraud-detector's champion moved by two pull requests) and
-saves the whole fraud-detector page as a PNG.
+Builds the example registry with a short history (fraud-detector's champion moved by two pull requests, their
+approvals read from the GitHub stand-in as publish.yml reads them with GitHub Actions' token) and saves the whole
+fraud-detector page as a PNG.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from mlgate.catalog import build_catalog
 from mlgate.catalog.serve import server
 from mlgate.testing import RegistryRepo
+from mlgate.testing.github import StandIn
 
 CHAMPION = "registry/models/fraud-detector/aliases/champion.yaml"
 
@@ -25,13 +27,23 @@ def main(target: str) -> int:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, StandIn() as gh:
         repo = RegistryRepo.create(Path(tmp) / "repo")
         repo.edit_yaml(CHAMPION, version=1)
-        repo.commit("Roll back fraud-detector@champion to v1 (#3)", author="alice <alice@example.com>")
-        repo.edit_yaml(CHAMPION, version=2)
-        repo.commit("Promote fraud-detector v2 to champion (#9)", author="bob <bob@example.com>")
-        site = build_catalog(repo.root, Path(tmp) / "site").out
+        repo.commit("Promote fraud-detector v1 to champion (#3)", author="alice <alice@example.com>")
+        first = repo.rev()
+        repo.edit_yaml(CHAMPION, version=3)
+        repo.commit("Promote fraud-detector v3 to champion (#9)", author="bob <bob@example.com>")
+        # approvals read as publish.yml reads them with GitHub Actions' token: carol is named in the champion
+        # gate; dave counts through a team that token cannot read, and the page says so
+        gh.state.token_kind, gh.state.org_read = "app", "integration"
+        gh.collaborators("alice", "bob", "carol", "dave")
+        for number, author, sha in ((3, "alice", first), (9, "bob", repo.rev())):
+            gh.add_pull(number, author, "a" * 40)
+            gh.review(number, "carol", "APPROVED")
+            gh.merge(number, sha, "carol")
+        gh.review(9, "dave", "APPROVED")
+        site = build_catalog(repo.root, Path(tmp) / "site", forge=gh.forge()).out
         repo.close()
         httpd = server(site, 0)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()

@@ -149,9 +149,9 @@ def test_a_reader_clicks_from_home_to_a_model_a_version_and_a_comparison(
     from selenium.webdriver.support.ui import Select
 
     Select(page.find_element(_by("ID"), "f-model")).select_by_value("churn-predictor")
-    shown = _wait(
-        page, lambda d: [r for r in d.find_elements(_by("CSS_SELECTOR"), "table.audit tbody tr") if r.is_displayed()]
-    )
+    count = page.find_element(_by("ID"), "f-count")  # the rows are drawn again once the whole trail is loaded
+    _wait(page, lambda d: " events match" in count.text and "this page" not in count.text)
+    shown = [r for r in page.find_elements(_by("CSS_SELECTOR"), "table.audit tbody tr") if r.is_displayed()]
     assert 0 < len(shown) < total and all("churn-predictor" in r.text for r in shown)
     _check_page(page, axe_source, tmp_path, "audit")
     assert len(list(tmp_path.glob("*.png"))) == 5

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,3 +173,80 @@ def test_registry_text_in_the_compare_data_cannot_close_its_script(repo: Registr
     out = build_catalog(repo.root, tmp_path / "site").out
     data = (out / "models" / "fraud-detector" / "compare" / "data.js").read_text()
     assert "<" not in data and "\\u003c/script>\\u003c!-- Retrained" in data
+
+
+def test_a_rebuild_after_one_promotion_rewrites_a_handful_of_pages_each_whole(
+    repo: RegistryRepo, run_cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    """Replacing a catalog writes only the pages whose bytes changed, each renamed into place (a reader or web
+    server sees the old page or the new one, never half of one), and removes the pages that no longer exist."""
+    site = tmp_path / "site"
+
+    def files(folder: Path) -> dict[str, bytes]:
+        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    def fresh(n: int) -> Path:
+        out = tmp_path / "fresh" / str(n)
+        assert run_cli("-C", repo.root, "catalog", "--ref", "main", "-o", out)[0] == 0
+        return out
+
+    assert run_cli("-C", repo.root, "catalog", "--ref", "main", "-o", site)[0] == 0
+    before = {p.relative_to(site).as_posix(): p.stat() for p in site.rglob("*") if p.is_file()}
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
+    repo.commit("Promote fraud-detector v3 to champion (#12)")
+    assert run_cli("-C", repo.root, "catalog", "--ref", "main", "-o", site)[0] == 0
+    after = {p.relative_to(site).as_posix(): p.stat() for p in site.rglob("*") if p.is_file()}
+    assert files(site) == files(fresh(1)), "the same site as a build into an empty folder, byte for byte"
+    changed = sorted(rel for rel in after if rel not in before or after[rel].st_ino != before[rel].st_ino)
+    assert "index.html" in changed and "models/fraud-detector/index.html" in changed
+    assert "audit/index.html" in changed and "audit/history.json" in changed
+    assert not any(rel.startswith(("models/churn-predictor/", "assets/site.")) for rel in changed)
+    assert len(changed) <= len(after) // 2, changed
+    for rel in set(after) - set(changed):  # untouched: the same file, not written again
+        assert after[rel].st_mtime_ns == before[rel].st_mtime_ns, rel
+    assert "v3" in (site / "models/fraud-detector/index.html").read_text()
+
+    # a model removed: its pages and folders go, nothing else is touched
+    repo.delete("registry/models/search-ranker")
+    repo.commit("Remove search-ranker")
+    assert run_cli("-C", repo.root, "catalog", "--ref", "main", "-o", site)[0] == 0
+    assert not (site / "models/search-ranker").exists()
+    assert files(site) == files(fresh(2))
+    kept = site / "models/churn-predictor/versions/1/index.html"
+    assert kept.stat().st_ino == after["models/churn-predictor/versions/1/index.html"].st_ino
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "repo", "site"], "no temporary folder left"
+
+    # a failed build changes nothing in the live catalog
+    snapshot = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    (repo.root / "registry/models/fraud-detector/versions/3/version.yaml").write_text("kind: [\n")
+    code, _, err = run_cli("-C", repo.root, "catalog", "-o", site)
+    assert code == 2 and "version.yaml" in err
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == snapshot
+
+
+def test_a_catalog_holding_a_link_is_replaced_whole_never_written_through(
+    repo: RegistryRepo, run_cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    site, outside = tmp_path / "site", tmp_path / "outside"
+    assert run_cli("-C", repo.root, "catalog", "-o", site)[0] == 0
+    outside.mkdir()
+    shutil.rmtree(site / "models/fraud-detector")
+    (site / "models/fraud-detector").symlink_to(outside, target_is_directory=True)
+    assert run_cli("-C", repo.root, "catalog", "-o", site)[0] == 0
+    assert list(outside.iterdir()) == [], "nothing written through the link"
+    assert (site / "models/fraud-detector").is_dir() and not (site / "models/fraud-detector").is_symlink()
+    assert (site / "models/fraud-detector/versions/1/index.html").is_file()
+
+
+def test_worker_processes_update_a_catalog_in_place_too(repo: RegistryRepo, tmp_path: Path) -> None:
+    site, fresh = tmp_path / "site", tmp_path / "fresh"
+    build_catalog(repo.root, site, ref="main", workers=2)
+    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", version=3)
+    repo.commit("Promote fraud-detector v3 to champion (#12)")
+    inode = (site / "models/churn-predictor/versions/2/index.html").stat().st_ino
+    build_catalog(repo.root, site, ref="main", workers=2)
+    build_catalog(repo.root, fresh, ref="main", workers=1)
+    assert (site / "models/churn-predictor/versions/2/index.html").stat().st_ino == inode
+    assert {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()} == {
+        p.relative_to(fresh): p.read_bytes() for p in fresh.rglob("*") if p.is_file()
+    }

@@ -24,13 +24,18 @@ CARD_LIMIT = 4 * 1024 * 1024
 HIGHER, LOWER = "higher", "lower"
 
 
-def metric_directions(reg: Registry, model: str) -> dict[str, tuple[str | None, str]]:
+def metric_directions(reg: Registry, model: str, judge: Judge | None = None) -> dict[str, tuple[str | None, str]]:
     """For each metric the policy gates for ``model``: which way is better ("higher", "lower", or None when
-    two gates disagree) and where that comes from, e.g. ``"champion gate: min 0.85"``."""
-    policy, _ = load_policy(reg.tree)
+    two gates disagree) and where that comes from, e.g. ``"champion gate: min 0.85"``. ``judge``: one already
+    made on ``reg``'s tree and policy (a caller asking about every model reads the policy once)."""
+    if judge is None:
+        policy, _ = load_policy(reg.tree)
+        if policy is None:
+            return {}
+        judge = Judge(head=reg.tree, base=reg.tree, policy=policy)
+    policy = judge.policy
     if policy is None:
         return {}
-    judge = Judge(head=reg.tree, base=reg.tree, policy=policy)
     found: dict[str, tuple[str | None, str]] = {}
     for key in policy.gates:
         gate, _ = judge.gate_of(model, key)

@@ -22,6 +22,7 @@ header.top{display:flex;flex-wrap:wrap;gap:8px 24px;align-items:center;padding:1
 header nav ul,.crumbs ol,.pager ol{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:4px 16px}
 .search{position:relative;flex:1 1 260px;display:flex;gap:8px;align-items:center}
 .search label{font-size:.85em;color:var(--muted)}
+.unverified{color:var(--bad);font-style:italic}
 .search input{flex:1;min-width:0;padding:6px 8px;font:inherit;border:1px solid #8c959f;border-radius:4px}
 #search-results{position:absolute;top:100%;left:0;right:0;z-index:5;list-style:none;margin:4px 0 0;padding:4px;background:#fff;border:1px solid var(--line);border-radius:4px;max-height:60vh;overflow:auto;box-shadow:0 4px 12px rgba(0,0,0,.15)}
 #search-results li{padding:4px 6px}
@@ -391,9 +392,20 @@ JS = """\
       var model = "\u2014";
       if (ev.model) { model = el("a", ev.model); model.href = root + "models/" + encodeURIComponent(ev.model) + "/"; }
       var who = shown(ev.author) + (ev.merger && ev.merger !== ev.author ? " (merged by " + ev.merger + ")" : "");
-      var approvers = ev.approvers === "unknown" || ev.approvers === null || ev.approvers === undefined ?
-        muted("unknown (no forge)") :
-        (ev.approvers.map(function (x) { return x.login; }).join(", ") || muted("none"));
+      var approvers = muted("unknown (" + (ev.approvers_unknown || "no forge") + ")");
+      if (Array.isArray(ev.approvers)) {  // the counted ones, then those the token could not verify
+        approvers = el("span");
+        var names = ev.approvers.map(function (x) { return document.createTextNode(x.login); });
+        (Array.isArray(ev.not_counted) ? ev.not_counted : []).forEach(function (n) {
+          var reason = String(n.reason || "");
+          if (reason.indexOf("cannot be read") < 0) { return; }
+          var u = el("span", n.login + " (approved; not verified: " + reason.split(" (")[0] + ")", "unverified");
+          u.title = reason;
+          names.push(u);
+        });
+        names.forEach(function (node, i) { if (i) { approvers.appendChild(document.createTextNode(", ")); } approvers.appendChild(node); });
+        if (!names.length) { approvers = muted("none"); }
+      }
       var cells = [t, ev.kind, model, ev.alias || "", ev.alias ? move(ev) : (ev.to !== null && ev.to !== undefined ? "v" + ev.to : ""),
         who, ev.pr !== null && ev.pr !== undefined ? "#" + ev.pr : muted("no PR"), approvers,
         el("code", String(ev.commit).slice(0, 12))];
@@ -412,25 +424,12 @@ JS = """\
       count.textContent = matches.length + " of " + total + " events match" +
         (pages > 1 ? " (" + (at + 1) + " to " + end + " shown)" : "");
     };
-    var options = function (events) {
-      ["model", "alias", "kind"].forEach(function (key) {
-        var select = document.getElementById("f-" + key), seen = {}, keep = select.value;
-        Array.prototype.forEach.call(select.options, function (o) { seen[o.value] = true; });
-        var add = [];
-        events.forEach(function (ev) { var v = ev[key]; if (v && !seen[v]) { seen[v] = true; add.push(v); } });
-        if (!add.length) { return; }
-        var all = Array.prototype.slice.call(select.options, 1).map(function (o) { return o.value; }).concat(add).sort();
-        while (select.options.length > 1) { select.remove(1); }
-        all.forEach(function (v) { var o = el("option", v); o.value = v; select.appendChild(o); });
-        select.value = keep;
-      });
-    };
     var load = function () {
       if (window.MLGATE_HISTORY || asking) { return; }
       asking = true;
       var s = document.createElement("script");
       s.src = root + "audit/history.js";
-      s.onload = function () { options(window.MLGATE_HISTORY.events); apply(); };
+      s.onload = apply;  // the filters offer every value of the trail from the start (the page lists them)
       s.onerror = function () { failed = true; apply(); };
       document.head.appendChild(s);
     };

@@ -30,25 +30,69 @@ CARD_LIMIT = 4 * 1024 * 1024
 _made: set[Path] = set()
 #: a new file of the site: created (never followed through a link), written, closed: three system calls
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
-def new_site() -> None:
-    """Forget the folders made for an earlier site."""
+class _Site:
+    """Where :func:`write` puts files: ``stage``, the folder being built; ``live``, the catalog it will update
+    in place (None: ``stage`` becomes the catalog whole). ``written``: every file of the new site, relative to
+    ``stage``; ``changed``: those written into ``stage`` because ``live`` had other bytes (or nothing) there."""
+
+    stage: str = ""
+    live: Path | None = None
+    written: list[str] = []
+    changed: list[str] = []
+
+
+def new_site(stage: Path | None = None, live: Path | None = None) -> None:
+    """Start a site in ``stage`` (None: the paths :func:`write` is given are the site's), updating ``live`` in
+    place when given: then a file whose bytes ``live`` already holds is not written again."""
     _made.clear()
+    _Site.stage = str(stage) + os.sep if stage is not None else ""
+    _Site.live = live
+    _Site.written = []
+    _Site.changed = []
+
+
+def written() -> tuple[list[str], list[str]]:
+    """Every file of the site this process wrote (relative to the stage), and those whose bytes changed."""
+    return list(_Site.written), list(_Site.changed)
+
+
+def _same(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file (not a link) holding exactly ``data``."""
+    try:
+        fd = os.open(path, _READ)
+    except OSError:
+        return False
+    try:
+        return os.read(fd, len(data) + 1) == data if data else os.read(fd, 1) == b""
+    except OSError:  # a folder, or unreadable: written again
+        return False
+    finally:
+        os.close(fd)
 
 
 def write(path: Path, text: str) -> None:
-    """Write a new file of the site (its folder made once), here and now.
+    """Write a file of the site (its folder made once), here and now; when updating a live catalog, only if
+    its bytes differ from the live file's (the rest of the update is :mod:`mlgate.catalog.build`'s).
 
     Not in threads: a page is a few kB, its write a few microseconds in the kernel, and writer threads cost more
     than that in the interpreter lock they take back from the thread making the pages (profiled: a third of a
     worker's time went into handing the lock back after each ``mkdir``).
     """
+    data = text.encode("utf-8")
+    if _Site.stage:
+        rel = str(path)[len(_Site.stage) :]
+        _Site.written.append(rel)
+        if _Site.live is not None:
+            if _same(_Site.live / rel, data):
+                return
+            _Site.changed.append(rel)
     parent = path.parent
     if parent not in _made:
         parent.mkdir(parents=True, exist_ok=True)
         _made.add(parent)
-    data = text.encode("utf-8")
     fd = os.open(path, _FLAGS, 0o666)
     try:
         view = memoryview(data)
@@ -88,10 +132,8 @@ def _pairs(versions: list[int], aliases: dict[str, int], champion: int | None) -
 _judges: weakref.WeakKeyDictionary[Registry, Judge] = weakref.WeakKeyDictionary()
 
 
-def _health(reg: Registry, name: str, aliases: dict[str, int]) -> dict[str, list[str]]:
-    """For each alias whose version would fail today's policy (a deprecated version, missing evidence, a metric
-    out of bounds, a card section missing): the failing gates, judged by the validator's own gate as if the
-    alias were set to its version now (approvals aside: they belong to a pull request)."""
+def _judge(reg: Registry) -> Judge:
+    """The validator's judge of ``reg`` against its own policy, made once per registry snapshot."""
     judge = _judges.get(reg)
     if judge is None:
         shared = getattr(reg, "documents", None)  # the manifests the registry has parsed already
@@ -99,6 +141,14 @@ def _health(reg: Registry, name: str, aliases: dict[str, int]) -> dict[str, list
         if shared is not None:
             judge = replace(judge, load=shared)
         _judges[reg] = judge
+    return judge
+
+
+def _health(reg: Registry, name: str, aliases: dict[str, int]) -> dict[str, list[str]]:
+    """For each alias whose version would fail today's policy (a deprecated version, missing evidence, a metric
+    out of bounds, a card section missing): the failing gates, judged by the validator's own gate as if the
+    alias were set to its version now (approvals aside: they belong to a pull request)."""
+    judge = _judge(reg)
     found = {}
     for alias, version in aliases.items():
         change = judge.alias_change(name, alias, version, version)
@@ -112,7 +162,7 @@ def model_site(reg: Registry, name: str, out: Path) -> dict[str, Any]:
     """Write a model's version and compare pages under ``out``; return what its model page, the home page and
     the search index need (the model page waits for the history: :func:`model_page`)."""
     view = describe_model(reg, name)
-    directions = metric_directions(reg, name)
+    directions = metric_directions(reg, name, _judge(reg))
     aliases = {a: info["version"] for a, info in view["aliases"].items()}
     champion = aliases.get("champion")
     numbers = [v["version"] for v in view["versions"]]
@@ -224,11 +274,11 @@ def worker() -> None:
     import pickle
     import sys
 
-    repo, ref, names, out = pickle.loads(sys.stdin.buffer.read())
+    repo, ref, names, out, live = pickle.loads(sys.stdin.buffer.read())
+    new_site(Path(out), None if live is None else Path(live))
     try:
         reg = open_registry(repo, ref, names)
-        answer: tuple[str, Any] = ("ok", [model_site(reg, n, Path(out)) for n in names])
-        flush()
+        answer: tuple[str, Any] = ("ok", ([model_site(reg, n, Path(out)) for n in names], written()))
     except MlgateError as e:
         answer = ("error", str(e))
     except Exception as e:  # a bug: the parent says so, as an internal error

@@ -28,11 +28,31 @@ def _delta_cell(row: dict[str, Any] | None) -> str:
     return f' <span class="delta {_better_class(row)}">{num(row["delta"], sign=True)}{sr}</span>'
 
 
+#: the words of the gate's reason (mlgate.core.signoff) when an approval could be neither counted nor refused:
+#: the token that read the forge could not see a team's members or a reviewer's permission
+UNVERIFIED_WORDS = "cannot be read"
+
+
+def unverified(event: dict[str, Any]) -> list[dict[str, str]]:
+    """The approvals of ``event`` whose reviewer's team membership (or permission) the forge token could not
+    read: shown as unverified, neither as approvals nor as refusals."""
+    found = event.get("not_counted")
+    if not isinstance(found, list):
+        return []
+    return [n for n in found if UNVERIFIED_WORDS in str(n.get("reason", ""))]
+
+
 def _approvers(event: dict[str, Any]) -> str:
     found = event.get("approvers")
     if found == "unknown" or found is None:
-        return '<span class="muted">unknown (no forge)</span>'
-    return ", ".join(e(a["login"]) for a in found) or '<span class="muted">none</span>'
+        return f'<span class="muted">unknown ({e(event.get("approvers_unknown") or "no forge")})</span>'
+    names = [e(a["login"]) for a in found]
+    names += [
+        f'<span class="unverified" title="{e(n["reason"])}">{e(n["login"])} (approved; not verified: '
+        f"{e(n['reason'].partition(' (')[0])})</span>"
+        for n in unverified(event)
+    ]
+    return ", ".join(names) or '<span class="muted">none</span>'
 
 
 def _pr(event: dict[str, Any]) -> str:
@@ -416,8 +436,33 @@ def compare(view: dict[str, Any]) -> str:
 # --- audit --------------------------------------------------------------------------------------------------
 
 
-def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warnings: list[str]) -> str:
+def facets(events: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The values the audit filters offer, from the whole trail (every page offers them all from the start)."""
+    people: set[str] = set()
+    for ev in events:
+        people.update(p for p in (ev.get("author"), ev.get("merger")) if p)
+        if isinstance(ev.get("approvers"), list):
+            people.update(a["login"] for a in ev["approvers"])
+    return {
+        "model": sorted({ev["model"] for ev in events if ev.get("model")}),
+        "alias": sorted({ev["alias"] for ev in events if ev.get("alias")}),
+        "kind": sorted({ev["kind"] for ev in events}),
+        "person": sorted(people, key=str.lower),
+    }
+
+
+def audit(
+    events: list[dict[str, Any]],
+    part: int,
+    parts: int,
+    total: int,
+    warnings: list[str],
+    values: dict[str, list[str]] | None = None,
+) -> str:
+    """One page of the audit trail; ``values``: what the filters offer (:func:`facets` of the whole trail; None:
+    this page's events')."""
     root = "../" if part == 0 else "../../"
+    values = values if values is not None else facets(events)
     rows = []
     for ev in events:
         people = {ev.get("author"), ev.get("merger")}
@@ -433,9 +478,7 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
             f"<td>{change}</td><td>{_who(ev)}</td><td>{_pr(ev)}</td><td>{_approvers(ev)}</td>"
             f"<td><code>{e(str(ev['commit'])[:12])}</code></td></tr>"
         )
-    kinds = sorted({ev["kind"] for ev in events})
-    models = sorted({ev["model"] for ev in events if ev.get("model")})
-    aliases = sorted({ev["alias"] for ev in events if ev.get("alias")})
+    kinds, models, aliases = values["kind"], values["model"], values["alias"]
 
     def select(fid: str, label: str, options: list[str]) -> str:
         opts = "".join(f'<option value="{e(o)}">{e(o)}</option>' for o in options)
@@ -459,7 +502,11 @@ def audit(events: list[dict[str, Any]], part: int, parts: int, total: int, warni
         + select("f-model", "Model", models)
         + select("f-alias", "Alias", aliases)
         + select("f-kind", "Kind", kinds)
-        + '<label for="f-person">Person</label><input id="f-person" data-filter="person" type="text" autocomplete="off">'
+        + '<label for="f-person">Person</label>'
+        + '<input id="f-person" data-filter="person" type="text" autocomplete="off" list="f-people">'
+        + '<datalist id="f-people">'
+        + "".join(f"<option>{e(p)}</option>" for p in values["person"])
+        + "</datalist>"
         + '<label for="f-from">From</label><input id="f-from" data-filter="from" type="date">'
         + '<label for="f-to">To</label><input id="f-to" data-filter="to" type="date">'
         + '<output id="f-count" aria-live="polite"></output></form>'

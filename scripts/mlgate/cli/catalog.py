@@ -16,8 +16,8 @@ from mlgate.errors import EXIT_OK
     "output",
     required=True,
     metavar="DIR",
-    help="The site's folder (replaced atomically when it "
-    "holds an earlier catalog; any other non-empty folder is refused).",
+    help="The site's folder. An earlier catalog there is updated in place: only changed pages are written, each "
+    "renamed into place, and pages gone are removed; any other non-empty folder is refused.",
 )
 @click.option("--serve", is_flag=True, help="Then serve DIR on 127.0.0.1 until Ctrl-C.")
 @click.option(
@@ -41,8 +41,10 @@ def catalog(
     from the network when it is opened), so DIR can be published as is, e.g.
     to GitHub Pages (publish.yml does). The audit trail is REF's first-parent
     history (HEAD's for the working tree); with a forge it names who approved
-    each change. Deep links are stable: models/NAME/ and
-    models/NAME/versions/N/.
+    each change, and marks "not verified" an approval that counts only
+    through a team the token cannot read (GITHUB_TOKEN in GitHub Actions
+    cannot: give a token with read:org to verify them). Deep links are
+    stable: models/NAME/ and models/NAME/versions/N/.
 
     \b
     Examples:

@@ -177,6 +177,10 @@ def load(source: bytes | str, path: str) -> Document:
     text = decode(source, path) if isinstance(source, bytes) else source
     if len(text) > MAX_BYTES // 4 and len(text.encode("utf-8")) > MAX_BYTES:
         return load(text.encode("utf-8"), path)  # the byte-size error, worded once
+    fast = _fast(text)
+    if fast is not None:
+        data, lines, plain_text = fast
+        return Document(path=path, data=data, lines=lines, plain_text=plain_text)
     builder = _Builder(path)
     try:
         # Built from the parser's event stream, not from composed nodes: PyYAML's C
@@ -202,6 +206,186 @@ def load(source: bytes | str, path: str) -> Document:
 
 
 _MISSING = object()
+
+
+# --- the fast path: the plain block YAML manifests are written in, or nothing --------------------------------
+#
+# Most manifests are block mappings of plain or simply quoted one-line scalars in printable ASCII (what
+# :func:`dump` writes). For those, this reads the lines directly, several times quicker than PyYAML's event
+# stream; for anything else (flow collections, anchors, aliases, tags, block or multi-line scalars, escapes,
+# comments after a value, tabs, non-ASCII text, a duplicate key, a number the strict path refuses, too many
+# values or levels) it answers None and the strict path decides, with its errors. Whatever it accepts, it reads
+# exactly as the strict path does (data, lines, the text of numbers): tests/infra compare the two on random
+# documents.
+
+#: whole text: anything outside printable ASCII and newline (tabs, CR, controls, DEL, non-ASCII) is for PyYAML
+_FAST_TEXT = re.compile(r"[^\x20-\x7e\n]")
+_FAST_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./=-]*):(?: +(.*))?$")
+#: a plain scalar that is one in block context and nothing else: no indicator first, no ": " or " #" or "#"
+#: anywhere, no ":" last
+_FAST_PLAIN = re.compile(r"(?:[A-Za-z0-9_./(~$=+]|-(?=[^ ]))[^#]*$")
+_FAST_SINGLE = re.compile(r"'((?:[^']|'')*)'$")
+_FAST_DOUBLE = re.compile(r'"([^"\\]*)"$')
+#: a one-line flow sequence of quoted strings or words: ``["@acme/ml", team-b]``
+_FAST_FLOW_ITEM = r"""(?:"[^"\\,\[\]{}]*"|'[^',\[\]{}]*'|[A-Za-z_][A-Za-z0-9_./-]*)"""
+_FAST_FLOW = re.compile(rf"\[ *(?:{_FAST_FLOW_ITEM}(?: *, *{_FAST_FLOW_ITEM})*)? *\]$")
+_FAST_WORDS: dict[str, bool | None] = {w: True for w in ("true", "True", "TRUE")}
+_FAST_WORDS.update({w: False for w in ("false", "False", "FALSE")})
+_FAST_WORDS.update({w: None for w in ("null", "Null", "NULL")})
+#: levels the fast path reads (deeper documents go to the strict path, which counts to MAX_DEPTH)
+_FAST_DEPTH = 16
+
+
+class _Decline(Exception):
+    """The fast path leaves this document to the strict one."""
+
+
+def _fast(text: str) -> tuple[Any, dict[FieldPath, int], dict[FieldPath, str]] | None:
+    """``text`` read as the strict path would, if it is plain block YAML; else None."""
+    if _FAST_TEXT.search(text) is not None:
+        return None
+    rows: list[list[Any]] = []  # [indent, content, line]
+    for number, raw in enumerate(text.split("\n"), 1):
+        content = raw.strip(" ")
+        if not content or content[0] == "#":
+            continue
+        if raw.startswith(("---", "...", "%")):
+            return None
+        rows.append([len(raw) - len(raw.lstrip(" ")), content, number])
+    if not rows or rows[0][1].startswith("-"):
+        return None
+    reader = _FastReader(rows)
+    try:
+        data = reader.mapping(0, rows[0][0], (), 1)
+    except _Decline:
+        return None
+    if reader.at != len(rows):
+        return None
+    reader.lines.setdefault((), rows[0][2])
+    return data, reader.lines, reader.plain_text
+
+
+class _FastReader:
+    __slots__ = ("rows", "at", "lines", "plain_text", "nodes")
+
+    def __init__(self, rows: list[list[Any]]) -> None:
+        self.rows = rows
+        self.at = 0
+        self.lines: dict[FieldPath, int] = {}
+        self.plain_text: dict[FieldPath, str] = {}
+        self.nodes = 0
+
+    def count(self) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Decline
+
+    def mapping(self, i: int, indent: int, fp: FieldPath, depth: int) -> dict[str, Any]:
+        if depth > _FAST_DEPTH:
+            raise _Decline
+        self.count()
+        self.lines.setdefault(fp, self.rows[i][2])
+        rows, out = self.rows, dict[str, Any]()
+        self.at = i
+        while self.at < len(rows):
+            row = rows[self.at]
+            if row[0] < indent:
+                break
+            if row[0] > indent:
+                raise _Decline
+            m = _FAST_KEY.match(row[1])
+            if m is None:
+                raise _Decline
+            key, rest = m.group(1), m.group(2)
+            if key in out:
+                raise _Decline  # the strict path says which key, and where it was first
+            here = (*fp, key)
+            self.lines[here] = row[2]
+            self.at += 1
+            if rest:
+                out[key] = self.scalar(rest, here, row[2])
+                if self.at < len(rows) and rows[self.at][0] > indent:
+                    raise _Decline  # a plain scalar running on to the next line
+                continue
+            nxt = rows[self.at] if self.at < len(rows) else None
+            if nxt is not None and nxt[0] > indent:
+                if nxt[1].startswith("-"):
+                    out[key] = self.sequence(self.at, nxt[0], here, depth + 1)
+                else:
+                    out[key] = self.mapping(self.at, nxt[0], here, depth + 1)
+            elif nxt is not None and nxt[0] == indent and nxt[1].startswith("-"):
+                out[key] = self.sequence(self.at, indent, here, depth + 1)  # a sequence at its key's indent
+            else:
+                self.count()
+                out[key] = None
+        return out
+
+    def sequence(self, i: int, indent: int, fp: FieldPath, depth: int) -> list[Any]:
+        if depth > _FAST_DEPTH:
+            raise _Decline
+        self.count()
+        self.lines.setdefault(fp, self.rows[i][2])
+        rows, out = self.rows, list[Any]()
+        self.at = i
+        while self.at < len(rows):
+            row = rows[self.at]
+            if row[0] < indent or (row[0] == indent and not row[1].startswith("-")):
+                break
+            if row[0] > indent or not row[1].startswith("- "):
+                raise _Decline
+            here = (*fp, len(out))
+            rest = row[1][2:].lstrip(" ")
+            if _FAST_KEY.match(rest):  # "- key: ...": a mapping whose first key is on the dash's line
+                row[0], row[1] = row[0] + len(row[1]) - len(rest), rest
+                out.append(self.mapping(self.at, row[0], here, depth + 1))
+                continue
+            self.lines.setdefault(here, row[2])
+            out.append(self.scalar(rest, here, row[2]))
+            self.at += 1
+            if self.at < len(rows) and rows[self.at][0] > indent:
+                raise _Decline
+        return out
+
+    def scalar(self, text: str, fp: FieldPath, line: int) -> Any:
+        self.count()
+        first = text[0]
+        if first.isalpha():  # a word: a string, unless it is one of YAML's booleans or nulls
+            if _FAST_PLAIN.match(text) is None or ": " in text or text.endswith(":"):
+                raise _Decline
+            if text in _FAST_WORDS:
+                value = _FAST_WORDS[text]
+                if value is not None:
+                    self.plain_text[fp] = text
+                return value
+            return text
+        if first == "[":
+            if _FAST_FLOW.match(text) is None:
+                raise _Decline
+            inner = text[1:-1].strip(" ")
+            self.lines.setdefault(fp, line)
+            items = []
+            for i, item in enumerate(inner.split(",") if inner else ()):
+                self.lines.setdefault((*fp, i), line)
+                items.append(self.scalar(item.strip(" "), (*fp, i), line))
+            return items
+        if first == "'":
+            m = _FAST_SINGLE.match(text)
+            if m is None:
+                raise _Decline
+            return m.group(1).replace("''", "'")
+        if first == '"':
+            m = _FAST_DOUBLE.match(text)
+            if m is None:
+                raise _Decline
+            return m.group(1)
+        if _FAST_PLAIN.match(text) is None or ": " in text or text.endswith(":"):
+            raise _Decline
+        value = _resolve_plain(text)
+        if value is _NONFINITE or value is _TOO_LONG:
+            raise _Decline
+        if value is not None and not isinstance(value, str):
+            self.plain_text[fp] = text
+        return value
 
 
 def _line(event: yaml.Event) -> int:
