@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mlgate.errors import InputError, StoreError, UsageError
+from mlgate.errors import InputError, StoreError, StorePackageMissing, UsageError
 from mlgate.infra.store import Progress, bounded, open_uri, put, sha256_of, store_path  # noqa: F401 - store_path re-exported
 
 
@@ -159,6 +159,8 @@ def verify(registry: Any, selector: str | None = None, progress: Progress | None
                     size += len(chunk)
                     if progress:
                         progress(min(size, art.size), art.size)
+        except StorePackageMissing:
+            raise  # the machine lacks a package (s3fs...), not the artifact its bytes: exit 2, nothing reported
         except (OSError, StoreError) as e:
             results.append(Verified(model, n, art.uri, "unreadable", str(e)))
             continue
