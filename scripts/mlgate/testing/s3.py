@@ -227,6 +227,12 @@ class S3Server:
 
     # --- state -------------------------------------------------------------------------------------------------
 
+    def use_bucket(self, name: str | None = None) -> str:
+        """Create a bucket (a fresh random name when None) and make it the one :meth:`url`, :meth:`keys` and
+        :meth:`head` use; its name. The pytest fixture gives each test its own this way."""
+        self.bucket = self.create_bucket(name)
+        return self.bucket
+
     def create_bucket(self, name: str | None = None) -> str:
         """Create a bucket (a fresh random name when None); its name."""
         name = name or f"mlgate-{secrets.token_hex(4)}"

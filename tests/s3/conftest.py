@@ -1,0 +1,60 @@
+"""A real S3 API for the tests here: moto's S3 server on 127.0.0.1 (:mod:`mlgate.testing.s3`), started once per
+session, and a fresh bucket per test with this process pointed at it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlgate.testing.s3 import S3Server, s3_server
+
+
+@pytest.fixture(scope="session")
+def s3_session() -> Iterator[S3Server]:
+    """moto's S3 server, one per test session (starting it imports moto and Flask: about a second)."""
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3(s3_session: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+    """The session's S3 server with a new empty bucket (``s3.bucket``, ``s3.url(KEY)``), its request log cleared,
+    and this process's environment pointed at it (``s3.env``: endpoint, credentials, no ``~/.aws``), so mlgate,
+    s3fs and boto3 here reach it; subprocesses get it with ``env={**os.environ}``."""
+    import s3fs
+
+    for name, value in s3_session.env.items():
+        monkeypatch.setenv(name, value)
+    s3fs.S3FileSystem.clear_instance_cache()  # a client made before this test's environment is not reused
+    s3_session.use_bucket()
+    s3_session.traffic.clear()
+    yield s3_session
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+def mlgate_process(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``mlgate ARGS`` in a new process (its own imports and configuration), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlgate", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else dict(os.environ),
+        timeout=120,
+    )
+
+
+def python_process(code: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -c CODE`` in a new process, output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else dict(os.environ),
+        cwd=cwd,
+        timeout=120,
+    )
