@@ -37,7 +37,9 @@ def s3(s3_session: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Serv
     s3fs.S3FileSystem.clear_instance_cache()
 
 
-def mlgate_process(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def mlgate_process(
+    *args: str | os.PathLike[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``mlgate ARGS`` in a new process (its own imports and configuration), output captured."""
     return subprocess.run(
         [sys.executable, "-m", "mlgate", *map(str, args)],
@@ -48,7 +50,9 @@ def mlgate_process(*args: str | os.PathLike[str], env: dict[str, str] | None = N
     )
 
 
-def python_process(code: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def python_process(
+    code: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -c CODE`` in a new process, output captured."""
     return subprocess.run(
         [sys.executable, "-c", code],

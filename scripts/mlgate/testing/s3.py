@@ -151,12 +151,16 @@ class S3Server:
 
     def start(self) -> S3Server:
         try:
-            from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                MotoRequestHandler,
+                create_backend_app,
+            )
             from werkzeug.serving import make_server
         except ImportError as e:  # pragma: no cover - the test extra installs it
             raise RuntimeError(f'mlgate.testing.s3 needs moto\'s server: pip install "moto[server]" ({e})') from None
 
-        class Quiet(MotoRequestHandler):  # type: ignore[misc]
+        class Quiet(MotoRequestHandler):
             def log_request(self, *args: Any) -> None:  # no line on stderr per request
                 pass
 
