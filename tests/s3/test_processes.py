@@ -158,6 +158,14 @@ def test_a_large_artifact_is_streamed_through_register_verify_and_fetch(repo, s3
     assert len(parts) == -(-size // (5 * MiB))  # uploaded in 5 MiB parts, not one body
     # a 64 MiB artifact costs about one part's worth of memory more than a 13-byte one, not its size
     assert big_register - small_register < 40 * MiB, (big_register, small_register)
+    # a folder holding it: archived into a temporary file, not in memory, then uploaded the same way
+    folder = TrainingRun.write(tmp_path / "folder", metrics={"auc": 0.93})
+    (tmp_path / "folder" / "model").mkdir()
+    os.link(big, tmp_path / "folder" / "model" / "weights.bin")
+    args = folder.register_args("search-ranker")
+    args[args.index("--artifact") + 1] = str(tmp_path / "folder" / "model")
+    folder_register = peak(*args, "--as", "alice", "--no-pr", "--store", store)
+    assert folder_register - small_register < 40 * MiB, (folder_register, small_register)
     assert big_verify - small_verify < 40 * MiB, (big_verify, small_verify)
 
     fetch = "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
