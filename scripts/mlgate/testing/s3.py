@@ -146,6 +146,7 @@ class S3Server:
         self.endpoint_url = ""
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._clients: dict[tuple[str, str], Any] = {}
 
     # --- life cycle --------------------------------------------------------------------------------------
 
@@ -180,6 +181,9 @@ class S3Server:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     def __enter__(self) -> S3Server:
         return self.start()
@@ -218,16 +222,18 @@ class S3Server:
         return f"s3://{bucket or self.bucket}/{key.lstrip('/')}".rstrip("/")
 
     def client(self, key: str = ACCESS_KEY, secret: str = SECRET_KEY) -> Any:
-        """A boto3 S3 client on this server (imports boto3)."""
-        import boto3
+        """A boto3 S3 client on this server (imports boto3; one per credentials, made once)."""
+        if (key, secret) not in self._clients:
+            import boto3
 
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-            region_name=REGION,
-        )
+            self._clients[key, secret] = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+                region_name=REGION,
+            )
+        return self._clients[key, secret]
 
     # --- state -------------------------------------------------------------------------------------------------
 
