@@ -3,11 +3,7 @@ session, and a fresh bucket per test with this process pointed at it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,9 +21,13 @@ def s3_session() -> Iterator[S3Server]:
 def s3(s3_session: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
     """The session's S3 server with a new empty bucket (``s3.bucket``, ``s3.url(KEY)``), its request log cleared,
     and this process's environment pointed at it (``s3.env``: endpoint, credentials, no ``~/.aws``), so mlgate,
-    s3fs and boto3 here reach it; subprocesses get it with ``env={**os.environ}``."""
+    s3fs and boto3 here reach it; subprocesses get it with ``s3.environ()``."""
     import s3fs
 
+    from mlgate.testing.s3 import UNSET
+
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
     for name, value in s3_session.env.items():
         monkeypatch.setenv(name, value)
     s3fs.S3FileSystem.clear_instance_cache()  # a client made before this test's environment is not reused
@@ -35,30 +35,3 @@ def s3(s3_session: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Serv
     s3_session.traffic.clear()
     yield s3_session
     s3fs.S3FileSystem.clear_instance_cache()
-
-
-def mlgate_process(
-    *args: str | os.PathLike[str], env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``mlgate ARGS`` in a new process (its own imports and configuration), output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", "mlgate", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env if env is not None else dict(os.environ),
-        timeout=120,
-    )
-
-
-def python_process(
-    code: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -c CODE`` in a new process, output captured."""
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env if env is not None else dict(os.environ),
-        cwd=cwd,
-        timeout=120,
-    )

@@ -24,12 +24,9 @@ MiB = 1 << 20
 
 
 def clean_env(s3: S3Server, **extra: str) -> dict[str, str]:
-    """This process's environment without any endpoint or fsspec setting, with the server's credentials and
-    ``extra``: what a user's shell would hold."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "FSSPEC_"))}
-    env.update({k: v for k, v in s3.env.items() if not k.startswith("AWS_ENDPOINT_URL")})
-    env.update(extra)
-    return env
+    """The server's credentials and ``extra``, but no endpoint: what a user's shell would hold."""
+    env = {k: v for k, v in s3.environ().items() if not k.startswith("AWS_ENDPOINT_URL")}
+    return {**env, **extra}
 
 
 #: register, verify, publish the index on S3, then serve from it, all in one new process

@@ -2,7 +2,7 @@
 every request it answers, so a test can count requests and the body bytes sent per object.
 
 >>> with s3_server() as s3:                         # moto on a free port, one bucket created
-...     env = {**os.environ, **s3.env}              # AWS_ENDPOINT_URL_S3, test credentials, no ~/.aws
+...     env = s3.environ()                          # AWS_ENDPOINT_URL_S3, test credentials, no ~/.aws
 ...     subprocess.run(["mlgate", "register", ..., "--store", s3.url("models")], env=env)
 ...     s3.traffic.count(s3.key("models/sha256/ab/..."), method="PUT")
 ...     s3.client().put_object(Bucket=s3.bucket, Key="x", Body=b"...")   # boto3, to alter what mlgate stored
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,22 @@ REGION = "us-east-1"
 #: what moto accepts as long as it does not enforce authentication (see :meth:`S3Server.enforcing_auth`)
 ACCESS_KEY = "mlgate-test-key"
 SECRET_KEY = "mlgate-test-secret"
+
+#: variables that would send a client to another account or endpoint than the server's (removed by
+#: :meth:`S3Server.environ` and the pytest fixture)
+UNSET = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_ENDPOINT_URL",
+    "FSSPEC_S3",
+    "FSSPEC_S3_ENDPOINT_URL",
+)
 
 StartResponse = Callable[..., Any]
 
@@ -206,6 +222,13 @@ class S3Server:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+    def environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default ``os.environ``) without what could point a client elsewhere (:data:`UNSET`: a
+        profile, a session token, another endpoint, fsspec settings), with :attr:`env`: for a subprocess."""
+        base = os.environ if base is None else base
+        kept = {k: v for k, v in base.items() if k not in UNSET and not k.startswith(("FSSPEC_S3", "AWS_ENDPOINT_URL"))}
+        return {**kept, **self.env}
 
     @property
     def storage_options(self) -> dict[str, Any]:
