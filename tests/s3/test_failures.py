@@ -189,3 +189,16 @@ def test_a_file_changed_since_it_was_hashed_is_not_stored(s3: S3Server, small_bl
     assert uri == s3.url(f"models/sha256/{digest[:2]}/{digest}")
     assert s3.client().get_object(Bucket=s3.bucket, Key=uri.split("/", 3)[3])["Body"].read() == recorded
     assert len([r for r in s3.traffic.requests(method="PUT") if "partNumber" in r.query]) >= 2
+
+
+def test_uploads_leave_nothing_queued_in_a_long_running_process(s3: S3Server) -> None:
+    import s3fs
+
+    for n in range(3):
+        data = f"model {n}".encode()
+        put(io.BytesIO(data), s3.url("models"), hashlib.sha256(data).hexdigest(), len(data))
+    with pytest.raises(StoreError):
+        put(io.BytesIO(b"changed"), s3.url("models"), "b" * 64, 7)
+    fs = s3fs.S3FileSystem()  # the instance mlgate used (fsspec caches it per process and options)
+    assert list(fs.transaction.files) == [] and not fs._intrans
+    assert len(s3.keys("models/")) == 3

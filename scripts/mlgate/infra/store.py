@@ -195,6 +195,12 @@ def _upload(fs: Any, fs_path: str, source: BinaryIO, digest: str, size: int, pro
     except BaseException:
         out.discard()
         raise
+    finally:
+        # fsspec also queues a file opened so for a later `with fs.transaction:`; committed or discarded here,
+        # it must not stay there (the filesystem object is cached for the whole process)
+        queued = fs.transaction.files
+        if out in queued:
+            queued.remove(out)
 
 
 def _copy_then_rename(
