@@ -100,6 +100,11 @@ def test_an_index_or_artifact_in_a_missing_bucket_is_unavailable(s3: S3Server, t
     )
     with pytest.raises(serving.SourceUnavailable, match="no such bucket"):
         serving.fetch(model, cache_dir=tmp_path)
+    # in a bucket that exists, whatever its name says, a missing key is a missing object
+    bucket = s3.create_bucket("models-bucket-mlgate")
+    model = serving.ResolvedModel("models:/m/1", "m", None, 1, f"s3://{bucket}/m.bin", "0" * 64, 1, "bin", None)
+    with pytest.raises(serving.SourceUnavailable, match=f"no such object: 's3://{bucket}/m.bin'"):
+        serving.fetch(model, cache_dir=tmp_path)
 
 
 def test_wrong_credentials_are_refused_as_access_denied(

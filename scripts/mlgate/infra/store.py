@@ -45,7 +45,9 @@ def _open_local(path: str) -> BinaryIO:
 
 def _store_why(e: OSError, uri: str) -> OSError:
     """The same kind of error with a message a user can act on: an object store says only the key, "Forbidden"
-    or the bucket's absence, never which URL, or what to check."""
+    or the bucket's absence, never which URL, or what to check. Local paths keep the system's own message."""
+    if "://" not in uri or uri.startswith("file://"):
+        return e
     if isinstance(e, PermissionError):
         return PermissionError(
             errno.EACCES,
@@ -54,7 +56,8 @@ def _store_why(e: OSError, uri: str) -> OSError:
             uri,
         )
     if isinstance(e, FileNotFoundError):
-        what = "no such bucket" if "bucket" in str(e).lower() else "no such object"
+        # s3fs says "The specified bucket does not exist" for a bucket, and only the path for an object
+        what = "no such bucket" if "specified bucket" in str(e) else "no such object"
         return FileNotFoundError(errno.ENOENT, what, uri)
     return e
 
