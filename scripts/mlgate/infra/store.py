@@ -3,6 +3,10 @@
 The only importer of fsspec, and only when a URL needs it: local paths and ``file://`` are opened directly,
 without following the stream past a limit. Every read is bounded (:func:`bounded`), so an endless or oversized
 source (``file:///dev/zero``) costs at most the limit.
+
+mlgate has no settings of its own for a store: fsspec's configuration and the store client's own (for S3 the
+AWS variables, ``AWS_ENDPOINT_URL_S3`` for MinIO or moto) apply to every read and write alike. On S3 an upload
+is one multipart upload to the final key, committed only when whole (:func:`put`).
 """
 
 from __future__ import annotations
