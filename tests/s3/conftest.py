@@ -31,7 +31,9 @@ def s3(s3_session: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Serv
     for name, value in s3_session.env.items():
         monkeypatch.setenv(name, value)
     s3fs.S3FileSystem.clear_instance_cache()  # a client made before this test's environment is not reused
-    s3_session.use_bucket()
+    bucket = s3_session.use_bucket()
     s3_session.traffic.clear()
     yield s3_session
     s3fs.S3FileSystem.clear_instance_cache()
+    s3_session.remove_bucket(bucket)  # moto holds objects in this process's memory
+    s3_session.traffic.clear()

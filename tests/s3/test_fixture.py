@@ -57,3 +57,11 @@ def test_a_second_server_runs_beside_the_first_and_stops_cleanly(s3: S3Server) -
 
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=2)  # noqa: S310 - the stopped server on 127.0.0.1
+
+
+def test_a_removed_bucket_takes_its_objects_and_pending_uploads(s3: S3Server) -> None:
+    bucket = s3.create_bucket()
+    s3.client().put_object(Bucket=bucket, Key="a", Body=b"1")
+    s3.client().create_multipart_upload(Bucket=bucket, Key="b")
+    s3.remove_bucket(bucket)
+    assert bucket not in [b["Name"] for b in s3.client().list_buckets()["Buckets"]]

@@ -272,6 +272,17 @@ class S3Server:
         self.client().create_bucket(Bucket=name)
         return name
 
+    def remove_bucket(self, name: str | None = None) -> None:
+        """Delete a bucket (the current one when None) with its objects and pending multipart uploads, freeing
+        the memory moto holds them in."""
+        name = name or self.bucket
+        client = self.client()
+        for upload in client.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            client.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+        for key in self.keys(bucket=name):
+            client.delete_object(Bucket=name, Key=key)
+        client.delete_bucket(Bucket=name)
+
     def head(self, key: str, bucket: str | None = None) -> dict[str, Any]:
         """The object's metadata (``ETag``, ``LastModified``, ``ContentLength``...), not counted in the traffic
         a test looks at only if it clears it afterwards."""
