@@ -4,7 +4,8 @@ every request it answers, so a test can count requests and the body bytes sent p
 >>> with s3_server() as s3:                         # moto on a free port, one bucket created
 ...     env = s3.environ()                          # AWS_ENDPOINT_URL_S3, test credentials, no ~/.aws
 ...     subprocess.run(["mlgate", "register", ..., "--store", s3.url("models")], env=env)
-...     s3.traffic.count(s3.key("models/sha256/ab/..."), method="PUT")
+...     s3.traffic.writes("models/sha256/ab/...")    # the PUT and POST requests that wrote that key
+...     s3.traffic.body_bytes("registry-index.json", "GET")   # bytes a poll downloaded (0 for a 304)
 ...     s3.client().put_object(Bucket=s3.bucket, Key="x", Body=b"...")   # boto3, to alter what mlgate stored
 
 In this process, set :attr:`S3Server.env` in ``os.environ`` before s3fs makes its first client (the pytest
@@ -284,8 +285,8 @@ class S3Server:
         client.delete_bucket(Bucket=name)
 
     def head(self, key: str, bucket: str | None = None) -> dict[str, Any]:
-        """The object's metadata (``ETag``, ``LastModified``, ``ContentLength``...), not counted in the traffic
-        a test looks at only if it clears it afterwards."""
+        """The object's metadata (``ETag``, ``LastModified``, ``ContentLength``...); the request is logged in
+        :attr:`traffic` like any other."""
         got: dict[str, Any] = self.client().head_object(Bucket=bucket or self.bucket, Key=key)
         return got
 
