@@ -22,9 +22,16 @@ def s3(s3_session: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Serv
     """The session's S3 server with a new empty bucket (``s3.bucket``, ``s3.url(KEY)``), its request log cleared,
     and this process's environment pointed at it (``s3.env``: endpoint, credentials, no ``~/.aws``), so mlgate,
     s3fs and boto3 here reach it; subprocesses get it with ``s3.environ()``."""
+    import importlib
+
     import s3fs
 
     from mlgate.testing.s3 import UNSET
+
+    # fsspec remembers s3fs's class once it has loaded it, for the whole process: forgotten after the test, so
+    # that a later test making s3fs unimportable finds it missing
+    registry = importlib.import_module("fsspec.registry")._registry  # (the attribute fsspec.registry is a view)
+    loaded = set(registry)
 
     for name in UNSET:
         monkeypatch.delenv(name, raising=False)
@@ -37,3 +44,5 @@ def s3(s3_session: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Serv
     s3fs.S3FileSystem.clear_instance_cache()
     s3_session.remove_bucket(bucket)  # moto holds objects in this process's memory
     s3_session.traffic.clear()
+    for name in set(registry) - loaded:
+        del registry[name]
