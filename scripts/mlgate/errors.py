@@ -173,6 +173,11 @@ class StoreError(ServingError):
     """An artifact store or URI cannot be read or written (missing package, bad URL, I/O failure)."""
 
 
+class StorePackageMissing(StoreError):
+    """The package fsspec needs for a URL's protocol is not installed (s3fs for s3://...): nothing at such a URL
+    can be read or written until it is, so ``mlgate verify`` stops (exit 2) instead of failing each artifact."""
+
+
 class UnknownModel(NotFoundError):
     """No such model; the message lists the models there are."""
 

@@ -3,17 +3,22 @@
 The only importer of fsspec, and only when a URL needs it: local paths and ``file://`` are opened directly,
 without following the stream past a limit. Every read is bounded (:func:`bounded`), so an endless or oversized
 source (``file:///dev/zero``) costs at most the limit.
+
+mlgate has no settings of its own for a store: fsspec's configuration and the store client's own (for S3 the
+AWS variables, ``AWS_ENDPOINT_URL_S3`` for MinIO or moto) apply to every read and write alike. On S3 an upload
+is one multipart upload to the final key, committed only when whole (:func:`put`).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
-from mlgate.errors import StoreError
+from mlgate.errors import StoreError, StorePackageMissing
 
 CHUNK = 1 << 20
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -26,6 +31,7 @@ def fsspec_package(uri: str) -> str:
     protocol = uri.split("://", 1)[0] if "://" in uri else "file"
     return {
         "s3": "s3fs",
+        "s3a": "s3fs",
         "gs": "gcsfs",
         "gcs": "gcsfs",
         "az": "adlfs",
@@ -41,11 +47,32 @@ def _open_local(path: str) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def _store_why(e: OSError, uri: str) -> OSError:
+    """The same kind of error with a message a user can act on: an object store says only the key, "Forbidden"
+    or the bucket's absence, never which URL, or what to check. Local paths keep the system's own message."""
+    if "://" not in uri or uri.startswith("file://"):
+        return e
+    if isinstance(e, PermissionError):
+        return PermissionError(
+            errno.EACCES,
+            f"access denied ({_why(e)}): check the credentials (AWS_ACCESS_KEY_ID... or the store's own) and the "
+            "bucket's policy",
+            uri,
+        )
+    if isinstance(e, FileNotFoundError):
+        # s3fs says "The specified bucket does not exist" for a bucket, and only the path for an object
+        what = "no such bucket" if "specified bucket" in str(e) else "no such object"
+        return FileNotFoundError(errno.ENOENT, what, uri)
+    return e
+
+
 def open_uri(uri: str) -> BinaryIO:
     """A readable stream: local paths and file:// without fsspec, anything else through it.
 
-    :class:`StoreError` when the URI's package is missing or the URL is malformed; ``OSError`` when the
-    object cannot be read.
+    :class:`StoreError` when the URL is malformed, :class:`StorePackageMissing` when its package is missing;
+    ``OSError`` when the object cannot be read (``FileNotFoundError``, ``PermissionError`` naming the URL).
+    Where an object store's client finds its endpoint and credentials: see the README's "S3 and other object
+    stores" (fsspec's configuration and the client's own variables, such as ``AWS_ENDPOINT_URL_S3``).
     """
     if uri.startswith("file://"):
         from urllib.parse import unquote, urlparse
@@ -61,9 +88,11 @@ def open_uri(uri: str) -> BinaryIO:
         stream: BinaryIO = fsspec.open(uri, "rb").open()
     except ImportError as e:
         package = fsspec_package(uri)
-        raise StoreError(f"reading {uri} needs the package {package} (pip install {package}): {e}") from None
+        raise StorePackageMissing(f"reading {uri} needs the package {package} (pip install {package}): {e}") from None
     except ValueError as e:
         raise StoreError(f"cannot read {uri}: {e}") from None
+    except OSError as e:
+        raise _store_why(e, uri) from None
     return stream
 
 
@@ -95,11 +124,25 @@ def store_path(store: str, digest: str) -> str:
     return f"{store.rstrip('/')}/sha256/{digest[:2]}/{digest}"
 
 
+def _object_store(fs: Any) -> bool:
+    """Whether an upload to ``fs`` appears whole or not at all (S3: an object exists once its upload completes).
+
+    There mlgate writes the final key directly and aborts on failure; elsewhere (folders, memory://...) it writes
+    a temporary name and renames it, and S3 would pay that rename as a copy of every byte plus a delete.
+    """
+    protocol = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    return bool({"s3", "s3a"} & set(protocol))
+
+
 def put(source: BinaryIO, store: str, digest: str, size: int, progress: Progress | None = None) -> str:
     """Copy ``source`` into ``store`` under ``digest`` unless it is there already; the stored URI.
 
-    The copy goes to a temporary name and is renamed into place, so a reader never sees a partial artifact.
-    :class:`StoreError` when the store cannot be used (missing package, malformed URL).
+    Already there means an object of that name and of ``size`` bytes (one metadata request, no copy); one of
+    another size is replaced. The bytes are hashed as they are copied: if they are not ``digest`` and ``size``
+    (the file changed since it was hashed), nothing is stored. A reader never sees a partial artifact: an object
+    store's upload is committed only when complete (aborted otherwise); elsewhere the copy goes to a temporary
+    name renamed into place. :class:`StoreError` when the store cannot be used (missing package, malformed URL,
+    no such bucket, access denied, a failed write).
     """
     try:
         import fsspec
@@ -110,29 +153,75 @@ def put(source: BinaryIO, store: str, digest: str, size: int, progress: Progress
         fs, fs_path = fsspec.core.url_to_fs(target)
     except ImportError as e:
         package = fsspec_package(store)
-        raise StoreError(f"artifact store {store!r} needs {package} (pip install {package}): {e}") from None
+        raise StorePackageMissing(f"artifact store {store!r} needs {package} (pip install {package}): {e}") from None
     except ValueError as e:
         raise StoreError(f"cannot use artifact store {store!r}: {e}") from None
     _usable(store, target)
     try:
-        if not fs.exists(fs_path):
-            fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
-            tmp = f"{fs_path}.partial-{os.getpid()}"
-            done = 0
-            try:
-                with fs.open(tmp, "wb") as out:
-                    for chunk in bounded(source):
-                        out.write(chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress(done, size)
-                fs.mv(tmp, fs_path)
-            finally:
-                if fs.exists(tmp):
-                    fs.rm(tmp)
-    except OSError as e:  # the store's own failure (unwritable, full, a file in the way, a missing bucket)
-        raise StoreError(f"cannot write to artifact store {store!r}: {_why(e)}") from None
+        if not _present(fs, fs_path, size, store):
+            copy = _upload if _object_store(fs) else _copy_then_rename
+            copy(fs, fs_path, source, digest, size, progress)
+    except OSError as e:  # the store's own failure (unwritable, full, a file in the way, no bucket, no access)
+        raise StoreError(f"cannot write to artifact store {store!r}: {_why(_store_why(e, target))}") from None
     return target if "://" in target else Path(target).resolve().as_uri()
+
+
+def _present(fs: Any, fs_path: str, size: int, store: str) -> bool:
+    try:
+        info = fs.info(fs_path)
+    except FileNotFoundError:
+        return False
+    if info.get("type") == "directory":
+        raise StoreError(f"artifact store {store!r} cannot be used: {fs_path} is a folder, where an artifact belongs")
+    return bool(info.get("size") == size)
+
+
+def _copy(source: BinaryIO, out: IO[bytes], digest: str, size: int, progress: Progress | None) -> None:
+    h, done = hashlib.sha256(), 0
+    for chunk in bounded(source, size + 1):
+        h.update(chunk)
+        out.write(chunk)
+        done += len(chunk)
+        if progress:
+            progress(min(done, size), size)
+    if done != size or h.hexdigest() != digest:
+        raise StoreError(
+            f"the artifact changed while it was copied ({done:,} bytes, sha256 {h.hexdigest()}; expected {size:,} "
+            f"bytes, sha256 {digest}): nothing was stored; register it again once it is final"
+        )
+
+
+def _upload(fs: Any, fs_path: str, source: BinaryIO, digest: str, size: int, progress: Progress | None) -> None:
+    # autocommit=False: the parts are uploaded as they fill (memory stays at one block), and the object appears
+    # only at commit(); discard() aborts the multipart upload, so a failure leaves no object and no orphan parts
+    out = fs.open(fs_path, "wb", autocommit=False)
+    try:
+        with out:
+            _copy(source, out, digest, size, progress)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+    finally:
+        # fsspec also queues a file opened so for a later `with fs.transaction:`; committed or discarded here,
+        # it must not stay there (the filesystem object is cached for the whole process)
+        queued = fs.transaction.files
+        if out in queued:
+            queued.remove(out)
+
+
+def _copy_then_rename(
+    fs: Any, fs_path: str, source: BinaryIO, digest: str, size: int, progress: Progress | None
+) -> None:
+    fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
+    tmp = f"{fs_path}.partial-{os.getpid()}"
+    try:
+        with fs.open(tmp, "wb") as out:
+            _copy(source, out, digest, size, progress)
+        fs.mv(tmp, fs_path)
+    finally:
+        if fs.exists(tmp):
+            fs.rm(tmp)
 
 
 def _why(e: OSError) -> str:

@@ -9,14 +9,14 @@ and an upload of a digest already there copies nothing.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
-from mlgate.errors import InputError, StoreError, UsageError
+from mlgate.errors import InputError, StoreError, StorePackageMissing, UsageError
 from mlgate.infra.store import Progress, bounded, open_uri, put, sha256_of, store_path  # noqa: F401 - store_path re-exported
 
 
@@ -30,28 +30,38 @@ class ArtifactInfo:
     format: str
 
 
-def _tar_bytes(folder: Path) -> bytes:
-    """A deterministic, uncompressed tar archive of ``folder`` (symlinks refused)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        entries = sorted(p for p in folder.rglob("*"))
-        for path in entries:
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink():
-                raise InputError("artifact folders may not contain symlinks", path=str(path))
-            info = tarfile.TarInfo(rel)
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if path.is_dir():
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.size = path.stat().st_size
-                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
-                with _opened(path) as fh:
-                    tar.addfile(info, fh)
-    return buf.getvalue()
+#: a folder's archive is built in memory up to this size, then in a temporary file
+SPOOL_BYTES = 16 << 20
+
+
+def _tar(folder: Path) -> BinaryIO:
+    """A deterministic, uncompressed tar archive of ``folder`` (symlinks refused), rewound: in memory while
+    small, in a temporary file beyond :data:`SPOOL_BYTES`, so a large model folder is never held in memory."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    try:
+        with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            entries = sorted(p for p in folder.rglob("*"))
+            for path in entries:
+                rel = path.relative_to(folder).as_posix()
+                if path.is_symlink():
+                    raise InputError("artifact folders may not contain symlinks", path=str(path))
+                info = tarfile.TarInfo(rel)
+                info.mtime = 0
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if path.is_dir():
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                else:
+                    info.size = path.stat().st_size
+                    info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                    with _opened(path) as fh:
+                        tar.addfile(info, fh)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return cast(BinaryIO, spool)
 
 
 def _opened(path: Path) -> BinaryIO:
@@ -65,7 +75,7 @@ def open_local(path: str | os.PathLike[str]) -> tuple[BinaryIO, str]:
     """A readable stream of a file, or of a folder's deterministic archive, and the default format."""
     p = Path(path)
     if p.is_dir():
-        return io.BytesIO(_tar_bytes(p)), "tar"
+        return _tar(p), "tar"
     if not p.is_file():
         raise InputError("artifact not found (expected a file or a folder)", path=str(p))
     return _opened(p), (p.suffix.lstrip(".").lower() or "bin")
@@ -85,13 +95,14 @@ def upload(
     """Copy a local artifact into the content-addressed ``store``; idempotent per digest.
 
     Any fsspec URL works when its package is installed (s3fs for s3://, gcsfs for gs://...); a plain path
-    or file:// works out of the box. The copy goes to a temporary name and is renamed into place.
+    or file:// works out of the box. No reader ever sees a partial copy (:func:`mlgate.infra.store.put`).
     """
-    info = describe_local(path, fmt)
-    stream, _ = open_local(path)
+    stream, default_fmt = open_local(path)
     with stream:
-        uri = put(stream, store, info.sha256, info.size, progress)
-    return ArtifactInfo(uri, info.sha256, info.size, info.format)
+        digest, size = sha256_of(stream)
+        stream.seek(0)  # the same archive (or file) is hashed, then copied: a folder is archived once
+        uri = put(stream, store, digest, size, progress)
+    return ArtifactInfo(uri, digest, size, fmt or default_fmt)
 
 
 def record_local(
@@ -159,6 +170,8 @@ def verify(registry: Any, selector: str | None = None, progress: Progress | None
                     size += len(chunk)
                     if progress:
                         progress(min(size, art.size), art.size)
+        except StorePackageMissing:
+            raise  # the machine lacks a package (s3fs...), not the artifact its bytes: exit 2, nothing reported
         except (OSError, StoreError) as e:
             results.append(Verified(model, n, art.uri, "unreadable", str(e)))
             continue

@@ -5,7 +5,8 @@
 * :class:`StaticReviews`: a pull request's reviews, teams and permissions as a test scripts them;
 * :class:`TrainingRun`: the files a training run hands to ``mlgate register``, and :func:`lineage`;
 * :func:`local_forge`, :func:`approve`, :func:`merge_approved`: the local forge set up like the example registry;
-* :mod:`mlgate.testing.github`: a GitHub REST stand-in on 127.0.0.1 (``StandIn``) for ``--forge github``.
+* :mod:`mlgate.testing.github`: a GitHub REST stand-in on 127.0.0.1 (``StandIn``) for ``--forge github``;
+* :mod:`mlgate.testing.s3`: moto's S3 server on 127.0.0.1 (``s3_server()``) with a log of every request.
 
 >>> repo = RegistryRepo.create(tmp_path)            # the example registry, committed on main
 >>> repo.branch("pr-1")
