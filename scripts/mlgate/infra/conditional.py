@@ -122,8 +122,8 @@ def _http(url: str, last: Validator | None, limit: int, timeout: float) -> Body 
             etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
             data = _read(response, limit, url)
     except urllib.error.HTTPError as e:
+        e.close()
         if e.code == 304 and last is not None:
-            e.close()
             return None
         raise OSError(f"HTTP {e.code} {e.reason}") from None
     except urllib.error.URLError as e:
