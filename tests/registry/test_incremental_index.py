@@ -5,7 +5,6 @@ and a previous index that cannot be trusted is refused or ignored as the README 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +58,13 @@ def _apply(repo: RegistryRepo, step: tuple[str, int, int]) -> None:
         alias = ("champion", "challenger", "staging")[b % 3]
         repo.write(
             f"{alias_dir}/{alias}.yaml",
-            {"apiVersion": "mlgate/v1", "kind": "Alias", "model": model, "alias": alias, "version": usable[b % len(usable)]},
+            {
+                "apiVersion": "mlgate/v1",
+                "kind": "Alias",
+                "model": model,
+                "alias": alias,
+                "version": usable[b % len(usable)],
+            },
         )
     elif kind == "deprecate":
         free = [v for v in usable if v not in _held(repo, model)]
@@ -81,7 +86,9 @@ def _apply(repo: RegistryRepo, step: tuple[str, int, int]) -> None:
     elif kind == "stages":
         policy = repo.read_yaml("registry/policy.yaml")
         policy["stages"] = (
-            {"Production": "champion", "Staging": "challenger"} if b % 2 else {"Production": "challenger", "Staging": "champion"}
+            {"Production": "champion", "Staging": "challenger"}
+            if b % 2
+            else {"Production": "challenger", "Staging": "champion"}
         )
         repo.write("registry/policy.yaml", policy)
     elif kind == "delete-alias":
@@ -193,18 +200,22 @@ def test_a_previous_index_that_cannot_be_used_means_a_full_build(repo: RegistryR
         capsys.readouterr()
         assert main(["-C", str(repo.root), "index", "--ref", "main", "--previous", str(previous), "-o", str(out)]) == 0
         err = capsys.readouterr().err
-        assert f"mlgate: note: " in err and why in err and "building the whole index" in err
+        assert "mlgate: note: " in err and why in err and "building the whole index" in err
         assert _stable(json.loads(out.read_text())) == expected
     other.close()
 
 
-def test_a_previous_index_that_fails_its_digest_or_signature_is_refused(repo: RegistryRepo, tmp_path: Path, capsys) -> None:
+def test_a_previous_index_that_fails_its_digest_or_signature_is_refused(
+    repo: RegistryRepo, tmp_path: Path, capsys
+) -> None:
     key, other = generate_key(tmp_path / "key"), generate_key(tmp_path / "other")
     write_index(build_index(repo.root, "main", key=load_signing_key(other.private)), tmp_path / "theirs.json")
     write_index(build_index(repo.root, "main"), tmp_path / "unsigned.json")
     mine = build_index(repo.root, "main", key=load_signing_key(key.private))
     mine["models"]["fraud-detector"]["versions"]["2"]["uri"] = "https://attacker.example/model.bin"
-    (tmp_path / "forged.json").write_text(json.dumps({**mine, "digest": __import__("mlgate.core.indexfmt", fromlist=["x"]).index_digest(mine)}))
+    (tmp_path / "forged.json").write_text(
+        json.dumps({**mine, "digest": __import__("mlgate.core.indexfmt", fromlist=["x"]).index_digest(mine)})
+    )
     (tmp_path / "altered.json").write_text(json.dumps(mine))
     sharded = tmp_path / "sharded"
     write_sharded(build_sharded(repo.root, "main", key=load_signing_key(other.private)), sharded)

@@ -20,8 +20,8 @@ import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from mlgate import serving
-from mlgate.errors import MlgateError
 from mlgate.core.indexfmt import shard_path, split_envelope
+from mlgate.errors import MlgateError
 from mlgate.registry.index import build_index, build_sharded, generate_key, load_signing_key, write_index, write_sharded
 from mlgate.testing import RegistryRepo
 
@@ -54,8 +54,14 @@ def test_a_sharded_index_resolves_every_uri_as_the_single_file_does(repo: Regist
     assert len(uris) > 20 and _uris(sharded) == uris
     assert [_outcome(u, sharded) for u in uris] == [_outcome(u, single) for u in uris]
     # the rollout under way in the example resolves to the same arms
-    a, b = serving.arms("models:/search-ranker@champion", single), serving.arms("models:/search-ranker@champion", sharded)
-    assert (a.holder.version, a.candidate and a.candidate.version) == (b.holder.version, b.candidate and b.candidate.version)
+    a, b = (
+        serving.arms("models:/search-ranker@champion", single),
+        serving.arms("models:/search-ranker@champion", sharded),
+    )
+    assert (a.holder.version, a.candidate and a.candidate.version) == (
+        b.holder.version,
+        b.candidate and b.candidate.version,
+    )
     # once a shard is read, a version's manifest is the whole entry, as in the single file
     assert sharded.version("fraud-detector", 2)["manifest"] == single.version("fraud-detector", 2)["manifest"]
 
@@ -111,7 +117,9 @@ def test_a_swapped_older_or_altered_shard_is_refused(repo: RegistryRepo, tmp_pat
         with pytest.raises(serving.IndexDigestMismatch, match="refusing a swapped, older or altered shard"):
             source.versions("fraud-detector")
         with pytest.raises(serving.IndexDigestMismatch):
-            serving.open_source(new / "index.json", trusted_keys=[key.public], state_file=False, models=["fraud-detector"])
+            serving.open_source(
+                new / "index.json", trusted_keys=[key.public], state_file=False, models=["fraud-detector"]
+            )
     # pointing the top level at the older shard needs a new signature: refused with the key, as any edit is
     target.write_bytes(good)
     top = (new / "index.json").read_bytes()
@@ -147,8 +155,16 @@ def test_a_signed_sharded_index_keeps_every_protection(repo: RegistryRepo, tmp_p
     (folder / "index.json").write_bytes(older)  # a replay of the older, validly signed top level
     with pytest.raises(serving.IndexRollback):
         serving.open_source(folder / "index.json", trusted_keys=[key.public], state_file=state)
-    write_sharded(build_sharded(repo.root, "main", key=load_signing_key(key.private), expires_in="1s",
-                                now=__import__("datetime").datetime(2020, 1, 1, tzinfo=__import__("datetime").timezone.utc)), folder)
+    write_sharded(
+        build_sharded(
+            repo.root,
+            "main",
+            key=load_signing_key(key.private),
+            expires_in="1s",
+            now=__import__("datetime").datetime(2020, 1, 1, tzinfo=__import__("datetime").timezone.utc),
+        ),
+        folder,
+    )
     with pytest.raises(serving.IndexExpired):
         serving.open_source(folder / "index.json", trusted_keys=[key.public], state_file=False)
 
@@ -248,7 +264,9 @@ def _promote(repo: RegistryRepo, version: int, when: int) -> None:
     "sharded, validators",
     [(True, "etag"), (False, "etag"), (True, "last-modified"), (False, "none")],
 )
-def test_a_poll_with_no_change_transfers_no_index(repo: RegistryRepo, tmp_path: Path, sharded: bool, validators: str) -> None:
+def test_a_poll_with_no_change_transfers_no_index(
+    repo: RegistryRepo, tmp_path: Path, sharded: bool, validators: str
+) -> None:
     folder = tmp_path / "served"
     _publish(repo, folder, sharded)
     os.utime(folder / "index.json", (10**9, 10**9))  # Last-Modified has a one-second granularity: the next is newer

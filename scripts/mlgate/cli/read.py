@@ -601,7 +601,9 @@ def index(
     return EXIT_OK
 
 
-def _index_sharded(obj: Context, ref: str | None, output: str | None, key: Any, expires_in: str, previous: str | None) -> int:
+def _index_sharded(
+    obj: Context, ref: str | None, output: str | None, key: Any, expires_in: str, previous: str | None
+) -> int:
     from mlgate.errors import UsageError
     from mlgate.registry.index import build_sharded, write_sharded
 

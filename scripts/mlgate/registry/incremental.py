@@ -111,12 +111,16 @@ def previous_single(reg: Registry, path: str | os.PathLike[str], key: Any, notes
         notes.append(f"{where} is not a single-file mlgate index ({INDEX_FORMAT}); building the whole index")
         return None
     if data.get("digest") != index_digest(data):
-        raise UsageError(f"--previous {where}: the content does not match its digest (altered or truncated); refusing it")
+        raise UsageError(
+            f"--previous {where}: the content does not match its digest (altered or truncated); refusing it"
+        )
     _verify(where, index_canonical(data), data.get("signatures"), key)
     return _diff(reg, where, data, data["models"], key is not None, notes)
 
 
-def previous_sharded(reg: Registry, path: str | os.PathLike[str], key: Any, generator: str, notes: list[str]) -> Previous | None:
+def previous_sharded(
+    reg: Registry, path: str | os.PathLike[str], key: Any, generator: str, notes: list[str]
+) -> Previous | None:
     """The previous sharded index's top level (``DIR/index.json``), checked; None (with a note) for a full build."""
     where = os.fspath(path)
     data = _read(path, notes, parse=False)
@@ -124,11 +128,15 @@ def previous_sharded(reg: Registry, path: str | os.PathLike[str], key: Any, gene
         return None
     split = split_envelope(data)
     if split is None:
-        notes.append(f"{where} is not a sharded mlgate index's index.json ({INDEX_FORMAT_V2}); building the whole index")
+        notes.append(
+            f"{where} is not a sharded mlgate index's index.json ({INDEX_FORMAT_V2}); building the whole index"
+        )
         return None
     data, payload = split
     if data.get("digest") != hashlib.sha256(payload).hexdigest():
-        raise UsageError(f"--previous {where}: the content does not match its digest (altered or truncated); refusing it")
+        raise UsageError(
+            f"--previous {where}: the content does not match its digest (altered or truncated); refusing it"
+        )
     _verify(where, payload_signed_bytes(payload), data.get("signatures"), key)
     try:
         top = json.loads(payload)

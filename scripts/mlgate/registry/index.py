@@ -23,12 +23,11 @@ import hashlib
 import json
 import os
 import re
-from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from mlgate.core.indexfmt import INDEX_FORMAT as FORMAT
 from mlgate.core.indexfmt import (
     ARTIFACT_FIELDS,
     INDEX_FORMAT_V2,
@@ -42,6 +41,7 @@ from mlgate.core.indexfmt import (
     payload_signed_bytes,
     shard_path,
 )
+from mlgate.core.indexfmt import INDEX_FORMAT as FORMAT
 from mlgate.core.times import format_time
 from mlgate.errors import GitError, UsageError
 from mlgate.infra.files import write_json
@@ -318,8 +318,12 @@ def write_sharded(index: ShardedIndex, folder: str | os.PathLike[str]) -> None:
         raise UsageError(f"{root} is not a folder: a sharded index is written into a folder (-o DIR)")
     if top.is_symlink() or top.exists() and not top.is_file():
         raise UsageError(f"{top} exists and is not a regular file: the index replaces only a regular file")
-    replaced = _names_in(top, index.previous_payload if index.previous_dir is not None and
-                         index.previous_dir.resolve() == root.resolve() else None)
+    replaced = _names_in(
+        top,
+        index.previous_payload
+        if index.previous_dir is not None and index.previous_dir.resolve() == root.resolve()
+        else None,
+    )
     for name, shard in index.shards.items():
         target = root / shard_path(name, index.models[name]["shard"]["sha256"])
         if not _holds(target, len(shard)):

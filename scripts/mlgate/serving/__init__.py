@@ -86,7 +86,7 @@ from mlgate.errors import (
 )
 from mlgate.infra.files import atomic_output, read_small, write_json
 from mlgate.infra.keys import TrustedKey, key_id, load_public_key
-from mlgate.infra.store import bounded, fsspec_package, open_uri, sha256_of
+from mlgate.infra.store import fsspec_package, open_uri, sha256_of
 
 if TYPE_CHECKING:
     from mlgate.infra.git import ObjectReader
@@ -232,9 +232,7 @@ def _trusted_keys(keys: Iterable[TrustedKey]) -> dict[str, Any]:
     return {key_id(k): k for k in loaded}
 
 
-def _check_signature(
-    data: Mapping[str, Any], keys: Mapping[str, Any], where: str, message: bytes | None = None
-) -> str:
+def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: str, message: bytes | None = None) -> str:
     """The id of the trusted key whose signature covers ``data``; an :class:`IndexRefused` otherwise."""
     from cryptography.exceptions import InvalidSignature
 
@@ -871,8 +869,10 @@ class IndexSource:
                 data = json.loads(signed, parse_constant=_no_constant)
             except (ValueError, RecursionError) as e:
                 raise ServingError(f"{self.location}: the payload is not JSON ({str(e)[:200]})") from None
-            if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT_V2 or not isinstance(
-                data.get("models"), dict
+            if (
+                not isinstance(data, dict)
+                or data.get("format") != INDEX_FORMAT_V2
+                or not isinstance(data.get("models"), dict)
             ):
                 raise ServingError(f"{self.location}: the payload is not an mlgate index ({INDEX_FORMAT_V2})")
         _check_index(data, self.location, sharded=signed is not None)
