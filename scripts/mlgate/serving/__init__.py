@@ -818,10 +818,14 @@ class IndexSource:
 
     def _read(self, initial: bool = False) -> bytes | None:
         """The index's bytes, or None when it has not changed since the last read (nothing transferred)."""
-        from mlgate.infra.conditional import read_if_changed
+        from mlgate.infra.conditional import TooLarge, read_if_changed
 
         try:
             body = read_if_changed(self.location, None if initial else self._validator, INDEX_MAX_BYTES, self.timeout)
+        except TooLarge:
+            raise SourceUnavailable(
+                f"{self.location} is larger than {INDEX_MAX_BYTES >> 20} MiB; refusing it unread"
+            ) from None
         except (OSError, ServingError) as e:
             raise SourceUnavailable(f"cannot read the index {self.location}: {e}") from None
         if body is None:
