@@ -633,66 +633,93 @@ def _is_rollout(value: object) -> bool:
 def _check_index(data: dict[str, Any], where: str, sharded: bool = False) -> None:
     """Enough structure that nothing later meets a wrong type: a hostile index fails here, in one line.
     ``sharded``: a sharded index's top level, whose models also name their shard."""
+    _check_header(data, where)
+    for name, model in data["models"].items():
+        _check_model(name, model, where, sharded)
 
-    def bad(what: str) -> ServingError:
-        return ServingError(f"{where} is not a valid mlgate index: {what}")
 
+def _invalid(where: str, what: str) -> ServingError:
+    return ServingError(f"{where} is not a valid mlgate index: {what}")
+
+
+def _check_header(data: dict[str, Any], where: str) -> None:
+    """The index's own fields (every model is checked by :func:`_check_model`)."""
     for key in ("commit", "source", "generated_at"):
         if data.get(key) is not None and not isinstance(data[key], str):
-            raise bad(f"'{key}' must be a string")
+            raise _invalid(where, f"'{key}' must be a string")
     if "serial" in data and not _is_int(data["serial"]):
-        raise bad("'serial' must be a non-negative integer")
+        raise _invalid(where, "'serial' must be a non-negative integer")
     stages = data.get("stages", {})
     if not isinstance(stages, dict) or not all(
         k in ("Production", "Staging") and isinstance(v, str) and NAME_RE.fullmatch(v) for k, v in stages.items()
     ):
-        raise bad("'stages' must map Production and/or Staging to alias names")
-    models = data["models"]
-    for name, model in models.items():
-        if not NAME_RE.fullmatch(name) or not isinstance(model, dict):
-            raise bad(f"model {name[:80]!r} must be a model name with an object")
-        aliases, deprecated, versions = model.get("aliases", {}), model.get("deprecated", []), model.get("versions", {})
-        if not isinstance(aliases, dict) or not all(NAME_RE.fullmatch(a) and _is_int(v, 1) for a, v in aliases.items()):
-            raise bad(f"{name}: 'aliases' must map alias names to version numbers")
-        if not isinstance(deprecated, list) or not all(_is_int(v, 1) for v in deprecated):
-            raise bad(f"{name}: 'deprecated' must be a list of version numbers")
-        rollouts = model.get("rollouts", {})  # absent from indexes written before rollouts existed
-        if not isinstance(rollouts, dict):
-            raise bad(f"{name}: 'rollouts' must map alias names to rollouts")
-        for alias, rollout in rollouts.items():
-            if alias not in aliases:
-                raise bad(f"{name}: 'rollouts' has {alias[:80]!r}, which is not one of the model's aliases")
-            if not _is_rollout(rollout):
-                raise bad(
-                    f"{name}@{alias}: a rollout needs a candidate version, a mode (canary or shadow), a percent "
-                    "above 0 and at most 100, and nothing else but a string started_at"
-                )
-        if not isinstance(versions, dict):
-            raise bad(f"{name}: 'versions' must be an object")
-        if sharded:
-            shard = model.get("shard")
-            if (
-                not isinstance(shard, dict)
-                or not isinstance(shard.get("sha256"), str)
-                or not SHA256_RE.fullmatch(shard["sha256"])
-                or not _is_int(shard.get("size"))
-                or shard["size"] > INDEX_MAX_BYTES
-            ):
-                raise bad(f"{name}: 'shard' must be {{sha256: 64 hex digits, size: a number of bytes}}")
-        for number, entry in versions.items():
-            if (
-                not VERSION_RE.fullmatch(number)
-                or not isinstance(entry, dict)
-                or not isinstance(entry.get("uri"), str)
-                or not isinstance(entry.get("sha256"), str)
-                or not SHA256_RE.fullmatch(entry["sha256"])
-                or not _is_int(entry.get("size"))
-                or not isinstance(entry.get("format", ""), str)
-            ):
-                raise bad(
-                    f"{name} version {number[:20]!r}: needs a uri, a 64-hex sha256, a size (0 to 2**63-1) and a "
-                    "string format"
-                )
+        raise _invalid(where, "'stages' must map Production and/or Staging to alias names")
+
+
+_EMPTY: dict[str, Any] = {}
+_name_ok, _version_ok, _sha_ok = NAME_RE.fullmatch, VERSION_RE.fullmatch, SHA256_RE.fullmatch
+
+
+def _check_model(name: str, model: Any, where: str, sharded: bool) -> None:
+    """One model's entry (written for speed: a cold start checks every model it resolves; ``type(x) is int``
+    also refuses a bool)."""
+    if type(name) is not str or not _name_ok(name) or type(model) is not dict:
+        raise _invalid(where, f"model {str(name)[:80]!r} must be a model name with an object")
+    aliases, deprecated, versions = (
+        model.get("aliases", _EMPTY),
+        model.get("deprecated", ()),
+        model.get("versions", _EMPTY),
+    )
+    if type(aliases) is not dict:
+        raise _invalid(where, f"{name}: 'aliases' must map alias names to version numbers")
+    for alias, v in aliases.items():
+        if type(v) is not int or not 1 <= v <= _MAX_INT or not _name_ok(alias):
+            raise _invalid(where, f"{name}: 'aliases' must map alias names to version numbers")
+    if type(deprecated) not in (list, tuple) or not all(type(v) is int and 1 <= v <= _MAX_INT for v in deprecated):
+        raise _invalid(where, f"{name}: 'deprecated' must be a list of version numbers")
+    rollouts = model.get("rollouts", _EMPTY)  # absent from indexes written before rollouts existed
+    if type(rollouts) is not dict:
+        raise _invalid(where, f"{name}: 'rollouts' must map alias names to rollouts")
+    for alias, rollout in rollouts.items():
+        if alias not in aliases:
+            raise _invalid(where, f"{name}: 'rollouts' has {alias[:80]!r}, which is not one of the model's aliases")
+        if not _is_rollout(rollout):
+            raise _invalid(
+                where,
+                f"{name}@{alias}: a rollout needs a candidate version, a mode (canary or shadow), a percent "
+                "above 0 and at most 100, and nothing else but a string started_at",
+            )
+    if type(versions) is not dict:
+        raise _invalid(where, f"{name}: 'versions' must be an object")
+    if sharded:
+        shard = model.get("shard")
+        if (
+            type(shard) is not dict
+            or type(shard.get("sha256")) is not str
+            or not _sha_ok(shard["sha256"])
+            or type(shard.get("size")) is not int
+            or not 0 <= shard["size"] <= INDEX_MAX_BYTES
+        ):
+            raise _invalid(where, f"{name}: 'shard' must be {{sha256: 64 hex digits, size: a number of bytes}}")
+    for number, entry in versions.items():
+        if type(entry) is not dict or not _version_ok(number):
+            ok = False
+        else:
+            sha, size = entry.get("sha256"), entry.get("size")
+            ok = (
+                type(entry.get("uri")) is str
+                and type(sha) is str
+                and _sha_ok(sha) is not None
+                and type(size) is int
+                and 0 <= size <= _MAX_INT
+                and type(entry.get("format", "")) is str
+            )
+        if not ok:
+            raise _invalid(
+                where,
+                f"{name} version {str(number)[:20]!r}: needs a uri, a 64-hex sha256, a size (0 to 2**63-1) and a "
+                "string format",
+            )
 
 
 # --- the highest serial accepted per index location, kept in a small JSON file under the cache -----------
@@ -812,6 +839,7 @@ class IndexSource:
         self._validator: Any = None  # what the conditional read compares (ETag, object version, stat)
         self._raw: str | None = None  # sha256 of the bytes last read
         self._shards: dict[str, dict[str, Any]] = {}  # shard sha256 -> the model's whole entry
+        self._checked: set[str] = set()  # the models whose entries have been checked
         raw = self._read(initial=True)
         assert raw is not None  # the first read is never conditional
         self.data = self._load(raw)
@@ -879,7 +907,17 @@ class IndexSource:
                 or not isinstance(data.get("models"), dict)
             ):
                 raise ServingError(f"{self.location}: the payload is not an mlgate index ({INDEX_FORMAT_V2})")
-        _check_index(data, self.location, sharded=signed is not None)
+        # a sharded index's models are checked when first used at start-up (a replica serving one model checks
+        # one); a single file, or a new index a watcher polls, is checked whole before it is used
+        _check_header(data, self.location)
+        checked: set[str] = set()
+        for name, model in data["models"].items():  # names at once (cheap): model_names() lists them
+            if type(model) is not dict or not _name_ok(name):
+                _check_model(name, model, self.location, signed is not None)
+        if self._raw is not None or signed is None:
+            for name, model in data["models"].items():
+                _check_model(name, model, self.location, signed is not None)
+            checked = set(data["models"])
         accepted = None
         if self.keys is not None:
             accepted = self._fresh(data)
@@ -889,7 +927,7 @@ class IndexSource:
             if self.state_file and accepted[2]:
                 _state_record(self.state_file, self._state_key, accepted[0], accepted[1])
             self.accepted, self.keyid, self.expires = (accepted[0], accepted[1]), keyid, accepted[3]
-        self.sharded, self._shards = signed is not None, shards
+        self.sharded, self._shards, self._checked = signed is not None, shards, checked
         self._validator, self._raw = self._pending
         return data
 
@@ -923,6 +961,9 @@ class IndexSource:
         """The shards to keep with ``data``: those already read that it still names, and those of ``models``."""
         if not sharded:
             return {}
+        for model in self.wanted:
+            if model in data["models"]:
+                _check_model(model, data["models"][model], self.location, sharded)
         unknown = [m for m in self.wanted if m not in data["models"]]
         if unknown:
             raise UnknownModel(
@@ -1007,11 +1048,24 @@ class IndexSource:
             )
         try:
             entry: dict[str, Any] = self.data["models"][model]
-            return entry
         except KeyError:
             raise UnknownModel(
                 f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}"
             ) from None
+        if model not in self._checked:
+            _check_model(model, entry, self.location, self.sharded)
+            self._checked.add(model)
+        return entry
+
+    def _check_all(self) -> dict[str, Any]:
+        """Every model checked (what a watcher compares reads them all); the models."""
+        models: dict[str, Any] = self.data["models"]
+        if len(self._checked) < len(models):
+            for name, entry in models.items():
+                if name not in self._checked:
+                    _check_model(name, entry, self.location, self.sharded)
+            self._checked = set(models)
+        return models
 
     def aliases(self, model: str) -> dict[str, int]:
         return dict(self._model(model).get("aliases", {}))
@@ -1042,12 +1096,12 @@ class IndexSource:
         return dict(self.data.get("stages") or DEFAULT_STAGES)
 
     def alias_map(self) -> dict[tuple[str, str], int]:
-        return {(m, a): v for m, e in self.data["models"].items() for a, v in e.get("aliases", {}).items()}
+        return {(m, a): v for m, e in self._check_all().items() for a, v in e.get("aliases", {}).items()}
 
     def alias_states(self) -> dict[tuple[str, str], tuple[int, Rollout | None]]:
         """Every alias's version and rollout, keyed by (model, alias): what :class:`Watcher` compares."""
         out: dict[tuple[str, str], tuple[int, Rollout | None]] = {}
-        for m, entry in self.data["models"].items():
+        for m, entry in self._check_all().items():
             rollouts = entry.get("rollouts", {})
             for a, v in entry.get("aliases", {}).items():
                 out[m, a] = (v, Rollout.from_manifest(rollouts[a]) if a in rollouts else None)
