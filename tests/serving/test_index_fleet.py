@@ -370,3 +370,25 @@ def test_a_local_index_is_polled_by_stat(repo: RegistryRepo, tmp_path: Path) -> 
     _promote(repo, 3, 1)
     write_index(build_index(repo.root, "main"), path)
     assert watcher.poll_once() == [serving.AliasMove("fraud-detector", "champion", 2, 3)]
+
+
+def test_a_hostile_model_entry_in_a_sharded_index_is_refused_when_used(repo: RegistryRepo, tmp_path: Path) -> None:
+    folder = tmp_path / "idx"
+    write_sharded(build_sharded(repo.root, "main"), folder)
+    source = serving.open_source(folder / "index.json")
+    seen: list = []
+    watcher = serving.Watcher(source, lambda moves, error: seen.append(error), interval=3600)
+    header, payload = split_envelope((folder / "index.json").read_bytes()) or ({}, b"")
+    data = json.loads(payload)
+    data["models"]["fraud-detector"]["aliases"]["champion"] = "2"  # a string where a version number goes
+    forged = json.dumps(data).encode()
+    header["digest"] = hashlib.sha256(forged).hexdigest()
+    (folder / "index.json").write_bytes(json.dumps(header)[:-1].encode() + b',\n"payload":' + forged + b"}\n")
+    # a watcher checks the whole new index before it replaces the last good one
+    assert watcher.poll_once() == [] and "is not a valid mlgate index" in str(seen[-1])
+    assert serving.resolve("models:/fraud-detector@champion", source).version == 2
+    # at start-up, a model is checked when first used: the others serve
+    fresh = serving.open_source(folder / "index.json")
+    assert serving.resolve("models:/churn-predictor@champion", fresh).version == 3
+    with pytest.raises(serving.ServingError, match="fraud-detector: 'aliases' must map alias names to version numbers"):
+        serving.resolve("models:/fraud-detector@champion", fresh)
