@@ -842,7 +842,8 @@ class IndexSource:
         self._checked: set[str] = set()  # the models whose entries have been checked
         raw = self._read(initial=True)
         assert raw is not None  # the first read is never conditional
-        self.data = self._load(raw)
+        self.data: dict[str, Any] = {}
+        self._load(raw)
 
     def _read(self, initial: bool = False) -> bytes | None:
         """The index's bytes, or None when it has not changed since the last read (nothing transferred)."""
@@ -927,7 +928,8 @@ class IndexSource:
             if self.state_file and accepted[2]:
                 _state_record(self.state_file, self._state_key, accepted[0], accepted[1])
             self.accepted, self.keyid, self.expires = (accepted[0], accepted[1]), keyid, accepted[3]
-        self.sharded, self._shards, self._checked = signed is not None, shards, checked
+        self._shards, self._checked = shards, checked
+        self.data, self.sharded = data, signed is not None
         self._validator, self._raw = self._pending
         return data
 
@@ -1026,7 +1028,7 @@ class IndexSource:
         """The digest of the index now; reads it only when it changed (an unchanged one is not transferred)."""
         raw = self._read()
         if raw is not None:
-            self.data = self._load(raw)
+            self._load(raw)
         elif self.expires is not None and _now() >= self.expires:
             raise IndexExpired(
                 f"{self.location} expired at {self.data['expires']} and has not changed since; refusing a stale "
