@@ -235,3 +235,21 @@ def test_a_previous_index_that_fails_its_digest_or_signature_is_refused(
         assert not out.exists()
     assert main(["-C", str(repo.root), "index", "--previous", str(tmp_path / "unsigned.json")]) == 2
     assert "--previous needs --ref" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ref", "main", "--sharded"], "--sharded writes a folder: give it with -o DIR"),
+        (
+            ["--ref", "main", "--sharded", "-o", "{tmp}/file"],
+            "is not a folder: a sharded index is written into a folder",
+        ),
+        (["--previous", "x.json"], "--previous needs --ref REF"),
+    ],
+)
+def test_sharded_usage_errors_are_one_line_exit_2(repo: RegistryRepo, tmp_path: Path, capsys, args, message) -> None:
+    (tmp_path / "file").write_text("x")
+    assert main(["-C", str(repo.root), "index", *(a.format(tmp=tmp_path) for a in args)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

@@ -605,10 +605,11 @@ def _index_sharded(
     obj: Context, ref: str | None, output: str | None, key: Any, expires_in: str, previous: str | None
 ) -> int:
     from mlgate.errors import UsageError
-    from mlgate.registry.index import build_sharded, write_sharded
+    from mlgate.registry.index import build_sharded, check_folder, write_sharded
 
     if not output:
         raise UsageError("--sharded writes a folder: give it with -o DIR")
+    check_folder(output)
     notes: list[str] = []
     built = build_sharded(obj.repo, ref, key=key, expires_in=expires_in, previous=previous, notes=notes)
     for note in notes:

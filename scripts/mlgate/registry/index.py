@@ -314,10 +314,7 @@ def write_sharded(index: ShardedIndex, folder: str | os.PathLike[str]) -> None:
 
     root = Path(folder)
     top = root / TOP_LEVEL
-    if root.exists() and not root.is_dir() or root.is_symlink():
-        raise UsageError(f"{root} is not a folder: a sharded index is written into a folder (-o DIR)")
-    if top.is_symlink() or top.exists() and not top.is_file():
-        raise UsageError(f"{top} exists and is not a regular file: the index replaces only a regular file")
+    check_folder(root)
     replaced = _names_in(
         top,
         index.previous_payload
@@ -341,6 +338,16 @@ def write_sharded(index: ShardedIndex, folder: str | os.PathLike[str]) -> None:
             if old.name not in keep:
                 old.unlink(missing_ok=True)
     _prune_removed(root, index.models, replaced)
+
+
+def check_folder(folder: str | os.PathLike[str]) -> None:
+    """Refuse, before anything is built, an output folder a sharded index cannot be written into."""
+    root = Path(folder)
+    top = root / TOP_LEVEL
+    if root.exists() and not root.is_dir() or root.is_symlink():
+        raise UsageError(f"{root} is not a folder: a sharded index is written into a folder (-o DIR)")
+    if top.is_symlink() or top.exists() and not top.is_file():
+        raise UsageError(f"{top} exists and is not a regular file: the index replaces only a regular file")
 
 
 def _holds(target: Path, size: int) -> bool:
@@ -383,12 +390,17 @@ def _names_in(top: Path, payload: dict[str, Any] | None) -> dict[str, set[str]]:
 
 
 def _prune_removed(root: Path, models: dict[str, Any], replaced: dict[str, set[str]]) -> None:
-    """The shard folders of models neither index names any more."""
+    """The shard folders of models neither index names any more (one scandir: no stat per model)."""
     import shutil
 
-    shards = root / SHARDS_DIR
-    if not shards.is_dir():
+    try:
+        with os.scandir(root / SHARDS_DIR) as entries:
+            gone = [
+                e.path
+                for e in entries
+                if e.name not in models and e.name not in replaced and e.is_dir(follow_symlinks=False)
+            ]
+    except OSError:
         return
-    for folder in shards.iterdir():
-        if folder.name not in models and folder.name not in replaced and folder.is_dir() and not folder.is_symlink():
-            shutil.rmtree(folder, ignore_errors=True)
+    for folder in gone:
+        shutil.rmtree(folder, ignore_errors=True)
