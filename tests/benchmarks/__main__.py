@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -192,6 +191,7 @@ CATALOG_LIMITS = {"build_s": 10.0, "home_bytes": 1_000_000, "model_page_bytes": 
 def serving_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     """The serving fleet's rows: the sharded index (built, then incrementally after one promotion), cold starts
     from it, and what an unchanged poll over HTTP transfers. Works on a branch of its own (main is untouched)."""
+    import re
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
