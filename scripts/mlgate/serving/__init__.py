@@ -40,6 +40,7 @@ import shutil
 import stat
 import subprocess
 import threading
+import time as _time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -835,6 +836,7 @@ class IndexSource:
         self.accepted: tuple[int, str | None] | None = None  # (serial, commit) of the newest index accepted
         self.keyid: str | None = None
         self.expires: datetime | None = None
+        self._expires_at = float("inf")
         self.sharded = False
         self._validator: Any = None  # what the conditional read compares (ETag, object version, stat)
         self._raw: str | None = None  # sha256 of the bytes last read
@@ -928,6 +930,7 @@ class IndexSource:
             if self.state_file and accepted[2]:
                 _state_record(self.state_file, self._state_key, accepted[0], accepted[1])
             self.accepted, self.keyid, self.expires = (accepted[0], accepted[1]), keyid, accepted[3]
+            self._expires_at = accepted[3].timestamp()  # compared on every look-up: a float is cheapest
         self._shards, self._checked = shards, checked
         self.data, self.sharded = data, signed is not None
         self._validator, self._raw = self._pending
@@ -1043,7 +1046,7 @@ class IndexSource:
         return sorted(self.data["models"])
 
     def _model(self, model: str) -> dict[str, Any]:
-        if self.expires is not None and _now() >= self.expires:
+        if _time.time() >= self._expires_at:
             raise IndexExpired(
                 f"{self.location} expired at {self.data['expires']} and no newer one was accepted; refusing "
                 "to resolve from it"
