@@ -340,7 +340,7 @@ def test_index_help_examples_work(repo: RegistryRepo, tmp_path: Path, capsys, mo
     assert main(["index", "--help"]) == 0
     help_text = capsys.readouterr()[0]
     examples = re.findall(r"^\s+(mlgate index .*?|MLGATE_INDEX_KEY=.*?)(?:\s+#.*)?$", help_text, re.M)
-    assert len(examples) == 3
+    assert len(examples) == 5
     monkeypatch.chdir(tmp_path)
     assert main(["-C", str(repo.root), *shlex.split(examples[0])[1:]]) == 0
     assert "index-key.pub (public" in capsys.readouterr()[0]
@@ -351,6 +351,11 @@ def test_index_help_examples_work(repo: RegistryRepo, tmp_path: Path, capsys, mo
         tmp_path / "registry-index.json", trusted_keys=[tmp_path / "index-key.pub"], state_file=tmp_path / "state.json"
     )
     assert serving.resolve("models:/fraud-detector@champion", source).version == 2
+    # the sharded layout, then an incremental build on top of it
+    assert main(["-C", str(repo.root), *shlex.split(examples[3])[1:]]) == 0
+    assert main(["-C", str(repo.root), *shlex.split(examples[4])[1:]]) == 0
+    sharded = serving.open_source(tmp_path / "registry-index" / "index.json", models=["fraud-detector"])
+    assert serving.resolve("models:/fraud-detector@champion", sharded).version == 2
 
 
 @pytest.mark.parametrize(

@@ -188,6 +188,117 @@ def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
 CATALOG_LIMITS = {"build_s": 10.0, "home_bytes": 1_000_000, "model_page_bytes": 200_000}
 
 
+def serving_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
+    """The serving fleet's rows: the sharded index (built, then incrementally after one promotion), cold starts
+    from it, and what an unchanged poll over HTTP transfers. Works on a branch of its own (main is untouched)."""
+    import re
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    repo, results = syn.path, {}
+    m = syn.model_names[len(syn.model_names) // 2]
+    folder, single = repo.parent / f"sharded-{syn.models}", repo.parent / f"single-{syn.models}.json"
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+    git("branch", "--force", "bench-serving", "main")
+    shutil.rmtree(folder, ignore_errors=True)
+    build = ("index", "--ref", "bench-serving")
+    results["build the sharded serving index (from scratch)"] = time_process(
+        _mlgate_cmd(*build, "--sharded", "-o", str(folder)), repo, 1
+    )
+    time_process(_mlgate_cmd(*build, "-o", str(single)), repo, 1)
+    promoted = [0]
+
+    def promote_one() -> None:  # one merged promotion on the branch, not timed
+        promoted[0] += 1
+        tree = git("rev-parse", "bench-serving^{tree}").strip()
+        alias = f"registry/models/{m}/aliases/challenger.yaml"
+        text = git("show", f"bench-serving:{alias}")
+        text = re.sub(r"(?m)^version: \d+", f"version: {2 + promoted[0] % (syn.versions - 1)}", text)
+        blob = subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"], cwd=repo, input=text, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        env = {"GIT_INDEX_FILE": str(repo.parent / "bench-serving.index")}
+        subprocess.run(["git", "read-tree", tree], cwd=repo, check=True, env={**_env(), **env})
+        subprocess.run(
+            ["git", "update-index", "--cacheinfo", f"100644,{blob},{alias}"],
+            cwd=repo,
+            check=True,
+            env={**_env(), **env},
+        )
+        new_tree = subprocess.run(
+            ["git", "write-tree"], cwd=repo, check=True, env={**_env(), **env}, capture_output=True, text=True
+        ).stdout.strip()
+        commit = git("commit-tree", new_tree, "-p", "bench-serving", "-m", "bench: promote").strip()
+        git("update-ref", "refs/heads/bench-serving", commit)
+
+    results["incremental index after one promotion (sharded)"] = time_process(
+        _mlgate_cmd(*build, "--sharded", "--previous", str(folder / "index.json"), "-o", str(folder)),
+        repo,
+        runs,
+        setup=promote_one,
+    )
+    results["incremental index after one promotion (single file)"] = time_process(
+        _mlgate_cmd(*build, "--previous", str(single), "-o", str(single)), repo, max(1, runs // 2), setup=promote_one
+    )
+    cold = (
+        "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
+        "print(sum(1 for m in s.model_names() if serving.resolve(f'models:/{m}@champion', s)))"
+    )
+    results["serving cold start: every champion, sharded index (fresh process)"] = time_process(
+        [sys.executable, "-c", cold, str(folder / "index.json")], repo, runs
+    )
+    one = (
+        "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1], models=[sys.argv[2]]); "
+        "serving.resolve(f'models:/{sys.argv[2]}@champion', s); print(len(s.versions(sys.argv[2])))"
+    )
+    results["serving cold start: one model's shard (fresh process)"] = time_process(
+        [sys.executable, "-c", one, str(folder / "index.json"), m], repo, runs
+    )
+
+    sent = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = (folder / "index.json").read_bytes()
+            etag = '"' + __import__("hashlib").sha256(body).hexdigest()[:32] + '"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                body = b""
+            else:
+                self.send_response(200)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            sent[0] += len(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    poll = (
+        "import sys, time, statistics; from mlgate import serving; s = serving.open_source(sys.argv[1]); ts = []\n"
+        "for _ in range(20):\n t = time.perf_counter(); s.token(); ts.append(time.perf_counter() - t)\n"
+        "print(statistics.median(ts))"
+    )
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.json"
+        out = subprocess.run([sys.executable, "-c", poll, url], env=_env(), capture_output=True, text=True, check=True)
+        first = (folder / "index.json").stat().st_size
+        results[f"unchanged poll over HTTP ({sent[0] - first} index bytes in 20 polls; index {first:,} bytes)"] = {
+            "median_s": float(out.stdout.split()[-1]),
+            "runs_s": [],
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
+    return results
+
+
 def catalog_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     """``mlgate catalog`` of the whole registry (its audit trail too) into an empty folder, then over the previous
     catalog after one promotion merged on main (what publish.yml does on each merge), and the page sizes."""
@@ -350,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                 "mlgate": {} if args.only == "catalog" else mlgate_suite(syn, args.runs),
                 "peers": {},
             }
+            entry["mlgate"].update(serving_suite(syn, args.runs) if args.only == "all" else {})
             entry["mlgate"].update(catalog_suite(syn, max(1, args.runs // 2) if args.only == "all" else args.runs))
             if peers and models * args.versions <= args.peer_max_versions:
                 from .peers import run_peers

@@ -518,6 +518,19 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
     help="Create an ed25519 key pair and do nothing else: "
     "the private key in FILE (PEM, mode 600) and the public key in FILE.pub (PEM), for serving's trusted_keys.",
 )
+@click.option(
+    "--sharded",
+    is_flag=True,
+    help="Write the sharded layout into the folder -o DIR: DIR/index.json (small, signed: every alias and the "
+    "versions aliases name) and one shard per model (every version), read by serving only when needed.",
+)
+@click.option(
+    "--previous",
+    metavar="OLD_INDEX",
+    help="The index built last (a file, or DIR/index.json when --sharded): rebuild only the models changed "
+    "since the commit it records. Refused when it fails its digest or (with --key) is not signed by the key; "
+    "a full build, with a note on stderr, when its commit is unknown here or it cannot be read. Needs --ref.",
+)
 @click.pass_obj
 def index(
     obj: Context,
@@ -527,6 +540,8 @@ def index(
     key_env: str | None,
     expires_in: str,
     generate: str | None,
+    sharded: bool,
+    previous: str | None,
 ) -> int:
     """Write the serving index: every model's aliases and artifacts, the commit, a serial, an expiry, signed.
 
@@ -541,6 +556,8 @@ def index(
       mlgate index --generate-key index-key      # once: index-key (secret) and index-key.pub
       mlgate index --ref main --key index-key -o registry-index.json
       MLGATE_INDEX_KEY="$(cat index-key)" mlgate index --ref main --key-env MLGATE_INDEX_KEY --expires-in 2d -o registry-index.json
+      mlgate index --ref main --sharded -o registry-index                       # registry-index/index.json + shards/
+      mlgate index --ref main --sharded --previous registry-index/index.json -o registry-index   # incremental
     """
     from mlgate.errors import UsageError
     from mlgate.registry.index import build_index, generate_key, load_signing_key, write_index
@@ -555,7 +572,16 @@ def index(
             f"{pair.public} (public: give it to serving as a trusted key); key id {pair.keyid[:16]}"
         )
         return EXIT_OK
-    data = build_index(obj.repo, ref, key=load_signing_key(key_file, key_env), expires_in=expires_in)
+    if previous is not None and ref is None:
+        raise UsageError("--previous needs --ref REF: the changes are those between two commits")
+    if sharded:
+        return _index_sharded(obj, ref, output, load_signing_key(key_file, key_env), expires_in, previous)
+    notes: list[str] = []
+    data = build_index(
+        obj.repo, ref, key=load_signing_key(key_file, key_env), expires_in=expires_in, previous=previous, notes=notes
+    )
+    for note in notes:
+        click.echo(f"mlgate: note: {note}", err=True)
     signed = f"signed by key {data['signatures'][0]['keyid'][:16]}" if "signatures" in data else "UNSIGNED"
     if "signatures" not in data:
         click.echo(
@@ -572,6 +598,35 @@ def index(
         )
     else:
         _out(to_json(data))
+    return EXIT_OK
+
+
+def _index_sharded(
+    obj: Context, ref: str | None, output: str | None, key: Any, expires_in: str, previous: str | None
+) -> int:
+    from mlgate.errors import UsageError
+    from mlgate.registry.index import build_sharded, check_folder, write_sharded
+
+    if not output:
+        raise UsageError("--sharded writes a folder: give it with -o DIR")
+    check_folder(output)
+    notes: list[str] = []
+    built = build_sharded(obj.repo, ref, key=key, expires_in=expires_in, previous=previous, notes=notes)
+    for note in notes:
+        click.echo(f"mlgate: note: {note}", err=True)
+    if key is None:
+        click.echo(
+            "mlgate: warning: the index is NOT signed (no --key or --key-env): serving with trusted keys refuses "
+            "it, and without keys its digest detects corruption, not an attacker",
+            err=True,
+        )
+    write_sharded(built, output)
+    signed = f"signed by key {str(built.keyid)[:16]}" if key is not None else "UNSIGNED"
+    _echo(
+        f"wrote {output}/index.json: {len(built.models)} models ({len(built.shards)} shards written), serial "
+        f"{built.payload['serial']}, expires {built.payload['expires']}, {signed}, digest {built.digest[:12]}",
+        err=True,
+    )
     return EXIT_OK
 
 

@@ -19,14 +19,29 @@ What a signed index carries besides the models:
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from mlgate.core.indexfmt import (
+    ARTIFACT_FIELDS,
+    INDEX_FORMAT_V2,
+    SHARD_FORMAT,
+    SHARDS_DIR,
+    TOP_LEVEL,
+    canonical_json,
+    envelope_bytes,
+    index_canonical,
+    index_digest,
+    payload_signed_bytes,
+    shard_path,
+)
 from mlgate.core.indexfmt import INDEX_FORMAT as FORMAT
-from mlgate.core.indexfmt import index_canonical, index_digest
 from mlgate.core.times import format_time
 from mlgate.errors import GitError, UsageError
 from mlgate.infra.files import write_json
@@ -78,6 +93,59 @@ def _serial(reg: Registry, repo_path: str | os.PathLike[str], signing: bool) -> 
         return 0
 
 
+def model_entry(reg: Registry, name: str) -> dict[str, Any]:
+    """One model's entry in the index (every version, schema-checked on the way)."""
+    model = reg.model(name)
+    versions = {}
+    for n in reg.version_numbers(name):
+        v = reg.version(name, n)
+        versions[str(n)] = {
+            "uri": v.artifact.uri,
+            "sha256": v.artifact.sha256,
+            "size": v.artifact.size,
+            "format": v.artifact.format,
+            "created_at": v.created_at,
+            "created_by": v.created_by,
+            "run_id": v.lineage.get("run_id"),
+            **({"description": v.description} if v.description else {}),
+            **({"tags": dict(v.tags)} if v.tags else {}),
+        }
+    aliases = reg.aliases(name)
+    # only the aliases with a rollout under way, and no key at all without one: an index of a registry with
+    # no rollout is byte for byte what it was before rollouts existed
+    rollouts = {a: al.rollout.to_manifest() for a, al in aliases.items() if al.rollout is not None}
+    return {
+        "aliases": {a: al.version for a, al in aliases.items()},
+        **({"rollouts": rollouts} if rollouts else {}),
+        "deprecated": sorted(d.version for d in model.deprecated),
+        "versions": versions,
+        "description": model.description,
+        "owners": list(model.owners),
+        **({"tags": dict(model.tags)} if model.tags else {}),
+    }
+
+
+def _check_signing(key: Any, ref: str | None) -> None:
+    if key is not None and ref is None:
+        raise UsageError(
+            "signing needs --ref REF: a signed index describes a commit (its serial is that commit's "
+            "first-parent count), not a working tree"
+        )
+
+
+def _header(reg: Registry, serial: int, now: datetime | None, expires_in: timedelta | str) -> dict[str, Any]:
+    span = parse_duration(expires_in) if isinstance(expires_in, str) else expires_in
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return {
+        "commit": reg.tree.commit,
+        "source": reg.tree.label,
+        "serial": serial,
+        "generated_at": format_time(now),
+        "expires": format_time(now + span),
+        "stages": reg.stages(),
+    }
+
+
 def build_index(
     repo_path: str | os.PathLike[str] = ".",
     ref: str | None = None,
@@ -85,60 +153,34 @@ def build_index(
     key: Any = None,
     expires_in: timedelta | str = DEFAULT_EXPIRES_IN,
     now: datetime | None = None,
+    previous: str | os.PathLike[str] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     """The index of the registry at ``ref`` (or the working tree). Every manifest is schema-checked on the way.
 
     With ``key`` (an ed25519 private key, see :func:`load_signing_key`) it is signed; signing needs ``ref``, since
     the serial counts that commit's first-parent history. ``expires_in`` counts from ``now`` (default: now).
+
+    ``previous``: an index (this single-file layout) built earlier from this repository: only the models that
+    changed since its commit are read again (see :mod:`mlgate.registry.incremental`); why it could not be used,
+    if so, is appended to ``notes`` and the whole registry is read.
     """
-    if key is not None and ref is None:
-        raise UsageError(
-            "signing needs --ref REF: a signed index describes a commit (its serial is that commit's "
-            "first-parent count), not a working tree"
-        )
-    span = parse_duration(expires_in) if isinstance(expires_in, str) else expires_in
+    _check_signing(key, ref)
     reg = Registry.open(repo_path, ref)
-    models: dict[str, Any] = {}
-    for name in reg.model_names():
-        model = reg.model(name)
-        versions = {}
-        for n in reg.version_numbers(name):
-            v = reg.version(name, n)
-            versions[str(n)] = {
-                "uri": v.artifact.uri,
-                "sha256": v.artifact.sha256,
-                "size": v.artifact.size,
-                "format": v.artifact.format,
-                "created_at": v.created_at,
-                "created_by": v.created_by,
-                "run_id": v.lineage.get("run_id"),
-                **({"description": v.description} if v.description else {}),
-                **({"tags": dict(v.tags)} if v.tags else {}),
-            }
-        aliases = reg.aliases(name)
-        # only the aliases with a rollout under way, and no key at all without one: an index of a registry with
-        # no rollout is byte for byte what it was before rollouts existed
-        rollouts = {a: al.rollout.to_manifest() for a, al in aliases.items() if al.rollout is not None}
-        models[name] = {
-            "aliases": {a: al.version for a, al in aliases.items()},
-            **({"rollouts": rollouts} if rollouts else {}),
-            "deprecated": sorted(d.version for d in model.deprecated),
-            "versions": versions,
-            "description": model.description,
-            "owners": list(model.owners),
-            **({"tags": dict(model.tags)} if model.tags else {}),
-        }
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    data: dict[str, Any] = {
-        "format": FORMAT,
-        "commit": reg.tree.commit,
-        "source": reg.tree.label,
-        "serial": _serial(reg, repo_path, key is not None),
-        "generated_at": format_time(now),
-        "expires": format_time(now + span),
-        "stages": reg.stages(),
-        "models": models,
-    }
+    models: dict[str, Any]
+    base = None
+    if previous is not None:
+        from mlgate.registry.incremental import previous_single
+
+        base = previous_single(reg, previous, key, notes if notes is not None else [])
+    if base is not None:
+        models = {}
+        for name in reg.model_names():
+            models[name] = model_entry(reg, name) if name in base.changed else base.models[name]
+    else:
+        models = {name: model_entry(reg, name) for name in reg.model_names()}
+    serial = base.serial if base is not None and base.serial is not None else _serial(reg, repo_path, key is not None)
+    data: dict[str, Any] = {"format": FORMAT, **_header(reg, serial, now, expires_in), "models": models}
     data["digest"] = index_digest(data)
     return sign_index(data, key) if key is not None else data
 
@@ -160,3 +202,205 @@ def write_index(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
             "the index replaces only a regular file"
         )
     write_json(target, data)
+
+
+# --- the sharded layout ----------------------------------------------------------------------------------
+
+
+def generator() -> str:
+    """The builder recorded in a sharded index: an incremental build reuses entries only from the same one."""
+    from mlgate import __version__
+
+    return f"mlgate {__version__}"
+
+
+@dataclass
+class ShardedIndex:
+    """A sharded index: the signed top level (``envelope``, written as DIR/index.json) and the shards to write
+    (model -> bytes; an incremental build holds only the changed models')."""
+
+    payload: dict[str, Any]
+    #: the bytes of DIR/index.json
+    envelope: bytes
+    digest: str
+    keyid: str | None
+    shards: dict[str, bytes] = field(default_factory=dict)
+    #: the folder of the previous index, whose shards the unchanged models' entries name
+    previous_dir: Path | None = None
+    #: the previous index's payload (what it names is kept one generation)
+    previous_payload: dict[str, Any] | None = None
+
+    @property
+    def models(self) -> dict[str, Any]:
+        models: dict[str, Any] = self.payload["models"]
+        return models
+
+
+def shard_of(name: str, entry: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """A model's top-level entry and its shard: the shard is the whole entry; the top level keeps what resolving
+    an alias needs (aliases, rollouts, deprecated versions, the versions they name) and the shard's sha256."""
+    shard = canonical_json({"format": SHARD_FORMAT, "model": name, **entry})
+    digest = hashlib.sha256(shard).hexdigest()
+    named = set(entry["aliases"].values()) | {r["candidate"] for r in entry.get("rollouts", {}).values()}
+    held = {
+        str(v): {k: entry["versions"][str(v)][k] for k in ARTIFACT_FIELDS}
+        for v in sorted(named)
+        if str(v) in entry["versions"]
+    }
+    top = {
+        "aliases": entry["aliases"],
+        **({"rollouts": entry["rollouts"]} if "rollouts" in entry else {}),
+        "deprecated": entry["deprecated"],
+        "versions": held,
+        "shard": {"sha256": digest, "size": len(shard)},
+    }
+    return top, shard
+
+
+def build_sharded(
+    repo_path: str | os.PathLike[str] = ".",
+    ref: str | None = None,
+    *,
+    key: Any = None,
+    expires_in: timedelta | str = DEFAULT_EXPIRES_IN,
+    now: datetime | None = None,
+    previous: str | os.PathLike[str] | None = None,
+    notes: list[str] | None = None,
+) -> ShardedIndex:
+    """The sharded index of the registry at ``ref``: a signed top level and one shard per model (see
+    :mod:`mlgate.core.indexfmt`). ``previous``: the index.json of the sharded index built last, to rebuild only
+    the models that changed since its commit (see :mod:`mlgate.registry.incremental`)."""
+    _check_signing(key, ref)
+    reg = Registry.open(repo_path, ref)
+    base = None
+    if previous is not None:
+        from mlgate.registry.incremental import previous_sharded
+
+        base = previous_sharded(reg, previous, key, generator(), notes if notes is not None else [])
+    models: dict[str, Any] = {}
+    shards: dict[str, bytes] = {}
+    for name in reg.model_names():
+        if base is not None and name not in base.changed and name in base.models:
+            models[name] = base.models[name]
+            continue
+        models[name], shards[name] = shard_of(name, model_entry(reg, name))
+    serial = base.serial if base is not None and base.serial is not None else _serial(reg, repo_path, key is not None)
+    payload = {"format": INDEX_FORMAT_V2, "generator": generator(), **_header(reg, serial, now, expires_in)}
+    payload["models"] = models
+    text = canonical_json(payload)
+    signatures, keyid = None, None
+    if key is not None:
+        keyid = key_id(key.public_key())
+        signatures = [{"keyid": keyid, "sig": base64.b64encode(key.sign(payload_signed_bytes(text))).decode()}]
+    return ShardedIndex(
+        payload,
+        envelope_bytes(text, signatures),
+        hashlib.sha256(text).hexdigest(),
+        keyid,
+        shards,
+        Path(previous).parent if base is not None and previous else None,
+        base.payload if base is not None else None,
+    )
+
+
+def write_sharded(index: ShardedIndex, folder: str | os.PathLike[str]) -> None:
+    """Write a sharded index into ``folder``: the new shards first (content-addressed, so nothing a replica reads
+    changes under it), then index.json atomically, then the shards neither it nor the index.json it replaced
+    names (of the models that changed: a replica that read the previous index.json still finds its shards).
+
+    The unchanged models' shards are kept in place, or copied from the previous index's folder (their sha256
+    checked) when ``folder`` is another one."""
+    from mlgate.infra.files import write_atomic
+
+    root = Path(folder)
+    top = root / TOP_LEVEL
+    check_folder(root)
+    replaced = _names_in(
+        top,
+        index.previous_payload
+        if index.previous_dir is not None and index.previous_dir.resolve() == root.resolve()
+        else None,
+    )
+    for name, shard in index.shards.items():
+        target = root / shard_path(name, index.models[name]["shard"]["sha256"])
+        if not _holds(target, len(shard)):
+            write_atomic(target, shard, durable=False)
+    same = index.previous_dir is not None and index.previous_dir.resolve() == root.resolve()
+    if index.previous_dir is not None and not same:
+        for name, entry in index.models.items():
+            if name not in index.shards:
+                _copy_shard(index.previous_dir, root, name, entry["shard"])
+    write_atomic(top, index.envelope)
+    changed = index.shards if index.previous_dir is not None else index.models
+    for name in changed:
+        keep = {f"{index.models[name]['shard']['sha256']}.json", *(replaced.get(name, ()))}
+        for old in (root / SHARDS_DIR / name).glob("*.json"):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+    _prune_removed(root, index.models, replaced)
+
+
+def check_folder(folder: str | os.PathLike[str]) -> None:
+    """Refuse, before anything is built, an output folder a sharded index cannot be written into."""
+    root = Path(folder)
+    top = root / TOP_LEVEL
+    if root.exists() and not root.is_dir() or root.is_symlink():
+        raise UsageError(f"{root} is not a folder: a sharded index is written into a folder (-o DIR)")
+    if top.is_symlink() or top.exists() and not top.is_file():
+        raise UsageError(f"{top} exists and is not a regular file: the index replaces only a regular file")
+
+
+def _holds(target: Path, size: int) -> bool:
+    try:
+        return target.is_file() and not target.is_symlink() and target.stat().st_size == size
+    except OSError:
+        return False
+
+
+def _copy_shard(source: Path, root: Path, name: str, shard: dict[str, Any]) -> None:
+    from mlgate.infra.files import write_atomic
+
+    path = shard_path(name, shard["sha256"])
+    target = root / path
+    if _holds(target, shard["size"]):
+        return
+    try:
+        data = (source / path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"--previous: cannot read the shard {source / path}: {e.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != shard["sha256"]:
+        raise UsageError(f"--previous: the shard {source / path} does not match its sha256; refusing it")
+    write_atomic(target, data, durable=False)
+
+
+def _names_in(top: Path, payload: dict[str, Any] | None) -> dict[str, set[str]]:
+    """The shard file names the index.json about to be replaced names, per model (nothing if unreadable);
+    ``payload``: its content, when the caller has parsed it already."""
+    from mlgate.core.indexfmt import split_envelope
+
+    try:
+        if payload is None:
+            split = split_envelope(top.read_bytes())
+            if split is None:
+                return {}
+            payload = json.loads(split[1])
+        return {m: {f"{e['shard']['sha256']}.json"} for m, e in payload["models"].items()}
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return {}
+
+
+def _prune_removed(root: Path, models: dict[str, Any], replaced: dict[str, set[str]]) -> None:
+    """The shard folders of models neither index names any more (one scandir: no stat per model)."""
+    import shutil
+
+    try:
+        with os.scandir(root / SHARDS_DIR) as entries:
+            gone = [
+                e.path
+                for e in entries
+                if e.name not in models and e.name not in replaced and e.is_dir(follow_symlinks=False)
+            ]
+    except OSError:
+        return
+    for folder in gone:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -40,6 +40,7 @@ import shutil
 import stat
 import subprocess
 import threading
+import time as _time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,7 +48,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from mlgate.core import times
-from mlgate.core.indexfmt import INDEX_FORMAT, index_canonical, index_digest
+from mlgate.core.indexfmt import (
+    INDEX_FORMAT,
+    INDEX_FORMAT_V2,
+    SHARD_FORMAT,
+    index_canonical,
+    index_digest,
+    payload_signed_bytes,
+    shard_path,
+    split_envelope,
+)
 from mlgate.core.layout import NAME_RE, SHA256_RE, VERSION_RE, alias_names, version_numbers
 from mlgate.core.model import ROLLOUT_MODES, Rollout
 from mlgate.core.rollout import RolloutChange, classify, to_candidate
@@ -77,7 +87,7 @@ from mlgate.errors import (
 )
 from mlgate.infra.files import atomic_output, read_small, write_json
 from mlgate.infra.keys import TrustedKey, key_id, load_public_key
-from mlgate.infra.store import bounded, fsspec_package, open_uri, sha256_of
+from mlgate.infra.store import fsspec_package, open_uri, sha256_of
 
 if TYPE_CHECKING:
     from mlgate.infra.git import ObjectReader
@@ -95,6 +105,7 @@ __all__ = [
     "DeprecatedVersion",
     "GitSource",
     "INDEX_FORMAT",
+    "INDEX_FORMAT_V2",
     "INDEX_MAX_BYTES",
     "IndexBadSignature",
     "IndexDigestMismatch",
@@ -222,7 +233,7 @@ def _trusted_keys(keys: Iterable[TrustedKey]) -> dict[str, Any]:
     return {key_id(k): k for k in loaded}
 
 
-def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: str) -> str:
+def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: str, message: bytes | None = None) -> str:
     """The id of the trusted key whose signature covers ``data``; an :class:`IndexRefused` otherwise."""
     from cryptography.exceptions import InvalidSignature
 
@@ -246,7 +257,7 @@ def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: st
             f"{where} is signed by key {theirs}, which is not trusted (trusted: "
             f"{', '.join(k[:16] for k in keys)}); refusing it"
         )
-    message = index_canonical(data)
+    message = index_canonical(data) if message is None else message
     for s in ours:
         try:
             keys[s["keyid"]].verify(base64.b64decode(s["sig"], validate=True), message)
@@ -620,58 +631,96 @@ def _is_rollout(value: object) -> bool:
     )
 
 
-def _check_index(data: dict[str, Any], where: str) -> None:
-    """Enough structure that nothing later meets a wrong type: a hostile index fails here, in one line."""
+def _check_index(data: dict[str, Any], where: str, sharded: bool = False) -> None:
+    """Enough structure that nothing later meets a wrong type: a hostile index fails here, in one line.
+    ``sharded``: a sharded index's top level, whose models also name their shard."""
+    _check_header(data, where)
+    for name, model in data["models"].items():
+        _check_model(name, model, where, sharded)
 
-    def bad(what: str) -> ServingError:
-        return ServingError(f"{where} is not a valid mlgate index: {what}")
 
+def _invalid(where: str, what: str) -> ServingError:
+    return ServingError(f"{where} is not a valid mlgate index: {what}")
+
+
+def _check_header(data: dict[str, Any], where: str) -> None:
+    """The index's own fields (every model is checked by :func:`_check_model`)."""
     for key in ("commit", "source", "generated_at"):
         if data.get(key) is not None and not isinstance(data[key], str):
-            raise bad(f"'{key}' must be a string")
+            raise _invalid(where, f"'{key}' must be a string")
     if "serial" in data and not _is_int(data["serial"]):
-        raise bad("'serial' must be a non-negative integer")
+        raise _invalid(where, "'serial' must be a non-negative integer")
     stages = data.get("stages", {})
     if not isinstance(stages, dict) or not all(
         k in ("Production", "Staging") and isinstance(v, str) and NAME_RE.fullmatch(v) for k, v in stages.items()
     ):
-        raise bad("'stages' must map Production and/or Staging to alias names")
-    models = data["models"]
-    for name, model in models.items():
-        if not NAME_RE.fullmatch(name) or not isinstance(model, dict):
-            raise bad(f"model {name[:80]!r} must be a model name with an object")
-        aliases, deprecated, versions = model.get("aliases", {}), model.get("deprecated", []), model.get("versions", {})
-        if not isinstance(aliases, dict) or not all(NAME_RE.fullmatch(a) and _is_int(v, 1) for a, v in aliases.items()):
-            raise bad(f"{name}: 'aliases' must map alias names to version numbers")
-        if not isinstance(deprecated, list) or not all(_is_int(v, 1) for v in deprecated):
-            raise bad(f"{name}: 'deprecated' must be a list of version numbers")
-        rollouts = model.get("rollouts", {})  # absent from indexes written before rollouts existed
-        if not isinstance(rollouts, dict):
-            raise bad(f"{name}: 'rollouts' must map alias names to rollouts")
-        for alias, rollout in rollouts.items():
-            if alias not in aliases:
-                raise bad(f"{name}: 'rollouts' has {alias[:80]!r}, which is not one of the model's aliases")
-            if not _is_rollout(rollout):
-                raise bad(
-                    f"{name}@{alias}: a rollout needs a candidate version, a mode (canary or shadow), a percent "
-                    "above 0 and at most 100, and nothing else but a string started_at"
-                )
-        if not isinstance(versions, dict):
-            raise bad(f"{name}: 'versions' must be an object")
-        for number, entry in versions.items():
-            if (
-                not VERSION_RE.fullmatch(number)
-                or not isinstance(entry, dict)
-                or not isinstance(entry.get("uri"), str)
-                or not isinstance(entry.get("sha256"), str)
-                or not SHA256_RE.fullmatch(entry["sha256"])
-                or not _is_int(entry.get("size"))
-                or not isinstance(entry.get("format", ""), str)
-            ):
-                raise bad(
-                    f"{name} version {number[:20]!r}: needs a uri, a 64-hex sha256, a size (0 to 2**63-1) and a "
-                    "string format"
-                )
+        raise _invalid(where, "'stages' must map Production and/or Staging to alias names")
+
+
+_EMPTY: dict[str, Any] = {}
+_name_ok, _version_ok, _sha_ok = NAME_RE.fullmatch, VERSION_RE.fullmatch, SHA256_RE.fullmatch
+
+
+def _check_model(name: str, model: Any, where: str, sharded: bool) -> None:
+    """One model's entry (written for speed: a cold start checks every model it resolves; ``type(x) is int``
+    also refuses a bool)."""
+    if type(name) is not str or not _name_ok(name) or type(model) is not dict:
+        raise _invalid(where, f"model {str(name)[:80]!r} must be a model name with an object")
+    aliases, deprecated, versions = (
+        model.get("aliases", _EMPTY),
+        model.get("deprecated", ()),
+        model.get("versions", _EMPTY),
+    )
+    if type(aliases) is not dict:
+        raise _invalid(where, f"{name}: 'aliases' must map alias names to version numbers")
+    for alias, v in aliases.items():
+        if type(v) is not int or not 1 <= v <= _MAX_INT or not _name_ok(alias):
+            raise _invalid(where, f"{name}: 'aliases' must map alias names to version numbers")
+    if type(deprecated) not in (list, tuple) or not all(type(v) is int and 1 <= v <= _MAX_INT for v in deprecated):
+        raise _invalid(where, f"{name}: 'deprecated' must be a list of version numbers")
+    rollouts = model.get("rollouts", _EMPTY)  # absent from indexes written before rollouts existed
+    if type(rollouts) is not dict:
+        raise _invalid(where, f"{name}: 'rollouts' must map alias names to rollouts")
+    for alias, rollout in rollouts.items():
+        if alias not in aliases:
+            raise _invalid(where, f"{name}: 'rollouts' has {alias[:80]!r}, which is not one of the model's aliases")
+        if not _is_rollout(rollout):
+            raise _invalid(
+                where,
+                f"{name}@{alias}: a rollout needs a candidate version, a mode (canary or shadow), a percent "
+                "above 0 and at most 100, and nothing else but a string started_at",
+            )
+    if type(versions) is not dict:
+        raise _invalid(where, f"{name}: 'versions' must be an object")
+    if sharded:
+        shard = model.get("shard")
+        if (
+            type(shard) is not dict
+            or type(shard.get("sha256")) is not str
+            or not _sha_ok(shard["sha256"])
+            or type(shard.get("size")) is not int
+            or not 0 <= shard["size"] <= INDEX_MAX_BYTES
+        ):
+            raise _invalid(where, f"{name}: 'shard' must be {{sha256: 64 hex digits, size: a number of bytes}}")
+    for number, entry in versions.items():
+        if type(entry) is not dict or not _version_ok(number):
+            ok = False
+        else:
+            sha, size = entry.get("sha256"), entry.get("size")
+            ok = (
+                type(entry.get("uri")) is str
+                and type(sha) is str
+                and _sha_ok(sha) is not None
+                and type(size) is int
+                and 0 <= size <= _MAX_INT
+                and type(entry.get("format", "")) is str
+            )
+        if not ok:
+            raise _invalid(
+                where,
+                f"{name} version {str(number)[:20]!r}: needs a uri, a 64-hex sha256, a size (0 to 2**63-1) and a "
+                "string format",
+            )
 
 
 # --- the highest serial accepted per index location, kept in a small JSON file under the cache -----------
@@ -744,12 +793,22 @@ def _state_record(path: Path, location: str, serial: int, commit: str | None) ->
 
 
 class IndexSource:
-    """The index file ``mlgate index`` writes: one JSON document, checked against its own digest and, given
-    ``trusted_keys``, authenticated (signature, expiry, serial never lower than one accepted before).
+    """The index ``mlgate index`` writes, checked against its own digest and, given ``trusted_keys``,
+    authenticated (signature, expiry, serial never lower than one accepted before).
+
+    Two layouts: a single file (every model in one JSON document), or a sharded folder's ``index.json`` (a small
+    signed top level with each model's aliases, rollouts, deprecated versions and the versions they name, and
+    the sha256 of each model's shard, which holds the model's every version). A shard is read only when a
+    model's other versions are asked for (``models:/NAME/3``, ``latest``...) or when ``models`` names it
+    (read at once, so a server fails at start-up rather than at its first request), and is refused unless its
+    bytes match the sha256 the authenticated top level records.
 
     ``state_file`` (with trusted keys): where the highest serial accepted per index location is remembered across
     restarts; default ``$MLGATE_CACHE/index-state.json`` or ``~/.cache/mlgate/index-state.json``; ``False``
-    remembers it in this object only.
+    remembers it in this object only. ``timeout``: seconds for one HTTP request.
+
+    :meth:`token` (what :func:`watch` polls) is a conditional read: nothing is transferred when the index has
+    not changed (see :mod:`mlgate.infra.conditional`).
     """
 
     def __init__(
@@ -758,6 +817,8 @@ class IndexSource:
         *,
         trusted_keys: Iterable[TrustedKey] | None = None,
         state_file: str | os.PathLike[str] | bool | None = None,
+        models: Iterable[str] | None = None,
+        timeout: float = 60,
     ) -> None:
         self.location = os.fspath(location)
         self.label = f"index {self.location}"
@@ -769,40 +830,114 @@ class IndexSource:
             if isinstance(state_file, (str, os.PathLike))
             else _default_state_file()
         )
+        self.timeout = timeout
+        self.wanted = tuple(dict.fromkeys(models or ()))
         self._state_key = self.location if "://" in self.location else os.path.abspath(self.location)
         self.accepted: tuple[int, str | None] | None = None  # (serial, commit) of the newest index accepted
         self.keyid: str | None = None
         self.expires: datetime | None = None
-        self.data = self._load()
+        self._expires_at = float("inf")
+        self.sharded = False
+        self._validator: Any = None  # what the conditional read compares (ETag, object version, stat)
+        self._raw: str | None = None  # sha256 of the bytes last read
+        self._shards: dict[str, dict[str, Any]] = {}  # shard sha256 -> the model's whole entry
+        self._checked: set[str] = set()  # the models whose entries have been checked
+        raw = self._read(initial=True)
+        assert raw is not None  # the first read is never conditional
+        self.data: dict[str, Any] = {}
+        self._load(raw)
 
-    def _fetch(self) -> dict[str, Any]:
+    def _read(self, initial: bool = False) -> bytes | None:
+        """The index's bytes, or None when it has not changed since the last read (nothing transferred)."""
+        from mlgate.infra.conditional import TooLarge, read_if_changed
+
         try:
-            raw = bytearray()
-            with open_uri(self.location) as fh:
-                for chunk in bounded(fh, INDEX_MAX_BYTES + 1):
-                    raw += chunk
+            body = read_if_changed(self.location, None if initial else self._validator, INDEX_MAX_BYTES, self.timeout)
+        except TooLarge:
+            raise SourceUnavailable(
+                f"{self.location} is larger than {INDEX_MAX_BYTES >> 20} MiB; refusing it unread"
+            ) from None
         except (OSError, ServingError) as e:
             raise SourceUnavailable(f"cannot read the index {self.location}: {e}") from None
-        if len(raw) > INDEX_MAX_BYTES:
-            raise SourceUnavailable(f"{self.location} is larger than {INDEX_MAX_BYTES >> 20} MiB; refusing it unread")
+        if body is None:
+            return None
+        digest = hashlib.sha256(body.data).hexdigest()
+        if not initial and digest == self._raw:
+            self._validator = body.validator  # read whole (no validator to compare, or a new one): same bytes
+            return None
+        self._pending = (body.validator, digest)
+        return body.data
+
+    def _parse(self, raw: bytes) -> tuple[dict[str, Any], bytes | None]:
+        """The index document (the header, for the sharded layout) and, for the sharded layout, the payload
+        bytes the digest and signature cover."""
+        split = split_envelope(raw)
+        if split is not None:
+            header, signed = split
+            if header.get("digest") != hashlib.sha256(signed).hexdigest():
+                raise IndexDigestMismatch(
+                    f"{self.location}: the content does not match its digest; refusing an altered or truncated index"
+                )
+            return header, signed
         try:
             data = json.loads(raw, parse_constant=_no_constant)
         except (ValueError, RecursionError) as e:
             raise IndexDigestMismatch(f"{self.location} is not a valid index (JSON: {str(e)[:200]})") from None
         if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT or not isinstance(data.get("models"), dict):
-            raise ServingError(f"{self.location} is not an mlgate index (format {INDEX_FORMAT})")
+            raise ServingError(f"{self.location} is not an mlgate index (format {INDEX_FORMAT} or {INDEX_FORMAT_V2})")
         if data.get("digest") != index_digest(data):
             raise IndexDigestMismatch(
                 f"{self.location}: the content does not match its digest; refusing an altered or truncated index"
             )
+        return data, None
+
+    def _load(self, raw: bytes) -> dict[str, Any]:
+        envelope, signed = self._parse(raw)
+        keyid = None
+        if self.keys is not None:
+            keyid = _check_signature(
+                envelope, self.keys, self.location, None if signed is None else payload_signed_bytes(signed)
+            )
+        data = envelope
+        if signed is not None:
+            try:
+                data = json.loads(signed, parse_constant=_no_constant)
+            except (ValueError, RecursionError) as e:
+                raise ServingError(f"{self.location}: the payload is not JSON ({str(e)[:200]})") from None
+            if (
+                not isinstance(data, dict)
+                or data.get("format") != INDEX_FORMAT_V2
+                or not isinstance(data.get("models"), dict)
+            ):
+                raise ServingError(f"{self.location}: the payload is not an mlgate index ({INDEX_FORMAT_V2})")
+        # a sharded index's models are checked when first used at start-up (a replica serving one model checks
+        # one); a single file, or a new index a watcher polls, is checked whole before it is used
+        _check_header(data, self.location)
+        checked: set[str] = set()
+        for name, model in data["models"].items():  # names at once (cheap): model_names() lists them
+            if type(model) is not dict or not _name_ok(name):
+                _check_model(name, model, self.location, signed is not None)
+        if self._raw is not None or signed is None:
+            for name, model in data["models"].items():
+                _check_model(name, model, self.location, signed is not None)
+            checked = set(data["models"])
+        accepted = None
+        if self.keys is not None:
+            accepted = self._fresh(data)
+        shards = self._preload(data, signed is not None)
+        # everything checked: only now does the new index replace the last good one
+        if accepted is not None:
+            if self.state_file and accepted[2]:
+                _state_record(self.state_file, self._state_key, accepted[0], accepted[1])
+            self.accepted, self.keyid, self.expires = (accepted[0], accepted[1]), keyid, accepted[3]
+            self._expires_at = accepted[3].timestamp()  # compared on every look-up: a float is cheapest
+        self._shards, self._checked = shards, checked
+        self.data, self.sharded = data, signed is not None
+        self._validator, self._raw = self._pending
         return data
 
-    def _load(self) -> dict[str, Any]:
-        data = self._fetch()
-        keyid = _check_signature(data, self.keys, self.location) if self.keys is not None else None
-        _check_index(data, self.location)
-        if self.keys is None:
-            return data
+    def _fresh(self, data: dict[str, Any]) -> tuple[int, str | None, bool, datetime]:
+        """Serial, commit, whether to record it, expiry: an expired or older index is refused."""
         if not _is_int(data.get("serial")):
             raise ServingError(f"{self.location} is signed but has no serial; refusing it")
         serial, commit = data["serial"], data.get("commit")
@@ -825,16 +960,84 @@ class IndexSource:
                 f"{self.location} has serial {serial} for commit {str(commit)[:12]}, but serial {serial} was "
                 f"accepted for commit {best[1][:12]}; refusing it (was history rewritten?)"
             )
-        if self.state_file and (stored is None or serial > stored["serial"]):
-            _state_record(self.state_file, self._state_key, serial, commit)
-        self.accepted, self.keyid, self.expires = (serial, commit), keyid, expires
-        return data
+        return serial, commit, stored is None or serial > stored["serial"], expires
+
+    def _preload(self, data: dict[str, Any], sharded: bool) -> dict[str, dict[str, Any]]:
+        """The shards to keep with ``data``: those already read that it still names, and those of ``models``."""
+        if not sharded:
+            return {}
+        for model in self.wanted:
+            if model in data["models"]:
+                _check_model(model, data["models"][model], self.location, sharded)
+        unknown = [m for m in self.wanted if m not in data["models"]]
+        if unknown:
+            raise UnknownModel(
+                f"no model {', '.join(map(repr, unknown))} in {self.label}; models: "
+                f"{', '.join(sorted(data['models'])[:50]) or 'none'}"
+            )
+        named = {e["shard"]["sha256"] for e in data["models"].values()} if self._shards else set()
+        shards = {sha: entry for sha, entry in self._shards.items() if sha in named}
+        for model in self.wanted:
+            ref = data["models"][model]["shard"]
+            if ref["sha256"] not in shards:
+                shards[ref["sha256"]] = self._read_shard(model, ref)
+        return shards
+
+    def _shard_url(self, path: str) -> str:
+        base = self.location.rsplit("/", 1)[0] if "/" in self.location else "."
+        return f"{base}/{path}"
+
+    def _read_shard(self, model: str, ref: Mapping[str, Any]) -> dict[str, Any]:
+        """A model's shard, refused unless its bytes are the ones the top level pins (another model's shard, an
+        older one or an altered one all fail the sha256)."""
+        url = self._shard_url(shard_path(model, ref["sha256"]))
+        from mlgate.infra.conditional import TooLarge, read_if_changed
+
+        try:
+            body = read_if_changed(url, None, ref["size"], self.timeout)
+            assert body is not None  # an unconditional read
+            raw = body.data
+        except TooLarge:
+            raw = b""  # refused below, as any other shard that is not the one recorded
+        except (OSError, ServingError) as e:
+            raise SourceUnavailable(f"cannot read the shard of model {model!r} at {url}: {e}") from None
+        if len(raw) != ref["size"] or hashlib.sha256(raw).hexdigest() != ref["sha256"]:
+            raise IndexDigestMismatch(
+                f"{url}: the shard of model {model!r} does not match the size and sha256 the index records; "
+                "refusing a swapped, older or altered shard"
+            )
+        try:
+            shard = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            raise IndexDigestMismatch(f"{url}: the shard of model {model!r} is not JSON") from None
+        if not isinstance(shard, dict) or shard.get("format") != SHARD_FORMAT or shard.get("model") != model:
+            raise ServingError(f"{url} is not the shard of model {model!r} ({SHARD_FORMAT})")
+        entry = {k: v for k, v in shard.items() if k not in ("format", "model")}
+        _check_index({"models": {model: entry}}, url)
+        return entry
+
+    def _full(self, model: str) -> dict[str, Any]:
+        """The model's whole entry: the single file's, or its shard (read now if it was not)."""
+        entry = self._model(model)
+        if not self.sharded:
+            return entry
+        ref = entry["shard"]
+        shard = self._shards.get(ref["sha256"])
+        if shard is None:
+            shard = self._shards[ref["sha256"]] = self._read_shard(model, ref)
+        return shard
 
     def token(self) -> str:
-        fresh = self._load()
-        self.data = fresh
-        digest: str = fresh["digest"]  # a string: checked against the content by _load
-        return digest
+        """The digest of the index now; reads it only when it changed (an unchanged one is not transferred)."""
+        raw = self._read()
+        if raw is not None:
+            self._load(raw)
+        elif self.expires is not None and _now() >= self.expires:
+            raise IndexExpired(
+                f"{self.location} expired at {self.data['expires']} and has not changed since; refusing a stale "
+                "or frozen index: the publisher must re-sign it (publish.yml does daily)"
+            )
+        return self._raw or ""
 
     def commit(self) -> str | None:
         return self.data.get("commit")
@@ -843,18 +1046,31 @@ class IndexSource:
         return sorted(self.data["models"])
 
     def _model(self, model: str) -> dict[str, Any]:
-        if self.expires is not None and _now() >= self.expires:
+        if _time.time() >= self._expires_at:
             raise IndexExpired(
                 f"{self.location} expired at {self.data['expires']} and no newer one was accepted; refusing "
                 "to resolve from it"
             )
         try:
             entry: dict[str, Any] = self.data["models"][model]
-            return entry
         except KeyError:
             raise UnknownModel(
                 f"no model {model!r} in {self.label}; models: {', '.join(self.model_names()) or 'none'}"
             ) from None
+        if model not in self._checked:
+            _check_model(model, entry, self.location, self.sharded)
+            self._checked.add(model)
+        return entry
+
+    def _check_all(self) -> dict[str, Any]:
+        """Every model checked (what a watcher compares reads them all); the models."""
+        models: dict[str, Any] = self.data["models"]
+        if len(self._checked) < len(models):
+            for name, entry in models.items():
+                if name not in self._checked:
+                    _check_model(name, entry, self.location, self.sharded)
+            self._checked = set(models)
+        return models
 
     def aliases(self, model: str) -> dict[str, int]:
         return dict(self._model(model).get("aliases", {}))
@@ -863,10 +1079,14 @@ class IndexSource:
         return {a: Rollout.from_manifest(r) for a, r in self._model(model).get("rollouts", {}).items()}
 
     def versions(self, model: str) -> list[int]:
-        return sorted(int(v) for v in self._model(model).get("versions", {}))
+        return sorted(int(v) for v in self._full(model).get("versions", {}))
 
     def version(self, model: str, version: int) -> dict[str, Any]:
-        entry = self._model(model).get("versions", {}).get(str(version))
+        top = self._model(model)
+        entry = top.get("versions", {}).get(str(version))
+        if self.sharded and (entry is None or top["shard"]["sha256"] in self._shards):
+            # the shard when it is read (the whole entry), else the top level's uri, sha256, size and format
+            entry = self._full(model).get("versions", {}).get(str(version))
         if entry is None:
             raise UnknownVersion(
                 f"model {model!r} has no version {version}; versions: "
@@ -881,12 +1101,12 @@ class IndexSource:
         return dict(self.data.get("stages") or DEFAULT_STAGES)
 
     def alias_map(self) -> dict[tuple[str, str], int]:
-        return {(m, a): v for m, e in self.data["models"].items() for a, v in e.get("aliases", {}).items()}
+        return {(m, a): v for m, e in self._check_all().items() for a, v in e.get("aliases", {}).items()}
 
     def alias_states(self) -> dict[tuple[str, str], tuple[int, Rollout | None]]:
         """Every alias's version and rollout, keyed by (model, alias): what :class:`Watcher` compares."""
         out: dict[tuple[str, str], tuple[int, Rollout | None]] = {}
-        for m, entry in self.data["models"].items():
+        for m, entry in self._check_all().items():
             rollouts = entry.get("rollouts", {})
             for a, v in entry.get("aliases", {}).items():
                 out[m, a] = (v, Rollout.from_manifest(rollouts[a]) if a in rollouts else None)
@@ -905,6 +1125,7 @@ def open_source(
     allow_stale: bool = False,
     trusted_keys: Iterable[TrustedKey] | None = None,
     state_file: str | os.PathLike[str] | bool | None = None,
+    models: Iterable[str] | None = None,
 ) -> Source:
     """A source from a string: an index file (``*.json``, local or any fsspec URL), a git URL
     (``git+https://host/repo.git#main``, ``https://host/repo.git``, ``git@host:repo.git``), or a folder.
@@ -913,10 +1134,14 @@ def open_source(
     index must be signed by one of them, unexpired, and no older than the newest accepted before from the same
     location (remembered in ``state_file``, see :class:`IndexSource`); otherwise an :class:`IndexRefused`.
     Without them only the index's digest is checked: that detects corruption, not an attacker.
+
+    ``models`` (a sharded index, ``DIR/index.json``): the models this server serves; their shards are read and
+    verified now, and no other model's shard is read unless it is asked for. Aliases of every model resolve
+    from the top level alone.
     """
     text = os.fspath(spec)
     if text.endswith(".json") or text.split("?")[0].endswith(".json"):
-        return IndexSource(text, trusted_keys=trusted_keys, state_file=state_file)
+        return IndexSource(text, trusted_keys=trusted_keys, state_file=state_file, models=models)
     if trusted_keys is not None:
         raise ServingError(
             f"{text}: trusted_keys authenticate an index file; a git or checkout source is not signed "
