@@ -416,6 +416,49 @@ class GitRepo:
             found.append((sha, got[1] if got and got[0] == "blob" else None))
         return found
 
+    def commit_header(self, sha: str) -> tuple[list[str], int] | None:
+        """A commit's parents and committer time (epoch seconds), or None when ``sha`` is no commit here.
+
+        ``sha`` must be a full object id: an abbreviation or a ref name is refused, so a claim made in a
+        commit message names exactly one object.
+        """
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha) or len(sha) != self.id_width * 2:
+            return None
+        got = self.objects.contents(sha)
+        if got is None or got[0] != "commit":
+            return None
+        parents: list[str] = []
+        when = 0
+        for line in got[1].split(b"\n"):
+            if not line:
+                break  # the end of the header: the message follows
+            key, _, value = line.partition(b" ")
+            if key == b"parent":
+                parents.append(value.decode())
+            elif key == b"committer":
+                try:
+                    when = int(value.rsplit(b" ", 2)[-2])
+                except (ValueError, IndexError):
+                    when = 0
+        return parents, when
+
+    def on_first_parent_chain(self, tip: str, sha: str, since: int) -> bool:
+        """Whether commit ``sha`` is ``tip`` or one of its first-parent ancestors committed after ``since``.
+
+        One ``git rev-list --first-parent --since``, which stops at the first commit older than ``since``
+        (it does not walk the whole history): the cost follows how far back ``sha`` is, not how long the
+        history is. A commit outside the window is reported absent (the caller then assumes the worse case).
+        """
+        out = self.git("rev-list", "--first-parent", f"--since={max(since, 1)}", tip)
+        return sha in out.split()
+
+    def messages(self, base: str, head: str, limit: int) -> list[str] | None:
+        """The messages of the commits in ``head`` that ``base`` lacks (a pull request's commits), newest
+        first; None when there are more than ``limit`` of them."""
+        out = self.git("log", f"--max-count={limit + 1}", "--format=%B%x00", head, "--not", base, "--")
+        found = [m.strip("\n") for m in out.split("\0")[:-1]]
+        return None if len(found) > limit else found
+
     def log_changes(self, ref: str, paths: list[str]) -> list[Commit]:
         """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files: one git process.
 
