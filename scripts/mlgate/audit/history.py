@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Collection, Iterable, Mapping, TypedDict
 
+from mlgate.check.rollback import claims_in
 from mlgate.core import layout
 from mlgate.core.events import (
     DEPRECATION,
@@ -52,7 +53,7 @@ from mlgate.core.rollout import classify as classify_rollout
 from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
 from mlgate.core.times import normalize, parse_iso
 from mlgate.core.uris import unknown
-from mlgate.errors import ManifestError, MlgateError, NotFoundError, UnknownAlias, UnknownModel, UsageError
+from mlgate.errors import GitError, ManifestError, MlgateError, NotFoundError, UnknownAlias, UnknownModel, UsageError
 from mlgate.infra.files import write_json
 from mlgate.infra.git import Commit, GitRepo, GitTree
 from mlgate.infra.yamlio import YamlError, load
@@ -214,6 +215,9 @@ alias_version = alias_version_or_none
 
 
 def _deprecated(blob: bytes | None, path: str) -> set[int]:
+    if blob is None or (b"deprecated" not in blob and b"\\" not in blob):
+        # no key can spell "deprecated" without the word or an escape: skip parsing (most model.yaml files)
+        return set()
     try:
         return set(deprecations(blob, path))
     except ManifestError:
@@ -274,18 +278,20 @@ def history(
             )
         else:
             pathspec = [layout.REGISTRY + "/"]
-        commits = git.log_changes(head, pathspec)
-        if model and not commits:
-            raise _never_existed(git, head, ref, model, alias)
-        merges = [c for c in commits if len(c.parents) > 1]
-        # one cat-file round for everything: the alias and model.yaml blobs whose versions we need, and
-        # each merged branch's head commit (the change's author, and a revert trailer if it is a revert)
-        objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
-        merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
-        events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
+        cached = _registry_events(git, head, build=model is None)
+        events: list[Event] = []
+        if cached is not None:
+            events, parents = cached
+            if model:
+                events = [e for e in events if e.model == model and (not alias or e.alias == alias)]
+        if cached is None or (model and not events):
+            # a model's own history, no cache at hand: a path-limited walk (and an exact "never existed")
+            commits = git.log_changes(head, pathspec)
+            if model and not commits:
+                raise _never_existed(git, head, ref, model, alias)
+            events, parents, _ = _walk(git, commits, model, alias, {})
         if kinds is not None:
             events = [e for e in events if e.kind in kinds]  # before the forge is asked about any of them
-        pr_author = {sha: author for sha, (author, _) in merged_heads.items()}
         result = History(ref, head, [])
         asked: set[str] = set()
         if forge is not None:
@@ -296,11 +302,10 @@ def history(
         info = (
             _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
         )
-        parents = {c.sha: c.parents[0] for c in commits if c.parents}
         counter = _Counter(git, forge) if forge else None
         final = []
         for e in events:
-            author, merger = (pr_author.get(e.commit) or e.author, e.merger)
+            author, merger = e.author, e.merger
             approvers: tuple[Approver, ...] | None = None
             not_counted: tuple[NotCounted, ...] | None = None
             pr = e.pr
@@ -356,6 +361,192 @@ def history(
         final = [e for e in final if (parse_iso(e.time) or since) >= since]
     result.events = sorted(final, key=lambda e: e.time, reverse=True) if include_rejected else list(reversed(final))
     return result
+
+
+# --- the walk, and its incremental cache under .git/mlgate/ -----------------------------------------------
+
+
+def _walk(
+    git: GitRepo, commits: list[Commit], model: str | None, alias: str | None, held: dict[str, list[int]]
+) -> tuple[list[Event], dict[str, str], dict[str, list[int]]]:
+    """The events of ``commits`` (authors of merged branches resolved), each event's commit's first parent,
+    and ``held`` brought up to date."""
+    merges = [c for c in commits if len(c.parents) > 1]
+    # one cat-file round for everything: the alias and model.yaml blobs whose versions we need, and
+    # each merged branch's head commit (the change's author, and a revert trailer if it is a revert)
+    objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
+    merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
+    events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()}, held)
+    out = []
+    for e in events:
+        author = merged_heads[e.commit][0] if e.commit in merged_heads else None
+        out.append(replace(e, author=author) if author and author != e.author else e)
+    firsts = {e.commit for e in out}
+    parents = {c.sha: c.parents[0] for c in commits if c.parents and c.sha in firsts}
+    return out, parents, held
+
+
+#: the cache's format: bumped whenever what an event holds, or how it is derived, changes
+_CACHE_FORMAT = "mlgate-history/1"
+
+
+def _history_cache(git: GitRepo, head: str) -> Path:
+    # one slot per repository (worktrees share it); what makes it valid is its tip commit, not its name
+    return git.common_dir() / "mlgate" / "cache" / "history-v1.json"
+
+
+def _registry_events(git: GitRepo, head: str, *, build: bool) -> tuple[list[Event], dict[str, str]] | None:
+    """Every event of the registry on ``head``'s first-parent history (oldest first, before the forge), and
+    each event's commit's first parent, through the cache: the cached events up to a commit ``T`` are reused
+    only when ``T`` is ``head`` or on ``head``'s first-parent chain (checked by git: the oldest commit git
+    lists after ``T`` has ``T`` as its first parent), so a rewritten or foreign history is walked again.
+    Without a usable cache: None, unless ``build`` (then the whole walk, and the cache written).
+    """
+    path = _history_cache(git, head)
+    cache = _read_cache(path)
+    if cache is not None:
+        tip, events, parents, held = cache
+        if tip == head:
+            return events, parents
+        try:
+            new = git.log_changes(head, [layout.REGISTRY + "/"], exclude=tip)
+        except GitError:
+            new = []  # the tip is no commit here (a foreign cache): walk it all
+        if new and new[0].parents and new[0].parents[0] == tip:
+            more, more_parents, held = _walk(git, new, None, None, held)
+            events, parents = events + more, {**parents, **more_parents}
+            _write_cache_file(path, head, events, parents, held)
+            return events, parents
+    if not build:
+        return None
+    events, parents, held = _walk(git, git.log_changes(head, [layout.REGISTRY + "/"]), None, None, {})
+    _write_cache_file(path, head, events, parents, held)
+    return events, parents
+
+
+def _event_row(e: Event) -> list[Any]:
+    return [
+        e.time,
+        e.kind,
+        e.model,
+        e.alias,
+        e.from_version,
+        e.to_version,
+        e.commit,
+        e.pr,
+        e.author,
+        e.merger,
+        e.subject,
+        e.reverts,
+        e.gate_kind,
+        None if e.rollout is None else e.rollout.to_dict(),
+    ]
+
+
+def _str(x: Any) -> str:
+    if not isinstance(x, str):
+        raise TypeError(x)
+    return x
+
+
+def _opt(x: Any, kind: type) -> Any:
+    if x is not None and (not isinstance(x, kind) or isinstance(x, bool)):
+        raise TypeError(x)
+    return x
+
+
+def _rollout_from(d: Any) -> RolloutInfo | None:
+    if d is None:
+        return None
+    ev = d["evidence"]
+    evidence = None
+    if ev is not None:
+        evidence = Evidence(
+            holder=_opt(ev["holder"], int),
+            window_start=_opt(ev["window"]["start"], str),
+            window_end=_opt(ev["window"]["end"], str),
+            requests_candidate=_opt(ev["requests"]["candidate"], int),
+            requests_holder=_opt(ev["requests"]["holder"], int),
+            metrics_candidate={_str(k): float(v) for k, v in ev["metrics"]["candidate"].items()},
+            metrics_holder={_str(k): float(v) for k, v in ev["metrics"]["holder"].items()},
+            source=_opt(ev["source"], str),
+        )
+    return RolloutInfo(
+        candidate=d["candidate"],
+        mode=_str(d["mode"]),
+        from_percent=_opt(d["from_percent"], (int, float)),  # type: ignore[arg-type]
+        to_percent=_opt(d["to_percent"], (int, float)),  # type: ignore[arg-type]
+        problem=_opt(d["problem"], str),
+        evidence=evidence,
+    )
+
+
+def _event_from_row(row: Any) -> Event:
+    time_, kind, model, alias, from_v, to_v, commit, pr, author, merger, subject, reverts, gate_kind, rollout = row
+    return Event(
+        time=_str(time_),
+        kind=_str(kind),  # type: ignore[arg-type]
+        model=_opt(model, str),
+        alias=_opt(alias, str),
+        from_version=_opt(from_v, int),
+        to_version=_opt(to_v, int),
+        commit=_str(commit),
+        pr=_opt(pr, int),
+        author=_str(author),
+        merger=_opt(merger, str),
+        approvers=None,
+        subject=_str(subject),
+        reverts=_opt(reverts, str),
+        gate_kind=_opt(gate_kind, str),
+        rollout=_rollout_from(rollout),
+    )
+
+
+def _read_cache(path: Path) -> tuple[str, list[Event], dict[str, str], dict[str, list[int]]] | None:
+    """The cache at ``path``, or None when there is none or it is not exactly one this code wrote (damaged,
+    truncated, another format or version): it is then rebuilt, never trusted."""
+    import hashlib
+
+    try:
+        raw = path.read_bytes()
+        digest, _, body = raw.partition(b"\n")
+        if hashlib.sha256(body).hexdigest().encode() != digest:
+            return None
+        data = json.loads(body)
+        if data.get("format") != _CACHE_FORMAT:
+            return None
+        tip = _str(data["tip"])
+        events = [_event_from_row(r) for r in data["events"]]
+        parents = {_str(k): _str(v) for k, v in data["parents"].items()}
+        held = {_str(k): [_opt(v, int) for v in vs] for k, vs in data["held"].items()}
+        return tip, events, parents, held
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
+        return None
+
+
+def _write_cache_file(
+    path: Path, tip: str, events: list[Event], parents: dict[str, str], held: dict[str, list[int]]
+) -> None:
+    """Write the cache (a temporary file renamed over the old one); a read-only repository keeps none."""
+    import hashlib
+
+    from mlgate.infra.files import write_atomic
+
+    body = json.dumps(
+        {
+            "format": _CACHE_FORMAT,
+            "tip": tip,
+            "events": [_event_row(e) for e in events],
+            "parents": parents,
+            "held": held,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode("utf-8", "surrogatepass")
+    try:
+        write_atomic(path, hashlib.sha256(body).hexdigest().encode() + b"\n" + body, durable=False)
+    except OSError:
+        pass  # read-only: every run walks (the output is the same)
 
 
 _TITLES = [
@@ -615,14 +806,39 @@ def _events(
     model: str | None,
     alias: str | None,
     merged_messages: dict[str, str],
+    held: dict[str, list[int]],
 ) -> list[Event]:
-    """Events oldest first (approvers not yet known)."""
-    held: dict[str, list[int]] = {}  # alias path -> versions it pointed at, in order
+    """Events oldest first (approvers not yet known). ``held`` (alias path -> the versions it pointed at, in
+    order) is the state before ``commits``, and is brought up to date (a cache continues from it)."""
     events: list[Event] = []
+    places: dict[str, layout.Place | None] = {}
+    states: dict[str | None, tuple[int | None, Rollout | None]] = {None: (None, None)}
+    deprecated: dict[str | None, set[int]] = {None: set()}
+
+    def place_of(path: str) -> layout.Place | None:
+        if path not in places:
+            try:
+                places[path] = layout.classify(path)
+            except LayoutError:
+                places[path] = None
+        return places[path]
+
+    def state(oid: str | None, path: str) -> tuple[int | None, Rollout | None]:
+        if oid not in states:  # the same alias bytes recur often: each blob is read once
+            states[oid] = _alias_state(blobs.get(oid) if oid else None, path)
+        return states[oid]
+
+    def deprecated_in(oid: str | None, path: str) -> set[int]:
+        if oid not in deprecated:
+            deprecated[oid] = _deprecated(blobs.get(oid) if oid else None, path)
+        return deprecated[oid]
+
     for c in commits:
         pr = pr_number(c)
         merger = c.author if len(c.parents) > 1 else (c.committer if c.committer != c.author else None)
-        reverted = _REVERT.search(c.body) or _REVERT.search(merged_messages.get(c.sha, ""))
+        message = merged_messages.get(c.sha, "")
+        reverted = _REVERT.search(c.body) or _REVERT.search(message)
+        claimed = bool(claims_in([c.body, message]))
         base = _CommitFields(
             time=_utc(c.date),
             commit=c.sha,
@@ -642,9 +858,8 @@ def _events(
                         Event(kind=POLICY_CHANGE, model=None, alias=None, from_version=None, to_version=None, **base)
                     )
                 continue
-            try:
-                place = layout.classify(f.path)
-            except LayoutError:
+            place = place_of(f.path)
+            if place is None:
                 continue
             if (model and place.model != model) or (alias and place.alias != alias):
                 continue
@@ -669,8 +884,8 @@ def _events(
                         )
                     )
             elif place.role == "alias":
-                before, rollout_before = _alias_state(blobs.get(f.old) if f.old else None, f.path)
-                after, rollout_after = _alias_state(blobs.get(f.new) if f.new else None, f.path)
+                before, rollout_before = state(f.old, f.path)
+                after, rollout_after = state(f.new, f.path)
                 seen = held.setdefault(f.path, [])
                 change = (
                     None
@@ -705,8 +920,11 @@ def _events(
                     continue  # unreadable alias file: nothing to say about versions
                 else:
                     earlier = [v for v in seen if v != before]
-                    gate_kind = ROLLBACK if after in earlier else PROMOTION
-                    kind = ROLLBACK if reverted else gate_kind
+                    # the gate judged a move back as a rollback only with a proof in the pull request's commits
+                    # (see check.rollback): a return to a former holder without one was a promotion
+                    back = after in earlier
+                    gate_kind = ROLLBACK if back and claimed else PROMOTION
+                    kind = ROLLBACK if reverted or back else PROMOTION  # the event says what happened
                     seen.append(after)
                 assert kind is not None
                 # the version moved: a plain promotion, rollback or removal; or a move no rollout change
@@ -733,8 +951,8 @@ def _events(
                     )
                 )
             elif place.role == "model" and not alias:
-                old = _deprecated(blobs.get(f.old) if f.old else None, f.path)
-                new = _deprecated(blobs.get(f.new) if f.new else None, f.path)
+                old = deprecated_in(f.old, f.path)
+                new = deprecated_in(f.new, f.path)
                 for v in sorted(new - old):
                     events.append(
                         Event(kind=DEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base)

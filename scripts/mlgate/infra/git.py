@@ -90,7 +90,7 @@ class GitRepo:
         if not os.path.isdir(where):
             raise GitError(f"{where} is not inside a git repository (no such folder)")
         proc = subprocess.run(
-            ["git", "rev-parse", "--is-bare-repository", "--show-object-format", "--show-toplevel"],
+            ["git", "rev-parse", "--is-bare-repository", "--show-object-format", "--show-toplevel", "--git-common-dir"],
             cwd=where,
             capture_output=True,
             text=True,
@@ -102,6 +102,8 @@ class GitRepo:
             raise GitError(f"{where} is a bare repository; mlgate needs a work tree")
         self.id_width = 32 if lines[1] == "sha256" else 20
         self.root = Path(lines[2])
+        common = Path(where, lines[3]) if len(lines) > 3 else None
+        self._common = common.resolve() if common is not None else None
 
     @cached_property
     def objects(self) -> ObjectReader:
@@ -315,6 +317,8 @@ class GitRepo:
 
     def common_dir(self) -> Path:
         """The git directory that every worktree of this repository shares (where refs live)."""
+        if self._common is not None:  # asked once, when the repository was opened
+            return self._common
         common = Path(self._plumb("rev-parse", "--git-common-dir").strip())
         return common if common.is_absolute() else (self.root / common).resolve()
 
@@ -459,14 +463,37 @@ class GitRepo:
         found = [m.strip("\n") for m in out.split("\0")[:-1]]
         return None if len(found) > limit else found
 
-    def log_changes(self, ref: str, paths: list[str]) -> list[Commit]:
-        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files: one git process.
+    def log_changes(self, ref: str, paths: list[str], *, exclude: str | None = None, jobs: int = 0) -> list[Commit]:
+        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files.
 
-        The output is parsed while git is still writing it (the two overlap on
-        two cores). Only files under ``paths`` are kept; a pathspec is passed to
-        git only when it narrows the walk below the top folder (git's own path
-        limiting costs more than it saves for a whole-registry log).
+        With ``exclude`` (a commit), only the commits ``exclude`` lacks (the history since it, when it is on
+        ``ref``'s first-parent chain). The output is parsed while git is still writing it (the two overlap on
+        two cores). Only files under ``paths`` are kept; a pathspec is passed to git only when it narrows the
+        walk below the top folder (git's own path limiting costs more than it saves for a whole-registry log).
+
+        A long history is split into ``jobs`` runs of the chain (default: one per CPU, at most 4), one
+        ``git log`` each, in parallel: diffing each merge against its first parent is git's work, and it
+        divides.
         """
+        tip = ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref)
+        narrow = [p for p in paths if p.strip("/").count("/") >= 1]
+        jobs = jobs or min(4, os.cpu_count() or 1)
+        bounds: list[tuple[str, str | None]] = [(tip, exclude)]
+        if jobs > 1 and not narrow:
+            chain = self.git("rev-list", "--first-parent", tip, *([f"^{exclude}"] if exclude else [])).split()
+            if len(chain) >= _PARALLEL_FROM:
+                step = -(-len(chain) // jobs)
+                cuts = chain[::step]
+                bounds = [(c, cuts[n + 1] if n + 1 < len(cuts) else exclude) for n, c in enumerate(cuts)]
+        if len(bounds) == 1:
+            return self._log_run(tip, exclude, narrow, tuple(paths))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(bounds)) as pool:
+            runs = list(pool.map(lambda b: self._log_run(b[0], b[1], narrow, tuple(paths)), bounds))
+        return [c for run in reversed(runs) for c in run]
+
+    def _log_run(self, tip: str, exclude: str | None, narrow: list[str], keep: tuple[str, ...]) -> list[Commit]:
         fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
         args = [
             "git",
@@ -478,12 +505,11 @@ class GitRepo:
             "--no-renames",
             "--no-color",
             f"--format={fmt}",
+            tip,
+            *([f"^{exclude}"] if exclude else []),
         ]
-        args.append(ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref))
-        narrow = [p for p in paths if p.strip("/").count("/") >= 1]
         if narrow:
             args += ["--", *narrow]
-        keep = tuple(paths)
         commits: list[Commit] = []
         with subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
             assert proc.stdout is not None and proc.stderr is not None  # both piped
@@ -506,6 +532,10 @@ class GitRepo:
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Many objects' contents in one round of the object reader (ids written while contents are read)."""
         return self.objects.read_many(oids)
+
+
+#: a first-parent chain this long is logged in parallel runs (below it, one process costs less than the split)
+_PARALLEL_FROM = 2000
 
 
 def _parse_record(record: str, keep: tuple[str, ...]) -> Commit:
