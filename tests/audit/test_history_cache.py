@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from mlgate.audit.history import history
 from mlgate.testing import RegistryRepo
 from tests.audit.test_history import CHAMPION, audited  # noqa: F401  (the fixture)
 
-CACHE = Path(".git/mlgate/cache/history-v1.json")
+CACHE = Path(".git/mlgate/cache/history-v2.jsonl")
 
 
 def events(root: Path, **kw) -> list[dict]:
@@ -33,6 +34,27 @@ def cold(root: Path, **kw) -> list[dict]:
         cache.unlink(missing_ok=True)
         if saved is not None:
             cache.write_bytes(saved)
+
+
+def jsonl(root: Path, *args: str) -> list[str]:
+    """What `mlgate history --format jsonl` prints (the cache's own lines when it has them)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from mlgate.cli import main; sys.exit(main(sys.argv[1:]))",
+            "-C",
+            str(root),
+            "history",
+            "--format",
+            "jsonl",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.splitlines()
 
 
 def logs(processes: list[list[str]]) -> list[list[str]]:
@@ -82,12 +104,14 @@ def test_a_cache_of_another_branch_is_not_used_for_this_one(audited: RegistryRep
     assert got == cold(audited.root, ref="main") and "only on other" not in {e["subject"] for e in got}
 
 
-def _body(root: Path) -> dict:
-    return json.loads((root / CACHE).read_bytes().partition(b"\n")[2])
+def _parts(root: Path) -> tuple[dict, list[str]]:
+    body = (root / CACHE).read_bytes().partition(b"\n")[2].decode()
+    header, _, rest = body.partition("\n")
+    return json.loads(header), rest.split("\n")[:-1]
 
 
-def _write(root: Path, body: dict) -> None:
-    raw = json.dumps(body).encode()
+def _write(root: Path, header: dict, lines: list[str]) -> None:
+    raw = "".join([json.dumps(header), "\n", *(line + "\n" for line in lines)]).encode()
     (root / CACHE).write_bytes(hashlib.sha256(raw).hexdigest().encode() + b"\n" + raw)
 
 
@@ -100,6 +124,7 @@ def _write(root: Path, body: dict) -> None:
         "edited without its digest",
         "another format",
         "a wrong type",
+        "a line of another shape",
         "a foreign tip",
     ],
 )
@@ -107,7 +132,7 @@ def test_a_damaged_or_foreign_cache_is_ignored_and_rebuilt(audited: RegistryRepo
     truth = events(audited.root)
     root, cache = audited.root, audited.root / CACHE
     raw = cache.read_bytes()
-    body = _body(root)
+    header, lines = _parts(root)
     if damage == "truncated":
         cache.write_bytes(raw[: len(raw) // 2])
     elif damage == "garbage":
@@ -117,14 +142,16 @@ def test_a_damaged_or_foreign_cache_is_ignored_and_rebuilt(audited: RegistryRepo
     elif damage == "edited without its digest":
         cache.write_bytes(raw.replace(b'"promotion"', b'"rollback"'))
     elif damage == "another format":
-        _write(root, {**body, "format": "mlgate-history/0"})
+        _write(root, {**header, "format": "mlgate-history/1"}, lines)
     elif damage == "a wrong type":
-        body["events"][0][4] = "two"
-        _write(root, body)
+        _write(root, header, [lines[0].replace('"to": 2', '"to": "two"'), *lines[1:]])
+    elif damage == "a line of another shape":
+        _write(root, header, ["promotion\tfraud-detector", *lines[1:]])
     else:  # a cache copied from another repository: its tip is no commit here
-        _write(root, {**body, "tip": "0" * 40})
+        _write(root, {**header, "tip": "0" * 40}, lines)
     assert events(root) == truth
-    assert _body(root)["tip"] == audited.rev("main")  # rebuilt
+    assert jsonl(root) == [json.dumps(e, ensure_ascii=False) for e in truth]
+    assert _parts(root)[0]["tip"] == audited.rev("main")  # rebuilt
 
 
 def test_an_unwritable_cache_folder_only_costs_the_walk(audited: RegistryRepo) -> None:  # noqa: F811
@@ -141,3 +168,13 @@ def test_worktrees_share_one_cache(audited: RegistryRepo, tmp_path: Path) -> Non
     subprocess.run(["git", "worktree", "add", "--quiet", "--detach", str(other), "main"], cwd=audited.root, check=True)
     assert events(other) == events(audited.root)
     assert not (other / ".git").is_dir()  # a worktree's .git is a file: the cache is in the shared folder
+
+
+def test_the_printed_lines_are_the_events_cold_and_cached(audited: RegistryRepo) -> None:  # noqa: F811
+    truth = [json.dumps(e, ensure_ascii=False) for e in cold(audited.root)]
+    assert jsonl(audited.root) == truth  # cold: walked, cached, printed
+    assert jsonl(audited.root) == truth  # from the cache
+    only = [json.dumps(e, ensure_ascii=False) for e in cold(audited.root, model="fraud-detector", alias="champion")]
+    assert jsonl(audited.root, "fraud-detector@champion") == only
+    kinds = [json.dumps(e, ensure_ascii=False) for e in cold(audited.root, kinds={"rollback"})]
+    assert jsonl(audited.root, "--kind", "rollback") == kinds and kinds

@@ -303,8 +303,8 @@ def history(
             _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
         )
         counter = _Counter(git, forge) if forge else None
-        final = []
-        for e in events:
+        final = [] if forge is not None else list(events)  # no forge: the events as the walk found them
+        for e in events if forge is not None else ():
             author, merger = e.author, e.merger
             approvers: tuple[Approver, ...] | None = None
             not_counted: tuple[NotCounted, ...] | None = None
@@ -387,59 +387,68 @@ def _walk(
 
 
 #: the cache's format: bumped whenever what an event holds, or how it is derived, changes
-_CACHE_FORMAT = "mlgate-history/1"
+_CACHE_FORMAT = "mlgate-history/2"
 
 
-def _history_cache(git: GitRepo, head: str) -> Path:
+def _history_cache(git: GitRepo) -> Path:
     # one slot per repository (worktrees share it); what makes it valid is its tip commit, not its name
-    return git.common_dir() / "mlgate" / "cache" / "history-v1.json"
+    return git.common_dir() / "mlgate" / "cache" / "history-v2.jsonl"
 
 
-def _registry_events(git: GitRepo, head: str, *, build: bool) -> tuple[list[Event], dict[str, str]] | None:
-    """Every event of the registry on ``head``'s first-parent history (oldest first, before the forge), and
-    each event's commit's first parent, through the cache: the cached events up to a commit ``T`` are reused
-    only when ``T`` is ``head`` or on ``head``'s first-parent chain (checked by git: the oldest commit git
-    lists after ``T`` has ``T`` as its first parent), so a rewritten or foreign history is walked again.
-    Without a usable cache: None, unless ``build`` (then the whole walk, and the cache written).
-    """
-    path = _history_cache(git, head)
+@dataclass
+class _Cached:
+    """The cache: the first-parent tip it was walked to, each event's commit's first parent, the versions
+    each alias held (to continue the walk), and one line per event, oldest first:
+    ``gate_kind TAB kind TAB model TAB alias TAB time TAB <the event's JSON, as history --format jsonl prints it
+    without a forge>`` (JSON escapes every tab and newline, and the names allow none)."""
+
+    tip: str
+    parents: dict[str, str]
+    held: dict[str, list[int]]
+    lines: list[str]
+
+    def events(self) -> list[Event]:
+        return [_event_from_line(line) for line in self.lines]
+
+
+def _registry_cache(git: GitRepo, head: str, *, build: bool) -> _Cached | None:
+    """Every event of the registry on ``head``'s first-parent history, through the cache: the cached events up
+    to a commit ``T`` are reused only when ``T`` is ``head`` or on ``head``'s first-parent chain (checked by git:
+    the oldest commit it lists after ``T`` has ``T`` as its first parent), so a rewritten or foreign history
+    is walked again. Without a usable cache: None, unless ``build`` (then the whole walk, and the cache
+    written)."""
+    path = _history_cache(git)
     cache = _read_cache(path)
     if cache is not None:
-        tip, events, parents, held = cache
-        if tip == head:
-            return events, parents
+        if cache.tip == head:
+            return cache
         try:
-            new = git.log_changes(head, [layout.REGISTRY + "/"], exclude=tip)
+            new = git.log_changes(head, [layout.REGISTRY + "/"], exclude=cache.tip)
         except GitError:
             new = []  # the tip is no commit here (a foreign cache): walk it all
-        if new and new[0].parents and new[0].parents[0] == tip:
-            more, more_parents, held = _walk(git, new, None, None, held)
-            events, parents = events + more, {**parents, **more_parents}
-            _write_cache_file(path, head, events, parents, held)
-            return events, parents
+        if new and new[0].parents and new[0].parents[0] == cache.tip:
+            more, more_parents, held = _walk(git, new, None, None, cache.held)
+            cache = _Cached(head, {**cache.parents, **more_parents}, held, cache.lines + _lines(more))
+            _write_history_cache(path, cache)
+            return cache
     if not build:
         return None
     events, parents, held = _walk(git, git.log_changes(head, [layout.REGISTRY + "/"]), None, None, {})
-    _write_cache_file(path, head, events, parents, held)
-    return events, parents
+    cache = _Cached(head, parents, held, _lines(events))
+    _write_history_cache(path, cache)
+    return cache
 
 
-def _event_row(e: Event) -> list[Any]:
+def _registry_events(git: GitRepo, head: str, *, build: bool) -> tuple[list[Event], dict[str, str]] | None:
+    cache = _registry_cache(git, head, build=build)
+    return None if cache is None else (cache.events(), cache.parents)
+
+
+def _lines(events: list[Event]) -> list[str]:
+    encode = json.JSONEncoder(ensure_ascii=False).encode
     return [
-        e.time,
-        e.kind,
-        e.model,
-        e.alias,
-        e.from_version,
-        e.to_version,
-        e.commit,
-        e.pr,
-        e.author,
-        e.merger,
-        e.subject,
-        e.reverts,
-        e.gate_kind,
-        None if e.rollout is None else e.rollout.to_dict(),
+        f"{e.gate_kind or ''}\t{e.kind}\t{e.model or ''}\t{e.alias or ''}\t{e.time}\t{encode(e.to_dict())}"
+        for e in events
     ]
 
 
@@ -449,7 +458,7 @@ def _str(x: Any) -> str:
     return x
 
 
-def _opt(x: Any, kind: type) -> Any:
+def _opt(x: Any, kind: type | tuple[type, ...]) -> Any:
     if x is not None and (not isinstance(x, kind) or isinstance(x, bool)):
         raise TypeError(x)
     return x
@@ -474,37 +483,41 @@ def _rollout_from(d: Any) -> RolloutInfo | None:
     return RolloutInfo(
         candidate=d["candidate"],
         mode=_str(d["mode"]),
-        from_percent=_opt(d["from_percent"], (int, float)),  # type: ignore[arg-type]
-        to_percent=_opt(d["to_percent"], (int, float)),  # type: ignore[arg-type]
+        from_percent=_opt(d["from_percent"], (int, float)),
+        to_percent=_opt(d["to_percent"], (int, float)),
         problem=_opt(d["problem"], str),
         evidence=evidence,
     )
 
 
-def _event_from_row(row: Any) -> Event:
-    time_, kind, model, alias, from_v, to_v, commit, pr, author, merger, subject, reverts, gate_kind, rollout = row
+def _event_from_line(line: str) -> Event:
+    gate_kind, _, _, _, _, raw = line.split("\t", 5)
+    d = json.loads(raw)
+    if d["approvers"] != UNKNOWN or d["not_counted"] != UNKNOWN:
+        raise ValueError("a cached event holds no approvers")
     return Event(
-        time=_str(time_),
-        kind=_str(kind),  # type: ignore[arg-type]
-        model=_opt(model, str),
-        alias=_opt(alias, str),
-        from_version=_opt(from_v, int),
-        to_version=_opt(to_v, int),
-        commit=_str(commit),
-        pr=_opt(pr, int),
-        author=_str(author),
-        merger=_opt(merger, str),
-        approvers=None,
-        subject=_str(subject),
-        reverts=_opt(reverts, str),
-        gate_kind=_opt(gate_kind, str),
-        rollout=_rollout_from(rollout),
+        _str(d["time"]),
+        _str(d["kind"]),  # type: ignore[arg-type]
+        _opt(d["model"], str),
+        _opt(d["alias"], str),
+        _opt(d["from"], int),
+        _opt(d["to"], int),
+        _str(d["commit"]),
+        _opt(d["pr"], int),
+        _str(d["author"]),
+        _opt(d["merger"], str),
+        None,
+        _str(d["subject"]),
+        _opt(d["reverts"], str),
+        None,
+        gate_kind or None,
+        _rollout_from(d["rollout"]),
     )
 
 
-def _read_cache(path: Path) -> tuple[str, list[Event], dict[str, str], dict[str, list[int]]] | None:
+def _read_cache(path: Path) -> _Cached | None:
     """The cache at ``path``, or None when there is none or it is not exactly one this code wrote (damaged,
-    truncated, another format or version): it is then rebuilt, never trusted."""
+    truncated, another format): it is then rebuilt, never trusted."""
     import hashlib
 
     try:
@@ -512,41 +525,70 @@ def _read_cache(path: Path) -> tuple[str, list[Event], dict[str, str], dict[str,
         digest, _, body = raw.partition(b"\n")
         if hashlib.sha256(body).hexdigest().encode() != digest:
             return None
-        data = json.loads(body)
+        text = body.decode("utf-8")
+        header, _, rest = text.partition("\n")
+        data = json.loads(header)
         if data.get("format") != _CACHE_FORMAT:
             return None
-        tip = _str(data["tip"])
-        events = [_event_from_row(r) for r in data["events"]]
+        lines = rest.split("\n")[:-1] if rest else []
+        if any(line.count("\t") < 5 for line in lines):
+            return None
         parents = {_str(k): _str(v) for k, v in data["parents"].items()}
         held = {_str(k): [_opt(v, int) for v in vs] for k, vs in data["held"].items()}
-        return tip, events, parents, held
+        return _Cached(_str(data["tip"]), parents, held, lines)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
         return None
 
 
-def _write_cache_file(
-    path: Path, tip: str, events: list[Event], parents: dict[str, str], held: dict[str, list[int]]
-) -> None:
+def _write_history_cache(path: Path, cache: _Cached) -> None:
     """Write the cache (a temporary file renamed over the old one); a read-only repository keeps none."""
     import hashlib
 
     from mlgate.infra.files import write_atomic
 
-    body = json.dumps(
-        {
-            "format": _CACHE_FORMAT,
-            "tip": tip,
-            "events": [_event_row(e) for e in events],
-            "parents": parents,
-            "held": held,
-        },
-        ensure_ascii=False,
+    header = json.dumps(
+        {"format": _CACHE_FORMAT, "tip": cache.tip, "parents": cache.parents, "held": cache.held},
         separators=(",", ":"),
-    ).encode("utf-8", "surrogatepass")
+    )
+    body = "".join([header, "\n", *(line + "\n" for line in cache.lines)]).encode("utf-8", "surrogatepass")
     try:
         write_atomic(path, hashlib.sha256(body).hexdigest().encode() + b"\n" + body, durable=False)
     except OSError:
         pass  # read-only: every run walks (the output is the same)
+
+
+def history_jsonl(
+    repo_path: str | os.PathLike[str] = ".",
+    *,
+    ref: str = "main",
+    model: str | None = None,
+    alias: str | None = None,
+    since: datetime | None = None,
+    kinds: Collection[str] | None = None,
+) -> str | None:
+    """What ``mlgate history --format jsonl`` prints without a forge (latest first), straight from the cache's
+    lines: no event is rebuilt to be printed. None when this path cannot answer (a model's history with no
+    cache, or no event of it: :func:`history` then says exactly why)."""
+    if alias and not model:
+        raise UsageError("--alias needs a MODEL")
+    git = GitRepo(repo_path)
+    try:
+        cache = _registry_cache(git, git.resolve(ref), build=model is None)
+    finally:
+        git.close()
+    if cache is None:
+        return None
+    out = []
+    for line in reversed(cache.lines):
+        _, kind, m, a, time_, raw = line.split("\t", 5)
+        if (model and m != model) or (alias and a != alias) or (kinds is not None and kind not in kinds):
+            continue
+        if since is not None and (parse_iso(time_) or since) < since:
+            continue
+        out.append(raw + "\n")
+    if model and not out and kinds is None and since is None:
+        return None
+    return "".join(out)
 
 
 _TITLES = [
