@@ -366,6 +366,28 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _record(syn: Synthetic) -> None:
+    """What a later --reuse needs to know of a built registry, beside it."""
+    fields = {k: getattr(syn, k) for k in ("models", "versions", "promotions", "seed", "champions")}
+    syn.path.with_suffix(".json").write_text(json.dumps(fields))
+
+
+def _reused(path: Path, models: int, versions: int, promotions: int, seed: int) -> Synthetic | None:
+    try:
+        fields = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    if [fields.get(k) for k in ("models", "versions", "promotions", "seed")] != [models, versions, promotions, seed]:
+        return None
+    if not (path / ".git").is_dir():
+        return None
+    from .synth import model_name
+
+    names = tuple(model_name(i) for i in range(models))
+    print(f"reusing {path}", file=sys.stderr)
+    return Synthetic(path, models, versions, promotions, seed, names, fields["champions"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m tests.benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -384,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
         default=1000,
         help="run peers only on registries up to this many versions (building 10,000 versions through "
         "MLflow's client takes many minutes)",
+    )
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep: use a registry an earlier run built there with the same sizes and seed (building "
+        "100,000 versions takes minutes)",
     )
     ap.add_argument("--peers-venv", default=None, help="reuse (or create) the peers' virtualenv here")
     ap.add_argument(
@@ -419,14 +447,17 @@ def main(argv: list[str] | None = None) -> int:
             models = max(1, size // args.versions)
             promotions = args.promotions if args.promotions is not None else size
             path = work / f"registry-{size}"
-            if path.exists():
-                shutil.rmtree(path)
-            t = time.perf_counter()
-            syn = build(path, models, args.versions, promotions, args.seed)
-            print(
-                f"built {models} models x {args.versions} versions, {promotions} promotions in {time.perf_counter() - t:.1f} s",
-                file=sys.stderr,
-            )
+            syn = _reused(path, models, args.versions, promotions, args.seed) if args.reuse else None
+            if syn is None:
+                if path.exists():
+                    shutil.rmtree(path)
+                t = time.perf_counter()
+                syn = build(path, models, args.versions, promotions, args.seed)
+                print(
+                    f"built {models} models x {args.versions} versions, {promotions} promotions in {time.perf_counter() - t:.1f} s",
+                    file=sys.stderr,
+                )
+                _record(syn)
             entry = {
                 "models": models,
                 "versions": args.versions,

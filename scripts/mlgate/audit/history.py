@@ -376,11 +376,15 @@ def _walk(
     # each merged branch's head commit (the change's author, and a revert trailer if it is a revert)
     objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
     merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
-    events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()}, held)
-    out = []
-    for e in events:
-        author = merged_heads[e.commit][0] if e.commit in merged_heads else None
-        out.append(replace(e, author=author) if author and author != e.author else e)
+    out = _events(
+        commits,
+        objects,
+        model,
+        alias,
+        {sha: msg for sha, (_, msg) in merged_heads.items()},
+        held,
+        {sha: author for sha, (author, _) in merged_heads.items()},
+    )
     firsts = {e.commit for e in out}
     parents = {c.sha: c.parents[0] for c in commits if c.parents and c.sha in firsts}
     return out, parents, held
@@ -849,6 +853,7 @@ def _events(
     alias: str | None,
     merged_messages: dict[str, str],
     held: dict[str, list[int]],
+    merged_authors: Mapping[str, str | None] | None = None,
 ) -> list[Event]:
     """Events oldest first (approvers not yet known). ``held`` (alias path -> the versions it pointed at, in
     order) is the state before ``commits``, and is brought up to date (a cache continues from it)."""
@@ -885,7 +890,7 @@ def _events(
             time=_utc(c.date),
             commit=c.sha,
             pr=pr,
-            author=c.author,
+            author=(merged_authors.get(c.sha) if merged_authors else None) or c.author,
             merger=merger,
             approvers=None,
             subject=c.subject,
