@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Collection, Iterable, Mapping, TypedDict
 
+from mlgate.audit.cache import Cached, cache_path, read_cache, write_cache
 from mlgate.check.rollback import claims_in
 from mlgate.core import layout
 from mlgate.core.events import (
@@ -390,39 +391,14 @@ def _walk(
     return out, parents, held
 
 
-#: the cache's format: bumped whenever what an event holds, or how it is derived, changes
-_CACHE_FORMAT = "mlgate-history/2"
-
-
-def _history_cache(git: GitRepo) -> Path:
-    # one slot per repository (worktrees share it); what makes it valid is its tip commit, not its name
-    return git.common_dir() / "mlgate" / "cache" / "history-v2.jsonl"
-
-
-@dataclass
-class _Cached:
-    """The cache: the first-parent tip it was walked to, each event's commit's first parent, the versions
-    each alias held (to continue the walk), and one line per event, oldest first:
-    ``gate_kind TAB kind TAB model TAB alias TAB time TAB <the event's JSON, as history --format jsonl prints it
-    without a forge>`` (JSON escapes every tab and newline, and the names allow none)."""
-
-    tip: str
-    parents: dict[str, str]
-    held: dict[str, list[int]]
-    lines: list[str]
-
-    def events(self) -> list[Event]:
-        return [_event_from_line(line) for line in self.lines]
-
-
-def _registry_cache(git: GitRepo, head: str, *, build: bool) -> _Cached | None:
+def _registry_cache(git: GitRepo, head: str, *, build: bool) -> Cached | None:
     """Every event of the registry on ``head``'s first-parent history, through the cache: the cached events up
     to a commit ``T`` are reused only when ``T`` is ``head`` or on ``head``'s first-parent chain (checked by git:
     the oldest commit it lists after ``T`` has ``T`` as its first parent), so a rewritten or foreign history
     is walked again. Without a usable cache: None, unless ``build`` (then the whole walk, and the cache
     written)."""
-    path = _history_cache(git)
-    cache = _read_cache(path)
+    path = cache_path(git)
+    cache = read_cache(path)
     if cache is not None:
         if cache.tip == head:
             return cache
@@ -432,20 +408,20 @@ def _registry_cache(git: GitRepo, head: str, *, build: bool) -> _Cached | None:
             new = []  # the tip is no commit here (a foreign cache): walk it all
         if new and new[0].parents and new[0].parents[0] == cache.tip:
             more, more_parents, held = _walk(git, new, None, None, cache.held)
-            cache = _Cached(head, {**cache.parents, **more_parents}, held, cache.lines + _lines(more))
-            _write_history_cache(path, cache)
+            cache = Cached(head, {**cache.parents, **more_parents}, held, cache.lines + _lines(more))
+            write_cache(path, cache)
             return cache
     if not build:
         return None
     events, parents, held = _walk(git, git.log_changes(head, [layout.REGISTRY + "/"]), None, None, {})
-    cache = _Cached(head, parents, held, _lines(events))
-    _write_history_cache(path, cache)
+    cache = Cached(head, parents, held, _lines(events))
+    write_cache(path, cache)
     return cache
 
 
 def _registry_events(git: GitRepo, head: str, *, build: bool) -> tuple[list[Event], dict[str, str]] | None:
     cache = _registry_cache(git, head, build=build)
-    return None if cache is None else (cache.events(), cache.parents)
+    return None if cache is None else ([_event_from_line(line) for line in cache.lines], cache.parents)
 
 
 def _lines(events: list[Event]) -> list[str]:
@@ -517,82 +493,6 @@ def _event_from_line(line: str) -> Event:
         gate_kind or None,
         _rollout_from(d["rollout"]),
     )
-
-
-def _read_cache(path: Path) -> _Cached | None:
-    """The cache at ``path``, or None when there is none or it is not exactly one this code wrote (damaged,
-    truncated, another format): it is then rebuilt, never trusted."""
-    import hashlib
-
-    try:
-        raw = path.read_bytes()
-        digest, _, body = raw.partition(b"\n")
-        if hashlib.sha256(body).hexdigest().encode() != digest:
-            return None
-        text = body.decode("utf-8")
-        header, _, rest = text.partition("\n")
-        data = json.loads(header)
-        if data.get("format") != _CACHE_FORMAT:
-            return None
-        lines = rest.split("\n")[:-1] if rest else []
-        if any(line.count("\t") < 5 for line in lines):
-            return None
-        parents = {_str(k): _str(v) for k, v in data["parents"].items()}
-        held = {_str(k): [_opt(v, int) for v in vs] for k, vs in data["held"].items()}
-        return _Cached(_str(data["tip"]), parents, held, lines)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
-        return None
-
-
-def _write_history_cache(path: Path, cache: _Cached) -> None:
-    """Write the cache (a temporary file renamed over the old one); a read-only repository keeps none."""
-    import hashlib
-
-    from mlgate.infra.files import write_atomic
-
-    header = json.dumps(
-        {"format": _CACHE_FORMAT, "tip": cache.tip, "parents": cache.parents, "held": cache.held},
-        separators=(",", ":"),
-    )
-    body = "".join([header, "\n", *(line + "\n" for line in cache.lines)]).encode("utf-8", "surrogatepass")
-    try:
-        write_atomic(path, hashlib.sha256(body).hexdigest().encode() + b"\n" + body, durable=False)
-    except OSError:
-        pass  # read-only: every run walks (the output is the same)
-
-
-def history_jsonl(
-    repo_path: str | os.PathLike[str] = ".",
-    *,
-    ref: str = "main",
-    model: str | None = None,
-    alias: str | None = None,
-    since: datetime | None = None,
-    kinds: Collection[str] | None = None,
-) -> str | None:
-    """What ``mlgate history --format jsonl`` prints without a forge (latest first), straight from the cache's
-    lines: no event is rebuilt to be printed. None when this path cannot answer (a model's history with no
-    cache, or no event of it: :func:`history` then says exactly why)."""
-    if alias and not model:
-        raise UsageError("--alias needs a MODEL")
-    git = GitRepo(repo_path)
-    try:
-        cache = _registry_cache(git, git.resolve(ref), build=model is None)
-    finally:
-        git.close()
-    if cache is None:
-        return None
-    out = []
-    for line in reversed(cache.lines):
-        _, kind, m, a, time_, raw = line.split("\t", 5)
-        if (model and m != model) or (alias and a != alias) or (kinds is not None and kind not in kinds):
-            continue
-        if since is not None and (parse_iso(time_) or since) < since:
-            continue
-        out.append(raw + "\n")
-    if model and not out and kinds is None and since is None:
-        return None
-    return "".join(out)
 
 
 _TITLES = [

@@ -415,7 +415,7 @@ def history(
         named = with_alias(model, alias, required=False)
         model, alias = named.model, named.alias
     if fmt == "jsonl" and forge_kind is None and not include_rejected:
-        from mlgate.audit.history import history_jsonl
+        from mlgate.audit.cache import history_jsonl
 
         # no forge: the lines come straight from history's cache (the same events, printed the same way)
         lines = history_jsonl(

@@ -1,0 +1,132 @@
+"""History's incremental cache under ``.git/mlgate/cache/``, and the fast path that prints from it.
+
+Light on purpose (json, hashlib and the git plumbing): a repeat ``mlgate history --format jsonl`` reads the
+cache, checks it, filters its lines and prints them, without importing the history walk at all; only when the
+branch moved on (or there is no usable cache) is :mod:`mlgate.audit.history` imported to walk what is new.
+
+The file: the sha256 of the rest, then a JSON header (format, the first-parent tip walked to, each event's
+commit's first parent, the versions each alias held, to continue the walk), then one line per event, oldest
+first: ``gate_kind TAB kind TAB model TAB alias TAB time TAB <the event's JSON, as history --format jsonl
+prints it without a forge>`` (JSON escapes every tab and newline, and names allow none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Collection
+
+from mlgate.core.times import parse_iso
+from mlgate.errors import UsageError
+from mlgate.infra.git import GitRepo
+
+#: the cache's format: bumped whenever what an event holds, or how it is derived, changes
+CACHE_FORMAT = "mlgate-history/2"
+
+
+def cache_path(git: GitRepo) -> Path:
+    # one slot per repository (worktrees share it); what makes it valid is its tip commit, not its name
+    return git.common_dir() / "mlgate" / "cache" / "history-v2.jsonl"
+
+
+@dataclass
+class Cached:
+    """What the cache holds (see the module's docstring)."""
+
+    tip: str
+    parents: dict[str, str]
+    held: dict[str, list[int]]
+    lines: list[str]
+
+
+def _str(x: Any) -> str:
+    if not isinstance(x, str):
+        raise TypeError(x)
+    return x
+
+
+def _int(x: Any) -> int:
+    if not isinstance(x, int) or isinstance(x, bool):
+        raise TypeError(x)
+    return x
+
+
+def read_cache(path: Path) -> Cached | None:
+    """The cache at ``path``, or None when there is none or it is not exactly one this code wrote (damaged,
+    truncated, another format): it is then rebuilt, never trusted."""
+    try:
+        raw = path.read_bytes()
+        digest, _, body = raw.partition(b"\n")
+        if hashlib.sha256(body).hexdigest().encode() != digest:
+            return None
+        text = body.decode("utf-8")
+        header, _, rest = text.partition("\n")
+        data = json.loads(header)
+        if data.get("format") != CACHE_FORMAT:
+            return None
+        lines = rest.split("\n")[:-1] if rest else []
+        if any(line.count("\t") < 5 for line in lines):
+            return None
+        parents = {_str(k): _str(v) for k, v in data["parents"].items()}
+        held = {_str(k): [_int(v) for v in vs] for k, vs in data["held"].items()}
+        return Cached(_str(data["tip"]), parents, held, lines)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
+        return None
+
+
+def write_cache(path: Path, cache: Cached) -> None:
+    """Write the cache (a temporary file renamed over the old one); a read-only repository keeps none."""
+    from mlgate.infra.files import write_atomic
+
+    header = json.dumps(
+        {"format": CACHE_FORMAT, "tip": cache.tip, "parents": cache.parents, "held": cache.held},
+        separators=(",", ":"),
+    )
+    body = "".join([header, "\n", *(line + "\n" for line in cache.lines)]).encode("utf-8", "surrogatepass")
+    try:
+        write_atomic(path, hashlib.sha256(body).hexdigest().encode() + b"\n" + body, durable=False)
+    except OSError:
+        pass  # read-only: every run walks (the output is the same)
+
+
+def history_jsonl(
+    repo_path: str | os.PathLike[str] = ".",
+    *,
+    ref: str = "main",
+    model: str | None = None,
+    alias: str | None = None,
+    since: datetime | None = None,
+    kinds: Collection[str] | None = None,
+) -> str | None:
+    """What ``mlgate history --format jsonl`` prints without a forge (latest first), straight from the cache's
+    lines: no event is rebuilt to be printed. None when this path cannot answer (a model's history with no
+    cache, or no event of it: :func:`mlgate.audit.history.history` then says exactly why)."""
+    if alias and not model:
+        raise UsageError("--alias needs a MODEL")
+    git = GitRepo(repo_path)
+    try:
+        head = git.resolve(ref)
+        cache = read_cache(cache_path(git))
+        if cache is None or cache.tip != head:
+            from mlgate.audit.history import _registry_cache
+
+            cache = _registry_cache(git, head, build=model is None)
+    finally:
+        git.close()
+    if cache is None:
+        return None
+    out = []
+    for line in reversed(cache.lines):
+        _, kind, m, a, time_, raw = line.split("\t", 5)
+        if (model and m != model) or (alias and a != alias) or (kinds is not None and kind not in kinds):
+            continue
+        if since is not None and (parse_iso(time_) or since) < since:
+            continue
+        out.append(raw + "\n")
+    if model and not out and kinds is None and since is None:
+        return None
+    return "".join(out)
