@@ -105,6 +105,7 @@ def test_a_cache_of_another_branch_is_not_used_for_this_one(audited: RegistryRep
 
 
 def _parts(root: Path) -> tuple[dict, list[str]]:
+    """The cache's header and lines (its last line, the walk's state, included)."""
     body = (root / CACHE).read_bytes().partition(b"\n")[2].decode()
     header, _, rest = body.partition("\n")
     return json.loads(header), rest.split("\n")[:-1]
@@ -125,6 +126,7 @@ def _write(root: Path, header: dict, lines: list[str]) -> None:
         "another format",
         "a wrong type",
         "a line of another shape",
+        "a line missing",
         "a foreign tip",
     ],
 )
@@ -145,6 +147,8 @@ def test_a_damaged_or_foreign_cache_is_ignored_and_rebuilt(audited: RegistryRepo
         _write(root, {**header, "format": "mlgate-history/1"}, lines)
     elif damage == "a wrong type":
         _write(root, header, [lines[0].replace('"to": 2', '"to": "two"'), *lines[1:]])
+    elif damage == "a line missing":
+        _write(root, header, lines[1:])
     elif damage == "a line of another shape":
         _write(root, header, ["promotion\tfraud-detector", *lines[1:]])
     else:  # a cache copied from another repository: its tip is no commit here

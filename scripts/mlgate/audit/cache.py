@@ -4,10 +4,11 @@ Light on purpose (json, hashlib and the git plumbing): a repeat ``mlgate history
 cache, checks it, filters its lines and prints them, without importing the history walk at all; only when the
 branch moved on (or there is no usable cache) is :mod:`mlgate.audit.history` imported to walk what is new.
 
-The file: the sha256 of the rest, then a JSON header (format, the first-parent tip walked to, each event's
-commit's first parent, the versions each alias held, to continue the walk), then one line per event, oldest
-first: ``gate_kind TAB kind TAB model TAB alias TAB time TAB <the event's JSON, as history --format jsonl
-prints it without a forge>`` (JSON escapes every tab and newline, and names allow none).
+The file: the sha256 of the rest, then a JSON header (format, the first-parent tip walked to, the number of
+events), one line per event, oldest first: ``gate_kind TAB kind TAB model TAB alias TAB time TAB <the event's
+JSON, as history --format jsonl prints it without a forge>`` (JSON escapes every tab and newline, and names
+allow none), and last the state to continue the walk from (each event's commit's first parent, the versions
+each alias held).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mlgate.errors import UsageError
 from mlgate.infra.git import GitRepo
 
 #: the cache's format: bumped whenever what an event holds, or how it is derived, changes
-CACHE_FORMAT = "mlgate-history/2"
+CACHE_FORMAT = "mlgate-history/3"
 
 
 def cache_path(git: GitRepo) -> Path:
@@ -35,12 +36,33 @@ def cache_path(git: GitRepo) -> Path:
 
 @dataclass
 class Cached:
-    """What the cache holds (see the module's docstring)."""
+    """What the cache holds (see the module's docstring). ``parents`` and ``held`` are read from the file's last
+    line only when asked for (printing needs neither)."""
 
     tip: str
-    parents: dict[str, str]
-    held: dict[str, list[int]]
+    _parents: dict[str, str] | None
+    _held: dict[str, list[int]] | None
     lines: list[str]
+    _state: str | None = None
+
+    def _load_state(self) -> None:
+        data = json.loads(self._state or "{}")
+        self._parents = {_str(k): _str(v) for k, v in data["parents"].items()}
+        self._held = {_str(k): [_int(v) for v in vs] for k, vs in data["held"].items()}
+
+    @property
+    def parents(self) -> dict[str, str]:
+        if self._parents is None:
+            self._load_state()
+        assert self._parents is not None
+        return self._parents
+
+    @property
+    def held(self) -> dict[str, list[int]]:
+        if self._held is None:
+            self._load_state()
+        assert self._held is not None
+        return self._held
 
 
 def _str(x: Any) -> str:
@@ -55,7 +77,7 @@ def _int(x: Any) -> int:
     return x
 
 
-def read_cache(path: Path) -> Cached | None:
+def read_cache(path: Path, *, lazy: bool = False) -> Cached | None:
     """The cache at ``path``, or None when there is none or it is not exactly one this code wrote (damaged,
     truncated, another format): it is then rebuilt, never trusted."""
     try:
@@ -68,12 +90,13 @@ def read_cache(path: Path) -> Cached | None:
         data = json.loads(header)
         if data.get("format") != CACHE_FORMAT:
             return None
-        lines = rest.split("\n")[:-1] if rest else []
-        if any(line.count("\t") < 5 for line in lines):
+        *lines, state, end = rest.split("\n")
+        if end or len(lines) != _int(data["events"]) or any(line.count("\t") < 5 for line in lines):
             return None
-        parents = {_str(k): _str(v) for k, v in data["parents"].items()}
-        held = {_str(k): [_int(v) for v in vs] for k, vs in data["held"].items()}
-        return Cached(_str(data["tip"]), parents, held, lines)
+        cached = Cached(_str(data["tip"]), None, None, lines, state)
+        if not lazy:
+            cached._load_state()
+        return cached
     except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
         return None
 
@@ -82,13 +105,12 @@ def write_cache(path: Path, cache: Cached) -> None:
     """Write the cache (a temporary file renamed over the old one); a read-only repository keeps none."""
     from mlgate.infra.files import write_atomic
 
-    header = json.dumps(
-        {"format": CACHE_FORMAT, "tip": cache.tip, "parents": cache.parents, "held": cache.held},
-        separators=(",", ":"),
-    )
-    body = "".join([header, "\n", *(line + "\n" for line in cache.lines)]).encode("utf-8", "surrogatepass")
+    header = json.dumps({"format": CACHE_FORMAT, "tip": cache.tip, "events": len(cache.lines)})
+    state = json.dumps({"parents": cache.parents, "held": cache.held}, separators=(",", ":"))
+    body = "".join([header, "\n", *(line + "\n" for line in cache.lines), state, "\n"])
+    raw = body.encode("utf-8", "surrogatepass")
     try:
-        write_atomic(path, hashlib.sha256(body).hexdigest().encode() + b"\n" + body, durable=False)
+        write_atomic(path, hashlib.sha256(raw).hexdigest().encode() + b"\n" + raw, durable=False)
     except OSError:
         pass  # read-only: every run walks (the output is the same)
 
@@ -110,7 +132,7 @@ def history_jsonl(
     git = GitRepo(repo_path)
     try:
         head = git.resolve(ref)
-        cache = read_cache(cache_path(git))
+        cache = read_cache(cache_path(git), lazy=True)
         if cache is None or cache.tip != head:
             from mlgate.audit.history import _registry_cache
 
