@@ -372,11 +372,10 @@ def table(report: dict) -> str:
             cells = [_fmt(x["median_s"]) if x else "n/a" for x in theirs]
             known = [x["median_s"] for x in theirs if x]
             ratio = f"{min(known) / mine['median_s']:.0f}x" if known and mine else "-"
-            lines.append(
-                f"| {op} | {_fmt(mine['median_s']) if mine else 'n/a'} | "
-                + "".join(f"{c} | " for c in cells)
-                + f"{ratio} |"
-            )
+            cell = "n/a" if not mine else _fmt(mine["median_s"])
+            if mine and mine.get("cpu_s") is not None:
+                cell += f" (CPU {_fmt(mine['cpu_s'])})"
+            lines.append(f"| {op} | {cell} | " + "".join(f"{c} | " for c in cells) + f"{ratio} |")
         lines.append("")
     return "\n".join(lines)
 
