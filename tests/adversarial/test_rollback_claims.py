@@ -213,3 +213,19 @@ def test_no_text_around_an_unknown_sha_proves_a_rollback(held_v1, noise: str, sh
     base = GitRepo(repo.root).resolve("main")
     prover = RollbackProver(GitRepo(repo.root), base, claims)
     assert prover("fraud-detector", "champion", 2, 1) is None
+
+
+@pytest.mark.parametrize("date", ["1970-01-02T00:00:00+00:00", "1999-06-01T00:00:00+00:00"])
+def test_a_genuine_revert_of_an_old_commit_is_found_however_old(repo: RegistryRepo, date: str) -> None:
+    """The first-parent walk looks back to a day before the named commit: an old date only widens it."""
+    repo.branch("to-v1")
+    set_champion(repo, 1)
+    repo.commit("champion v1", date=date)
+    old = repo.merge("to-v1", message="Merge pull request #3 from acme/to-v1", date=date)
+    repo.edit_yaml(CHALLENGER, version=1)
+    repo.commit("later, another alias")
+    repo.branch("pr", "main")
+    subprocess.run(["git", "revert", "--no-edit", "-m", "1", old], cwd=repo.root, check=True, capture_output=True)
+    repo.switch("main")
+    report, change = judged(repo)
+    assert (change.kind, change.from_version, change.to_version) == ("rollback", 1, 2), report.findings

@@ -453,7 +453,10 @@ class GitRepo:
         (it does not walk the whole history): the cost follows how far back ``sha`` is, not how long the
         history is. A commit outside the window is reported absent (the caller then assumes the worse case).
         """
-        out = self.git("rev-list", "--first-parent", f"--since={max(since, 1)}", tip)
+        # git reads "@<seconds>" as a time only from 1973 on (a smaller number means something else to it):
+        # for an earlier commit, the whole first-parent history
+        window = [f"--since=@{since}"] if since >= 100_000_000 else []
+        out = self.git("rev-list", "--first-parent", *window, tip)
         return sha in out.split()
 
     def messages(self, base: str, head: str, limit: int) -> list[str] | None:
