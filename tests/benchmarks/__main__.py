@@ -114,6 +114,8 @@ def pull_request_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     repo = syn.path
     m = syn.model_names[len(syn.model_names) // 2]
     results: dict[str, dict] = {}
+    for stale in ("bench-promote", "bench-revert"):  # left by an earlier run over a --reuse'd registry
+        subprocess.run(["git", "branch", "-D", stale], cwd=repo, capture_output=True)
     # a pull request that moves one alias
     current = syn.champions[m]
     target = 1 if current != 1 else 2
