@@ -45,7 +45,11 @@ def _env() -> dict[str, str]:
         where = str(Path(mlgate.__file__).resolve().parent.parent)
     except ImportError:
         where = str(ROOT / "scripts")
-    return {**os.environ, "PYTHONPATH": where}
+    env = {**os.environ, "PYTHONPATH": where}
+    # timed as an installed mlgate runs: pip compiles its modules to bytecode once, at install; with
+    # PYTHONDONTWRITEBYTECODE set (some CI images do) every run would compile them again (a third of a start)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def time_process(cmd: list[str], cwd: Path, runs: int, ok_codes: tuple[int, ...] = (0,), setup=None) -> dict:
