@@ -192,7 +192,12 @@ class History:
     warnings: list[str] = field(default_factory=list)
 
 
+_UTC_ALREADY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00")
+
+
 def _utc(iso: str) -> str:
+    if _UTC_ALREADY.fullmatch(iso):  # git's %cI of a UTC commit: only the suffix differs (most commits)
+        return iso[:19] + "Z"
     return normalize(iso)
 
 
@@ -785,7 +790,7 @@ def _events(
         merger = c.author if len(c.parents) > 1 else (c.committer if c.committer != c.author else None)
         message = merged_messages.get(c.sha, "")
         reverted = _REVERT.search(c.body) or _REVERT.search(message)
-        claimed = bool(claims_in([c.body, message]))
+        claimed: bool | None = None  # read only for a move back (rare)
         base = _CommitFields(
             time=_utc(c.date),
             commit=c.sha,
@@ -841,7 +846,7 @@ def _events(
                 )
                 if change is not None and (after == before or (change.kind == "complete" and not change.problem)):
                     # a rollout event: the holder stays (start, step, abort) or the candidate takes over (complete)
-                    if change.kind == "complete" and after is not None:
+                    if change.kind == "complete" and after is not None and after not in seen:
                         seen.append(after)
                     events.append(
                         Event(
@@ -866,13 +871,15 @@ def _events(
                 elif after is None:
                     continue  # unreadable alias file: nothing to say about versions
                 else:
-                    earlier = [v for v in seen if v != before]
                     # the gate judged a move back as a rollback only with a proof in the pull request's commits
                     # (see check.rollback): a return to a former holder without one was a promotion
-                    back = after in earlier
+                    back = after != before and after in seen  # each version once in seen: it stays short
+                    if back and claimed is None:
+                        claimed = bool(claims_in([c.body, message]))
                     gate_kind = ROLLBACK if back and claimed else PROMOTION
                     kind = ROLLBACK if reverted or back else PROMOTION  # the event says what happened
-                    seen.append(after)
+                    if after not in seen:
+                        seen.append(after)
                 assert kind is not None
                 # the version moved: a plain promotion, rollback or removal; or a move no rollout change
                 # explains (a revert of a completion, which resumes the rollout; a hand edit), where the move
