@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Collection
 
@@ -27,6 +27,15 @@ from mlgate.infra.git import GitRepo
 
 #: the cache's format: bumped whenever what an event holds, or how it is derived, changes
 CACHE_FORMAT = "mlgate-history/4"
+
+
+def parse_when(text: str) -> datetime:
+    """A date or date-time from the command line (``2026-05-01``, ``2026-05-01T12:00:00Z``)."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def cache_path(git: GitRepo) -> Path:
@@ -115,7 +124,7 @@ def write_cache(path: Path, cache: Cached) -> None:
         pass  # read-only: every run walks (the output is the same)
 
 
-def history_jsonl(
+def cached_jsonl(
     repo_path: str | os.PathLike[str] = ".",
     *,
     ref: str = "main",
@@ -125,22 +134,32 @@ def history_jsonl(
     kinds: Collection[str] | None = None,
 ) -> str | None:
     """What ``mlgate history --format jsonl`` prints without a forge (latest first), straight from the cache's
-    lines: no event is rebuilt to be printed. None when this path cannot answer (a model's history with no
-    cache, or no event of it: :func:`mlgate.audit.history.history` then says exactly why)."""
+    lines when the cache is at ``ref``'s commit: no event is rebuilt to be printed. None when the cache cannot
+    answer alone (none, stale, or no event of the model asked for): :func:`mlgate.audit.history.history_jsonl`
+    then walks what is new."""
     if alias and not model:
         raise UsageError("--alias needs a MODEL")
     git = GitRepo(repo_path)
     try:
         head = git.resolve(ref)
         cache = read_cache(cache_path(git), lazy=True)
-        if cache is None or cache.tip != head:
-            from mlgate.audit.history import _registry_cache
-
-            cache = _registry_cache(git, head, build=model is None)
     finally:
         git.close()
-    if cache is None:
+    if cache is None or cache.tip != head:
         return None
+    return select(cache, model=model, alias=alias, since=since, kinds=kinds)
+
+
+def select(
+    cache: Cached,
+    *,
+    model: str | None = None,
+    alias: str | None = None,
+    since: datetime | None = None,
+    kinds: Collection[str] | None = None,
+) -> str | None:
+    """The cache's event lines for these filters, latest first (None: a model with no event at all, for
+    :func:`mlgate.audit.history.history` to say exactly why)."""
     out = []
     for line in reversed(cache.lines):
         _, kind, m, a, time_, raw = line.split("\t", 5)

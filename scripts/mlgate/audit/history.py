@@ -21,11 +21,12 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Collection, Iterable, Mapping, TypedDict
 
-from mlgate.audit.cache import Cached, cache_path, read_cache, write_cache
+from mlgate.audit.cache import Cached, cache_path, read_cache, select, write_cache
+from mlgate.audit.cache import parse_when as parse_when  # re-exported: the command line's dates
 from mlgate.check.rollback import claims_in
 from mlgate.core import layout
 from mlgate.core.events import (
@@ -199,15 +200,6 @@ def _utc(iso: str) -> str:
     if _UTC_ALREADY.fullmatch(iso):  # git's %cI of a UTC commit: only the suffix differs (most commits)
         return iso[:19] + "Z"
     return normalize(iso)
-
-
-def parse_when(text: str) -> datetime:
-    """A date or date-time from the command line (``2026-05-01``, ``2026-05-01T12:00:00Z``)."""
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def pr_number(commit: Commit) -> int | None:
@@ -422,6 +414,28 @@ def _registry_cache(git: GitRepo, head: str, *, build: bool) -> Cached | None:
     cache = Cached(head, parents, held, _lines(events))
     write_cache(path, cache)
     return cache
+
+
+def history_jsonl(
+    repo_path: str | os.PathLike[str] = ".",
+    *,
+    ref: str = "main",
+    model: str | None = None,
+    alias: str | None = None,
+    since: datetime | None = None,
+    kinds: Collection[str] | None = None,
+) -> str | None:
+    """:func:`mlgate.audit.cache.cached_jsonl` after walking what the cache lacks (and updating it); None when
+    this path cannot answer (a model's history with no cache, or no event of it: :func:`history` then says
+    exactly why)."""
+    if alias and not model:
+        raise UsageError("--alias needs a MODEL")
+    git = GitRepo(repo_path)
+    try:
+        cache = _registry_cache(git, git.resolve(ref), build=model is None)
+    finally:
+        git.close()
+    return None if cache is None else select(cache, model=model, alias=alias, since=since, kinds=kinds)
 
 
 def _registry_events(git: GitRepo, head: str, *, build: bool) -> tuple[list[Event], dict[str, str]] | None:

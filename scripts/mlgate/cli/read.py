@@ -406,29 +406,34 @@ def history(
       mlgate history fraud-detector --forge local --include-rejected
       mlgate history fraud-detector@champion --kind rollout-step --kind rollout-complete
     """
-    from mlgate.audit.history import history as read_history
-    from mlgate.audit.history import parse_when
+    from mlgate.audit.cache import parse_when
     from mlgate.core.uris import with_alias
-    from mlgate.render.report import history_markdown, history_text, to_json
 
     if model is not None:  # not looked up in today's registry: the history of a model since removed is still asked
         named = with_alias(model, alias, required=False)
         model, alias = named.model, named.alias
     if fmt == "jsonl" and forge_kind is None and not include_rejected:
-        from mlgate.audit.cache import history_jsonl
+        from mlgate.audit.cache import cached_jsonl
 
         # no forge: the lines come straight from history's cache (the same events, printed the same way)
-        lines = history_jsonl(
-            obj.repo,
-            ref=ref,
-            model=model,
-            alias=alias,
-            since=parse_when(since) if since else None,
-            kinds=set(kinds) or None,
-        )
+        asked: dict[str, Any] = {
+            "ref": ref,
+            "model": model,
+            "alias": alias,
+            "since": parse_when(since) if since else None,
+            "kinds": set(kinds) or None,
+        }
+        lines = cached_jsonl(obj.repo, **asked)
+        if lines is None:
+            from mlgate.audit.history import history_jsonl
+
+            lines = history_jsonl(obj.repo, **asked)
         if lines is not None:
             _out(lines)
             return 0
+    from mlgate.audit.history import history as read_history
+    from mlgate.render.report import history_markdown, history_text, to_json
+
     result = read_history(
         obj.repo,
         ref=ref,
