@@ -238,6 +238,7 @@ def build(
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.close()
     err = proc.stderr.read()
+    proc.stderr.close()
     if proc.wait() != 0:
         raise RuntimeError(err.decode())
     subprocess.run(["git", "branch", "-D", "bench-pr"], cwd=path, capture_output=True)
