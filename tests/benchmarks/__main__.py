@@ -2,6 +2,7 @@
 
     python -m tests.benchmarks --sizes 1000,10000 --out bench.json [--peers gto,mlflow] [--runs 5] [--mlflow-plugin]
     python -m tests.benchmarks --sizes 1000,10000 --only catalog     # just `mlgate catalog` and its page sizes
+    python -m tests.benchmarks --sizes 10000,100000 --only floor     # issue 18's paths beside the floor, targets
 
 For each size N (total versions), builds a synthetic registry of N/10 models x 10 versions with a history
 of N promotions merged as pull requests (deterministic from --seed), then times whole processes, the way
@@ -44,78 +45,102 @@ def _env() -> dict[str, str]:
         where = str(Path(mlgate.__file__).resolve().parent.parent)
     except ImportError:
         where = str(ROOT / "scripts")
-    return {**os.environ, "PYTHONPATH": where}
+    env = {**os.environ, "PYTHONPATH": where}
+    # timed as an installed mlgate runs: pip compiles its modules to bytecode once, at install; with
+    # PYTHONDONTWRITEBYTECODE set (some CI images do) every run would compile them again (a third of a start)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def time_process(cmd: list[str], cwd: Path, runs: int, ok_codes: tuple[int, ...] = (0,), setup=None) -> dict:
-    """Median wall time of a whole process, and every run's time."""
-    times = []
+    """Median wall time of a whole process, every run's time, and the median CPU time (user + system) the
+    process and the processes it started used: on a shared machine, wall time grows with the load, CPU time
+    much less."""
+    import resource
+
+    times, cpu = [], []
     for _ in range(runs):
         if setup:
             setup()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True)
         times.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
         if proc.returncode not in ok_codes:
             raise RuntimeError(f"{' '.join(cmd[:6])} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
-    return {"median_s": statistics.median(times), "runs_s": times}
+    return {"median_s": statistics.median(times), "runs_s": times, "cpu_s": statistics.median(cpu)}
 
 
-def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
+#: the issue's targets (seconds, whole processes, no commit-graph), per row, and the sizes they hold at
+#: (issue 18: pull-request paths at 10,000 and 100,000 versions; history cold at 10,000)
+TARGETS: dict[str, tuple[float, tuple[int, ...]]] = {
+    "validate PR moving one alias": (0.25, (10_000, 100_000)),
+    "validate PR rolling one alias back (git revert)": (0.25, (10_000, 100_000)),
+    "register one version": (0.3, (10_000, 100_000)),
+    "promote one alias": (0.3, (10_000, 100_000)),
+    "history of the whole registry (cold)": (1.0, (10_000,)),
+    "history of the whole registry, repeat run (cache)": (0.2, (10_000,)),
+}
+
+#: the git walk ``mlgate history`` runs (audit.history through GitRepo.log_changes), for the floor row
+HISTORY_LOG = [
+    "git",
+    "log",
+    "--first-parent",
+    "--diff-merges=first-parent",
+    "--raw",
+    "--no-abbrev",
+    "--no-renames",
+    "--no-color",
+    "--format=%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d",
+    "main",
+]
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def floor_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
+    """What no mlgate command can beat: python starting, mlgate starting, and git's own walk of the history."""
+    repo = syn.path
+    return {
+        "floor: python start (python -c pass)": time_process([sys.executable, "-c", "pass"], repo, runs),
+        "floor: mlgate start (mlgate --help)": time_process(_mlgate_cmd("--help"), repo, runs),
+        "floor: git's own history walk (the git log history runs)": time_process(HISTORY_LOG, repo, runs),
+    }
+
+
+def pull_request_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
+    """The pull-request paths: validate a PR (a promotion, and a rollback by git revert), promote, register."""
     repo = syn.path
     m = syn.model_names[len(syn.model_names) // 2]
     results: dict[str, dict] = {}
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
+    for stale in ("bench-promote", "bench-revert"):  # left by an earlier run over a --reuse'd registry
+        subprocess.run(["git", "branch", "-D", stale], cwd=repo, capture_output=True)
     # a pull request that moves one alias
     current = syn.champions[m]
     target = 1 if current != 1 else 2
-    git("switch", "--quiet", "-c", "bench-promote")
+    _git(repo, "switch", "--quiet", "-c", "bench-promote")
     alias = repo / f"registry/models/{m}/aliases/challenger.yaml"
     alias.write_text(
         alias.read_text().replace("version: 2", f"version: {target}")
         if target != 2
         else alias.read_text().replace("version: 2", "version: 3")
     )
-    git("commit", "--quiet", "-am", "bench: move one alias")
-    git("switch", "--quiet", "main")
-
-    index = repo.parent / f"index-{syn.models}.json"
-    results["build the serving index"] = time_process(_mlgate_cmd("index", "--ref", "main", "-o", str(index)), repo, 1)
-    cold = (
-        "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
-        "print(sum(1 for m in s.model_names() if serving.resolve(f'models:/{m}@champion', s)))"
-    )
-    results["serving cold start: every champion (fresh process)"] = time_process(
-        [sys.executable, "-c", cold, str(index)], repo, runs
-    )
-    warm = (
-        "import sys, time, statistics; from mlgate import serving; s = serving.open_source(sys.argv[1]); ts = []\n"
-        "for _ in range(200):\n t = time.perf_counter(); serving.resolve(sys.argv[2], s); ts.append(time.perf_counter() - t)\n"
-        "print(statistics.median(ts))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", warm, str(index), f"models:/{m}@champion"],
-        cwd=repo,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    results["alias look-up in a warm process"] = {"median_s": float(out.split()[-1]), "runs_s": []}
-    results["show the whole registry"] = time_process(_mlgate_cmd("list", "--ref", "main"), repo, runs)
-    results["validate whole registry"] = time_process(_mlgate_cmd("validate"), repo, max(1, runs // 2))
+    _git(repo, "commit", "--quiet", "-am", "bench: move one alias")
+    # a pull request reverting the last promotion merged (git revert names it: proven in O(1))
+    _git(repo, "switch", "--quiet", "-c", "bench-revert", "main")
+    _git(repo, "revert", "--no-edit", "-m", "1", "HEAD")
+    _git(repo, "switch", "--quiet", "main")
     results["validate PR moving one alias"] = time_process(
         _mlgate_cmd("validate", "--base", "main", "--head", "bench-promote"), repo, runs, ok_codes=(0, 1)
     )
-    results["resolve one alias (fresh process)"] = time_process(
-        _mlgate_cmd("resolve", f"models:/{m}@champion", "--ref", "main"), repo, runs
+    results["validate PR rolling one alias back (git revert)"] = time_process(
+        _mlgate_cmd("validate", "--base", "main", "--head", "bench-revert"), repo, runs, ok_codes=(0, 1)
     )
-    results["history of one model"] = time_process(_mlgate_cmd("history", m, "--format", "jsonl"), repo, runs)
-    results["history of the whole registry"] = time_process(_mlgate_cmd("history", "--format", "jsonl"), repo, runs)
-
     artifact = repo.parent / "artifact.bin"
     artifact.write_bytes(b"\0" * 4096)
     (repo.parent / "eval.yaml").write_text("dataset: {name: h, sha256: " + "a" * 64 + "}\nmetrics: {auc: 0.9}\n")
@@ -167,21 +192,129 @@ def mlgate_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
         setup=drop_branch,
     )
     drop_branch()
-    # the same path-limited reads with git's changed-path Bloom filters (git commit-graph write --changed-paths)
+    return results
+
+
+def history_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
+    """History cold (its cache removed before each run) and repeated (through the cache under .git/mlgate/)."""
+    repo = syn.path
+    m = syn.model_names[len(syn.model_names) // 2]
+    cache = repo / ".git/mlgate/cache"
+
+    def no_cache() -> None:
+        shutil.rmtree(cache, ignore_errors=True)
+
+    results = {
+        "history of one model (cold)": time_process(
+            _mlgate_cmd("history", m, "--format", "jsonl"), repo, runs, setup=no_cache
+        ),
+        "history of the whole registry (cold)": time_process(
+            _mlgate_cmd("history", "--format", "jsonl"), repo, runs, setup=no_cache
+        ),
+    }
+    results["history of the whole registry, repeat run (cache)"] = time_process(
+        _mlgate_cmd("history", "--format", "jsonl"), repo, runs
+    )
+    results["history of one model, repeat run (cache)"] = time_process(
+        _mlgate_cmd("history", m, "--format", "jsonl"), repo, runs
+    )
+    return results
+
+
+def read_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
+    """Reading the registry: the serving index and cold start, a warm look-up, list, full validation, resolve."""
+    repo = syn.path
+    m = syn.model_names[len(syn.model_names) // 2]
+    results: dict[str, dict] = {}
+    index = repo.parent / f"index-{syn.models}.json"
+    results["build the serving index"] = time_process(_mlgate_cmd("index", "--ref", "main", "-o", str(index)), repo, 1)
+    cold = (
+        "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
+        "print(sum(1 for m in s.model_names() if serving.resolve(f'models:/{m}@champion', s)))"
+    )
+    results["serving cold start: every champion (fresh process)"] = time_process(
+        [sys.executable, "-c", cold, str(index)], repo, runs
+    )
+    warm = (
+        "import sys, time, statistics; from mlgate import serving; s = serving.open_source(sys.argv[1]); ts = []\n"
+        "for _ in range(200):\n t = time.perf_counter(); serving.resolve(sys.argv[2], s); ts.append(time.perf_counter() - t)\n"
+        "print(statistics.median(ts))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", warm, str(index), f"models:/{m}@champion"],
+        cwd=repo,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    results["alias look-up in a warm process"] = {"median_s": float(out.split()[-1]), "runs_s": []}
+    results["show the whole registry"] = time_process(_mlgate_cmd("list", "--ref", "main"), repo, runs)
+    results["validate whole registry"] = time_process(_mlgate_cmd("validate"), repo, max(1, runs // 2))
+    results["resolve one alias (fresh process)"] = time_process(
+        _mlgate_cmd("resolve", f"models:/{m}@champion", "--ref", "main"), repo, runs
+    )
+    return results
+
+
+def commit_graph_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
+    """The same path-limited reads with git's changed-path Bloom filters (git commit-graph write
+    --changed-paths), then the commit-graph removed again (every other row runs without one)."""
+    repo = syn.path
+    m = syn.model_names[len(syn.model_names) // 2]
+    results: dict[str, dict] = {}
     t = time.perf_counter()
-    git("commit-graph", "write", "--reachable", "--changed-paths")
+    _git(repo, "commit-graph", "write", "--reachable", "--changed-paths")
     results["(write the commit-graph once)"] = {"median_s": time.perf_counter() - t, "runs_s": []}
     results["validate PR moving one alias, with commit-graph"] = time_process(
         _mlgate_cmd("validate", "--base", "main", "--head", "bench-promote"), repo, runs, ok_codes=(0, 1)
     )
-    results["history of one model, with commit-graph"] = time_process(
+    shutil.rmtree(repo / ".git/mlgate/cache", ignore_errors=True)
+    results["history of one model, with commit-graph (cold)"] = time_process(
         _mlgate_cmd("history", m, "--format", "jsonl"), repo, runs
     )
     subprocess.run(
         ["rm", "-rf", str(repo / ".git/objects/info/commit-graph"), str(repo / ".git/objects/info/commit-graphs")]
     )
-    git("branch", "-D", "bench-promote")
     return results
+
+
+def mlgate_suite(syn: Synthetic, runs: int, *, commit_graph: bool = True) -> dict[str, dict]:
+    """Every mlgate row, one function per area (each returns its rows; a new area is one more function here)."""
+    results: dict[str, dict] = {}
+    results.update(floor_suite(syn, runs))
+    results.update(pull_request_suite(syn, runs))
+    results.update(history_suite(syn, runs))
+    results.update(read_suite(syn, runs))
+    if commit_graph:
+        results.update(commit_graph_suite(syn, runs))
+    for branch in ("bench-promote", "bench-revert"):
+        subprocess.run(["git", "branch", "-D", branch], cwd=syn.path, capture_output=True)
+    return results
+
+
+def target_lines(entry: dict) -> list[str]:
+    """Each target of issue 18 that applies at this size: met or not, beside the floor."""
+    total = entry["total_versions"]
+    rows = entry["mlgate"]
+    lines = []
+    for op, (limit, sizes) in TARGETS.items():
+        if total not in sizes or op not in rows:
+            continue
+        got, cpu = rows[op]["median_s"], rows[op].get("cpu_s")
+        verdict = "met" if got <= limit else "**NOT MET**"
+        if got > limit and cpu is not None and cpu <= limit:
+            verdict += " in wall time; its CPU time is under the target (a busy machine?)"
+        spent = f", CPU {_fmt(cpu)}" if cpu is not None else ""
+        lines.append(f"- {op}: {_fmt(got)}{spent} (target <= {limit:g} s): {verdict}")
+    if lines:
+        floor = [
+            f"{op.split(': ', 1)[1]} {_fmt(r['median_s'])} (CPU {_fmt(r.get('cpu_s', 0.0))})"
+            for op, r in rows.items()
+            if op.startswith("floor: ")
+        ]
+        lines = [f"targets at {total:,} versions (floor: {'; '.join(floor)}):", *lines, ""]
+    return lines
 
 
 #: what the catalog must stay under at 10,000 versions (issue 16)
@@ -390,13 +523,34 @@ def table(report: dict) -> str:
             cells = [_fmt(x["median_s"]) if x else "n/a" for x in theirs]
             known = [x["median_s"] for x in theirs if x]
             ratio = f"{min(known) / mine['median_s']:.0f}x" if known and mine else "-"
-            lines.append(
-                f"| {op} | {_fmt(mine['median_s']) if mine else 'n/a'} | "
-                + "".join(f"{c} | " for c in cells)
-                + f"{ratio} |"
-            )
+            cell = "n/a" if not mine else _fmt(mine["median_s"])
+            if mine and mine.get("cpu_s") is not None:
+                cell += f" (CPU {_fmt(mine['cpu_s'])})"
+            lines.append(f"| {op} | {cell} | " + "".join(f"{c} | " for c in cells) + f"{ratio} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _record(syn: Synthetic) -> None:
+    """What a later --reuse needs to know of a built registry, beside it."""
+    fields = {k: getattr(syn, k) for k in ("models", "versions", "promotions", "seed", "champions")}
+    syn.path.with_suffix(".json").write_text(json.dumps(fields))
+
+
+def _reused(path: Path, models: int, versions: int, promotions: int, seed: int) -> Synthetic | None:
+    try:
+        fields = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    if [fields.get(k) for k in ("models", "versions", "promotions", "seed")] != [models, versions, promotions, seed]:
+        return None
+    if not (path / ".git").is_dir():
+        return None
+    from .synth import model_name
+
+    names = tuple(model_name(i) for i in range(models))
+    print(f"reusing {path}", file=sys.stderr)
+    return Synthetic(path, models, versions, promotions, seed, names, fields["champions"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,13 +572,26 @@ def main(argv: list[str] | None = None) -> int:
         help="run peers only on registries up to this many versions (building 10,000 versions through "
         "MLflow's client takes many minutes)",
     )
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep: use a registry an earlier run built there with the same sizes and seed (building "
+        "100,000 versions takes minutes)",
+    )
     ap.add_argument("--peers-venv", default=None, help="reuse (or create) the peers' virtualenv here")
     ap.add_argument(
         "--mlflow-plugin",
         action="store_true",
         help="also time MLflow's client through the mlgate plugin and through MLflow's SQLite registry",
     )
-    ap.add_argument("--only", choices=["all", "catalog"], default="all", help="run every benchmark, or the catalog's")
+    ap.add_argument(
+        "--only",
+        choices=["all", "catalog", "floor", "serving"],
+        default="all",
+        help="run every benchmark, the catalog's, issue 18's pull-request paths and history beside the floor "
+        "(what --sizes 10000,100000 measures in minutes), or the serving fleet's (sharded index, incremental "
+        "index, cold starts, an unchanged poll)",
+    )
     args = ap.parse_args(argv)
     peers = [p for p in args.peers.split(",") if p]
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
@@ -434,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "cpus": __import__("os").cpu_count(),
             "git": subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip(),
+            "load_average_at_start": __import__("os").getloadavg(),
         },
         "runs": args.runs,
         "seed": args.seed,
@@ -445,24 +613,36 @@ def main(argv: list[str] | None = None) -> int:
             models = max(1, size // args.versions)
             promotions = args.promotions if args.promotions is not None else size
             path = work / f"registry-{size}"
-            if path.exists():
-                shutil.rmtree(path)
-            t = time.perf_counter()
-            syn = build(path, models, args.versions, promotions, args.seed)
-            print(
-                f"built {models} models x {args.versions} versions, {promotions} promotions in {time.perf_counter() - t:.1f} s",
-                file=sys.stderr,
-            )
+            syn = _reused(path, models, args.versions, promotions, args.seed) if args.reuse else None
+            if syn is None:
+                if path.exists():
+                    shutil.rmtree(path)
+                t = time.perf_counter()
+                syn = build(path, models, args.versions, promotions, args.seed)
+                print(
+                    f"built {models} models x {args.versions} versions, {promotions} promotions in {time.perf_counter() - t:.1f} s",
+                    file=sys.stderr,
+                )
+                _record(syn)
             entry = {
                 "models": models,
                 "versions": args.versions,
                 "total_versions": models * args.versions,
                 "promotions": promotions,
-                "mlgate": {} if args.only == "catalog" else mlgate_suite(syn, args.runs),
+                "load_average": __import__("os").getloadavg(),
+                "mlgate": {},
                 "peers": {},
             }
-            entry["mlgate"].update(serving_suite(syn, args.runs) if args.only == "all" else {})
-            entry["mlgate"].update(catalog_suite(syn, max(1, args.runs // 2) if args.only == "all" else args.runs))
+            if args.only == "floor":
+                entry["mlgate"] = floor_suite(syn, args.runs)
+                entry["mlgate"].update(pull_request_suite(syn, args.runs))
+                entry["mlgate"].update(history_suite(syn, args.runs))
+            elif args.only == "all":
+                entry["mlgate"] = mlgate_suite(syn, args.runs)
+            if args.only in ("all", "serving"):
+                entry["mlgate"].update(serving_suite(syn, args.runs))
+            if args.only in ("all", "catalog"):
+                entry["mlgate"].update(catalog_suite(syn, max(1, args.runs // 2) if args.only == "all" else args.runs))
             if peers and models * args.versions <= args.peer_max_versions:
                 from .peers import run_peers
 
@@ -476,7 +656,10 @@ def main(argv: list[str] | None = None) -> int:
                 entry["mlgate"].update(mine)
                 entry["peers"]["mlflow-sqlite"] = sqlite
             report["sizes"].append(entry)
+            entry["load_average_after"] = __import__("os").getloadavg()
             print(table({**report, "sizes": [entry]}))
+            print(f"load average: {entry['load_average']} before, {entry['load_average_after']} after\n")
+            print("\n".join(target_lines(entry)))
             print("\n".join(catalog_lines(entry)))
     finally:
         if not args.keep:

@@ -119,28 +119,68 @@ def auc(model: str, v: int) -> float:
 
 
 class _Stream:
-    def __init__(self) -> None:
+    """A fast-import stream written to git as it is made (a registry of 100,000 versions is never held whole in
+    memory), with identical contents (the card, the policy) sent once as marked blobs."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None
+        self.out = proc.stdin
         self.parts: list[bytes] = []
+        self.size = 0
+
+    def _add(self, raw: bytes) -> None:
+        self.parts.append(raw)
+        self.size += len(raw)
+        if self.size >= 1 << 22:
+            self.flush()
+
+    def flush(self) -> None:
+        self.out.write(b"".join(self.parts))
+        self.parts.clear()
+        self.size = 0
 
     def data(self, text: str) -> None:
         raw = text.encode()
-        self.parts.append(b"data %d\n" % len(raw) + raw + b"\n")
+        self._add(b"data %d\n" % len(raw) + raw + b"\n")
 
     def line(self, text: str) -> None:
-        self.parts.append(text.encode() + b"\n")
+        self._add(text.encode() + b"\n")
 
     def file(self, path: str, text: str) -> None:
         self.line(f"M 100644 inline {path}")
         self.data(text)
 
+    def blob(self, mark: int, text: str) -> None:
+        self.line("blob")
+        self.line(f"mark :{mark}")
+        self.data(text)
 
-def build(path: Path, models: int, versions: int, promotions: int, seed: int = 0) -> Synthetic:
-    """Create the repository at ``path`` (which must not exist)."""
+    def same(self, path: str, mark: int) -> None:
+        self.line(f"M 100644 :{mark} {path}")
+
+
+def build(
+    path: Path, models: int, versions: int, promotions: int, seed: int = 0, *, light_branches: bool | None = None
+) -> Synthetic:
+    """Create the repository at ``path`` (which must not exist).
+
+    ``light_branches`` (default: past 20,000 promotions): each pull request's own commit holds only the alias
+    file it changes, not the whole registry, so git computes the large trees once per promotion (for the merge
+    on main), not twice. No benchmark reads a pull request commit's tree (history walks main's first parents
+    and reads the merged head's author and message), but a commit-graph with changed paths would diff them.
+    """
+    if light_branches is None:
+        light_branches = promotions > 20_000
     rng = random.Random(seed)
     subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(path)], check=True)
     names = tuple(model_name(i) for i in range(models))
-    s = _Stream()
+    proc = subprocess.Popen(
+        ["git", "fast-import", "--quiet", "--done"], cwd=path, stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    s = _Stream(proc)
     t = EPOCH
+    card_mark = 1_000_000_000  # far above the commit marks
+    s.blob(card_mark, CARD)
     s.line("commit refs/heads/main")
     s.line("mark :1")
     s.line(f"author Platform <platform@acme.test> {t} +0000")
@@ -154,7 +194,7 @@ def build(path: Path, models: int, versions: int, promotions: int, seed: int = 0
         for v in range(1, versions + 1):
             s.file(f"{base}/versions/{v}/version.yaml", version_yaml(m, v))
             s.file(f"{base}/versions/{v}/eval.yaml", eval_yaml(m, v, auc(m, v)))
-            s.file(f"{base}/versions/{v}/card.md", CARD)
+            s.same(f"{base}/versions/{v}/card.md", card_mark)
         s.file(f"{base}/aliases/champion.yaml", alias_yaml(m, "champion", 1))
         s.file(f"{base}/aliases/challenger.yaml", alias_yaml(m, "challenger", min(2, versions)))
         champions[m] = 1
@@ -177,6 +217,8 @@ def build(path: Path, models: int, versions: int, promotions: int, seed: int = 0
         s.line(f"committer {who} <{who}@acme.test> {t} +0000")
         s.data(f"Promote {m} v{v} to champion")
         s.line(f"from :{main_mark}")
+        if light_branches:
+            s.line("deleteall")
         s.file(alias_path, alias_yaml(m, "champion", v))
         pr_mark = mark
         mark += 1
@@ -191,11 +233,14 @@ def build(path: Path, models: int, versions: int, promotions: int, seed: int = 0
         main_mark = mark
     s.line("reset refs/heads/bench-pr")
     s.line("from 0000000000000000000000000000000000000000")
-    proc = subprocess.run(
-        ["git", "fast-import", "--quiet", "--done"], cwd=path, input=b"".join(s.parts) + b"done\n", capture_output=True
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.decode())
+    s.line("done")
+    s.flush()
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    if proc.wait() != 0:
+        raise RuntimeError(err.decode())
     subprocess.run(["git", "branch", "-D", "bench-pr"], cwd=path, capture_output=True)
     subprocess.run(["git", "checkout", "--quiet", "main"], cwd=path, check=True)
     return Synthetic(path, models, versions, promotions, seed, names, champions)

@@ -411,3 +411,24 @@ def test_cli_flow(repo, forge, training, run_cli) -> None:
     assert code == 2 and "no pull request #9 in the local forge; pull requests: 1, 2, 3" in err
     code, out, err = run("promote", "churn-predictor", "4", "--alias", "champion", "--as", "alice")
     assert code == 1 and "fails its gate (no regression auc)" in err and "auc regresses" in out
+
+
+def test_rollback_to_a_version_the_alias_held_names_where_it_held_it(repo, forge) -> None:
+    """`rollback --to` finds the commit where the alias last held the version and writes it in the commit
+    message; the validator checks that claim (no history walk) and judges the pull request as a rollback."""
+    first = repo.git.resolve("main")  # the champion holds v2 here
+    promote(repo.root, "fraud-detector", 3, "champion", author="alice", forge=forge)
+    approve(forge, 1, "dave", "erin")
+    merge_pull_request(repo.root, forge, 1, "dave")
+    p = rollback(repo.root, "fraud-detector", "champion", author="oncall", to=2, forge=forge)
+    assert f"Mlgate-Rollback-Held-At: {first}" in repo.git.git("log", "-1", "--format=%B", p.branch)
+    assert (p.gate.kind, p.gate.from_version, p.gate.to_version) == ("rollback", 3, 2)
+    approve(forge, 2, "mallory")  # the rollback gate: one approval
+    merge_pull_request(repo.root, forge, 2, "mallory")
+    assert Registry.open(repo.root, "main").resolve("models:/fraud-detector@champion").version.version == 2
+
+
+def test_rollback_to_a_version_never_held_writes_no_claim(repo, forge) -> None:
+    p = rollback(repo.root, "fraud-detector", "champion", author="oncall", to=1, forge=forge, force=True)
+    assert "Mlgate-Rollback-Held-At" not in repo.git.git("log", "-1", "--format=%B", p.branch)
+    assert p.gate.kind == "promotion"

@@ -338,7 +338,7 @@ def test_rollback_to_a_deprecated_version_is_refused(repo: RegistryRepo) -> None
     repo.write(f"{FRAUD}/model.yaml", model)
     repo.commit("deprecate v2")
     repo.branch("rollback")
-    move(repo, "fraud-detector", "champion", 2)
+    repo.git.git("revert", "--no-edit", "-m", "1", "HEAD~1")  # the promotion's merge
     report, changes = judge(repo, approved(repo, "dave", head="rollback"), head="rollback")
     change = changes[("fraud-detector", "champion")]
     assert change.kind == "rollback"
@@ -386,23 +386,16 @@ def test_card_section_parser() -> None:
     assert card_sections(md) == {"title": True, "a": False, "b": True, "b.1": False, "c": True, "c.1": True}
 
 
-def test_a_created_at_after_the_holding_only_makes_the_gate_stricter(repo: RegistryRepo) -> None:
-    """Rollback detection reads history from a day before the version's created_at: a version claiming to be
-    younger than its own past holding is judged by the full gate, never the lighter one."""
+def test_a_move_back_without_a_provable_revert_is_judged_as_a_promotion(repo: RegistryRepo) -> None:
+    """The alias held v2 before, but the pull request names no commit that proves it: the full gate judges it
+    (rollback detection reads no history)."""
     repo.branch("promote")
     move(repo, "fraud-detector", "champion", 3)
     repo.merge("promote")
-    repo.branch("rollback")
+    repo.branch("back")
     move(repo, "fraud-detector", "champion", 2)
-    _, changes = judge(repo, approved(repo, "mallory", head="rollback"), head="rollback")
-    assert changes[("fraud-detector", "champion")].kind == "rollback"
-    repo.switch("main")
-    repo.edit_yaml("registry/models/fraud-detector/aliases/champion.yaml", note="x")  # unrelated
-    v2 = repo.read_yaml("registry/models/fraud-detector/versions/2/version.yaml")
-    assert v2["created_at"] < "2026-12-01"
-    from mlgate.check.run import alias_history
-    from mlgate.infra.git import GitRepo
-
-    tree = GitRepo(repo.root).tree("main")
-    assert 2 in alias_history(tree, "fraud-detector", "champion", since=v2["created_at"])
-    assert alias_history(tree, "fraud-detector", "champion", since="2099-01-01T00:00:00Z") == []
+    report, changes = judge(repo, approved(repo, "mallory", head="back"), head="back")
+    change = changes[("fraud-detector", "champion")]
+    assert (change.kind, change.from_version, change.to_version) == ("promotion", 3, 2)
+    assert not report.ok  # mallory alone is not the champion gate's approvals
+    assert {"metric auc", "card sections"} <= set(checks(change))

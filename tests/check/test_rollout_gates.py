@@ -218,13 +218,26 @@ def test_a_promotion_without_a_rollout_is_refused_when_the_policy_requires_one(r
 
 def test_a_rollback_to_a_former_holder_still_uses_the_rollback_gate(repo: RegistryRepo) -> None:
     set_alias(repo, 3)  # v3 champion before the policy asked for rollouts
+    held = repo.git.resolve("HEAD")
+    set_alias(repo, 2)
+    set_policy(repo)
+    repo.branch("pr")
+    set_alias(repo, 3, commit=False)
+    repo.commit(f"champion back to v3\n\nMlgate-Rollback-Held-At: {held}\n")
+    report, changes = judge(repo, "dave")
+    change = changes[("fraud-detector", "champion")]
+    assert change.kind == "rollback" and report.ok, report.findings
+
+
+def test_a_move_back_with_no_proof_needs_a_rollout_like_any_promotion(repo: RegistryRepo) -> None:
+    set_alias(repo, 3)
     set_alias(repo, 2)
     set_policy(repo)
     repo.branch("pr")
     set_alias(repo, 3)
     report, changes = judge(repo, "dave")
     change = changes[("fraud-detector", "champion")]
-    assert change.kind == "rollback" and report.ok, report.findings
+    assert change.kind == "promotion" and "MG407" in {f.rule for f in report.errors}
 
 
 # --- step up ---------------------------------------------------------------------------------------------

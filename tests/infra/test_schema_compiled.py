@@ -8,6 +8,8 @@ on thousands of mutations of them (a field dropped, retyped, lengthened, an unkn
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -131,3 +133,20 @@ def test_errors_still_come_from_jsonschema(kind: str) -> None:
     data = {"apiVersion": "mlgate/v1", "kind": kind, "unexpected_field": 1}
     assert not schemas.surely_valid(kind, data)
     assert list(schemas.errors(kind, data)), "an invalid manifest has its errors reported"
+
+
+@pytest.mark.parametrize("kind", schemas.KINDS)
+def test_the_compiled_check_reads_the_very_schema_jsonschema_validates_with(kind: str) -> None:
+    """The compiled check is made without importing jsonschema (a valid manifest never needs it): its
+    self-contained copy of the schema is the one jsonschema's validator holds, reference for reference."""
+    assert schemas.plain_schema(kind) == schemas.validator(kind).schema
+
+
+def test_validating_a_valid_manifest_imports_no_jsonschema() -> None:
+    code = (
+        "import sys; from mlgate.infra import schemas; "
+        "assert not list(schemas.errors('Alias', {'apiVersion': 'mlgate/v1', 'kind': 'Alias', 'model': 'm', "
+        "'alias': 'champion', 'version': 1})); print('jsonschema' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -21,10 +21,13 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Collection, Iterable, Mapping, TypedDict
 
+from mlgate.audit.cache import Cached, cache_path, read_cache, select, write_cache
+from mlgate.audit.cache import parse_when as parse_when  # re-exported: the command line's dates
+from mlgate.check.rollback import claims_in
 from mlgate.core import layout
 from mlgate.core.events import (
     DEPRECATION,
@@ -52,7 +55,7 @@ from mlgate.core.rollout import classify as classify_rollout
 from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
 from mlgate.core.times import normalize, parse_iso
 from mlgate.core.uris import unknown
-from mlgate.errors import ManifestError, MlgateError, NotFoundError, UnknownAlias, UnknownModel, UsageError
+from mlgate.errors import GitError, ManifestError, MlgateError, NotFoundError, UnknownAlias, UnknownModel, UsageError
 from mlgate.infra.files import write_json
 from mlgate.infra.git import Commit, GitRepo, GitTree
 from mlgate.infra.yamlio import YamlError, load
@@ -190,17 +193,13 @@ class History:
     warnings: list[str] = field(default_factory=list)
 
 
+_UTC_ALREADY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00")
+
+
 def _utc(iso: str) -> str:
+    if _UTC_ALREADY.fullmatch(iso):  # git's %cI of a UTC commit: only the suffix differs (most commits)
+        return iso[:19] + "Z"
     return normalize(iso)
-
-
-def parse_when(text: str) -> datetime:
-    """A date or date-time from the command line (``2026-05-01``, ``2026-05-01T12:00:00Z``)."""
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def pr_number(commit: Commit) -> int | None:
@@ -214,6 +213,9 @@ alias_version = alias_version_or_none
 
 
 def _deprecated(blob: bytes | None, path: str) -> set[int]:
+    if blob is None or (b"deprecated" not in blob and b"\\" not in blob):
+        # no key can spell "deprecated" without the word or an escape: skip parsing (most model.yaml files)
+        return set()
     try:
         return set(deprecations(blob, path))
     except ManifestError:
@@ -274,18 +276,20 @@ def history(
             )
         else:
             pathspec = [layout.REGISTRY + "/"]
-        commits = git.log_changes(head, pathspec)
-        if model and not commits:
-            raise _never_existed(git, head, ref, model, alias)
-        merges = [c for c in commits if len(c.parents) > 1]
-        # one cat-file round for everything: the alias and model.yaml blobs whose versions we need, and
-        # each merged branch's head commit (the change's author, and a revert trailer if it is a revert)
-        objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
-        merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
-        events = _events(commits, objects, model, alias, {sha: msg for sha, (_, msg) in merged_heads.items()})
+        cached = _registry_events(git, head, build=model is None)
+        events: list[Event] = []
+        if cached is not None:
+            events, parents = cached
+            if model:
+                events = [e for e in events if e.model == model and (not alias or e.alias == alias)]
+        if cached is None or (model and not events):
+            # a model's own history, no cache at hand: a path-limited walk (and an exact "never existed")
+            commits = git.log_changes(head, pathspec)
+            if model and not commits:
+                raise _never_existed(git, head, ref, model, alias)
+            events, parents, _ = _walk(git, commits, model, alias, {})
         if kinds is not None:
             events = [e for e in events if e.kind in kinds]  # before the forge is asked about any of them
-        pr_author = {sha: author for sha, (author, _) in merged_heads.items()}
         result = History(ref, head, [])
         asked: set[str] = set()
         if forge is not None:
@@ -296,11 +300,10 @@ def history(
         info = (
             _forge_info(repo_path, forge, {e.pr for e in events if e.pr is not None}, result.warnings) if forge else {}
         )
-        parents = {c.sha: c.parents[0] for c in commits if c.parents}
         counter = _Counter(git, forge) if forge else None
-        final = []
-        for e in events:
-            author, merger = (pr_author.get(e.commit) or e.author, e.merger)
+        final = [] if forge is not None else list(events)  # no forge: the events as the walk found them
+        for e in events if forge is not None else ():
+            author, merger = e.author, e.merger
             approvers: tuple[Approver, ...] | None = None
             not_counted: tuple[NotCounted, ...] | None = None
             pr = e.pr
@@ -356,6 +359,159 @@ def history(
         final = [e for e in final if (parse_iso(e.time) or since) >= since]
     result.events = sorted(final, key=lambda e: e.time, reverse=True) if include_rejected else list(reversed(final))
     return result
+
+
+# --- the walk, and its incremental cache under .git/mlgate/ -----------------------------------------------
+
+
+def _walk(
+    git: GitRepo, commits: list[Commit], model: str | None, alias: str | None, held: dict[str, list[int]]
+) -> tuple[list[Event], dict[str, str], dict[str, list[int]]]:
+    """The events of ``commits`` (authors of merged branches resolved), each event's commit's first parent,
+    and ``held`` brought up to date."""
+    merges = [c for c in commits if len(c.parents) > 1]
+    # one cat-file round for everything: the alias and model.yaml blobs whose versions we need, and
+    # each merged branch's head commit (the change's author, and a revert trailer if it is a revert)
+    objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
+    merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
+    out = _events(
+        commits,
+        objects,
+        model,
+        alias,
+        {sha: msg for sha, (_, msg) in merged_heads.items()},
+        held,
+        {sha: author for sha, (author, _) in merged_heads.items()},
+    )
+    firsts = {e.commit for e in out}
+    parents = {c.sha: c.parents[0] for c in commits if c.parents and c.sha in firsts}
+    return out, parents, held
+
+
+def _registry_cache(git: GitRepo, head: str, *, build: bool) -> Cached | None:
+    """Every event of the registry on ``head``'s first-parent history, through the cache: the cached events up
+    to a commit ``T`` are reused only when ``T`` is ``head`` or on ``head``'s first-parent chain (checked by git:
+    the oldest commit it lists after ``T`` has ``T`` as its first parent), so a rewritten or foreign history
+    is walked again. Without a usable cache: None, unless ``build`` (then the whole walk, and the cache
+    written)."""
+    path = cache_path(git)
+    cache = read_cache(path)
+    if cache is not None:
+        if cache.tip == head:
+            return cache
+        try:
+            new = git.log_changes(head, [layout.REGISTRY + "/"], exclude=cache.tip)
+        except GitError:
+            new = []  # the tip is no commit here (a foreign cache): walk it all
+        if new and new[0].parents and new[0].parents[0] == cache.tip:
+            more, more_parents, held = _walk(git, new, None, None, cache.held)
+            cache = Cached(head, {**cache.parents, **more_parents}, held, cache.lines + _lines(more))
+            write_cache(path, cache)
+            return cache
+    if not build:
+        return None
+    events, parents, held = _walk(git, git.log_changes(head, [layout.REGISTRY + "/"]), None, None, {})
+    cache = Cached(head, parents, held, _lines(events))
+    write_cache(path, cache)
+    return cache
+
+
+def history_jsonl(
+    repo_path: str | os.PathLike[str] = ".",
+    *,
+    ref: str = "main",
+    model: str | None = None,
+    alias: str | None = None,
+    since: datetime | None = None,
+    kinds: Collection[str] | None = None,
+) -> str | None:
+    """:func:`mlgate.audit.cache.cached_jsonl` after walking what the cache lacks (and updating it); None when
+    this path cannot answer (a model's history with no cache, or no event of it: :func:`history` then says
+    exactly why)."""
+    if alias and not model:
+        raise UsageError("--alias needs a MODEL")
+    git = GitRepo(repo_path)
+    try:
+        cache = _registry_cache(git, git.resolve(ref), build=model is None)
+    finally:
+        git.close()
+    return None if cache is None else select(cache, model=model, alias=alias, since=since, kinds=kinds)
+
+
+def _registry_events(git: GitRepo, head: str, *, build: bool) -> tuple[list[Event], dict[str, str]] | None:
+    cache = _registry_cache(git, head, build=build)
+    return None if cache is None else ([_event_from_line(line) for line in cache.lines], cache.parents)
+
+
+def _lines(events: list[Event]) -> list[str]:
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    return [
+        f"{e.gate_kind or ''}\t{e.kind}\t{e.model or ''}\t{e.alias or ''}\t{e.time}\t{encode(e.to_dict())}"
+        for e in events
+    ]
+
+
+def _str(x: Any) -> str:
+    if not isinstance(x, str):
+        raise TypeError(x)
+    return x
+
+
+def _opt(x: Any, kind: type | tuple[type, ...]) -> Any:
+    if x is not None and (not isinstance(x, kind) or isinstance(x, bool)):
+        raise TypeError(x)
+    return x
+
+
+def _rollout_from(d: Any) -> RolloutInfo | None:
+    if d is None:
+        return None
+    ev = d["evidence"]
+    evidence = None
+    if ev is not None:
+        evidence = Evidence(
+            holder=_opt(ev["holder"], int),
+            window_start=_opt(ev["window"]["start"], str),
+            window_end=_opt(ev["window"]["end"], str),
+            requests_candidate=_opt(ev["requests"]["candidate"], int),
+            requests_holder=_opt(ev["requests"]["holder"], int),
+            metrics_candidate={_str(k): float(v) for k, v in ev["metrics"]["candidate"].items()},
+            metrics_holder={_str(k): float(v) for k, v in ev["metrics"]["holder"].items()},
+            source=_opt(ev["source"], str),
+        )
+    return RolloutInfo(
+        candidate=d["candidate"],
+        mode=_str(d["mode"]),
+        from_percent=_opt(d["from_percent"], (int, float)),
+        to_percent=_opt(d["to_percent"], (int, float)),
+        problem=_opt(d["problem"], str),
+        evidence=evidence,
+    )
+
+
+def _event_from_line(line: str) -> Event:
+    gate_kind, _, _, _, _, raw = line.split("\t", 5)
+    d = json.loads(raw)
+    if d["approvers"] != UNKNOWN or d["not_counted"] != UNKNOWN:
+        raise ValueError("a cached event holds no approvers")
+    return Event(
+        _str(d["time"]),
+        _str(d["kind"]),  # type: ignore[arg-type]
+        _opt(d["model"], str),
+        _opt(d["alias"], str),
+        _opt(d["from"], int),
+        _opt(d["to"], int),
+        _str(d["commit"]),
+        _opt(d["pr"], int),
+        _str(d["author"]),
+        _opt(d["merger"], str),
+        None,
+        _str(d["subject"]),
+        _opt(d["reverts"], str),
+        None,
+        gate_kind or None,
+        _rollout_from(d["rollout"]),
+    )
 
 
 _TITLES = [
@@ -615,19 +771,45 @@ def _events(
     model: str | None,
     alias: str | None,
     merged_messages: dict[str, str],
+    held: dict[str, list[int]],
+    merged_authors: Mapping[str, str | None] | None = None,
 ) -> list[Event]:
-    """Events oldest first (approvers not yet known)."""
-    held: dict[str, list[int]] = {}  # alias path -> versions it pointed at, in order
+    """Events oldest first (approvers not yet known). ``held`` (alias path -> the versions it pointed at, in
+    order) is the state before ``commits``, and is brought up to date (a cache continues from it)."""
     events: list[Event] = []
+    places: dict[str, layout.Place | None] = {}
+    states: dict[str | None, tuple[int | None, Rollout | None]] = {None: (None, None)}
+    deprecated: dict[str | None, set[int]] = {None: set()}
+
+    def place_of(path: str) -> layout.Place | None:
+        if path not in places:
+            try:
+                places[path] = layout.classify(path)
+            except LayoutError:
+                places[path] = None
+        return places[path]
+
+    def state(oid: str | None, path: str) -> tuple[int | None, Rollout | None]:
+        if oid not in states:  # the same alias bytes recur often: each blob is read once
+            states[oid] = _alias_state(blobs.get(oid) if oid else None, path)
+        return states[oid]
+
+    def deprecated_in(oid: str | None, path: str) -> set[int]:
+        if oid not in deprecated:
+            deprecated[oid] = _deprecated(blobs.get(oid) if oid else None, path)
+        return deprecated[oid]
+
     for c in commits:
         pr = pr_number(c)
         merger = c.author if len(c.parents) > 1 else (c.committer if c.committer != c.author else None)
-        reverted = _REVERT.search(c.body) or _REVERT.search(merged_messages.get(c.sha, ""))
+        message = merged_messages.get(c.sha, "")
+        reverted = _REVERT.search(c.body) or _REVERT.search(message)
+        claimed: bool | None = None  # read only for a move back (rare)
         base = _CommitFields(
             time=_utc(c.date),
             commit=c.sha,
             pr=pr,
-            author=c.author,
+            author=(merged_authors.get(c.sha) if merged_authors else None) or c.author,
             merger=merger,
             approvers=None,
             subject=c.subject,
@@ -642,9 +824,8 @@ def _events(
                         Event(kind=POLICY_CHANGE, model=None, alias=None, from_version=None, to_version=None, **base)
                     )
                 continue
-            try:
-                place = layout.classify(f.path)
-            except LayoutError:
+            place = place_of(f.path)
+            if place is None:
                 continue
             if (model and place.model != model) or (alias and place.alias != alias):
                 continue
@@ -669,8 +850,8 @@ def _events(
                         )
                     )
             elif place.role == "alias":
-                before, rollout_before = _alias_state(blobs.get(f.old) if f.old else None, f.path)
-                after, rollout_after = _alias_state(blobs.get(f.new) if f.new else None, f.path)
+                before, rollout_before = state(f.old, f.path)
+                after, rollout_after = state(f.new, f.path)
                 seen = held.setdefault(f.path, [])
                 change = (
                     None
@@ -679,7 +860,7 @@ def _events(
                 )
                 if change is not None and (after == before or (change.kind == "complete" and not change.problem)):
                     # a rollout event: the holder stays (start, step, abort) or the candidate takes over (complete)
-                    if change.kind == "complete" and after is not None:
+                    if change.kind == "complete" and after is not None and after not in seen:
                         seen.append(after)
                     events.append(
                         Event(
@@ -704,10 +885,15 @@ def _events(
                 elif after is None:
                     continue  # unreadable alias file: nothing to say about versions
                 else:
-                    earlier = [v for v in seen if v != before]
-                    gate_kind = ROLLBACK if after in earlier else PROMOTION
-                    kind = ROLLBACK if reverted else gate_kind
-                    seen.append(after)
+                    # the gate judged a move back as a rollback only with a proof in the pull request's commits
+                    # (see check.rollback): a return to a former holder without one was a promotion
+                    back = after != before and after in seen  # each version once in seen: it stays short
+                    if back and claimed is None:
+                        claimed = bool(claims_in([c.body, message]))
+                    gate_kind = ROLLBACK if back and claimed else PROMOTION
+                    kind = ROLLBACK if reverted or back else PROMOTION  # the event says what happened
+                    if after not in seen:
+                        seen.append(after)
                 assert kind is not None
                 # the version moved: a plain promotion, rollback or removal; or a move no rollout change
                 # explains (a revert of a completion, which resumes the rollout; a hand edit), where the move
@@ -733,8 +919,8 @@ def _events(
                     )
                 )
             elif place.role == "model" and not alias:
-                old = _deprecated(blobs.get(f.old) if f.old else None, f.path)
-                new = _deprecated(blobs.get(f.new) if f.new else None, f.path)
+                old = deprecated_in(f.old, f.path)
+                new = deprecated_in(f.new, f.path)
                 for v in sorted(new - old):
                     events.append(
                         Event(kind=DEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from mlgate.check.gates import AliasChange
+from mlgate.check.rollback import HELD, REVERT, Claim
 from mlgate.check.run import judge_before_review, validate, watched
 from mlgate.core import layout
 from mlgate.core.findings import Report
@@ -750,14 +751,21 @@ def _alias_bytes(tree: GitTree, model: str, alias: str, version: int, note: str 
 
 
 def _judge(
-    git: GitRepo, tree: GitTree, model: str, alias: str, to_v: int | None, from_v: int | None, after: bytes
+    git: GitRepo,
+    tree: GitTree,
+    model: str,
+    alias: str,
+    to_v: int | None,
+    from_v: int | None,
+    after: bytes,
+    claims: Sequence[Claim] = (),
 ) -> AliasChange:
-    """The alias change from the base to the alias file ``after``, a rollout under way on either side included."""
+    """The alias change from the base to the alias file ``after``, a rollout under way on either side included;
+    a rollback when one of ``claims`` (written into the change's commit message) proves it."""
     path = layout.alias_path(model, alias)
     before = readers.alias_state(tree.read(path), path)[1] if tree.entry(path) is not None else None
     then = readers.alias_state(after, path)[1]
     return judge_before_review(
-        tree,
         tree,
         model,
         alias,
@@ -766,7 +774,20 @@ def _judge(
         reason="reviewers approve this pull request",
         rollout_before=Rollout.from_manifest(before) if before else None,
         rollout_after=Rollout.from_manifest(then) if then else None,
+        claims=claims,
     )
+
+
+def _last_held(git: GitRepo, base_sha: str, path: str, version: int) -> str | None:
+    """The newest first-parent commit of ``base_sha`` at which the alias file at ``path`` held ``version``.
+
+    Walks the alias file's history (one ``git log``): this is the rollback command's cost, never the pull
+    request check's, which verifies the commit named in O(1) (see check.rollback).
+    """
+    for sha, blob in git.file_history(base_sha, path):
+        if readers.alias_version_or_none(blob, path) == version:
+            return sha
+    return None
 
 
 def _current(tree: GitTree, model: str, alias: str) -> int | None:
@@ -867,7 +888,11 @@ def rollback(
             raise UsageError(f"{model}@{alias} already points at version {to} on {base}")
         content = _alias_bytes(tree, model, alias, to, f"Rolled back from v{current}.")
         title = f"Roll back {model}@{alias} to v{to}"
-        message = f"{title}\n"
+        held = _last_held(git, base_sha, path, to)
+        # the commit where the alias last held the target: the proof the validator checks (no proof, no
+        # rollback gate: a version the alias never held is judged as a promotion)
+        claims = [Claim(HELD, held)] if held else []
+        message = f"{title}\n" + "".join(f"\n{c.trailer()}\n" for c in claims)
         target = to
     else:
         history = git.file_history(base_sha, path, limit=2)
@@ -881,8 +906,9 @@ def rollback(
         target = readers.alias_version(previous, path)
         subject = git.subject(last_sha)
         title = f'Revert "{subject}"'
-        message = f"{title}\n\nThis reverts commit {last_sha}.\n"
-    change = _judge(git, tree, model, alias, target, current, content)
+        claims = [Claim(REVERT, last_sha)]
+        message = f"{title}\n\n{claims[0].trailer()}\n"
+    change = _judge(git, tree, model, alias, target, current, content, claims)
     if change.status == FAIL and not force:
         raise GateFailed(change, _gate_failure(change))
     commit = _commit(git, base_sha, {path: content}, message, author)

@@ -116,7 +116,6 @@ def _propose(
     assert b.alias is not None
     change = judge_before_review(
         b.tree,
-        b.tree,
         model,
         alias,
         b.alias.version,

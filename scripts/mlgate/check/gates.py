@@ -207,7 +207,8 @@ class Judge:
     base: Tree
     policy: Policy | None
     reviews: ReviewSource | None = None
-    history: Callable[..., list[int]] = lambda model, alias, since=None: []
+    #: proves a move back to a former holder (see check.rollback); without proof a move is a promotion
+    rollback: Callable[[str, str, int | None, int | None], object | None] = lambda model, alias, f, t: None
     load: Loader = field(default_factory=cached_loader)
     no_reviews_reason: str = "no forge configured: approvals are counted when validate runs on a pull request"
     _pr: PullRequest | None = None
@@ -250,9 +251,7 @@ class Judge:
         if to_v is None:
             return self._removal(path, model, alias, from_v, key)
         target = self.load(self.head, layout.version_path(model, to_v), "ModelVersion")
-        since = target.data.get("created_at") if target is not None else None
-        previous = [v for v in self.history(model, alias, since) if v != from_v]
-        kind = ROLLBACK if to_v in previous else PROMOTION
+        kind = ROLLBACK if self.rollback(model, alias, from_v, to_v) is not None else PROMOTION
         if gate is None:
             check = Check("policy", PASS, f"the policy has no gate for {alias!r} and no '*' default", MG406)
             return AliasChange(kind, path, model, alias, from_v, to_v, None, (self._deprecated(model, to_v), check))

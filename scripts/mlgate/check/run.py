@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from typing import Sequence
 
 from mlgate.check import rollout
 from mlgate.check.gates import MG204, AliasChange, Judge, model_policy_findings
 from mlgate.check.notifications import notification_findings
+from mlgate.check.rollback import Claim, RollbackProver, no_proof, pull_request_claims
 from mlgate.core import layout
 from mlgate.core.findings import Finding, Report
 from mlgate.core.layout import LayoutError, Place
@@ -23,11 +24,11 @@ from mlgate.core.policy import Policy
 from mlgate.core.rules import Family, define
 from mlgate.core.signoff import ReviewSource
 from mlgate.core.times import parse_iso
-from mlgate.errors import InputError, MlgateError, UsageError
+from mlgate.errors import InputError, UsageError
 from mlgate.infra.git import FILE, GitRepo, GitTree, WorkTree, find_root
 from mlgate.infra.yamlio import Document, FieldPath, field_path
 from mlgate.registry.loader import Tree, load_manifest
-from mlgate.registry.readers import alias_version_of, alias_version_or_none
+from mlgate.registry.readers import alias_version_of
 
 # --- the rules checked here (mlgate rules RULE_ID says where each lives) ---
 
@@ -167,9 +168,9 @@ def validate(
         run.check_paths(present, deleted)
         run.findings.extend(_immutability(head, base, changes))
         run.findings.extend(policy_findings)
-        judge = Judge(
-            head, base, run.policy, reviews, history=lambda m, a, since=None: alias_history(base, m, a, since)
-        )
+        head_commit = head.commit if isinstance(head, GitTree) else None
+        claims = pull_request_claims(base.repo, base.commit, head_commit) if head_commit else list[Claim]()
+        judge = Judge(head, base, run.policy, reviews, rollback=RollbackProver(base.repo, base.commit, claims))
         if gates and not policy_findings:
             report.gates = judge_changes(judge, changes)
             for change in report.gates:
@@ -197,15 +198,8 @@ def check_gate(
     reg.version(model, version)  # NotFoundError listing the versions
     tree = reg.tree
     current = reg.aliases(model).get(alias)
-    history_tree = tree
-    if not isinstance(tree, GitTree):
-        try:
-            history_tree = GitRepo(path).tree("HEAD")
-        except MlgateError:
-            pass  # not a git repository (or no commit yet): no history, so no rollback detection
     return judge_before_review(
         tree,
-        history_tree,
         model,
         alias,
         current.version if current else None,
@@ -216,7 +210,6 @@ def check_gate(
 
 def judge_before_review(
     tree: Tree,
-    history_tree: Tree,
     model: str,
     alias: str,
     from_version: int | None,
@@ -225,9 +218,12 @@ def judge_before_review(
     reason: str,
     rollout_before: Rollout | None = None,
     rollout_after: Rollout | None = None,
+    claims: Sequence[Claim] = (),
 ) -> AliasChange:
-    """An alias change judged by the policy of ``tree`` before any review (approvals pending for ``reason``),
-    rollbacks recognised from the first-parent history of ``history_tree``."""
+    """An alias change judged by the policy of ``tree`` before any review (approvals pending for ``reason``).
+
+    A move back is a rollback only when one of ``claims`` (the commit message the change will carry) proves
+    it against ``tree``'s first-parent history, exactly as the validator will check the pull request."""
     policy, found = load_policy(tree)
     if found:
         raise InputError(found[0].message, path=layout.POLICY)
@@ -236,7 +232,7 @@ def judge_before_review(
         tree,
         policy,
         None,
-        history=lambda m, a, since=None: alias_history(history_tree, m, a, since),
+        rollback=RollbackProver(tree.repo, tree.commit, claims) if isinstance(tree, GitTree) and claims else no_proof,
         no_reviews_reason=reason,
     )
     change = rollout.judge_alias(judge, model, alias, from_version, to_version, rollout_before, rollout_after)
@@ -306,27 +302,6 @@ def judge_changes(judge: Judge, changes: dict[str, str]) -> list[AliasChange]:
 def _rollout(doc: Document | None) -> Rollout | None:
     block = doc.data.get("rollout") if doc is not None else None
     return Rollout.from_manifest(block) if block else None
-
-
-def alias_history(base: Tree, model: str, alias: str, since: str | None = None) -> list[int]:
-    """Versions the alias pointed at on the base's first-parent history, newest first.
-
-    With ``since`` (the created_at of the version in question), only history from a day before it is read:
-    an alias cannot have held a version before it existed, and on a long history that bounds git's walk.
-    A wrong created_at can only narrow the window, so a rollback is missed and the full gate applies.
-    """
-    if not isinstance(base, GitTree):
-        return []
-    window = None
-    when = parse_iso(since) if since else None
-    if when is not None:
-        try:
-            window = (when - timedelta(days=1)).isoformat()
-        except OverflowError:  # year 1 minus a day: no window, the whole history
-            window = None
-    path = layout.alias_path(model, alias)
-    held = (alias_version_or_none(blob, path) for _sha, blob in base.repo.file_history(base.commit, path, since=window))
-    return [v for v in held if v is not None]
 
 
 @dataclass

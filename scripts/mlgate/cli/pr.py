@@ -438,9 +438,11 @@ def rollback(
 ) -> int:
     """Roll an alias back by pull request: a revert of its last change on the base branch.
 
-    The pull request carries git's revert message, so history shows it as a
-    rollback; a return to a previous holder is judged by the policy's lighter
-    rollback gate. Like promote, it evaluates the gate first and refuses (exit
+    The pull request carries git's revert message ("This reverts commit
+    <sha>."), or with --to the commit where the alias last held that version
+    ("Mlgate-Rollback-Held-At: <sha>"): the proof the validator checks to judge
+    it by the policy's lighter rollback gate (a version the alias never held
+    takes the full gate). Like promote, it evaluates the gate first and refuses (exit
     1, with the gate table) if a gate other than approvals already fails, for
     instance when the target version was deprecated since; --force opens the
     pull request anyway (but a deprecated target never passes validation: exit 2).

@@ -389,7 +389,9 @@ def history(
 ) -> int:
     """Who registered, promoted, rolled back, deprecated or rolled out what, when, and who approved it.
 
-    Reads the first-parent history of REF with one git process. With a forge,
+    Reads the first-parent history of REF with one git process (a long one in
+    parallel runs), and keeps what it found in .git/mlgate/cache/: a repeat
+    run reads only the commits since, or none. With a forge,
     each pull request's approvers are looked up once and cached in .git/mlgate/;
     without one, approvers are reported as unknown, never guessed. Latest first.
     A progressive rollout shows as rollout-start, rollout-evidence,
@@ -404,14 +406,34 @@ def history(
       mlgate history fraud-detector --forge local --include-rejected
       mlgate history fraud-detector@champion --kind rollout-step --kind rollout-complete
     """
-    from mlgate.audit.history import history as read_history
-    from mlgate.audit.history import parse_when
+    from mlgate.audit.cache import parse_when
     from mlgate.core.uris import with_alias
-    from mlgate.render.report import history_markdown, history_text, to_json
 
     if model is not None:  # not looked up in today's registry: the history of a model since removed is still asked
         named = with_alias(model, alias, required=False)
         model, alias = named.model, named.alias
+    if fmt == "jsonl" and forge_kind is None and not include_rejected:
+        from mlgate.audit.cache import cached_jsonl
+
+        # no forge: the lines come straight from history's cache (the same events, printed the same way)
+        asked: dict[str, Any] = {
+            "ref": ref,
+            "model": model,
+            "alias": alias,
+            "since": parse_when(since) if since else None,
+            "kinds": set(kinds) or None,
+        }
+        lines = cached_jsonl(obj.repo, **asked)
+        if lines is None:
+            from mlgate.audit.history import history_jsonl
+
+            lines = history_jsonl(obj.repo, **asked)
+        if lines is not None:
+            _out(lines)
+            return 0
+    from mlgate.audit.history import history as read_history
+    from mlgate.render.report import history_markdown, history_text, to_json
+
     result = read_history(
         obj.repo,
         ref=ref,
@@ -426,7 +448,8 @@ def history(
     if fmt == "jsonl":
         import json
 
-        _out("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+        encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per event
+        _out("".join(encode(e) + "\n" for e in events))
     elif fmt == "json":
         _out(to_json({"ref": ref, "commit": result.commit, "events": events, "warnings": result.warnings}))
     elif fmt == "markdown":

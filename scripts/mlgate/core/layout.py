@@ -104,6 +104,8 @@ def version_of(path: str) -> tuple[str, int] | None:
 
 def segment_problem(name: str) -> str | None:
     """Why a file or folder name under registry/ is refused, or None: control characters, non-NFC text."""
+    if name.isascii() and name.isprintable():
+        return None  # printable ASCII is neither a control/format character nor anything but NFC
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
         return "contains a control or invisible formatting character"
     if unicodedata.normalize("NFC", name) != name:

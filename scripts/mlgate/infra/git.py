@@ -90,7 +90,7 @@ class GitRepo:
         if not os.path.isdir(where):
             raise GitError(f"{where} is not inside a git repository (no such folder)")
         proc = subprocess.run(
-            ["git", "rev-parse", "--is-bare-repository", "--show-object-format", "--show-toplevel"],
+            ["git", "rev-parse", "--is-bare-repository", "--show-object-format", "--show-toplevel", "--git-common-dir"],
             cwd=where,
             capture_output=True,
             text=True,
@@ -102,6 +102,8 @@ class GitRepo:
             raise GitError(f"{where} is a bare repository; mlgate needs a work tree")
         self.id_width = 32 if lines[1] == "sha256" else 20
         self.root = Path(lines[2])
+        common = Path(where, lines[3]) if len(lines) > 3 else None
+        self._common = common.resolve() if common is not None else None
 
     @cached_property
     def objects(self) -> ObjectReader:
@@ -315,6 +317,8 @@ class GitRepo:
 
     def common_dir(self) -> Path:
         """The git directory that every worktree of this repository shares (where refs live)."""
+        if self._common is not None:  # asked once, when the repository was opened
+            return self._common
         common = Path(self._plumb("rev-parse", "--git-common-dir").strip())
         return common if common.is_absolute() else (self.root / common).resolve()
 
@@ -416,14 +420,83 @@ class GitRepo:
             found.append((sha, got[1] if got and got[0] == "blob" else None))
         return found
 
-    def log_changes(self, ref: str, paths: list[str]) -> list[Commit]:
-        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files: one git process.
+    def commit_header(self, sha: str) -> tuple[list[str], int] | None:
+        """A commit's parents and committer time (epoch seconds), or None when ``sha`` is no commit here.
 
-        The output is parsed while git is still writing it (the two overlap on
-        two cores). Only files under ``paths`` are kept; a pathspec is passed to
-        git only when it narrows the walk below the top folder (git's own path
-        limiting costs more than it saves for a whole-registry log).
+        ``sha`` must be a full object id: an abbreviation or a ref name is refused, so a claim made in a
+        commit message names exactly one object.
         """
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha) or len(sha) != self.id_width * 2:
+            return None
+        got = self.objects.contents(sha)
+        if got is None or got[0] != "commit":
+            return None
+        parents: list[str] = []
+        when = 0
+        for line in got[1].split(b"\n"):
+            if not line:
+                break  # the end of the header: the message follows
+            key, _, value = line.partition(b" ")
+            if key == b"parent":
+                parents.append(value.decode())
+            elif key == b"committer":
+                try:
+                    when = int(value.rsplit(b" ", 2)[-2])
+                except (ValueError, IndexError):
+                    when = 0
+        return parents, when
+
+    def on_first_parent_chain(self, tip: str, sha: str, since: int) -> bool:
+        """Whether commit ``sha`` is ``tip`` or one of its first-parent ancestors committed after ``since``.
+
+        One ``git rev-list --first-parent --since``, which stops at the first commit older than ``since``
+        (it does not walk the whole history): the cost follows how far back ``sha`` is, not how long the
+        history is. A commit outside the window is reported absent (the caller then assumes the worse case).
+        """
+        # git reads "@<seconds>" as a time only from 1973 on (a smaller number means something else to it):
+        # for an earlier commit, the whole first-parent history
+        window = [f"--since=@{since}"] if since >= 100_000_000 else []
+        out = self.git("rev-list", "--first-parent", *window, tip)
+        return sha in out.split()
+
+    def messages(self, base: str, head: str, limit: int) -> list[str] | None:
+        """The messages of the commits in ``head`` that ``base`` lacks (a pull request's commits), newest
+        first; None when there are more than ``limit`` of them."""
+        out = self.git("log", f"--max-count={limit + 1}", "--format=%B%x00", head, "--not", base, "--")
+        found = [m.strip("\n") for m in out.split("\0")[:-1]]
+        return None if len(found) > limit else found
+
+    def log_changes(self, ref: str, paths: list[str], *, exclude: str | None = None, jobs: int = 0) -> list[Commit]:
+        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files.
+
+        With ``exclude`` (a commit), only the commits ``exclude`` lacks (the history since it, when it is on
+        ``ref``'s first-parent chain). The output is parsed while git is still writing it (the two overlap on
+        two cores). Only files under ``paths`` are kept; a pathspec is passed to git only when it narrows the
+        walk below the top folder (git's own path limiting costs more than it saves for a whole-registry log).
+
+        A long history is split into ``jobs`` runs of the chain (default: one per CPU, at most 4), one
+        ``git log`` each, in parallel: diffing each merge against its first parent is git's work, and it
+        divides.
+        """
+        tip = ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref)
+        narrow = [p for p in paths if p.strip("/").count("/") >= 1]
+        jobs = jobs or min(4, os.cpu_count() or 1)
+        bounds: list[tuple[str, str | None]] = [(tip, exclude)]
+        if jobs > 1 and not narrow:
+            chain = self.git("rev-list", "--first-parent", tip, *([f"^{exclude}"] if exclude else [])).split()
+            if len(chain) >= _PARALLEL_FROM:
+                step = -(-len(chain) // jobs)
+                cuts = chain[::step]
+                bounds = [(c, cuts[n + 1] if n + 1 < len(cuts) else exclude) for n, c in enumerate(cuts)]
+        if len(bounds) == 1:
+            return self._log_run(tip, exclude, narrow, tuple(paths))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(bounds)) as pool:
+            runs = list(pool.map(lambda b: self._log_run(b[0], b[1], narrow, tuple(paths)), bounds))
+        return [c for run in reversed(runs) for c in run]
+
+    def _log_run(self, tip: str, exclude: str | None, narrow: list[str], keep: tuple[str, ...]) -> list[Commit]:
         fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
         args = [
             "git",
@@ -435,12 +508,11 @@ class GitRepo:
             "--no-renames",
             "--no-color",
             f"--format={fmt}",
+            tip,
+            *([f"^{exclude}"] if exclude else []),
         ]
-        args.append(ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref))
-        narrow = [p for p in paths if p.strip("/").count("/") >= 1]
         if narrow:
             args += ["--", *narrow]
-        keep = tuple(paths)
         commits: list[Commit] = []
         with subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
             assert proc.stdout is not None and proc.stderr is not None  # both piped
@@ -463,6 +535,10 @@ class GitRepo:
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Many objects' contents in one round of the object reader (ids written while contents are read)."""
         return self.objects.read_many(oids)
+
+
+#: a first-parent chain this long is logged in parallel runs (below it, one process costs less than the split)
+_PARALLEL_FROM = 2000
 
 
 def _parse_record(record: str, keep: tuple[str, ...]) -> Commit:

@@ -6,13 +6,13 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterator
-
-import jsonschema
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mlgate.infra.resources import schemas_dir
+
+if TYPE_CHECKING:  # jsonschema is imported when a document must be walked by it: never for a valid manifest
+    import jsonschema
+    from referencing import Registry
 
 API_VERSION = "mlgate/v1"
 
@@ -32,6 +32,9 @@ _BASE_URI = "https://mlgate.dev/schemas/v1/"
 
 @lru_cache(maxsize=None)
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     resources = []
     for path in sorted(schemas_dir().glob("*.schema.json")):
         contents = json.loads(path.read_text(encoding="utf-8"))
@@ -93,22 +96,85 @@ def _ecma_pattern(pattern: str) -> re.Pattern[str]:
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
+    import jsonschema
+
     if validator.is_type(instance, "string") and not _ecma_pattern(pattern).search(instance):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-# extend() builds a new validator class (not a subclass of Draft202012Validator): typed as the protocol it meets
-_Validator: type[jsonschema.protocols.Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]  # types-jsonschema leaves validators.extend unannotated
-    jsonschema.Draft202012Validator,
-    validators={"pattern": _pattern},
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
+@lru_cache(maxsize=None)
+def _validator_class() -> type[jsonschema.protocols.Validator]:
+    import jsonschema
+
+    # extend() builds a new validator class (not a subclass of Draft202012Validator): typed as the protocol it meets
+    made: type[jsonschema.protocols.Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]  # types-jsonschema leaves validators.extend unannotated
+        jsonschema.Draft202012Validator,
+        validators={"pattern": _pattern},
+        type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+    )
+    return made
 
 
 @lru_cache(maxsize=None)
 def validator(kind: str) -> jsonschema.protocols.Validator:
     """A ready validator for a manifest kind (built once per process, from a self-contained copy)."""
-    return _Validator(_inline(schema(kind), _registry().resolver(_BASE_URI + SCHEMA_FILES[kind])))
+    return _validator_class()(_inline(schema(kind), _registry().resolver(_BASE_URI + SCHEMA_FILES[kind])))
+
+
+# --- the same self-contained copy without jsonschema, for the compiled check -------------------------------
+
+
+@lru_cache(maxsize=None)
+def _document(name: str) -> Any:
+    if "/" in name or "\\" in name or not name.endswith(".schema.json"):
+        raise _Unsupported(f"reference to {name!r}")
+    return json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
+
+
+def _plain_lookup(document: str, ref: str) -> tuple[str, Any]:
+    """What ``ref`` (``#/$defs/x`` or ``other.schema.json#/$defs/x``, as our schemas write them) points at."""
+    target, _, pointer = ref.partition("#")
+    name = target or document
+    node = _document(name)
+    if node.get("$id") != _BASE_URI + name:
+        raise _Unsupported(f"{name} does not have the $id of its file")
+    for part in pointer.split("/")[1:] if pointer else ():
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            raise _Unsupported(f"unresolvable reference {ref!r}")
+        node = node[part]
+    return name, node
+
+
+def _plain_inline(node: Any, document: str, depth: int = 0) -> Any:
+    """:func:`_inline` with references resolved among our schema files by name (every one has the ``$id``
+    of its file name under the same base), so the compiled check needs no jsonschema; a test holds the two
+    copies equal for every kind."""
+    if depth > 32:
+        raise _Unsupported("schema references nest too deeply")
+    if isinstance(node, list):
+        return [_plain_inline(x, document, depth) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _plain_inline(v, document, depth) for k, v in node.items() if k not in ("$ref", "$defs")}
+    if "$ref" not in node:
+        return out
+    name, resolved = _plain_lookup(document, node["$ref"])
+    target = _plain_inline(resolved, name, depth + 1)
+    clash = (set(target) & set(out)) - _ANNOTATIONS
+    if clash:
+        annotations = {k: v for k, v in out.items() if k in _ANNOTATIONS}
+        return {**annotations, "allOf": [target, {k: v for k, v in out.items() if k not in _ANNOTATIONS}]}
+    return {**target, **out}
+
+
+def plain_schema(kind: str) -> Any:
+    """The self-contained schema of a manifest kind, made without jsonschema (see :func:`_plain_inline`)."""
+    name = SCHEMA_FILES[kind]
+    doc = _document(name)
+    if doc.get("$id") != _BASE_URI + name:
+        raise _Unsupported(f"{name} does not have the $id of its file")
+    return _plain_inline(doc, name)
 
 
 # --- a compiled check for the common case: a valid manifest ------------------------------------------------
@@ -323,8 +389,8 @@ def compiled(kind: str) -> _Check | None:
     """The compiled validity check for a manifest kind (None: its schema uses a keyword the compiler does not
     know, so jsonschema alone checks it)."""
     try:
-        return _compile(validator(kind).schema)
-    except _Unsupported:
+        return _compile(plain_schema(kind))
+    except (_Unsupported, OSError, ValueError):
         return None
 
 
