@@ -102,6 +102,7 @@ class Secondary:
     creates_per_minute: int | None = 80
     concurrent: int | None = 100
     status: int = 403  # GitHub answers 403 or 429
+    retry_after: int | None = None  # the Retry-After sent; None: until the minute's window has room again
 
 
 def _now() -> str:
@@ -970,7 +971,7 @@ class _Handler(BaseHTTPRequestHandler):
             wait = 60
         if wait is not None:
             self.state.recent[self.token] = recent
-            return max(int(wait + 0.999), 1)
+            return limits.retry_after if limits.retry_after is not None else max(int(wait + 0.999), 1)
         self.state.recent[self.token] = [*recent, (now, points, create)]
         return None
 
