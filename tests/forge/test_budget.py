@@ -326,6 +326,7 @@ def test_history_asks_per_pull_request_once_and_then_reads_its_cache(tmp_path: P
     gh.state.teams["acme/ml-leads"] = {"dave", "erin"}
     gh.collaborators("carol", "dave")
     repo = RegistryRepo.create(tmp_path / "repo")
+    grow(repo, promotions=300)  # other models' promotions, merged as pull requests #1000 to #1299: not asked about
     for n, version in ((21, 3), (22, 2), (23, 3)):
         repo.branch(f"pr-{n}", "main")
         repo.edit_yaml(CHAMPION, version=version)
@@ -340,11 +341,13 @@ def test_history_asks_per_pull_request_once_and_then_reads_its_cache(tmp_path: P
     assert code == 0
     first = gh.calls()
     assert (first[PR], first[REVIEWS], first[COMMITS]) == (3, 3, 3)  # one read of each pull request asked about
+    assert first[COMMIT_PULLS] == 1  # the initial commit (fraud-detector's registration) names no pull request
     assert first[PERMISSION] == 2 and first[MEMBERSHIP] <= 2  # each approver asked once for the whole history
     assert {e["pr"] for e in json.loads(out)["events"] if e["pr"]} == {21, 22, 23}
     gh.reset_calls()
     run_cli("-C", repo.root, "history", "fraud-detector", "--format", "json", *gh.cli_options())
-    assert gh.calls()[PR] == 0 and gh.calls()[REVIEWS] == 0  # merged pull requests never change: read from cache
+    again = gh.calls()  # merged pull requests never change, nor which pull request a commit was: read from cache
+    assert again[PR] == again[REVIEWS] == again[COMMITS] == again[COMMIT_PULLS] == 0
 
 
 def test_a_forge_that_met_the_hourly_limit_sends_nothing_more_until_it_resets(gh: StandIn) -> None:
