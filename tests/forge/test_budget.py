@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from mlgate.forge import ForgeError
 from mlgate.testing import RegistryRepo
 from mlgate.testing.github import FakeClock, StandIn
 
@@ -371,3 +372,28 @@ def test_a_forge_that_met_the_hourly_limit_sends_nothing_more_until_it_resets(gh
     assert all("not sent" in o for o in outcomes[1:])
     time.now += 3600  # the hour is over: requests go out again
     assert forge.pull_request(5).number == 5
+
+
+def test_each_token_has_its_own_quota_headers_and_count(gh: StandIn) -> None:
+    gh.add_pull(9, "alice", "a" * 40)
+    gh.add_token("ghs_actions", kind="app")  # GitHub Actions' GITHUB_TOKEN: 1,000 an hour per repository
+    user = gh.forge()
+    user.pull_request(9)
+    app = gh.forge(token="ghs_actions")
+    app.pull_request(9)
+    limits = [(a.headers["x-ratelimit-limit"], a.headers["x-ratelimit-remaining"]) for a in gh.state.answers]
+    assert limits == [
+        ("5000", "4999"),
+        ("5000", "4998"),
+        ("5000", "4997"),
+        ("1000", "999"),
+        ("1000", "998"),
+        ("1000", "997"),
+    ]
+    assert all(a.headers["x-ratelimit-resource"] == "core" and a.headers["x-ratelimit-reset"] for a in gh.state.answers)
+    gh.rate_limit(1000, token="ghs_actions", used=1000)
+    with pytest.raises(ForgeError, match=r"the primary limit: 1000 of 1000 requests an hour used"):
+        gh.forge(token="ghs_actions").pull_request(9)
+    assert user.pull_request(9).number == 9  # the user's token keeps its own quota
+    assert gh.calls("ghs_actions") == Counter({PR: 2, REVIEWS: 1, COMMITS: 1})
+    assert gh.calls(gh.state.token) == Counter({PR: 2, REVIEWS: 2, COMMITS: 2})

@@ -141,6 +141,7 @@ class Answer:
     status: int
     content_type: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -271,11 +272,12 @@ class StandIn:
 
     def forge(self, token: str | None = None, clock: FakeClock | None = None, **options: Any) -> GitHubForge:
         """mlgate's GitHub forge (real PyGithub) on this stand-in's repository, with the stand-in's token unless
-        ``token`` is given. It never sleeps: its waits are recorded on ``clock`` (a new :class:`FakeClock` by
-        default). ``options`` go to :class:`~mlgate.forge.github.GitHubForge` (``deadline``, ``run_url`` ...)."""
+        ``token`` is given. It never sleeps: its waits are recorded on ``clock`` (by default the stand-in's own
+        :class:`FakeClock`, else a new one at the stand-in's time). ``options`` go to
+        :class:`~mlgate.forge.github.GitHubForge` (``deadline``, ``run_url`` ...)."""
         from mlgate.forge.github import GitHubForge  # PyGithub is imported only when a forge is asked for
 
-        clock = clock or self.fake_clock or FakeClock()
+        clock = clock or self.fake_clock or FakeClock(self.state.clock())  # from the time the stand-in keeps
         return GitHubForge(
             self.full_name, token or self.state.token, self.url, sleep=clock.sleep, clock=clock.clock, **options
         )
@@ -801,7 +803,7 @@ class _Handler(BaseHTTPRequestHandler):
             head = {h: x for h, x in head.items() if h.lower() != k.lower()}
             head[k] = v
         self.state.answers.append(
-            Answer(self.command, self.path.split("?", 1)[0], self.query, status, head["Content-Type"], data)
+            Answer(self.command, self.path.split("?", 1)[0], self.query, status, head["Content-Type"], data, head)
         )
         reason = http.HTTPStatus(status).phrase
         raw_head = (
@@ -1225,7 +1227,9 @@ class _Handler(BaseHTTPRequestHandler):
     def delete_comment(self, cid: str, body: Any) -> None:
         if self.state.comments.pop(int(cid), None) is None:
             return self._error(404, "Not Found")
-        self.state.answers.append(Answer("DELETE", self.path.split("?", 1)[0], self.query, 204, "", b""))
+        self.state.answers.append(
+            Answer("DELETE", self.path.split("?", 1)[0], self.query, 204, "", b"", dict(self.rate))
+        )
         head = "".join(f"{k}: {v}\r\n" for k, v in self.rate.items())
         self.wfile.write(f"HTTP/1.1 204 No Content\r\nDate: {formatdate(usegmt=True)}\r\n{head}\r\n".encode())
 
