@@ -977,6 +977,46 @@ class _Handler(BaseHTTPRequestHandler):
         self.state.recent[self.token] = [*recent, (now, points, create)]
         return None
 
+    def _admit(self, method: str, template: str, valid: bool) -> tuple[int, Any, dict[str, str] | None] | None:
+        """Count the request and spend its token's quotas; the refusal to send (status, body, headers), if any."""
+        with self.state.lock:
+            self.state.calls[(self.token, f"{method} {template}")] += 1
+            if not valid:  # GitHub keeps an unauthenticated quota per address: 60 an hour
+                self.rate = self._rate_headers(Quota(60, 1, int(self.state.clock()) + 3600))
+                return 401, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}, None
+            if self.state.rate_limited:
+                self.rate = self._rate_headers(Quota(5000, 5000, 1893456000))
+                message = (
+                    "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please "
+                    "include the request ID 0000:1111."
+                )
+                return 403, {"message": message, "documentation_url": DOCS}, None
+            quota = self.state.quota(self.token)
+            if quota.used >= quota.limit:
+                self.rate = self._rate_headers(quota)
+                who = "installation ID 1" if self.state.kind_of(self.token) == "app" else "user ID 1"
+                message = (
+                    f"API rate limit exceeded for {who}. If you reach out to GitHub Support for help, please include "
+                    "the request ID 0000:1111."
+                )
+                return (
+                    self.state.primary_status,
+                    {"message": message, "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api"},
+                    None,
+                )
+            wait = self._secondary(method)
+            quota.used += 1
+            self.rate = self._rate_headers(quota)
+            if wait is not None:
+                docs = f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+                return (
+                    self.state.secondary.status,
+                    {"message": SECONDARY, "documentation_url": docs},
+                    {"retry-after": str(wait)},
+                )
+            self.state.in_flight[self.token] = self.state.in_flight.get(self.token, 0) + 1
+            return None
+
     def _dispatch(self, method: str) -> None:
         path, _, query = self.path.partition("?")
         self.query = parse_qs(query)
@@ -997,46 +1037,9 @@ class _Handler(BaseHTTPRequestHandler):
         scheme, _, token = auth.partition(" ")
         valid = scheme in ("token", "Bearer") and (token == self.state.token or token in self.state.tokens)
         self.token = token if valid else ""
-        with self.state.lock:
-            self.state.calls[(self.token, f"{method} {found[0] if found else UNKNOWN_ROUTE}")] += 1
-            if not valid:  # GitHub keeps an unauthenticated quota per address: 60 an hour
-                self.rate = self._rate_headers(Quota(60, 1, int(self.state.clock()) + 3600))
-                return self._error(401, "Bad credentials")
-            if self.state.rate_limited:
-                self.rate = self._rate_headers(Quota(5000, 5000, 1893456000))
-                return self._send(
-                    403,
-                    {
-                        "message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
-                        "for help, please include the request ID 0000:1111.",
-                        "documentation_url": DOCS,
-                    },
-                )
-            quota = self.state.quota(self.token)
-            if quota.used >= quota.limit:
-                self.rate = self._rate_headers(quota)
-                who = "installation ID 1" if self.state.kind_of(self.token) == "app" else "user ID 1"
-                return self._send(
-                    self.state.primary_status,
-                    {
-                        "message": f"API rate limit exceeded for {who}. If you reach out to GitHub Support for help, "
-                        "please include the request ID 0000:1111.",
-                        "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api",
-                    },
-                )
-            wait = self._secondary(method)
-            quota.used += 1
-            self.rate = self._rate_headers(quota)
-            if wait is not None:
-                return self._send(
-                    self.state.secondary.status,
-                    {
-                        "message": SECONDARY,
-                        "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-                    },
-                    {"retry-after": str(wait)},
-                )
-            self.state.in_flight[self.token] = self.state.in_flight.get(self.token, 0) + 1
+        refusal = self._admit(method, found[0] if found else UNKNOWN_ROUTE, valid)
+        if refusal is not None:  # answered outside the lock: a slow client holds up no other request
+            return self._send(*refusal)
         try:
             self._answer(method, path, body, found)
         finally:
