@@ -397,3 +397,17 @@ def test_each_token_has_its_own_quota_headers_and_count(gh: StandIn) -> None:
     assert user.pull_request(9).number == 9  # the user's token keeps its own quota
     assert gh.calls("ghs_actions") == Counter({PR: 2, REVIEWS: 1, COMMITS: 1})
     assert gh.calls(gh.state.token) == Counter({PR: 2, REVIEWS: 2, COMMITS: 2})
+
+
+def test_writes_past_githubs_per_minute_limit_wait_for_the_window(gh: StandIn) -> None:
+    time = FakeClock()
+    gh.state.clock = time.clock  # the stand-in's minute windows pass as mlgate's waits do
+    gh.add_pull(9, "alice", "a" * 40)
+    gh.state.secondary.creates_per_minute = 1  # GitHub's is 80 writes a minute
+    forge = gh.forge(clock=time)
+    forge.upsert_comment(9, "first report")
+    forge.upsert_comment(9, "second report")  # the minute's second write: GitHub asks to wait, mlgate does
+    assert time.slept == [60]
+    [comment] = gh.state.comments.values()
+    assert comment["body"].endswith("second report")
+    assert [a.status for a in gh.state.answers if a.method == "PATCH"] == [403, 200]

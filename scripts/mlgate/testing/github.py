@@ -962,13 +962,12 @@ class _Handler(BaseHTTPRequestHandler):
         recent = [r for r in self.state.recent.get(self.token, []) if now - r[0] < 60]
         points = POINTS.get(method, WRITE_POINTS)
         create = method not in POINTS
+        creates = [r for r in recent if r[2]]
         wait = None
         if limits.points_per_minute is not None and sum(r[1] for r in recent) + points > limits.points_per_minute:
-            wait = 60 - (now - recent[0][0])
-        elif create and limits.creates_per_minute is not None:
-            creates = [r for r in recent if r[2]]
-            if len(creates) + 1 > limits.creates_per_minute:
-                wait = 60 - (now - creates[0][0])
+            wait = 60 - (now - recent[0][0]) if recent else 60
+        elif create and limits.creates_per_minute is not None and len(creates) + 1 > limits.creates_per_minute:
+            wait = 60 - (now - creates[0][0]) if creates else 60
         elif limits.concurrent is not None and self.state.in_flight.get(self.token, 0) >= limits.concurrent:
             wait = 60
         if wait is not None:
