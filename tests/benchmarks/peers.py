@@ -39,7 +39,7 @@ def ensure_venv(where: Path, packages: list[str]) -> Path:
     python = where / "bin" / "python"
     marker = where / ".installed"
     wanted = " ".join(sorted(packages))
-    if marker.exists() and marker.read_text() == wanted:
+    if marker.exists() and set(packages) <= set(marker.read_text().split()):
         return python
     subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
     t = time.perf_counter()
@@ -49,7 +49,8 @@ def ensure_venv(where: Path, packages: list[str]) -> Path:
         stdout=subprocess.DEVNULL,
     )
     print(f"installed {wanted} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    marker.write_text(wanted)
+    had = marker.read_text().split() if marker.exists() else []
+    marker.write_text(" ".join(sorted({*had, *packages})))
     return python
 
 
