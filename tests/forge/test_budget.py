@@ -411,3 +411,23 @@ def test_writes_past_githubs_per_minute_limit_wait_for_the_window(gh: StandIn) -
     [comment] = gh.state.comments.values()
     assert comment["body"].endswith("second report")
     assert [a.status for a in gh.state.answers if a.method == "PATCH"] == [403, 200]
+
+
+def test_history_past_the_quota_stops_asking_and_still_answers_from_git(
+    tmp_path: Path, gh_env: StandIn, run_cli
+) -> None:
+    gh = gh_env
+    repo = RegistryRepo.create(tmp_path / "repo")
+    for n in range(30, 50):
+        repo.branch(f"pr-{n}", "main")
+        repo.edit_yaml(CHAMPION, version=3 - n % 2)
+        head = repo.commit(f"Promote fraud-detector v{3 - n % 2} to champion")
+        merge = repo.merge(f"pr-{n}", message=f"Merge pull request #{n} from acme/pr-{n}")
+        gh.add_pull(n, "alice", head, head=f"pr-{n}")
+        gh.merge(n, merge, "carol")
+    gh.rate_limit(1000, used=995)  # five requests left this hour
+    code, out, err = run_cli("-C", repo.root, "history", "fraud-detector", "--format", "json", *gh.cli_options())
+    assert code == 0 and len([e for e in json.loads(out)["events"] if e["pr"]]) == 20  # git still tells the story
+    assert "GitHub rate limit exceeded" in err
+    # 60 reads without the limit; past it, no more than the requests already on their way (history asks in parallel)
+    assert sum(gh.calls().values()) < 20
