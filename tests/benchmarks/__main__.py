@@ -566,11 +566,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--keep", default=None, help="build the registries in this folder and keep them")
     ap.add_argument(
-        "--peer-max-versions",
-        type=int,
-        default=1000,
-        help="run peers only on registries up to this many versions (building 10,000 versions through "
-        "MLflow's client takes many minutes)",
+        "--peer-max-versions", type=int, default=10_000, help="run peers only on registries up to this many versions"
+    )
+    ap.add_argument(
+        "--peer-budget",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="time per peer and size (0: no limit); MLflow populates what fits in part of it (its client takes many "
+        "minutes for 10,000 versions) and extrapolates whole-registry figures, saying so in the table",
     )
     ap.add_argument(
         "--reuse",
@@ -647,8 +651,14 @@ def main(argv: list[str] | None = None) -> int:
                 from .peers import run_peers
 
                 entry["peers"] = run_peers(
-                    peers, syn, work, args.runs, Path(args.peers_venv) if args.peers_venv else None
+                    peers,
+                    syn,
+                    work,
+                    args.runs,
+                    Path(args.peers_venv) if args.peers_venv else None,
+                    args.peer_budget or None,
                 )
+                entry["peers_load"] = __import__("os").getloadavg()
             if args.mlflow_plugin:
                 from .mlflow_plugin import plugin_suite
 
@@ -661,6 +671,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"load average: {entry['load_average']} before, {entry['load_average_after']} after\n")
             print("\n".join(target_lines(entry)))
             print("\n".join(catalog_lines(entry)))
+            if entry["peers"]:
+                from .peers import peer_lines
+
+                print("\n".join(peer_lines(entry, ", ".join(f"{x:.2f}" for x in entry.get("peers_load", ())))))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

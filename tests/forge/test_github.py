@@ -403,10 +403,17 @@ def test_a_secondary_rate_limit_waits_what_github_asks(gh: StandIn) -> None:
     message = str(info.value)
     assert message == (
         "GitHub's secondary rate limit (403 Forbidden) stopped mlgate while trying to read pull request #9: GitHub asked "
-        "to wait 60 s; asked to wait 60 s, more than is left of the 60 s mlgate waits in all; too many requests at once "
-        "from this token: run fewer mlgate jobs at a time, retry in a few minutes"
+        "to wait 60 s (until 2027-01-15T08:02:00Z); asked to wait 60 s, more than is left of the 60 s mlgate waits in "
+        "all; too many requests at once from this token: run fewer mlgate jobs at a time, retry in a few minutes"
     )
     assert "epoch" not in message and time.slept == [60]
+    # until then, the forge sends nothing more: GitHub may ban an integration that keeps asking while limited
+    sent = len(gh.state.requests)
+    with pytest.raises(ForgeError, match=r"not sent: the limit an earlier request met is still closed\): GitHub asked"):
+        f.permission("dave")
+    assert len(gh.state.requests) == sent
+    time.now += 60  # the wait GitHub asked for is over
+    assert f.permission("dave") == "none" and len(gh.state.requests) == sent + 1
 
 
 def test_a_429_honours_retry_after(gh: StandIn) -> None:
@@ -446,7 +453,8 @@ def test_the_primary_rate_limit_says_when_it_resets(gh: StandIn) -> None:
     with pytest.raises(ForgeError) as info:
         gh.forge(clock=time).pull_request(9)
     assert str(info.value) == (
-        "GitHub rate limit exceeded (403 Forbidden, 5000 of 5000 requests used) while trying to read pull request #9 "
+        "GitHub rate limit exceeded (403 Forbidden, the primary limit: 5000 of 5000 requests an hour used) while trying "
+        "to read pull request #9 "
         "(it resets at 2030-01-01T00:00:00Z, in 10 min): retry then, or use a token with its own quota"
     )
     assert time.slept == []

@@ -118,13 +118,20 @@ def as_an_installation(gh: StandIn, f: GitHubForge) -> None:
 
 
 def failures(gh: StandIn, f: GitHubForge) -> None:
+    # a fresh forge for each rate limit: a forge sends nothing more while a limit it met is closed
     gh.state.rate_limited = True
-    _refused(lambda: f.pull_request(7))
+    _refused(lambda: gh.forge().pull_request(7))
     gh.state.rate_limited = False
     gh.secondary_rate_limit(retry_after=120)
-    _refused(lambda: f.pull_request(7))
+    _refused(lambda: gh.forge().pull_request(7))
     gh.secondary_rate_limit(retry_after=120, status=429)
-    _refused(lambda: f.pull_request(7))
+    _refused(lambda: gh.forge().pull_request(7))
+    gh.rate_limit(2, status=429)  # the token's own quota runs out (GitHub answers 403 or 429)
+    _refused(lambda: gh.forge().pull_request(7))
+    gh.rate_limit(5000)
+    gh.state.secondary.points_per_minute = 1  # too many requests in a minute
+    _refused(lambda: gh.forge().pull_request(7))
+    gh.state.secondary.points_per_minute = 900
     gh.server_error(502, times=5)
     _refused(lambda: f.pull_request(7))
     gh.html_success()

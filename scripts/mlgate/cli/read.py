@@ -79,6 +79,7 @@ def validate(
     reviews = None
     number = None
     judged_head = None  # the pull request's head the event is about, when approvals must be on that very commit
+    info = None  # the pull request, when --pr read it already (each read costs GitHub API calls)
     if forge is not None:
         from mlgate.change.propose import pr_number
         from mlgate.forge import ForgeReviews, actions_context
@@ -98,7 +99,7 @@ def validate(
             raise UsageError("--forge local needs --pr N")
         # approvals count on the commit whose files are judged: a run for an earlier push must not borrow
         # approvals given to a later head
-        reviews = ForgeReviews(forge, number, head_sha=judged_head) if number is not None else None
+        reviews = ForgeReviews(forge, number, head_sha=judged_head, pull=info) if number is not None else None
     elif pr is not None or comment:
         raise UsageError("--pr and --comment need a forge: pass --forge local or --forge github")
     try:

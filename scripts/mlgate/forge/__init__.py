@@ -80,24 +80,29 @@ class ForgeReviews:
     this object, including "cannot say" (None).
     """
 
-    def __init__(self, forge: Forge, number: int, head_sha: str | None = None) -> None:
+    def __init__(self, forge: Forge, number: int, head_sha: str | None = None, pull: PullRequest | None = None) -> None:
         """``head_sha``: the commit being judged, when it is not the pull request's current head (a check run
-        for an earlier push): approvals count only on the commit whose files are judged."""
+        for an earlier push): approvals count only on the commit whose files are judged. ``pull``: the pull
+        request as this run already read it from the forge (not asked again: each read costs API calls)."""
         self.forge = forge
         self.number = number
         self.head_sha = head_sha
         self._pr: PullRequest | None = None
+        if pull is not None:
+            self._pr = self._judged(pull)
         self._members: dict[tuple[str, str], bool | None] = {}
         self._permissions: dict[str, str | None] = {}
 
+    def _judged(self, pr: PullRequest) -> PullRequest:
+        if self.head_sha and pr.head_sha != self.head_sha:
+            from dataclasses import replace
+
+            return replace(pr, head_sha=self.head_sha)
+        return pr
+
     def pull_request(self) -> PullRequest:
         if self._pr is None:
-            pr = self.forge.pull_request(self.number)
-            if self.head_sha and pr.head_sha != self.head_sha:
-                from dataclasses import replace
-
-                pr = replace(pr, head_sha=self.head_sha)
-            self._pr = pr
+            self._pr = self._judged(self.forge.pull_request(self.number))
         return self._pr
 
     def is_member(self, user: str, team: str) -> bool | None:

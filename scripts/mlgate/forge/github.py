@@ -77,12 +77,19 @@ def _describe(e: GithubException, what: str, now: float) -> str:
             "(expired, revoked, or for another GitHub host)"
         )
     limit = rate_limit(status, headers, message)
+    # a request refused without being sent: an earlier one of this run met the limit, which is still closed
+    unsent = " (not sent: the limit an earlier request met is still closed)" if headers.get("x-mlgate-not-sent") else ""
     if limit == "secondary":
         after = retry_after(headers, now)
-        wait = f"GitHub asked to wait {after:.0f} s" if after is not None else "GitHub named no wait"
+        wait = (
+            f"GitHub asked to wait {after:.0f} s (until {_utc_epoch(int(now + after + 0.999))})"
+            if after is not None
+            else "GitHub named no wait (it advises at least a minute)"
+        )
         return (
-            f"GitHub's secondary rate limit ({head}) stopped mlgate while trying to {what}{tried}: {wait}{gave_up}; "
-            "too many requests at once from this token: run fewer mlgate jobs at a time, retry in a few minutes"
+            f"GitHub's secondary rate limit ({head}) stopped mlgate while trying to {what}{tried}{unsent}: "
+            f"{wait}{gave_up}; too many requests at once from this token: run fewer mlgate jobs at a time, "
+            "retry in a few minutes"
         )
     if limit == "primary":
         reset = headers.get("x-ratelimit-reset")
@@ -91,9 +98,9 @@ def _describe(e: GithubException, what: str, now: float) -> str:
             minutes = max(int(reset) - now, 0) / 60
             when = f" (it resets at {_utc_epoch(int(reset))}, in {minutes:.0f} min)"
         return (
-            f"GitHub rate limit exceeded ({head}, {headers.get('x-ratelimit-used', '?')} of "
-            f"{headers.get('x-ratelimit-limit', '?')} requests used) while trying to {what}{when}: retry then, "
-            "or use a token with its own quota"
+            f"GitHub rate limit exceeded ({head}, the primary limit: {headers.get('x-ratelimit-used', '?')} of "
+            f"{headers.get('x-ratelimit-limit', '?')} requests an hour used) while trying to {what}{unsent}{when}: retry "
+            "then, or use a token with its own quota"
         )
     if status == 404:
         return (
@@ -312,7 +319,6 @@ class GitHubForge:
         self.app_login = app_login
         self.run_url = run_url
         self.repo_name = repo
-        self.repo = self.gh.get_repo(repo)
         self._repo = f"/repos/{quote(repo, safe='/')}"
         self._identity: tuple[str, bool] | None = None
         self._teams: dict[tuple[str, str], bool] = {}

@@ -11,11 +11,16 @@ it (by :mod:`mlgate.forge.github`). It adds what a CI check needs and PyGithub d
   exponential backoff, honouring ``Retry-After``, at most :data:`ATTEMPTS` times and for at most ``max_wait``
   seconds of waiting over the forge's whole life. A POST that failed with a 5xx is not repeated: GitHub may
   have done it (a second pull request or comment) before the error.
+* **no request into a closed limit**: once GitHub has refused a request for a rate limit and mlgate will not
+  wait for it (more than is left of ``max_wait``), every later request of the forge until the reset (primary
+  limit) or the ``Retry-After`` time (secondary) gets that refusal again without being sent: a history of
+  thousands of pull requests does not hammer GitHub with requests that cannot succeed (GitHub may ban an
+  integration that keeps asking while it is limited).
 * **the API's JSON or a clear error**: an answer whose body is not JSON (a proxy's HTML page, even with
   200) becomes :class:`UnexpectedAnswer`, never a half-built object.
 
 The adapter writes what it did into the final response's headers (``x-mlgate-attempts``, ``x-mlgate-waited``,
-``x-mlgate-gave-up``) so the error message can say it. Waiting goes through the ``sleep`` and ``clock`` it is
+``x-mlgate-gave-up``, ``x-mlgate-not-sent``) so the error message can say it. Waiting goes through the ``sleep`` and ``clock`` it is
 given (tests pass a recording fake); the deadline is real time, as the socket's is.
 """
 
@@ -154,7 +159,38 @@ class Backoff:
     clock: Callable[[], float] = time.time  # wall clock: x-ratelimit-reset is an epoch time
     max_wait: float = 60.0
     waited: float = 0.0
+    #: the rate-limit refusal that closes the forge's requests until ``closed_until`` (epoch seconds)
+    closed_until: float = 0.0
+    refusal: tuple[int, str, dict[str, str], bytes] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def close_until(self, when: float, response: requests.Response) -> None:
+        """Send nothing more before ``when``: GitHub's rate limit ``response`` says no request would succeed."""
+        with self._lock:
+            if when > self.closed_until:
+                headers = {k: v for k, v in response.headers.items() if not k.lower().startswith("x-mlgate-")}
+                self.closed_until = when
+                self.refusal = (response.status_code, response.reason or "", headers, response.content)
+
+    def closed(self) -> tuple[int, str, dict[str, str], bytes] | None:
+        """The refusal to answer with, while the limit is closed."""
+        with self._lock:
+            return self.refusal if self.refusal is not None and self.clock() < self.closed_until else None
+
+    def reopens(self, response: requests.Response) -> float | None:
+        """When a rate-limited ``response``'s limit lets requests through again (epoch seconds), else None."""
+        headers = response.headers
+        kind = rate_limit(response.status_code, headers, message_of(response.content))
+        if kind is None:
+            return None
+        now = self.clock()
+        after = retry_after(headers, now)
+        if after is not None:
+            return now + after
+        reset = _int(headers.get("x-ratelimit-reset"))
+        if headers.get("x-ratelimit-remaining") == "0" and reset is not None:
+            return float(reset)
+        return now + SECONDARY_WAIT
 
     def take(self, seconds: float) -> bool:
         """Spend ``seconds`` of the budget, if that much is left."""
@@ -266,6 +302,9 @@ class GitHubAdapter(requests.adapters.HTTPAdapter):
         cert: Any = None,
         proxies: Any = None,
     ) -> requests.Response:
+        closed = self.backoff.closed()
+        if closed is not None:
+            return self._refused(request, *closed)
         attempt, waited, gave_up = 1, 0.0, ""
         while True:
             response = self._once(request, timeout, verify, cert, proxies)
@@ -283,11 +322,26 @@ class GitHubAdapter(requests.adapters.HTTPAdapter):
             response.close()
             self.backoff.sleep(delay)
             attempt, waited = attempt + 1, waited + delay
+        reopens = self.backoff.reopens(response)
+        if reopens is not None:
+            self.backoff.close_until(reopens, response)
         response.headers["x-mlgate-attempts"] = str(attempt)
         response.headers["x-mlgate-waited"] = f"{waited:g}"
         if gave_up:
             response.headers["x-mlgate-gave-up"] = gave_up
         self._check_json(response, attempt, waited)
+        return response
+
+    @staticmethod
+    def _refused(
+        request: requests.PreparedRequest, status: int, reason: str, headers: dict[str, str], body: bytes
+    ) -> requests.Response:
+        """GitHub's earlier rate-limit refusal, again, for a request that was not sent."""
+        response = requests.Response()
+        response.status_code, response.reason, response._content = status, reason, body
+        response.headers = requests.structures.CaseInsensitiveDict(headers)
+        response.headers["x-mlgate-not-sent"] = "1"
+        response.url, response.request, response.encoding = request.url or "", request, "utf-8"
         return response
 
     def _once(

@@ -19,11 +19,17 @@ description documents (mlgate's ``tests/forge/test_openapi.py`` checks every ans
   GitHub's 65,536-character limit (422), editing and deleting;
 * ``GET /user`` (403 for an installation token), the collaborator permission endpoint, teams and team
   memberships (403 or 404 for a token that may not read the organisation's teams);
-* failures as GitHub sends them: 401, 404, 422, the primary rate limit (403 with ``x-ratelimit-*``), the
-  secondary one (403 or 429 with ``Retry-After``), HTML error pages (502), a 200 with an HTML page, and
+* rate limits as GitHub keeps them, per token: ``x-ratelimit-*`` headers on every answer; the primary limit
+  (an hourly quota: 5,000 requests for a user's token, 1,000 per repository for GitHub Actions'
+  ``GITHUB_TOKEN``; past it 403, or 429, with ``x-ratelimit-remaining: 0`` and the reset time) and the
+  secondary limits (points per minute, content-creating requests per minute, concurrent requests; past them
+  403, or 429, with ``Retry-After``), on the stand-in's clock (give it a :class:`FakeClock` to move time);
+* failures as GitHub sends them: 401, 404, 422, HTML error pages (502), a 200 with an HTML page, and
   answers trickled a byte at a time (see :class:`Fault`).
 
 State lives in memory; every request and every answer is recorded so tests can count calls and check bodies.
+:meth:`StandIn.calls` counts the requests per token, method and route template (GitHub's own, e.g.
+``GET /repos/{owner}/{repo}/pulls/{pull_number}``): the API budget of whatever ran against it.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ import json
 import os
 import re
 import threading
+import time
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import formatdate
@@ -67,6 +75,34 @@ SECONDARY = (
     "out to GitHub Support for help, please include the request ID 0000:1111:2222."
 )
 NOT_INTEGRATION = "Resource not accessible by integration"
+#: GitHub's primary rate limits per hour: a user's token (a personal access token, an OAuth app's), and GitHub
+#: Actions' GITHUB_TOKEN (1,000 per repository; an installation token of a GitHub App gets 5,000 and more)
+HOURLY = {"user": 5000, "app": 1000}
+#: what a request costs against the secondary limit of points per minute (GitHub: 1 for a read, 5 for a write)
+POINTS = {"GET": 1, "HEAD": 1, "OPTIONS": 1}
+WRITE_POINTS = 5
+#: the template of a request that matches no route the stand-in serves
+UNKNOWN_ROUTE = "(no such route)"
+
+
+@dataclass
+class Quota:
+    """One token's primary rate limit: ``used`` of ``limit`` requests in the hour that ends at ``reset`` (epoch)."""
+
+    limit: int
+    used: int = 0
+    reset: int | None = None
+
+
+@dataclass
+class Secondary:
+    """GitHub's secondary rate limits, per token (its documented defaults); None turns one off."""
+
+    points_per_minute: int | None = 900
+    creates_per_minute: int | None = 80
+    concurrent: int | None = 100
+    status: int = 403  # GitHub answers 403 or 429
+    retry_after: int | None = None  # the Retry-After sent; None: until the minute's window has room again
 
 
 def _now() -> str:
@@ -105,6 +141,7 @@ class Answer:
     status: int
     content_type: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,7 +169,16 @@ class State:
     #: whether the token may read the organisation's teams: "granted" (read:org, Members: read), "integration"
     #: (an installation token without it: 403) or "hidden" (a personal token without read:org: the teams are 404)
     org_read: str = "granted"
-    rate_limited: bool = False
+    rate_limited: bool = False  # every request refused with the primary limit (a fixed reset, 2030-01-01)
+    tokens: dict[str, str] = field(default_factory=dict)  # other accepted tokens -> their kind ("user" or "app")
+    quotas: dict[str, Quota] = field(default_factory=dict)  # token -> its primary rate limit
+    primary_status: int = 403  # what GitHub answers past the primary limit: 403 or 429
+    secondary: Secondary = field(default_factory=Secondary)
+    recent: dict[str, list[tuple[float, int, bool]]] = field(default_factory=dict)  # token -> (time, points, create)
+    in_flight: dict[str, int] = field(default_factory=dict)  # token -> requests being answered
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # (token, "METHOD /template") -> requests
+    clock: Callable[[], float] = time.time  # the time rate limits are kept in (epoch seconds)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     fail_next: int | None = None  # an HTTP status to answer the next request with
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -146,8 +192,20 @@ class State:
         self.next_id += 1
         return self.next_id
 
-    def token_login(self) -> str:
-        return "github-actions[bot]" if self.token_kind == "app" else self.token_user
+    def token_login(self, token: str | None = None) -> str:
+        return "github-actions[bot]" if self.kind_of(token) == "app" else self.token_user
+
+    def kind_of(self, token: str | None = None) -> str:
+        """ "user" or "app" (an installation token, like GitHub Actions' GITHUB_TOKEN)."""
+        return self.token_kind if token is None or token == self.token else self.tokens.get(token, "user")
+
+    def quota(self, token: str) -> Quota:
+        """``token``'s primary rate limit, its hour starting at its first request (as GitHub's does)."""
+        quota = self.quotas.setdefault(token, Quota(HOURLY[self.kind_of(token)]))
+        now = self.clock()
+        if quota.reset is None or now >= quota.reset:
+            quota.used, quota.reset = 0, int(now) + 3600
+        return quota
 
 
 class FakeClock:
@@ -167,10 +225,16 @@ class FakeClock:
 
 
 class StandIn:
-    """Start with ``with StandIn() as gh:``; ``gh.url`` is the API base URL, ``gh.forge()`` mlgate's forge on it."""
+    """Start with ``with StandIn() as gh:``; ``gh.url`` is the API base URL, ``gh.forge()`` mlgate's forge on it.
 
-    def __init__(self) -> None:
+    ``clock`` is the time its rate limits are kept in: pass a :class:`FakeClock` (and the same to
+    :meth:`forge`) to have mlgate wait for a reset without waiting."""
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.state = State()
+        self.fake_clock = clock
+        if clock is not None:
+            self.state.clock = clock.clock
         self.stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"state": self.state, "standin": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -208,14 +272,43 @@ class StandIn:
 
     def forge(self, token: str | None = None, clock: FakeClock | None = None, **options: Any) -> GitHubForge:
         """mlgate's GitHub forge (real PyGithub) on this stand-in's repository, with the stand-in's token unless
-        ``token`` is given. It never sleeps: its waits are recorded on ``clock`` (a new :class:`FakeClock` by
-        default). ``options`` go to :class:`~mlgate.forge.github.GitHubForge` (``deadline``, ``run_url`` ...)."""
+        ``token`` is given. It never sleeps: its waits are recorded on ``clock`` (by default the stand-in's own
+        :class:`FakeClock`, else a new one at the stand-in's time). ``options`` go to
+        :class:`~mlgate.forge.github.GitHubForge` (``deadline``, ``run_url`` ...)."""
         from mlgate.forge.github import GitHubForge  # PyGithub is imported only when a forge is asked for
 
-        clock = clock or FakeClock()
+        clock = clock or self.fake_clock or FakeClock(self.state.clock())  # from the time the stand-in keeps
         return GitHubForge(
             self.full_name, token or self.state.token, self.url, sleep=clock.sleep, clock=clock.clock, **options
         )
+
+    def add_token(self, token: str, kind: str = "user", limit: int | None = None) -> None:
+        """Accept another token: a user's ("user") or an installation's ("app", GitHub Actions' GITHUB_TOKEN),
+        with its own hourly quota (GitHub's for its kind unless ``limit``)."""
+        assert kind in HOURLY, kind
+        self.state.tokens[token] = kind
+        if limit is not None:
+            self.rate_limit(limit, token=token)
+
+    def rate_limit(self, limit: int, *, token: str | None = None, used: int = 0, status: int = 403) -> None:
+        """Set a token's hourly quota (the stand-in's token by default), ``used`` of it spent; past it GitHub
+        answers ``status`` (403 or 429)."""
+        token = token or self.state.token
+        self.state.quota(token)  # starts the hour now
+        self.state.quotas[token].limit, self.state.quotas[token].used = limit, used
+        self.state.primary_status = status
+
+    def calls(self, token: str | None = None) -> Counter[str]:
+        """Requests per ``"METHOD /route template"`` (GitHub's templates), for one token or for all."""
+        out: Counter[str] = Counter()
+        for (t, route), n in self.state.calls.items():
+            if token is None or t == token:
+                out[route] += n
+        return out
+
+    def reset_calls(self) -> None:
+        """Start counting afresh (the requests recorded so far stay in ``state.requests``)."""
+        self.state.calls.clear()
 
     def use_branches_of(self, git_dir: str | os.PathLike[str]) -> None:
         """Answer which branches exist (opening a pull request needs its head pushed) from a real repository,
@@ -688,6 +781,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fault: Fault | None = None
     query: dict[str, list[str]] = {}
+    token: str = ""  # the token of the request being answered ("" when none is valid)
+    rate: dict[str, str] = {}  # the x-ratelimit-* headers of the answer being sent
 
     def log_message(self, *args: object) -> None:  # keep test output clean
         pass
@@ -702,17 +797,13 @@ class _Handler(BaseHTTPRequestHandler):
             "Content-Length": str(len(data)),
             "X-GitHub-Media-Type": "github.v3; format=json",
             "X-GitHub-Request-Id": f"0000:{len(self.state.answers)}",
-            "x-ratelimit-limit": "5000",
-            "x-ratelimit-remaining": "4999",
-            "x-ratelimit-used": "1",
-            "x-ratelimit-reset": "1893456000",
-            "x-ratelimit-resource": "core",
+            **self.rate,
         }
         for k, v in (headers or {}).items():
             head = {h: x for h, x in head.items() if h.lower() != k.lower()}
             head[k] = v
         self.state.answers.append(
-            Answer(self.command, self.path.split("?", 1)[0], self.query, status, head["Content-Type"], data)
+            Answer(self.command, self.path.split("?", 1)[0], self.query, status, head["Content-Type"], data, head)
         )
         reason = http.HTTPStatus(status).phrase
         raw_head = (
@@ -789,25 +880,174 @@ class _Handler(BaseHTTPRequestHandler):
                 return fault
         return None
 
+    def _routes(self) -> list[tuple[str, str, str, Callable[..., None]]]:
+        """(method, path pattern, GitHub's route template, handler) of every endpoint served."""
+        prefix = f"/repos/{self.state.owner}/{self.state.name}"
+        repo = "/repos/{owner}/{repo}"
+        return [
+            ("GET", r"^/user$", "/user", self.get_user),
+            ("POST", rf"^{prefix}/pulls$", f"{repo}/pulls", self.create_pull),
+            ("GET", rf"^{prefix}/pulls$", f"{repo}/pulls", self.list_pulls),
+            ("GET", rf"^{prefix}/pulls/(\d+)$", f"{repo}/pulls/{{pull_number}}", self.get_pull),
+            ("GET", rf"^{prefix}/pulls/(\d+)/reviews$", f"{repo}/pulls/{{pull_number}}/reviews", self.list_reviews),
+            ("GET", rf"^{prefix}/pulls/(\d+)/commits$", f"{repo}/pulls/{{pull_number}}/commits", self.list_commits),
+            ("POST", rf"^{prefix}/issues/(\d+)/labels$", f"{repo}/issues/{{issue_number}}/labels", self.add_labels),
+            (
+                "GET",
+                rf"^{prefix}/issues/(\d+)/comments$",
+                f"{repo}/issues/{{issue_number}}/comments",
+                self.list_comments,
+            ),
+            (
+                "POST",
+                rf"^{prefix}/issues/(\d+)/comments$",
+                f"{repo}/issues/{{issue_number}}/comments",
+                self.create_comment,
+            ),
+            (
+                "PATCH",
+                rf"^{prefix}/issues/comments/(\d+)$",
+                f"{repo}/issues/comments/{{comment_id}}",
+                self.edit_comment,
+            ),
+            (
+                "DELETE",
+                rf"^{prefix}/issues/comments/(\d+)$",
+                f"{repo}/issues/comments/{{comment_id}}",
+                self.delete_comment,
+            ),
+            (
+                "GET",
+                rf"^{prefix}/collaborators/([^/]+)/permission$",
+                f"{repo}/collaborators/{{username}}/permission",
+                self.collaborator_permission,
+            ),
+            ("GET", r"^/orgs/([^/]+)/teams/([^/]+)$", "/orgs/{org}/teams/{team_slug}", self.get_team),
+            (
+                "GET",
+                rf"^{prefix}/commits/([0-9a-f]{{7,40}})/pulls$",
+                f"{repo}/commits/{{commit_sha}}/pulls",
+                self.commit_pulls,
+            ),
+            (
+                "GET",
+                r"^/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)$",
+                "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+                self.team_membership,
+            ),
+            # --- mlgate doctor: branch protection and rulesets (handlers at the end of this class) ---
+            (
+                "GET",
+                rf"^{prefix}/branches/([^/]+)/protection$",
+                f"{repo}/branches/{{branch}}/protection",
+                self.branch_protection,
+            ),
+            ("GET", rf"^{prefix}/rules/branches/([^/]+)$", f"{repo}/rules/branches/{{branch}}", self.branch_rules),
+            ("GET", rf"^{prefix}/rulesets$", f"{repo}/rulesets", self.list_rulesets),
+            ("GET", rf"^{prefix}/rulesets/(\d+)$", f"{repo}/rulesets/{{ruleset_id}}", self.get_ruleset),
+        ]
+
+    def _rate_headers(self, quota: Quota, resource: str = "core") -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(quota.limit),
+            "x-ratelimit-remaining": str(max(quota.limit - quota.used, 0)),
+            "x-ratelimit-used": str(min(quota.used, quota.limit)),
+            "x-ratelimit-reset": str(quota.reset),
+            "x-ratelimit-resource": resource,
+        }
+
+    def _secondary(self, method: str) -> int | None:
+        """Seconds to wait when this request goes past a secondary limit of its token, else None (and it counts)."""
+        limits, now = self.state.secondary, self.state.clock()
+        recent = [r for r in self.state.recent.get(self.token, []) if now - r[0] < 60]
+        points = POINTS.get(method, WRITE_POINTS)
+        create = method not in POINTS
+        creates = [r for r in recent if r[2]]
+        wait = None
+        if limits.points_per_minute is not None and sum(r[1] for r in recent) + points > limits.points_per_minute:
+            wait = 60 - (now - recent[0][0]) if recent else 60
+        elif create and limits.creates_per_minute is not None and len(creates) + 1 > limits.creates_per_minute:
+            wait = 60 - (now - creates[0][0]) if creates else 60
+        elif limits.concurrent is not None and self.state.in_flight.get(self.token, 0) >= limits.concurrent:
+            wait = 60
+        if wait is not None:
+            self.state.recent[self.token] = recent
+            return limits.retry_after if limits.retry_after is not None else max(int(wait + 0.999), 1)
+        self.state.recent[self.token] = [*recent, (now, points, create)]
+        return None
+
+    def _admit(self, method: str, template: str, valid: bool) -> tuple[int, Any, dict[str, str] | None] | None:
+        """Count the request and spend its token's quotas; the refusal to send (status, body, headers), if any."""
+        with self.state.lock:
+            self.state.calls[(self.token, f"{method} {template}")] += 1
+            if not valid:  # GitHub keeps an unauthenticated quota per address: 60 an hour
+                self.rate = self._rate_headers(Quota(60, 1, int(self.state.clock()) + 3600))
+                return 401, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}, None
+            if self.state.rate_limited:
+                self.rate = self._rate_headers(Quota(5000, 5000, 1893456000))
+                message = (
+                    "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please "
+                    "include the request ID 0000:1111."
+                )
+                return 403, {"message": message, "documentation_url": DOCS}, None
+            quota = self.state.quota(self.token)
+            if quota.used >= quota.limit:
+                self.rate = self._rate_headers(quota)
+                who = "installation ID 1" if self.state.kind_of(self.token) == "app" else "user ID 1"
+                message = (
+                    f"API rate limit exceeded for {who}. If you reach out to GitHub Support for help, please include "
+                    "the request ID 0000:1111."
+                )
+                return (
+                    self.state.primary_status,
+                    {"message": message, "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api"},
+                    None,
+                )
+            wait = self._secondary(method)
+            quota.used += 1
+            self.rate = self._rate_headers(quota)
+            if wait is not None:
+                docs = f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+                return (
+                    self.state.secondary.status,
+                    {"message": SECONDARY, "documentation_url": docs},
+                    {"retry-after": str(wait)},
+                )
+            self.state.in_flight[self.token] = self.state.in_flight.get(self.token, 0) + 1
+            return None
+
     def _dispatch(self, method: str) -> None:
         path, _, query = self.path.partition("?")
         self.query = parse_qs(query)
         self.fault = None
         self.state.requests.append((method, path))
         body = self._body() if method in ("POST", "PATCH", "PUT") else None
+        routes = self._routes()
+        self.state.routes = [(m, pattern) for m, pattern, _, _ in routes]
+        found = next(
+            (
+                (t, fn, m.groups())
+                for verb, pattern, t, fn in routes
+                if verb == method and (m := re.match(pattern, path))
+            ),
+            None,
+        )
         auth = self.headers.get("Authorization", "")
-        if auth not in (f"token {self.state.token}", f"Bearer {self.state.token}"):
-            return self._error(401, "Bad credentials")
-        if self.state.rate_limited:
-            return self._send(
-                403,
-                {
-                    "message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
-                    "for help, please include the request ID 0000:1111.",
-                    "documentation_url": DOCS,
-                },
-                {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1893456000", "x-ratelimit-used": "5000"},
-            )
+        scheme, _, token = auth.partition(" ")
+        valid = scheme in ("token", "Bearer") and (token == self.state.token or token in self.state.tokens)
+        self.token = token if valid else ""
+        refusal = self._admit(method, found[0] if found else UNKNOWN_ROUTE, valid)
+        if refusal is not None:  # answered outside the lock: a slow client holds up no other request
+            return self._send(*refusal)
+        try:
+            self._answer(method, path, body, found)
+        finally:
+            with self.state.lock:
+                self.state.in_flight[self.token] -= 1
+
+    def _answer(
+        self, method: str, path: str, body: Any, found: tuple[str, Callable[..., None], tuple[str, ...]] | None
+    ) -> None:
         if self.state.fail_next is not None:
             status, self.state.fail_next = self.state.fail_next, None
             return self._error(status, "Server Error" if status >= 500 else "Forbidden")
@@ -818,35 +1058,10 @@ class _Handler(BaseHTTPRequestHandler):
             if self.state.org_read == "integration":
                 return self._error(403, NOT_INTEGRATION, docs=f"{DOCS}/teams/members")
             return self._error(404, "Not Found", docs=f"{DOCS}/teams/members")
-        prefix = f"/repos/{self.state.owner}/{self.state.name}"
-        routes: list[tuple[str, str, Callable[..., None]]] = [
-            ("GET", r"^/user$", self.get_user),
-            ("POST", rf"^{prefix}/pulls$", self.create_pull),
-            ("GET", rf"^{prefix}/pulls$", self.list_pulls),
-            ("GET", rf"^{prefix}/pulls/(\d+)$", self.get_pull),
-            ("GET", rf"^{prefix}/pulls/(\d+)/reviews$", self.list_reviews),
-            ("GET", rf"^{prefix}/pulls/(\d+)/commits$", self.list_commits),
-            ("POST", rf"^{prefix}/issues/(\d+)/labels$", self.add_labels),
-            ("GET", rf"^{prefix}/issues/(\d+)/comments$", self.list_comments),
-            ("POST", rf"^{prefix}/issues/(\d+)/comments$", self.create_comment),
-            ("PATCH", rf"^{prefix}/issues/comments/(\d+)$", self.edit_comment),
-            ("DELETE", rf"^{prefix}/issues/comments/(\d+)$", self.delete_comment),
-            ("GET", rf"^{prefix}/collaborators/([^/]+)/permission$", self.collaborator_permission),
-            ("GET", r"^/orgs/([^/]+)/teams/([^/]+)$", self.get_team),
-            ("GET", rf"^{prefix}/commits/([0-9a-f]{{7,40}})/pulls$", self.commit_pulls),
-            ("GET", r"^/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)$", self.team_membership),
-            # --- mlgate doctor: branch protection and rulesets (handlers at the end of this class) ---
-            ("GET", rf"^{prefix}/branches/([^/]+)/protection$", self.branch_protection),
-            ("GET", rf"^{prefix}/rules/branches/([^/]+)$", self.branch_rules),
-            ("GET", rf"^{prefix}/rulesets$", self.list_rulesets),
-            ("GET", rf"^{prefix}/rulesets/(\d+)$", self.get_ruleset),
-        ]
-        self.state.routes = [(m, pattern) for m, pattern, _ in routes]
-        for m, pattern, fn in routes:
-            match = re.match(pattern, path)
-            if m == method and match:
-                return fn(*match.groups(), body=body)
-        return self._error(404, "Not Found")
+        if found is None:
+            return self._error(404, "Not Found")
+        _, fn, groups = found
+        return fn(*groups, body=body)
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
@@ -872,7 +1087,7 @@ class _Handler(BaseHTTPRequestHandler):
         return pr
 
     def get_user(self, body: Any) -> None:
-        if self.state.token_kind == "app":  # an installation token is no user
+        if self.state.kind_of(self.token) == "app":  # an installation token is no user
             return self._error(403, NOT_INTEGRATION, docs=f"{DOCS}/users/users#get-the-authenticated-user")
         self._send(200, self.standin.public_user(self.state.token_user))
 
@@ -905,7 +1120,7 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                 )
         number = max(self.state.pulls, default=0) + 1
-        author = self.state.token_login()
+        author = self.state.token_login(self.token)
         pr = self.standin.add_pull(
             number,
             author,
@@ -941,7 +1156,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def list_reviews(self, n: str, body: Any) -> None:
         if self._pull(n) is not None:  # a pending review is seen by its author only
-            me = self.state.token_login().lower()
+            me = self.state.token_login(self.token).lower()
             self._list(
                 [
                     r
@@ -998,7 +1213,7 @@ class _Handler(BaseHTTPRequestHandler):
     def create_comment(self, n: str, body: Any) -> None:
         if self._pull(n) is None or self._too_long(body.get("body"), f"{DOCS}/issues/comments#create-an-issue-comment"):
             return
-        comment = self.standin._comment(int(n), body["body"], self.standin.user(self.state.token_login()))
+        comment = self.standin._comment(int(n), body["body"], self.standin.user(self.state.token_login(self.token)))
         self.state.comments[comment["id"]] = comment
         self._send(201, comment)
 
@@ -1014,8 +1229,11 @@ class _Handler(BaseHTTPRequestHandler):
     def delete_comment(self, cid: str, body: Any) -> None:
         if self.state.comments.pop(int(cid), None) is None:
             return self._error(404, "Not Found")
-        self.state.answers.append(Answer("DELETE", self.path.split("?", 1)[0], self.query, 204, "", b""))
-        self.wfile.write(f"HTTP/1.1 204 No Content\r\nDate: {formatdate(usegmt=True)}\r\n\r\n".encode())
+        self.state.answers.append(
+            Answer("DELETE", self.path.split("?", 1)[0], self.query, 204, "", b"", dict(self.rate))
+        )
+        head = "".join(f"{k}: {v}\r\n" for k, v in self.rate.items())
+        self.wfile.write(f"HTTP/1.1 204 No Content\r\nDate: {formatdate(usegmt=True)}\r\n{head}\r\n".encode())
 
     def collaborator_permission(self, login: str, body: Any) -> None:
         low = login.lower()
