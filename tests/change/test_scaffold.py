@@ -171,13 +171,15 @@ def test_init_from_a_git_install_writes_the_commit_and_plain_pip(tmp_path: Path)
     scaffold(repo.root, admins=["@acme/platform"], distribution=installed(tmp_path, git_install()))
     lines = (repo.root / ".github/mlgate-requirements.txt").read_text().splitlines()
     assert [l for l in lines if not l.startswith("#")] == [f"mlgate @ git+https://github.com/acme/mlgate@{COMMIT}"]
-    runs = [s.get("run", "") for s in _steps(repo.root, "publish.yml")]
-    assert "python -m pip install -r .github/mlgate-requirements.txt" in runs
-    # validate.yml's github forge needs the `github` extra: added to the pinned mlgate, which stays
-    [install] = [s["run"] for s in _steps(repo.root, "validate.yml") if "pip install" in s.get("run", "")]
-    first, second = install.splitlines()
-    assert first == "python -m pip install -r .github/mlgate-requirements.txt"
-    assert second.startswith("python -m pip install 'mlgate[github]' ")
+    # both workflows use the github forge (validate's gate; publish's catalog approvers and notify), which needs
+    # the `github` extra: added to the pinned mlgate, which stays
+    for name, jobs in (("validate.yml", 1), ("publish.yml", 2)):
+        installs = [s["run"] for s in _steps(repo.root, name) if "pip install" in s.get("run", "")]
+        assert len(installs) == jobs
+        for install in installs:
+            first, second = install.splitlines()
+            assert first == "python -m pip install -r .github/mlgate-requirements.txt"
+            assert second.startswith("python -m pip install 'mlgate[github]' ")
     for name in ("validate.yml", "publish.yml"):
         assert "install ." not in (repo.root / ".github/workflows" / name).read_text()
 
@@ -187,13 +189,15 @@ def test_init_from_an_archive_checks_the_hash_then_adds_the_dependencies(tmp_pat
     dist = installed(tmp_path, {"url": WHEEL, "archive_info": {"hashes": {"sha256": DIGEST}}})
     scaffold(repo.root, distribution=dist)
     assert f"mlgate @ {WHEEL} --hash=sha256:{DIGEST}\n" in (repo.root / ".github/mlgate-requirements.txt").read_text()
-    for name in ("validate.yml", "publish.yml"):
-        [install] = [s for s in _steps(repo.root, name) if "pip install" in s.get("run", "")]
-        first, second = install["run"].splitlines()
-        assert first == "python -m pip install --require-hashes --no-deps -r .github/mlgate-requirements.txt"
-        extra = "'mlgate[github]'" if name == "validate.yml" else "mlgate"  # the github forge's extra
-        assert second.startswith(f"python -m pip install {extra} ")  # keeps the hash-checked copy: no --upgrade
-        assert install["name"] == "Install the mlgate pinned in .github/mlgate-requirements.txt"
+    for name, jobs in (("validate.yml", 1), ("publish.yml", 2)):
+        installs = [s for s in _steps(repo.root, name) if "pip install" in s.get("run", "")]
+        assert len(installs) == jobs
+        for install in installs:
+            first, second = install["run"].splitlines()
+            assert first == "python -m pip install --require-hashes --no-deps -r .github/mlgate-requirements.txt"
+            # the github forge's extra; the hash-checked copy stays: no --upgrade
+            assert second.startswith("python -m pip install 'mlgate[github]' ")
+            assert install["name"] == "Install the mlgate pinned in .github/mlgate-requirements.txt"
 
 
 def test_an_explicit_requirement_wins_over_the_installation(tmp_path: Path) -> None:
