@@ -212,3 +212,52 @@ def test_one_message_for_a_name_that_is_not_there() -> None:
     )
     assert unknown("version", 9, [1, 2], where="of model 'm'") == "no version 9 of model 'm' (versions: 1, 2)"
     assert unknown("model", "x", [], where="in main") == "no model 'x' in main (models: none)"
+
+
+def _outcome(parse, uri: str) -> object:
+    try:
+        return parse(uri)
+    except UsageError as e:
+        return ("UsageError", str(e))
+
+
+_URI_PIECES = st.lists(
+    st.sampled_from(
+        [
+            "models:/",
+            "fraud",
+            "-",
+            ".",
+            "..",
+            "_",
+            "@",
+            "/",
+            "champion",
+            "Champion",
+            "latest",
+            "v3",
+            "3",
+            "x",
+            " ",
+            "\t",
+            "\x1f",
+            "é",
+            "9",
+            "lock",
+            ".lock",
+            "Production",
+            "a" * 64,
+            "/data",
+        ]
+    ),
+    max_size=8,
+).map("".join)
+
+
+@given(uri=st.one_of(_URI_PIECES, st.text(max_size=40), st.text(max_size=20).map(lambda t: "models:/" + t)))
+@settings(max_examples=3000)
+def test_the_plain_alias_fast_path_answers_as_the_general_rules(uri: str) -> None:
+    from mlgate.core import uris
+
+    assert _outcome(uris.parse_uri, uri) == _outcome(uris._parse_uri, uri)
+    assert _outcome(uris.parse_uri, "models:/" + uri) == _outcome(uris._parse_uri, "models:/" + uri)

@@ -259,10 +259,10 @@ def test_registration_rollback_and_policy_pull_requests_are_in_the_readme(world,
     repo = make()
     main = repo.rev("main")
 
-    def pr(number: int, branch: str, change) -> None:
+    def pr(number: int, branch: str, change, message: str | None = None) -> None:
         repo.branch(branch, "main")
         change()
-        head = repo.commit(branch)
+        head = repo.commit(message or branch)
         gh.add_pull(number, "alice", head, head=branch, base_sha=main)
         repo.switch("main")
         actions_event({"pull_request": {"number": number, "base": {"sha": main}, "head": {"sha": head}}})
@@ -272,9 +272,12 @@ def test_registration_rollback_and_policy_pull_requests_are_in_the_readme(world,
     registration = validate(run_cli, gh, repo)  # no alias moves: no approval to count, the pull request unread
     assert sum(registration.values()) == table["registration"] and registration[PR] == 0
     repo.edit_yaml(CHAMPION, version=3)
-    repo.commit("Promote fraud-detector v3 to champion (#11)")
+    promotion = repo.commit("Promote fraud-detector v3 to champion (#11)")
     main = repo.rev("main")
-    pr(14, "rollback", lambda: repo.edit_yaml(CHAMPION, version=2))  # back to the version it held
+    # back to the version it held, by `git revert` of the promotion (the proof that makes it a rollback)
+    before = subprocess.run(["git", "show", f"{promotion}^:{CHAMPION}"], cwd=repo.root, capture_output=True, check=True)
+    revert = f'Revert "Promote fraud-detector v3 to champion (#11)"\n\nThis reverts commit {promotion}.\n'
+    pr(14, "rollback", lambda: repo.write(CHAMPION, before.stdout), revert)
     gh.review(14, "dave", "APPROVED")
     assert sum(validate(run_cli, gh, repo).values()) == table["rollback"]
     pr(15, "policy", lambda: repo.write("registry/policy.yaml", repo.path("registry/policy.yaml").read_text() + "\n"))

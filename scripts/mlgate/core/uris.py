@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from mlgate.core.layout import NAME_RULE, VERSION_RE, is_name, reserved_alias
+from mlgate.core.layout import NAME_RE, NAME_RULE, RESERVED_ALIAS_RE, VERSION_RE, is_name, reserved_alias
 from mlgate.errors import UnknownAlias, UnknownVersion, UsageError
 
 __all__ = [
@@ -129,6 +128,10 @@ def _uri_suffix(uri: str, name: str, suffix: str) -> ModelRef:
     return ModelRef(name, stage=stage)
 
 
+#: the form a server resolves most, ``models:/NAME@ALIAS`` in lower case with no path: answered by one match
+_PLAIN_ALIAS_URI = re.compile(r"models:/([a-z0-9._-]+)@([a-z0-9._-]+)\Z")
+
+
 def parse_uri(uri: str) -> ModelRef:
     """Parse a ``models:/`` URI as MLflow does.
 
@@ -137,6 +140,15 @@ def parse_uri(uri: str) -> ModelRef:
     any case), each optionally followed by ``/PATH``, a file or folder inside the version's artifact. Aliases
     ``v<N>`` are reserved, as in MLflow. Anything else is a :class:`UsageError` saying what was expected.
     """
+    plain = _PLAIN_ALIAS_URI.match(uri)
+    if plain is not None:  # the same answer as the general rules below (a property test holds them equal)
+        name, alias = plain.groups()
+        if NAME_RE.match(name) and NAME_RE.match(alias) and not RESERVED_ALIAS_RE.match(alias):
+            return ModelRef(name, alias=alias)
+    return _parse_uri(uri)
+
+
+def _parse_uri(uri: str) -> ModelRef:
     text = uri.strip()
     if not text.startswith("models:/") or text.startswith("models://"):
         raise UsageError(f"{uri!r} is not a model URI: {_URI_SHAPES}")
@@ -362,6 +374,8 @@ def parse_target(text: str, *, want: Collection[str] = FORMS, then: str | None =
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest of ``known`` to a misspelled ``name``, or ``""``."""
+    import difflib  # only on the way to an error message: not at every server's start-up
+
     close = difflib.get_close_matches(name, list(known), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -144,11 +144,16 @@ def _fsspec(location: str, last: Validator | None, limit: int) -> Body | None:
         raise StoreError(f"reading {location} needs the package {package} (pip install {package}): {e}") from None
     except ValueError as e:
         raise StoreError(f"cannot read {location}: {e}") from None
-    validator = _fsspec_validator(fs.info(path))
-    if validator is not None and validator == last:
-        return None
-    with fs.open(path, "rb") as fh:
-        data = _read(fh, limit, location)
+    from mlgate.infra.store import store_error
+
+    try:
+        validator = _fsspec_validator(fs.info(path))
+        if validator is not None and validator == last:
+            return None
+        with fs.open(path, "rb") as fh:
+            data = _read(fh, limit, location)
+    except OSError as e:  # "Forbidden", a bare key: said as the artifact store says it (access denied, no such ...)
+        raise store_error(e, location) from None
     # the object may have changed between info() and the read: then the next poll sees another validator and
     # reads again, and the caller finds the bytes it already has (one extra read, never a missed change)
     return Body(data, validator)

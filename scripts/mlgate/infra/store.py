@@ -47,7 +47,7 @@ def _open_local(path: str) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def _store_why(e: OSError, uri: str) -> OSError:
+def store_error(e: OSError, uri: str) -> OSError:
     """The same kind of error with a message a user can act on: an object store says only the key, "Forbidden"
     or the bucket's absence, never which URL, or what to check. Local paths keep the system's own message."""
     if "://" not in uri or uri.startswith("file://"):
@@ -92,7 +92,7 @@ def open_uri(uri: str) -> BinaryIO:
     except ValueError as e:
         raise StoreError(f"cannot read {uri}: {e}") from None
     except OSError as e:
-        raise _store_why(e, uri) from None
+        raise store_error(e, uri) from None
     return stream
 
 
@@ -162,7 +162,7 @@ def put(source: BinaryIO, store: str, digest: str, size: int, progress: Progress
             copy = _upload if _object_store(fs) else _copy_then_rename
             copy(fs, fs_path, source, digest, size, progress)
     except OSError as e:  # the store's own failure (unwritable, full, a file in the way, no bucket, no access)
-        raise StoreError(f"cannot write to artifact store {store!r}: {_why(_store_why(e, target))}") from None
+        raise StoreError(f"cannot write to artifact store {store!r}: {_why(store_error(e, target))}") from None
     return target if "://" in target else Path(target).resolve().as_uri()
 
 

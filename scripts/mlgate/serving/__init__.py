@@ -658,7 +658,26 @@ def _check_header(data: dict[str, Any], where: str) -> None:
 
 
 _EMPTY: dict[str, Any] = {}
-_name_ok, _version_ok, _sha_ok = NAME_RE.fullmatch, VERSION_RE.fullmatch, SHA256_RE.fullmatch
+_name_ok, _version_ok = NAME_RE.fullmatch, VERSION_RE.fullmatch
+_HEX = "0123456789abcdef"
+#: alias names and version keys already found valid: a registry has a handful of each, met in every model
+_KNOWN_ALIASES: set[str] = set()
+_KNOWN_VERSIONS: set[str] = set()
+
+
+def _sha_ok(text: str) -> bool:
+    """64 lower-case hex digits (``str.strip`` leaves something exactly when a character is not one)."""
+    return len(text) == 64 and not text.strip(_HEX)
+
+
+def _known(text: str, known: set[str], valid: Callable[[str], object]) -> bool:
+    if text in known:
+        return True
+    if not valid(text):
+        return False
+    if len(known) < 4096:
+        known.add(text)
+    return True
 
 
 def _check_model(name: str, model: Any, where: str, sharded: bool) -> None:
@@ -674,7 +693,7 @@ def _check_model(name: str, model: Any, where: str, sharded: bool) -> None:
     if type(aliases) is not dict:
         raise _invalid(where, f"{name}: 'aliases' must map alias names to version numbers")
     for alias, v in aliases.items():
-        if type(v) is not int or not 1 <= v <= _MAX_INT or not _name_ok(alias):
+        if type(v) is not int or not 1 <= v <= _MAX_INT or not _known(alias, _KNOWN_ALIASES, _name_ok):
             raise _invalid(where, f"{name}: 'aliases' must map alias names to version numbers")
     if type(deprecated) not in (list, tuple) or not all(type(v) is int and 1 <= v <= _MAX_INT for v in deprecated):
         raise _invalid(where, f"{name}: 'deprecated' must be a list of version numbers")
@@ -703,14 +722,14 @@ def _check_model(name: str, model: Any, where: str, sharded: bool) -> None:
         ):
             raise _invalid(where, f"{name}: 'shard' must be {{sha256: 64 hex digits, size: a number of bytes}}")
     for number, entry in versions.items():
-        if type(entry) is not dict or not _version_ok(number):
+        if type(entry) is not dict or not _known(number, _KNOWN_VERSIONS, _version_ok):
             ok = False
         else:
             sha, size = entry.get("sha256"), entry.get("size")
             ok = (
                 type(entry.get("uri")) is str
                 and type(sha) is str
-                and _sha_ok(sha) is not None
+                and _sha_ok(sha)
                 and type(size) is int
                 and 0 <= size <= _MAX_INT
                 and type(entry.get("format", "")) is str
@@ -1072,6 +1091,34 @@ class IndexSource:
             self._checked = set(models)
         return models
 
+    def resolve_alias(self, ref: ModelRef, allow_deprecated: bool) -> ResolvedModel | None:
+        """``models:/NAME@ALIAS`` answered from the model's entry in one look-up (what a server resolving every
+        champion at start-up does thousands of times), or None whenever anything is unusual (no such alias,
+        a deprecated version, a version only a shard holds): :func:`resolve`'s general path then answers, or
+        raises its error. Both give the same answer (tests/serving hold them equal)."""
+        entry = self._model(ref.name)
+        version = entry.get("aliases", _EMPTY).get(ref.alias)
+        if version is None or (not allow_deprecated and version in entry.get("deprecated", ())):
+            return None
+        held = entry.get("versions", _EMPTY).get(str(version))
+        if held is None or (self.sharded and entry["shard"]["sha256"] in self._shards):
+            return None  # the shard's whole entry is the manifest once it is read
+        rollout = entry.get("rollouts", _EMPTY).get(ref.alias)
+        return ResolvedModel(
+            str(ref),
+            ref.name,
+            ref.alias,
+            version,
+            held["uri"],
+            held["sha256"],
+            held["size"],
+            held.get("format", ""),
+            self.data.get("commit"),
+            held,
+            ref.path,
+            None if rollout is None else Rollout.from_manifest(rollout),
+        )
+
     def aliases(self, model: str) -> dict[str, int]:
         return dict(self._model(model).get("aliases", {}))
 
@@ -1173,6 +1220,10 @@ def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = Fal
     alias a stage stands for) it is in ``rollout``, and :func:`route` / :func:`arms` split requests by it.
     """
     ref = parse_uri(uri) if isinstance(uri, str) else uri
+    if ref.alias is not None and type(source) is IndexSource:
+        found = source.resolve_alias(ref, allow_deprecated)
+        if found is not None:
+            return found
     stages = source.stages() if ref.stage is not None else DEFAULT_STAGES
     version = version_named(ref, source.aliases, versions=source.versions, deprecated=source.deprecated, stages=stages)
     alias = _routed_alias(ref, stages)
