@@ -34,8 +34,8 @@ ELSEWHERE = {
     "pip install": "installs mlgate itself",
     "mlgate init --admin @acme/ml-platform --reviewer": "pins the installed mlgate, which needs a release or a git "
     "install, not this editable checkout (tests/change/test_scaffold.py runs init with a pin)",
-    "mlgate verify": "reads the example registry's artifacts from s3://acme-models (tests/registry run verify on a "
-    "real store)",
+    "mlgate verify": "reads the example registry's artifacts from s3://acme-models on AWS (tests/s3 runs verify "
+    "against moto's S3 server, tests/registry on local stores)",
     "mlgate import mlflow": "needs an MLflow tracking server or database: tests/interop/importers/test_mlflow.py "
     "runs the import against a real MLflow SQLite registry",
     "--forge github": "needs GitHub: the stand-in runs it in the command's own tests (tests/check/test_doctor.py, "
