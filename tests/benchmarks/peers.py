@@ -207,8 +207,8 @@ def gto_suite(python: Path, path: Path, syn: Synthetic, runs: int, budget: Budge
         ("serving cold start: every champion (fresh process)", [str(python), "-c", cold], runs, None),
         ("resolve one alias (fresh process)", [gto, "show", f"{m}#prod"], runs, None),
         ("show the whole registry", [gto, "show"], runs, None),
-        ("history of one model", [gto, "history", m], runs, None),
-        ("history of the whole registry", [gto, "history"], max(1, runs // 2), None),
+        ("history of one model (cold)", [gto, "history", m], runs, None),
+        ("history of the whole registry (cold)", [gto, "history"], max(1, runs // 2), None),
         ("check-ref / describe one tag", [gto, "check-ref", f"{m}@v0.0.1"], runs, None),
         ("register one version", [gto, "register", m, "--bump-patch"], runs, new_commit),
         ("promote one alias", [gto, "assign", m, f"{m}@v0.0.3", "--stage", "staging", "--force"], runs, None),
@@ -333,7 +333,7 @@ def mlflow_suite(
         res[cold] = _time(every_champion(names_built), path, runs, limit=budget.share(ops))
     rest = [
         ("resolve one alias (fresh process)", head + f"print(c.get_model_version_by_alias({m!r}, 'champion').source)"),
-        ("history of one model", head + f"print(len(c.search_model_versions(\"name='{m}'\")))"),
+        ("history of one model (cold)", head + f"print(len(c.search_model_versions(\"name='{m}'\")))"),
         ("register one version", head + f"c.create_model_version({m!r}, source='s3://bench/x', run_id=None)"),
         ("promote one alias", head + f"c.set_registered_model_alias({m!r}, 'challenger', '3')"),
     ]
