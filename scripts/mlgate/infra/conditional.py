@@ -131,21 +131,9 @@ def _http(url: str, last: Validator | None, limit: int, timeout: float) -> Body 
 
 
 def _fsspec(location: str, last: Validator | None, limit: int) -> Body | None:
-    try:
-        import fsspec
-    except ImportError:  # pragma: no cover - fsspec is a dependency
-        raise StoreError(f"reading {location} needs fsspec: pip install fsspec") from None
-    try:
-        fs, path = fsspec.core.url_to_fs(location)
-    except ImportError as e:
-        from mlgate.infra.store import fsspec_package
+    from mlgate.infra.store import filesystem, store_error
 
-        package = fsspec_package(location)
-        raise StoreError(f"reading {location} needs the package {package} (pip install {package}): {e}") from None
-    except ValueError as e:
-        raise StoreError(f"cannot read {location}: {e}") from None
-    from mlgate.infra.store import store_error
-
+    fs, path = filesystem(location, needs=f"reading {location} needs the package", cannot=f"cannot read {location}")
     try:
         validator = _fsspec_validator(fs.info(path))
         if validator is not None and validator == last:

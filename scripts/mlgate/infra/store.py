@@ -47,6 +47,24 @@ def _open_local(path: str) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def filesystem(uri: str, *, needs: str, cannot: str) -> tuple[Any, str]:
+    """fsspec's filesystem and path for ``uri``: :class:`StorePackageMissing` ("``needs`` PACKAGE (pip install
+    PACKAGE)") when the protocol's package is missing, :class:`StoreError` ("``cannot``: why") for a malformed
+    URL. ``needs`` and ``cannot`` begin the messages with what the caller was doing."""
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec is a dependency
+        raise StoreError(f"{needs} fsspec (pip install fsspec)") from None
+    try:
+        fs, path = fsspec.core.url_to_fs(uri)
+    except ImportError as e:
+        package = fsspec_package(uri)
+        raise StorePackageMissing(f"{needs} {package} (pip install {package}): {e}") from None
+    except ValueError as e:
+        raise StoreError(f"{cannot}: {e}") from None
+    return fs, path
+
+
 def store_error(e: OSError, uri: str) -> OSError:
     """The same kind of error with a message a user can act on: an object store says only the key, "Forbidden"
     or the bucket's absence, never which URL, or what to check. Local paths keep the system's own message."""
@@ -144,18 +162,10 @@ def put(source: BinaryIO, store: str, digest: str, size: int, progress: Progress
     name renamed into place. :class:`StoreError` when the store cannot be used (missing package, malformed URL,
     no such bucket, access denied, a failed write).
     """
-    try:
-        import fsspec
-    except ImportError:  # pragma: no cover - fsspec is a dependency
-        raise StoreError("storing artifacts needs fsspec: pip install fsspec") from None
     target = store_path(store, digest)
-    try:
-        fs, fs_path = fsspec.core.url_to_fs(target)
-    except ImportError as e:
-        package = fsspec_package(store)
-        raise StorePackageMissing(f"artifact store {store!r} needs {package} (pip install {package}): {e}") from None
-    except ValueError as e:
-        raise StoreError(f"cannot use artifact store {store!r}: {e}") from None
+    fs, fs_path = filesystem(
+        target, needs=f"artifact store {store!r} needs", cannot=f"cannot use artifact store {store!r}"
+    )
     _usable(store, target)
     try:
         if not _present(fs, fs_path, size, store):
