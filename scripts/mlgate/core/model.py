@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from mlgate.core.rollout import ROLLOUT_MODES as ROLLOUT_MODES  # defined beside the rollout rules, re-exported
+from mlgate.core.rollout import Rollout as Rollout
+
 
 def _frozen(d: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(d or {}))
@@ -104,30 +107,6 @@ class EvalResult:
             slices=_frozen({k: _frozen(v) for k, v in data.get("slices", {}).items()}),
             evaluated_at=data.get("evaluated_at"),
         )
-
-
-#: the rollout modes: the candidate answers a share of requests (canary) or receives a mirrored share (shadow)
-ROLLOUT_MODES = ("canary", "shadow")
-
-
-@dataclass(frozen=True)
-class Rollout:
-    """A progressive rollout under way on an alias (its ``rollout:`` block)."""
-
-    candidate: int
-    mode: str  # one of ROLLOUT_MODES
-    percent: float
-    started_at: str | None = None
-
-    @classmethod
-    def from_manifest(cls, data: Mapping[str, Any]) -> Rollout:
-        return cls(data["candidate"], data["mode"], data["percent"], data.get("started_at"))
-
-    def to_manifest(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"candidate": self.candidate, "mode": self.mode, "percent": self.percent}
-        if self.started_at is not None:
-            out["started_at"] = self.started_at
-        return out
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,31 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Mapping
 
-from mlgate.core.model import Rollout
+#: the rollout modes: the candidate answers a share of requests (canary) or receives a mirrored share (shadow)
+ROLLOUT_MODES = ("canary", "shadow")
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A progressive rollout under way on an alias (its ``rollout:`` block)."""
+
+    candidate: int
+    mode: str  # one of ROLLOUT_MODES
+    percent: float
+    started_at: str | None = None
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any]) -> Rollout:
+        return cls(data["candidate"], data["mode"], data["percent"], data.get("started_at"))
+
+    def to_manifest(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"candidate": self.candidate, "mode": self.mode, "percent": self.percent}
+        if self.started_at is not None:
+            out["started_at"] = self.started_at
+        return out
+
 
 Kind = Literal["start", "step", "complete", "abort"]
 KINDS: tuple[Kind, ...] = ("start", "step", "complete", "abort")

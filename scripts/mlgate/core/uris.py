@@ -130,6 +130,22 @@ def _uri_suffix(uri: str, name: str, suffix: str) -> ModelRef:
 
 #: the form a server resolves most, ``models:/NAME@ALIAS`` in lower case with no path: answered by one match
 _PLAIN_ALIAS_URI = re.compile(r"models:/([a-z0-9._-]+)@([a-z0-9._-]+)\Z")
+_plain_match = _PLAIN_ALIAS_URI.match
+_reserved = RESERVED_ALIAS_RE.match
+
+
+def plain_alias(uri: str) -> tuple[str, str] | None:
+    """``(NAME, ALIAS)`` when ``uri`` is ``models:/NAME@ALIAS`` spelt as :func:`parse_uri` would give it back (lower
+    case, no path) with an alias that is not reserved; None for anything else, which :func:`parse_uri` reads.
+
+    NAME and ALIAS are not checked against the naming rules here: a caller that finds both in a registry whose
+    names were checked (an index's) needs nothing more, and one that does not asks :func:`parse_uri`.
+    """
+    plain = _plain_match(uri)
+    if plain is None:
+        return None
+    name, alias = plain.groups()
+    return None if _reserved(alias) else (name, alias)
 
 
 def parse_uri(uri: str) -> ModelRef:

@@ -29,17 +29,12 @@ corruption but not an attacker (anyone can recompute a digest).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import errno
 import hashlib
 import json
 import os
 import re
-import shutil
 import stat
-import subprocess
-import threading
 import time as _time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,10 +54,9 @@ from mlgate.core.indexfmt import (
     split_envelope,
 )
 from mlgate.core.layout import NAME_RE, SHA256_RE, VERSION_RE, alias_names, version_numbers
-from mlgate.core.model import ROLLOUT_MODES, Rollout
-from mlgate.core.rollout import RolloutChange, classify, to_candidate
+from mlgate.core.rollout import ROLLOUT_MODES, Rollout, RolloutChange, classify, to_candidate
 from mlgate.core.times import TIME_FORMAT, format_time
-from mlgate.core.uris import DEFAULT_STAGES, ModelRef, parse_uri, version_named
+from mlgate.core.uris import DEFAULT_STAGES, ModelRef, parse_uri, plain_alias, version_named
 from mlgate.errors import (
     ArtifactIntegrityError,
     ArtifactPathNotFound,
@@ -85,7 +79,6 @@ from mlgate.errors import (
     UnknownModel,
     UnknownVersion,
 )
-from mlgate.infra.files import atomic_output, read_small, write_json
 from mlgate.infra.keys import TrustedKey, key_id, load_public_key
 from mlgate.infra.store import fsspec_package, open_uri, sha256_of
 
@@ -185,6 +178,44 @@ class ResolvedModel:
         return "candidate" if self.version == self.rollout.candidate else "holder"
 
 
+_new_object = object.__new__
+
+
+def _resolved_model(
+    uri: str,
+    name: str,
+    alias: str | None,
+    version: int,
+    artifact_uri: str,
+    sha256: str,
+    size: int,
+    format: str,
+    commit: str | None,
+    manifest: Mapping[str, Any],
+    path: str,
+    rollout: Rollout | None,
+) -> ResolvedModel:
+    """``ResolvedModel(...)`` with every field given, built without the frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` per field): a cold start resolving every champion builds thousands. The same object
+    (tests/serving hold both equal, field for field)."""
+    made: ResolvedModel = _new_object(ResolvedModel)
+    made.__dict__.update(
+        uri=uri,
+        name=name,
+        alias=alias,
+        version=version,
+        artifact_uri=artifact_uri,
+        sha256=sha256,
+        size=size,
+        format=format,
+        commit=commit,
+        manifest=manifest,
+        path=path,
+        rollout=rollout,
+    )
+    return made
+
+
 @dataclass(frozen=True)
 class AliasMove:
     """An alias that changed between two polls of a source (``new`` None: removed): its version, its rollout, or
@@ -257,6 +288,9 @@ def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: st
             f"{where} is signed by key {theirs}, which is not trusted (trusted: "
             f"{', '.join(k[:16] for k in keys)}); refusing it"
         )
+    import base64
+    import binascii
+
     message = index_canonical(data) if message is None else message
     for s in ours:
         try:
@@ -547,6 +581,8 @@ class GitSource(_FileSource):
             self._sha = self._local_sha()
 
     def _git(self, *args: str) -> str:
+        import subprocess
+
         try:
             proc = subprocess.run(
                 ["git", "--git-dir", str(self.git_dir), *args], capture_output=True, text=True, timeout=self.timeout
@@ -599,6 +635,8 @@ class GitSource(_FileSource):
         return self._sha
 
     def token(self) -> str:
+        import subprocess
+
         try:
             proc = subprocess.run(
                 ["git", "ls-remote", self.url, self.ref], capture_output=True, text=True, timeout=self.timeout
@@ -681,8 +719,100 @@ def _known(text: str, known: set[str], valid: Callable[[str], object]) -> bool:
 
 
 def _check_model(name: str, model: Any, where: str, sharded: bool) -> None:
-    """One model's entry (written for speed: a cold start checks every model it resolves; ``type(x) is int``
-    also refuses a bool)."""
+    """One model's entry: a hostile or malformed one raises, in one line, what is wrong with it."""
+    if not _model_ok(name, model, sharded):
+        _explain_model(name, model, where, sharded)
+
+
+def _model_ok(name: object, model: Any, sharded: bool) -> bool:
+    """True only for an entry :func:`_explain_model` accepts (False may be wrong: it then decides), in as few
+    steps as Python allows: a cold start checks every model it resolves. ``type(x) is int`` refuses a bool;
+    a rollout (rare) is left to the full rules."""
+    if type(name) is not str or type(model) is not dict or not _name_ok(name):
+        return False
+    get = model.get
+    aliases, deprecated, versions, rollouts = (
+        get("aliases", _EMPTY),
+        get("deprecated", ()),
+        get("versions", _EMPTY),
+        get("rollouts", _EMPTY),
+    )
+    if type(aliases) is not dict or type(versions) is not dict or type(rollouts) is not dict or rollouts:
+        return False
+    for alias, v in aliases.items():
+        if type(v) is not int or v < 1 or v > _MAX_INT or alias not in _KNOWN_ALIASES:
+            return False
+    kind = type(deprecated)
+    if kind is not list and kind is not tuple:
+        return False
+    for v in deprecated:
+        if type(v) is not int or v < 1 or v > _MAX_INT:
+            return False
+    if sharded:
+        shard = get("shard")
+        if type(shard) is not dict:
+            return False
+        sha, size = shard.get("sha256"), shard.get("size")
+        if type(sha) is not str or len(sha) != 64 or sha.strip(_HEX) or type(size) is not int:
+            return False
+        if size < 0 or size > INDEX_MAX_BYTES:
+            return False
+    for number, entry in versions.items():
+        if number not in _KNOWN_VERSIONS or type(entry) is not dict:
+            return False
+        eget = entry.get
+        sha, size = eget("sha256"), eget("size")
+        if type(sha) is not str or len(sha) != 64 or sha.strip(_HEX) or type(size) is not int:
+            return False
+        if size < 0 or size > _MAX_INT or type(eget("uri")) is not str or type(eget("format", "")) is not str:
+            return False
+    return True
+
+
+def _alias_ok(entry: Any, alias: str, shard_used: bool) -> bool:
+    """True only when what resolving ``alias`` reads from a model's entry is as :func:`_explain_model` requires
+    (or is absent: the general path then answers); False may be wrong: the full rules then decide.
+    ``shard_used``: the entry's shard reference is read too."""
+    if type(entry) is not dict or shard_used:
+        return False
+    get = entry.get
+    aliases, deprecated, versions, rollouts = (
+        get("aliases", _EMPTY),
+        get("deprecated", ()),
+        get("versions", _EMPTY),
+        get("rollouts", _EMPTY),
+    )
+    if type(aliases) is not dict or type(versions) is not dict or type(rollouts) is not dict:
+        return False
+    version = aliases.get(alias)
+    if version is None:
+        return True
+    if type(version) is not int or version < 1 or version > _MAX_INT:
+        return False
+    kind = type(deprecated)
+    if kind is not list and kind is not tuple:
+        return False
+    for v in deprecated:
+        if type(v) is not int or v < 1 or v > _MAX_INT:
+            return False
+    rollout = rollouts.get(alias)
+    if rollout is not None and not _is_rollout(rollout):
+        return False
+    held = versions.get(str(version))
+    if held is None:
+        return True
+    if type(held) is not dict:
+        return False
+    hget = held.get
+    sha, size = hget("sha256"), hget("size")
+    if type(sha) is not str or len(sha) != 64 or sha.strip(_HEX) or type(size) is not int:
+        return False
+    return 0 <= size <= _MAX_INT and type(hget("uri")) is str and type(hget("format", "")) is str
+
+
+def _explain_model(name: str, model: Any, where: str, sharded: bool) -> None:
+    """The full rules for one model's entry, raising what is wrong with it (``type(x) is int`` also refuses a
+    bool); the alias names and version keys it finds valid are remembered for :func:`_model_ok`."""
     if type(name) is not str or not _name_ok(name) or type(model) is not dict:
         raise _invalid(where, f"model {str(name)[:80]!r} must be a model name with an object")
     aliases, deprecated, versions = (
@@ -752,6 +882,8 @@ def _default_state_file() -> Path:
 
 
 def _state_load(path: Path) -> dict[str, Any]:
+    from mlgate.infra.files import read_small
+
     try:
         raw = read_small(path, 1 << 20, "index state file")
     except FileNotFoundError:
@@ -796,6 +928,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _state_record(path: Path, location: str, serial: int, commit: str | None) -> None:
     """Remember ``serial`` for ``location`` unless a higher one is there already; atomic, under a lock."""
+    from mlgate.infra.files import write_json
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(path.with_name(path.name + ".lock")):
@@ -861,6 +995,7 @@ class IndexSource:
         self._raw: str | None = None  # sha256 of the bytes last read
         self._shards: dict[str, dict[str, Any]] = {}  # shard sha256 -> the model's whole entry
         self._checked: set[str] = set()  # the models whose entries have been checked
+        self._split: tuple[dict[str, Any], bytes] | None = None  # the header and payload of the bytes last read
         raw = self._read(initial=True)
         assert raw is not None  # the first read is never conditional
         self.data: dict[str, Any] = {}
@@ -880,20 +1015,24 @@ class IndexSource:
             raise SourceUnavailable(f"cannot read the index {self.location}: {e}") from None
         if body is None:
             return None
-        digest = hashlib.sha256(body.data).hexdigest()
+        # the token: the sha256 of the payload a sharded index's digest covers (hashed once, for both), or of
+        # a single file's bytes
+        split = split_envelope(body.data)
+        digest = hashlib.sha256(body.data if split is None else split[1]).hexdigest()
         if not initial and digest == self._raw:
             self._validator = body.validator  # read whole (no validator to compare, or a new one): same bytes
             return None
         self._pending = (body.validator, digest)
+        self._split = split
         return body.data
 
     def _parse(self, raw: bytes) -> tuple[dict[str, Any], bytes | None]:
         """The index document (the header, for the sharded layout) and, for the sharded layout, the payload
         bytes the digest and signature cover."""
-        split = split_envelope(raw)
+        split = self._split
         if split is not None:
             header, signed = split
-            if header.get("digest") != hashlib.sha256(signed).hexdigest():
+            if header.get("digest") != self._pending[1]:  # the payload's sha256 (see _read)
                 raise IndexDigestMismatch(
                     f"{self.location}: the content does not match its digest; refusing an altered or truncated index"
                 )
@@ -933,9 +1072,10 @@ class IndexSource:
         # one); a single file, or a new index a watcher polls, is checked whole before it is used
         _check_header(data, self.location)
         checked: set[str] = set()
-        for name, model in data["models"].items():  # names at once (cheap): model_names() lists them
-            if type(model) is not dict or not _name_ok(name):
-                _check_model(name, model, self.location, signed is not None)
+        if not all(map(_name_ok, data["models"])):  # names at once (cheap): model_names() lists them
+            for name, model in data["models"].items():
+                if not _name_ok(name):
+                    _check_model(name, model, self.location, signed is not None)
         if self._raw is not None or signed is None:
             for name, model in data["models"].items():
                 _check_model(name, model, self.location, signed is not None)
@@ -1096,18 +1236,33 @@ class IndexSource:
         champion at start-up does thousands of times), or None whenever anything is unusual (no such alias,
         a deprecated version, a version only a shard holds): :func:`resolve`'s general path then answers, or
         raises its error. Both give the same answer (tests/serving hold them equal)."""
-        entry = self._model(ref.name)
-        version = entry.get("aliases", _EMPTY).get(ref.alias)
+        assert ref.alias is not None
+        return self._alias(ref.name, ref.alias, str(ref), ref.path, allow_deprecated)
+
+    def _alias(self, name: str, alias: str, uri: str, path: str, allow_deprecated: bool) -> ResolvedModel | None:
+        """:meth:`resolve_alias` for a model this index holds (None for any other: the general path says so).
+
+        A model not yet checked whole has the parts this answer uses checked (the alias, the deprecated
+        versions, the alias's rollout, the version's artifact): anything wrong there raises what the full rules
+        raise; the rest of the entry is checked whole when it is first used."""
+        entry = self.data["models"].get(name)
+        if entry is None:
+            return None
+        if name in self._checked or not _alias_ok(entry, alias, self.sharded and bool(self._shards)):
+            entry = self._model(name)  # the full rules: raises what is wrong (the expiry is checked there)
+        elif _time.time() >= self._expires_at:
+            self._model(name)  # raises IndexExpired
+        version = entry.get("aliases", _EMPTY).get(alias)
         if version is None or (not allow_deprecated and version in entry.get("deprecated", ())):
             return None
         held = entry.get("versions", _EMPTY).get(str(version))
         if held is None or (self.sharded and entry["shard"]["sha256"] in self._shards):
             return None  # the shard's whole entry is the manifest once it is read
-        rollout = entry.get("rollouts", _EMPTY).get(ref.alias)
-        return ResolvedModel(
-            str(ref),
-            ref.name,
-            ref.alias,
+        rollout = entry.get("rollouts", _EMPTY).get(alias)
+        return _resolved_model(
+            uri,
+            name,
+            alias,
             version,
             held["uri"],
             held["sha256"],
@@ -1115,7 +1270,7 @@ class IndexSource:
             held.get("format", ""),
             self.data.get("commit"),
             held,
-            ref.path,
+            path,
             None if rollout is None else Rollout.from_manifest(rollout),
         )
 
@@ -1219,6 +1374,15 @@ def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = Fal
     It always returns the version the alias holds; when a rollout is under way on the alias (``@ALIAS``, or the
     alias a stage stands for) it is in ``rollout``, and :func:`route` / :func:`arms` split requests by it.
     """
+    if type(source) is IndexSource:  # the common case answered in one look-up (see IndexSource.resolve_alias)
+        plain = plain_alias(uri) if type(uri) is str else None
+        found = (
+            source._alias(plain[0], plain[1], uri, "", allow_deprecated)  # type: ignore[arg-type]  # a str
+            if plain is not None
+            else None
+        )
+        if found is not None:
+            return found
     ref = parse_uri(uri) if isinstance(uri, str) else uri
     if ref.alias is not None and type(source) is IndexSource:
         found = source.resolve_alias(ref, allow_deprecated)
@@ -1425,6 +1589,8 @@ def _cache_hit(final: Path, model: ResolvedModel, verify: bool) -> bool:
 
 
 def _remove(path: Path) -> None:
+    import shutil
+
     try:
         if stat.S_ISDIR(os.lstat(path).st_mode):
             shutil.rmtree(path)
@@ -1470,6 +1636,8 @@ def fetch(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None,
 
 
 def _fetch_file(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None, verify_cache: bool) -> Path:
+    from mlgate.infra.files import atomic_output
+
     final = cache_path(model.sha256, cache_dir)
     try:
         _cache_dirs(final)
@@ -1532,6 +1700,8 @@ def unpack(model: ResolvedModel, cache_dir: str | os.PathLike[str] | None = None
         raise SourceUnavailable(f"cannot unpack {model.artifact_uri}: {e}") from None
     finally:
         if staging.exists():
+            import shutil
+
             shutil.rmtree(staging, ignore_errors=True)
     return final
 
@@ -1556,6 +1726,8 @@ def _unpack_member(tar: Any, member: Any, dest: Path, model: ResolvedModel) -> N
     assert src is not None  # a regular member
     mode = 0o755 if member.mode & 0o111 else 0o644
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, mode)
+    import shutil
+
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(src, out, 1 << 20)
 
@@ -1586,6 +1758,8 @@ class Watcher:
         self.source, self.callback, self.interval = source, callback, interval
         self.token = source.token()
         self._remember(_alias_states(source))
+        import threading
+
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="mlgate-watch", daemon=True)
 
