@@ -4,12 +4,15 @@ reached through a plain wrapper that is not an IndexSource (it forwards every ca
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlgate import serving
+from mlgate.core.indexfmt import canonical_json, envelope_bytes, split_envelope
 from mlgate.errors import MlgateError
 from mlgate.registry.index import build_index, build_sharded, write_index, write_sharded
 from mlgate.testing import RegistryRepo
@@ -61,3 +64,97 @@ def test_an_alias_resolves_as_the_general_rules_resolve_it(repo: RegistryRepo, t
     assert rolled.rollout is not None and rolled.rollout.candidate == 2
     with pytest.raises(serving.DeprecatedVersion):
         serving.resolve("models:/churn-predictor@shadow", fast)
+
+
+def _sharded_with(repo: RegistryRepo, tmp_path: Path, edit: Any) -> Path:
+    """A sharded index of ``repo`` whose top level ``edit`` changed, under a matching digest (what anyone who can
+    write the folder can produce: only trusted keys would tell)."""
+    folder = tmp_path / "idx"
+    write_sharded(build_sharded(repo.root, "main"), folder)
+    split = split_envelope((folder / "index.json").read_bytes())
+    assert split is not None
+    payload = json.loads(split[1])
+    edit(payload["models"])
+    (folder / "index.json").write_bytes(envelope_bytes(canonical_json(payload)))
+    return folder / "index.json"
+
+
+_MODEL = "fraud-detector"
+
+
+def _champion(models: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = models[_MODEL]["versions"][str(models[_MODEL]["aliases"]["champion"])]
+    return entry
+
+
+#: what resolving models:/fraud-detector@champion reads: each edit must fail it as the general rules fail it
+_READ = {
+    "alias-a-string": lambda ms: ms[_MODEL]["aliases"].update(champion="1"),
+    "alias-a-bool": lambda ms: ms[_MODEL]["aliases"].update(champion=True),
+    "alias-zero": lambda ms: ms[_MODEL]["aliases"].update(champion=0),
+    "aliases-a-list": lambda ms: ms[_MODEL].update(aliases=[1]),
+    "deprecated-a-dict": lambda ms: ms[_MODEL].update(deprecated={"1": True}),
+    "deprecated-holds-a-string": lambda ms: ms[_MODEL].update(deprecated=["1"]),
+    "versions-a-list": lambda ms: ms[_MODEL].update(versions=[]),
+    "entry-null": lambda ms: ms[_MODEL]["versions"].update({str(ms[_MODEL]["aliases"]["champion"]): None}),
+    "sha256-upper-case": lambda ms: _champion(ms).update(sha256=_champion(ms)["sha256"].upper()),
+    "sha256-short": lambda ms: _champion(ms).update(sha256="ab"),
+    "size-negative": lambda ms: _champion(ms).update(size=-1),
+    "size-a-float": lambda ms: _champion(ms).update(size=1.0),
+    "uri-a-number": lambda ms: _champion(ms).update(uri=7),
+    "format-a-list": lambda ms: _champion(ms).update(format=[]),
+    "rollout-percent-zero": lambda ms: ms[_MODEL].update(
+        rollouts={"champion": {"candidate": 2, "mode": "canary", "percent": 0}}
+    ),
+    "rollouts-a-list": lambda ms: ms[_MODEL].update(rollouts=[]),
+    "model-a-list": lambda ms: ms.update({_MODEL: []}),
+}
+
+
+@pytest.mark.parametrize("edit", _READ.values(), ids=_READ.keys())
+def test_what_the_answer_reads_is_refused_as_the_general_rules_refuse_it(
+    repo: RegistryRepo, tmp_path: Path, edit: Any
+) -> None:
+    location = _sharded_with(repo, tmp_path, edit)
+    fast = _outcome(f"models:/{_MODEL}@champion", serving.open_source(location), False)
+    assert fast == _outcome(f"models:/{_MODEL}@champion", _General(serving.open_source(location)), False)
+    assert isinstance(fast, tuple) and "is not a valid mlgate index" in fast[1]
+
+
+def test_what_the_answer_does_not_read_is_refused_when_it_is_used(repo: RegistryRepo, tmp_path: Path) -> None:
+    def edit(models: dict[str, Any]) -> None:
+        aliases = models[_MODEL]["aliases"]
+        assert aliases["challenger"] != aliases["champion"]
+        models[_MODEL]["versions"][str(aliases["challenger"])]["size"] = "big"  # not the champion's artifact
+
+    source = serving.open_source(_sharded_with(repo, tmp_path, edit))
+    champion = serving.resolve(f"models:/{_MODEL}@champion", source)
+    checkout = serving.resolve(f"models:/{_MODEL}@champion", serving.open_source(repo.root))
+    assert (champion.version, champion.sha256, champion.size) == (checkout.version, checkout.sha256, checkout.size)
+    for use in (lambda: source.aliases(_MODEL), lambda: serving.resolve(f"models:/{_MODEL}@challenger", source)):
+        with pytest.raises(serving.ServingError, match=r"is not a valid mlgate index: fraud-detector version '\d+'"):
+            use()
+
+
+@pytest.mark.parametrize("alias", ["latest", "v1", "v12"])
+def test_a_reserved_alias_in_an_index_is_read_as_the_uri_rules_read_it(
+    repo: RegistryRepo, tmp_path: Path, alias: str
+) -> None:
+    # a hostile index holding an alias MLflow reserves: models:/NAME@latest is the newest version, and @v1 is refused
+    def edit(models: dict[str, Any]) -> None:
+        models[_MODEL]["aliases"][alias] = 1
+
+    location = _sharded_with(repo, tmp_path, edit)
+    fast = _outcome(f"models:/{_MODEL}@{alias}", serving.open_source(location), False)
+    assert fast == _outcome(f"models:/{_MODEL}@{alias}", _General(serving.open_source(location)), False)
+    assert fast != _outcome(f"models:/{_MODEL}@champion", serving.open_source(location), False)
+
+
+def test_a_resolved_model_built_fast_is_the_dataclass(repo: RegistryRepo, tmp_path: Path) -> None:
+    write_sharded(build_sharded(repo.root, "main"), tmp_path / "idx")
+    got = serving.resolve("models:/search-ranker@champion", serving.open_source(tmp_path / "idx" / "index.json"))
+    values = {f.name: getattr(got, f.name) for f in dataclasses.fields(serving.ResolvedModel)}
+    assert vars(got) == values  # every field set, nothing else
+    assert got == serving.ResolvedModel(**values) and repr(got) == repr(serving.ResolvedModel(**values))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.version = 9  # type: ignore[misc]

@@ -18,7 +18,7 @@ from mlgate.change.propose import promote, register, rollback
 from mlgate.cli import main
 from mlgate.errors import UsageError
 from mlgate.forge.local import LocalForge
-from mlgate.registry.index import build_index, write_index
+from mlgate.registry.index import build_index, build_sharded, write_index, write_sharded
 from mlgate.testing import RegistryRepo, TrainingRun, merge_approved
 from tests import ROOT
 
@@ -26,8 +26,10 @@ README = (ROOT / "README.md").read_text()
 
 
 #: what a serving process must not pay for at start-up: the CLI, PyGithub, schema validation, GitPython, fsspec,
-#: signatures (until an index is checked), and mlgate's own checks, write side, forges, audit and registry layer
-HEAVY = ("click", "github", "jsonschema", "git", "fsspec", "cryptography")
+#: signatures (until an index is checked), what only fetching, git sources and watching use, and mlgate's own
+#: checks, write side, forges, audit, registry layer and domain model
+HEAVY = ("click", "github", "jsonschema", "git", "fsspec", "cryptography", "subprocess", "shutil", "tempfile")
+HEAVY += ("threading", "tarfile", "base64", "mlgate.core.model", "mlgate.infra.files")
 HEAVY_MLGATE = ("mlgate.check", "mlgate.change", "mlgate.forge", "mlgate.registry", "mlgate.cli", "mlgate.audit")
 
 
@@ -42,17 +44,24 @@ def test_import_is_light() -> None:
     assert "'mlgate.check'" in out and "'mlgate.registry'" in out
 
 
-def test_cryptography_is_imported_only_to_check_a_signature(served, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sharded", [False, True])
+def test_a_cold_start_from_an_index_stays_light(served, tmp_path: Path, sharded: bool) -> None:
+    # opening an index and resolving from it (what a server does at start-up) loads nothing HEAVY either:
+    # cryptography only to check a signature, the rest only to fetch, watch or read git
     repo, _, _ = served
-    write_index(build_index(repo.root, "main"), tmp_path / "index.json")
+    if sharded:
+        write_sharded(build_sharded(repo.root, "main"), tmp_path / "idx")
+        location = tmp_path / "idx" / "index.json"
+    else:
+        write_index(build_index(repo.root, "main"), tmp_path / "index.json")
+        location = tmp_path / "index.json"
     code = (
         "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
-        "serving.resolve('models:/fraud-detector@champion', s); print('cryptography' in sys.modules)"
+        "serving.resolve('models:/fraud-detector@champion', s); serving.resolve('models:/fraud-detector/1', s); "
+        f"print([m for m in {HEAVY + HEAVY_MLGATE!r} if m in sys.modules])"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "index.json")], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "False"
+    out = subprocess.run([sys.executable, "-c", code, str(location)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.fixture
