@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Mapping, Protocol
 
 from mlgate.core import times
 from mlgate.core.indexfmt import (
@@ -769,45 +769,55 @@ def _model_ok(name: object, model: Any, sharded: bool) -> bool:
     return True
 
 
-def _alias_ok(entry: Any, alias: str, shard_used: bool) -> bool:
-    """True only when what resolving ``alias`` reads from a model's entry is as :func:`_explain_model` requires
-    (or is absent: the general path then answers); False may be wrong: the full rules then decide.
-    ``shard_used``: the entry's shard reference is read too."""
-    if type(entry) is not dict or shard_used:
+def _alias_read(
+    entry: Any, alias: str, allow_deprecated: bool
+) -> tuple[int, dict[str, Any], dict[str, Any] | None] | Literal[False] | None:
+    """The version ``alias`` holds in a model's entry, its artifact and the alias's rollout, each checked as
+    :func:`_explain_model` requires while it is read; None when the answer is not there (no such alias, a
+    deprecated version, a version only the shard holds: the general path answers); False when something read
+    breaks the rules (False may be wrong: the full rules then decide)."""
+    if type(entry) is not dict:
         return False
     get = entry.get
-    aliases, deprecated, versions, rollouts = (
-        get("aliases", _EMPTY),
-        get("deprecated", ()),
-        get("versions", _EMPTY),
-        get("rollouts", _EMPTY),
-    )
-    if type(aliases) is not dict or type(versions) is not dict or type(rollouts) is not dict:
+    aliases = get("aliases", _EMPTY)
+    if type(aliases) is not dict:
         return False
     version = aliases.get(alias)
     if version is None:
-        return True
+        return None
     if type(version) is not int or version < 1 or version > _MAX_INT:
         return False
+    deprecated = get("deprecated", ())
     kind = type(deprecated)
     if kind is not list and kind is not tuple:
         return False
-    for v in deprecated:
-        if type(v) is not int or v < 1 or v > _MAX_INT:
-            return False
-    rollout = rollouts.get(alias)
-    if rollout is not None and not _is_rollout(rollout):
+    if deprecated:
+        for v in deprecated:
+            if type(v) is not int or v < 1 or v > _MAX_INT:
+                return False
+        if not allow_deprecated and version in deprecated:
+            return None
+    versions = get("versions", _EMPTY)
+    if type(versions) is not dict:
         return False
     held = versions.get(str(version))
     if held is None:
-        return True
+        return None
     if type(held) is not dict:
         return False
     hget = held.get
     sha, size = hget("sha256"), hget("size")
     if type(sha) is not str or len(sha) != 64 or sha.strip(_HEX) or type(size) is not int:
         return False
-    return 0 <= size <= _MAX_INT and type(hget("uri")) is str and type(hget("format", "")) is str
+    if size < 0 or size > _MAX_INT or type(hget("uri")) is not str or type(hget("format", "")) is not str:
+        return False
+    rollouts = get("rollouts", _EMPTY)
+    if type(rollouts) is not dict:
+        return False
+    rollout = rollouts.get(alias) if rollouts else None
+    if rollout is not None and not _is_rollout(rollout):
+        return False
+    return version, held, rollout
 
 
 def _explain_model(name: str, model: Any, where: str, sharded: bool) -> None:
@@ -1242,23 +1252,25 @@ class IndexSource:
     def _alias(self, name: str, alias: str, uri: str, path: str, allow_deprecated: bool) -> ResolvedModel | None:
         """:meth:`resolve_alias` for a model this index holds (None for any other: the general path says so).
 
-        A model not yet checked whole has the parts this answer uses checked (the alias, the deprecated
-        versions, the alias's rollout, the version's artifact): anything wrong there raises what the full rules
-        raise; the rest of the entry is checked whole when it is first used."""
+        What the answer reads (the alias, the deprecated versions, the alias's rollout, the version's artifact)
+        is checked as it is read, so a model not yet checked whole costs one pass over its entry: anything wrong
+        there raises what the full rules raise; the rest of the entry is checked whole when it is first used."""
         entry = self.data["models"].get(name)
         if entry is None:
             return None
-        if name in self._checked or not _alias_ok(entry, alias, self.sharded and bool(self._shards)):
-            entry = self._model(name)  # the full rules: raises what is wrong (the expiry is checked there)
-        elif _time.time() >= self._expires_at:
+        if _time.time() >= self._expires_at:
             self._model(name)  # raises IndexExpired
-        version = entry.get("aliases", _EMPTY).get(alias)
-        if version is None or (not allow_deprecated and version in entry.get("deprecated", ())):
+        if self._shards and self.sharded:
+            entry = self._model(name)
+            if entry["shard"]["sha256"] in self._shards:
+                return None  # the shard's whole entry is the manifest once it is read
+        got = _alias_read(entry, alias, allow_deprecated)
+        if got is None:
             return None
-        held = entry.get("versions", _EMPTY).get(str(version))
-        if held is None or (self.sharded and entry["shard"]["sha256"] in self._shards):
-            return None  # the shard's whole entry is the manifest once it is read
-        rollout = entry.get("rollouts", _EMPTY).get(alias)
+        if got is False:
+            self._model(name)  # the full rules: raise what is wrong
+            return None  # (an entry they accept: the general path answers)
+        version, held, rollout = got
         return _resolved_model(
             uri,
             name,
