@@ -250,7 +250,9 @@ def shard_of(name: str, entry: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     top = {
         "aliases": entry["aliases"],
         **({"rollouts": entry["rollouts"]} if "rollouts" in entry else {}),
-        "deprecated": entry["deprecated"],
+        # none at all when no version is deprecated (most models): a reader takes that as [], and a cold start
+        # parses, keeps and frees one list fewer per model
+        **({"deprecated": entry["deprecated"]} if entry["deprecated"] else {}),
         "versions": held,
         "shard": {"sha256": digest, "size": len(shard)},
     }
