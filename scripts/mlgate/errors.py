@@ -11,8 +11,10 @@ anything else, which is a bug in mlgate.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1

@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from mlgate.errors import InputError, ServingError, UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TrustedKey = Union[str, bytes, "os.PathLike[str]"]
 """A public key serving trusts: PEM text or bytes (``-----BEGIN PUBLIC KEY-----``), 32 raw bytes, or the path
@@ -132,6 +134,8 @@ class KeyPair:
 def generate_key(path: str | os.PathLike[str]) -> KeyPair:
     """A new ed25519 key pair: the private key in ``path`` (PEM PKCS#8, mode 600), the public key in
     ``path.pub`` (PEM). Refuses to overwrite either file; writes nothing then."""
+    from pathlib import Path
+
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

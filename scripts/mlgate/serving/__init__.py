@@ -38,11 +38,8 @@ import stat
 import time as _time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Mapping, Protocol
 
-from mlgate.core import times
 from mlgate.core.indexfmt import (
     INDEX_FORMAT,
     INDEX_FORMAT_V2,
@@ -55,7 +52,6 @@ from mlgate.core.indexfmt import (
 )
 from mlgate.core.layout import NAME_RE, SHA256_RE, VERSION_RE, alias_names, version_numbers
 from mlgate.core.rollout import ROLLOUT_MODES, Rollout, RolloutChange, classify, to_candidate
-from mlgate.core.times import TIME_FORMAT, format_time
 from mlgate.core.uris import DEFAULT_STAGES, ModelRef, parse_uri, plain_alias, version_named
 from mlgate.errors import (
     ArtifactIntegrityError,
@@ -83,6 +79,9 @@ from mlgate.infra.keys import TrustedKey, key_id, load_public_key
 from mlgate.infra.store import fsspec_package, open_uri, sha256_of
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+
     from mlgate.infra.git import ObjectReader
 
 INDEX_MAX_BYTES = 256 << 20  # an index larger than this is refused unread
@@ -305,8 +304,25 @@ def _check_signature(data: Mapping[str, Any], keys: Mapping[str, Any], where: st
     )
 
 
+def __getattr__(name: str) -> Any:
+    """What this module re-exports from modules a cold start does not need (imported when first asked for)."""
+    if name == "TIME_FORMAT":
+        from mlgate.core.times import TIME_FORMAT
+
+        return TIME_FORMAT
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _format_time(when: datetime) -> str:
+    from mlgate.core.times import format_time
+
+    return format_time(when)
+
+
 def parse_time(text: object, what: str = "time") -> datetime:
     """A UTC time written as ``YYYY-MM-DDTHH:MM:SSZ`` (the index's ``expires`` and ``generated_at``)."""
+    from mlgate.core import times
+
     when = times.parse_time(text)
     if when is not None:
         return when
@@ -314,7 +330,9 @@ def parse_time(text: object, what: str = "time") -> datetime:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    from mlgate.core.times import now
+
+    return now()
 
 
 # --- sources -------------------------------------------------------------------------------
@@ -460,6 +478,8 @@ class WorkTreeSource(_FileSource):
     regular files are read (each at most :data:`MANIFEST_MAX_BYTES`): a link or a special file reads as absent."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        from pathlib import Path
+
         self.root = Path(root)
         self.label = f"working tree {self.root}"
         fd = self._folder(["registry"])
@@ -568,6 +588,8 @@ class GitSource(_FileSource):
         timeout: float = 60,
     ) -> None:
         self.url, self.ref, self.timeout = url, ref, timeout
+        from pathlib import Path
+
         base = Path(cache_dir) if cache_dir else _cache_root() / "git"
         self.git_dir = base / hashlib.sha256(url.encode()).hexdigest()[:24]
         self.label = f"{url}#{ref}"
@@ -946,7 +968,7 @@ def _state_record(path: Path, location: str, serial: int, commit: str | None) ->
             indexes = _state_load(path)
             if location in indexes and indexes[location]["serial"] > serial:
                 return
-            indexes[location] = {"serial": serial, "commit": commit, "accepted_at": format_time(_now())}
+            indexes[location] = {"serial": serial, "commit": commit, "accepted_at": _format_time(_now())}
             write_json(path, {"format": _STATE_FORMAT, "indexes": indexes})
     except OSError as e:
         raise ServingError(
@@ -986,13 +1008,11 @@ class IndexSource:
         self.location = os.fspath(location)
         self.label = f"index {self.location}"
         self.keys = None if trusted_keys is None else _trusted_keys(trusted_keys)
-        self.state_file = (
-            None
-            if state_file is False or self.keys is None
-            else Path(state_file)
-            if isinstance(state_file, (str, os.PathLike))
-            else _default_state_file()
-        )
+        self.state_file: Path | None = None
+        if state_file is not False and self.keys is not None:
+            from pathlib import Path
+
+            self.state_file = Path(state_file) if isinstance(state_file, (str, os.PathLike)) else _default_state_file()
         self.timeout = timeout
         self.wanted = tuple(dict.fromkeys(models or ()))
         self._state_key = self.location if "://" in self.location else os.path.abspath(self.location)
@@ -1567,12 +1587,16 @@ def mirror(uri: str | ModelRef, key: str | int, source: Source, *, allow_depreca
 
 
 def _cache_root() -> Path:
+    from pathlib import Path
+
     return Path(os.environ.get("MLGATE_CACHE") or Path.home() / ".cache" / "mlgate")
 
 
 def cache_path(sha256: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     if not SHA256_RE.fullmatch(sha256):
         raise ServingError(f"{sha256!r} is not a sha256 digest")
+    from pathlib import Path
+
     root = Path(cache_dir) if cache_dir else _cache_root() / "artifacts"
     return root / "sha256" / sha256[:2] / sha256
 
