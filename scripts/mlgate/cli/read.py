@@ -156,10 +156,11 @@ def list_models(obj: Context, ref: str | None, as_json: bool) -> int:
       mlgate list
       mlgate list --ref main --json
     """
+    from mlgate.registry.prefetch import prefetched
     from mlgate.registry.snapshot import Registry, describe_models
     from mlgate.render.report import models_text, to_json
 
-    view = describe_models(Registry.open(obj.repo, ref))
+    view = describe_models(prefetched(Registry.open(obj.repo, ref)))  # every model's manifests: read ahead
     _out(to_json(view) if as_json else models_text(view))
     return EXIT_OK
 

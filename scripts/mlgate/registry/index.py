@@ -49,6 +49,7 @@ from mlgate.infra.keys import KeyPair as KeyPair  # re-exported
 from mlgate.infra.keys import generate_key as generate_key  # re-exported
 from mlgate.infra.keys import key_id
 from mlgate.infra.keys import load_signing_key as load_signing_key  # re-exported
+from mlgate.registry.prefetch import prefetched
 from mlgate.registry.snapshot import Registry
 
 DEFAULT_EXPIRES_IN = "7d"
@@ -177,7 +178,8 @@ def build_index(
         models = {}
         for name in reg.model_names():
             models[name] = model_entry(reg, name) if name in base.changed else base.models[name]
-    else:
+    else:  # every manifest read: read ahead from git in one round
+        reg = prefetched(reg)
         models = {name: model_entry(reg, name) for name in reg.model_names()}
     serial = base.serial if base is not None and base.serial is not None else _serial(reg, repo_path, key is not None)
     data: dict[str, Any] = {"format": FORMAT, **_header(reg, serial, now, expires_in), "models": models}
@@ -279,6 +281,8 @@ def build_sharded(
         from mlgate.registry.incremental import previous_sharded
 
         base = previous_sharded(reg, previous, key, generator(), notes if notes is not None else [])
+    if base is None:  # every manifest read: read ahead from git in one round
+        reg = prefetched(reg)
     models: dict[str, Any] = {}
     shards: dict[str, bytes] = {}
     for name in reg.model_names():
