@@ -14,7 +14,14 @@ import pytest
 from mlgate import serving
 from mlgate.core.indexfmt import canonical_json, envelope_bytes, split_envelope
 from mlgate.errors import MlgateError
-from mlgate.registry.index import build_index, build_sharded, write_index, write_sharded
+from mlgate.registry.index import (
+    build_index,
+    build_sharded,
+    generate_key,
+    load_signing_key,
+    write_index,
+    write_sharded,
+)
 from mlgate.testing import RegistryRepo
 
 
@@ -136,13 +143,14 @@ def test_what_the_answer_does_not_read_is_refused_when_it_is_used(repo: Registry
             use()
 
 
-@pytest.mark.parametrize("alias", ["latest", "v1", "v12"])
-def test_a_reserved_alias_in_an_index_is_read_as_the_uri_rules_read_it(
+@pytest.mark.parametrize("alias", ["latest", "v1", "v12", "x.lock", "-x", "a..b", "x.", "_x", "a" * 65])
+def test_an_alias_the_uri_rules_refuse_is_refused_though_an_index_holds_it(
     repo: RegistryRepo, tmp_path: Path, alias: str
 ) -> None:
-    # a hostile index holding an alias MLflow reserves: models:/NAME@latest is the newest version, and @v1 is refused
+    # a hostile index holding an alias MLflow reserves (models:/NAME@latest is the newest version, @v1 is refused)
+    # or one the naming rules refuse: the URI is read as the URI rules read it, whatever the index holds
     def edit(models: dict[str, Any]) -> None:
-        models[_MODEL]["aliases"][alias] = 1
+        models[_MODEL]["aliases"][alias] = models[_MODEL]["aliases"]["champion"]  # a version the top level holds
 
     location = _sharded_with(repo, tmp_path, edit)
     fast = _outcome(f"models:/{_MODEL}@{alias}", serving.open_source(location), False)
@@ -158,3 +166,43 @@ def test_a_resolved_model_built_fast_is_the_dataclass(repo: RegistryRepo, tmp_pa
     assert got == serving.ResolvedModel(**values) and repr(got) == repr(serving.ResolvedModel(**values))
     with pytest.raises(dataclasses.FrozenInstanceError):
         got.version = 9  # type: ignore[misc]
+
+
+def test_a_version_number_past_the_rules_is_refused_as_the_general_rules_refuse_it(
+    repo: RegistryRepo, tmp_path: Path
+) -> None:
+    def edit(models: dict[str, Any]) -> None:
+        entry = models[_MODEL]
+        entry["versions"]["10000000000"] = entry["versions"][str(entry["aliases"]["champion"])]
+        entry["aliases"]["champion"] = 10_000_000_000
+
+    location = _sharded_with(repo, tmp_path, edit)
+    fast = _outcome(f"models:/{_MODEL}@champion", serving.open_source(location), False)
+    assert fast == _outcome(f"models:/{_MODEL}@champion", _General(serving.open_source(location)), False)
+    assert isinstance(fast, tuple) and "is not a valid mlgate index" in fast[1]
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_header_changed_under_the_same_payload_is_read_again(
+    repo: RegistryRepo, tmp_path: Path, signed: bool
+) -> None:
+    # the poll token is the payload's sha256; a header altered alone (a wrong digest, a garbled signature) must
+    # still be read and refused, as a fresh start would refuse it, and the index accepted before kept
+    key = generate_key(tmp_path / "key")
+    folder = tmp_path / "idx"
+    write_sharded(build_sharded(repo.root, "main", key=load_signing_key(key.private) if signed else None), folder)
+    location = folder / "index.json"
+    source = serving.open_source(location, trusted_keys=[key.public] if signed else None, state_file=False)
+    split = split_envelope(location.read_bytes())
+    assert split is not None
+    if signed:  # the same payload, its signature garbled
+        location.write_bytes(envelope_bytes(split[1], [{"keyid": split[0]["signatures"][0]["keyid"], "sig": "AAAA"}]))
+        refused: type[serving.ServingError] = serving.IndexBadSignature
+    else:  # the same payload under a header naming another digest
+        location.write_bytes(location.read_bytes().replace(split[0]["digest"].encode(), b"0" * 64, 1))
+        refused = serving.IndexDigestMismatch
+    with pytest.raises(refused):
+        serving.open_source(location, trusted_keys=[key.public] if signed else None, state_file=False)
+    with pytest.raises(refused):
+        source.token()
+    assert serving.resolve(f"models:/{_MODEL}@champion", source).name == _MODEL  # the last good index kept

@@ -138,14 +138,14 @@ def plain_alias(uri: str) -> tuple[str, str] | None:
     """``(NAME, ALIAS)`` when ``uri`` is ``models:/NAME@ALIAS`` spelt as :func:`parse_uri` would give it back (lower
     case, no path) with an alias that is not reserved; None for anything else, which :func:`parse_uri` reads.
 
-    NAME and ALIAS are not checked against the naming rules here: a caller that finds both in a registry whose
-    names were checked (an index's) needs nothing more, and one that does not asks :func:`parse_uri`.
+    ALIAS follows the naming rules; NAME is not checked here: a caller that finds it in a registry whose names
+    were checked (an index's) needs nothing more, and one that does not asks :func:`parse_uri`.
     """
     plain = _plain_match(uri)
     if plain is None:
         return None
     name, alias = plain.groups()
-    return None if _reserved(alias) else (name, alias)
+    return None if _reserved(alias) or not NAME_RE.match(alias) else (name, alias)
 
 
 def parse_uri(uri: str) -> ModelRef:

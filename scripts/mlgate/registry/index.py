@@ -287,7 +287,10 @@ def build_sharded(
     shards: dict[str, bytes] = {}
     for name in reg.model_names():
         if base is not None and name not in base.changed and name in base.models:
-            models[name] = base.models[name]
+            reused = base.models[name]
+            if "deprecated" in reused and not reused["deprecated"]:  # as shard_of writes it now
+                reused = {k: v for k, v in reused.items() if k != "deprecated"}
+            models[name] = reused
             continue
         models[name], shards[name] = shard_of(name, model_entry(reg, name))
     serial = base.serial if base is not None and base.serial is not None else _serial(reg, repo_path, key is not None)

@@ -313,6 +313,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
 def _format_time(when: datetime) -> str:
     from mlgate.core.times import format_time
 
@@ -807,7 +811,7 @@ def _alias_read(
     version = aliases.get(alias)
     if version is None:
         return None
-    if type(version) is not int or version < 1 or version > _MAX_INT:
+    if type(version) is not int or version < 1 or version > 999_999_999:  # str(version) must be a version key
         return False
     deprecated = get("deprecated", ())
     kind = type(deprecated)
@@ -1025,6 +1029,7 @@ class IndexSource:
         self._raw: str | None = None  # sha256 of the bytes last read
         self._shards: dict[str, dict[str, Any]] = {}  # shard sha256 -> the model's whole entry
         self._checked: set[str] = set()  # the models whose entries have been checked
+        self._header: dict[str, Any] | None = None  # the sharded header last accepted
         self._split: tuple[dict[str, Any], bytes] | None = None  # the header and payload of the bytes last read
         raw = self._read(initial=True)
         assert raw is not None  # the first read is never conditional
@@ -1049,7 +1054,7 @@ class IndexSource:
         # a single file's bytes
         split = split_envelope(body.data)
         digest = hashlib.sha256(body.data if split is None else split[1]).hexdigest()
-        if not initial and digest == self._raw:
+        if not initial and digest == self._raw and (split is None or split[0] == self._header):
             self._validator = body.validator  # read whole (no validator to compare, or a new one): same bytes
             return None
         self._pending = (body.validator, digest)
@@ -1059,7 +1064,7 @@ class IndexSource:
     def _parse(self, raw: bytes) -> tuple[dict[str, Any], bytes | None]:
         """The index document (the header, for the sharded layout) and, for the sharded layout, the payload
         bytes the digest and signature cover."""
-        split = self._split
+        split, self._split = self._split, None  # not kept: the payload bytes are as large as the index
         if split is not None:
             header, signed = split
             if header.get("digest") != self._pending[1]:  # the payload's sha256 (see _read)
@@ -1123,6 +1128,7 @@ class IndexSource:
         self._shards, self._checked = shards, checked
         self.data, self.sharded = data, signed is not None
         self._validator, self._raw = self._pending
+        self._header = envelope if signed is not None else None
         return data
 
     def _fresh(self, data: dict[str, Any]) -> tuple[int, str | None, bool, datetime]:
