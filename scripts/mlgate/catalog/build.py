@@ -41,6 +41,18 @@ class CatalogResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _mark_unverified(events: list[dict[str, Any]]) -> None:
+    """Give each review the gate did not count its ``unverified`` flag (what the pages and the audit filters
+    read): the audit trail's own when it carries one, else the sign-off count's, recognised by the exact reason
+    :func:`mlgate.core.signoff.count_approvals` gives an unverified approval."""
+    from mlgate.core.signoff import unverified_reason
+
+    for ev in events:
+        for n in ev["not_counted"] if isinstance(ev.get("not_counted"), list) else ():
+            if "unverified" not in n:
+                n["unverified"] = unverified_reason(str(n.get("reason", "")))
+
+
 def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> list[dict[str, Any]]:
     from mlgate.audit.history import history
 
@@ -51,6 +63,7 @@ def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> lis
         return []
     warnings.extend(found.warnings)
     events = [ev.to_dict() for ev in found.events]
+    _mark_unverified(events)
     if forge is not None:  # approvers unknown though a forge was asked: it could not answer (the warnings say why)
         for ev in events:
             if ev["approvers"] == "unknown":
