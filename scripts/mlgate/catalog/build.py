@@ -369,7 +369,9 @@ def build_catalog(
     """Build the catalog of the registry at ``ref`` (the working tree when None) into ``out``.
 
     ``forge``: where the audit trail's approvers come from (None: "unknown"). ``workers``: processes that make
-    the model pages (None: one per CPU from 2,000 versions on, else this process alone).
+    the model pages (None: one per CPU from 2,000 versions on, else this process alone). Called in the main
+    thread, a SIGTERM meanwhile ends the build as ``SystemExit(143)`` once its workers are stopped and its
+    staging folder removed (the handler there before is restored when the build ends).
     """
     repo, target = str(repo), Path(out).absolute()
     _check_output(target)
