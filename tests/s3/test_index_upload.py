@@ -5,6 +5,8 @@ half-way (access denied on one object, wrong credentials, no bucket) leaves the 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,22 @@ def test_any_fsspec_url_takes_the_index(repo: RegistryRepo, run_cli) -> None:
         assert not [p for p in fs.find("/mlgate-test") if "partial" in p]  # no temporary left
     finally:
         fs.rm("/mlgate-test", recursive=True)
+
+
+def test_the_help_example_publishes_to_s3(
+    repo: RegistryRepo, run_cli, s3: S3Server, tmp_path: Path, monkeypatch
+) -> None:
+    """``mlgate index --help``'s S3 example, run as printed but for the bucket (the test's) and twice: a full build
+    (no index there yet: a note), then an incremental one reading the published index back."""
+    code, out, _ = run_cli("index", "--help")
+    (example,) = [s for s in map(str.strip, out.splitlines()) if s.startswith("mlgate index") and "-o s3://" in s]
+    args = shlex.split(re.sub(r"s3://acme-ml/", f"{s3.url()}/", example))[1:]
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("index", "--generate-key", "index-key")[0] == 0
+    code, _, err = run_cli("-C", repo.root, *args)
+    assert code == 0 and "note: cannot read the previous index" in err and "no such object" in err, err
+    _promote(repo, 3)
+    code, _, err = run_cli("-C", repo.root, *args)
+    assert code == 0 and "note:" not in err and "(1 shards written)" in err, err
+    source = serving.open_source(s3.url("index/index.json"), trusted_keys=[tmp_path / "index-key.pub"])
+    assert serving.resolve("models:/fraud-detector@champion", source).version == 3
