@@ -69,7 +69,26 @@ def test_with_the_workflow_token_a_team_membership_is_said_to_be_unverified(
     audit = (site / "audit/index.html").read_text()
     assert "could not be verified" in audit  # the page says why, once, above the trail
     events = json.loads((site / "audit/history.json").read_text())["events"]
-    assert [a["login"] for a in next(ev for ev in events if ev["pr"] == 12)["approvers"]] == ["carol"]
+    twelve = next(ev for ev in events if ev["pr"] == 12)
+    assert [a["login"] for a in twelve["approvers"]] == ["carol"]
+    # what the audit filters read: a field, not the reason's words
+    assert {n["login"]: n["unverified"] for n in twelve["not_counted"]} == {"dave": True, "mallory": True}
+
+
+def test_an_approval_is_unverified_by_its_field_whatever_its_reason_says() -> None:
+    from mlgate.catalog.pages import unverified
+
+    event = {
+        "not_counted": [
+            {"login": "dave", "reason": "the token could not say", "unverified": True},
+            # a refusal whose words happen to contain the old marker is a refusal all the same
+            {"login": "mallory", "reason": "not in @acme/ml-leads (what cannot be read here is nothing)"},
+            {"login": "erin", "reason": "membership cannot be read", "unverified": False},
+            "not a record",
+        ]
+    }
+    assert [n["login"] for n in unverified(event)] == ["dave"]
+    assert unverified({"not_counted": "unknown"}) == [] and unverified({}) == []
 
 
 def test_with_a_token_that_reads_the_teams_every_approval_is_verified(

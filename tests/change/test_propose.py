@@ -432,3 +432,27 @@ def test_rollback_to_a_version_never_held_writes_no_claim(repo, forge) -> None:
     p = rollback(repo.root, "fraud-detector", "champion", author="oncall", to=1, forge=forge, force=True)
     assert "Mlgate-Rollback-Held-At" not in repo.git.git("log", "-1", "--format=%B", p.branch)
     assert p.gate.kind == "promotion"
+
+
+def test_a_change_the_validator_rejects_moves_no_ref_and_opens_no_pull_request(repo, forge) -> None:
+    """The one commit -> validate -> publish step every write path goes through: a commit the validator rejects
+    is never published (a batch here, since it can write any file)."""
+    from mlgate.change.batch import open_base
+    from mlgate.change.batch import propose as propose_batch
+
+    refs = repo.git.git("for-each-ref", "--format=%(refname) %(objectname)")
+    worktree = _worktree(repo)
+    champion = "registry/models/fraud-detector/aliases/champion.yaml"
+    with pytest.raises(UsageError, match=r"Point champion at v99 would not pass validation: .*MG204"):
+        propose_batch(
+            open_base(repo.root, "main", "alice"),
+            {champion: b"apiVersion: mlgate/v1\nkind: Alias\nmodel: fraud-detector\nalias: champion\nversion: 99\n"},
+            branch="mlgate/import-bad",
+            title="Point champion at v99",
+            body="",
+            author="alice",
+            forge=forge,
+        )
+    assert repo.git.git("for-each-ref", "--format=%(refname) %(objectname)") == refs
+    assert _worktree(repo) == worktree
+    assert forge.list_pull_requests() == []

@@ -36,6 +36,7 @@ ELSEWHERE = {
     "install, not this editable checkout (tests/change/test_scaffold.py runs init with a pin)",
     "mlgate verify": "reads the example registry's artifacts from s3://acme-models on AWS (tests/s3 runs verify "
     "against moto's S3 server, tests/registry on local stores)",
+    "-o s3://": "writes the index to S3 on AWS: tests/s3/test_index_upload.py runs it against moto's S3 server",
     "mlgate import mlflow": "needs an MLflow tracking server or database: tests/interop/importers/test_mlflow.py "
     "runs the import against a real MLflow SQLite registry",
     "--forge github": "needs GitHub: the stand-in runs it in the command's own tests (tests/check/test_doctor.py, "

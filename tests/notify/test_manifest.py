@@ -1,4 +1,4 @@
-"""registry/notifications.yaml: its schema and rules (MG211, MG212) in validation, one clear error per bad field,
+"""registry/notifications.yaml: its schema and rules (MG211, MG212; MG213 a warning) in validation, one clear error per bad field,
 and its protection in the gate: a pull request changing it needs the base policy's admins, like policy.yaml."""
 
 from __future__ import annotations
@@ -146,6 +146,44 @@ def test_a_secret_pasted_into_the_description_is_refused(repo: RegistryRepo) -> 
     errors = [f for f in validate_repo(repo.root).errors if f.path == PATH]
     assert [(f.rule, f.field, f.line) for f in errors] == [("MG212", "description", 6)]
     assert "looks like a Slack token" in errors[0].message and "xoxb" not in errors[0].message
+
+
+def test_a_filter_naming_an_unknown_model_or_alias_is_a_warning_that_passes(repo: RegistryRepo, run_cli) -> None:
+    repo.write(
+        PATH,
+        manifest(
+            {"url": "https://hooks.example.com/a", "secret_env": "S", "models": ["fraud-detector", "churn-predicter"]},
+            {"url": "https://hooks.example.com/b", "secret_env": "S", "aliases": ["champion", "shadow", "canary"]},
+            # a new model's first registration is on its way: named before it exists, said, not refused
+            {"url": "https://hooks.example.com/c", "secret_env": "S", "models": ["fraud-detector-v2"]},
+        ),
+    )
+    code, out, err = run_cli("-C", repo.root, "validate")
+    assert code == 0, out + err  # warnings only: the check passes
+    warned = [line for line in out.splitlines() if "MG213" in line]
+    assert warned == [
+        f"{PATH}:8: MG213 notify-unknown-name: subscribers[0].models[1] names 'churn-predicter', which is not a model "
+        "of the registry (it matches no event until that model exists); did you mean 'churn-predictor'?",
+        f"{PATH}:14: MG213 notify-unknown-name: subscribers[1].aliases[2] names 'canary', which is not an alias any "
+        "of the subscriber's models holds (it matches no event until that alias exists)",
+        f"{PATH}:18: MG213 notify-unknown-name: subscribers[2].models[0] names 'fraud-detector-v2', which is not a "
+        "model of the registry (it matches no event until that model exists); did you mean 'fraud-detector'?",
+    ], out
+    report = validate_repo(repo.root)
+    assert report.ok and {f.severity for f in report.findings if f.rule == "MG213"} == {"warning"}
+    # every name known: nothing said ('shadow' is churn-predictor's, 'challenger' a policy gate's)
+    assert findings(repo, {"url": "https://x.example.com/", "secret_env": "S", "aliases": ["shadow"]}) == []
+    repo.write(
+        PATH, manifest({"url": "https://x.example.com/", "secret_env": "S", "aliases": ["shadow", "challenger"]})
+    )
+    assert [f for f in validate_repo(repo.root).findings if f.path == PATH] == []
+
+
+def test_notify_sends_to_a_subscriber_whose_filter_names_an_unknown_model(repo: RegistryRepo, run_cli) -> None:
+    since = subscribe(repo, {"url_env": "NO_SUCH_VARIABLE_MLGATE", "format": "slack", "models": ["not-yet"]})
+    code, out, err = run_cli("-C", repo.root, "notify", "--since", since, "--dry-run")
+    assert code == 0, out + err  # a warning in validation, never a reason not to use the file
+    assert "MG213" not in err
 
 
 def test_notify_refuses_an_unusable_manifest_with_one_line_per_field(repo: RegistryRepo, run_cli) -> None:

@@ -260,3 +260,56 @@ def test_sharded_usage_errors_are_one_line_exit_2(repo: RegistryRepo, tmp_path: 
     assert main(["-C", str(repo.root), "index", *(a.format(tmp=tmp_path) for a in args)]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+def test_an_index_published_to_an_object_store_is_the_one_written_to_a_folder(
+    tmp_path_factory: pytest.TempPathFactory, steps
+) -> None:
+    """Published incrementally to an fsspec URL (memory://, in this process: the same code as s3:// but for the
+    upload, see tests/s3/test_index_upload.py) after each change, both layouts hold what an incremental build
+    writes into a folder: the same top level and single file, and exactly the shards the new and the replaced
+    index name, byte for byte the folder's."""
+    import fsspec
+
+    tmp = tmp_path_factory.mktemp("remote")
+    repo = RegistryRepo.create(tmp / "repo")
+    fs = fsspec.filesystem("memory")
+    url = f"memory://mlgate-{tmp.name}"
+    try:
+        folder = tmp / "sharded"
+        write_sharded(build_sharded(repo.root, "main"), folder)
+        write_sharded(build_sharded(repo.root, "main"), f"{url}/idx")
+        write_index(build_index(repo.root, "main"), f"{url}/single.json")
+        root = f"/mlgate-{tmp.name}/idx/"
+        for n, step in enumerate(steps):
+            _commit(repo, step, n)
+            notes: list[str] = []
+            replaced = _named(_payload_of(fs.cat_file(f"{root}index.json")))
+            write_sharded(build_sharded(repo.root, "main", previous=folder / "index.json", notes=notes), folder)
+            write_sharded(build_sharded(repo.root, "main", previous=f"{url}/idx/index.json", notes=notes), f"{url}/idx")
+            single = build_index(repo.root, "main", previous=f"{url}/single.json", notes=notes)
+            write_index(single, f"{url}/single.json")
+            assert notes == []  # each previous index read back from the store and used
+            local = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+            remote = {p[len(root) :]: fs.cat_file(p) for p in fs.find(root)}
+            assert _stable(_payload_of(remote.pop("index.json"))) == _stable(_payload(folder))
+            # the shards of the new index and of the one it replaced (a replica may have read it), each what the
+            # folder holds too; a model's older shards go at once (a folder keeps them until the model changes)
+            assert set(remote) == _named(_payload(folder)) | replaced
+            assert all(remote[k] == local[k] for k in remote)
+            assert _stable(json.loads(fs.cat_file(f"/mlgate-{tmp.name}/single.json"))) == _stable(
+                build_index(repo.root, "main")
+            )
+    finally:
+        repo.close()
+        if fs.exists(f"/mlgate-{tmp.name}"):
+            fs.rm(f"/mlgate-{tmp.name}", recursive=True)
+
+
+def _payload_of(raw: bytes) -> dict[str, Any]:
+    split = split_envelope(raw)
+    assert split is not None
+    payload: dict[str, Any] = json.loads(split[1])
+    return payload

@@ -397,8 +397,8 @@ JS = """\
         approvers = el("span");
         var names = ev.approvers.map(function (x) { return document.createTextNode(x.login); });
         (Array.isArray(ev.not_counted) ? ev.not_counted : []).forEach(function (n) {
+          if (!n || n.unverified !== true) { return; }
           var reason = String(n.reason || "");
-          if (reason.indexOf("cannot be read") < 0) { return; }
           var u = el("span", n.login + " (approved; not verified: " + reason.split(" (")[0] + ")", "unverified");
           u.title = reason;
           names.push(u);

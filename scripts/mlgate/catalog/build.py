@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlgate.catalog import assets, pages
-from mlgate.catalog.collect import cpu_count, model_page, model_site, new_site, write, written
+from mlgate.catalog.collect import PARENT_VARIABLE, cpu_count, model_page, model_site, new_site, write, written
 from mlgate.catalog.prefetch import open_registry
 from mlgate.errors import GitError, InputError, UsageError
 from mlgate.registry.snapshot import Registry
@@ -41,6 +41,18 @@ class CatalogResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _mark_unverified(events: list[dict[str, Any]]) -> None:
+    """Give each review the gate did not count its ``unverified`` flag (what the pages and the audit filters
+    read): the audit trail's own when it carries one, else the sign-off count's, recognised by the exact reason
+    :func:`mlgate.core.signoff.count_approvals` gives an unverified approval."""
+    from mlgate.core.signoff import unverified_reason
+
+    for ev in events:
+        for n in ev["not_counted"] if isinstance(ev.get("not_counted"), list) else ():
+            if "unverified" not in n:
+                n["unverified"] = unverified_reason(str(n.get("reason", "")))
+
+
 def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> list[dict[str, Any]]:
     from mlgate.audit.history import history
 
@@ -51,6 +63,7 @@ def _history(repo: str, ref: str | None, forge: Any, warnings: list[str]) -> lis
         return []
     warnings.extend(found.warnings)
     events = [ev.to_dict() for ev in found.events]
+    _mark_unverified(events)
     if forge is not None:  # approvers unknown though a forge was asked: it could not answer (the warnings say why)
         for ev in events:
             if ev["approvers"] == "unknown":
@@ -234,8 +247,10 @@ def _models(
         reg = open_registry(repo, ref)
         return [model_site(reg, n, tmp) for n in names], [], []
     chunks = [names[i::workers] for i in range(workers)]
-    procs = [_worker(repo, ref, chunk, tmp, live) for chunk in chunks]
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        for chunk in chunks:  # started inside the try: a SIGTERM between two starts still stops the first
+            procs.append(_worker(repo, ref, chunk, tmp, live))
         history()
         answers = [_answer(p) for p in procs]
     finally:
@@ -251,6 +266,60 @@ def _models(
     return [done[n] for n in names], files, changed
 
 
+class _Termination:
+    """SIGTERM (``kill PID``, a CI job cancelled, a container stopped) while the catalog is built, in the main
+    thread: raised as ``SystemExit(143)`` where stopping is safe, so every ``finally`` runs (the workers are
+    killed and waited for, the staging folder removed) instead of the process vanishing and leaving its workers
+    running; while the live site is updated, held until the update is whole (a reader never sees half of one).
+    Elsewhere (another thread: signals reach only the main one) it does nothing."""
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.installed = False
+        self.holding = False
+        self.pending = False
+
+    def install(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._stop)
+            self.installed = True
+
+    def restore(self) -> None:
+        """The handler there was before :meth:`install`."""
+        import signal
+
+        if self.installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if self.previous is None else self.previous)
+            self.installed = False
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        if self.holding:
+            self.pending = True
+            return
+        raise SystemExit(128 + signum)
+
+    def hold(self) -> _Held:
+        return _Held(self)
+
+
+class _Held:
+    def __init__(self, term: _Termination) -> None:
+        self.term = term
+
+    def __enter__(self) -> None:
+        self.term.holding = True
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        self.term.holding = False
+        if self.term.pending:
+            raise SystemExit(128 + signal.SIGTERM)
+
+
 #: what a worker runs: its task (pickled) on stdin, its pages under the site, its results (pickled) on stdout
 WORKER = "from mlgate.catalog.collect import worker; worker()"
 
@@ -261,7 +330,11 @@ def _worker(repo: str, ref: str | None, names: list[str], tmp: Path, live: Path 
     import mlgate
 
     here = str(Path(mlgate.__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p),
+        PARENT_VARIABLE: str(os.getpid()),  # the worker stops when this process is gone (collect.worker)
+    }
     proc = subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     assert proc.stdin is not None
     proc.stdin.write(pickle.dumps((repo, ref, names, str(tmp), None if live is None else str(live))))
@@ -296,7 +369,9 @@ def build_catalog(
     """Build the catalog of the registry at ``ref`` (the working tree when None) into ``out``.
 
     ``forge``: where the audit trail's approvers come from (None: "unknown"). ``workers``: processes that make
-    the model pages (None: one per CPU from 2,000 versions on, else this process alone).
+    the model pages (None: one per CPU from 2,000 versions on, else this process alone). Called in the main
+    thread, a SIGTERM meanwhile ends the build as ``SystemExit(143)`` once its workers are stopped and its
+    staging folder removed (the handler there before is restored when the build ends).
     """
     repo, target = str(repo), Path(out).absolute()
     _check_output(target)
@@ -330,6 +405,8 @@ def build_catalog(
 
     audit_pages: list[int] = []
     target.parent.mkdir(parents=True, exist_ok=True)
+    term = _Termination()
+    term.install()  # restored in the finally below
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     new_site(tmp, live)
     try:
@@ -350,18 +427,21 @@ def build_catalog(
         count = 1 + audit_pages[0] + sum(r["pages"] for r in results)
         before = lister.result() if lister is not None else None
         if live is not None and before is not None:
-            _update(tmp, live, files + mine, changed + mine_changed, before)
+            with term.hold():
+                _update(tmp, live, files + mine, changed + mine_changed, before)
         elif live is not None:  # the catalog holds a link: built again whole, then swapped in
             new_site(tmp)
             shutil.rmtree(tmp)
             return build_catalog(repo, out, ref=ref, forge=forge, workers=workers, _whole=True)
         else:
             os.chmod(tmp, 0o755)
-            _swap(tmp, target)
+            with term.hold():
+                _swap(tmp, target)
     finally:
         if lister is not None:
             lister.stop()
         new_site()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        term.restore()
     return CatalogResult(target, len(results), sum(s["count"] for s in summaries), count, len(events), warnings)

@@ -274,6 +274,7 @@ def worker() -> None:
     import pickle
     import sys
 
+    _stop_with_parent()
     repo, ref, names, out, live = pickle.loads(sys.stdin.buffer.read())
     new_site(Path(out), None if live is None else Path(live))
     try:
@@ -285,6 +286,30 @@ def worker() -> None:
         answer = ("bug", f"{type(e).__name__}: {e}")
     sys.stdout.buffer.write(pickle.dumps(answer))
     sys.stdout.buffer.flush()
+
+
+#: the worker's parent process id, for the worker to stop with it (:func:`_stop_with_parent`)
+PARENT_VARIABLE = "MLGATE_CATALOG_PARENT"
+
+
+def _stop_with_parent() -> None:
+    """On Linux, have the kernel send this worker SIGTERM when the catalog process that started it dies, however
+    it dies (``kill -9``, a crash: a SIGTERM it handles itself by stopping its workers), and stop now if it is
+    gone already. Elsewhere a worker left alone still ends by itself when its pages are made."""
+    import signal
+    import sys
+
+    parent = os.environ.get(PARENT_VARIABLE, "")
+    if not sys.platform.startswith("linux") or not parent.isdigit():
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(parent):  # it died before the line above
+        os._exit(1)
 
 
 def cpu_count() -> int:

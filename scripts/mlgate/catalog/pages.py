@@ -28,18 +28,14 @@ def _delta_cell(row: dict[str, Any] | None) -> str:
     return f' <span class="delta {_better_class(row)}">{num(row["delta"], sign=True)}{sr}</span>'
 
 
-#: the words of the gate's reason (mlgate.core.signoff) when an approval could be neither counted nor refused:
-#: the token that read the forge could not see a team's members or a reviewer's permission
-UNVERIFIED_WORDS = "cannot be read"
-
-
 def unverified(event: dict[str, Any]) -> list[dict[str, str]]:
     """The approvals of ``event`` whose reviewer's team membership (or permission) the forge token could not
-    read: shown as unverified, neither as approvals nor as refusals."""
+    read (``unverified: true``, from :attr:`mlgate.core.signoff.ApprovalCount.unverified`): shown as
+    unverified, neither as approvals nor as refusals. The reason is only shown, never read for this."""
     found = event.get("not_counted")
     if not isinstance(found, list):
         return []
-    return [n for n in found if UNVERIFIED_WORDS in str(n.get("reason", ""))]
+    return [n for n in found if isinstance(n, dict) and n.get("unverified") is True]
 
 
 def _approvers(event: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 A batch is read in two steps. :func:`open_base` gives the target branch's commit and tree, so the caller can
 decide what is new; :func:`propose` turns a set of files into one commit on that very commit, refuses it if
 the validator would (gates aside: they wait for review), and publishes it as register and promote do
-(:func:`mlgate.change.propose._publish`): one new branch, pushed when there is a remote, one pull request.
+(:func:`mlgate.change.propose._commit_and_publish`): one new branch, pushed when there is a remote, one pull request.
 A failed run leaves the repository and its branches as they were; a re-run takes over the branch it left
 (same files), or replaces its own unmerged change (other files), never anyone else's.
 """
@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mlgate.change.propose import LABEL, Proposal, _commit, _open_base, _publish, _require_valid
+from mlgate.change.propose import LABEL, Proposal, _commit_and_publish, _open_base
 from mlgate.core import layout
 from mlgate.errors import UsageError
 from mlgate.forge import Forge
@@ -60,15 +60,14 @@ def propose(
     outside = sorted(p for p in files if not p.startswith(f"{layout.REGISTRY}/"))
     if outside:
         raise UsageError(f"a batch writes only under {layout.REGISTRY}/, not {outside[0]!r}")
-    commit = _commit(base.git, base.sha, dict(files), f"{title}\n\n{_summary(files)}", author)
-    _require_valid(base.git, base.sha, commit, title)
-    return _publish(
+    return _commit_and_publish(
         base.git,
         kind=kind,
         base=base.name,
         base_sha=base.sha,
+        files=files,
+        message=f"{title}\n\n{_summary(files)}",
         branch=branch,
-        commit=commit,
         title=title,
         body=body,
         forge=forge if open_pr else None,

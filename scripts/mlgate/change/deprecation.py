@@ -14,11 +14,9 @@ from mlgate.change.propose import (
     LABEL,
     Proposal,
     _check_names,
-    _commit,
+    _commit_and_publish,
     _now,
     _open_base,
-    _publish,
-    _require_valid,
 )
 from mlgate.core import layout
 from mlgate.core.uris import Target
@@ -165,15 +163,14 @@ def _propose(
     base: str,
     forge: Forge | None,
 ) -> Proposal:
-    commit = _commit(git, base_sha, {layout.model_path(model): dump(doc).encode()}, message, author)
-    _require_valid(git, base_sha, commit, title)
-    return _publish(
+    return _commit_and_publish(
         git,
         kind=kind,
         base=base,
         base_sha=base_sha,
+        files={layout.model_path(model): dump(doc).encode()},
+        message=message,
         branch=branch,
-        commit=commit,
         title=title,
         body=body,
         forge=forge,

@@ -467,6 +467,56 @@ def _require_valid(git: GitRepo, base_sha: str, commit: str, what: str) -> None:
         raise UsageError(f"{what} would not pass validation: {listing}")
 
 
+#: what the description of a proposal may be: the text, or a function of the validated commit that returns the
+#: text and the gate result shown with it (when the description judges the change itself)
+Describe = Callable[[str], tuple[str, AliasChange | None]]
+
+
+def _commit_and_publish(
+    git: GitRepo,
+    *,
+    base: str,
+    base_sha: str,
+    files: Mapping[str, bytes | None],
+    message: str,
+    title: str,
+    body: str | Describe,
+    kind: str,
+    branch: str,
+    forge: Forge | None,
+    author: str,
+    labels: Sequence[str],
+    version: int | None = None,
+    gate: AliasChange | None = None,
+) -> Proposal:
+    """``files`` as one commit on ``base_sha`` (:func:`_commit`), refused unless it passes validation
+    (:func:`_require_valid`), then published on ``branch`` with its pull request (:func:`_publish`).
+
+    The commit is only an object until it is published: a refused change moves no ref, so repository and branches
+    stay as they were. ``body`` may be a function of the validated commit (called before anything is published)
+    returning the description and the gate result to record (``gate`` is then ignored).
+    """
+    commit = _commit(git, base_sha, dict(files), message, author)
+    _require_valid(git, base_sha, commit, title)
+    if callable(body):
+        body, gate = body(commit)
+    return _publish(
+        git,
+        kind=kind,
+        base=base,
+        base_sha=base_sha,
+        branch=branch,
+        commit=commit,
+        title=title,
+        body=body,
+        forge=forge,
+        author=author,
+        labels=labels,
+        version=version,
+        gate=gate,
+    )
+
+
 # --- register -------------------------------------------------------------------------
 
 
@@ -660,27 +710,33 @@ def register(
 
     title = f"Register {model} v{version}"
     message = f"{title}\n\nArtifact {info.uri}\nsha256 {info.sha256}\n"
-    commit = _commit(git, base_sha, files, message, author)
-    _require_valid(git, base_sha, commit, title)
-    warnings += ev.gate_gaps(tree, GitTree(git, commit), model, version, card.decode("utf-8", "replace"), evidence_map)
-    for warning in warnings:
-        if on_warning is not None:
-            on_warning(warning)
     body = (
         f"Registers **{model} v{version}**.\n\n| | |\n|---|---|\n| artifact | `{info.uri}` |\n"
         f"| sha256 | `{info.sha256}` |\n| size | {info.size:,} bytes ({info.format}) |\n"
         f"| run | `{version_doc['lineage'].get('run_id', '-')}` |\n\nA registration moves no alias: "
         f"promote it with `mlgate promote {model} {version} --alias ALIAS` once merged.\n"
     )
-    proposal = _publish(
+
+    def described(commit: str) -> tuple[str, AliasChange | None]:
+        # the evidence the gates will ask for, judged on the validated commit, said before anything is published
+        warnings.extend(
+            ev.gate_gaps(tree, GitTree(git, commit), model, version, card.decode("utf-8", "replace"), evidence_map)
+        )
+        for warning in warnings:
+            if on_warning is not None:
+                on_warning(warning)
+        return body, None
+
+    proposal = _commit_and_publish(
         git,
-        kind="register",
         base=base,
         base_sha=base_sha,
-        branch=branch,
-        commit=commit,
+        files=files,
+        message=message,
         title=title,
-        body=body,
+        body=described,
+        kind="register",
+        branch=branch,
         forge=forge if open_pr else None,
         author=author,
         labels=[LABEL, "registration"],
@@ -834,18 +890,17 @@ def promote(
     files: dict[str, bytes | None] = {layout.alias_path(model, alias): content}
     verb = "Roll back" if change.kind == "rollback" else "Promote"
     title = f"{verb} {model} v{version} to {alias}"
-    commit = _commit(git, base_sha, files, f"{title}\n", author)
-    _require_valid(git, base_sha, commit, title)
     intro = (
         f"Moves **{model}@{alias}** from {f'v{current}' if current else '(unset)'} to **v{version}** ({change.kind})."
     )
-    return _publish(
+    return _commit_and_publish(
         git,
         kind="promote",
         base=base,
         base_sha=base_sha,
+        files=files,
+        message=f"{title}\n",
         branch=f"mlgate/promote-{model}-{alias}-v{version}",
-        commit=commit,
         title=title,
         body=_body(change, intro),
         forge=forge if open_pr else None,
@@ -911,16 +966,15 @@ def rollback(
     change = _judge(git, tree, model, alias, target, current, content, claims)
     if change.status == FAIL and not force:
         raise GateFailed(change, _gate_failure(change))
-    commit = _commit(git, base_sha, {path: content}, message, author)
-    _require_valid(git, base_sha, commit, title)
     intro = f"Rolls **{model}@{alias}** back from v{current} to **v{target}** ({change.kind})."
-    return _publish(
+    return _commit_and_publish(
         git,
         kind="rollback",
         base=base,
         base_sha=base_sha,
+        files={path: content},
+        message=message,
         branch=f"mlgate/rollback-{model}-{alias}-v{target}",
-        commit=commit,
         title=title,
         body=_body(change, intro),
         forge=forge if open_pr else None,

@@ -21,13 +21,11 @@ from mlgate.change.propose import (
     _base_sha,
     _body,
     _check_names,
-    _commit,
+    _commit_and_publish,
     _gate_failure,
     _open_base,
-    _publish,
-    _require_valid,
 )
-from mlgate.check.gates import Judge
+from mlgate.check.gates import ROLLOUT_EVIDENCE, AliasChange, Judge
 from mlgate.check.rollout import evidence_of, mismatch, online_checks, pct
 from mlgate.check.run import judge_before_review, load_policy
 from mlgate.core import layout
@@ -126,16 +124,14 @@ def _propose(
     )
     if change.status == FAIL and not force:
         raise GateFailed(change, _gate_failure(change))
-    files: dict[str, bytes | None] = {b.path: _alias_bytes(b.alias, version, rollout, note)}
-    commit = _commit(b.git, b.sha, files, f"{title}\n", author)
-    _require_valid(b.git, b.sha, commit, title)
-    return _publish(
+    return _commit_and_publish(
         b.git,
         kind=kind,
         base=base,
         base_sha=b.sha,
+        files={b.path: _alias_bytes(b.alias, version, rollout, note)},
+        message=f"{title}\n",
         branch=branch,
-        commit=commit,
         title=title,
         body=_body(change, intro),
         forge=forge if open_pr else None,
@@ -473,38 +469,40 @@ def evidence(
         raise UsageError(f"{source}: the evidence cannot be written as a manifest: {e.message}") from None
     path = layout.online_path(model, alias, r.candidate)
     title = f"Online evidence for {model} v{r.candidate} on {alias} at {pct(r.percent)}"
-    commit = _commit(b.git, b.sha, {path: text.encode()}, f"{title}\n", author)
-    _require_valid(b.git, b.sha, commit, title)
-    head = GitTree(b.git, commit)
-    from mlgate.check import rollout as gates
-
-    policy, _ = load_policy(b.tree)
-    change = gates.judge_evidence(
-        Judge(head, b.tree, policy, no_reviews_reason="reviewers approve this pull request"),
-        model,
-        alias,
-        r.candidate,
-        deleted=False,
-    )
-    assert change is not None  # the document was validated above
     intro = (
         f"Live evidence of the **{r.mode}** of **v{r.candidate}** on **{model}@{alias}** at **{pct(r.percent)}** "
         f"(holder v{current.version}), from {doc['window']['start']} to {doc['window']['end']}."
     )
-    return _publish(
+
+    def described(commit: str) -> tuple[str, AliasChange | None]:
+        # the evidence judged as the pull request's check will judge it, on the validated commit
+        from mlgate.check import rollout as gates
+
+        policy, _ = load_policy(b.tree)
+        change = gates.judge_evidence(
+            Judge(GitTree(b.git, commit), b.tree, policy, no_reviews_reason="reviewers approve this pull request"),
+            model,
+            alias,
+            r.candidate,
+            deleted=False,
+        )
+        assert change is not None and change.kind == ROLLOUT_EVIDENCE  # the document was validated before
+        return _body(change, intro), change
+
+    return _commit_and_publish(
         b.git,
         kind="rollout-evidence",
         base=base,
         base_sha=b.sha,
+        files={path: text.encode()},
+        message=f"{title}\n",
         branch=_branch(model, alias, r.candidate, f"evidence-{r.percent:g}"),
-        commit=commit,
         title=title,
-        body=_body(change, intro),
+        body=described,
         forge=forge if open_pr else None,
         author=author,
-        labels=[LABEL, change.kind],
+        labels=[LABEL, ROLLOUT_EVIDENCE],
         version=r.candidate,
-        gate=change,
     )
 
 

@@ -402,7 +402,7 @@ class _Run:
         elif place.role == "online":
             self._check_online(doc, place)
         elif place.role == "notifications":
-            self.findings.extend(notification_findings(doc))
+            self.findings.extend(notification_findings(doc, self.head, self.policy))
         elif place.role in ("version", "eval"):
             self._expect(doc, "model", place.model, "the model folder name")
             self._expect(doc, "version", place.version, "the version folder name")

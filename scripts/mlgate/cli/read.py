@@ -511,7 +511,12 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
 @cli.command()
 @_ref_option
 @click.option(
-    "-o", "--output", "output", metavar="FILE", help="Write the index here (atomically) instead of printing it."
+    "-o",
+    "--output",
+    "output",
+    metavar="FILE|URL",
+    help="Write the index here (atomically) instead of printing it: a file, or an object-store URL "
+    "(s3://bucket/prefix/index.json, gs://, az://... any URL --store accepts), written whole; no bucket is created.",
 )
 @click.option(
     "--key",
@@ -547,12 +552,13 @@ def whois(obj: Context, target: str, at: str, ref: str, as_json: bool) -> int:
     "--sharded",
     is_flag=True,
     help="Write the sharded layout into the folder -o DIR: DIR/index.json (small, signed: every alias and the "
-    "versions aliases name) and one shard per model (every version), read by serving only when needed.",
+    "versions aliases name) and one shard per model (every version), read by serving only when needed. "
+    "On an object store (-o s3://bucket/prefix, or .../prefix/index.json) the shards go up first, index.json last.",
 )
 @click.option(
     "--previous",
     metavar="OLD_INDEX",
-    help="The index built last (a file, or DIR/index.json when --sharded): rebuild only the models changed "
+    help="The index built last (a file or URL, or DIR/index.json when --sharded): rebuild only the models changed "
     "since the commit it records. Refused when it fails its digest or (with --key) is not signed by the key; "
     "a full build, with a note on stderr, when its commit is unknown here or it cannot be read. Needs --ref.",
 )
@@ -583,6 +589,7 @@ def index(
       MLGATE_INDEX_KEY="$(cat index-key)" mlgate index --ref main --key-env MLGATE_INDEX_KEY --expires-in 2d -o registry-index.json
       mlgate index --ref main --sharded -o registry-index                       # registry-index/index.json + shards/
       mlgate index --ref main --sharded --previous registry-index/index.json -o registry-index   # incremental
+      mlgate index --ref main --key index-key --sharded --previous s3://acme-ml/index/index.json -o s3://acme-ml/index
     """
     from mlgate.errors import UsageError
     from mlgate.registry.index import build_index, generate_key, load_signing_key, write_index
@@ -647,8 +654,11 @@ def _index_sharded(
         )
     write_sharded(built, output)
     signed = f"signed by key {str(built.keyid)[:16]}" if key is not None else "UNSIGNED"
+    from mlgate.infra.store import is_remote
+    from mlgate.registry.remote_index import folder_of
+
     _echo(
-        f"wrote {output}/index.json: {len(built.models)} models ({len(built.shards)} shards written), serial "
+        f"wrote {folder_of(output) if is_remote(output) else output}/index.json: {len(built.models)} models ({len(built.shards)} shards written), serial "
         f"{built.payload['serial']}, expires {built.payload['expires']}, {signed}, digest {built.digest[:12]}",
         err=True,
     )

@@ -87,6 +87,9 @@ class ApprovalCount:
     required: int
     counted: tuple[str, ...]
     ignored: tuple[tuple[str, str], ...]  # (user, reason)
+    #: the ignored reviewers whose approval could be neither counted nor refused: the forge would not say
+    #: whether they may approve (their permission, or their membership of an allowed team, cannot be read)
+    unverified: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -173,14 +176,36 @@ def count_approvals(rule: Approvals, pr: PullRequest, source: ReviewSource) -> A
         excluded.setdefault(pusher.lower(), "pushed a commit to this pull request")
     counted: list[str] = []
     ignored: list[tuple[str, str]] = [(GHOST, "a deleted account's review never counts")] * min(ghosts, 1)
+    unverified: list[str] = []
     for review in latest.values():
         user = review.user or GHOST
         reason = _refusal(rule, pr, review, user, excluded, source)
         if reason is None:
             counted.append(user)
         else:
-            ignored.append((user, reason))
-    return ApprovalCount(rule.min, tuple(sorted(counted)), tuple(sorted(ignored)))
+            ignored.append((user, str(reason)))
+            if isinstance(reason, _Unread):
+                unverified.append(user)
+    return ApprovalCount(rule.min, tuple(sorted(counted)), tuple(sorted(ignored)), tuple(sorted(unverified)))
+
+
+class _Unread(str):
+    """A reason that says the forge would not answer (not that the reviewer may not approve)."""
+
+
+#: why an approval is unverified when the reviewer's permission cannot be read
+UNREAD_PERMISSION = "their permission on the repository cannot be read (the token cannot see collaborators)"
+_UNREAD_MEMBERSHIP = re.compile(
+    r"membership of @\S+(?:, @\S+)* cannot be read \(the token needs read:org; a fork's pull request gets no "
+    r"secrets\), so it is not counted\Z"
+)
+
+
+def unverified_reason(reason: str) -> bool:
+    """Whether ``reason``, as :func:`count_approvals` wrote it into :attr:`ApprovalCount.ignored`, marks an
+    approval as unverified (:attr:`ApprovalCount.unverified`): for records that kept the reason only (an audit
+    trail written before the field existed). Exactly this module's two texts, never a similar reviewer text."""
+    return reason == UNREAD_PERMISSION or bool(_UNREAD_MEMBERSHIP.match(reason))
 
 
 def _refusal(
@@ -199,7 +224,7 @@ def _refusal(
         return excluded[user.lower()]
     permission = source.permission(user)
     if permission is None:
-        return "their permission on the repository cannot be read (the token cannot see collaborators)"
+        return _Unread(UNREAD_PERMISSION)
     if permission not in WRITE_PERMISSIONS:
         return f"has {permission} permission on the repository; approvals count from write, maintain or admin"
     return _not_allowed(user, rule.allowed, source)
@@ -219,7 +244,7 @@ def _not_allowed(user: str, allowed: tuple[str, ...], source: ReviewSource) -> s
         if member is None:
             unknown.append(team)
     if unknown:
-        return (
+        return _Unread(
             f"membership of {', '.join(unknown)} cannot be read (the token needs read:org; a fork's pull "
             f"request gets no secrets), so it is not counted"
         )

@@ -176,6 +176,63 @@ def put(source: BinaryIO, store: str, digest: str, size: int, progress: Progress
     return target if "://" in target else Path(target).resolve().as_uri()
 
 
+def is_remote(location: str | os.PathLike[str]) -> bool:
+    """Whether ``location`` is a URL fsspec opens (s3://, gs://, memory://...), not a local path or ``file://``."""
+    text = os.fspath(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def write_whole(uri: str, data: bytes, what: str) -> None:
+    """Write ``data`` as the object ``uri`` (any fsspec URL), whole: a reader sees the object it replaces or this
+    one, never part of it (on S3 one upload committed only when complete; elsewhere a temporary name renamed into
+    place). No bucket is created. :class:`StoreError` ("cannot write ``what`` to URI: why") when it fails."""
+    fs, fs_path = filesystem(uri, needs=f"writing {what} to {uri} needs", cannot=f"cannot write {what} to {uri}")
+    import io
+
+    copy = _upload if _object_store(fs) else _copy_then_rename
+    try:
+        copy(fs, fs_path, io.BytesIO(data), hashlib.sha256(data).hexdigest(), len(data), None)
+    except OSError as e:
+        raise StoreError(f"cannot write {what} to {uri}: {_reason(e, uri)}") from None
+
+
+def object_sizes(prefix: str, what: str) -> dict[str, int]:
+    """Every object under the folder ``prefix`` (an fsspec URL), by its path relative to it, with its size: one
+    listing (S3: a request per 1,000 keys), fresh (not from fsspec's listing cache). :class:`StoreError` when the
+    store cannot be listed (no such bucket, access denied)."""
+    fs, root = filesystem(prefix, needs=f"{what} at {prefix} needs", cannot=f"cannot use {prefix}")
+    root = root.rstrip("/")
+    try:
+        fs.invalidate_cache(root)
+        found = fs.find(root, detail=True)
+    except FileNotFoundError as e:
+        if "specified bucket" not in str(e):
+            return {}
+        raise StoreError(f"cannot use {prefix} for {what}: {_reason(e, prefix)}") from None
+    except OSError as e:
+        raise StoreError(f"cannot use {prefix} for {what}: {_reason(e, prefix)}") from None
+    start = len(root) + 1
+    return {
+        path[start:]: int(info.get("size") or 0)
+        for path, info in found.items()
+        if path.startswith(f"{root}/") and info.get("type") != "directory"
+    }
+
+
+def remove_objects(uris: list[str], what: str) -> None:
+    """Delete the objects ``uris`` (one bulk request per 1,000 on S3); one already gone is no error."""
+    if not uris:
+        return
+    fs, _ = filesystem(uris[0], needs=f"removing {what} needs", cannot=f"cannot remove {what}")
+    paths = [fs._strip_protocol(u) for u in uris]
+    try:
+        fs.rm(paths)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot remove {what} ({uris[0]}...): {_reason(e, uris[0])}") from None
+
+
 def _present(fs: Any, fs_path: str, size: int, store: str) -> bool:
     try:
         info = fs.info(fs_path)
@@ -232,6 +289,12 @@ def _copy_then_rename(
     finally:
         if fs.exists(tmp):
             fs.rm(tmp)
+
+
+def _reason(e: OSError, uri: str) -> str:
+    """Why ``uri`` failed, for a message that names ``uri`` already."""
+    err = store_error(e, uri)
+    return err.strerror or str(err) or type(err).__name__
 
 
 def _why(e: OSError) -> str:

@@ -1,6 +1,7 @@
 """Building the index from the previous one: only the models that changed since its commit are read again.
 
-``mlgate index --previous OLD`` takes the index built last (a single file, or a sharded folder's index.json)
+``mlgate index --previous OLD`` takes the index built last (a single file, or a sharded folder's index.json; a
+path or a URL such as ``s3://bucket/prefix/index.json``)
 and asks git which paths under ``registry/`` differ between the commit it records and the ref: a model with
 any change there (its model.yaml, an alias, a version) is rebuilt from its manifests, every other model's
 entry is taken from the previous index, and the header (commit, serial, stages from policy.yaml, expiry) is
@@ -59,11 +60,15 @@ class Previous:
 
 
 def _read(path: str | os.PathLike[str], notes: list[str], parse: bool = True) -> Any:
+    from mlgate.infra.store import bounded, open_uri
+
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_PREVIOUS_BYTES + 1)
+        # a path, file:// or any URL the store reads (s3://...); a malformed URL or a missing package is an error
+        with open_uri(os.fspath(path)) as fh:
+            raw = b"".join(bounded(fh, MAX_PREVIOUS_BYTES + 1))
     except OSError as e:
-        notes.append(f"cannot read the previous index {os.fspath(path)} ({e.strerror}); building the whole index")
+        why = e.strerror or str(e)
+        notes.append(f"cannot read the previous index {os.fspath(path)} ({why}); building the whole index")
         return None
     if len(raw) > MAX_PREVIOUS_BYTES:
         notes.append(f"the previous index {os.fspath(path)} is over 1 GiB; building the whole index")

@@ -194,8 +194,17 @@ def sign_index(data: dict[str, Any], key: Any) -> dict[str, Any]:
 
 
 def write_index(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write atomically: serving never sees half an index."""
-    target = Path(path)
+    """Write atomically: serving never sees half an index. ``path``: a file, or an fsspec URL (``s3://...``,
+    see :mod:`mlgate.registry.remote_index`)."""
+    from mlgate.infra.store import is_remote
+
+    if is_remote(path):
+        from mlgate.registry.remote_index import put_single
+
+        text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        put_single(text.encode("utf-8", "surrogatepass"), os.fspath(path))
+        return
+    target = local_path(path)
     if (target.exists() or target.is_symlink()) and (target.is_symlink() or not target.is_file()):
         from mlgate.errors import UsageError
 
@@ -227,8 +236,8 @@ class ShardedIndex:
     digest: str
     keyid: str | None
     shards: dict[str, bytes] = field(default_factory=dict)
-    #: the folder of the previous index, whose shards the unchanged models' entries name
-    previous_dir: Path | None = None
+    #: the folder (a path or URL) of the previous index, whose shards the unchanged models' entries name
+    previous_base: str | None = None
     #: the previous index's payload (what it names is kept one generation)
     previous_payload: dict[str, Any] | None = None
 
@@ -307,40 +316,45 @@ def build_sharded(
         hashlib.sha256(text).hexdigest(),
         keyid,
         shards,
-        Path(previous).parent if base is not None and previous else None,
+        _parent(os.fspath(previous)) if base is not None and previous else None,
         base.payload if base is not None else None,
     )
 
 
 def write_sharded(index: ShardedIndex, folder: str | os.PathLike[str]) -> None:
-    """Write a sharded index into ``folder``: the new shards first (content-addressed, so nothing a replica reads
+    """Write a sharded index into ``folder`` (or an fsspec URL: see :mod:`mlgate.registry.remote_index`): the new
+    shards first (content-addressed, so nothing a replica reads
     changes under it), then index.json atomically, then the shards neither it nor the index.json it replaced
     names (of the models that changed: a replica that read the previous index.json still finds its shards).
 
     The unchanged models' shards are kept in place, or copied from the previous index's folder (their sha256
     checked) when ``folder`` is another one."""
     from mlgate.infra.files import write_atomic
+    from mlgate.infra.store import is_remote
 
-    root = Path(folder)
+    if is_remote(folder):
+        from mlgate.registry.remote_index import put_sharded
+
+        put_sharded(index, os.fspath(folder))
+        return
+    root = local_path(folder)
     top = root / TOP_LEVEL
     check_folder(root)
-    replaced = _names_in(
-        top,
-        index.previous_payload
-        if index.previous_dir is not None and index.previous_dir.resolve() == root.resolve()
-        else None,
+    previous = (
+        None if index.previous_base is None or is_remote(index.previous_base) else local_path(index.previous_base)
     )
+    same = previous is not None and previous.resolve() == root.resolve()
+    replaced = _names_in(top, index.previous_payload if same else None)
     for name, shard in index.shards.items():
         target = root / shard_path(name, index.models[name]["shard"]["sha256"])
         if not _holds(target, len(shard)):
             write_atomic(target, shard, durable=False)
-    same = index.previous_dir is not None and index.previous_dir.resolve() == root.resolve()
-    if index.previous_dir is not None and not same:
+    if index.previous_base is not None and not same:
         for name, entry in index.models.items():
             if name not in index.shards:
-                _copy_shard(index.previous_dir, root, name, entry["shard"])
+                _copy_shard(index.previous_base, root, name, entry["shard"])
     write_atomic(top, index.envelope)
-    changed = index.shards if index.previous_dir is not None else index.models
+    changed = index.shards if index.previous_base is not None else index.models
     for name in changed:
         keep = {f"{index.models[name]['shard']['sha256']}.json", *(replaced.get(name, ()))}
         for old in (root / SHARDS_DIR / name).glob("*.json"):
@@ -350,8 +364,13 @@ def write_sharded(index: ShardedIndex, folder: str | os.PathLike[str]) -> None:
 
 
 def check_folder(folder: str | os.PathLike[str]) -> None:
-    """Refuse, before anything is built, an output folder a sharded index cannot be written into."""
-    root = Path(folder)
+    """Refuse, before anything is built, an output folder a sharded index cannot be written into (a URL is
+    checked by its store when written)."""
+    from mlgate.infra.store import is_remote
+
+    if is_remote(folder):
+        return
+    root = local_path(folder)
     top = root / TOP_LEVEL
     if root.exists() and not root.is_dir() or root.is_symlink():
         raise UsageError(f"{root} is not a folder: a sharded index is written into a folder (-o DIR)")
@@ -366,20 +385,31 @@ def _holds(target: Path, size: int) -> bool:
         return False
 
 
-def _copy_shard(source: Path, root: Path, name: str, shard: dict[str, Any]) -> None:
+def _copy_shard(source: str, root: Path, name: str, shard: dict[str, Any]) -> None:
     from mlgate.infra.files import write_atomic
+    from mlgate.registry.remote_index import read_shard
 
-    path = shard_path(name, shard["sha256"])
-    target = root / path
+    target = root / shard_path(name, shard["sha256"])
     if _holds(target, shard["size"]):
         return
-    try:
-        data = (source / path).read_bytes()
-    except OSError as e:
-        raise UsageError(f"--previous: cannot read the shard {source / path}: {e.strerror}") from None
-    if hashlib.sha256(data).hexdigest() != shard["sha256"]:
-        raise UsageError(f"--previous: the shard {source / path} does not match its sha256; refusing it")
-    write_atomic(target, data, durable=False)
+    write_atomic(target, read_shard(source, name, shard), durable=False)
+
+
+def local_path(target: str | os.PathLike[str]) -> Path:
+    """A local path, also given as a ``file://`` URL."""
+    text = os.fspath(target)
+    if text.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(text).path))
+    return Path(text)
+
+
+def _parent(location: str) -> str:
+    """The folder of a path or URL (that of a sharded index's index.json)."""
+    from mlgate.infra.store import is_remote
+
+    return location.rstrip("/").rsplit("/", 1)[0] if is_remote(location) else str(local_path(location).parent)
 
 
 def _names_in(top: Path, payload: dict[str, Any] | None) -> dict[str, set[str]]:

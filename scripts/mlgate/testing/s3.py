@@ -296,13 +296,17 @@ class S3Server:
         return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
     @contextmanager
-    def enforcing_auth(self) -> Iterator[tuple[str, str]]:
+    def enforcing_auth(self, deny_writes: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
         """Within the block the server checks every request's signature against IAM users it knows (moto's
         ``reset-auth``): yields the access key and secret of a user allowed ``s3:*``; anything else (the default
-        test credentials, a wrong secret) is refused with 403. The whole process's moto enforces it meanwhile."""
+        test credentials, a wrong secret) is refused with 403. The whole process's moto enforces it meanwhile.
+
+        ``deny_writes``: keys of the current bucket (``*`` matches anything) that user may not write
+        (``s3:PutObject`` denied: a PUT there fails with 403 Access Denied, as with a narrower IAM policy)."""
         import json
         import urllib.request
 
+        denied = [f"arn:aws:s3:::{self.bucket}/{key}" for key in deny_writes]
         iam = self._iam()
         user = f"mlgate-{secrets.token_hex(4)}"
         iam.create_user(UserName=user)
@@ -310,7 +314,23 @@ class S3Server:
             UserName=user,
             PolicyName="s3",
             PolicyDocument=json.dumps(
-                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                        *(
+                            [
+                                {
+                                    "Effect": "Deny",
+                                    "Action": "s3:PutObject",
+                                    "Resource": denied,
+                                }
+                            ]
+                            if denied
+                            else []
+                        ),
+                    ],
+                }
             ),
         )
         created = iam.create_access_key(UserName=user)["AccessKey"]
