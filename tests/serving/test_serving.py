@@ -29,7 +29,7 @@ README = (ROOT / "README.md").read_text()
 #: signatures (until an index is checked), what only fetching, git sources and watching use, and mlgate's own
 #: checks, write side, forges, audit, registry layer and domain model
 HEAVY = ("click", "github", "jsonschema", "git", "fsspec", "cryptography", "subprocess", "shutil", "tempfile")
-HEAVY += ("threading", "tarfile", "base64", "datetime", "mlgate.core.model", "mlgate.infra.files")
+HEAVY += ("threading", "tarfile", "base64", "datetime", "pathlib", "mlgate.core.model", "mlgate.infra.files")
 HEAVY_MLGATE = ("mlgate.check", "mlgate.change", "mlgate.forge", "mlgate.registry", "mlgate.cli", "mlgate.audit")
 
 

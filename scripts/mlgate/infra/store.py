@@ -15,7 +15,6 @@ import errno
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from mlgate.errors import StoreError, StorePackageMissing
@@ -173,7 +172,11 @@ def put(source: BinaryIO, store: str, digest: str, size: int, progress: Progress
             copy(fs, fs_path, source, digest, size, progress)
     except OSError as e:  # the store's own failure (unwritable, full, a file in the way, no bucket, no access)
         raise StoreError(f"cannot write to artifact store {store!r}: {_why(store_error(e, target))}") from None
-    return target if "://" in target else Path(target).resolve().as_uri()
+    if "://" in target:
+        return target
+    from pathlib import Path  # imported where used: serving imports this module at start-up
+
+    return Path(target).resolve().as_uri()
 
 
 def is_remote(location: str | os.PathLike[str]) -> bool:
@@ -310,6 +313,7 @@ def _usable(store: str, target: str) -> None:
     """
     if "://" in store and not store.startswith("file://"):
         return
+    from pathlib import Path
     from urllib.parse import unquote, urlparse
 
     folder = Path(unquote(urlparse(target).path) if target.startswith("file://") else target).parent
