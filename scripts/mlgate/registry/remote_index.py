@@ -25,7 +25,7 @@ from typing import Any
 
 from mlgate.core.indexfmt import SHARDS_DIR, TOP_LEVEL, shard_path, split_envelope
 from mlgate.errors import StoreError, UsageError
-from mlgate.infra.store import bounded, object_sizes, open_uri, remove_objects, write_whole
+from mlgate.infra.store import bounded, object_sizes, open_uri, remove_objects, write_objects, write_whole
 
 #: a shard's path under the index's folder: what pruning may remove (nothing else under the prefix is touched)
 _SHARD = re.compile(rf"{SHARDS_DIR}/([^/]+)/[0-9a-f]{{64}}\.json")
@@ -54,10 +54,11 @@ def put_sharded(index: Any, url: str) -> None:
     present = {f"{SHARDS_DIR}/{k}": v for k, v in present.items()}
     same = index.previous_base is not None and folder_of(index.previous_base) == base
     replaced = _names(index.previous_payload) if same else _names_at(f"{base}/{TOP_LEVEL}")
+    uploads: dict[str, bytes] = {}
     for name, shard in index.shards.items():
         path = shard_path(name, index.models[name]["shard"]["sha256"])
         if present.get(path) != len(shard):
-            write_whole(f"{base}/{path}", shard, f"the shard of model {name!r}")
+            uploads[f"{base}/{path}"] = shard
     for name, entry in index.models.items():
         if name in index.shards:
             continue
@@ -69,7 +70,8 @@ def put_sharded(index: Any, url: str) -> None:
                 f"--previous: the shard of model {name!r} the previous index names is missing at {base}/{path}; "
                 "build without --previous to write every shard again"
             )
-        write_whole(f"{base}/{path}", read_shard(index.previous_base, name, entry["shard"]), f"the shard of {name!r}")
+        uploads[f"{base}/{path}"] = read_shard(index.previous_base, name, entry["shard"])
+    write_objects(uploads, "the index's shards")  # all of them up before the top level that names them
     write_whole(f"{base}/{TOP_LEVEL}", index.envelope, "the index")
     keep = {shard_path(n, e["shard"]["sha256"]) for n, e in index.models.items()} | replaced
     remove_objects(
