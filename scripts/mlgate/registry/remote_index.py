@@ -4,11 +4,12 @@ store accepts: gs://, az://, memory://...), in the order that keeps every poller
 A replica polling the index while it is published never sees half an index, nor a top level naming a shard
 that is not there yet:
 
-1. each object is written whole (:func:`mlgate.infra.store.write_whole`: on S3 one upload committed only when
-   complete; elsewhere a temporary name renamed into place);
-2. the sharded layout's shards go up first (content-addressed: a new shard never replaces one a replica is
-   reading), the shards of unchanged models are checked present (one listing) or copied from the previous
-   index's location, and ``index.json`` goes up last;
+1. each object is written whole (:func:`mlgate.infra.store.write_whole`: on S3 one PUT, or past 100 MB a
+   multipart upload completed only when whole; elsewhere a temporary name renamed into place);
+2. the sharded layout's shards go up first, many at once (content-addressed: a new shard never replaces one a
+   replica is reading; one already there is not sent again), the shards of unchanged models are checked present
+   (one listing) or copied from the previous index's location, and ``index.json`` goes up last, once every shard
+   is up;
 3. only then are the shards removed that neither the new ``index.json`` nor the one it replaced names (a replica
    that read the replaced one still finds its shards until the next publication).
 
