@@ -162,13 +162,14 @@ def test_a_filter_naming_an_unknown_model_or_alias_is_a_warning_that_passes(repo
     assert code == 0, out + err  # warnings only: the check passes
     warned = [line for line in out.splitlines() if "MG213" in line]
     assert warned == [
-        f"{PATH}:8: MG213 notify-unknown-name: subscribers[0].models[1] names 'churn-predicter', which is not a model "
+        f"{PATH}:8: MG213 notify-unknown-name (warning): subscribers[0].models[1] names 'churn-predicter', which is not a model "
         "of the registry (it matches no event until that model exists); did you mean 'churn-predictor'?",
-        f"{PATH}:14: MG213 notify-unknown-name: subscribers[1].aliases[2] names 'canary', which is not an alias any "
+        f"{PATH}:14: MG213 notify-unknown-name (warning): subscribers[1].aliases[2] names 'canary', which is not an alias any "
         "of the subscriber's models holds (it matches no event until that alias exists)",
-        f"{PATH}:18: MG213 notify-unknown-name: subscribers[2].models[0] names 'fraud-detector-v2', which is not a "
+        f"{PATH}:18: MG213 notify-unknown-name (warning): subscribers[2].models[0] names 'fraud-detector-v2', which is not a "
         "model of the registry (it matches no event until that model exists); did you mean 'fraud-detector'?",
     ], out
+    assert out.splitlines()[-1].startswith("OK: no problems; 3 warnings (")
     report = validate_repo(repo.root)
     assert report.ok and {f.severity for f in report.findings if f.rule == "MG213"} == {"warning"}
     # every name known: nothing said ('shadow' is churn-predictor's, 'challenger' a policy gate's)

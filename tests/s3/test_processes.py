@@ -222,6 +222,12 @@ def test_without_s3fs_every_command_says_so_in_one_line_with_exit_2(
     for argv, expected in [
         (args, f"artifact store {s3.url('models')!r} needs s3fs (pip install s3fs)"),
         (["verify", "--ref", BRANCH, f"{MODEL}/4"], "needs the package s3fs (pip install s3fs)"),
+        (["index", "--ref", BRANCH, "-o", s3.url("i.json")], f"writing the index to {s3.url('i.json')} needs s3fs"),
+        (["index", "--ref", BRANCH, "--sharded", "-o", s3.url("idx")], "needs s3fs (pip install s3fs)"),
+        (
+            ["index", "--ref", BRANCH, "--previous", s3.url("i.json"), "-o", str(tmp_path / "i.json")],
+            f"reading {s3.url('i.json')} needs the package s3fs",
+        ),
     ]:
         proc = subprocess.run([*mlgate, *argv], env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, proc.stdout + proc.stderr

@@ -608,6 +608,10 @@ def index(
         raise UsageError("--previous needs --ref REF: the changes are those between two commits")
     if sharded:
         return _index_sharded(obj, ref, output, load_signing_key(key_file, key_env), expires_in, previous)
+    if output:
+        from mlgate.registry.index import check_output
+
+        check_output(output)  # a missing store package said before the build, not after
     notes: list[str] = []
     data = build_index(
         obj.repo, ref, key=load_signing_key(key_file, key_env), expires_in=expires_in, previous=previous, notes=notes

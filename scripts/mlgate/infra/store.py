@@ -187,16 +187,33 @@ def is_remote(location: str | os.PathLike[str]) -> bool:
 
 def write_whole(uri: str, data: bytes, what: str) -> None:
     """Write ``data`` as the object ``uri`` (any fsspec URL), whole: a reader sees the object it replaces or this
-    one, never part of it (on S3 one upload committed only when complete; elsewhere a temporary name renamed into
-    place). No bucket is created. :class:`StoreError` ("cannot write ``what`` to URI: why") when it fails."""
-    fs, fs_path = filesystem(uri, needs=f"writing {what} to {uri} needs", cannot=f"cannot write {what} to {uri}")
-    import io
+    one, never part of it (on S3 one PUT, or past 100 MB a multipart upload completed only when every part is up
+    and aborted otherwise; elsewhere a temporary name renamed into place). No bucket is created.
+    :class:`StoreError` ("cannot write ``what`` to URI: why") when it fails."""
+    write_objects({uri: data}, what)
 
-    copy = _upload if _object_store(fs) else _copy_then_rename
+
+def write_objects(objects: dict[str, bytes], what: str) -> None:
+    """Write each of ``objects`` (URL -> bytes, all in one store) whole, as :func:`write_whole` does; on S3 many
+    at once (fsspec's concurrent requests), elsewhere one after the other. Returns once every one is written;
+    :class:`StoreError` for the first that fails (the others may be written or not, each whole)."""
+    if not objects:
+        return
+    first = next(iter(objects))
+    fs, _ = filesystem(first, needs=f"writing {what} to {first} needs", cannot=f"cannot write {what} to {first}")
     try:
-        copy(fs, fs_path, io.BytesIO(data), hashlib.sha256(data).hexdigest(), len(data), None)
+        if _object_store(fs):
+            fs.pipe({fs._strip_protocol(uri): data for uri, data in objects.items()})
+            return
+        import io
+
+        for uri, data in objects.items():
+            first = uri
+            digest = hashlib.sha256(data).hexdigest()
+            _copy_then_rename(fs, fs._strip_protocol(uri), io.BytesIO(data), digest, len(data), None)
     except OSError as e:
-        raise StoreError(f"cannot write {what} to {uri}: {_reason(e, uri)}") from None
+        where = first if len(objects) == 1 or not _object_store(fs) else f"{first.rsplit('/', 1)[0]}/..."
+        raise StoreError(f"cannot write {what} to {where}: {_reason(e, first)}") from None
 
 
 def object_sizes(prefix: str, what: str) -> dict[str, int]:

@@ -323,9 +323,9 @@ def build_sharded(
 
 def write_sharded(index: ShardedIndex, folder: str | os.PathLike[str]) -> None:
     """Write a sharded index into ``folder`` (or an fsspec URL: see :mod:`mlgate.registry.remote_index`): the new
-    shards first (content-addressed, so nothing a replica reads
-    changes under it), then index.json atomically, then the shards neither it nor the index.json it replaced
-    names (of the models that changed: a replica that read the previous index.json still finds its shards).
+    shards first (content-addressed, so nothing a replica reads changes under it), then index.json atomically,
+    then the shards neither it nor the index.json it replaced names (of the models that changed: a replica that
+    read the previous index.json still finds its shards).
 
     The unchanged models' shards are kept in place, or copied from the previous index's folder (their sha256
     checked) when ``folder`` is another one."""
@@ -364,11 +364,12 @@ def write_sharded(index: ShardedIndex, folder: str | os.PathLike[str]) -> None:
 
 
 def check_folder(folder: str | os.PathLike[str]) -> None:
-    """Refuse, before anything is built, an output folder a sharded index cannot be written into (a URL is
-    checked by its store when written)."""
+    """Refuse, before anything is built, an output folder a sharded index cannot be written into (a URL: only
+    that its store's package is installed, the store says the rest when written)."""
     from mlgate.infra.store import is_remote
 
     if is_remote(folder):
+        check_output(folder)
         return
     root = local_path(folder)
     top = root / TOP_LEVEL
@@ -376,6 +377,16 @@ def check_folder(folder: str | os.PathLike[str]) -> None:
         raise UsageError(f"{root} is not a folder: a sharded index is written into a folder (-o DIR)")
     if top.is_symlink() or top.exists() and not top.is_file():
         raise UsageError(f"{top} exists and is not a regular file: the index replaces only a regular file")
+
+
+def check_output(target: str | os.PathLike[str]) -> None:
+    """Refuse, before anything is built, an object-store URL whose package is missing or that is malformed
+    (:class:`mlgate.errors.StoreError`); a local path is checked when written."""
+    from mlgate.infra.store import filesystem, is_remote
+
+    if is_remote(target):
+        url = os.fspath(target)
+        filesystem(url, needs=f"writing the index to {url} needs", cannot=f"cannot write the index to {url}")
 
 
 def _holds(target: Path, size: int) -> bool:

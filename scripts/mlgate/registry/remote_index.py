@@ -4,11 +4,12 @@ store accepts: gs://, az://, memory://...), in the order that keeps every poller
 A replica polling the index while it is published never sees half an index, nor a top level naming a shard
 that is not there yet:
 
-1. each object is written whole (:func:`mlgate.infra.store.write_whole`: on S3 one upload committed only when
-   complete; elsewhere a temporary name renamed into place);
-2. the sharded layout's shards go up first (content-addressed: a new shard never replaces one a replica is
-   reading), the shards of unchanged models are checked present (one listing) or copied from the previous
-   index's location, and ``index.json`` goes up last;
+1. each object is written whole (:func:`mlgate.infra.store.write_whole`: on S3 one PUT, or past 100 MB a
+   multipart upload completed only when whole; elsewhere a temporary name renamed into place);
+2. the sharded layout's shards go up first, many at once (content-addressed: a new shard never replaces one a
+   replica is reading; one already there is not sent again), the shards of unchanged models are checked present
+   (one listing) or copied from the previous index's location, and ``index.json`` goes up last, once every shard
+   is up;
 3. only then are the shards removed that neither the new ``index.json`` nor the one it replaced names (a replica
    that read the replaced one still finds its shards until the next publication).
 
@@ -25,7 +26,7 @@ from typing import Any
 
 from mlgate.core.indexfmt import SHARDS_DIR, TOP_LEVEL, shard_path, split_envelope
 from mlgate.errors import StoreError, UsageError
-from mlgate.infra.store import bounded, object_sizes, open_uri, remove_objects, write_whole
+from mlgate.infra.store import bounded, object_sizes, open_uri, remove_objects, write_objects, write_whole
 
 #: a shard's path under the index's folder: what pruning may remove (nothing else under the prefix is touched)
 _SHARD = re.compile(rf"{SHARDS_DIR}/([^/]+)/[0-9a-f]{{64}}\.json")
@@ -54,10 +55,11 @@ def put_sharded(index: Any, url: str) -> None:
     present = {f"{SHARDS_DIR}/{k}": v for k, v in present.items()}
     same = index.previous_base is not None and folder_of(index.previous_base) == base
     replaced = _names(index.previous_payload) if same else _names_at(f"{base}/{TOP_LEVEL}")
+    uploads: dict[str, bytes] = {}
     for name, shard in index.shards.items():
         path = shard_path(name, index.models[name]["shard"]["sha256"])
         if present.get(path) != len(shard):
-            write_whole(f"{base}/{path}", shard, f"the shard of model {name!r}")
+            uploads[f"{base}/{path}"] = shard
     for name, entry in index.models.items():
         if name in index.shards:
             continue
@@ -69,7 +71,8 @@ def put_sharded(index: Any, url: str) -> None:
                 f"--previous: the shard of model {name!r} the previous index names is missing at {base}/{path}; "
                 "build without --previous to write every shard again"
             )
-        write_whole(f"{base}/{path}", read_shard(index.previous_base, name, entry["shard"]), f"the shard of {name!r}")
+        uploads[f"{base}/{path}"] = read_shard(index.previous_base, name, entry["shard"])
+    write_objects(uploads, "the index's shards")  # all of them up before the top level that names them
     write_whole(f"{base}/{TOP_LEVEL}", index.envelope, "the index")
     keep = {shard_path(n, e["shard"]["sha256"]) for n, e in index.models.items()} | replaced
     remove_objects(

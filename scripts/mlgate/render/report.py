@@ -174,6 +174,9 @@ def _summary(report: Report) -> str:
     if p:
         parts.append(f"{p} gate{'s' if p != 1 else ''} pending")
     status = ("FAILED: " if n else "NOT YET: ") + ", ".join(parts) if parts else "OK: no problems"
+    w = sum(1 for f in set(report.findings) if f.severity == "warning")  # said, never a failure
+    if w:
+        status += f"; {w} warning{'s' if w != 1 else ''}"
     return f"{status} ({_files(report.files_checked)} checked; {_scope(report)})"
 
 
@@ -189,7 +192,7 @@ def report_text(report: Report, color: bool = False) -> str:
         out.write(gate_text(change, color) + "\n")
     for f in _not_in_gate_tables(report):
         rule = _paint(f"{f.rule} {f.rule_name}", f.severity, color)
-        label = " (pending)" if f.severity == "pending" else ""
+        label = f" ({f.severity})" if f.severity in ("pending", "warning") else ""
         out.write(f"{_t(_location(f))}: {rule}{label}: {_t(f.message)}\n")
     out.write(_t(_summary(report)) + "\n")
     return out.getvalue()
@@ -239,7 +242,7 @@ def report_markdown(report: Report) -> str:
     if findings:
         lines += ["| rule | file | problem |", "|---|---|---|"]
         for f in findings:
-            label = " (pending)" if f.severity == "pending" else ""
+            label = f" ({f.severity})" if f.severity in ("pending", "warning") else ""
             lines.append(f"| `{f.rule}` {f.rule_name}{label} | {md_code(_location(f))} | {_md_cell(f.message)} |")
         lines.append("")
         # the catalogue loads every checking module (jsonschema, PyYAML): only when a report names rules, so

@@ -306,32 +306,17 @@ class S3Server:
         import json
         import urllib.request
 
+        statements: list[dict[str, Any]] = [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]
         denied = [f"arn:aws:s3:::{self.bucket}/{key}" for key in deny_writes]
+        if denied:
+            statements.append({"Effect": "Deny", "Action": "s3:PutObject", "Resource": denied})
         iam = self._iam()
         user = f"mlgate-{secrets.token_hex(4)}"
         iam.create_user(UserName=user)
         iam.put_user_policy(
             UserName=user,
             PolicyName="s3",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
-                        *(
-                            [
-                                {
-                                    "Effect": "Deny",
-                                    "Action": "s3:PutObject",
-                                    "Resource": denied,
-                                }
-                            ]
-                            if denied
-                            else []
-                        ),
-                    ],
-                }
-            ),
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
         )
         created = iam.create_access_key(UserName=user)["AccessKey"]
 
