@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from mlgate.core.layout import NAME_RE, NAME_RULE, RESERVED_ALIAS_RE, VERSION_RE, is_name, reserved_alias
+from mlgate.core.layout import NAME_PATTERN, NAME_RE, NAME_RULE, VERSION_RE, is_name, reserved_alias
 from mlgate.errors import UnknownAlias, UnknownVersion, UsageError
 
 __all__ = [
@@ -128,10 +128,12 @@ def _uri_suffix(uri: str, name: str, suffix: str) -> ModelRef:
     return ModelRef(name, stage=stage)
 
 
-#: the form a server resolves most, ``models:/NAME@ALIAS`` in lower case with no path: answered by one match
-_PLAIN_ALIAS_URI = re.compile(r"models:/([a-z0-9._-]+)@([a-z0-9._-]+)\Z")
+#: the form a server resolves most, ``models:/NAME@ALIAS`` in lower case with no path, ALIAS a name the naming rules
+#: accept (NAME_PATTERN's, anchored at the end) that is not reserved: answered by one match
+_PLAIN_ALIAS_URI = re.compile(
+    r"models:/([a-z0-9._-]+)@(?!latest\Z|v[0-9]+\Z)(" + NAME_PATTERN[1:-1].replace("$", r"\Z") + r")\Z"
+)
 _plain_match = _PLAIN_ALIAS_URI.match
-_reserved = RESERVED_ALIAS_RE.match
 
 
 def plain_alias(uri: str) -> tuple[str, str] | None:
@@ -142,10 +144,7 @@ def plain_alias(uri: str) -> tuple[str, str] | None:
     were checked (an index's) needs nothing more, and one that does not asks :func:`parse_uri`.
     """
     plain = _plain_match(uri)
-    if plain is None:
-        return None
-    name, alias = plain.groups()
-    return None if _reserved(alias) or not NAME_RE.match(alias) else (name, alias)
+    return None if plain is None else plain.group(1, 2)  # type: ignore[return-value]  # both always match
 
 
 def parse_uri(uri: str) -> ModelRef:
@@ -156,11 +155,9 @@ def parse_uri(uri: str) -> ModelRef:
     any case), each optionally followed by ``/PATH``, a file or folder inside the version's artifact. Aliases
     ``v<N>`` are reserved, as in MLflow. Anything else is a :class:`UsageError` saying what was expected.
     """
-    plain = _PLAIN_ALIAS_URI.match(uri)
-    if plain is not None:  # the same answer as the general rules below (a property test holds them equal)
-        name, alias = plain.groups()
-        if NAME_RE.match(name) and NAME_RE.match(alias) and not RESERVED_ALIAS_RE.match(alias):
-            return ModelRef(name, alias=alias)
+    plain = plain_alias(uri)
+    if plain is not None and NAME_RE.match(plain[0]):  # the general rules' answer (a property test holds it)
+        return ModelRef(plain[0], alias=plain[1])
     return _parse_uri(uri)
 
 
