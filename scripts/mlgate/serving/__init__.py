@@ -75,7 +75,6 @@ from mlgate.errors import (
     UnknownModel,
     UnknownVersion,
 )
-from mlgate.infra.keys import TrustedKey, key_id, load_public_key
 from mlgate.infra.store import fsspec_package, open_uri, sha256_of
 
 if TYPE_CHECKING:
@@ -83,6 +82,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from mlgate.infra.git import ObjectReader
+    from mlgate.infra.keys import TrustedKey, key_id, load_public_key  # re-exported lazily: see __getattr__
 
 INDEX_MAX_BYTES = 256 << 20  # an index larger than this is refused unread
 MANIFEST_MAX_BYTES = 1 << 20  # the validator's limit for one manifest (mlgate.yamlio.MAX_BYTES)
@@ -255,6 +255,8 @@ class AliasMove:
 
 
 def _trusted_keys(keys: Iterable[TrustedKey]) -> dict[str, Any]:
+    from mlgate.infra.keys import key_id, load_public_key
+
     if isinstance(keys, (str, bytes, bytearray, os.PathLike)):
         keys = [keys]
     loaded = [load_public_key(k) for k in keys]
@@ -310,6 +312,10 @@ def __getattr__(name: str) -> Any:
         from mlgate.core.times import TIME_FORMAT
 
         return TIME_FORMAT
+    if name in ("TrustedKey", "key_id", "load_public_key"):
+        from mlgate.infra import keys
+
+        return getattr(keys, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
