@@ -180,41 +180,6 @@ class ResolvedModel:
 _new_object = object.__new__
 
 
-def _resolved_model(
-    uri: str,
-    name: str,
-    alias: str | None,
-    version: int,
-    artifact_uri: str,
-    sha256: str,
-    size: int,
-    format: str,
-    commit: str | None,
-    manifest: Mapping[str, Any],
-    path: str,
-    rollout: Rollout | None,
-) -> ResolvedModel:
-    """``ResolvedModel(...)`` with every field given, built without the frozen dataclass's ``__init__`` (one
-    ``object.__setattr__`` per field): a cold start resolving every champion builds thousands. The same object
-    (tests/serving hold both equal, field for field)."""
-    made: ResolvedModel = _new_object(ResolvedModel)
-    made.__dict__.update(
-        uri=uri,
-        name=name,
-        alias=alias,
-        version=version,
-        artifact_uri=artifact_uri,
-        sha256=sha256,
-        size=size,
-        format=format,
-        commit=commit,
-        manifest=manifest,
-        path=path,
-        rollout=rollout,
-    )
-    return made
-
-
 @dataclass(frozen=True)
 class AliasMove:
     """An alias that changed between two polls of a source (``new`` None: removed): its version, its rollout, or
@@ -1303,20 +1268,24 @@ class IndexSource:
             self._model(name)  # the full rules: raise what is wrong
             return None  # (an entry they accept: the general path answers)
         version, held, rollout = got
-        return _resolved_model(
-            uri,
-            name,
-            alias,
-            version,
-            held["uri"],
-            held["sha256"],
-            held["size"],
-            held.get("format", ""),
-            self.data.get("commit"),
-            held,
-            path,
-            None if rollout is None else Rollout.from_manifest(rollout),
+        # ResolvedModel(...) built without the frozen dataclass's __init__ (one object.__setattr__ per field): a
+        # cold start resolving every champion builds thousands; the same object (tests/serving hold both equal)
+        made: ResolvedModel = _new_object(ResolvedModel)
+        made.__dict__.update(
+            uri=uri,
+            name=name,
+            alias=alias,
+            version=version,
+            artifact_uri=held["uri"],
+            sha256=held["sha256"],
+            size=held["size"],
+            format=held.get("format", ""),
+            commit=self.data.get("commit"),
+            manifest=held,
+            path=path,
+            rollout=None if rollout is None else Rollout.from_manifest(rollout),
         )
+        return made
 
     def aliases(self, model: str) -> dict[str, int]:
         return dict(self._model(model).get("aliases", {}))
