@@ -16,6 +16,7 @@ anything else the fast path is unsure of) are parsed in full.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Collection, Iterable, Mapping, TypedDict
+from typing import Any, Collection, Iterable, Iterator, Mapping, TypedDict
 
 from mlgate.audit.cache import Cached, cache_path, read_cache, select, write_cache
 from mlgate.audit.cache import parse_when as parse_when  # re-exported: the command line's dates
@@ -57,7 +58,7 @@ from mlgate.core.times import normalize, parse_iso
 from mlgate.core.uris import unknown
 from mlgate.errors import GitError, ManifestError, MlgateError, NotFoundError, UnknownAlias, UnknownModel, UsageError
 from mlgate.infra.files import write_json
-from mlgate.infra.git import Commit, GitRepo, GitTree
+from mlgate.infra.git import BatchReader, Commit, GitRepo, GitTree
 from mlgate.infra.yamlio import YamlError, load
 from mlgate.registry.readers import alias_state, alias_version_or_none, deprecations, version_number
 
@@ -284,10 +285,16 @@ def history(
                 events = [e for e in events if e.model == model and (not alias or e.alias == alias)]
         if cached is None or (model and not events):
             # a model's own history, no cache at hand: a path-limited walk (and an exact "never existed")
-            commits = git.log_changes(head, pathspec)
+            segments, reader = _log(git, head, pathspec)
+            try:
+                commits = [c for segment in segments for c in segment]
+            except BaseException:
+                reader.close()
+                raise
             if model and not commits:
+                reader.close()
                 raise _never_existed(git, head, ref, model, alias)
-            events, parents, _ = _walk(git, commits, model, alias, {})
+            events, parents, _ = _walk(git, [commits], reader, model, alias, {})
         if kinds is not None:
             events = [e for e in events if e.kind in kinds]  # before the forge is asked about any of them
         result = History(ref, head, [])
@@ -364,56 +371,91 @@ def history(
 # --- the walk, and its incremental cache under .git/mlgate/ -----------------------------------------------
 
 
+def _log(
+    git: GitRepo, head: str, pathspec: list[str], exclude: str | None = None
+) -> tuple[Iterator[list[Commit]], BatchReader]:
+    """The first-parent commits of ``head`` touching ``pathspec`` (after ``exclude``), in segments oldest first
+    (:meth:`GitRepo.log_segments`), and an object reader already reading each merged branch's head commit (asked
+    for while git still walks). Close the reader (:func:`_walk` does)."""
+    reader = git.batch_reader()
+
+    def prefetch(commit: Commit) -> None:
+        if len(commit.parents) > 1:  # the change's author, and a revert trailer if it is a revert
+            reader.ask((commit.parents[1],))
+
+    return git.log_segments(head, pathspec, exclude=exclude, on_commit=prefetch), reader
+
+
 def _walk(
-    git: GitRepo, commits: list[Commit], model: str | None, alias: str | None, held: dict[str, list[int]]
+    git: GitRepo,
+    segments: Iterable[list[Commit]],
+    reader: BatchReader,
+    model: str | None,
+    alias: str | None,
+    held: dict[str, list[int]],
 ) -> tuple[list[Event], dict[str, str], dict[str, list[int]]]:
-    """The events of ``commits`` (authors of merged branches resolved), each event's commit's first parent,
-    and ``held`` brought up to date."""
-    merges = [c for c in commits if len(c.parents) > 1]
-    # one cat-file round for everything: the alias and model.yaml blobs whose versions we need, and
-    # each merged branch's head commit (the change's author, and a revert trailer if it is a revert)
-    objects = git.read_blobs(_wanted_blobs(commits) + [c.parents[1] for c in merges])
-    merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
-    out = _events(
-        commits,
-        objects,
-        model,
-        alias,
-        {sha: msg for sha, (_, msg) in merged_heads.items()},
-        held,
-        {sha: author for sha, (author, _) in merged_heads.items()},
-    )
-    firsts = {e.commit for e in out}
-    parents = {c.sha: c.parents[0] for c in commits if c.parents and c.sha in firsts}
+    """The events of the commits of ``segments`` (oldest first; authors of merged branches resolved), each
+    event's commit's first parent, and ``held`` brought up to date. Each segment's events are built as soon
+    as git has written it (while it walks the next ones); ``reader`` (from :func:`_log`) reads the blobs
+    too, and is closed."""
+    memo = _Memo()
+    out: list[Event] = []
+    parents: dict[str, str] = {}
+    try:
+        for commits in segments:
+            # alias files in mlgate's own form are known by their ids alone; every other blob is read
+            memo.learn(commits, git.id_width)
+            reader.ask(_wanted_blobs(commits, memo.known))
+            objects = reader.answers()
+            merges = [c for c in commits if len(c.parents) > 1 and c.files]
+            merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
+            events = _events(
+                commits,
+                objects,
+                model,
+                alias,
+                {sha: msg for sha, (_, msg) in merged_heads.items()},
+                held,
+                {sha: author for sha, (author, _) in merged_heads.items()},
+                memo,
+            )
+            firsts = {e.commit for e in events}
+            parents.update((c.sha, c.parents[0]) for c in commits if c.parents and c.sha in firsts)
+            out += events
+    finally:
+        reader.close()
     return out, parents, held
 
 
-def _registry_cache(git: GitRepo, head: str, *, build: bool) -> Cached | None:
+def _registry_cache(git: GitRepo, head: str, *, build: bool) -> tuple[Cached, list[Event] | None] | None:
     """Every event of the registry on ``head``'s first-parent history, through the cache: the cached events up
     to a commit ``T`` are reused only when ``T`` is ``head`` or on ``head``'s first-parent chain (checked by git:
     the oldest commit it lists after ``T`` has ``T`` as its first parent), so a rewritten or foreign history
     is walked again. Without a usable cache: None, unless ``build`` (then the whole walk, and the cache
-    written)."""
+    written). With the cache, the events when they were just walked (None: read them from the cache's lines)."""
     path = cache_path(git)
     cache = read_cache(path)
     if cache is not None:
         if cache.tip == head:
-            return cache
+            return cache, None
+        segments, reader = _log(git, head, [layout.REGISTRY + "/"], exclude=cache.tip)
         try:
-            new = git.log_changes(head, [layout.REGISTRY + "/"], exclude=cache.tip)
+            new = [c for segment in segments for c in segment]
         except GitError:
             new = []  # the tip is no commit here (a foreign cache): walk it all
         if new and new[0].parents and new[0].parents[0] == cache.tip:
-            more, more_parents, held = _walk(git, new, None, None, cache.held)
+            more, more_parents, held = _walk(git, [new], reader, None, None, cache.held)
             cache = Cached(head, {**cache.parents, **more_parents}, held, cache.lines + _lines(more))
             write_cache(path, cache)
-            return cache
+            return cache, None
+        reader.close()
     if not build:
         return None
-    events, parents, held = _walk(git, git.log_changes(head, [layout.REGISTRY + "/"]), None, None, {})
+    segments, reader = _log(git, head, [layout.REGISTRY + "/"])
+    events, parents, held = _walk(git, segments, reader, None, None, {})
     cache = Cached(head, parents, held, _lines(events))
     write_cache(path, cache)
-    return cache
+    return cache, events
 
 
 def history_jsonl(
@@ -432,23 +474,78 @@ def history_jsonl(
         raise UsageError("--alias needs a MODEL")
     git = GitRepo(repo_path)
     try:
-        cache = _registry_cache(git, git.resolve(ref), build=model is None)
+        found = _registry_cache(git, git.resolve(ref), build=model is None)
     finally:
         git.close()
-    return None if cache is None else select(cache, model=model, alias=alias, since=since, kinds=kinds)
+    return None if found is None else select(found[0], model=model, alias=alias, since=since, kinds=kinds)
 
 
 def _registry_events(git: GitRepo, head: str, *, build: bool) -> tuple[list[Event], dict[str, str]] | None:
-    cache = _registry_cache(git, head, build=build)
-    return None if cache is None else ([_event_from_line(line) for line in cache.lines], cache.parents)
+    found = _registry_cache(git, head, build=build)
+    if found is None:
+        return None
+    cache, walked = found
+    if walked is None:
+        return [_event_from_line(line) for line in cache.lines], cache.parents
+    # just walked: the events as their cache lines would give them back (a metric of online evidence is read
+    # back as a float), without reading back every line
+    return [
+        _event_from_line(line) if e.rollout is not None and e.rollout.evidence is not None else e
+        for e, line in zip(walked, cache.lines, strict=True)
+    ], cache.parents
 
 
 def _lines(events: list[Event]) -> list[str]:
+    """The cache's line of each event (see :mod:`mlgate.audit.cache`): its JSON as ``json`` writes
+    ``Event.to_dict()``, built from parts, the fields an event shares with its commit's other events written
+    once per commit (a property test holds this to ``json`` on generated events)."""
     encode = json.JSONEncoder(ensure_ascii=False).encode
-    return [
-        f"{e.gate_kind or ''}\t{e.kind}\t{e.model or ''}\t{e.alias or ''}\t{e.time}\t{encode(e.to_dict())}"
-        for e in events
-    ]
+    text = json.encoder.encode_basestring  # how that encoder writes a string
+
+    def opt(x: Any) -> str:
+        return "null" if x is None else text(x)
+
+    def num(x: Any) -> str:
+        return "null" if x is None else str(x)
+
+    out: list[str] = []
+    key: tuple[Any, ...] | None = None
+    shared = ""
+    for e in events:
+        prefix = f"{e.gate_kind or ''}\t{e.kind}\t{e.model or ''}\t{e.alias or ''}\t{e.time}\t"
+        if not _plain_fields(e):
+            out.append(prefix + encode(e.to_dict()))
+            continue
+        if key is None or key != (e.commit, e.pr, e.author, e.merger, e.subject, e.reverts):
+            key = (e.commit, e.pr, e.author, e.merger, e.subject, e.reverts)
+            shared = (
+                f', "commit": {text(e.commit)}, "pr": {num(e.pr)}, "author": {text(e.author)}, '
+                f'"merger": {opt(e.merger)}, "approvers": "unknown", "not_counted": "unknown", '
+                f'"subject": {text(e.subject)}, "reverts": {opt(e.reverts)}, "rollout": '
+            )
+        out.append(
+            f'{prefix}{{"time": {text(e.time)}, "kind": {text(e.kind)}, "model": {opt(e.model)}, '
+            f'"alias": {opt(e.alias)}, "from": {num(e.from_version)}, "to": {num(e.to_version)}{shared}'
+            f"{'null' if e.rollout is None else encode(e.rollout.to_dict())}}}"
+        )
+    return out
+
+
+_STR = frozenset((str,))
+_STR_OR_NONE = frozenset((str, type(None)))
+_INT_OR_NONE = frozenset((int, type(None)))
+
+
+def _plain_fields(e: Event) -> bool:
+    """Whether every field of ``e`` but its rollout is a plain string, int or None where it should be (and
+    no approvers: a cached event holds none), so that :func:`_lines` may write it from parts."""
+    return (
+        e.approvers is None
+        and e.not_counted is None
+        and {type(e.time), type(e.kind), type(e.commit), type(e.author), type(e.subject)} <= _STR
+        and {type(e.model), type(e.alias), type(e.merger), type(e.reverts)} <= _STR_OR_NONE
+        and {type(e.from_version), type(e.to_version), type(e.pr)} <= _INT_OR_NONE
+    )
 
 
 def _str(x: Any) -> str:
@@ -652,15 +749,86 @@ def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
 _ONLINE_DIR = f"/{layout.ONLINE}/"
 
 
-def _wanted_blobs(commits: list[Commit]) -> list[str]:
+def _wanted_blobs(commits: list[Commit], known: Mapping[str, int] | None = None) -> list[str]:
+    """The blobs the events of ``commits`` are read from (but the alias files whose version ``known`` holds)."""
+    known = known or {}
     wanted: list[str] = []
     for c in commits:
         for f in c.files:
             if f.path.endswith(".yaml") and ("/aliases/" in f.path or f.path.endswith("/model.yaml")):
-                wanted += [x for x in (f.old, f.new) if x]
+                wanted += [x for x in (f.old, f.new) if x and x not in known]
             elif f.path.endswith(".yaml") and _ONLINE_DIR in f.path and f.new:
                 wanted.append(f.new)  # online evidence: what it says now
     return wanted
+
+
+def plain_alias_text(model: str, alias: str, version: int) -> bytes:
+    """An alias file as ``mlgate promote`` writes it when it carries no note and no rollout (its plain form)."""
+    return f"apiVersion: mlgate/v1\nkind: Alias\nmodel: {model}\nalias: {alias}\nversion: {version}\n".encode()
+
+
+#: the most versions of one model whose plain alias files history recognises by id (past it, they are read)
+_PLAIN_VERSIONS = 1000
+
+
+class _Memo:
+    """What the walk has learnt so far, kept from one segment of the history to the next: each path's place,
+    each blob's reading, and the ids of the plain alias files (:func:`plain_alias_text`) the alias files may
+    hold, each with its version.
+
+    A git id is the hash of the file's bytes, so a blob with one of these ids *is* that text, whose version
+    the alias reader reads as the number written (a property test holds the two equal): the walk reads only
+    the alias files that say something else (a note, a rollout, a hand edit, a version it has not seen).
+    """
+
+    def __init__(self) -> None:
+        self.places: dict[str, layout.Place | None] = {}
+        self.models: dict[str, bool] = {}
+        self.states: dict[str | None, tuple[int | None, Rollout | None]] = {None: (None, None)}
+        self.deprecated: dict[str | None, set[int]] = {None: set()}
+        self.known: dict[str, int] = {}
+        self._top: dict[str, int] = {}  # model -> the highest version folder the walk has named
+        self._hashed: dict[tuple[str, str], int] = {}  # (model, alias) -> versions hashed so far
+
+    def learn(self, commits: list[Commit], id_width: int) -> None:
+        """Take in the version folders ``commits`` name, and hash the plain alias files of every alias they
+        change, for every version of its model named so far."""
+        top = self._top
+        pairs: set[tuple[str, str]] = set()
+        for c in commits:
+            for f in c.files:
+                if f.path.endswith("/version.yaml"):
+                    parts = f.path.split("/")
+                    if len(parts) == 6 and parts[3] == "versions" and layout.VERSION_RE.match(parts[4]):
+                        if int(parts[4]) > top.get(parts[2], 0):
+                            top[parts[2]] = int(parts[4])
+                elif "/aliases/" in f.path and f.path.endswith(".yaml"):
+                    parts = f.path.split("/")
+                    if len(parts) == 5 and parts[3] == "aliases":
+                        pairs.add((parts[2], parts[4][:-5]))
+        digest = hashlib.sha1 if id_width == 20 else hashlib.sha256
+        known = self.known
+        for model, alias in pairs:
+            first = self._hashed.get((model, alias), 0) + 1
+            last = min(top.get(model, 0), _PLAIN_VERSIONS)
+            if last < first or not (layout.is_name(model) and layout.is_name(alias)):
+                continue  # nothing new, or not mlgate's plain form: read
+            self._hashed[model, alias] = last
+            head = plain_alias_text(model, alias, 1)[:-2]  # all but the version and the newline after it
+            for width in range(len(str(first)), len(str(last)) + 1):
+                # the object's header and the text up to the version, hashed once per width of the version
+                prefix = digest(b"blob %d\0%s" % (len(head) + width + 1, head))
+                for v in range(max(first, 10 ** (width - 1)), min(last, 10**width - 1) + 1):
+                    h = prefix.copy()
+                    h.update(b"%d\n" % v)
+                    known[h.hexdigest()] = v
+
+
+def _plain_alias_ids(commits: list[Commit], id_width: int) -> dict[str, int]:
+    """The ids of the plain alias files ``commits`` may hold, each with its version (see :class:`_Memo`)."""
+    memo = _Memo()
+    memo.learn(commits, id_width)
+    return memo.known
 
 
 _ROLLOUT_KINDS: dict[str, EventKind] = {
@@ -752,6 +920,35 @@ def _evidence_event(place: layout.Place, raw: bytes | None, path: str, base: _Co
     )
 
 
+def _classify(path: str) -> layout.Place | None:
+    try:
+        return layout.classify(path)
+    except LayoutError:
+        return None
+
+
+def _place(path: str, models: dict[str, bool]) -> layout.Place | None:
+    """:func:`mlgate.core.layout.classify` (None for a path with no place), with a short cut for the file of a
+    registration, which a long history holds tens of thousands of: ``registry/models/<model>/versions/<n>/
+    version.yaml`` is a version wherever ``<model>`` names a model (asked once per model; a property test holds
+    the two equal)."""
+    parts = path.split("/")
+    if (
+        len(parts) == 6
+        and parts[5] == "version.yaml"
+        and parts[3] == "versions"
+        and parts[1] == "models"
+        and parts[0] == layout.REGISTRY
+        and layout.VERSION_RE.match(parts[4])
+    ):
+        model = parts[2]
+        if model not in models:
+            models[model] = _classify(layout.model_path(model)) is not None
+        if models[model]:
+            return layout.Place("version", "ModelVersion", model, version=int(parts[4]))
+    return _classify(path)
+
+
 class _CommitFields(TypedDict):
     """The fields every event of one commit shares."""
 
@@ -773,25 +970,24 @@ def _events(
     merged_messages: dict[str, str],
     held: dict[str, list[int]],
     merged_authors: Mapping[str, str | None] | None = None,
+    memo: _Memo | None = None,
 ) -> list[Event]:
     """Events oldest first (approvers not yet known). ``held`` (alias path -> the versions it pointed at, in
-    order) is the state before ``commits``, and is brought up to date (a cache continues from it)."""
+    order) is the state before ``commits``, and is brought up to date (a cache continues from it); ``memo``
+    keeps what was learnt for the next commits."""
     events: list[Event] = []
-    places: dict[str, layout.Place | None] = {}
-    states: dict[str | None, tuple[int | None, Rollout | None]] = {None: (None, None)}
-    deprecated: dict[str | None, set[int]] = {None: set()}
+    memo = memo or _Memo()
+    places, models, states, deprecated, known = memo.places, memo.models, memo.states, memo.deprecated, memo.known
 
     def place_of(path: str) -> layout.Place | None:
         if path not in places:
-            try:
-                places[path] = layout.classify(path)
-            except LayoutError:
-                places[path] = None
+            places[path] = _place(path, models)
         return places[path]
 
     def state(oid: str | None, path: str) -> tuple[int | None, Rollout | None]:
         if oid not in states:  # the same alias bytes recur often: each blob is read once
-            states[oid] = _alias_state(blobs.get(oid) if oid else None, path)
+            v = known.get(oid) if oid else None  # a plain alias file: its version, and no rollout
+            states[oid] = (v, None) if v is not None else _alias_state(blobs.get(oid) if oid else None, path)
         return states[oid]
 
     def deprecated_in(oid: str | None, path: str) -> set[int]:
@@ -805,15 +1001,18 @@ def _events(
         message = merged_messages.get(c.sha, "")
         reverted = _REVERT.search(c.body) or _REVERT.search(message)
         claimed: bool | None = None  # read only for a move back (rare)
+        time = _utc(c.date)
+        author = (merged_authors.get(c.sha) if merged_authors else None) or c.author
+        reverts = reverted.group(1) if reverted else None
         base = _CommitFields(
-            time=_utc(c.date),
+            time=time,
             commit=c.sha,
             pr=pr,
-            author=(merged_authors.get(c.sha) if merged_authors else None) or c.author,
+            author=author,
             merger=merger,
             approvers=None,
             subject=c.subject,
-            reverts=reverted.group(1) if reverted else None,
+            reverts=reverts,
         )
         for f in c.files:
             if not f.path.endswith(".yaml") or f.path.endswith("/eval.yaml"):
@@ -824,32 +1023,40 @@ def _events(
                         Event(kind=POLICY_CHANGE, model=None, alias=None, from_version=None, to_version=None, **base)
                     )
                 continue
-            place = place_of(f.path)
+            place = places[f.path] if f.path in places else place_of(f.path)
             if place is None:
                 continue
             if (model and place.model != model) or (alias and place.alias != alias):
                 continue
-            if place.role == "online":
+            role = place.role
+            if role == "version":
+                kind: EventKind | None = (
+                    REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
+                )
+                if kind:  # positional: tens of thousands of registrations in a long history
+                    events.append(
+                        Event(
+                            time,
+                            kind,
+                            place.model,
+                            None,
+                            None,
+                            place.version,
+                            c.sha,
+                            pr,
+                            author,
+                            merger,
+                            None,
+                            c.subject,
+                            reverts,
+                        )
+                    )
+            elif role == "online":
                 if f.new and f.status != "D":  # a deletion of old evidence is housekeeping, not an event
                     event = _evidence_event(place, blobs.get(f.new), f.path, base)
                     if event is not None:
                         events.append(event)
-            elif place.role == "version":
-                kind: EventKind | None = (
-                    REGISTRATION if f.status == "A" else VERSION_REMOVED if f.status == "D" else None
-                )
-                if kind:
-                    events.append(
-                        Event(
-                            kind=kind,
-                            model=place.model,
-                            alias=None,
-                            from_version=None,
-                            to_version=place.version,
-                            **base,
-                        )
-                    )
-            elif place.role == "alias":
+            elif role == "alias":
                 before, rollout_before = state(f.old, f.path)
                 after, rollout_after = state(f.new, f.path)
                 seen = held.setdefault(f.path, [])
@@ -918,7 +1125,7 @@ def _events(
                         **base,
                     )
                 )
-            elif place.role == "model" and not alias:
+            elif role == "model" and not alias:
                 old = deprecated_in(f.old, f.path)
                 new = deprecated_in(f.new, f.path)
                 for v in sorted(new - old):

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Final, Iterator, Literal
+from typing import Callable, Final, Iterable, Iterator, Literal, NamedTuple
 
 from mlgate.errors import FileTooLarge as FileTooLarge  # re-exported
 from mlgate.errors import GitError, InputError
@@ -466,37 +466,79 @@ class GitRepo:
         found = [m.strip("\n") for m in out.split("\0")[:-1]]
         return None if len(found) > limit else found
 
-    def log_changes(self, ref: str, paths: list[str], *, exclude: str | None = None, jobs: int = 0) -> list[Commit]:
-        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files.
+    def log_changes(
+        self,
+        ref: str,
+        paths: list[str],
+        *,
+        exclude: str | None = None,
+        jobs: int = 0,
+        on_commit: Callable[[Commit], None] | None = None,
+    ) -> list[Commit]:
+        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files (all the
+        segments of :meth:`log_segments`)."""
+        return [
+            c
+            for segment in self.log_segments(ref, paths, exclude=exclude, jobs=jobs, on_commit=on_commit)
+            for c in segment
+        ]
+
+    def log_segments(
+        self,
+        ref: str,
+        paths: list[str],
+        *,
+        exclude: str | None = None,
+        jobs: int = 0,
+        on_commit: Callable[[Commit], None] | None = None,
+    ) -> Iterator[list[Commit]]:
+        """First-parent history of ``ref`` touching ``paths``, with changed files, in segments of the chain:
+        oldest first, each oldest first, each given as soon as it is read (while git still walks the later
+        ones), so that the caller's work on one overlaps git's on the next.
 
         With ``exclude`` (a commit), only the commits ``exclude`` lacks (the history since it, when it is on
-        ``ref``'s first-parent chain). The output is parsed while git is still writing it (the two overlap on
-        two cores). Only files under ``paths`` are kept; a pathspec is passed to git only when it narrows the
-        walk below the top folder (git's own path limiting costs more than it saves for a whole-registry log).
+        ``ref``'s first-parent chain). The output is parsed while git is still writing it, and ``on_commit``
+        is called with each commit that changed a file under ``paths`` as soon as it is parsed (from a parsing
+        thread: it must be thread-safe), so that what the commit needs next can be asked for while git still
+        walks. Only files under ``paths`` are kept; a pathspec is passed to git only when it narrows the walk
+        below the top folder (git's own path limiting costs more than it saves for a whole-registry log).
 
-        A long history is split into ``jobs`` runs of the chain (default: one per CPU, at most 4), one
-        ``git log`` each, in parallel: diffing each merge against its first parent is git's work, and it
+        A long history is cut into segments logged by ``jobs`` ``git log`` processes at a time (default: one
+        per CPU, at most 4), oldest first: diffing each merge against its first parent is git's work, and it
         divides.
         """
         tip = ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref)
         narrow = [p for p in paths if p.strip("/").count("/") >= 1]
         jobs = jobs or min(4, os.cpu_count() or 1)
+        keep = tuple(paths)
         bounds: list[tuple[str, str | None]] = [(tip, exclude)]
         if jobs > 1 and not narrow:
             chain = self.git("rev-list", "--first-parent", tip, *([f"^{exclude}"] if exclude else [])).split()
             if len(chain) >= _PARALLEL_FROM:
-                step = -(-len(chain) // jobs)
+                step = -(-len(chain) // (jobs * _SEGMENTS_PER_JOB))
                 cuts = chain[::step]
                 bounds = [(c, cuts[n + 1] if n + 1 < len(cuts) else exclude) for n, c in enumerate(cuts)]
         if len(bounds) == 1:
-            return self._log_run(tip, exclude, narrow, tuple(paths))
+            yield self._log_run(tip, exclude, narrow, keep, on_commit)
+            return
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=len(bounds)) as pool:
-            runs = list(pool.map(lambda b: self._log_run(b[0], b[1], narrow, tuple(paths)), bounds))
-        return [c for run in reversed(runs) for c in run]
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+            runs = [pool.submit(self._log_run, b[0], b[1], narrow, keep, on_commit) for b in reversed(bounds)]
+            for run in runs:
+                yield run.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
-    def _log_run(self, tip: str, exclude: str | None, narrow: list[str], keep: tuple[str, ...]) -> list[Commit]:
+    def _log_run(
+        self,
+        tip: str,
+        exclude: str | None,
+        narrow: list[str],
+        keep: tuple[str, ...],
+        on_commit: Callable[[Commit], None] | None,
+    ) -> list[Commit]:
         fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
         args = [
             "git",
@@ -518,19 +560,26 @@ class GitRepo:
             assert proc.stdout is not None and proc.stderr is not None  # both piped
             pending = b""
             while True:
-                chunk = proc.stdout.read(1 << 20)
+                chunk = proc.stdout.read(1 << 18)
                 records = (pending + chunk).split(b"\x1e")
                 pending = records.pop() if chunk else b""
                 for record in records:
                     if record:
-                        commits.append(_parse_record(record.decode("utf-8", errors="replace"), keep))
+                        commit = _parse_record(record.decode("utf-8", errors="replace"), keep)
+                        commits.append(commit)
+                        if on_commit is not None and commit.files:
+                            on_commit(commit)
                 if not chunk:
                     break
             err = proc.stderr.read()
         if proc.returncode != 0:
             raise GitError(f"git log failed: {err.decode(errors='replace').strip()}")
-        commits.reverse()  # git's --reverse would buffer everything before the first byte
+        commits.reverse()  # oldest first (git's --reverse would hold the first commit back until the walk ends)
         return commits
+
+    def batch_reader(self) -> BatchReader:
+        """A reader of many objects asked for while other work goes on (see :class:`BatchReader`)."""
+        return BatchReader(self.root)
 
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Many objects' contents in one round of the object reader (ids written while contents are read)."""
@@ -539,25 +588,29 @@ class GitRepo:
 
 #: a first-parent chain this long is logged in parallel runs (below it, one process costs less than the split)
 _PARALLEL_FROM = 2000
+#: segments per process: the caller works on the oldest while git walks the next ones
+_SEGMENTS_PER_JOB = 4
+
+
+#: a line of ``git log --raw --no-abbrev``: modes, old and new ids, status (a letter, a score for R/C), path
+_RAW = re.compile(r"^:[0-7]+ [0-7]+ ([0-9a-f]+) ([0-9a-f]+) ([A-Z])[0-9]*\t(.*)$", re.M)
+
+
+_ZEROS = frozenset((ZERO, "0" * 64))  # the id git writes for "no file" (sha1, sha256)
 
 
 def _parse_record(record: str, keep: tuple[str, ...]) -> Commit:
     header, _, raw = record.partition("\x1d")
     sha, parents, an, ae, cn, date, subject, body = header.split("\x1f")
-    files = []
-    for line in raw.split("\n"):
-        if not line.startswith(":"):
-            continue
-        meta, _, path = line.partition("\t")
-        if not path.startswith(keep):
-            continue
-        _, _, old, new, status = meta.split(" ")
-        files.append(FileChange(path, status[0], None if old == ZERO else old, None if new == ZERO else new))
-    return Commit(sha, tuple(parents.split()), an, ae, cn, date, subject, body.strip(), tuple(files))
+    files = tuple(
+        FileChange(path, status, None if old in _ZEROS else old, None if new in _ZEROS else new)
+        for old, new, status, path in _RAW.findall(raw)
+        if path.startswith(keep)
+    )
+    return Commit(sha, tuple(parents.split()), an, ae, cn, date, subject, body.strip(), files)
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):
     """One file a commit changed: status A/M/D/T and the blob ids before and after."""
 
     path: str
@@ -680,6 +733,126 @@ class ObjectReader:
 
     def close(self) -> None:
         self._finalizer()
+
+
+class BatchReader:
+    """Many objects read by one ``git cat-file --batch`` while they are asked for: ids are written as they
+    become known (from any thread), a thread drains the answers, and :meth:`answers` gives every object asked
+    for so far once it is answered (asking more after is allowed).
+
+    History asks for each merged branch's head commit while ``git log`` is still walking, so cat-file's work
+    overlaps git's; the answers are parsed from one buffer (no round trip per object).
+    """
+
+    def __init__(self, root: Path) -> None:
+        import threading
+        import weakref
+
+        self.proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._asked: list[str] = []
+        self._seen: set[str] = set()
+        self._found: dict[str, bytes] = {}
+        self._done = 0  # how many of _asked are answered (and parsed)
+        self._buf = bytearray()
+        self._at = 0  # where the next answer starts in _buf
+        self._eof = False
+        self._broken: OSError | None = None
+        self._lock = threading.Lock()  # the asking side: _asked, _seen, stdin
+        self._ready = threading.Condition()  # the answering side: _buf, _eof
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+        self._finalizer = weakref.finalize(self, _end_process, self.proc)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        try:
+            while chunk := os.read(fd, 1 << 20):
+                with self._ready:
+                    self._buf += chunk
+                    self._ready.notify_all()
+        except (OSError, ValueError):
+            pass  # closed under us (close() after a failure): the answers are not wanted any more
+        finally:
+            with self._ready:
+                self._eof = True
+                self._ready.notify_all()
+
+    def ask(self, oids: Iterable[str]) -> None:
+        """Ask for objects by full id (each once; anything else is ignored)."""
+        with self._lock:
+            new = [o for o in oids if o not in self._seen and _FULL_ID.fullmatch(o)]
+            if not new:
+                return
+            self._seen.update(new)
+            self._asked += new
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.write("".join(o + "\n" for o in new).encode())
+            except OSError as e:  # cat-file is gone: answers() says so
+                self._broken = e
+
+    def _parse(self, upto: int) -> None:
+        """Parse the answers in the buffer, up to the ``upto``-th object asked (the caller holds _ready)."""
+        buf, at = self._buf, self._at
+        while self._done < upto:
+            end = buf.find(b"\n", at)
+            if end < 0:
+                break
+            header = bytes(buf[at:end]).split()
+            oid = self._asked[self._done]
+            if len(header) == 3 and header[0] == oid.encode():
+                size = int(header[2])
+                if len(buf) < end + 2 + size:
+                    break  # the contents are still coming
+                self._found[oid] = bytes(buf[end + 1 : end + 1 + size])
+                at = end + 2 + size  # the contents, and the newline after them
+            else:
+                at = end + 1  # "<id> missing" (or ambiguous): no contents follow
+            self._done += 1
+        if at > 1 << 22:  # let go of what is parsed
+            del buf[:at]
+            at = 0
+        self._at = at
+
+    def answers(self) -> dict[str, bytes]:
+        """Every object asked for so far that exists, by id (waits for cat-file to answer them)."""
+        with self._lock:
+            upto = len(self._asked)
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.flush()
+            except OSError as e:
+                self._broken = e
+        with self._ready:
+            while True:
+                self._parse(upto)
+                if self._done >= upto:
+                    return self._found
+                if self._eof or self._broken is not None:
+                    raise GitError(f"git cat-file --batch stopped before answering every object: {self._broken}")
+                self._ready.wait()
+
+    def close(self) -> None:
+        """End the reader (once its answers are taken, or when the work failed)."""
+        if self._finalizer.alive:
+            with self._lock:
+                assert self.proc.stdin is not None
+                try:
+                    self.proc.stdin.close()
+                except OSError:
+                    pass
+            self._drain.join()
+            self._finalizer()
+
+
+_FULL_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def _end_process(proc: subprocess.Popen[bytes]) -> None:
