@@ -379,11 +379,13 @@ def _log(
     for while git still walks). Close the reader (:func:`_walk` does)."""
     reader = git.batch_reader()
 
-    def prefetch(commit: Commit) -> None:
-        if len(commit.parents) > 1:  # the change's author, and a revert trailer if it is a revert
-            reader.ask((commit.parents[1],))
+    def prefetch(commits: list[Commit]) -> None:
+        # each merged branch's head: the change's author, and a revert trailer if it is a revert
+        reader.ask([c.parents[1] for c in commits if len(c.parents) > 1])
 
-    return git.log_segments(head, pathspec, exclude=exclude, on_commit=prefetch), reader
+    # only YAML files make events (a version's card and evidence files are left out as git's output is read)
+    segments = git.log_segments(head, pathspec, exclude=exclude, on_commits=prefetch, suffix=".yaml", skip="/eval.yaml")
+    return segments, reader
 
 
 def _walk(
@@ -393,11 +395,13 @@ def _walk(
     model: str | None,
     alias: str | None,
     held: dict[str, list[int]],
+    *,
+    lines: list[str] | None = None,
 ) -> tuple[list[Event], dict[str, str], dict[str, list[int]]]:
     """The events of the commits of ``segments`` (oldest first; authors of merged branches resolved), each
-    event's commit's first parent, and ``held`` brought up to date. Each segment's events are built as soon
-    as git has written it (while it walks the next ones); ``reader`` (from :func:`_log`) reads the blobs
-    too, and is closed."""
+    event's commit's first parent, and ``held`` brought up to date; with ``lines``, their cache lines added
+    to it. Each segment's events are built as soon as git has written it (while it walks the next ones);
+    ``reader`` (from :func:`_log`) reads the blobs too, and is closed."""
     memo = _Memo()
     out: list[Event] = []
     parents: dict[str, str] = {}
@@ -405,9 +409,10 @@ def _walk(
         for commits in segments:
             # alias files in mlgate's own form are known by their ids alone; every other blob is read
             memo.learn(commits, git.id_width)
+            merges = [c for c in commits if len(c.parents) > 1 and c.files]
+            reader.ask([c.parents[1] for c in merges])  # asked already while git walked: each is read once
             reader.ask(_wanted_blobs(commits, memo.known))
             objects = reader.answers()
-            merges = [c for c in commits if len(c.parents) > 1 and c.files]
             merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
             events = _events(
                 commits,
@@ -422,6 +427,8 @@ def _walk(
             firsts = {e.commit for e in events}
             parents.update((c.sha, c.parents[0]) for c in commits if c.parents and c.sha in firsts)
             out += events
+            if lines is not None:
+                lines += _lines(events)
     finally:
         reader.close()
     return out, parents, held
@@ -444,16 +451,18 @@ def _registry_cache(git: GitRepo, head: str, *, build: bool) -> tuple[Cached, li
         except GitError:
             new = []  # the tip is no commit here (a foreign cache): walk it all
         if new and new[0].parents and new[0].parents[0] == cache.tip:
-            more, more_parents, held = _walk(git, [new], reader, None, None, cache.held)
-            cache = Cached(head, {**cache.parents, **more_parents}, held, cache.lines + _lines(more))
+            lines = list(cache.lines)
+            _, more_parents, held = _walk(git, [new], reader, None, None, cache.held, lines=lines)
+            cache = Cached(head, {**cache.parents, **more_parents}, held, lines)
             write_cache(path, cache)
             return cache, None
         reader.close()
     if not build:
         return None
     segments, reader = _log(git, head, [layout.REGISTRY + "/"])
-    events, parents, held = _walk(git, segments, reader, None, None, {})
-    cache = Cached(head, parents, held, _lines(events))
+    lines = []
+    events, parents, held = _walk(git, segments, reader, None, None, {}, lines=lines)
+    cache = Cached(head, parents, held, lines)
     write_cache(path, cache)
     return cache, events
 
@@ -962,6 +971,14 @@ class _CommitFields(TypedDict):
     reverts: str | None
 
 
+def _fields(base: tuple[str, str, int | None, str, str | None, str, str | None]) -> _CommitFields:
+    """The fields every event of one commit shares, from (time, commit, pr, author, merger, subject, reverts)."""
+    time, commit, pr, author, merger, subject, reverts = base
+    return _CommitFields(
+        time=time, commit=commit, pr=pr, author=author, merger=merger, approvers=None, subject=subject, reverts=reverts
+    )
+
+
 def _events(
     commits: list[Commit],
     blobs: dict[str, bytes],
@@ -1004,23 +1021,21 @@ def _events(
         time = _utc(c.date)
         author = (merged_authors.get(c.sha) if merged_authors else None) or c.author
         reverts = reverted.group(1) if reverted else None
-        base = _CommitFields(
-            time=time,
-            commit=c.sha,
-            pr=pr,
-            author=author,
-            merger=merger,
-            approvers=None,
-            subject=c.subject,
-            reverts=reverts,
-        )
+        base = (time, c.sha, pr, author, merger, c.subject, reverts)  # see _fields()
         for f in c.files:
             if not f.path.endswith(".yaml") or f.path.endswith("/eval.yaml"):
                 continue  # eval.yaml, card.md, evidence: no event of their own
             if f.path == layout.POLICY:
                 if not model:
                     events.append(
-                        Event(kind=POLICY_CHANGE, model=None, alias=None, from_version=None, to_version=None, **base)
+                        Event(
+                            kind=POLICY_CHANGE,
+                            model=None,
+                            alias=None,
+                            from_version=None,
+                            to_version=None,
+                            **_fields(base),
+                        )
                     )
                 continue
             place = places[f.path] if f.path in places else place_of(f.path)
@@ -1053,12 +1068,12 @@ def _events(
                     )
             elif role == "online":
                 if f.new and f.status != "D":  # a deletion of old evidence is housekeeping, not an event
-                    event = _evidence_event(place, blobs.get(f.new), f.path, base)
+                    event = _evidence_event(place, blobs.get(f.new), f.path, _fields(base))
                     if event is not None:
                         events.append(event)
             elif role == "alias":
-                before, rollout_before = state(f.old, f.path)
-                after, rollout_after = state(f.new, f.path)
+                before, rollout_before = states[f.old] if f.old in states else state(f.old, f.path)
+                after, rollout_after = states[f.new] if f.new in states else state(f.new, f.path)
                 seen = held.setdefault(f.path, [])
                 change = (
                     None
@@ -1080,7 +1095,7 @@ def _events(
                             rollout=RolloutInfo(
                                 change.candidate, change.mode, change.before, change.after, change.problem
                             ),
-                            **base,
+                            **_fields(base),
                         )
                     )
                     continue
@@ -1104,16 +1119,25 @@ def _events(
                 assert kind is not None
                 # the version moved: a plain promotion, rollback or removal; or a move no rollout change
                 # explains (a revert of a completion, which resumes the rollout; a hand edit), where the move
-                # is the event and the rollout rides along
+                # is the event and the rollout rides along (positional: tens of thousands of these)
                 events.append(
                     Event(
-                        kind=kind,
-                        model=place.model,
-                        alias=place.alias,
-                        from_version=before,
-                        to_version=after,
-                        gate_kind=gate_kind,
-                        rollout=None
+                        time,
+                        kind,
+                        place.model,
+                        place.alias,
+                        before,
+                        after,
+                        c.sha,
+                        pr,
+                        author,
+                        merger,
+                        None,
+                        c.subject,
+                        reverts,
+                        None,
+                        gate_kind,
+                        None
                         if change is None
                         else RolloutInfo(
                             change.candidate,
@@ -1122,7 +1146,6 @@ def _events(
                             change.after,
                             None if reverted else change.problem,
                         ),
-                        **base,
                     )
                 )
             elif role == "model" and not alias:
@@ -1130,12 +1153,24 @@ def _events(
                 new = deprecated_in(f.new, f.path)
                 for v in sorted(new - old):
                     events.append(
-                        Event(kind=DEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base)
+                        Event(
+                            kind=DEPRECATION,
+                            model=place.model,
+                            alias=None,
+                            from_version=None,
+                            to_version=v,
+                            **_fields(base),
+                        )
                     )
                 for v in sorted(old - new):
                     events.append(
                         Event(
-                            kind=UNDEPRECATION, model=place.model, alias=None, from_version=None, to_version=v, **base
+                            kind=UNDEPRECATION,
+                            model=place.model,
+                            alias=None,
+                            from_version=None,
+                            to_version=v,
+                            **_fields(base),
                         )
                     )
     return events
