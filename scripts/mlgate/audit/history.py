@@ -255,12 +255,14 @@ def history(
     forge: Any = None,
     include_rejected: bool = False,
     kinds: Collection[str] | None = None,
+    since_commit: str | None = None,
 ) -> History:
     """The registry's events on ``ref``'s first-parent history, latest first.
 
     With a forge, a commit whose subject names no pull request (a rebase merge, a direct push) is looked
     up with the forge; with ``include_rejected``, pull requests closed without merge are events too; with
-    ``kinds``, only events of those kinds.
+    ``kinds``, only events of those kinds. With ``since_commit``, only the events of the first-parent commits
+    after it, exactly as the whole history has them, at the cost of those commits (see :func:`_range_events`).
     """
     if alias and not model:
         raise UsageError("--alias needs a MODEL")
@@ -277,13 +279,17 @@ def history(
             )
         else:
             pathspec = [layout.REGISTRY + "/"]
-        cached = _registry_events(git, head, build=model is None)
+        cached = (
+            _range_events(git, head, since_commit, pathspec, model, alias)
+            if since_commit is not None
+            else _registry_events(git, head, build=model is None)
+        )
         events: list[Event] = []
         if cached is not None:
             events, parents = cached
             if model:
                 events = [e for e in events if e.model == model and (not alias or e.alias == alias)]
-        if cached is None or (model and not events):
+        if since_commit is None and (cached is None or (model and not events)):
             # a model's own history, no cache at hand: a path-limited walk (and an exact "never existed")
             segments, reader = _log(git, head, pathspec)
             try:
@@ -432,6 +438,120 @@ def _walk(
     finally:
         reader.close()
     return out, parents, held
+
+
+def _range_events(
+    git: GitRepo, head: str, since: str, pathspec: list[str], model: str | None, alias: str | None
+) -> tuple[list[Event], dict[str, str]]:
+    """The events of ``head``'s first-parent commits after ``since`` (and each one's first parent), exactly as
+    the whole history has them: from the cache when it is at hand, else from a walk of those commits alone.
+
+    What an event of the range says can depend on what came before it: a move of an alias to a version it
+    held before is a rollback. The walk starts from what each alias it sees changed held just before the
+    range (read from that commit's tree: one ``ls-tree``); a move to a version that is not that one, nor one
+    held earlier in the range, is settled by the alias file's own history (a path-limited ``git log`` of
+    those alias files alone, stopped as soon as every such version is found: it reads back as far as the
+    oldest of them, or, for a version the alias never held, to the file's first commit).
+    """
+    try:
+        start = git.resolve(since)
+    except GitError:
+        raise UsageError(f"since_commit {since!r} is not a commit of this repository") from None
+    in_range = set(git.git("rev-list", "--first-parent", head, f"^{start}").split())
+    if not in_range:
+        return [], {}
+    cached = _registry_events(git, head, build=False)  # a cache at hand (brought up to date): nothing to walk
+    if cached is not None:
+        events, parents = cached
+        return [
+            e
+            for e in events
+            if e.commit in in_range and (not model or e.model == model) and (not alias or e.alias == alias)
+        ], parents
+    segments, reader = _log(git, head, pathspec, exclude=start)
+    try:
+        commits = [c for segment in segments for c in segment]
+        boundary = commits[0].parents[0] if commits and commits[0].parents else None
+        memo = _Memo()
+        memo.learn(commits, git.id_width)
+        merges = [c for c in commits if len(c.parents) > 1 and c.files]
+        reader.ask([c.parents[1] for c in merges])
+        reader.ask(_wanted_blobs(commits, memo.known))
+        before = _tree_blobs(git, boundary, sorted({f.path for c in commits for f in c.files if "/aliases/" in f.path}))
+        reader.ask(before.values())
+        objects = reader.answers()
+    finally:
+        reader.close()
+    merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
+    messages = {sha: msg for sha, (_, msg) in merged_heads.items()}
+    authors = {sha: author for sha, (author, _) in merged_heads.items()}
+    seed: dict[str, set[int]] = {}
+    for path, oid in before.items():
+        version, _ = _alias_state(objects.get(oid), path)
+        if version is not None:
+            seed[path] = {version}
+
+    def run(held_before: dict[str, set[int]]) -> tuple[list[Event], set[tuple[str, int]]]:
+        unsure: set[tuple[str, int]] = set()
+        held = {path: sorted(versions) for path, versions in held_before.items()}
+        return _events(commits, objects, model, alias, messages, held, authors, memo, unsure), unsure
+
+    events, unsure = run(seed)
+    if unsure and boundary is not None:
+        found = _held_before(git, boundary, unsure)
+        if found:
+            for path, version in found:
+                seed.setdefault(path, set()).add(version)
+            events, _ = run(seed)
+    firsts = {e.commit for e in events}
+    return events, {c.sha: c.parents[0] for c in commits if c.parents and c.sha in firsts}
+
+
+def _tree_blobs(git: GitRepo, commit: str | None, paths: list[str]) -> dict[str, str]:
+    """The blob at each of ``paths`` in ``commit``'s tree (paths with no file there are left out)."""
+    if commit is None or not paths:
+        return {}
+    found: dict[str, str] = {}
+    for record in git.git("ls-tree", "-z", "--full-tree", commit, "--", *paths).split("\0"):
+        meta, _, path = record.partition("\t")
+        if meta.count(" ") == 2 and meta.split(" ")[1] == "blob":
+            found[path] = meta.split(" ")[2]
+    return found
+
+
+def _held_version(pair: tuple[str, int | None]) -> int:
+    assert pair[1] is not None
+    return pair[1]
+
+
+def _held_before(git: GitRepo, commit: str, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Which of ``pairs`` (alias path, version) the alias held at ``commit`` or at a first-parent commit before
+    it: the alias files' own history, newest first, read until every pair is found (or it ends)."""
+    wanted = set(pairs)
+    paths = sorted({path for path, _ in wanted})
+    plain: dict[str, tuple[str, int]] = {}  # the ids of the wanted versions' plain files: no read for those
+    digest = hashlib.sha1 if git.id_width == 20 else hashlib.sha256
+    for path, version in wanted:
+        parts = path.split("/")
+        if len(parts) == 5 and layout.is_name(parts[2]) and layout.is_name(parts[4][:-5]):
+            text = plain_alias_text(parts[2], parts[4][:-5], version)
+            plain[digest(b"blob %d\0%s" % (len(text), text)).hexdigest()] = (path, version)
+    found: set[tuple[str, int]] = set()
+    changes = git.path_changes(commit, paths)
+    try:
+        for path, oid in changes:
+            if oid in plain:
+                pair: tuple[str, int | None] = plain[oid]
+            else:
+                got = git.objects.contents(oid)
+                pair = (path, _alias_state(got[1] if got and got[0] == "blob" else None, path)[0])
+            if pair in wanted:
+                found.add((path, _held_version(pair)))
+                if found == wanted:
+                    break  # every one found: the older history is not read
+    finally:
+        changes.close()
+    return found
 
 
 def _registry_cache(git: GitRepo, head: str, *, build: bool) -> tuple[Cached, list[Event] | None] | None:
@@ -988,10 +1108,13 @@ def _events(
     held: dict[str, list[int]],
     merged_authors: Mapping[str, str | None] | None = None,
     memo: _Memo | None = None,
+    unsure: set[tuple[str, int]] | None = None,
 ) -> list[Event]:
     """Events oldest first (approvers not yet known). ``held`` (alias path -> the versions it pointed at, in
     order) is the state before ``commits``, and is brought up to date (a cache continues from it); ``memo``
-    keeps what was learnt for the next commits."""
+    keeps what was learnt for the next commits. With ``unsure``, every move to a version ``held`` did not
+    hold is added to it (alias path, version): a walk that knows only part of what came before settles them
+    (:func:`_range_events`)."""
     events: list[Event] = []
     memo = memo or _Memo()
     places, models, states, deprecated, known = memo.places, memo.models, memo.states, memo.deprecated, memo.known
@@ -1110,6 +1233,8 @@ def _events(
                     # the gate judged a move back as a rollback only with a proof in the pull request's commits
                     # (see check.rollback): a return to a former holder without one was a promotion
                     back = after != before and after in seen  # each version once in seen: it stays short
+                    if unsure is not None and not back:
+                        unsure.add((f.path, after))
                     if back and claimed is None:
                         claimed = bool(claims_in([c.body, message]))
                     gate_kind = ROLLBACK if back and claimed else PROMOTION
