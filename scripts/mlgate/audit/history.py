@@ -378,7 +378,7 @@ def history(
 
 
 def _log(
-    git: GitRepo, head: str, pathspec: list[str], exclude: str | None = None
+    git: GitRepo, head: str, pathspec: list[str], exclude: str | None = None, *, split_from: int = 0
 ) -> tuple[Iterator[list[Commit]], BatchReader]:
     """The first-parent commits of ``head`` touching ``pathspec`` (after ``exclude``), in segments oldest first
     (:meth:`GitRepo.log_segments`), and an object reader already reading each merged branch's head commit (asked
@@ -390,7 +390,9 @@ def _log(
         reader.ask([c.parents[1] for c in commits if len(c.parents) > 1])
 
     # only YAML files make events (a version's card and evidence files are left out as git's output is read)
-    segments = git.log_segments(head, pathspec, exclude=exclude, on_commits=prefetch, suffix=".yaml", skip="/eval.yaml")
+    segments = git.log_segments(
+        head, pathspec, exclude=exclude, on_commits=prefetch, suffix=".yaml", skip="/eval.yaml", split_from=split_from
+    )
     return segments, reader
 
 
@@ -403,12 +405,14 @@ def _walk(
     held: dict[str, list[int]],
     *,
     lines: list[str] | None = None,
+    plain: bool = True,
 ) -> tuple[list[Event], dict[str, str], dict[str, list[int]]]:
     """The events of the commits of ``segments`` (oldest first; authors of merged branches resolved), each
     event's commit's first parent, and ``held`` brought up to date; with ``lines``, their cache lines added
     to it. Each segment's events are built as soon as git has written it (while it walks the next ones);
-    ``reader`` (from :func:`_log`) reads the blobs too, and is closed."""
-    memo = _Memo()
+    ``reader`` (from :func:`_log`) reads the blobs too, and is closed. Without ``plain``, every alias file is
+    read and parsed (the general path, which the tests hold the short cut to)."""
+    memo = _Memo(plain)
     out: list[Event] = []
     parents: dict[str, str] = {}
     try:
@@ -910,7 +914,8 @@ class _Memo:
     the alias files that say something else (a note, a rollout, a hand edit, a version it has not seen).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, plain: bool = True) -> None:
+        self.plain = plain
         self.places: dict[str, layout.Place | None] = {}
         self.models: dict[str, bool] = {}
         self.states: dict[str | None, tuple[int | None, Rollout | None]] = {None: (None, None)}
@@ -937,7 +942,7 @@ class _Memo:
                         pairs.add((parts[2], parts[4][:-5]))
         digest = hashlib.sha1 if id_width == 20 else hashlib.sha256
         known = self.known
-        for model, alias in pairs:
+        for model, alias in pairs if self.plain else ():
             first = self._hashed.get((model, alias), 0) + 1
             last = min(top.get(model, 0), _PLAIN_VERSIONS)
             if last < first or not (layout.is_name(model) and layout.is_name(alias)):
