@@ -26,7 +26,7 @@ from mlgate.errors import UsageError
 from mlgate.infra.git import GitRepo
 
 #: the cache's format: bumped whenever what an event holds, or how it is derived, changes
-CACHE_FORMAT = "mlgate-history/4"
+CACHE_FORMAT = "mlgate-history/5"
 
 
 def parse_when(text: str) -> datetime:

@@ -28,7 +28,7 @@ from typing import Any, Collection, Iterable, Iterator, Mapping, TypedDict
 
 from mlgate.audit.cache import Cached, cache_path, read_cache, select, write_cache
 from mlgate.audit.cache import parse_when as parse_when  # re-exported: the command line's dates
-from mlgate.check.rollback import claims_in
+from mlgate.check.rollback import Claim, RollbackProver, claims_in, pull_request_claims
 from mlgate.core import layout
 from mlgate.core.events import (
     DEPRECATION,
@@ -433,6 +433,7 @@ def _walk(
                 held,
                 {sha: author for sha, (author, _) in merged_heads.items()},
                 memo,
+                proofs=_Proofs(git, objects),
             )
             firsts = {e.commit for e in events}
             parents.update((c.sha, c.parents[0]) for c in commits if c.parents and c.sha in firsts)
@@ -489,6 +490,7 @@ def _range_events(
     merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
     messages = {sha: msg for sha, (_, msg) in merged_heads.items()}
     authors = {sha: author for sha, (author, _) in merged_heads.items()}
+    proofs = _Proofs(git, objects)
     seed: dict[str, set[int]] = {}
     for path, oid in before.items():
         version, _ = _alias_state(objects.get(oid), path)
@@ -498,7 +500,8 @@ def _range_events(
     def run(held_before: dict[str, set[int]]) -> tuple[list[Event], set[tuple[str, int]]]:
         unsure: set[tuple[str, int]] = set()
         held = {path: sorted(versions) for path, versions in held_before.items()}
-        return _events(commits, objects, model, alias, messages, held, authors, memo, unsure), unsure
+        events = _events(commits, objects, model, alias, messages, held, authors, memo, unsure, proofs)
+        return events, unsure
 
     events, unsure = run(seed)
     if unsure and boundary is not None:
@@ -1083,6 +1086,33 @@ def _place(path: str, models: dict[str, bool]) -> layout.Place | None:
     return _classify(path)
 
 
+class _Proofs:
+    """Whether a commit's move of an alias back to a former holder is a rollback the gate proved: the claims of
+    the pull request's commits (as the validator read them), verified with the validator's own
+    :class:`mlgate.check.rollback.RollbackProver` against the commit the change was merged onto."""
+
+    def __init__(self, git: GitRepo, objects: Mapping[str, bytes]) -> None:
+        self.git = git
+        self.objects = objects  # each merged branch's head commit, raw
+        self.provers: dict[str, RollbackProver] = {}
+
+    def _claims(self, c: Commit, message: str) -> list[Claim]:
+        if len(c.parents) < 2:
+            return claims_in([f"{c.subject}\n\n{c.body}"])  # a squash or a direct push: its own message
+        header = self.objects.get(c.parents[1], b"").partition(b"\n\n")[0]
+        parents = [line[7:].decode() for line in header.split(b"\n") if line.startswith(b"parent ")]
+        if parents == [c.parents[0]]:
+            return claims_in([message])  # a pull request of one commit: its message is all the validator read
+        return pull_request_claims(self.git, c.parents[0], c.parents[1])()  # every commit of the pull request
+
+    def holds(self, c: Commit, message: str, place: layout.Place, before: int | None, after: int | None) -> bool:
+        if not c.parents or place.model is None or place.alias is None:
+            return False
+        if c.sha not in self.provers:
+            self.provers[c.sha] = RollbackProver(self.git, c.parents[0], lambda: self._claims(c, message))
+        return self.provers[c.sha](place.model, place.alias, before, after) is not None
+
+
 class _CommitFields(TypedDict):
     """The fields every event of one commit shares."""
 
@@ -1114,10 +1144,12 @@ def _events(
     merged_authors: Mapping[str, str | None] | None = None,
     memo: _Memo | None = None,
     unsure: set[tuple[str, int]] | None = None,
+    proofs: _Proofs | None = None,
 ) -> list[Event]:
     """Events oldest first (approvers not yet known). ``held`` (alias path -> the versions it pointed at, in
     order) is the state before ``commits``, and is brought up to date (a cache continues from it); ``memo``
-    keeps what was learnt for the next commits. With ``unsure``, every move to a version ``held`` did not
+    keeps what was learnt for the next commits; ``proofs`` judges moves back as the gate did (without it, none
+    is a proven rollback). With ``unsure``, every move to a version ``held`` did not
     hold is added to it (alias path, version): a walk that knows only part of what came before settles them
     (:func:`_range_events`)."""
     events: list[Event] = []
@@ -1145,7 +1177,6 @@ def _events(
         merger = c.author if len(c.parents) > 1 else (c.committer if c.committer != c.author else None)
         message = merged_messages.get(c.sha, "")
         reverted = _REVERT.search(c.body) or _REVERT.search(message)
-        claimed: bool | None = None  # read only for a move back (rare)
         time = _utc(c.date)
         author = (merged_authors.get(c.sha) if merged_authors else None) or c.author
         reverts = reverted.group(1) if reverted else None
@@ -1235,14 +1266,20 @@ def _events(
                 elif after is None:
                     continue  # unreadable alias file: nothing to say about versions
                 else:
-                    # the gate judged a move back as a rollback only with a proof in the pull request's commits
-                    # (see check.rollback): a return to a former holder without one was a promotion
+                    # the gate judged a move back as a rollback only when the pull request's commits proved it
+                    # (check.rollback's proof, verified here the same way): a return to a former holder without
+                    # a proof that holds was a promotion. A proof shows the alias held the version before, so a
+                    # proven move is a move back even where the walk does not know the history before it
                     back = after != before and after in seen  # each version once in seen: it stays short
+                    proven = (
+                        (back or unsure is not None)
+                        and proofs is not None
+                        and proofs.holds(c, message, place, before, after)
+                    )
+                    back = back or proven
                     if unsure is not None and not back:
                         unsure.add((f.path, after))
-                    if back and claimed is None:
-                        claimed = bool(claims_in([c.body, message]))
-                    gate_kind = ROLLBACK if back and claimed else PROMOTION
+                    gate_kind = ROLLBACK if proven else PROMOTION
                     kind = ROLLBACK if reverted or back else PROMOTION  # the event says what happened
                     if after not in seen:
                         seen.append(after)
