@@ -226,11 +226,12 @@ def _deprecated(blob: bytes | None, path: str) -> set[int]:
 def _author_and_message(raw_commit: bytes) -> tuple[str | None, str]:
     """The author name and message of a raw commit object."""
     header, _, message = raw_commit.partition(b"\n\n")
-    author = None
-    for line in header.split(b"\n"):
-        if line.startswith(b"author "):
-            author = line[7:].rsplit(b" <", 1)[0].decode(errors="replace")
-    return author, message.decode(errors="replace")
+    at = header.rfind(b"\nauthor ")  # a commit's header has one author line, after its tree and parents
+    if at < 0:
+        return None, message.decode(errors="replace")
+    end = header.find(b"\n", at + 1)
+    line = header[at + 8 : end if end >= 0 else len(header)]
+    return line.rsplit(b" <", 1)[0].decode(errors="replace"), message.decode(errors="replace")
 
 
 def _never_existed(git: GitRepo, head: str, ref: str, model: str, alias: str | None) -> NotFoundError:
@@ -418,10 +419,10 @@ def _walk(
     try:
         for commits in segments:
             # alias files in mlgate's own form are known by their ids alone; every other blob is read
-            memo.learn(commits, git.id_width)
+            wanted = memo.learn(commits, git.id_width)
             merges = [c for c in commits if len(c.parents) > 1 and c.files]
             reader.ask([c.parents[1] for c in merges])  # asked already while git walked: each is read once
-            reader.ask(_wanted_blobs(commits, memo.known))
+            reader.ask(wanted)
             objects = reader.answers()
             merged_heads = {c.sha: _author_and_message(objects.get(c.parents[1], b"")) for c in merges}
             events = _events(
@@ -478,10 +479,10 @@ def _range_events(
         commits = [c for segment in segments for c in segment]
         boundary = commits[0].parents[0] if commits and commits[0].parents else None
         memo = _Memo()
-        memo.learn(commits, git.id_width)
+        wanted = memo.learn(commits, git.id_width)
         merges = [c for c in commits if len(c.parents) > 1 and c.files]
         reader.ask([c.parents[1] for c in merges])
-        reader.ask(_wanted_blobs(commits, memo.known))
+        reader.ask(wanted)
         before = _tree_blobs(git, boundary, sorted({f.path for c in commits for f in c.files if "/aliases/" in f.path}))
         reader.ask(before.values())
         objects = reader.answers()
@@ -885,19 +886,6 @@ def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
 _ONLINE_DIR = f"/{layout.ONLINE}/"
 
 
-def _wanted_blobs(commits: list[Commit], known: Mapping[str, int] | None = None) -> list[str]:
-    """The blobs the events of ``commits`` are read from (but the alias files whose version ``known`` holds)."""
-    known = known or {}
-    wanted: list[str] = []
-    for c in commits:
-        for f in c.files:
-            if f.path.endswith(".yaml") and ("/aliases/" in f.path or f.path.endswith("/model.yaml")):
-                wanted += [x for x in (f.old, f.new) if x and x not in known]
-            elif f.path.endswith(".yaml") and _ONLINE_DIR in f.path and f.new:
-                wanted.append(f.new)  # online evidence: what it says now
-    return wanted
-
-
 def plain_alias_text(model: str, alias: str, version: int) -> bytes:
     """An alias file as ``mlgate promote`` writes it when it carries no note and no rollout (its plain form)."""
     return f"apiVersion: mlgate/v1\nkind: Alias\nmodel: {model}\nalias: {alias}\nversion: {version}\n".encode()
@@ -927,22 +915,35 @@ class _Memo:
         self._top: dict[str, int] = {}  # model -> the highest version folder the walk has named
         self._hashed: dict[tuple[str, str], int] = {}  # (model, alias) -> versions hashed so far
 
-    def learn(self, commits: list[Commit], id_width: int) -> None:
+    def learn(self, commits: list[Commit], id_width: int) -> list[str]:
         """Take in the version folders ``commits`` name, and hash the plain alias files of every alias they
-        change, for every version of its model named so far."""
+        change, for every version of its model named so far. Returns the blobs the events of ``commits`` are
+        read from (but the alias files now known by their ids)."""
         top = self._top
         pairs: set[tuple[str, str]] = set()
+        wanted: list[str] = []
+        models = layout.MODELS + "/"
         for c in commits:
             for f in c.files:
-                if f.path.endswith("/version.yaml"):
-                    parts = f.path.split("/")
-                    if len(parts) == 6 and parts[3] == "versions" and layout.VERSION_RE.match(parts[4]):
-                        if int(parts[4]) > top.get(parts[2], 0):
-                            top[parts[2]] = int(parts[4])
-                elif "/aliases/" in f.path and f.path.endswith(".yaml"):
-                    parts = f.path.split("/")
+                path = f.path
+                if path.endswith("/version.yaml") and path.startswith(models):
+                    model, _, rest = path[len(models) :].partition("/")
+                    if rest.startswith("versions/"):  # registry/models/<model>/versions/<n>/version.yaml
+                        n = rest[9:-13]
+                        if layout.VERSION_RE.match(n) and int(n) > top.get(model, 0):
+                            top[model] = int(n)
+                        continue
+                if not path.endswith(".yaml"):
+                    continue
+                if "/aliases/" in path:
+                    parts = path.split("/")
                     if len(parts) == 5 and parts[3] == "aliases":
                         pairs.add((parts[2], parts[4][:-5]))
+                    wanted += [x for x in (f.old, f.new) if x]
+                elif path.endswith("/model.yaml"):
+                    wanted += [x for x in (f.old, f.new) if x]
+                elif _ONLINE_DIR in path and f.new:
+                    wanted.append(f.new)  # online evidence: what it says now
         digest = hashlib.sha1 if id_width == 20 else hashlib.sha256
         known = self.known
         for model, alias in pairs if self.plain else ():
@@ -959,6 +960,7 @@ class _Memo:
                     h = prefix.copy()
                     h.update(b"%d\n" % v)
                     known[h.hexdigest()] = v
+        return [oid for oid in wanted if oid not in known]
 
 
 def _plain_alias_ids(commits: list[Commit], id_width: int) -> dict[str, int]:
@@ -1094,7 +1096,7 @@ class _Proofs:
     def __init__(self, git: GitRepo, objects: Mapping[str, bytes]) -> None:
         self.git = git
         self.objects = objects  # each merged branch's head commit, raw
-        self.provers: dict[str, RollbackProver] = {}
+        self.provers: dict[str, RollbackProver | None] = {}  # None: the pull request claims nothing
 
     def _claims(self, c: Commit, message: str) -> list[Claim]:
         if len(c.parents) < 2:
@@ -1109,8 +1111,10 @@ class _Proofs:
         if not c.parents or place.model is None or place.alias is None:
             return False
         if c.sha not in self.provers:
-            self.provers[c.sha] = RollbackProver(self.git, c.parents[0], lambda: self._claims(c, message))
-        return self.provers[c.sha](place.model, place.alias, before, after) is not None
+            claims = self._claims(c, message)
+            self.provers[c.sha] = RollbackProver(self.git, c.parents[0], claims) if claims else None
+        prover = self.provers[c.sha]
+        return prover is not None and prover(place.model, place.alias, before, after) is not None
 
 
 class _CommitFields(TypedDict):

@@ -841,22 +841,25 @@ class BatchReader:
 
     def _parse(self, upto: int) -> None:
         """Parse the answers in the buffer, up to the ``upto``-th object asked (the caller holds _ready)."""
-        buf, at = self._buf, self._at
-        while self._done < upto:
+        buf, at, asked, found = self._buf, self._at, self._asked, self._found
+        done = self._done
+        while done < upto:
             end = buf.find(b"\n", at)
             if end < 0:
                 break
-            header = bytes(buf[at:end]).split()
-            oid = self._asked[self._done]
-            if len(header) == 3 and header[0] == oid.encode():
-                size = int(header[2])
+            oid = asked[done]
+            # "<id> <type> <size>", or "<id> missing" (or ambiguous), with no contents after it
+            last = buf.rfind(b" ", at, end)
+            if buf.count(b" ", at, end) == 2 and buf.startswith(oid.encode(), at):
+                size = int(buf[last + 1 : end])
                 if len(buf) < end + 2 + size:
                     break  # the contents are still coming
-                self._found[oid] = bytes(buf[end + 1 : end + 1 + size])
+                found[oid] = bytes(buf[end + 1 : end + 1 + size])
                 at = end + 2 + size  # the contents, and the newline after them
             else:
-                at = end + 1  # "<id> missing" (or ambiguous): no contents follow
-            self._done += 1
+                at = end + 1
+            done += 1
+        self._done = done
         if at > 1 << 22:  # let go of what is parsed
             del buf[:at]
             at = 0
