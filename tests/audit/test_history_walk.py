@@ -1,5 +1,5 @@
 """History's walk on random histories in real git repositories: the short cuts (alias files known by their git
-ids, the history cut into segments walked while git still writes them) say exactly what the general path says,
+ids, the history built in segments while git still writes the next ones) say exactly what the general path says,
 and a history since a commit says exactly what the whole history says about the commits after it, in a fresh
 clone (no cache) as with the cache; and the short cuts' pieces on generated input."""
 
@@ -134,11 +134,11 @@ def cold(root: Path, **kw) -> list[dict]:
         shutil.rmtree(root / ".git/mlgate", ignore_errors=True)
 
 
-def walked(root: Path, *, split_from: int = 0, plain: bool = True) -> list[dict]:
+def walked(root: Path, *, size: int = 1000, plain: bool = True) -> list[dict]:
     """The whole registry's events, oldest first, through the walk itself (no cache)."""
     git = GitRepo(root)
     try:
-        segments, reader = _log(git, git.resolve("main"), [layout.REGISTRY + "/"], split_from=split_from)
+        segments, reader = _log(git, git.resolve("main"), [layout.REGISTRY + "/"], size=size)
         events, _, _ = _walk(git, segments, reader, None, None, {}, plain=plain)
     finally:
         git.close()
@@ -156,7 +156,7 @@ def test_random_histories_every_path_says_the_same(tmp_path_factory, ops, cut) -
     try:
         general = walked(repo.root, plain=False)  # every alias file read and parsed
         assert walked(repo.root) == general  # alias files known by their ids
-        assert walked(repo.root, split_from=1) == general  # segments of the chain, walked by two processes
+        assert walked(repo.root, size=1) == general  # one segment per commit, each built as git writes the next
         whole = cold(repo.root)
         assert whole == list(reversed(general))
         chain = repo.git.git("rev-list", "--first-parent", "main").split()

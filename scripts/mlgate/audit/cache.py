@@ -116,7 +116,7 @@ def write_cache(path: Path, cache: Cached) -> None:
 
     header = json.dumps({"format": CACHE_FORMAT, "tip": cache.tip, "events": len(cache.lines)})
     state = json.dumps({"parents": cache.parents, "held": cache.held}, separators=(",", ":"))
-    body = "".join([header, "\n", *(line + "\n" for line in cache.lines), state, "\n"])
+    body = "\n".join([header, *cache.lines, state, ""])
     raw = body.encode("utf-8", "surrogatepass")
     try:
         write_atomic(path, hashlib.sha256(raw).hexdigest().encode() + b"\n" + raw, durable=False)

@@ -379,11 +379,11 @@ def history(
 
 
 def _log(
-    git: GitRepo, head: str, pathspec: list[str], exclude: str | None = None, *, split_from: int = 0
+    git: GitRepo, head: str, pathspec: list[str], exclude: str | None = None, *, size: int = 1000
 ) -> tuple[Iterator[list[Commit]], BatchReader]:
-    """The first-parent commits of ``head`` touching ``pathspec`` (after ``exclude``), in segments oldest first
-    (:meth:`GitRepo.log_segments`), and an object reader already reading each merged branch's head commit (asked
-    for while git still walks). Close the reader (:func:`_walk` does)."""
+    """The first-parent commits of ``head`` touching ``pathspec`` (after ``exclude``), in segments of ``size``
+    commits oldest first (:meth:`GitRepo.log_segments`), and an object reader already reading each merged
+    branch's head commit (asked for a segment ahead). Close the reader (:func:`_walk` does)."""
     reader = git.batch_reader()
 
     def prefetch(commits: list[Commit]) -> None:
@@ -392,7 +392,7 @@ def _log(
 
     # only YAML files make events (a version's card and evidence files are left out as git's output is read)
     segments = git.log_segments(
-        head, pathspec, exclude=exclude, on_commits=prefetch, suffix=".yaml", skip="/eval.yaml", split_from=split_from
+        head, pathspec, exclude=exclude, on_commits=prefetch, suffix=".yaml", skip="/eval.yaml", size=size
     )
     return segments, reader
 
@@ -466,14 +466,10 @@ def _range_events(
     in_range = set(git.git("rev-list", "--first-parent", head, f"^{start}").split())
     if not in_range:
         return [], {}
-    cached = _registry_events(git, head, build=False)  # a cache at hand (brought up to date): nothing to walk
+    cached = _registry_events(git, head, build=False, commits=in_range)  # a cache at hand: nothing to walk
     if cached is not None:
         events, parents = cached
-        return [
-            e
-            for e in events
-            if e.commit in in_range and (not model or e.model == model) and (not alias or e.alias == alias)
-        ], parents
+        return [e for e in events if (not model or e.model == model) and (not alias or e.alias == alias)], parents
     segments, reader = _log(git, head, pathspec, exclude=start)
     try:
         commits = [c for segment in segments for c in segment]
@@ -527,11 +523,6 @@ def _tree_blobs(git: GitRepo, commit: str | None, paths: list[str]) -> dict[str,
     return found
 
 
-def _held_version(pair: tuple[str, int | None]) -> int:
-    assert pair[1] is not None
-    return pair[1]
-
-
 def _held_before(git: GitRepo, commit: str, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
     """Which of ``pairs`` (alias path, version) the alias held at ``commit`` or at a first-parent commit before
     it: the alias files' own history, newest first, read until every pair is found (or it ends)."""
@@ -549,12 +540,12 @@ def _held_before(git: GitRepo, commit: str, pairs: set[tuple[str, int]]) -> set[
     try:
         for path, oid in changes:
             if oid in plain:
-                pair: tuple[str, int | None] = plain[oid]
+                held: int | None = plain[oid][1]
             else:
                 got = git.objects.contents(oid)
-                pair = (path, _alias_state(got[1] if got and got[0] == "blob" else None, path)[0])
-            if pair in wanted:
-                found.add((path, _held_version(pair)))
+                held = _alias_state(got[1] if got and got[0] == "blob" else None, path)[0]
+            if held is not None and (path, held) in wanted:
+                found.add((path, held))
                 if found == wanted:
                     break  # every one found: the older history is not read
     finally:
@@ -579,16 +570,16 @@ def _registry_cache(git: GitRepo, head: str, *, build: bool) -> tuple[Cached, li
         except GitError:
             new = []  # the tip is no commit here (a foreign cache): walk it all
         if new and new[0].parents and new[0].parents[0] == cache.tip:
-            lines = list(cache.lines)
-            _, more_parents, held = _walk(git, [new], reader, None, None, cache.held, lines=lines)
-            cache = Cached(head, {**cache.parents, **more_parents}, held, lines)
+            extended = list(cache.lines)
+            _, more_parents, held = _walk(git, [new], reader, None, None, cache.held, lines=extended)
+            cache = Cached(head, {**cache.parents, **more_parents}, held, extended)
             write_cache(path, cache)
             return cache, None
         reader.close()
     if not build:
         return None
     segments, reader = _log(git, head, [layout.REGISTRY + "/"])
-    lines = []
+    lines: list[str] = []
     events, parents, held = _walk(git, segments, reader, None, None, {}, lines=lines)
     cache = Cached(head, parents, held, lines)
     write_cache(path, cache)
@@ -617,19 +608,30 @@ def history_jsonl(
     return None if found is None else select(found[0], model=model, alias=alias, since=since, kinds=kinds)
 
 
-def _registry_events(git: GitRepo, head: str, *, build: bool) -> tuple[list[Event], dict[str, str]] | None:
+def _registry_events(
+    git: GitRepo, head: str, *, build: bool, commits: Collection[str] | None = None
+) -> tuple[list[Event], dict[str, str]] | None:
+    """:func:`_registry_cache`'s events (with ``commits``, only those of these commits; read back from the
+    cache's lines, only the lines that name one of them are parsed)."""
     found = _registry_cache(git, head, build=build)
     if found is None:
         return None
     cache, walked = found
     if walked is None:
-        return [_event_from_line(line) for line in cache.lines], cache.parents
+        lines = cache.lines
+        if commits is not None and len(commits) < 64:  # a few commits: a substring test skips most lines
+            lines = [line for line in lines if any(sha in line for sha in commits)]
+        events = [_event_from_line(line) for line in lines]
+        if commits is not None:
+            events = [e for e in events if e.commit in commits]
+        return events, cache.parents
     # just walked: the events as their cache lines would give them back (a metric of online evidence is read
     # back as a float), without reading back every line
-    return [
+    events = [
         _event_from_line(line) if e.rollout is not None and e.rollout.evidence is not None else e
         for e, line in zip(walked, cache.lines, strict=True)
-    ], cache.parents
+    ]
+    return [e for e in events if commits is None or e.commit in commits], cache.parents
 
 
 def _lines(events: list[Event]) -> list[str]:

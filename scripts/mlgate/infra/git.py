@@ -472,16 +472,13 @@ class GitRepo:
         paths: list[str],
         *,
         exclude: str | None = None,
-        jobs: int = 0,
         on_commits: Callable[[list[Commit]], None] | None = None,
         suffix: str = "",
         skip: str | None = None,
     ) -> list[Commit]:
         """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files (all the
         segments of :meth:`log_segments`)."""
-        segments = self.log_segments(
-            ref, paths, exclude=exclude, jobs=jobs, on_commits=on_commits, suffix=suffix, skip=skip
-        )
+        segments = self.log_segments(ref, paths, exclude=exclude, on_commits=on_commits, suffix=suffix, skip=skip)
         return [c for segment in segments for c in segment]
 
     def log_segments(
@@ -490,87 +487,60 @@ class GitRepo:
         paths: list[str],
         *,
         exclude: str | None = None,
-        jobs: int = 0,
         on_commits: Callable[[list[Commit]], None] | None = None,
         suffix: str = "",
         skip: str | None = None,
-        split_from: int = 0,
+        size: int = 1000,
     ) -> Iterator[list[Commit]]:
-        """First-parent history of ``ref`` touching ``paths``, with changed files, in segments of the chain:
-        oldest first, each oldest first, each given as soon as it is read (while git still walks the later
-        ones), so that the caller's work on one overlaps git's on the next.
+        """First-parent history of ``ref`` touching ``paths``, with changed files, oldest first, in segments of
+        about ``size`` commits, each given as soon as git has written the next one (while it walks on), so
+        that the caller's work on one overlaps git's: one ``git log --reverse`` (which lists the commits, a
+        small part of its work, then writes each with its diff as it computes it), drained by a thread into
+        memory, so that git never waits for the caller.
 
         With ``exclude`` (a commit), only the commits ``exclude`` lacks (the history since it, when it is on
-        ``ref``'s first-parent chain). The output is parsed while git is still writing it, and ``on_commits``
-        is called with the commits that changed a file under ``paths`` as soon as they are parsed (a few at a
-        time, from a parsing thread: it must be thread-safe), so that what they need next can be asked for
-        while git still walks. Only files under ``paths`` (ending with ``suffix``, not with ``skip``) are kept; a pathspec is
-        passed to git only when it narrows the walk below the top folder (git's own path limiting costs more
-        than it saves for a whole-registry log).
-
-        A chain of ``split_from`` commits or more (default 2,000) is cut into segments logged by ``jobs``
-        ``git log`` processes at a time, oldest first (default: one per CPU, at most 4), two segments per
-        process: the caller works on the segments git has written while git walks the next ones (each more
-        process costs git a start and its pack's mapping, about 0.05 s of CPU).
+        ``ref``'s first-parent chain). ``on_commits`` is called with the commits that changed a file under
+        ``paths`` as soon as they are parsed, a segment before the caller gets them, so that what they need
+        next can be asked for in time. Only files under ``paths`` (ending with ``suffix``, not with ``skip``)
+        are kept; a pathspec is passed to git only when it narrows the walk below the top folder (git's own
+        path limiting costs more than it saves for a whole-registry log).
         """
+        import queue
+        import threading
+
         tip = ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref)
         narrow = [p for p in paths if p.strip("/").count("/") >= 1]
-        jobs = jobs or _log_jobs()
         keep = tuple(paths)
-        bounds: list[tuple[str, str | None]] = [(tip, exclude)]
-        if not narrow:
-            chain = self.git("rev-list", "--first-parent", tip, *([f"^{exclude}"] if exclude else [])).split()
-            if len(chain) >= (split_from or _PARALLEL_FROM):
-                step = -(-len(chain) // (jobs * _SEGMENTS_PER_JOB))
-                cuts = chain[::step]
-                bounds = [(c, cuts[n + 1] if n + 1 < len(cuts) else exclude) for n, c in enumerate(cuts)]
-        if len(bounds) == 1:
-            yield self._log_run(tip, exclude, narrow, keep, on_commits, suffix, skip)
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=jobs)
-        try:
-            runs = [
-                pool.submit(self._log_run, b[0], b[1], narrow, keep, on_commits, suffix, skip) for b in reversed(bounds)
-            ]
-            for run in runs:
-                yield run.result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _log_run(
-        self,
-        tip: str,
-        exclude: str | None,
-        narrow: list[str],
-        keep: tuple[str, ...],
-        on_commits: Callable[[list[Commit]], None] | None,
-        suffix: str = "",
-        skip: str | None = None,
-    ) -> list[Commit]:
         fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
-        args = [
-            "git",
-            "log",
-            "--first-parent",
-            "--diff-merges=first-parent",
-            "--raw",
-            "--no-abbrev",
-            "--no-renames",
-            "--no-color",
-            f"--format={fmt}",
-            tip,
-            *([f"^{exclude}"] if exclude else []),
-        ]
+        args = ["git", "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "--no-renames"]
+        args += ["--no-color", "--reverse", f"--format={fmt}", tip, *([f"^{exclude}"] if exclude else [])]
         if narrow:
             args += ["--", *narrow]
-        commits: list[Commit] = []
-        with subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-            assert proc.stdout is not None and proc.stderr is not None  # both piped
+        proc = subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None  # both piped
+        stdout, stderr = proc.stdout, proc.stderr
+        _widen_pipe(stdout.fileno())
+        chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        errors: list[bytes] = []
+
+        def drain() -> None:
+            try:
+                while data := os.read(stdout.fileno(), 1 << 20):
+                    chunks.put(data)
+                errors.append(stderr.read())
+            except (OSError, ValueError):
+                pass  # closed under us: the caller stopped reading
+            finally:
+                chunks.put(b"")
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        try:
             pending: list[bytes] = []  # the start of a record still being written (a long one spans chunks)
+            batch: list[Commit] = []
+            ready: list[Commit] | None = None  # a segment whose objects were asked for a segment ago
             while True:
-                chunk = proc.stdout.read(1 << 18)
+                chunk = chunks.get()
                 cut = chunk.rfind(b"\x1e")
                 if chunk and cut <= 0:
                     pending.append(chunk)
@@ -582,16 +552,29 @@ class GitRepo:
                     for r in data.split(b"\x1e")
                     if r
                 ]
-                commits += parsed
                 if on_commits is not None and parsed:
                     on_commits([c for c in parsed if c.files])
+                batch += parsed
                 if not chunk:
                     break
-            err = proc.stderr.read()
-        if proc.returncode != 0:
-            raise GitError(f"git log failed: {err.decode(errors='replace').strip()}")
-        commits.reverse()  # oldest first (git's --reverse would hold the first commit back until the walk ends)
-        return commits
+                if len(batch) >= size:
+                    if ready is not None:
+                        yield ready
+                    ready, batch = batch, []
+            reader.join()
+            if proc.wait() != 0:
+                raise GitError(f"git log failed: {b''.join(errors).decode(errors='replace').strip()}")
+            if ready is not None:
+                yield ready
+            if batch:
+                yield batch
+        finally:
+            if proc.poll() is None:
+                proc.kill()  # the caller stopped early: git's walk ends here
+            reader.join()
+            stdout.close()
+            stderr.close()
+            proc.wait()
 
     def path_changes(self, commit: str, paths: list[str]) -> Generator[tuple[str, str], None, None]:
         """The blob each first-parent commit up to ``commit`` that changed one of ``paths`` left there (path,
@@ -619,18 +602,15 @@ class GitRepo:
         return self.objects.read_many(oids)
 
 
-#: a first-parent chain this long is logged in parallel runs (below it, one process costs less than the split)
-_PARALLEL_FROM = 2000
-#: segments per process: the caller works on the oldest while git walks the next ones
-_SEGMENTS_PER_JOB = 2
-
-
-def _log_jobs() -> int:
+def _widen_pipe(fd: int) -> None:
+    """Let git write ahead of its reader: a 1 MiB pipe (Linux's largest for a process without privileges)
+    instead of 64 KiB, so that a busy reader does not stall git's walk."""
     try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass  # another system, or a lower limit: git waits a little more
 
 
 #: a line of ``git log --raw --no-abbrev``: modes, old and new ids, status (a letter, a score for R/C), path
