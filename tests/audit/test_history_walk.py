@@ -195,6 +195,18 @@ def test_a_range_reads_the_range_and_what_it_moved_back_to(tmp_path, processes) 
 
 # --- the short cuts' pieces ------------------------------------------------------------------------------
 
+
+def test_the_claim_words_are_the_validators() -> None:
+    """History reads a message for rollback claims only when it holds what each claim's line starts with."""
+    from mlgate.audit.history import CLAIM_WORDS
+    from mlgate.check.rollback import HELD_AT, Claim, claims_in
+
+    sha = "a" * 40
+    for claim in (Claim("revert", sha), Claim("held", sha)):
+        assert claims_in([claim.trailer()]) == [claim] and any(claim.trailer().startswith(w) for w in CLAIM_WORDS)
+    assert f"{HELD_AT}:" in CLAIM_WORDS
+
+
 names = st.from_regex(layout.NAME_RE, fullmatch=True)
 
 

@@ -20,15 +20,13 @@ import hashlib
 import json
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator, Mapping, TypedDict
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Iterator, Mapping, TypedDict
 
 from mlgate.audit.cache import Cached, cache_path, read_cache, select, write_cache
 from mlgate.audit.cache import parse_when as parse_when  # re-exported: the command line's dates
-from mlgate.check.rollback import Claim, RollbackProver, claims_in, pull_request_claims
 from mlgate.core import layout
 from mlgate.core.events import (
     DEPRECATION,
@@ -49,18 +47,16 @@ from mlgate.core.events import (
     GateKind,
 )
 from mlgate.core.layout import LayoutError
-from mlgate.core.model import Rollout
-from mlgate.core.policy import Approvals
 from mlgate.core.rollout import RolloutChange
 from mlgate.core.rollout import classify as classify_rollout
-from mlgate.core.signoff import ApprovalCount, PullRequest, Review, count_approvals
 from mlgate.core.times import normalize, parse_iso
-from mlgate.core.uris import unknown
 from mlgate.errors import GitError, ManifestError, MlgateError, NotFoundError, UnknownAlias, UnknownModel, UsageError
-from mlgate.infra.files import write_json
 from mlgate.infra.git import BatchReader, Commit, GitRepo, GitTree
-from mlgate.infra.yamlio import YamlError, load
-from mlgate.registry.readers import alias_state, alias_version_or_none, deprecations, version_number
+
+if TYPE_CHECKING:  # imported where they are used: history's common path needs none of them (nor PyYAML)
+    from mlgate.check.rollback import Claim, RollbackProver
+    from mlgate.core.model import Rollout
+    from mlgate.core.signoff import ApprovalCount, PullRequest
 
 UNKNOWN = "unknown"
 
@@ -209,14 +205,12 @@ def pr_number(commit: Commit) -> int | None:
     return int(m.group(1)) if m else None
 
 
-#: the version an alias file's bytes point at, or None (no file, or it does not say): the registry's one reader
-alias_version = alias_version_or_none
-
-
 def _deprecated(blob: bytes | None, path: str) -> set[int]:
     if blob is None or (b"deprecated" not in blob and b"\\" not in blob):
         # no key can spell "deprecated" without the word or an escape: skip parsing (most model.yaml files)
         return set()
+    from mlgate.registry.readers import deprecations
+
     try:
         return set(deprecations(blob, path))
     except ManifestError:
@@ -236,6 +230,8 @@ def _author_and_message(raw_commit: bytes) -> tuple[str | None, str]:
 
 def _never_existed(git: GitRepo, head: str, ref: str, model: str, alias: str | None) -> NotFoundError:
     """No commit of ``ref`` ever touched this model (or alias): a typo, never an empty history."""
+    from mlgate.core.uris import unknown
+
     tree = git.tree(head)
     if alias:
         models = tree.listdir(layout.model_dir(model)) is not None
@@ -379,7 +375,7 @@ def history(
 
 
 def _log(
-    git: GitRepo, head: str, pathspec: list[str], exclude: str | None = None, *, size: int = 1000
+    git: GitRepo, head: str, pathspec: list[str], exclude: str | None = None, *, size: int = 250
 ) -> tuple[Iterator[list[Commit]], BatchReader]:
     """The first-parent commits of ``head`` touching ``pathspec`` (after ``exclude``), in segments of ``size``
     commits oldest first (:meth:`GitRepo.log_segments`), and an object reader already reading each merged
@@ -762,6 +758,9 @@ def _rejected(forge: Any, ref: str, model: str | None, alias: str | None, counte
 
     What each asked for is read from the title mlgate gave it; who requested changes is in ``not_counted``.
     """
+    from mlgate.core.policy import Approvals
+    from mlgate.core.signoff import count_approvals
+
     out = []
     for pull in forge.rejected_pull_requests(ref):
         m_model = m_alias = m_to = None
@@ -821,6 +820,8 @@ def _pulls_of_commits(
 
 
 def _write_cache(path: Path, data: dict[str, Any]) -> None:
+    from mlgate.infra.files import write_json
+
     write_json(path, data, durable=False)
 
 
@@ -854,6 +855,7 @@ class _Counter:
 
     def count(self, event: Event, pull: PullRequest, base: str | None) -> ApprovalCount:
         from mlgate.core.policy import Approvals
+        from mlgate.core.signoff import count_approvals
 
         rule = None
         if base is not None:
@@ -867,6 +869,8 @@ class _Counter:
 
 
 def _pull_request(number: int, data: dict[str, Any]) -> PullRequest:
+    from mlgate.core.signoff import PullRequest, Review
+
     reviews = tuple(
         Review(r.get("user"), r["state"], r.get("commit") or "", r.get("submitted_at") or "")
         for r in data.get("reviews", [])
@@ -993,11 +997,17 @@ def _alias_state(raw: bytes | None, path: str) -> tuple[int | None, Rollout | No
     the version readable and no rollout (history shows what the branch says; the validator refuses it)."""
     if raw is None:
         return None, None
+    from mlgate.registry.readers import alias_state, alias_version_or_none
+
     try:
         version, block = alias_state(raw, path)
     except ManifestError:
-        return alias_version(raw, path), None
-    return version, None if block is None else Rollout.from_manifest(block)
+        return alias_version_or_none(raw, path), None
+    if block is None:
+        return version, None
+    from mlgate.core.model import Rollout
+
+    return version, Rollout.from_manifest(block)
 
 
 def _number(value: Any) -> float | None:
@@ -1027,6 +1037,9 @@ def _evidence_event(place: layout.Place, raw: bytes | None, path: str, base: _Co
     """The rollout-evidence event of an OnlineEvaluation written on the branch (None: not one at all)."""
     if raw is None or place.alias is None or place.version is None:
         return None
+    from mlgate.infra.yamlio import YamlError, load
+    from mlgate.registry.readers import version_number
+
     try:
         data = load(raw, path).data
     except YamlError:
@@ -1090,6 +1103,20 @@ def _place(path: str, models: dict[str, bool]) -> layout.Place | None:
     return _classify(path)
 
 
+#: what every rollback claim's line starts with (check.rollback's patterns; a test holds the two together)
+CLAIM_WORDS = ("This reverts commit ", "Mlgate-Rollback-Held-At:")
+
+
+def _claims_in(message: str) -> list[Claim]:
+    """:func:`mlgate.check.rollback.claims_in` of one message, which is not even imported (nor PyYAML with it)
+    for a message that cannot hold a claim (most)."""
+    if not any(word in message for word in CLAIM_WORDS):
+        return []
+    from mlgate.check.rollback import claims_in
+
+    return claims_in([message])
+
+
 class _Proofs:
     """Whether a commit's move of an alias back to a former holder is a rollback the gate proved: the claims of
     the pull request's commits (as the validator read them), verified with the validator's own
@@ -1102,11 +1129,13 @@ class _Proofs:
 
     def _claims(self, c: Commit, message: str) -> list[Claim]:
         if len(c.parents) < 2:
-            return claims_in([f"{c.subject}\n\n{c.body}"])  # a squash or a direct push: its own message
-        header = self.objects.get(c.parents[1], b"").partition(b"\n\n")[0]
-        parents = [line[7:].decode() for line in header.split(b"\n") if line.startswith(b"parent ")]
-        if parents == [c.parents[0]]:
-            return claims_in([message])  # a pull request of one commit: its message is all the validator read
+            return _claims_in(f"{c.subject}\n\n{c.body}")  # a squash or a direct push: its own message
+        raw = self.objects.get(c.parents[1], b"")
+        header = raw[: raw.find(b"\n\n")]
+        if header.count(b"\nparent ") == 1 and f"\nparent {c.parents[0]}\n".encode() in header:
+            return _claims_in(message)  # a pull request of one commit: its message is all the validator read
+        from mlgate.check.rollback import pull_request_claims
+
         return pull_request_claims(self.git, c.parents[0], c.parents[1])()  # every commit of the pull request
 
     def holds(self, c: Commit, message: str, place: layout.Place, before: int | None, after: int | None) -> bool:
@@ -1114,7 +1143,11 @@ class _Proofs:
             return False
         if c.sha not in self.provers:
             claims = self._claims(c, message)
-            self.provers[c.sha] = RollbackProver(self.git, c.parents[0], claims) if claims else None
+            self.provers[c.sha] = None
+            if claims:
+                from mlgate.check.rollback import RollbackProver
+
+                self.provers[c.sha] = RollbackProver(self.git, c.parents[0], claims)
         prover = self.provers[c.sha]
         return prover is not None and prover(place.model, place.alias, before, after) is not None
 
@@ -1398,6 +1431,8 @@ def _forge_info(
 
     fresh: dict[int, dict[str, Any]] = {}
     if missing:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=8) as pool:
             for n, data, error in pool.map(fetch, missing):
                 if data is None:
@@ -1406,6 +1441,8 @@ def _forge_info(
                     fresh[n] = data
     final = {n: d for n, d in fresh.items() if d["state"] in ("merged", "closed")}  # merged PRs never change
     if final:
+        from mlgate.infra.files import write_json
+
         write_json(path, {str(k): v for k, v in {**cache, **final}.items()}, durable=False)
     return {**cache, **fresh}
 

@@ -525,7 +525,7 @@ class GitRepo:
 
         def drain() -> None:
             try:
-                while data := os.read(stdout.fileno(), 1 << 20):
+                while data := os.read(stdout.fileno(), 1 << 18):
                     chunks.put(data)
                 errors.append(stderr.read())
             except (OSError, ValueError):
