@@ -375,11 +375,11 @@ def history(
 
 
 def _log(
-    git: GitRepo, head: str, pathspec: list[str], exclude: str | None = None, *, size: int = 250
+    git: GitRepo, head: str, pathspec: list[str], exclude: str | None = None, *, size: int = 500
 ) -> tuple[Iterator[list[Commit]], BatchReader]:
     """The first-parent commits of ``head`` touching ``pathspec`` (after ``exclude``), in segments of ``size``
     commits oldest first (:meth:`GitRepo.log_segments`), and an object reader already reading each merged
-    branch's head commit (asked for a segment ahead). Close the reader (:func:`_walk` does)."""
+    branch's head commit (asked for as soon as git has written it). Close the reader (:func:`_walk` does)."""
     reader = git.batch_reader()
 
     def prefetch(commits: list[Commit]) -> None:

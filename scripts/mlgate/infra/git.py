@@ -490,20 +490,20 @@ class GitRepo:
         on_commits: Callable[[list[Commit]], None] | None = None,
         suffix: str = "",
         skip: str | None = None,
-        size: int = 1000,
+        size: int = 500,
     ) -> Iterator[list[Commit]]:
         """First-parent history of ``ref`` touching ``paths``, with changed files, oldest first, in segments of
-        about ``size`` commits, each given as soon as git has written the next one (while it walks on), so
-        that the caller's work on one overlaps git's: one ``git log --reverse`` (which lists the commits, a
+        about ``size`` commits, each given as soon as git has written it (while it walks on), so that the
+        caller's work on one overlaps git's: one ``git log --reverse`` (which lists the commits, a
         small part of its work, then writes each with its diff as it computes it), drained by a thread into
         memory, so that git never waits for the caller.
 
         With ``exclude`` (a commit), only the commits ``exclude`` lacks (the history since it, when it is on
         ``ref``'s first-parent chain). ``on_commits`` is called with the commits that changed a file under
-        ``paths`` as soon as they are parsed, a segment before the caller gets them, so that what they need
-        next can be asked for in time. Only files under ``paths`` (ending with ``suffix``, not with ``skip``)
-        are kept; a pathspec is passed to git only when it narrows the walk below the top folder (git's own
-        path limiting costs more than it saves for a whole-registry log).
+        ``paths`` as soon as they are parsed (before the caller gets them), so that what they need next can be
+        asked for at once. Only files under ``paths`` (ending with ``suffix``, not with ``skip``) are kept; a
+        pathspec is passed to git only when it narrows the walk below the top folder (git's own path limiting
+        costs more than it saves for a whole-registry log).
         """
         import queue
         import threading
@@ -538,7 +538,6 @@ class GitRepo:
         try:
             pending: list[bytes] = []  # the start of a record still being written (a long one spans chunks)
             batch: list[Commit] = []
-            ready: list[Commit] | None = None  # a segment whose objects were asked for a segment ago
             while True:
                 chunk = chunks.get()
                 cut = chunk.rfind(b"\x1e")
@@ -558,14 +557,11 @@ class GitRepo:
                 if not chunk:
                     break
                 if len(batch) >= size:
-                    if ready is not None:
-                        yield ready
-                    ready, batch = batch, []
+                    yield batch
+                    batch = []
             reader.join()
             if proc.wait() != 0:
                 raise GitError(f"git log failed: {b''.join(errors).decode(errors='replace').strip()}")
-            if ready is not None:
-                yield ready
             if batch:
                 yield batch
         finally:
