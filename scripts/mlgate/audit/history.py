@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Iterator, Mapping, TypedDict
 
-from mlgate.audit.cache import Cached, cache_path, read_cache, select, write_cache
+from mlgate.audit.cache import CacheBody, Cached, cache_path, read_cache, select, write_cache
 from mlgate.audit.cache import parse_when as parse_when  # re-exported: the command line's dates
 from mlgate.core import layout
 from mlgate.core.events import (
@@ -402,11 +402,12 @@ def _walk(
     held: dict[str, list[int]],
     *,
     lines: list[str] | None = None,
+    body: CacheBody | None = None,
     plain: bool = True,
 ) -> tuple[list[Event], dict[str, str], dict[str, list[int]]]:
     """The events of the commits of ``segments`` (oldest first; authors of merged branches resolved), each
     event's commit's first parent, and ``held`` brought up to date; with ``lines``, their cache lines added
-    to it. Each segment's events are built as soon as git has written it (while it walks the next ones);
+    to it (and to ``body``, the cache file being built). Each segment's events are built as soon as git has written it (while it walks the next ones);
     ``reader`` (from :func:`_log`) reads the blobs too, and is closed. Without ``plain``, every alias file is
     read and parsed (the general path, which the tests hold the short cut to)."""
     memo = _Memo(plain)
@@ -436,7 +437,10 @@ def _walk(
             parents.update((c.sha, c.parents[0]) for c in commits if c.parents and c.sha in firsts)
             out += events
             if lines is not None:
-                lines += _lines(events)
+                more = _lines(events)
+                lines += more
+                if body is not None:
+                    body.add(more)
     finally:
         reader.close()
     return out, parents, held
@@ -576,10 +580,10 @@ def _registry_cache(git: GitRepo, head: str, *, build: bool) -> tuple[Cached, li
         return None
     segments, reader = _log(git, head, [layout.REGISTRY + "/"])
     lines: list[str] = []
-    events, parents, held = _walk(git, segments, reader, None, None, {}, lines=lines)
-    cache = Cached(head, parents, held, lines)
-    write_cache(path, cache)
-    return cache, events
+    body = CacheBody(head)
+    events, parents, held = _walk(git, segments, reader, None, None, {}, lines=lines, body=body)
+    body.write(path, parents, held)
+    return Cached(head, parents, held, lines), events
 
 
 def history_jsonl(
