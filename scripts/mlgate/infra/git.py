@@ -491,6 +491,7 @@ class GitRepo:
         suffix: str = "",
         skip: str | None = None,
         size: int = 500,
+        jobs: int = 0,
     ) -> Iterator[list[Commit]]:
         """First-parent history of ``ref`` touching ``paths``, with changed files, oldest first, in segments of
         about ``size`` commits, each given as soon as git has written it (while it walks on), so that the
@@ -504,6 +505,9 @@ class GitRepo:
         asked for at once. Only files under ``paths`` (ending with ``suffix``, not with ``skip``) are kept; a
         pathspec is passed to git only when it narrows the walk below the top folder (git's own path limiting
         costs more than it saves for a whole-registry log).
+
+        A path-limited walk (few commits to write, git's comparisons of every commit to do) of a long chain is
+        cut into ``jobs`` runs (default: one per CPU, at most 4), walked in parallel, given as one segment.
         """
         import queue
         import threading
@@ -511,6 +515,28 @@ class GitRepo:
         tip = ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref)
         narrow = [p for p in paths if p.strip("/").count("/") >= 1]
         keep = tuple(paths)
+        jobs = jobs or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        if narrow and jobs > 1:
+            chain = self.git("rev-list", "--first-parent", tip, *([f"^{exclude}"] if exclude else [])).split()
+            if len(chain) >= _SPLIT_FROM:
+                from concurrent.futures import ThreadPoolExecutor
+
+                step = -(-len(chain) // jobs)
+                cuts = chain[::step]
+                bounds = [(c, cuts[n + 1] if n + 1 < len(cuts) else exclude) for n, c in enumerate(cuts)]
+
+                def run(bound: tuple[str, str | None]) -> list[Commit]:
+                    part = self.log_segments(
+                        bound[0], paths, exclude=bound[1], on_commits=on_commits, suffix=suffix, skip=skip, jobs=1
+                    )
+                    return [c for segment in part for c in segment]
+
+                with ThreadPoolExecutor(max_workers=len(bounds)) as pool:
+                    runs = list(pool.map(run, bounds))
+                found = [c for commits in reversed(runs) for c in commits]
+                if found:
+                    yield found
+                return
         fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
         args = ["git", "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "--no-renames"]
         args += ["--no-color", "--reverse", f"--format={fmt}", tip, *([f"^{exclude}"] if exclude else [])]
@@ -596,6 +622,10 @@ class GitRepo:
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Many objects' contents in one round of the object reader (ids written while contents are read)."""
         return self.objects.read_many(oids)
+
+
+#: a path-limited walk of a first-parent chain this long is cut into parallel runs (below, one costs less)
+_SPLIT_FROM = 2000
 
 
 def _widen_pipe(fd: int) -> None:
