@@ -666,9 +666,8 @@ class FileChange(NamedTuple):
     new: str | None
 
 
-@dataclass(frozen=True)
-class Commit:
-    """A commit of a log, with the files it changed."""
+class Commit(NamedTuple):
+    """A commit of a log, with the files it changed (a tuple: a long history's log makes tens of thousands)."""
 
     sha: str
     parents: tuple[str, ...]
