@@ -1,9 +1,11 @@
 """Audit history: who registered, promoted, rolled back, deprecated or rolled out what, when, approved by whom.
 
-Built from the first-parent history of the target branch with one ``git log``
-process (path-filtered, raw diffs), blob contents through one ``git cat-file
---batch`` round, and, when a forge is configured, the approvers of each pull
-request, fetched once per pull request and cached on disk.
+Built from the first-parent history of the target branch with one ``git log --reverse`` process (raw diffs),
+whose commits are turned into events a segment at a time while git walks on; the objects they need through one
+``git cat-file --batch`` (an alias file in mlgate's plain form is known by its git id, not read); and, when a
+forge is configured, the approvers of each pull request, fetched once per pull request and cached on disk. The
+events since a commit (what ``mlgate notify`` sends) are read from the cache, or from a walk of those commits
+alone.
 
 Progressive rollouts (the alias file's ``rollout:`` block) are events of their own: ``rollout-start``,
 ``rollout-step`` (up, or down when a step's merge is reverted), ``rollout-complete`` (one event: the alias
@@ -971,13 +973,6 @@ class _Memo:
                     h.update(b"%d\n" % v)
                     known[h.hexdigest()] = v
         return [oid for oid in wanted if oid not in known]
-
-
-def _plain_alias_ids(commits: list[Commit], id_width: int) -> dict[str, int]:
-    """The ids of the plain alias files ``commits`` may hold, each with its version (see :class:`_Memo`)."""
-    memo = _Memo()
-    memo.learn(commits, id_width)
-    return memo.known
 
 
 _ROLLOUT_KINDS: dict[str, EventKind] = {

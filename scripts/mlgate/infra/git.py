@@ -515,7 +515,7 @@ class GitRepo:
         tip = ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref)
         narrow = [p for p in paths if p.strip("/").count("/") >= 1]
         keep = tuple(paths)
-        jobs = jobs or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        jobs = jobs or min(4, _cpus())
         if narrow and jobs > 1:
             chain = self.git("rev-list", "--first-parent", tip, *([f"^{exclude}"] if exclude else [])).split()
             if len(chain) >= _SPLIT_FROM:
@@ -622,6 +622,13 @@ class GitRepo:
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Many objects' contents in one round of the object reader (ids written while contents are read)."""
         return self.objects.read_many(oids)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may use (a container's share)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 #: a path-limited walk of a first-parent chain this long is cut into parallel runs (below, one costs less)
