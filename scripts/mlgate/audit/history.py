@@ -456,10 +456,9 @@ def _range_events(
 
     What an event of the range says can depend on what came before it: a move of an alias to a version it
     held before is a rollback. The walk starts from what each alias it sees changed held just before the
-    range (read from that commit's tree: one ``ls-tree``); a move to a version that is not that one, nor one
-    held earlier in the range, is settled by the alias file's own history (a path-limited ``git log`` of
-    those alias files alone, stopped as soon as every such version is found: it reads back as far as the
-    oldest of them, or, for a version the alias never held, to the file's first commit).
+    range (read from that commit's tree: one ``ls-tree``), and a move back that the pull request proves (the
+    validator's proof) needs nothing more; a move to another version, not held earlier in the range, is
+    settled by the alias file's own history (a path-limited ``git log`` of those alias files alone).
     """
     try:
         start = git.resolve(since)
@@ -527,31 +526,28 @@ def _tree_blobs(git: GitRepo, commit: str | None, paths: list[str]) -> dict[str,
 
 def _held_before(git: GitRepo, commit: str, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
     """Which of ``pairs`` (alias path, version) the alias held at ``commit`` or at a first-parent commit before
-    it: the alias files' own history, newest first, read until every pair is found (or it ends)."""
+    it: the alias files' own history (a path-limited walk, cut into a run per CPU when it is long)."""
     wanted = set(pairs)
     paths = sorted({path for path, _ in wanted})
-    plain: dict[str, tuple[str, int]] = {}  # the ids of the wanted versions' plain files: no read for those
+    plain: dict[str, int] = {}  # the ids of the wanted versions' plain files: no read for those
     digest = hashlib.sha1 if git.id_width == 20 else hashlib.sha256
     for path, version in wanted:
         parts = path.split("/")
         if len(parts) == 5 and layout.is_name(parts[2]) and layout.is_name(parts[4][:-5]):
             text = plain_alias_text(parts[2], parts[4][:-5], version)
-            plain[digest(b"blob %d\0%s" % (len(text), text)).hexdigest()] = (path, version)
-    found: set[tuple[str, int]] = set()
-    changes = git.path_changes(commit, paths)
+            plain[digest(b"blob %d\0%s" % (len(text), text)).hexdigest()] = version
+    changes = [(f.path, f.new) for c in git.log_changes(commit, paths) for f in c.files if f.new and f.path in paths]
+    reader = git.batch_reader()
     try:
-        for path, oid in changes:
-            if oid in plain:
-                held: int | None = plain[oid][1]
-            else:
-                got = git.objects.contents(oid)
-                held = _alias_state(got[1] if got and got[0] == "blob" else None, path)[0]
-            if held is not None and (path, held) in wanted:
-                found.add((path, held))
-                if found == wanted:
-                    break  # every one found: the older history is not read
+        reader.ask(oid for _, oid in changes if oid not in plain)
+        blobs = reader.answers()
     finally:
-        changes.close()
+        reader.close()
+    found: set[tuple[str, int]] = set()
+    for path, oid in changes:
+        held = plain[oid] if oid in plain else _alias_state(blobs.get(oid), path)[0]
+        if held is not None and (path, held) in wanted:
+            found.add((path, held))
     return found
 
 

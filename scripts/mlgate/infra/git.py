@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Final, Generator, Iterable, Iterator, Literal, NamedTuple
+from typing import Callable, Final, Iterable, Iterator, Literal, NamedTuple
 
 from mlgate.errors import FileTooLarge as FileTooLarge  # re-exported
 from mlgate.errors import GitError, InputError
@@ -597,23 +597,6 @@ class GitRepo:
             stdout.close()
             stderr.close()
             proc.wait()
-
-    def path_changes(self, commit: str, paths: list[str]) -> Generator[tuple[str, str], None, None]:
-        """The blob each first-parent commit up to ``commit`` that changed one of ``paths`` left there (path,
-        blob id; deletions left out), newest first, read while git walks: closing the generator ends git's
-        walk where it is (the older history is not read)."""
-        args = ["git", "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "--no-renames"]
-        args += ["--no-color", "--format=", commit, "--", *paths]
-        wanted = set(paths)
-        with subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
-            assert proc.stdout is not None
-            try:
-                for line in proc.stdout:
-                    m = _RAW.match(line.decode("utf-8", errors="replace").rstrip("\n"))
-                    if m and m.group(4) in wanted and m.group(2) not in _ZEROS:
-                        yield m.group(4), m.group(2)
-            finally:
-                proc.kill()
 
     def batch_reader(self) -> BatchReader:
         """A reader of many objects asked for while other work goes on (see :class:`BatchReader`)."""
