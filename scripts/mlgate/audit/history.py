@@ -617,8 +617,8 @@ def _registry_events(
     cache, walked = found
     if walked is None:
         lines = cache.lines
-        if commits is not None and len(commits) < 64:  # a few commits: a substring test skips most lines
-            lines = [line for line in lines if any(sha in line for sha in commits)]
+        if commits is not None:  # only the lines of these commits are parsed (the JSON names its commit once)
+            lines = [line for line in lines if _line_commit(line) in commits]
         events = [_event_from_line(line) for line in lines]
         if commits is not None:
             events = [e for e in events if e.commit in commits]
@@ -630,6 +630,16 @@ def _registry_events(
         for e, line in zip(walked, cache.lines, strict=True)
     ]
     return [e for e in events if commits is None or e.commit in commits], cache.parents
+
+
+_COMMIT_KEY = '"commit": "'
+
+
+def _line_commit(line: str) -> str:
+    """The commit a cache line's event names (JSON escapes every quote inside a string, so the key's first
+    occurrence is the key; the fields before it are names, kinds and a time)."""
+    at = line.find(_COMMIT_KEY) + len(_COMMIT_KEY)
+    return line[at : line.find('"', at)]
 
 
 def _lines(events: list[Event]) -> list[str]:
