@@ -265,16 +265,25 @@ def test_an_unreachable_forge_leaves_approvers_unknown(audited: RegistryRepo, gh
     assert "approvers of #12 unknown: GitHub rate limit exceeded" in err
 
 
+def _proving(p: list[str]) -> bool:
+    """A process of the validator's rollback proof: the object reader, a first-parent walk back to a claimed commit."""
+    return p[:3] == ["git", "cat-file", "--batch-command"] or (
+        p[:2] == ["git", "rev-list"] and any(a.startswith("--since=") for a in p)
+    )
+
+
 def test_history_reads_git_with_a_constant_number_of_processes(audited: RegistryRepo, processes: list) -> None:
     processes.clear()  # only what history starts
     events = len(history(audited.root).events)
-    first = len(processes)
+    walk = [p for p in processes if not _proving(p)]
+    # the two reverts' claims ("This reverts commit ...") are verified as the gate verified them: one walk each
+    assert len([p for p in processes if p[:2] == ["git", "rev-list"] and _proving(p)]) == 2
     for i in range(20):
         audited.edit_yaml(CHAMPION, version=3 - i % 2)
         audited.commit(f"flip {i}")
     processes.clear()
     assert len(history(audited.root).events) == events + 20  # one promotion or rollback per flip
-    assert len(processes) == first <= 5, processes
+    assert len(processes) == len(walk) <= 5, processes  # moves back with no claim: nothing to prove
 
 
 def test_a_subject_naming_a_pull_request_is_checked_against_the_forge(audited: RegistryRepo, gh: StandIn) -> None:
@@ -313,6 +322,36 @@ def test_a_revert_trailer_does_not_buy_the_rollback_rule(audited: RegistryRepo, 
     assert event.kind == "rollback"  # what the trailer says
     assert [a.login for a in event.approvers] == ["dave", "erin"]  # what the champion gate counts
     assert [n.login for n in event.not_counted] == ["frank"]
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_a_rollback_claim_buys_the_rollback_rule_only_when_it_holds(
+    audited: RegistryRepo, gh: StandIn, holds: bool
+) -> None:
+    """A move back to a former holder whose pull request names a commit where the alias held that version
+    (Mlgate-Rollback-Held-At) is counted with the rollback rule, as the gate judged it; naming a commit where it
+    held another version proves nothing, as the gate found: the full champion rule counted the approvals."""
+    merged = _merged_as(audited)
+    restored = next(e.commit for e in history(audited.root).events if e.subject == "Restore fraud champion")
+    audited.branch("back-to-3", "main")
+    audited.edit_yaml(CHAMPION, version=3)  # champion held 3 at #12's merge, 2 when it was restored
+    audited.commit(
+        f"Roll back fraud-detector@champion to v3\n\nMlgate-Rollback-Held-At: {merged[12] if holds else restored}"
+    )
+    audited.merge("back-to-3", message="Merge pull request #22 from acme/back-to-3")
+    gh.collaborators("dave", "erin", "frank")
+    gh.state.teams["acme/ml-leads"] = {"dave", "erin"}
+    gh.add_pull(22, "alice", "e" * 40)
+    for user in ("dave", "erin", "frank"):
+        gh.review(22, user, "APPROVED")
+    gh.merge(22, _merged_as(audited)[22], "carol")
+    event = next(e for e in history(audited.root, forge=gh.forge()).events if e.pr == 22)
+    assert (event.kind, event.from_version, event.to_version) == ("rollback", 2, 3)  # what happened: a move back
+    if holds:
+        assert [a.login for a in event.approvers] == ["dave", "erin", "frank"]  # the rollback rule: anyone
+    else:
+        assert [a.login for a in event.approvers] == ["dave", "erin"]  # the champion rule
+        assert [(n.login, n.reason) for n in event.not_counted] == [("frank", "not in @acme/ml-leads, carol")]
 
 
 def test_history_asks_the_forge_which_pull_request_merged_a_commit_without_a_number(repo) -> None:

@@ -84,7 +84,7 @@ TARGETS: dict[str, tuple[float, tuple[int, ...]]] = {
     "history of the whole registry, repeat run (cache)": (0.2, (10_000,)),
 }
 
-#: the git walk ``mlgate history`` runs (audit.history through GitRepo.log_changes), for the floor row
+#: the git walk ``mlgate history`` runs (audit.history through GitRepo.log_segments), for the floor row
 HISTORY_LOG = [
     "git",
     "log",
@@ -94,6 +94,7 @@ HISTORY_LOG = [
     "--no-abbrev",
     "--no-renames",
     "--no-color",
+    "--reverse",
     "--format=%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d",
     "main",
 ]
@@ -218,7 +219,49 @@ def history_suite(syn: Synthetic, runs: int) -> dict[str, dict]:
     results["history of one model, repeat run (cache)"] = time_process(
         _mlgate_cmd("history", m, "--format", "jsonl"), repo, runs
     )
+    results.update(notify_rows(syn, runs))
     return results
+
+
+def notify_rows(syn: Synthetic, runs: int) -> dict[str, dict]:
+    """`mlgate notify --since` of a push of one commit, as publish.yml runs it: in a fresh clone (no history cache
+    under .git/mlgate/), dry run (nothing posted). A promotion to a version the alias never held is the costliest
+    (history reads that alias file's own history back to its first commit, to know it is not a move back); a
+    revert proves its move back in O(1)."""
+    repo = syn.path
+    m = syn.model_names[len(syn.model_names) // 2]
+    work = Path(tempfile.mkdtemp(prefix="notify-", dir=repo.parent))
+    clone = work / "clone"
+    try:
+        _git(work, "clone", "--quiet", "--local", "--branch", "main", str(repo), str(clone))
+        who = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+        (clone / "registry/notifications.yaml").write_text(
+            "apiVersion: mlgate/v1\nkind: Notifications\nsubscribers:\n"
+            "  - url: http://127.0.0.1:9/events\n    secret_env: BENCH_SECRET\n"
+        )
+        _git(clone, "add", "registry/notifications.yaml")
+        _git(clone, *who, "commit", "--quiet", "-m", "Subscribers")
+        last = _git(clone, "log", "--first-parent", "-1", "--format=%H %P", "main", "--", "registry/models").split()
+        challenger = clone / f"registry/models/{m}/aliases/challenger.yaml"  # challenger holds 2 in every model
+        challenger.write_text(challenger.read_text().replace("version: 2", "version: 3"))
+        _git(clone, *who, "commit", "--quiet", "-am", f"Promote {m} v3 to challenger")
+
+        def fresh() -> None:
+            shutil.rmtree(clone / ".git/mlgate", ignore_errors=True)
+
+        notify = _mlgate_cmd("notify", "--since", "HEAD~1", "--dry-run")
+        rows = {
+            "notify --since, one promotion to a version never held (fresh clone)": time_process(
+                notify, clone, runs, setup=fresh
+            )
+        }
+        _git(clone, *who, "revert", "--no-edit", *(["-m", "1"] if len(last) > 2 else []), last[0])
+        rows["notify --since, one git revert of a promotion (fresh clone)"] = time_process(
+            notify, clone, runs, setup=fresh
+        )
+        return rows
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def read_suite(syn: Synthetic, runs: int) -> dict[str, dict]:

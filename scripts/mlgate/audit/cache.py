@@ -4,11 +4,11 @@ Light on purpose (json, hashlib and the git plumbing): a repeat ``mlgate history
 cache, checks it, filters its lines and prints them, without importing the history walk at all; only when the
 branch moved on (or there is no usable cache) is :mod:`mlgate.audit.history` imported to walk what is new.
 
-The file: the sha256 of the rest, then a JSON header (format, the first-parent tip walked to, the number of
-events), one line per event, oldest first: ``gate_kind TAB kind TAB model TAB alias TAB time TAB <the event's
-JSON, as history --format jsonl prints it without a forge>`` (JSON escapes every tab and newline, and names
-allow none), and last the state to continue the walk from (each event's commit's first parent, the versions
-each alias held).
+The file: the sha256 of the rest, then a JSON header (format, the first-parent tip walked to), one line per
+event, oldest first: ``gate_kind TAB kind TAB model TAB alias TAB time TAB <the event's JSON, as history
+--format jsonl prints it without a forge>`` (JSON escapes every tab and newline, and names allow none), the
+state to continue the walk from (each event's commit's first parent, the versions each alias held), and last
+the number of events (known once the walk ends: the file is written as the walk goes).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mlgate.errors import UsageError
 from mlgate.infra.git import GitRepo
 
 #: the cache's format: bumped whenever what an event holds, or how it is derived, changes
-CACHE_FORMAT = "mlgate-history/4"
+CACHE_FORMAT = "mlgate-history/6"
 
 
 def parse_when(text: str) -> datetime:
@@ -99,8 +99,8 @@ def read_cache(path: Path, *, lazy: bool = False) -> Cached | None:
         data = json.loads(header)
         if data.get("format") != CACHE_FORMAT:
             return None
-        *lines, state, end = rest.split("\n")
-        if end or len(lines) != _int(data["events"]) or any(line.count("\t") < 5 for line in lines):
+        *lines, state, trailer, end = rest.split("\n")
+        if end or len(lines) != _int(json.loads(trailer)["events"]) or any(line.count("\t") < 5 for line in lines):
             return None
         cached = Cached(_str(data["tip"]), None, None, lines, state)
         if not lazy:
@@ -110,18 +110,48 @@ def read_cache(path: Path, *, lazy: bool = False) -> Cached | None:
         return None
 
 
+class CacheBody:
+    """The cache file, built while the walk goes: each segment's lines encoded and hashed as they come (while
+    git still walks), so that writing the file at the end costs little more than the disk."""
+
+    def __init__(self, tip: str) -> None:
+        self.tip = tip
+        self._digest = hashlib.sha256()
+        self._parts: list[bytes] = []
+        self._events = 0
+        self._add(json.dumps({"format": CACHE_FORMAT, "tip": tip}) + "\n")
+
+    def _add(self, text: str) -> None:
+        part = text.encode("utf-8", "surrogatepass")
+        self._digest.update(part)
+        self._parts.append(part)
+
+    def add(self, lines: list[str]) -> None:
+        """The next events' lines, oldest first."""
+        if lines:
+            self._add("\n".join(lines) + "\n")
+            self._events += len(lines)
+
+    def write(self, path: Path, parents: dict[str, str], held: dict[str, list[int]]) -> None:
+        """Write the file (a temporary file renamed over the old one); a read-only repository keeps none."""
+        from mlgate.infra.files import atomic_output
+
+        self._add(json.dumps({"parents": parents, "held": held}, separators=(",", ":")) + "\n")
+        self._add(json.dumps({"events": self._events}) + "\n")
+        try:
+            with atomic_output(path, durable=False) as out:
+                out.write(self._digest.hexdigest().encode() + b"\n")
+                for part in self._parts:
+                    out.write(part)
+        except OSError:
+            pass  # read-only: every run walks (the output is the same)
+
+
 def write_cache(path: Path, cache: Cached) -> None:
     """Write the cache (a temporary file renamed over the old one); a read-only repository keeps none."""
-    from mlgate.infra.files import write_atomic
-
-    header = json.dumps({"format": CACHE_FORMAT, "tip": cache.tip, "events": len(cache.lines)})
-    state = json.dumps({"parents": cache.parents, "held": cache.held}, separators=(",", ":"))
-    body = "".join([header, "\n", *(line + "\n" for line in cache.lines), state, "\n"])
-    raw = body.encode("utf-8", "surrogatepass")
-    try:
-        write_atomic(path, hashlib.sha256(raw).hexdigest().encode() + b"\n" + raw, durable=False)
-    except OSError:
-        pass  # read-only: every run walks (the output is the same)
+    body = CacheBody(cache.tip)
+    body.add(cache.lines)
+    body.write(path, cache.parents, cache.held)
 
 
 def cached_jsonl(

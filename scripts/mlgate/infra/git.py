@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Final, Iterator, Literal
+from typing import Callable, Final, Iterable, Iterator, Literal, NamedTuple
 
 from mlgate.errors import FileTooLarge as FileTooLarge  # re-exported
 from mlgate.errors import GitError, InputError
@@ -466,98 +466,188 @@ class GitRepo:
         found = [m.strip("\n") for m in out.split("\0")[:-1]]
         return None if len(found) > limit else found
 
-    def log_changes(self, ref: str, paths: list[str], *, exclude: str | None = None, jobs: int = 0) -> list[Commit]:
-        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files.
+    def log_changes(
+        self,
+        ref: str,
+        paths: list[str],
+        *,
+        exclude: str | None = None,
+        on_commits: Callable[[list[Commit]], None] | None = None,
+        suffix: str = "",
+        skip: str | None = None,
+    ) -> list[Commit]:
+        """First-parent history of ``ref`` touching ``paths``, oldest first, with changed files (all the
+        segments of :meth:`log_segments`)."""
+        segments = self.log_segments(ref, paths, exclude=exclude, on_commits=on_commits, suffix=suffix, skip=skip)
+        return [c for segment in segments for c in segment]
+
+    def log_segments(
+        self,
+        ref: str,
+        paths: list[str],
+        *,
+        exclude: str | None = None,
+        on_commits: Callable[[list[Commit]], None] | None = None,
+        suffix: str = "",
+        skip: str | None = None,
+        size: int = 500,
+        jobs: int = 0,
+    ) -> Iterator[list[Commit]]:
+        """First-parent history of ``ref`` touching ``paths``, with changed files, oldest first, in segments of
+        about ``size`` commits, each given as soon as git has written it (while it walks on), so that the
+        caller's work on one overlaps git's: one ``git log --reverse`` (which lists the commits, a
+        small part of its work, then writes each with its diff as it computes it), drained by a thread into
+        memory, so that git never waits for the caller.
 
         With ``exclude`` (a commit), only the commits ``exclude`` lacks (the history since it, when it is on
-        ``ref``'s first-parent chain). The output is parsed while git is still writing it (the two overlap on
-        two cores). Only files under ``paths`` are kept; a pathspec is passed to git only when it narrows the
-        walk below the top folder (git's own path limiting costs more than it saves for a whole-registry log).
+        ``ref``'s first-parent chain). ``on_commits`` is called with the commits that changed a file under
+        ``paths`` as soon as they are parsed (before the caller gets them), so that what they need next can be
+        asked for at once. Only files under ``paths`` (ending with ``suffix``, not with ``skip``) are kept; a
+        pathspec is passed to git only when it narrows the walk below the top folder (git's own path limiting
+        costs more than it saves for a whole-registry log).
 
-        A long history is split into ``jobs`` runs of the chain (default: one per CPU, at most 4), one
-        ``git log`` each, in parallel: diffing each merge against its first parent is git's work, and it
-        divides.
+        A path-limited walk (few commits to write, git's comparisons of every commit to do) of a long chain is
+        cut into ``jobs`` runs (default: one per CPU, at most 4), walked in parallel, given as one segment.
         """
+        import queue
+        import threading
+
         tip = ref if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref) else self.resolve(ref)
         narrow = [p for p in paths if p.strip("/").count("/") >= 1]
-        jobs = jobs or min(4, os.cpu_count() or 1)
-        bounds: list[tuple[str, str | None]] = [(tip, exclude)]
-        if jobs > 1 and not narrow:
+        keep = tuple(paths)
+        jobs = jobs or min(4, _cpus())
+        if narrow and jobs > 1:
             chain = self.git("rev-list", "--first-parent", tip, *([f"^{exclude}"] if exclude else [])).split()
-            if len(chain) >= _PARALLEL_FROM:
+            if len(chain) >= _SPLIT_FROM:
+                from concurrent.futures import ThreadPoolExecutor
+
                 step = -(-len(chain) // jobs)
                 cuts = chain[::step]
                 bounds = [(c, cuts[n + 1] if n + 1 < len(cuts) else exclude) for n, c in enumerate(cuts)]
-        if len(bounds) == 1:
-            return self._log_run(tip, exclude, narrow, tuple(paths))
-        from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=len(bounds)) as pool:
-            runs = list(pool.map(lambda b: self._log_run(b[0], b[1], narrow, tuple(paths)), bounds))
-        return [c for run in reversed(runs) for c in run]
+                def run(bound: tuple[str, str | None]) -> list[Commit]:
+                    part = self.log_segments(
+                        bound[0], paths, exclude=bound[1], on_commits=on_commits, suffix=suffix, skip=skip, jobs=1
+                    )
+                    return [c for segment in part for c in segment]
 
-    def _log_run(self, tip: str, exclude: str | None, narrow: list[str], keep: tuple[str, ...]) -> list[Commit]:
+                with ThreadPoolExecutor(max_workers=len(bounds)) as pool:
+                    runs = list(pool.map(run, bounds))
+                found = [c for commits in reversed(runs) for c in commits]
+                if found:
+                    yield found
+                return
         fmt = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%cI%x1f%s%x1f%b%x1d"
-        args = [
-            "git",
-            "log",
-            "--first-parent",
-            "--diff-merges=first-parent",
-            "--raw",
-            "--no-abbrev",
-            "--no-renames",
-            "--no-color",
-            f"--format={fmt}",
-            tip,
-            *([f"^{exclude}"] if exclude else []),
-        ]
+        args = ["git", "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "--no-renames"]
+        args += ["--no-color", "--reverse", f"--format={fmt}", tip, *([f"^{exclude}"] if exclude else [])]
         if narrow:
             args += ["--", *narrow]
-        commits: list[Commit] = []
-        with subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-            assert proc.stdout is not None and proc.stderr is not None  # both piped
-            pending = b""
+        proc = subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None  # both piped
+        stdout, stderr = proc.stdout, proc.stderr
+        _widen_pipe(stdout.fileno())
+        chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        errors: list[bytes] = []
+
+        def drain() -> None:
+            try:
+                while data := os.read(stdout.fileno(), 1 << 18):
+                    chunks.put(data)
+                errors.append(stderr.read())
+            except (OSError, ValueError):
+                pass  # closed under us: the caller stopped reading
+            finally:
+                chunks.put(b"")
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        try:
+            pending: list[bytes] = []  # the start of a record still being written (a long one spans chunks)
+            batch: list[Commit] = []
             while True:
-                chunk = proc.stdout.read(1 << 20)
-                records = (pending + chunk).split(b"\x1e")
-                pending = records.pop() if chunk else b""
-                for record in records:
-                    if record:
-                        commits.append(_parse_record(record.decode("utf-8", errors="replace"), keep))
+                chunk = chunks.get()
+                cut = chunk.rfind(b"\x1e")
+                if chunk and cut <= 0:
+                    pending.append(chunk)
+                    continue
+                data = b"".join([*pending, chunk[:cut] if chunk else b""])
+                pending = [chunk[cut:]] if chunk else []
+                parsed = [
+                    _parse_record(r.decode("utf-8", errors="replace"), keep, suffix, skip)
+                    for r in data.split(b"\x1e")
+                    if r
+                ]
+                if on_commits is not None and parsed:
+                    on_commits([c for c in parsed if c.files])
+                batch += parsed
                 if not chunk:
                     break
-            err = proc.stderr.read()
-        if proc.returncode != 0:
-            raise GitError(f"git log failed: {err.decode(errors='replace').strip()}")
-        commits.reverse()  # git's --reverse would buffer everything before the first byte
-        return commits
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+            reader.join()
+            if proc.wait() != 0:
+                raise GitError(f"git log failed: {b''.join(errors).decode(errors='replace').strip()}")
+            if batch:
+                yield batch
+        finally:
+            if proc.poll() is None:
+                proc.kill()  # the caller stopped early: git's walk ends here
+            reader.join()
+            stdout.close()
+            stderr.close()
+            proc.wait()
+
+    def batch_reader(self) -> BatchReader:
+        """A reader of many objects asked for while other work goes on (see :class:`BatchReader`)."""
+        return BatchReader(self.root)
 
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Many objects' contents in one round of the object reader (ids written while contents are read)."""
         return self.objects.read_many(oids)
 
 
-#: a first-parent chain this long is logged in parallel runs (below it, one process costs less than the split)
-_PARALLEL_FROM = 2000
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may use (a container's share)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
-def _parse_record(record: str, keep: tuple[str, ...]) -> Commit:
+#: a path-limited walk of a first-parent chain this long is cut into parallel runs (below, one costs less)
+_SPLIT_FROM = 2000
+
+
+def _widen_pipe(fd: int) -> None:
+    """Let git write ahead of its reader: a 1 MiB pipe (Linux's largest for a process without privileges)
+    instead of 64 KiB, so that a busy reader does not stall git's walk."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass  # another system, or a lower limit: git waits a little more
+
+
+#: a line of ``git log --raw --no-abbrev``: modes, old and new ids, status (a letter, a score for R/C), path
+_RAW = re.compile(r"^:[0-7]+ [0-7]+ ([0-9a-f]+) ([0-9a-f]+) ([A-Z])[0-9]*\t(.*)$", re.M)
+
+
+_ZEROS = frozenset((ZERO, "0" * 64))  # the id git writes for "no file" (sha1, sha256)
+
+
+def _parse_record(record: str, keep: tuple[str, ...], suffix: str = "", skip: str | None = None) -> Commit:
     header, _, raw = record.partition("\x1d")
     sha, parents, an, ae, cn, date, subject, body = header.split("\x1f")
-    files = []
-    for line in raw.split("\n"):
-        if not line.startswith(":"):
-            continue
-        meta, _, path = line.partition("\t")
-        if not path.startswith(keep):
-            continue
-        _, _, old, new, status = meta.split(" ")
-        files.append(FileChange(path, status[0], None if old == ZERO else old, None if new == ZERO else new))
-    return Commit(sha, tuple(parents.split()), an, ae, cn, date, subject, body.strip(), tuple(files))
+    files = tuple(
+        FileChange(path, status, None if old in _ZEROS else old, None if new in _ZEROS else new)
+        for old, new, status, path in _RAW.findall(raw)
+        if path.startswith(keep) and path.endswith(suffix) and not (skip and path.endswith(skip))
+    )
+    return Commit(sha, tuple(parents.split()), an, ae, cn, date, subject, body.strip(), files)
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):
     """One file a commit changed: status A/M/D/T and the blob ids before and after."""
 
     path: str
@@ -566,9 +656,8 @@ class FileChange:
     new: str | None
 
 
-@dataclass(frozen=True)
-class Commit:
-    """A commit of a log, with the files it changed."""
+class Commit(NamedTuple):
+    """A commit of a log, with the files it changed (a tuple: a long history's log makes tens of thousands)."""
 
     sha: str
     parents: tuple[str, ...]
@@ -680,6 +769,129 @@ class ObjectReader:
 
     def close(self) -> None:
         self._finalizer()
+
+
+class BatchReader:
+    """Many objects read by one ``git cat-file --batch`` while they are asked for: ids are written as they
+    become known (from any thread), a thread drains the answers, and :meth:`answers` gives every object asked
+    for so far once it is answered (asking more after is allowed).
+
+    History asks for each merged branch's head commit while ``git log`` is still walking, so cat-file's work
+    overlaps git's; the answers are parsed from one buffer (no round trip per object).
+    """
+
+    def __init__(self, root: Path) -> None:
+        import threading
+        import weakref
+
+        self.proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._asked: list[str] = []
+        self._seen: set[str] = set()
+        self._found: dict[str, bytes] = {}
+        self._done = 0  # how many of _asked are answered (and parsed)
+        self._buf = bytearray()
+        self._at = 0  # where the next answer starts in _buf
+        self._eof = False
+        self._broken: OSError | None = None
+        self._lock = threading.Lock()  # the asking side: _asked, _seen, stdin
+        self._ready = threading.Condition()  # the answering side: _buf, _eof
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+        self._finalizer = weakref.finalize(self, _end_process, self.proc)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        try:
+            while chunk := os.read(fd, 1 << 20):
+                with self._ready:
+                    self._buf += chunk
+                    self._ready.notify_all()
+        except (OSError, ValueError):
+            pass  # closed under us (close() after a failure): the answers are not wanted any more
+        finally:
+            with self._ready:
+                self._eof = True
+                self._ready.notify_all()
+
+    def ask(self, oids: Iterable[str]) -> None:
+        """Ask for objects by full id (each once; anything else is ignored)."""
+        with self._lock:
+            new = [o for o in oids if o not in self._seen and _FULL_ID.fullmatch(o)]
+            if not new:
+                return
+            self._seen.update(new)
+            self._asked += new
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.write("".join(o + "\n" for o in new).encode())
+            except OSError as e:  # cat-file is gone: answers() says so
+                self._broken = e
+
+    def _parse(self, upto: int) -> None:
+        """Parse the answers in the buffer, up to the ``upto``-th object asked (the caller holds _ready)."""
+        buf, at, asked, found = self._buf, self._at, self._asked, self._found
+        done = self._done
+        while done < upto:
+            end = buf.find(b"\n", at)
+            if end < 0:
+                break
+            oid = asked[done]
+            # "<id> <type> <size>", or "<id> missing" (or ambiguous), with no contents after it
+            last = buf.rfind(b" ", at, end)
+            if buf.count(b" ", at, end) == 2 and buf.startswith(oid.encode(), at):
+                size = int(buf[last + 1 : end])
+                if len(buf) < end + 2 + size:
+                    break  # the contents are still coming
+                found[oid] = bytes(buf[end + 1 : end + 1 + size])
+                at = end + 2 + size  # the contents, and the newline after them
+            else:
+                at = end + 1
+            done += 1
+        self._done = done
+        if at > 1 << 22:  # let go of what is parsed
+            del buf[:at]
+            at = 0
+        self._at = at
+
+    def answers(self) -> dict[str, bytes]:
+        """Every object asked for so far that exists, by id (waits for cat-file to answer them)."""
+        with self._lock:
+            upto = len(self._asked)
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.flush()
+            except OSError as e:
+                self._broken = e
+        with self._ready:
+            while True:
+                self._parse(upto)
+                if self._done >= upto:
+                    return self._found
+                if self._eof or self._broken is not None:
+                    raise GitError(f"git cat-file --batch stopped before answering every object: {self._broken}")
+                self._ready.wait()
+
+    def close(self) -> None:
+        """End the reader (once its answers are taken, or when the work failed)."""
+        if self._finalizer.alive:
+            with self._lock:
+                assert self.proc.stdin is not None
+                try:
+                    self.proc.stdin.close()
+                except OSError:
+                    pass
+            self._drain.join()
+            self._finalizer()
+
+
+_FULL_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def _end_process(proc: subprocess.Popen[bytes]) -> None:

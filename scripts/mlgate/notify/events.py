@@ -42,10 +42,10 @@ def commit_range(git: GitRepo, since: str, ref: str) -> tuple[str, str | None, d
 class _Scoped:
     """The forge, answering only about the pull requests and commits being notified.
 
-    :func:`history` reads the branch's whole history and, with a forge, asks about every pull request in it
-    (cached in .git/mlgate/, which a CI job's fresh clone does not have): thousands of API calls for a push
-    that merged one. Through this, the forge is asked about the notified range alone; the other events are
-    left without approvers, and dropped.
+    :func:`history` with a forge asks about every pull request among its events, and a CI job's fresh clone has
+    no cache of the answers (.git/mlgate/): a history wider than the push would cost thousands of API calls for
+    a push that merged one. Through this, the forge is asked about the notified range alone, whatever history
+    returns; other events are left without approvers, and dropped.
     """
 
     def __init__(self, forge: Any, pulls: set[int], commits: set[str]) -> None:
@@ -71,14 +71,20 @@ class _Scoped:
         return found
 
 
-def events_in(repo_path: str | os.PathLike[str], head: str, commits: Mapping[str, str], forge: Any) -> list[Event]:
+def events_in(
+    repo_path: str | os.PathLike[str], head: str, commits: Mapping[str, str], forge: Any, *, since: str | None = None
+) -> list[Event]:
     """The registry events of ``commits`` (first-parent commits of ``head``, with their subjects), oldest first;
     with a forge, their pull requests' authors, mergers and approvers (the forge asked about the pull requests
-    the commits' subjects name, and about the commits that name none)."""
+    the commits' subjects name, and about the commits that name none).
+
+    With ``since`` (the commit ``commits`` follow), history walks those commits alone (a fresh clone, with no
+    history cache, pays for the push, not for the whole history); the events are the same."""
     if not commits:
         return []
     scoped = None
     if forge is not None:
         named = (pr_number(Commit(sha, (), "", "", "", "", subject, "")) for sha, subject in commits.items())
         scoped = _Scoped(forge, {n for n in named if n is not None}, set(commits))
-    return [e for e in reversed(history(repo_path, ref=head, forge=scoped).events) if e.commit in commits]
+    found = history(repo_path, ref=head, forge=scoped, since_commit=since)
+    return [e for e in reversed(found.events) if e.commit in commits]

@@ -154,7 +154,7 @@ def notify(
         raise NotificationsInvalid(findings)
     wanted = commits if subscriptions is not None and subscriptions.subscribers and commits else {}
     # the forge (approvers) is asked only when there is something to send
-    events = events_in(repo_path, head, wanted, forge)
+    events = events_in(repo_path, head, wanted, forge, since=start)
     result = NotifyResult(ref, head, start, events, [], dry_run)
     if start is None:
         result.warnings.append(
