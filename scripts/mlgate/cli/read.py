@@ -391,8 +391,8 @@ def history(
 ) -> int:
     """Who registered, promoted, rolled back, deprecated or rolled out what, when, and who approved it.
 
-    Reads the first-parent history of REF with one git process (a long one in
-    parallel runs), and keeps what it found in .git/mlgate/cache/: a repeat
+    Reads the first-parent history of REF with one git process (one model's
+    long history: one per CPU), and keeps what it found in .git/mlgate/cache/: a repeat
     run reads only the commits since, or none. With a forge,
     each pull request's approvers are looked up once and cached in .git/mlgate/;
     without one, approvers are reported as unknown, never guessed. Latest first.
