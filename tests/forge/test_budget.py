@@ -432,5 +432,23 @@ def test_history_past_the_quota_stops_asking_and_still_answers_from_git(
     code, out, err = run_cli("-C", repo.root, "history", "fraud-detector", "--format", "json", *gh.cli_options())
     assert code == 0 and len([e for e in json.loads(out)["events"] if e["pr"]]) == 20  # git still tells the story
     assert "GitHub rate limit exceeded" in err
-    # 60 reads without the limit; past it, no more than the requests already on their way (history asks in parallel)
+    # 60 reads without the limit; past it, nothing more is sent (history asks one request at a time)
     assert sum(gh.calls().values()) < 20
+
+
+def test_history_asks_github_one_request_at_a_time(tmp_path: Path, gh_env: StandIn, run_cli) -> None:
+    # GitHub's REST best practices: "make requests serially instead of concurrently" (its secondary limits count
+    # concurrent requests and points a minute); a cold cache over many pull requests must not burst
+    gh = gh_env
+    repo = RegistryRepo.create(tmp_path / "repo")
+    for n in range(30, 46):
+        repo.branch(f"pr-{n}", "main")
+        repo.edit_yaml(CHAMPION, version=3 - n % 2)
+        head = repo.commit(f"Promote fraud-detector v{3 - n % 2} to champion")
+        merge = repo.merge(f"pr-{n}", message=f"Merge pull request #{n} from acme/pr-{n}")
+        gh.add_pull(n, "alice", head, head=f"pr-{n}")
+        gh.merge(n, merge, "carol")
+    code, out, _ = run_cli("-C", repo.root, "history", "fraud-detector", "--format", "json", *gh.cli_options())
+    assert code == 0 and len([e for e in json.loads(out)["events"] if e["pr"]]) == 16
+    assert sum(gh.calls().values()) >= 16 * 3  # every pull request read
+    assert gh.state.most_in_flight == 1

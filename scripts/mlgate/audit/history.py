@@ -1438,7 +1438,9 @@ def _forge_info(
     if missing:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        # in parallel where the forge allows it (a local forge); one at a time where it asks for that (GitHub)
+        workers = max(1, int(getattr(forge, "concurrent_requests", 8)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             for n, data, error in pool.map(fetch, missing):
                 if data is None:
                     warnings.append(f"approvers of #{n} unknown: {error}")

@@ -288,6 +288,10 @@ class GitHubForge:
     """
 
     name = "github"
+    #: how many requests mlgate may have on their way at once: one, as GitHub asks ("make requests serially
+    #: instead of concurrently", its REST API best practices), so a long history read on a cold cache stays
+    #: inside the secondary limits (900 points a minute, concurrent requests) instead of meeting them
+    concurrent_requests = 1
 
     def __init__(
         self,

@@ -176,6 +176,7 @@ class State:
     secondary: Secondary = field(default_factory=Secondary)
     recent: dict[str, list[tuple[float, int, bool]]] = field(default_factory=dict)  # token -> (time, points, create)
     in_flight: dict[str, int] = field(default_factory=dict)  # token -> requests being answered
+    most_in_flight: int = 0  # the most requests of one token answered at the same time (GitHub asks for one)
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # (token, "METHOD /template") -> requests
     clock: Callable[[], float] = time.time  # the time rate limits are kept in (epoch seconds)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -1014,6 +1015,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {"retry-after": str(wait)},
                 )
             self.state.in_flight[self.token] = self.state.in_flight.get(self.token, 0) + 1
+            self.state.most_in_flight = max(self.state.most_in_flight, self.state.in_flight[self.token])
             return None
 
     def _dispatch(self, method: str) -> None:
