@@ -700,9 +700,43 @@ _KNOWN_ALIASES: set[str] = set()
 _KNOWN_VERSIONS: set[str] = set()
 
 
-def _sha_ok(text: str) -> bool:
+def _sha_ok(text: object) -> bool:
     """64 lower-case hex digits (``str.strip`` leaves something exactly when a character is not one)."""
-    return len(text) == 64 and not text.strip(_HEX)
+    return type(text) is str and len(text) == 64 and not text.strip(_HEX)
+
+
+def _artifact_ok(entry: dict[str, Any]) -> bool:
+    """A version's entry as every rule requires it: a string uri and format, a 64-hex sha256, a size from 0 to
+    2**63-1 (``type(x) is int`` refuses a bool). The full rules, the start-up check and an alias's answer all
+    ask this one function."""
+    get = entry.get
+    size = get("size")
+    return (
+        _sha_ok(get("sha256"))
+        and type(size) is int
+        and 0 <= size <= _MAX_INT
+        and type(get("uri")) is str
+        and type(get("format", "")) is str
+    )
+
+
+def _numbers_ok(values: object) -> bool:
+    """A list (or tuple) of version numbers, 1 to 2**63-1: a model's deprecated versions."""
+    kind = type(values)
+    if kind is not list and kind is not tuple:
+        return False
+    for v in values:  # type: ignore[attr-defined]  # a list or a tuple
+        if type(v) is not int or v < 1 or v > _MAX_INT:
+            return False
+    return True
+
+
+def _shard_ok(shard: object) -> bool:
+    """A sharded top level's reference to a model's shard: {sha256: 64 hex digits, size: 0 to the index's limit}."""
+    if type(shard) is not dict:
+        return False
+    size = shard.get("size")
+    return _sha_ok(shard.get("sha256")) and type(size) is int and 0 <= size <= INDEX_MAX_BYTES
 
 
 def _known(text: str, known: set[str], valid: Callable[[str], object]) -> bool:
@@ -739,29 +773,10 @@ def _model_ok(name: object, model: Any, sharded: bool) -> bool:
     for alias, v in aliases.items():
         if type(v) is not int or v < 1 or v > _MAX_INT or alias not in _KNOWN_ALIASES:
             return False
-    kind = type(deprecated)
-    if kind is not list and kind is not tuple:
+    if not _numbers_ok(deprecated) or (sharded and not _shard_ok(get("shard"))):
         return False
-    for v in deprecated:
-        if type(v) is not int or v < 1 or v > _MAX_INT:
-            return False
-    if sharded:
-        shard = get("shard")
-        if type(shard) is not dict:
-            return False
-        sha, size = shard.get("sha256"), shard.get("size")
-        if type(sha) is not str or len(sha) != 64 or sha.strip(_HEX) or type(size) is not int:
-            return False
-        if size < 0 or size > INDEX_MAX_BYTES:
-            return False
     for number, entry in versions.items():
-        if number not in _KNOWN_VERSIONS or type(entry) is not dict:
-            return False
-        eget = entry.get
-        sha, size = eget("sha256"), eget("size")
-        if type(sha) is not str or len(sha) != 64 or sha.strip(_HEX) or type(size) is not int:
-            return False
-        if size < 0 or size > _MAX_INT or type(eget("uri")) is not str or type(eget("format", "")) is not str:
+        if number not in _KNOWN_VERSIONS or type(entry) is not dict or not _artifact_ok(entry):
             return False
     return True
 
@@ -785,28 +800,17 @@ def _alias_read(
     if type(version) is not int or version < 1 or version > 999_999_999:  # str(version) must be a version key
         return False
     deprecated = get("deprecated", ())
-    kind = type(deprecated)
-    if kind is not list and kind is not tuple:
+    if not _numbers_ok(deprecated):
         return False
-    if deprecated:
-        for v in deprecated:
-            if type(v) is not int or v < 1 or v > _MAX_INT:
-                return False
-        if not allow_deprecated and version in deprecated:
-            return None
+    if deprecated and not allow_deprecated and version in deprecated:
+        return None
     versions = get("versions", _EMPTY)
     if type(versions) is not dict:
         return False
     held = versions.get(str(version))
     if held is None:
         return None
-    if type(held) is not dict:
-        return False
-    hget = held.get
-    sha, size = hget("sha256"), hget("size")
-    if type(sha) is not str or len(sha) != 64 or sha.strip(_HEX) or type(size) is not int:
-        return False
-    if size < 0 or size > _MAX_INT or type(hget("uri")) is not str or type(hget("format", "")) is not str:
+    if type(held) is not dict or not _artifact_ok(held):
         return False
     rollouts = get("rollouts", _EMPTY)
     if type(rollouts) is not dict:
@@ -832,7 +836,7 @@ def _explain_model(name: str, model: Any, where: str, sharded: bool) -> None:
     for alias, v in aliases.items():
         if type(v) is not int or not 1 <= v <= _MAX_INT or not _known(alias, _KNOWN_ALIASES, _name_ok):
             raise _invalid(where, f"{name}: 'aliases' must map alias names to version numbers")
-    if type(deprecated) not in (list, tuple) or not all(type(v) is int and 1 <= v <= _MAX_INT for v in deprecated):
+    if not _numbers_ok(deprecated):
         raise _invalid(where, f"{name}: 'deprecated' must be a list of version numbers")
     rollouts = model.get("rollouts", _EMPTY)  # absent from indexes written before rollouts existed
     if type(rollouts) is not dict:
@@ -848,30 +852,10 @@ def _explain_model(name: str, model: Any, where: str, sharded: bool) -> None:
             )
     if type(versions) is not dict:
         raise _invalid(where, f"{name}: 'versions' must be an object")
-    if sharded:
-        shard = model.get("shard")
-        if (
-            type(shard) is not dict
-            or type(shard.get("sha256")) is not str
-            or not _sha_ok(shard["sha256"])
-            or type(shard.get("size")) is not int
-            or not 0 <= shard["size"] <= INDEX_MAX_BYTES
-        ):
-            raise _invalid(where, f"{name}: 'shard' must be {{sha256: 64 hex digits, size: a number of bytes}}")
+    if sharded and not _shard_ok(model.get("shard")):
+        raise _invalid(where, f"{name}: 'shard' must be {{sha256: 64 hex digits, size: a number of bytes}}")
     for number, entry in versions.items():
-        if type(entry) is not dict or not _known(number, _KNOWN_VERSIONS, _version_ok):
-            ok = False
-        else:
-            sha, size = entry.get("sha256"), entry.get("size")
-            ok = (
-                type(entry.get("uri")) is str
-                and type(sha) is str
-                and _sha_ok(sha)
-                and type(size) is int
-                and 0 <= size <= _MAX_INT
-                and type(entry.get("format", "")) is str
-            )
-        if not ok:
+        if type(entry) is not dict or not _known(number, _KNOWN_VERSIONS, _version_ok) or not _artifact_ok(entry):
             raise _invalid(
                 where,
                 f"{name} version {str(number)[:20]!r}: needs a uri, a 64-hex sha256, a size (0 to 2**63-1) and a "
