@@ -416,18 +416,25 @@ def test_writes_past_githubs_per_minute_limit_wait_for_the_window(gh: StandIn) -
     assert [a.status for a in gh.state.answers if a.method == "PATCH"] == [403, 200]
 
 
-def test_history_past_the_quota_stops_asking_and_still_answers_from_git(
-    tmp_path: Path, gh_env: StandIn, run_cli
-) -> None:
-    gh = gh_env
+def _promoted_by_pull_requests(tmp_path: Path, gh: StandIn, numbers: range) -> RegistryRepo:
+    """The example registry with fraud-detector's champion moved by each pull request of ``numbers`` in turn
+    (v3, v2, ...), merged on GitHub by carol, none reviewed."""
     repo = RegistryRepo.create(tmp_path / "repo")
-    for n in range(30, 50):
+    for n in numbers:
         repo.branch(f"pr-{n}", "main")
         repo.edit_yaml(CHAMPION, version=3 - n % 2)
         head = repo.commit(f"Promote fraud-detector v{3 - n % 2} to champion")
         merge = repo.merge(f"pr-{n}", message=f"Merge pull request #{n} from acme/pr-{n}")
         gh.add_pull(n, "alice", head, head=f"pr-{n}")
         gh.merge(n, merge, "carol")
+    return repo
+
+
+def test_history_past_the_quota_stops_asking_and_still_answers_from_git(
+    tmp_path: Path, gh_env: StandIn, run_cli
+) -> None:
+    gh = gh_env
+    repo = _promoted_by_pull_requests(tmp_path, gh, range(30, 50))
     gh.rate_limit(1000, used=995)  # five requests left this hour
     code, out, err = run_cli("-C", repo.root, "history", "fraud-detector", "--format", "json", *gh.cli_options())
     assert code == 0 and len([e for e in json.loads(out)["events"] if e["pr"]]) == 20  # git still tells the story
@@ -440,14 +447,7 @@ def test_history_asks_github_one_request_at_a_time(tmp_path: Path, gh_env: Stand
     # GitHub's REST best practices: "make requests serially instead of concurrently" (its secondary limits count
     # concurrent requests and points a minute); a cold cache over many pull requests must not burst
     gh = gh_env
-    repo = RegistryRepo.create(tmp_path / "repo")
-    for n in range(30, 46):
-        repo.branch(f"pr-{n}", "main")
-        repo.edit_yaml(CHAMPION, version=3 - n % 2)
-        head = repo.commit(f"Promote fraud-detector v{3 - n % 2} to champion")
-        merge = repo.merge(f"pr-{n}", message=f"Merge pull request #{n} from acme/pr-{n}")
-        gh.add_pull(n, "alice", head, head=f"pr-{n}")
-        gh.merge(n, merge, "carol")
+    repo = _promoted_by_pull_requests(tmp_path, gh, range(30, 46))
     code, out, _ = run_cli("-C", repo.root, "history", "fraud-detector", "--format", "json", *gh.cli_options())
     assert code == 0 and len([e for e in json.loads(out)["events"] if e["pr"]]) == 16
     assert sum(gh.calls().values()) >= 16 * 3  # every pull request read

@@ -15,14 +15,13 @@ from mlgate import serving
 from mlgate.core.indexfmt import canonical_json, envelope_bytes, split_envelope
 from mlgate.errors import MlgateError
 from mlgate.registry.index import (
-    build_index,
     build_sharded,
     generate_key,
     load_signing_key,
-    write_index,
     write_sharded,
 )
 from mlgate.testing import RegistryRepo
+from tests.serving.indexes import index_of
 
 
 class _General:
@@ -47,12 +46,7 @@ def test_an_alias_resolves_as_the_general_rules_resolve_it(repo: RegistryRepo, t
     # an alias on a deprecated version (churn-predictor v1), beside the example's rollout (search-ranker@champion)
     repo.edit_yaml("registry/models/churn-predictor/aliases/shadow.yaml", version=1)
     repo.commit("shadow on the deprecated v1")
-    if sharded:
-        write_sharded(build_sharded(repo.root, "main"), tmp_path / "idx")
-        location = tmp_path / "idx" / "index.json"
-    else:
-        write_index(build_index(repo.root, "main"), tmp_path / "index.json")
-        location = tmp_path / "index.json"
+    location = index_of(repo.root, tmp_path, sharded=sharded)
     fast = serving.open_source(location)
     general = _General(serving.open_source(location))
     assert isinstance(fast, serving.IndexSource)

@@ -18,9 +18,10 @@ from mlgate.change.propose import promote, register, rollback
 from mlgate.cli import main
 from mlgate.errors import UsageError
 from mlgate.forge.local import LocalForge
-from mlgate.registry.index import build_index, build_sharded, write_index, write_sharded
+from mlgate.registry.index import build_index, write_index
 from mlgate.testing import RegistryRepo, TrainingRun, merge_approved
 from tests import ROOT
+from tests.serving.indexes import index_of
 
 README = (ROOT / "README.md").read_text()
 
@@ -63,12 +64,7 @@ def test_a_cold_start_from_an_index_stays_light(served, tmp_path: Path, sharded:
     # opening an index and resolving from it (what a server does at start-up) loads nothing HEAVY either:
     # cryptography only to check a signature, the rest only to fetch, watch or read git
     repo, _, _ = served
-    if sharded:
-        write_sharded(build_sharded(repo.root, "main"), tmp_path / "idx")
-        location = tmp_path / "idx" / "index.json"
-    else:
-        write_index(build_index(repo.root, "main"), tmp_path / "index.json")
-        location = tmp_path / "index.json"
+    location = index_of(repo.root, tmp_path, sharded=sharded)
     code = (
         "import sys; from mlgate import serving; s = serving.open_source(sys.argv[1]); "
         "serving.resolve('models:/fraud-detector@champion', s); serving.resolve('models:/fraud-detector/1', s); "
