@@ -1371,13 +1371,9 @@ def resolve(uri: str | ModelRef, source: Source, *, allow_deprecated: bool = Fal
     It always returns the version the alias holds; when a rollout is under way on the alias (``@ALIAS``, or the
     alias a stage stands for) it is in ``rollout``, and :func:`route` / :func:`arms` split requests by it.
     """
-    if type(source) is IndexSource:  # the common case answered in one look-up (see IndexSource.resolve_alias)
-        plain = plain_alias(uri) if type(uri) is str else None
-        found = (
-            source._alias(plain[0], plain[1], uri, "", allow_deprecated)  # type: ignore[arg-type]  # a str
-            if plain is not None
-            else None
-        )
+    if type(source) is IndexSource and isinstance(uri, str):  # the common case, in one look-up (resolve_alias)
+        plain = plain_alias(uri)
+        found = source._alias(plain[0], plain[1], uri, "", allow_deprecated) if plain is not None else None
         if found is not None:
             return found
     ref = parse_uri(uri) if isinstance(uri, str) else uri
