@@ -38,7 +38,7 @@ import stat
 import time as _time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Mapping, NamedTuple, Protocol
 
 from mlgate.core.indexfmt import (
     INDEX_FORMAT,
@@ -936,6 +936,16 @@ def _state_record(path: Path, location: str, serial: int, commit: str | None) ->
         ) from None
 
 
+class _IndexRead(NamedTuple):
+    """An index as one read gave it: its bytes, what a conditional read compares next time, its token (the sha256
+    of a sharded index's payload, or of a single file's bytes) and a sharded index's header and payload."""
+
+    data: bytes
+    validator: Any
+    digest: str
+    split: tuple[dict[str, Any], bytes] | None
+
+
 class IndexSource:
     """The index ``mlgate index`` writes, checked against its own digest and, given ``trusted_keys``,
     authenticated (signature, expiry, serial never lower than one accepted before).
@@ -985,14 +995,13 @@ class IndexSource:
         self._shards: dict[str, dict[str, Any]] = {}  # shard sha256 -> the model's whole entry
         self._checked: set[str] = set()  # the models whose entries have been checked
         self._header: dict[str, Any] | None = None  # the sharded header last accepted
-        self._split: tuple[dict[str, Any], bytes] | None = None  # the header and payload of the bytes last read
-        raw = self._read(initial=True)
-        assert raw is not None  # the first read is never conditional
+        read = self._read(initial=True)
+        assert read is not None  # the first read is never conditional
         self.data: dict[str, Any] = {}
-        self._load(raw)
+        self._load(read)
 
-    def _read(self, initial: bool = False) -> bytes | None:
-        """The index's bytes, or None when it has not changed since the last read (nothing transferred)."""
+    def _read(self, initial: bool = False) -> _IndexRead | None:
+        """The index as read, or None when it has not changed since the last read (nothing transferred)."""
         from mlgate.infra.conditional import TooLarge, read_if_changed
 
         try:
@@ -1012,17 +1021,15 @@ class IndexSource:
         if not initial and digest == self._raw and (split is None or split[0] == self._header):
             self._validator = body.validator  # read whole (no validator to compare, or a new one): same bytes
             return None
-        self._pending = (body.validator, digest)
-        self._split = split
-        return body.data
+        return _IndexRead(body.data, body.validator, digest, split)
 
-    def _parse(self, raw: bytes) -> tuple[dict[str, Any], bytes | None]:
+    def _parse(self, read: _IndexRead) -> tuple[dict[str, Any], bytes | None]:
         """The index document (the header, for the sharded layout) and, for the sharded layout, the payload
         bytes the digest and signature cover."""
-        split, self._split = self._split, None  # not kept: the payload bytes are as large as the index
+        raw, split = read.data, read.split
         if split is not None:
             header, signed = split
-            if header.get("digest") != self._pending[1]:  # the payload's sha256 (see _read)
+            if header.get("digest") != read.digest:  # the payload's sha256 (see _read)
                 raise IndexDigestMismatch(
                     f"{self.location}: the content does not match its digest; refusing an altered or truncated index"
                 )
@@ -1039,8 +1046,8 @@ class IndexSource:
             )
         return data, None
 
-    def _load(self, raw: bytes) -> dict[str, Any]:
-        envelope, signed = self._parse(raw)
+    def _load(self, read: _IndexRead) -> dict[str, Any]:
+        envelope, signed = self._parse(read)
         keyid = None
         if self.keys is not None:
             keyid = _check_signature(
@@ -1082,7 +1089,7 @@ class IndexSource:
             self._expires_at = accepted[3].timestamp()  # compared on every look-up: a float is cheapest
         self._shards, self._checked = shards, checked
         self.data, self.sharded = data, signed is not None
-        self._validator, self._raw = self._pending
+        self._validator, self._raw = read.validator, read.digest
         self._header = envelope if signed is not None else None
         return data
 
@@ -1179,9 +1186,9 @@ class IndexSource:
 
     def token(self) -> str:
         """The digest of the index now; reads it only when it changed (an unchanged one is not transferred)."""
-        raw = self._read()
-        if raw is not None:
-            self._load(raw)
+        read = self._read()
+        if read is not None:
+            self._load(read)
         elif self.expires is not None and _now() >= self.expires:
             raise IndexExpired(
                 f"{self.location} expired at {self.data['expires']} and has not changed since; refusing a stale "
